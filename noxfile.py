@@ -1,0 +1,56 @@
+"""Sessions: tests (over optional extras, against the built wheel), lint, typecheck, docs, bench."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+
+import nox
+
+nox.options.error_on_external_run = True
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["tests", "lint", "typecheck"]
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+
+
+def _wheel(session: nox.Session) -> str:
+    """Build the wheel once per session, so tests prove what ships (package data, testing kit)."""
+    dist = os.path.join(session.create_tmp(), "dist")
+    shutil.rmtree(dist, ignore_errors=True)
+    session.run("python", "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist, ROOT)
+    (wheel,) = glob.glob(os.path.join(dist, "privacy_kit-*.whl"))
+    return wheel
+
+
+@nox.session
+@nox.parametrize("extras", ["tests", "tests,sqlalchemy,postgres,mysql,cli"], ids=["core", "full"])
+def tests(session: nox.Session, extras: str) -> None:
+    """Run the suite against the installed wheel: once with the core only, once with every extra."""
+    wheel = _wheel(session)
+    session.install(f"{wheel}[{extras}]")
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "format", "--check", "src", "tests", "benchmarks", "noxfile.py")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on src, plus the typing smoke file over the public API."""
+    session.install("-e", ".[sqlalchemy,yaml]", "mypy>=1.10", "types-PyYAML", "types-python-dateutil")
+    session.run("mypy", "--strict", "src/privacy_kit")
+    session.run("mypy", "--strict", "tests/typing")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks against hand-written baselines (pass --quick for the small CI sizes)."""
+    session.install(".[sqlalchemy,postgres,yaml]")
+    session.run("python", "-m", "benchmarks", *session.posargs)

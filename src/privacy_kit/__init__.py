@@ -1,0 +1,263 @@
+"""privacy_kit: turn a privacy policy into executable compliance logic.
+
+Declare what you promise (a :class:`Policy`) and where the data lives (a :class:`DataMap`),
+implement a small storage adapter, and privacy_kit gives you export, erasure, retention,
+request and breach deadlines, notices and an audit trail, all checked against the policy.
+
+Example:
+    >>> import privacy_kit as pk
+    >>> policy = pk.load_policy(pk.example_path("policy.yaml"))
+    >>> datamap = pk.load_datamap(pk.example_path("datamap.yaml"), policy=policy)
+    >>> pk.check(policy, datamap).ok
+    True
+
+Names are imported lazily, on first use, so ``import privacy_kit`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# name -> module that defines it. One line per public name; keep each block sorted.
+_LAZY: dict[str, str] = {
+    # errors
+    "AdapterError": "._errors",
+    "AuditIntegrityError": "._errors",
+    "ConfigurationError": "._errors",
+    "DisclosureError": "._errors",
+    "InvalidTransitionError": "._errors",
+    "PlanError": "._errors",
+    "PolicyError": "._errors",
+    "PrivacyKitError": "._errors",
+    "Problem": "._errors",
+    "RequestError": "._errors",
+    "SchemaMismatchError": "._errors",
+    "VerificationError": "._errors",
+    # small value types
+    "Duration": "._types",
+    "LocalizedText": "._types",
+    # taxonomy
+    "DataCategory": ".taxonomy",
+    "LegalBasis": ".taxonomy",
+    "Purpose": ".taxonomy",
+    "SubjectKind": ".taxonomy",
+    "Taxonomy": ".taxonomy",
+    "default_taxonomy": ".taxonomy",
+    # policy
+    "BreachPromise": ".policy",
+    "ChangeKind": ".policy",
+    "ChangePolicy": ".policy",
+    "Children": ".policy",
+    "Collection": ".policy",
+    "Communication": ".policy",
+    "CommunicationKind": ".policy",
+    "Contact": ".policy",
+    "Controller": ".policy",
+    "ExceptionKind": ".policy",
+    "IdentityVerification": ".policy",
+    "OverrideRange": ".policy",
+    "Policy": ".policy",
+    "Recipient": ".policy",
+    "RecipientKind": ".policy",
+    "RefusalReason": ".policy",
+    "RequestChannel": ".policy",
+    "Requests": ".policy",
+    "RetentionAction": ".policy",
+    "RetentionException": ".policy",
+    "RetentionRule": ".policy",
+    "Right": ".policy",
+    "RightOffer": ".policy",
+    "SecurityMeasure": ".policy",
+    "Source": ".policy",
+    "Storage": ".policy",
+    "StorageLocation": ".policy",
+    "SubjectScope": ".policy",
+    "TaxonomySpec": ".policy",
+    "Transfer": ".policy",
+    "Trigger": ".policy",
+    # data map
+    "AccountLink": ".datamap",
+    "Anonymization": ".datamap",
+    "AnonymizationKind": ".datamap",
+    "DataMap": ".datamap",
+    "FieldSpec": ".datamap",
+    "RecordType": ".datamap",
+    "SubjectLink": ".datamap",
+    "Timestamps": ".datamap",
+    # jurisdictions
+    "Jurisdiction": "._jurisdictions",
+    "RequestDeadline": "._jurisdictions",
+    "get_jurisdiction": "._jurisdictions",
+    "jurisdictions": "._jurisdictions",
+    # loading and checking
+    "CheckReport": "._check",
+    "Finding": "._check",
+    "Severity": "._check",
+    "check": "._check",
+    "example_path": "._loading",
+    "load_datamap": "._loading",
+    "load_policy": "._loading",
+    # --- more public names are added above this line ---
+}
+
+__all__ = [
+    "AccountLink",
+    "AdapterError",
+    "Anonymization",
+    "AnonymizationKind",
+    "AuditIntegrityError",
+    "BreachPromise",
+    "ChangeKind",
+    "ChangePolicy",
+    "CheckReport",
+    "Children",
+    "Collection",
+    "Communication",
+    "CommunicationKind",
+    "ConfigurationError",
+    "Contact",
+    "Controller",
+    "DataCategory",
+    "DataMap",
+    "DisclosureError",
+    "Duration",
+    "ExceptionKind",
+    "FieldSpec",
+    "Finding",
+    "IdentityVerification",
+    "InvalidTransitionError",
+    "Jurisdiction",
+    "LegalBasis",
+    "LocalizedText",
+    "OverrideRange",
+    "PlanError",
+    "Policy",
+    "PolicyError",
+    "PrivacyKitError",
+    "Problem",
+    "Purpose",
+    "Recipient",
+    "RecipientKind",
+    "RecordType",
+    "RefusalReason",
+    "RequestChannel",
+    "RequestDeadline",
+    "RequestError",
+    "Requests",
+    "RetentionAction",
+    "RetentionException",
+    "RetentionRule",
+    "Right",
+    "RightOffer",
+    "SchemaMismatchError",
+    "SecurityMeasure",
+    "Severity",
+    "Source",
+    "Storage",
+    "StorageLocation",
+    "SubjectKind",
+    "SubjectLink",
+    "SubjectScope",
+    "Taxonomy",
+    "TaxonomySpec",
+    "Timestamps",
+    "Transfer",
+    "Trigger",
+    "VerificationError",
+    "__version__",
+    "check",
+    "default_taxonomy",
+    "example_path",
+    "get_jurisdiction",
+    "jurisdictions",
+    "load_datamap",
+    "load_policy",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+        try:
+            return version("privacy-kit")
+        except PackageNotFoundError:  # running from a source tree that is not installed
+            from ._version import __version__  # noqa: PLC0415
+
+            return __version__
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'privacy_kit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from ._check import CheckReport, Finding, Severity, check
+    from ._errors import (
+        AdapterError,
+        AuditIntegrityError,
+        ConfigurationError,
+        DisclosureError,
+        InvalidTransitionError,
+        PlanError,
+        PolicyError,
+        PrivacyKitError,
+        Problem,
+        RequestError,
+        SchemaMismatchError,
+        VerificationError,
+    )
+    from ._jurisdictions import Jurisdiction, RequestDeadline, get_jurisdiction, jurisdictions
+    from ._loading import example_path, load_datamap, load_policy
+    from ._types import Duration, LocalizedText
+    from .datamap import (
+        AccountLink,
+        Anonymization,
+        AnonymizationKind,
+        DataMap,
+        FieldSpec,
+        RecordType,
+        SubjectLink,
+        Timestamps,
+    )
+    from .policy import (
+        BreachPromise,
+        ChangeKind,
+        ChangePolicy,
+        Children,
+        Collection,
+        Communication,
+        CommunicationKind,
+        Contact,
+        Controller,
+        ExceptionKind,
+        IdentityVerification,
+        OverrideRange,
+        Policy,
+        Recipient,
+        RecipientKind,
+        RefusalReason,
+        RequestChannel,
+        Requests,
+        RetentionAction,
+        RetentionException,
+        RetentionRule,
+        Right,
+        RightOffer,
+        SecurityMeasure,
+        Source,
+        Storage,
+        StorageLocation,
+        SubjectScope,
+        TaxonomySpec,
+        Transfer,
+        Trigger,
+    )
+    from .taxonomy import DataCategory, LegalBasis, Purpose, SubjectKind, Taxonomy, default_taxonomy

@@ -1,0 +1,360 @@
+"""Small value types shared by the models: durations, localisable text and the frozen base model.
+
+A :class:`Duration` is a calendar-aware span (``P1Y``, ``P30D``, ``72 hours``) that adds months and
+years the way people count them (via dateutil's ``relativedelta``). :class:`LocalizedText` is the
+``{en: ..., ar: ...}`` mapping in which every sentence a notice shows is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar, Self
+
+import attrs
+from dateutil.relativedelta import relativedelta
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
+
+__all__ = ["Duration", "LocalizedText", "Model", "closest", "require_aware"]
+
+_ISO = re.compile(
+    r"^P(?!$)(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
+)
+_WORDS = {
+    "year": "years",
+    "month": "months",
+    "week": "weeks",
+    "day": "days",
+    "hour": "hours",
+    "minute": "minutes",
+    "second": "seconds",
+}
+_HUMAN_PART = re.compile(r"(-?\d+)\s*([a-z]+?)s?\b")
+_UNITS = ("years", "months", "weeks", "days", "hours", "minutes", "seconds")
+# A fixed, leap-year-containing reference instant: comparing two calendar durations means comparing
+# where they land from the same start, which is deterministic and matches intuition (P1M < P31D).
+_REFERENCE = dt.datetime(2000, 1, 31, tzinfo=dt.UTC)
+
+
+def closest(word: str, candidates: Iterable[str]) -> str | None:
+    """Return the candidate closest to ``word`` (for "did you mean" hints), or ``None``.
+
+    Example:
+        >>> closest("retension", ["retention", "rights"])
+        'retention'
+    """
+    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def require_aware(value: dt.datetime, name: str = "now") -> dt.datetime:
+    """Return ``value`` if it is timezone-aware, else raise ``ValueError`` naming the argument.
+
+    Example:
+        >>> require_aware(dt.datetime(2026, 1, 1))
+        Traceback (most recent call last):
+        ...
+        ValueError: now must be a timezone-aware datetime, got 2026-01-01 00:00:00 (naive)
+    """
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime, got {value} (naive)")
+    return value
+
+
+@attrs.frozen(order=False)
+class Duration:
+    """A calendar-aware, non-negative duration.
+
+    Parse it from ISO 8601 (``P1Y6M``, ``P30D``, ``PT72H``) or plain words (``"30 days"``,
+    ``"1 year 6 months"``); months and years are added on the calendar, so one month after
+    31 January is the last day of February.
+
+    Example:
+        >>> d = Duration.parse("1 month")
+        >>> str(d)
+        'P1M'
+        >>> d.after(dt.datetime(2024, 1, 31, tzinfo=dt.UTC)).date()
+        datetime.date(2024, 2, 29)
+        >>> Duration.parse("PT72H") == Duration.parse("3 days")
+        False
+        >>> Duration.parse("PT72H").total_hint() == Duration.parse("3 days").total_hint()
+        True
+    """
+
+    years: int = 0
+    months: int = 0
+    weeks: int = 0
+    days: int = 0
+    hours: int = 0
+    minutes: int = 0
+    seconds: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        for unit in _UNITS:
+            if getattr(self, unit) < 0:
+                raise ValueError(
+                    f"duration parts must not be negative ({unit}={getattr(self, unit)})"
+                )
+
+    @classmethod
+    def parse(cls, text: str | Duration) -> Duration:
+        """Parse ISO 8601 or words; raise ``ValueError`` saying what is accepted."""
+        if isinstance(text, Duration):
+            return text
+        raw = text.strip()
+        match = _ISO.match(raw.upper())
+        if match:
+            return cls(**{k: int(v) for k, v in match.groupdict().items() if v})
+        lowered = raw.lower().replace(",", " ").replace(" and ", " ")
+        parts = _HUMAN_PART.findall(lowered)
+        leftover = _HUMAN_PART.sub("", lowered).strip()
+        if parts and not leftover:
+            values: dict[str, int] = {}
+            for number, unit in parts:
+                name = _WORDS.get(unit.rstrip("s")) or _WORDS.get(unit)
+                if name is None:
+                    raise ValueError(
+                        f"unknown duration unit {unit!r} in {text!r} (use years, months, weeks, "
+                        "days, hours, minutes or seconds)"
+                    )
+                if int(number) < 0:
+                    raise ValueError(
+                        f"duration {text!r} is negative; durations must not be negative"
+                    )
+                values[name] = values.get(name, 0) + int(number)
+            return cls(**values)
+        if raw.startswith("-"):
+            raise ValueError(f"duration {text!r} is negative; durations must not be negative")
+        raise ValueError(
+            f"invalid duration {text!r}: expected ISO 8601 such as 'P30D', 'P1Y6M', 'PT72H' "
+            "or words such as '30 days'"
+        )
+
+    def to_relativedelta(self) -> relativedelta:
+        """The equivalent ``relativedelta`` (calendar-aware)."""
+        return relativedelta(
+            years=self.years,
+            months=self.months,
+            weeks=self.weeks,
+            days=self.days,
+            hours=self.hours,
+            minutes=self.minutes,
+            seconds=self.seconds,
+        )
+
+    def after(self, start: dt.datetime) -> dt.datetime:
+        """The instant this duration after ``start``."""
+        return start + self.to_relativedelta()
+
+    def before(self, end: dt.datetime) -> dt.datetime:
+        """The instant this duration before ``end`` (the cutoff of a retention sweep)."""
+        return end - self.to_relativedelta()
+
+    def is_zero(self) -> bool:
+        """True for ``P0D``."""
+        return not any(getattr(self, unit) for unit in _UNITS)
+
+    def total_hint(self) -> dt.timedelta:
+        """Length measured from a fixed reference date; only for ordering and display."""
+        return self.after(_REFERENCE) - _REFERENCE
+
+    def __lt__(self, other: Duration) -> bool:
+        return self.total_hint() < other.total_hint()
+
+    def __le__(self, other: Duration) -> bool:
+        return self.total_hint() <= other.total_hint()
+
+    def __gt__(self, other: Duration) -> bool:
+        return self.total_hint() > other.total_hint()
+
+    def __ge__(self, other: Duration) -> bool:
+        return self.total_hint() >= other.total_hint()
+
+    def __str__(self) -> str:
+        if self.is_zero():
+            return "P0D"
+        date = "".join(
+            f"{getattr(self, unit)}{unit[0].upper()}"
+            for unit in ("years", "months", "weeks", "days")
+            if getattr(self, unit)
+        )
+        time = "".join(
+            f"{getattr(self, unit)}{unit[0].upper()}"
+            for unit in ("hours", "minutes", "seconds")
+            if getattr(self, unit)
+        )
+        return f"P{date}" + (f"T{time}" if time else "")
+
+    def describe(self) -> str:
+        """Plain English, e.g. ``'1 year 6 months'``."""
+        if self.is_zero():
+            return "0 days"
+        out = []
+        for unit in _UNITS:
+            n = getattr(self, unit)
+            if n:
+                out.append(f"{n} {unit if n != 1 else unit[:-1]}")
+        return " ".join(out)
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        def validate(value: Any) -> Duration:
+            if isinstance(value, Duration):
+                return value
+            if not isinstance(value, str):
+                raise PydanticCustomError(
+                    "duration_type", "expected a duration string such as 'P30D' or '30 days'"
+                )
+            try:
+                return cls.parse(value)
+            except ValueError as exc:
+                raise PydanticCustomError("duration", str(exc)) from None
+
+        return core_schema.no_info_plain_validator_function(
+            validate,
+            serialization=core_schema.plain_serializer_function_ser_schema(str),
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {
+            "type": "string",
+            "description": "ISO 8601 duration (P30D, P1Y6M, PT72H) or words ('30 days')",
+            "examples": ["P30D", "P1Y", "PT72H", "30 days"],
+        }
+
+
+class LocalizedText(dict[str, str]):
+    """Text a person reads, keyed by language tag: ``{"en": "...", "ar": "..."}``.
+
+    A plain string is accepted and taken as English.
+
+    Example:
+        >>> t = LocalizedText({"en": "Hello", "ar": "مرحبا"})
+        >>> t.get_text("ar")
+        'مرحبا'
+        >>> t.get_text("fr")
+        'Hello'
+        >>> t.languages()
+        ('ar', 'en')
+    """
+
+    default_language: ClassVar[str] = "en"
+
+    def get_text(self, lang: str, *, fallback: str | None = "en") -> str:
+        """The text in ``lang``; else the fallback language; else any language; else ``""``."""
+        if lang in self:
+            return self[lang]
+        base = lang.split("-", maxsplit=1)[0]
+        if base in self:
+            return self[base]
+        if fallback is not None and fallback in self:
+            return self[fallback]
+        return next(iter(self.values()), "")
+
+    def has(self, lang: str) -> bool:
+        """Whether the text is written in ``lang`` (no fallback)."""
+        return lang in self or lang.split("-", maxsplit=1)[0] in self
+
+    def languages(self) -> tuple[str, ...]:
+        """The languages present, sorted."""
+        return tuple(sorted(self))
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(sorted(self.items())))
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        def validate(value: Any) -> LocalizedText:
+            if isinstance(value, LocalizedText):
+                return value
+            if isinstance(value, str):
+                return cls({cls.default_language: value})
+            if isinstance(value, Mapping):
+                if not value:
+                    raise PydanticCustomError("text_empty", "text must have at least one language")
+                for key, item in value.items():
+                    if not isinstance(key, str) or not re.fullmatch(
+                        r"[a-z]{2,3}(-[A-Za-z0-9]+)*", key
+                    ):
+                        raise PydanticCustomError(
+                            "text_lang", f"invalid language tag {key!r} (expected e.g. 'en', 'ar')"
+                        )
+                    if not isinstance(item, str):
+                        raise PydanticCustomError(
+                            "text_value", f"text for {key!r} must be a string"
+                        )
+                return cls(dict(value))
+            raise PydanticCustomError(
+                "text_type", "expected text: a string or a mapping of language to string"
+            )
+
+        return core_schema.no_info_plain_validator_function(
+            validate,
+            serialization=core_schema.plain_serializer_function_ser_schema(dict),
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {
+            "anyOf": [
+                {"type": "string"},
+                {"type": "object", "additionalProperties": {"type": "string"}, "minProperties": 1},
+            ],
+            "description": "Text shown to people, as a string (English) or {language: text}.",
+        }
+
+
+class Model(BaseModel):
+    """Base of privacy_kit's edge models: frozen, no unknown keys, with "did you mean" hints."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        populate_by_name=True,
+        use_enum_values=False,
+        validate_default=False,
+        str_strip_whitespace=True,
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_keys(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            known = set(cls.model_fields) | {
+                f.alias for f in cls.model_fields.values() if f.alias is not None
+            }
+            unknown = [k for k in data if isinstance(k, str) and k not in known]
+            if unknown:
+                key = unknown[0]
+                hint = closest(key, known)
+                suffix = (
+                    f"; did you mean {hint!r}?" if hint else f"; expected one of {sorted(known)}"
+                )
+                raise PydanticCustomError("unknown_key", f"unknown key {key!r}{suffix}")
+        return data
+
+    def replace(self, **changes: Any) -> Self:
+        """A validated copy with ``changes`` applied (models are frozen)."""
+        data = self.model_dump(mode="python", by_alias=False)
+        data.update(changes)
+        return type(self).model_validate(data)

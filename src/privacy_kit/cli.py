@@ -1,0 +1,173 @@
+"""The ``privacy-kit`` command line.
+
+Exit codes: 0 when all is well, 1 when a check found an error (or an operation failed), 2 when an
+input cannot be read or parsed; the message is printed, never a traceback.
+
+Example:
+    >>> main(["schema", "policy"]) # doctest: +ELLIPSIS
+    {...
+    0
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+import orjson
+
+from ._errors import PolicyError, PrivacyKitError
+
+__all__ = ["main"]
+
+Command = Callable[[argparse.Namespace, TextIO], int]
+
+
+def _print(out: TextIO, text: str = "") -> None:
+    out.write(text + "\n")
+
+
+def _summary(policy_path: Path, datamap_path: Path | None, out: TextIO) -> int:
+    from ._check import check  # noqa: PLC0415 - keep `privacy-kit --help` fast
+    from ._loading import load_datamap, load_policy  # noqa: PLC0415
+
+    policy = load_policy(policy_path)
+    datamap = load_datamap(datamap_path, policy=policy) if datamap_path else None
+    tax = policy.vocabulary
+    _print(
+        out,
+        f"{policy.title.get_text('en')} (version {policy.version}, effective {policy.effective})",
+    )
+    _print(
+        out,
+        f"Controller: {policy.controller.name}; contact: "
+        + ", ".join(c.value for c in policy.controller.contacts),
+    )
+    _print(
+        out,
+        "Covers: "
+        + ", ".join(tax.subject_kind(s.kind).name.get_text("en") for s in policy.subjects),
+    )
+    _print(out, "Jurisdictions: " + ", ".join(policy.jurisdictions))
+    by_source: dict[str, list[str]] = {}
+    for c in policy.collection:
+        by_source.setdefault(c.source.value, []).append(c.category)
+    _print(out, f"Collects {len(policy.collection)} categories:")
+    for source, cats in by_source.items():
+        _print(out, f"  {source:<12} {', '.join(cats)}")
+    purposes = sorted({p for c in policy.collection for p in c.purposes})
+    _print(out, f"For {len(purposes)} purposes: " + ", ".join(purposes))
+    _print(
+        out,
+        "Shares with: "
+        + ", ".join(f"{r.name.get_text('en')} ({r.kind.value})" for r in policy.recipients),
+    )
+    _print(
+        out,
+        "Stored in: "
+        + ", ".join(f"{s.provider} ({s.country})" for s in policy.storage.locations)
+        + (f"; {len(policy.storage.transfers)} transfer(s)" if policy.storage.transfers else ""),
+    )
+    _print(out, "Security: " + ", ".join(m.key for m in policy.security))
+    _print(out, "Retention:")
+    for rule in policy.retention:
+        span = (
+            f"{rule.duration.describe()} after {rule.trigger.value}"
+            if rule.duration
+            else f"until {rule.trigger.value}"
+        )
+        extra = ""
+        if rule.override is not None:
+            extra = f"; customer may set {rule.override.minimum}..{rule.override.maximum}"
+        if rule.exceptions:
+            extra += "; exceptions: " + ", ".join(e.kind.value for e in rule.exceptions)
+        _print(out, f"  {rule.key:<14} {rule.action.value} {span}{extra}")
+    _print(out, "Rights: " + ", ".join(o.right.value for o in policy.rights))
+    _print(
+        out,
+        f"Breach: {', '.join(policy.breach.notify)} told within {policy.breach.notify_within.describe()}",
+    )
+    _print(out, f"Minimum age: {policy.children.minimum_age}")
+    _print(out, "Languages: " + ", ".join(policy.languages))
+    if datamap is not None:
+        _print(
+            out,
+            f"Data map: {len(datamap.record_types)} record types in store(s) {', '.join(datamap.stores)}",
+        )
+    report = check(policy, datamap)
+    _print(out)
+    if not report.findings:
+        _print(out, "Check: no findings.")
+    else:
+        counts = {
+            s: sum(1 for f in report if f.severity.value == s) for s in ("error", "warning", "info")
+        }
+        _print(
+            out,
+            f"Check: {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} note(s)",
+        )
+        for finding in report:
+            _print(out, f"  {finding}")
+    return 0 if report.ok else 1
+
+
+def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
+    from ._loading import example_path  # noqa: PLC0415
+
+    if args.policy is None:
+        policy_path = example_path("policy.yaml")
+        datamap_path = args.datamap or example_path("datamap.yaml")
+        _print(out, f"(no policy given: checking the built-in example in {policy_path.parent})")
+    else:
+        policy_path, datamap_path = args.policy, args.datamap
+    return _summary(policy_path, datamap_path, out)
+
+
+def _cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
+    from .datamap import DataMap  # noqa: PLC0415
+    from .policy import Policy  # noqa: PLC0415
+
+    model = Policy if args.which == "policy" else DataMap
+    _print(out, orjson.dumps(model.model_json_schema(), option=orjson.OPT_INDENT_2).decode())
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="privacy-kit", description="Turn a privacy policy into executable compliance logic."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="load a policy (and data map), summarise it and check it")
+    p.add_argument(
+        "policy", nargs="?", type=Path, help="policy file (default: the built-in example)"
+    )
+    p.add_argument("--datamap", type=Path, help="data map file to check against the policy")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of a policy or data map")
+    p.add_argument("which", choices=["policy", "datamap"])
+    p.set_defaults(func=_cmd_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 1 error finding, 2 unreadable input)."""
+    stream = out or sys.stdout
+    args = _parser().parse_args(argv)
+    func: Command = args.func
+    try:
+        return func(args, stream)
+    except PrivacyKitError as exc:
+        code = 2 if isinstance(exc, PolicyError) else 1
+        sys.stderr.write(f"privacy-kit: {exc}\n")
+        return code
+    except KeyboardInterrupt:  # pragma: no cover
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
