@@ -1,0 +1,258 @@
+"""The adapter protocol: the few operations privacy_kit needs from a host application's store.
+
+An adapter reads, counts, deletes and updates the records of a record type that match a
+:class:`~privacy_kit.adapters.Selection`. Everything else (which records, which fields, which
+anonymisation, what is kept and why) is decided by privacy_kit. Subclass :class:`BaseAdapter`
+and implement four methods; capabilities you do not implement are declared, and callers fall
+back (for example to one update per key) and say so.
+
+Records are plain ``dict`` objects keyed by field name. Timestamps are timezone-aware
+``datetime`` objects on the way in and on the way out, whatever the store keeps.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Protocol, Self, runtime_checkable
+
+from .._errors import AdapterError, Problem, SchemaMismatchError
+from ..datamap import DataMap, RecordType
+from ._selection import Eq, Selection
+
+__all__ = ["Adapter", "BaseAdapter", "Capability", "Record", "RecordKey"]
+
+Record = dict[str, Any]
+RecordKey = Any
+
+
+class Capability(enum.StrEnum):
+    """Optional abilities an adapter may have; callers fall back where one is missing."""
+
+    COUNT = "count"
+    """Counts a selection in the store (without loading records)."""
+    BULK_UPDATE_BY_KEY = "bulk_update_by_key"
+    """Writes per-record computed values for many keys in one round trip per batch."""
+    TRANSACTIONS = "transactions"
+    """Each batch of a delete or update is atomic."""
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    """What privacy_kit calls on a store. See :class:`BaseAdapter` for the easy way to write one."""
+
+    name: str
+    capabilities: frozenset[Capability]
+
+    def iter_records(
+        self,
+        record_type: RecordType,
+        selection: Selection,
+        *,
+        fields: Sequence[str] | None = None,
+        batch_size: int = 1000,
+    ) -> Iterator[list[Record]]:
+        """Yield the matching records in batches of at most ``batch_size``."""
+        ...
+
+    def count(self, record_type: RecordType, selection: Selection) -> int:
+        """How many records match."""
+        ...
+
+    def delete(
+        self, record_type: RecordType, selection: Selection, *, batch_size: int = 1000
+    ) -> int:
+        """Delete the matching records; return how many were deleted."""
+        ...
+
+    def update(
+        self,
+        record_type: RecordType,
+        selection: Selection,
+        values: Mapping[str, Any],
+        *,
+        batch_size: int = 1000,
+    ) -> int:
+        """Set constant ``values`` on the matching records; return how many were updated."""
+        ...
+
+    def update_by_key(
+        self, record_type: RecordType, changes: Sequence[tuple[RecordKey, Mapping[str, Any]]]
+    ) -> int:
+        """Write per-record values: each ``(primary key, {field: value})``; return the count."""
+        ...
+
+    def verify(self, datamap: DataMap) -> list[Problem]:
+        """Every record type or field of ``datamap`` (for this adapter's store) that is missing."""
+        ...
+
+    def close(self) -> None:
+        """Release the store's resources."""
+        ...
+
+
+class BaseAdapter:
+    """A convenient base: implement ``iter_records``, ``delete``, ``update`` and ``verify``.
+
+    It provides ``count`` (by streaming, unless overridden), ``update_by_key`` (one ``update`` per
+    key, unless overridden), ``close`` and context-manager support, and :meth:`wrap_errors` to
+    turn store exceptions into :class:`~privacy_kit.AdapterError`.
+
+    Attributes:
+        name: shown in errors and reports (defaults to the class name).
+        store: which data-map store this adapter serves (``None``: any).
+        capabilities: the optional abilities this adapter has.
+    """
+
+    capabilities: frozenset[Capability] = frozenset()
+
+    def __init__(self, *, name: str | None = None, store: str | None = None) -> None:
+        self.name = name or type(self).__name__
+        self.store = store
+
+    # -- to implement -------------------------------------------------------------------------
+    def iter_records(
+        self,
+        record_type: RecordType,
+        selection: Selection,
+        *,
+        fields: Sequence[str] | None = None,
+        batch_size: int = 1000,
+    ) -> Iterator[list[Record]]:
+        """Yield the matching records in batches of at most ``batch_size``."""
+        raise NotImplementedError
+
+    def delete(
+        self, record_type: RecordType, selection: Selection, *, batch_size: int = 1000
+    ) -> int:
+        """Delete the matching records; return how many were deleted."""
+        raise NotImplementedError
+
+    def update(
+        self,
+        record_type: RecordType,
+        selection: Selection,
+        values: Mapping[str, Any],
+        *,
+        batch_size: int = 1000,
+    ) -> int:
+        """Set constant ``values`` on the matching records; return how many were updated."""
+        raise NotImplementedError
+
+    def verify(self, datamap: DataMap) -> list[Problem]:
+        """Every record type or field of ``datamap`` that the store lacks (empty when all exist)."""
+        raise NotImplementedError
+
+    # -- provided -----------------------------------------------------------------------------
+    def count(self, record_type: RecordType, selection: Selection) -> int:
+        """How many records match (streams primary keys unless the adapter overrides this)."""
+        return sum(
+            len(batch)
+            for batch in self.iter_records(record_type, selection, fields=[record_type.primary_key])
+        )
+
+    def update_by_key(
+        self, record_type: RecordType, changes: Sequence[tuple[RecordKey, Mapping[str, Any]]]
+    ) -> int:
+        """Write per-record values (one ``update`` per key unless the adapter overrides this)."""
+        return sum(
+            self.update(record_type, Eq(record_type.primary_key, key), values)
+            for key, values in changes
+        )
+
+    def check_schema(self, datamap: DataMap) -> None:
+        """Raise :class:`~privacy_kit.SchemaMismatchError` listing everything ``verify`` found."""
+        problems = self.verify(datamap)
+        if problems:
+            raise SchemaMismatchError(
+                "the store does not match the data map:\n  " + "\n  ".join(map(str, problems)),
+                adapter=self.name,
+                operation="verify",
+            )
+
+    def serves(self, record_type: RecordType) -> bool:
+        """Whether this adapter holds ``record_type`` (by its data-map store)."""
+        return self.store is None or record_type.store == self.store
+
+    def wrap_errors(
+        self, operation: str, record_type: RecordType | str | None = None
+    ) -> _ErrorWrapper:
+        """Context manager turning any store exception into an :class:`~privacy_kit.AdapterError`.
+
+        Example:
+            >>> from privacy_kit.adapters import BaseAdapter
+            >>> a = BaseAdapter(name="demo")
+            >>> with a.wrap_errors("delete", "bookings"):
+            ...     raise OSError("disk full")
+            Traceback (most recent call last):
+            ...
+            privacy_kit._errors.AdapterError: demo: delete on bookings failed: OSError: disk full
+        """
+        name = record_type.name if isinstance(record_type, RecordType) else record_type
+        return _ErrorWrapper(self.name, name, operation)
+
+    def close(self) -> None:
+        """Release resources (a no-op by default)."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+class _ErrorWrapper:
+    def __init__(self, adapter: str, record_type: str | None, operation: str) -> None:
+        self.adapter, self.record_type, self.operation = adapter, record_type, operation
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None or isinstance(exc, AdapterError) or not isinstance(exc, Exception):
+            return
+        raise AdapterError(
+            f"{type(exc).__name__}: {exc}",
+            adapter=self.adapter,
+            record_type=self.record_type,
+            operation=self.operation,
+        ) from exc
+
+
+def missing_problems(
+    datamap: DataMap, store: str | None, existing: Mapping[str, set[str] | None]
+) -> list[Problem]:
+    """Shared ``verify`` logic: ``existing`` maps table name to its columns (``None``: no table)."""
+    problems: list[Problem] = []
+    for i, rt in enumerate(datamap.record_types):
+        if store is not None and rt.store != store:
+            continue
+        columns = existing.get(rt.table_name)
+        if columns is None:
+            problems.append(
+                Problem(f"record_types[{i}]", f"table {rt.table_name!r} does not exist")
+            )
+            continue
+        for j, f in enumerate(rt.fields):
+            if f.name not in columns:
+                problems.append(
+                    Problem(
+                        f"record_types[{i}].fields[{j}]",
+                        f"column {f.name!r} does not exist in table {rt.table_name!r}",
+                    )
+                )
+    return problems
