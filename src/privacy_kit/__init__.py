@@ -98,6 +98,9 @@ _LAZY: dict[str, str] = {
     "example_path": "._loading",
     "load_datamap": "._loading",
     "load_policy": "._loading",
+    # engine
+    "Engine": ".engine",
+    "Subject": ".engine",
     # --- more public names are added above this line ---
 }
 
@@ -122,6 +125,7 @@ __all__ = [
     "DataMap",
     "DisclosureError",
     "Duration",
+    "Engine",
     "ExceptionKind",
     "FieldSpec",
     "Finding",
@@ -156,6 +160,7 @@ __all__ = [
     "Source",
     "Storage",
     "StorageLocation",
+    "Subject",
     "SubjectKind",
     "SubjectLink",
     "SubjectScope",
@@ -227,6 +232,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         SubjectLink,
         Timestamps,
     )
+    from .engine import Engine, Subject
     from .policy import (
         BreachPromise,
         ChangeKind,

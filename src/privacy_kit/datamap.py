@@ -94,6 +94,11 @@ class SubjectLink(Model):
     identity: str = Field(default="user_id", pattern=r"^[a-z][a-z0-9_]*$")
     role: str | None = None
     owner: bool = False
+    extra_identities: dict[str, str] = Field(
+        default_factory=dict,
+        description="Other identities this record holds for the subject: {identity: field}, "
+        "e.g. {email: email} on the users table, so a subject known by one identity is found by all",
+    )
 
     @property
     def role_name(self) -> str:
@@ -274,6 +279,11 @@ def _datamap_problems(dm: DataMap) -> Iterator[Problem]:
         for j, s in enumerate(r.subjects):
             if s.field not in declared:
                 yield missing(f"{where}.subjects[{j}].field", s.field, "subject field")
+            for identity, name in s.extra_identities.items():
+                if name not in declared:
+                    yield missing(
+                        f"{where}.subjects[{j}].extra_identities.{identity}", name, "identity field"
+                    )
             if s.role_name in roles:
                 yield Problem(
                     f"{where}.subjects[{j}]",

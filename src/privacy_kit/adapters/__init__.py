@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 from ._base import Adapter, BaseAdapter, Capability, Record, RecordKey, missing_problems
+from ._memory import InMemoryAdapter
 from ._selection import After, All, And, Before, Eq, In, IsNull, Not, Or, Selection, where
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "Capability",
     "Eq",
     "In",
+    "InMemoryAdapter",
     "IsNull",
     "Not",
     "Or",

@@ -1,0 +1,157 @@
+"""The in-memory adapter: the reference implementation, and the test double downstream projects use.
+
+Records live in plain lists of dicts, one list per table, held by the instance (never at class
+level). Selections are evaluated with their own three-valued semantics, which the SQL adapters
+are tested to agree with.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from .._errors import Problem
+from ..datamap import DataMap, RecordType
+from ._base import BaseAdapter, Capability, Record, RecordKey, missing_problems
+from ._selection import Selection
+
+__all__ = ["InMemoryAdapter"]
+
+
+class InMemoryAdapter(BaseAdapter):
+    """Records held in memory: ``{table name: [record, ...]}``.
+
+    Args:
+        tables: initial records per table name (copied; the caller's dicts are never mutated).
+        name: shown in errors.
+        store: the data-map store this adapter serves (``None``: any).
+
+    Example:
+        >>> import privacy_kit as pk
+        >>> from privacy_kit.adapters import InMemoryAdapter, where
+        >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
+        >>> users = dm.record_type("users")
+        >>> mem = InMemoryAdapter({"users": [{"id": 1, "email": "a@example.com"}]})
+        >>> mem.count(users, where.eq("id", 1))
+        1
+        >>> mem.update(users, where.eq("id", 1), {"email": None})
+        1
+        >>> mem.rows("users")
+        [{'id': 1, 'email': None}]
+    """
+
+    capabilities = frozenset(
+        {Capability.COUNT, Capability.BULK_UPDATE_BY_KEY, Capability.TRANSACTIONS}
+    )
+
+    def __init__(
+        self,
+        tables: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
+        *,
+        name: str | None = None,
+        store: str | None = None,
+    ) -> None:
+        super().__init__(name=name, store=store)
+        self.tables: dict[str, list[Record]] = {
+            table: [dict(row) for row in rows] for table, rows in (tables or {}).items()
+        }
+
+    def rows(self, table: str) -> list[Record]:
+        """A deep copy of every record of ``table`` (for assertions)."""
+        return copy.deepcopy(self.tables.get(table, []))
+
+    def insert(self, table: str, records: Iterable[Mapping[str, Any]]) -> int:
+        """Append records to ``table`` (created if new); return how many."""
+        target = self.tables.setdefault(table, [])
+        before = len(target)
+        target.extend(dict(r) for r in records)
+        return len(target) - before
+
+    def _table(self, record_type: RecordType, operation: str) -> list[Record]:
+        with self.wrap_errors(operation, record_type):
+            try:
+                return self.tables[record_type.table_name]
+            except KeyError:
+                raise LookupError(f"no table {record_type.table_name!r}") from None
+
+    def iter_records(
+        self,
+        record_type: RecordType,
+        selection: Selection,
+        *,
+        fields: Sequence[str] | None = None,
+        batch_size: int = 1000,
+    ) -> Iterator[list[Record]]:
+        """Yield matching records (copies, restricted to ``fields`` if given) in batches."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        table = self._table(record_type, "read")
+        batch: list[Record] = []
+        # A snapshot of the matches, so a caller may delete while iterating.
+        for row in [r for r in table if selection.matches(r)]:
+            batch.append(
+                {f: row.get(f) for f in fields} if fields is not None else copy.deepcopy(row)
+            )
+            if len(batch) >= batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def count(self, record_type: RecordType, selection: Selection) -> int:
+        """How many records match."""
+        return sum(1 for r in self._table(record_type, "count") if selection.matches(r))
+
+    def delete(
+        self, record_type: RecordType, selection: Selection, *, batch_size: int = 1000
+    ) -> int:
+        """Delete matching records; return the count."""
+        table = self._table(record_type, "delete")
+        keep = [r for r in table if not selection.matches(r)]
+        deleted = len(table) - len(keep)
+        table[:] = keep
+        return deleted
+
+    def update(
+        self,
+        record_type: RecordType,
+        selection: Selection,
+        values: Mapping[str, Any],
+        *,
+        batch_size: int = 1000,
+    ) -> int:
+        """Set constant ``values`` on matching records; return the count."""
+        table = self._table(record_type, "update")
+        matched = [r for r in table if selection.matches(r)]
+        for row in matched:
+            row.update(values)
+        return len(matched)
+
+    def update_by_key(
+        self, record_type: RecordType, changes: Sequence[tuple[RecordKey, Mapping[str, Any]]]
+    ) -> int:
+        """Write per-record values by primary key; return how many records were found."""
+        table = self._table(record_type, "update_by_key")
+        pk = record_type.primary_key
+        index = {row.get(pk): row for row in table}
+        updated = 0
+        for key, values in changes:
+            row = index.get(key)
+            if row is not None:
+                row.update(values)
+                updated += 1
+        return updated
+
+    def verify(self, datamap: DataMap) -> list[Problem]:
+        """Tables must exist; a table's columns are the union of its records' keys (if any)."""
+        existing: dict[str, set[str] | None] = {}
+        for rt in datamap.record_types:
+            rows = self.tables.get(rt.table_name)
+            if rows is None:
+                existing[rt.table_name] = None
+            elif rows:
+                existing[rt.table_name] = set().union(*(r.keys() for r in rows))
+            else:  # an empty table has no known columns: accept every declared field
+                existing[rt.table_name] = set(rt.field_names)
+        return missing_problems(datamap, self.store, existing)

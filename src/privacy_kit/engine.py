@@ -1,0 +1,226 @@
+"""The engine: the one place where the policy, the data map and the adapters meet.
+
+``Engine(policy, datamap, adapters)`` checks at construction that every store the data map
+names has an adapter and that each adapter's store has every table and field the data map names
+(never half-way through an erasure). Its operations (export, erasure, retention, objections,
+rectification, ...) live in their own modules; the engine holds what they share: the adapters,
+the subject selections, the secret for pseudonyms and tokens, the audit log, the legal holds and
+the subjects' recorded choices. Every destructive operation is *plan, then apply*:
+``engine.apply(plan)`` runs any plan the engine produced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
+
+import attrs
+
+from ._check import rule_for_record_type
+from ._errors import ConfigurationError, Problem, SchemaMismatchError
+from .adapters import Adapter, Eq, In, Or, Selection
+from .datamap import DataMap, RecordType, SubjectLink
+from .policy import Policy, RetentionRule
+
+__all__ = ["Engine", "Plan", "Subject"]
+
+
+def _identities(value: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    pairs = tuple(sorted((str(k), v) for k, v in dict(value).items() if v is not None))
+    if not pairs:
+        raise ValueError("a subject needs at least one identity (user_id, email, ...)")
+    return pairs
+
+
+@attrs.frozen
+class Subject:
+    """A data subject: a kind (``customer``, ``end_user``, ...) and identities.
+
+    Example:
+        >>> s = Subject.of("end_user", email="ann@example.com")
+        >>> s.identity("email"), s.identity("user_id")
+        ('ann@example.com', None)
+    """
+
+    kind: str
+    identities: tuple[tuple[str, Any], ...] = attrs.field(converter=_identities)
+
+    @classmethod
+    def of(cls, kind: str, **identities: Any) -> Subject:
+        """Build a subject from keyword identities."""
+        return cls(kind, identities)
+
+    def identity(self, name: str) -> Any:
+        """The value of identity ``name``, or ``None``."""
+        for key, value in self.identities:
+            if key == name:
+                return value
+        return None
+
+    def with_identities(self, **more: Any) -> Subject:
+        """A copy with more identities (existing ones win)."""
+        merged = {k: v for k, v in more.items() if v is not None}
+        merged.update(dict(self.identities))
+        return Subject(self.kind, merged)
+
+    def __str__(self) -> str:
+        return f"{self.kind}(" + ", ".join(f"{k}={v}" for k, v in self.identities) + ")"
+
+
+class Plan(Protocol):
+    """What :meth:`Engine.apply` runs: every plan the engine makes has an ``_apply``."""
+
+    def _apply(self, engine: Engine, *, dry_run: bool = False) -> Any: ...
+
+
+class Engine:
+    """Policy + data map + adapters: export, erasure, retention and the rest.
+
+    Args:
+        policy: the policy.
+        datamap: where the data lives.
+        adapters: one adapter (serving every store) or ``{store name: adapter}``.
+        secret: key for pseudonyms, subject references and signed tokens (random if omitted,
+            so pass your own to keep pseudonyms stable across runs).
+        audit: an :class:`~privacy_kit.AuditLog`; every operation is recorded there.
+        verify: check the adapters against the data map now (default ``True``).
+
+    Raises:
+        ConfigurationError: a store of the data map has no adapter.
+        SchemaMismatchError: a store lacks a table or field the data map names.
+
+    Example:
+        >>> import privacy_kit as pk
+        >>> from privacy_kit.adapters import InMemoryAdapter
+        >>> policy = pk.load_policy(pk.example_path())
+        >>> datamap = pk.load_datamap(pk.example_path("datamap.yaml"))
+        >>> tables = {rt.table_name: [] for rt in datamap.record_types}
+        >>> engine = pk.Engine(policy, datamap, InMemoryAdapter(tables))
+        >>> engine.adapter_for(datamap.record_type("bookings")).name
+        'InMemoryAdapter'
+    """
+
+    def __init__(
+        self,
+        policy: Policy,
+        datamap: DataMap,
+        adapters: Adapter | Mapping[str, Adapter],
+        *,
+        secret: bytes | None = None,
+        audit: Any = None,
+        holds: Any = None,
+        preferences: Any = None,
+        verify: bool = True,
+    ) -> None:
+        self.policy = policy
+        self.datamap = datamap
+        if isinstance(adapters, Mapping):
+            self.adapters: dict[str, Adapter] = dict(adapters)
+        else:
+            self.adapters = dict.fromkeys(datamap.stores, adapters)
+        missing = [s for s in datamap.stores if s not in self.adapters]
+        if missing:
+            raise ConfigurationError(
+                f"no adapter for store(s) {', '.join(map(repr, missing))}; "
+                f"adapters were given for {sorted(self.adapters)}"
+            )
+        self.secret = secret if secret is not None else secrets.token_bytes(32)
+        if len(self.secret) < 16:
+            raise ConfigurationError("secret must be at least 16 bytes")
+        self.audit = audit
+        self.holds = holds
+        self.preferences = preferences
+        if verify:
+            self.verify()
+
+    # -- shared plumbing ----------------------------------------------------------------------
+    def verify(self) -> None:
+        """Check every adapter against the data map; raise listing everything missing."""
+        problems: list[Problem] = []
+        names: list[str] = []
+        for store, adapter in self.adapters.items():
+            sub = DataMap.model_construct(
+                record_types=tuple(r for r in self.datamap.record_types if r.store == store)
+            )
+            if not sub.record_types:
+                continue
+            found = adapter.verify(sub)
+            if found:
+                names.append(adapter.name)
+                problems.extend(found)
+        if problems:
+            raise SchemaMismatchError(
+                "the store does not match the data map:\n  " + "\n  ".join(map(str, problems)),
+                adapter=", ".join(dict.fromkeys(names)),
+                operation="verify",
+            )
+
+    def adapter_for(self, record_type: RecordType | str) -> Adapter:
+        """The adapter that holds ``record_type``."""
+        rt = self.datamap.record_type(record_type) if isinstance(record_type, str) else record_type
+        return self.adapters[rt.store]
+
+    def rule_for(self, record_type: RecordType | str) -> RetentionRule | None:
+        """The retention rule that governs ``record_type``."""
+        rt = self.datamap.record_type(record_type) if isinstance(record_type, str) else record_type
+        return rule_for_record_type(self.policy, rt)
+
+    def reference(self, subject: Subject) -> str:
+        """A keyed, stable reference to ``subject`` for logs (never the identities themselves)."""
+        payload = subject.kind + "\x00" + "\x00".join(f"{k}={v!r}" for k, v in subject.identities)
+        return "subj_" + hmac.new(self.secret, payload.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def links(self, subject: Subject) -> Iterator[tuple[RecordType, SubjectLink, Selection]]:
+        """Each record type, link and selection through which ``subject`` is found.
+
+        A link applies when the subject has the identity the link uses; the selection matches
+        the records in which the subject plays that link's role.
+        """
+        for rt, link in self.datamap.linked_to(subject.kind):
+            value = subject.identity(link.identity)
+            if value is not None:
+                yield rt, link, Eq(link.field, value)
+
+    def resolve(self, subject: Subject) -> Subject:
+        """Fill in the subject's other identities from records that hold them (``extra_identities``).
+
+        A customer known by user id gains the e-mail address held in the users table, so
+        records that link by e-mail are found too.
+        """
+        found: dict[str, Any] = {}
+        for rt, link, selection in self.links(subject):
+            wanted = {i: f for i, f in link.extra_identities.items() if subject.identity(i) is None}
+            if not wanted:
+                continue
+            adapter = self.adapter_for(rt)
+            for batch in adapter.iter_records(
+                rt, selection, fields=list(wanted.values()), batch_size=2
+            ):
+                for record in batch:
+                    for identity, field in wanted.items():
+                        if record.get(field) is not None:
+                            found.setdefault(identity, record[field])
+        return subject.with_identities(**found) if found else subject
+
+    def selection_for(self, subject: Subject, record_type: RecordType) -> Selection | None:
+        """Records of ``record_type`` that concern ``subject`` in any role (``None``: none can)."""
+        parts = [sel for rt, _link, sel in self.links(subject) if rt.name == record_type.name]
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else Or(tuple(parts))
+
+    def apply(self, plan: Plan, *, dry_run: bool = False) -> Any:
+        """Execute a plan made by this engine (erasure, retention, ...) and return its report."""
+        return plan._apply(self, dry_run=dry_run)
+
+    def __repr__(self) -> str:
+        stores = ", ".join(f"{s}={a.name}" for s, a in self.adapters.items())
+        return f"<Engine policy={self.policy.version!r} record_types={len(self.datamap.record_types)} {stores}>"
+
+
+def in_keys(field: str, keys: list[Any]) -> Selection:
+    """``field IN keys`` (shared by the planners)."""
+    return In(field, tuple(keys))
