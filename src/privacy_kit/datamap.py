@@ -75,6 +75,10 @@ class FieldSpec(Model):
     """
 
     name: str = Field(min_length=1, max_length=128)
+    type: Literal["text", "integer", "real", "boolean", "timestamp", "date", "json"] = Field(
+        default="text",
+        description="Storage type; 'timestamp' values are timezone-aware datetimes in Python",
+    )
     categories: tuple[str, ...] = ()
     personal: bool = Field(default=True, description="False for fields that hold no personal data")
     party: str | None = None
@@ -308,6 +312,11 @@ def _datamap_problems(dm: DataMap) -> Iterator[Problem]:
             value = getattr(r.timestamps, attr)
             if value is not None and value not in declared:
                 yield missing(f"{where}.timestamps.{attr}", value, "time field")
+            elif value is not None and r.field(value).type != "timestamp":
+                yield Problem(
+                    f"{where}.timestamps.{attr}",
+                    f"time field {value!r} must have type: timestamp (it has {r.field(value).type!r})",
+                )
         if r.account is not None and r.account.field not in declared:
             yield missing(f"{where}.account.field", r.account.field, "account field")
     names_all = list(seen)

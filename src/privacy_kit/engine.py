@@ -113,6 +113,7 @@ class Engine:
         audit: Any = None,
         holds: Any = None,
         preferences: Any = None,
+        disclosures: Any = None,
         verify: bool = True,
     ) -> None:
         self.policy = policy
@@ -133,6 +134,7 @@ class Engine:
         self.audit = audit
         self.holds = holds
         self.preferences = preferences
+        self.disclosures = disclosures
         if verify:
             self.verify()
 
@@ -215,6 +217,12 @@ class Engine:
     def apply(self, plan: Plan, *, dry_run: bool = False) -> Any:
         """Execute a plan made by this engine (erasure, retention, ...) and return its report."""
         return plan._apply(self, dry_run=dry_run)
+
+    # == access, portability, erasure, rectification (export.py, erasure.py) ==================
+
+    # == objection, restriction, opt-out, communications (preferences.py) =======================
+
+    # == retention, legal holds, a record's fate (retention.py, holds.py) ========================
 
     def __repr__(self) -> str:
         stores = ", ".join(f"{s}={a.name}" for s, a in self.adapters.items())
