@@ -7,6 +7,7 @@ and what was expected.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -91,10 +92,31 @@ def validation_problems(exc: ValidationError) -> list[Problem]:
         message = error["msg"]
         if error["type"] == "missing":
             message = "required field is missing"
-        elif error["type"].startswith("enum") and "expected" in error.get("ctx", {}):
+        elif error["type"] in ("enum", "literal_error") and "expected" in error.get("ctx", {}):
+            message = f"{message} (got {error['input']!r})"
+        elif error["type"] in _TYPE_ERRORS:
+            message = f"{message} (got {_type_name(error['input'])})"
+        elif error["type"].endswith("_parsing") and isinstance(error.get("input"), str):
             message = f"{message} (got {error['input']!r})"
         problems.append(Problem(prefix, message))
     return problems
+
+
+# pydantic's "Input should be a valid X" errors: saying what was found makes them actionable.
+_TYPE_ERRORS = frozenset(
+    {"model_type", "dict_type", "tuple_type", "list_type", "string_type", "int_type", "bool_type"}
+)
+
+
+def _type_name(value: Any) -> str:
+    names = {
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        type(None): "null",
+    }
+    return names.get(type(value), type(value).__name__)
 
 
 def read_document(path: str | os.PathLike[str]) -> Any:
@@ -105,13 +127,25 @@ def read_document(path: str | os.PathLike[str]) -> Any:
         raw = p.read_bytes()
     except OSError as exc:
         raise PolicyError(name, [Problem("", f"cannot read file: {exc.strerror or exc}")]) from exc
+    if p.suffix.lower() not in (".json", ".yaml", ".yml"):
+        raise PolicyError(name, [Problem("", "unsupported file type; use .yaml, .yml or .json")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PolicyError(
+            name,
+            [
+                Problem(
+                    "", f"file is not UTF-8 text: byte {raw[exc.start]:#04x} at offset {exc.start}"
+                )
+            ],
+        ) from exc
     if p.suffix.lower() == ".json":
         try:
-            return orjson.loads(raw)
+            return orjson.loads(text)
         except orjson.JSONDecodeError as exc:
-            raise PolicyError(name, [Problem("", f"invalid JSON: {exc}")]) from exc
-    if p.suffix.lower() not in (".yaml", ".yml"):
-        raise PolicyError(name, [Problem("", "unsupported file type; use .yaml, .yml or .json")])
+            where = f"line {exc.lineno}, column {exc.colno}"
+            raise PolicyError(name, [Problem(where, f"invalid JSON: {exc.msg}")]) from exc
     try:
         import yaml  # noqa: PLC0415 - optional dependency, imported only when a YAML file is read
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -119,14 +153,36 @@ def read_document(path: str | os.PathLike[str]) -> Any:
             name, [Problem("", "reading YAML needs PyYAML: pip install 'privacy-kit[yaml]'")]
         ) from exc
     try:
-        return yaml.safe_load(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise PolicyError(name, [Problem("", f"file is not UTF-8 text: {exc}")]) from exc
+        return yaml.load(text, Loader=_strict_yaml_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise PolicyError(name, [Problem(where, f"invalid YAML: {problem}")]) from exc
+
+
+@functools.cache
+def _strict_yaml_loader() -> Any:
+    """A ``yaml.SafeLoader`` that refuses duplicate keys (PyYAML silently keeps the last one)."""
+    import yaml  # noqa: PLC0415 - optional dependency
+
+    class StrictLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    duplicate = key in seen
+                    seen.add(key)
+                except TypeError:  # an unhashable key: PyYAML reports it itself
+                    continue
+                if duplicate:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r}", key_node.start_mark
+                    )
+            return super().construct_mapping(node, deep=deep)
+
+    return StrictLoader
 
 
 def _load(model: type[_M], source: Source | _M, what: str) -> _M:
@@ -138,14 +194,12 @@ def _load(model: type[_M], source: Source | _M, what: str) -> _M:
         name, data = str(source), read_document(source)
     else:
         raise TypeError(f"expected a path or a mapping for the {what}, got {type(source).__name__}")
+    if data is None:
+        raise PolicyError(name, [Problem("", f"the file is empty; expected a {what} mapping")])
     if not isinstance(data, Mapping):
         raise PolicyError(
             name,
-            [
-                Problem(
-                    "", f"expected a mapping at the top of the {what}, got {type(data).__name__}"
-                )
-            ],
+            [Problem("", f"expected a mapping at the top of the {what}, got {_type_name(data)}")],
         )
     try:
         return model.model_validate(data)

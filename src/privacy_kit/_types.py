@@ -45,6 +45,7 @@ _UNITS = ("years", "months", "weeks", "days", "hours", "minutes", "seconds")
 # A fixed, leap-year-containing reference instant: comparing two calendar durations means comparing
 # where they land from the same start, which is deterministic and matches intuition (P1M < P31D).
 _REFERENCE = dt.datetime(2000, 1, 31, tzinfo=dt.UTC)
+_MAX_YEARS = 1000
 
 
 def closest(word: str, candidates: Iterable[str]) -> str | None:
@@ -106,6 +107,14 @@ class Duration:
                 raise ValueError(
                     f"duration parts must not be negative ({unit}={getattr(self, unit)})"
                 )
+        # Durations are compared by where they land from a reference date; one that lands past
+        # the calendar's end would make every comparison (and every policy check) crash instead.
+        try:
+            end = self.after(_REFERENCE)
+        except (ValueError, OverflowError):
+            end = None
+        if end is None or end > _REFERENCE.replace(year=_REFERENCE.year + _MAX_YEARS):
+            raise ValueError(f"duration {self} is too long (at most {_MAX_YEARS} years)")
 
     @classmethod
     def parse(cls, text: str | Duration) -> Duration:
