@@ -1,7 +1,8 @@
 """Storage adapters: the protocol, the selection language and the built-in adapters.
 
 ``InMemoryAdapter`` and ``SQLiteAdapter`` need nothing beyond the standard library;
-``SQLAlchemyAdapter`` needs the ``privacy-kit[sqlalchemy]`` extra and is imported only when used.
+``SQLAlchemyAdapter`` needs the ``privacy-kit[sqlalchemy]`` extra. The SQL adapters are imported
+only when first used, so ``import privacy_kit.adapters`` never imports SQLAlchemy.
 
 Example:
     >>> from privacy_kit.adapters import where
@@ -10,6 +11,9 @@ Example:
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ._base import Adapter, BaseAdapter, Capability, Record, RecordKey, missing_problems
 from ._memory import InMemoryAdapter
@@ -31,7 +35,28 @@ __all__ = [
     "Or",
     "Record",
     "RecordKey",
+    "SQLAlchemyAdapter",
+    "SQLiteAdapter",
     "Selection",
     "missing_problems",
     "where",
 ]
+
+_LAZY = {"SQLiteAdapter": "._sqlite", "SQLAlchemyAdapter": "._sqlalchemy"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'privacy_kit.adapters' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from ._sqlite import SQLiteAdapter

@@ -61,11 +61,30 @@ class InMemoryAdapter(BaseAdapter):
         """A deep copy of every record of ``table`` (for assertions)."""
         return copy.deepcopy(self.tables.get(table, []))
 
-    def insert(self, table: str, records: Iterable[Mapping[str, Any]]) -> int:
-        """Append records to ``table`` (created if new); return how many."""
+    def insert(
+        self,
+        record_type: RecordType | str,
+        records: Iterable[Mapping[str, Any]],
+        *,
+        batch_size: int = 1000,
+    ) -> int:
+        """Append records to the record type's table (created if new); return how many.
+
+        Args:
+            record_type: the record type, or a bare table name.
+            records: the records (copied).
+            batch_size: accepted for symmetry with the SQL adapters (memory needs no batches).
+
+        Example:
+            >>> mem = InMemoryAdapter()
+            >>> mem.insert("users", [{"id": 1}, {"id": 2}])
+            2
+        """
+        _check_batch_size(batch_size)
+        table = record_type.table_name if isinstance(record_type, RecordType) else record_type
         target = self.tables.setdefault(table, [])
         before = len(target)
-        target.extend(dict(r) for r in records)
+        target.extend(copy.deepcopy(dict(r)) for r in records)
         return len(target) - before
 
     def _table(self, record_type: RecordType, operation: str) -> list[Record]:
@@ -84,14 +103,15 @@ class InMemoryAdapter(BaseAdapter):
         batch_size: int = 1000,
     ) -> Iterator[list[Record]]:
         """Yield matching records (copies, restricted to ``fields`` if given) in batches."""
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        _check_batch_size(batch_size)
         table = self._table(record_type, "read")
         batch: list[Record] = []
         # A snapshot of the matches, so a caller may delete while iterating.
         for row in [r for r in table if selection.matches(r)]:
             batch.append(
-                {f: row.get(f) for f in fields} if fields is not None else copy.deepcopy(row)
+                {f: copy.deepcopy(row.get(f)) for f in fields}
+                if fields is not None
+                else copy.deepcopy(row)
             )
             if len(batch) >= batch_size:
                 yield batch
@@ -107,6 +127,7 @@ class InMemoryAdapter(BaseAdapter):
         self, record_type: RecordType, selection: Selection, *, batch_size: int = 1000
     ) -> int:
         """Delete matching records; return the count."""
+        _check_batch_size(batch_size)
         table = self._table(record_type, "delete")
         keep = [r for r in table if not selection.matches(r)]
         deleted = len(table) - len(keep)
@@ -122,16 +143,22 @@ class InMemoryAdapter(BaseAdapter):
         batch_size: int = 1000,
     ) -> int:
         """Set constant ``values`` on matching records; return the count."""
+        _check_batch_size(batch_size)
         table = self._table(record_type, "update")
         matched = [r for r in table if selection.matches(r)]
         for row in matched:
-            row.update(values)
+            row.update(copy.deepcopy(dict(values)))
         return len(matched)
 
     def update_by_key(
-        self, record_type: RecordType, changes: Sequence[tuple[RecordKey, Mapping[str, Any]]]
+        self,
+        record_type: RecordType,
+        changes: Sequence[tuple[RecordKey, Mapping[str, Any]]],
+        *,
+        batch_size: int = 1000,
     ) -> int:
         """Write per-record values by primary key; return how many records were found."""
+        _check_batch_size(batch_size)
         table = self._table(record_type, "update_by_key")
         pk = record_type.primary_key
         index = {row.get(pk): row for row in table}
@@ -139,7 +166,7 @@ class InMemoryAdapter(BaseAdapter):
         for key, values in changes:
             row = index.get(key)
             if row is not None:
-                row.update(values)
+                row.update(copy.deepcopy(dict(values)))
                 updated += 1
         return updated
 
@@ -155,3 +182,8 @@ class InMemoryAdapter(BaseAdapter):
             else:  # an empty table has no known columns: accept every declared field
                 existing[rt.table_name] = set(rt.field_names)
         return missing_problems(datamap, self.store, existing)
+
+
+def _check_batch_size(batch_size: int) -> None:
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")

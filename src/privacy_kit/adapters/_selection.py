@@ -108,16 +108,21 @@ class Eq(Selection):
 
 @attrs.frozen
 class In(Selection):
-    """``field`` is one of ``values`` (an empty set selects nothing)."""
+    """``field`` is one of ``values`` (an empty set selects nothing; a NULL among them is unknown)."""
 
     field: str
     values: tuple[Any, ...] = attrs.field(converter=_values)
 
     def evaluate(self, record: Mapping[str, Any]) -> bool | None:
         actual = record.get(self.field)
+        if not self.values:
+            return False
         if actual is None:
-            return None if self.values else False
-        return actual in self.values
+            return None
+        if any(v is not None and actual == v for v in self.values):
+            return True
+        # As in SQL, ``x IN (1, NULL)`` is unknown (not false) when x is not 1.
+        return None if any(v is None for v in self.values) else False
 
     def fields(self) -> Iterator[str]:
         yield self.field

@@ -1,0 +1,509 @@
+"""The SQLite adapter: the embedded default, on the standard library's :mod:`sqlite3`.
+
+Selections compile to parameterised SQL (values are bound, never interpolated; identifiers are
+quoted). A delete or update of a selection runs as one statement per batch, each batch its own
+short transaction, so a sweep over a million rows never holds one giant transaction and never
+loops over rows in Python. Reads page through the primary key (keyset pagination), so memory stays
+bounded and a caller may delete while iterating.
+
+Storage formats follow ``FieldSpec.type``: ``timestamp`` is UTC ISO 8601 text of fixed width
+(``2024-05-01T09:30:00.000000Z``) so that text comparison is chronological, read back as a
+timezone-aware ``datetime``; ``date`` is ``YYYY-MM-DD`` text; ``boolean`` is ``0``/``1``;
+``json`` is JSON text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from .._errors import Problem
+from ..datamap import DataMap, RecordType
+from ._base import BaseAdapter, Capability, Record, RecordKey, missing_problems
+from ._selection import Selection
+from ._sql import compile_selection, quote_identifier
+
+__all__ = ["SQLiteAdapter"]
+
+_HAS_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
+_SQL_TYPES = {
+    "text": "TEXT",
+    "integer": "INTEGER",
+    "real": "REAL",
+    "boolean": "INTEGER",
+    "timestamp": "TEXT",
+    "date": "TEXT",
+    "json": "TEXT",
+}
+
+
+def format_timestamp(value: Any) -> str:
+    """A timezone-aware datetime as fixed-width UTC ISO 8601 text (sorts chronologically).
+
+    Args:
+        value: a timezone-aware ``datetime``.
+
+    Returns:
+        ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC.
+
+    Raises:
+        ValueError: ``value`` is naive or not a datetime.
+
+    Example:
+        >>> import datetime as dt
+        >>> format_timestamp(dt.datetime(2024, 5, 1, 11, 30, tzinfo=dt.timezone(dt.timedelta(hours=2))))
+        '2024-05-01T09:30:00.000000Z'
+    """
+    if not isinstance(value, dt.datetime) or value.utcoffset() is None:
+        raise ValueError(f"a timestamp must be a timezone-aware datetime, got {value!r}")
+    utc = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return utc.isoformat(timespec="microseconds") + "Z"
+
+
+def parse_timestamp(value: Any) -> dt.datetime | None:
+    """Read a stored timestamp back as an aware UTC datetime (text without offset is UTC).
+
+    Example:
+        >>> parse_timestamp("2024-05-01T09:30:00.000000Z")
+        datetime.datetime(2024, 5, 1, 9, 30, tzinfo=datetime.timezone.utc)
+    """
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return dt.datetime.fromtimestamp(value, dt.UTC)
+    parsed = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    if parsed.utcoffset() is None:
+        return parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
+
+
+def _to_date(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise ValueError(f"a date must be a datetime.date, got {value!r}")
+
+
+def _to_json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _guess(value: Any) -> Any:
+    """Storage form of a value whose field type is unknown (not in the data map)."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, dt.datetime):
+        return format_timestamp(value) if value.utcoffset() is not None else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict | list | tuple):
+        return _to_json(value)
+    return value
+
+
+_WRITERS: dict[str, Callable[[Any], Any]] = {
+    "timestamp": format_timestamp,
+    "date": _to_date,
+    "boolean": lambda v: int(bool(v)),
+    "json": _to_json,
+}
+_READERS: dict[str, Callable[[Any], Any]] = {
+    "timestamp": parse_timestamp,
+    "date": lambda v: dt.date.fromisoformat(str(v)),
+    "boolean": bool,
+    "json": orjson.loads,
+}
+
+
+def _writer(record_type: RecordType | None, field: str) -> Callable[[Any], Any]:
+    if record_type is not None and record_type.has_field(field):
+        return _WRITERS.get(record_type.field(field).type, _guess)
+    return _guess
+
+
+def _to_store(record_type: RecordType | None, field: str, value: Any) -> Any:
+    return None if value is None else _writer(record_type, field)(value)
+
+
+class SQLiteAdapter(BaseAdapter):
+    """Records in an SQLite database.
+
+    Args:
+        database: a file path, ``":memory:"``, or an open :class:`sqlite3.Connection`. A connection
+            you pass stays yours (``close()`` leaves it open); if it is inside a transaction when
+            the adapter writes, the adapter works inside it and leaves committing to you.
+            Otherwise each batch is committed on its own.
+        name: shown in errors and reports.
+        store: the data-map store this adapter serves (``None``: any).
+        timeout: seconds to wait for a lock held by another connection.
+
+    Example:
+        >>> import datetime as dt
+        >>> import privacy_kit as pk
+        >>> from privacy_kit.adapters import SQLiteAdapter, where
+        >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
+        >>> users = dm.record_type("users")
+        >>> with SQLiteAdapter(":memory:") as db:
+        ...     db.create_schema(dm)
+        ...     db.insert(users, [{"id": 1, "email": "a@example.com",
+        ...                        "created_at": dt.datetime(2024, 1, 1, tzinfo=dt.UTC)}])
+        ...     db.delete(users, where.before("created_at", dt.datetime(2025, 1, 1, tzinfo=dt.UTC)))
+        1
+        1
+    """
+
+    capabilities = frozenset(
+        {Capability.COUNT, Capability.BULK_UPDATE_BY_KEY, Capability.TRANSACTIONS}
+    )
+
+    def __init__(
+        self,
+        database: str | os.PathLike[str] | sqlite3.Connection = ":memory:",
+        *,
+        name: str | None = None,
+        store: str | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        super().__init__(name=name, store=store)
+        if isinstance(database, sqlite3.Connection):
+            self.connection = database
+            self._owned = False
+        else:
+            with self.wrap_errors("connect"):
+                self.connection = sqlite3.connect(database, timeout=timeout)
+            self._owned = True
+
+    # -- helpers ------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _batch(self) -> Iterator[sqlite3.Connection]:
+        """One short transaction (or the caller's own, if one is open)."""
+        conn = self.connection
+        if conn.in_transaction:
+            yield conn
+            return
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+
+    def _where(self, record_type: RecordType, selection: Selection) -> tuple[str, list[Any]]:
+        return compile_selection(
+            selection,
+            lambda f, v: _to_store(record_type, f, v),
+            table=record_type.table_name,
+            json_in=True,
+        )
+
+    @staticmethod
+    def _check_batch_size(batch_size: int) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+
+    # -- the protocol -------------------------------------------------------------------------
+    def iter_records(
+        self,
+        record_type: RecordType,
+        selection: Selection,
+        *,
+        fields: Sequence[str] | None = None,
+        batch_size: int = 1000,
+    ) -> Iterator[list[Record]]:
+        """Yield the matching records in batches of at most ``batch_size``, in primary-key order.
+
+        Each batch is one ``SELECT ... ORDER BY pk LIMIT ?`` that resumes after the last key seen,
+        so no cursor or transaction stays open between batches.
+        """
+        self._check_batch_size(batch_size)
+        q = quote_identifier
+        pk = record_type.primary_key
+        names = list(fields) if fields is not None else list(record_type.field_names)
+        columns = names if pk in names else [*names, pk]
+        readers = [
+            _READERS.get(record_type.field(c).type) if record_type.has_field(c) else None
+            for c in columns
+        ]
+        pk_index = columns.index(pk)
+        table = q(record_type.table_name)
+        key = f"{table}.{q(pk)}"
+        with self.wrap_errors("read", record_type):
+            where, params = self._where(record_type, selection)
+            listed = ", ".join(f"{table}.{q(c)}" for c in columns)
+            head = f"SELECT {listed} FROM {table} WHERE {where}"
+        tail = f" ORDER BY {key} LIMIT ?"
+        last: Any = None
+        while True:
+            with self.wrap_errors("read", record_type):
+                if last is None:
+                    rows = self.connection.execute(head + tail, [*params, batch_size]).fetchall()
+                else:
+                    rows = self.connection.execute(
+                        f"{head} AND {key} > ?{tail}", [*params, last, batch_size]
+                    ).fetchall()
+                batch = [
+                    {
+                        name: (value if read is None or value is None else read(value))
+                        for name, read, value in zip(columns, readers, row, strict=True)
+                        if name in names
+                    }
+                    for row in rows
+                ]
+            if batch:
+                last = rows[-1][pk_index]
+                yield batch
+            if len(rows) < batch_size:
+                return
+
+    def count(self, record_type: RecordType, selection: Selection) -> int:
+        """How many records match (one ``SELECT COUNT(*)``)."""
+        with self.wrap_errors("count", record_type):
+            where, params = self._where(record_type, selection)
+            sql = f"SELECT COUNT(*) FROM {quote_identifier(record_type.table_name)} WHERE {where}"
+            return int(self.connection.execute(sql, params).fetchone()[0])
+
+    def delete(
+        self, record_type: RecordType, selection: Selection, *, batch_size: int = 1000
+    ) -> int:
+        """Delete the matching records, one ``DELETE`` statement (and commit) per batch."""
+        self._check_batch_size(batch_size)
+        table = quote_identifier(record_type.table_name)
+        pk = f"{table}.{quote_identifier(record_type.primary_key)}"
+        total = 0
+        with self.wrap_errors("delete", record_type):
+            where, params = self._where(record_type, selection)
+            sql = (
+                f"DELETE FROM {table} WHERE {pk} IN "
+                f"(SELECT {pk} FROM {table} WHERE {where} LIMIT ?)"
+            )
+            while True:
+                with self._batch() as conn:
+                    deleted = conn.execute(sql, [*params, batch_size]).rowcount
+                total += deleted
+                if deleted < batch_size:
+                    return total
+
+    def update(
+        self,
+        record_type: RecordType,
+        selection: Selection,
+        values: Mapping[str, Any],
+        *,
+        batch_size: int = 1000,
+    ) -> int:
+        """Set constant ``values`` on the matching records, one ``UPDATE`` per batch.
+
+        Batches walk the primary key, so an update that changes the fields the selection reads
+        still visits every matching record exactly once.
+        """
+        self._check_batch_size(batch_size)
+        if not values:
+            return self.count(record_type, selection)
+        q = quote_identifier
+        table = q(record_type.table_name)
+        pk = f"{table}.{q(record_type.primary_key)}"
+        total = 0
+        with self.wrap_errors("update", record_type):
+            where, params = self._where(record_type, selection)
+            assignments = ", ".join(f"{q(f)} = ?" for f in values)
+            bound = [_to_store(record_type, f, v) for f, v in values.items()]
+            inner = f"SELECT {pk} FROM {table} WHERE ({where})"
+            last: Any = None
+            while True:
+                after = "" if last is None else f" AND {pk} > ?"
+                args = [*params] if last is None else [*params, last]
+                with self._batch() as conn:
+                    if _HAS_RETURNING:
+                        keys = [
+                            row[0]
+                            for row in conn.execute(
+                                f"UPDATE {table} SET {assignments} WHERE {pk} IN "
+                                f"({inner}{after} ORDER BY {pk} LIMIT ?) RETURNING {pk}",
+                                [*bound, *args, batch_size],
+                            ).fetchall()
+                        ]
+                    else:  # pragma: no cover - SQLite older than 3.35 (2021) lacks RETURNING
+                        keys = [
+                            row[0]
+                            for row in conn.execute(
+                                f"{inner}{after} ORDER BY {pk} LIMIT ?", [*args, batch_size]
+                            )
+                        ]
+                        conn.executemany(
+                            f"UPDATE {table} SET {assignments} WHERE {pk} = ?",
+                            [[*bound, key] for key in keys],
+                        )
+                total += len(keys)
+                if len(keys) < batch_size:
+                    return total
+                last = max(keys)
+
+    def update_by_key(
+        self,
+        record_type: RecordType,
+        changes: Sequence[tuple[RecordKey, Mapping[str, Any]]],
+        *,
+        batch_size: int = 1000,
+    ) -> int:
+        """Write per-record values by primary key with ``executemany``, one transaction per batch.
+
+        Returns:
+            How many of the keys were found (a missing key is skipped, not an error).
+        """
+        self._check_batch_size(batch_size)
+        q = quote_identifier
+        table = q(record_type.table_name)
+        pk = f"{table}.{q(record_type.primary_key)}"
+        groups: dict[tuple[str, ...], list[list[Any]]] = {}
+        with self.wrap_errors("update_by_key", record_type):
+            for key, values in changes:
+                names = tuple(values)
+                if names:
+                    groups.setdefault(names, []).append(
+                        [*(_to_store(record_type, f, values[f]) for f in names), key]
+                    )
+            total = 0
+            for names, rows in groups.items():
+                sql = f"UPDATE {table} SET {', '.join(f'{q(f)} = ?' for f in names)} WHERE {pk} = ?"
+                for start in range(0, len(rows), batch_size):
+                    with self._batch() as conn:
+                        total += conn.executemany(sql, rows[start : start + batch_size]).rowcount
+        return total
+
+    def verify(self, datamap: DataMap) -> list[Problem]:
+        """Every table or column of ``datamap`` (for this adapter's store) missing from the database."""
+        existing: dict[str, set[str] | None] = {}
+        with self.wrap_errors("verify"):
+            for rt in datamap.record_types:
+                if not self.serves(rt):
+                    continue
+                columns = {
+                    row[0]
+                    for row in self.connection.execute(
+                        "SELECT name FROM pragma_table_info(?)", [rt.table_name]
+                    )
+                }
+                existing[rt.table_name] = columns or None
+        return missing_problems(datamap, self.store, existing)
+
+    # -- extras: loading data and creating tables ---------------------------------------------
+    def insert(
+        self,
+        record_type: RecordType | str,
+        records: Iterable[Mapping[str, Any]],
+        *,
+        batch_size: int = 1000,
+    ) -> int:
+        """Insert records (converted by field type), one ``executemany`` and commit per batch.
+
+        Args:
+            record_type: the record type (or a bare table name: values are then stored by their
+                Python type).
+            records: the records; consecutive records with the same keys share a statement.
+            batch_size: records per transaction.
+
+        Returns:
+            How many records were inserted.
+        """
+        self._check_batch_size(batch_size)
+        rt = record_type if isinstance(record_type, RecordType) else None
+        table = rt.table_name if rt is not None else str(record_type)
+        total = 0
+        with self.wrap_errors("insert", rt or table):
+            names: tuple[str, ...] | None = None
+            rows: list[list[Any]] = []
+            writers: list[Callable[[Any], Any]] = []
+
+            def flush() -> int:
+                if not rows or names is None:
+                    return 0
+                sql = (
+                    f"INSERT INTO {quote_identifier(table)} "
+                    f"({', '.join(map(quote_identifier, names))}) "
+                    f"VALUES ({', '.join('?' * len(names))})"
+                )
+                with self._batch() as conn:
+                    conn.executemany(sql, rows)
+                done = len(rows)
+                rows.clear()
+                return done
+
+            for record in records:
+                keys = tuple(record)
+                if keys != names:
+                    total += flush()
+                    names = keys
+                    writers = [_writer(rt, f) for f in keys]
+                rows.append(
+                    [
+                        None if v is None else w(v)
+                        for w, v in zip(writers, record.values(), strict=True)
+                    ]
+                )
+                if len(rows) >= batch_size:
+                    total += flush()
+            total += flush()
+        return total
+
+    def create_schema(self, datamap: DataMap) -> None:
+        """Create the tables ``datamap`` describes (if missing), with indexes for privacy_kit's lookups.
+
+        Each served record type gets a table with its declared fields (typed by ``FieldSpec.type``,
+        the primary key declared as such) and an index on every subject-link field, account field
+        and timestamp field. Meant for demos, tests and benchmarks; production schemas are yours.
+        """
+        q = quote_identifier
+        with self.wrap_errors("create_schema"), self._batch() as conn:
+            for rt in datamap.record_types:
+                if not self.serves(rt):
+                    continue
+                columns = []
+                for f in rt.fields:
+                    column = f"{q(f.name)} {_SQL_TYPES[f.type]}"
+                    if f.name == rt.primary_key:
+                        column += " PRIMARY KEY" if f.type == "integer" else " NOT NULL PRIMARY KEY"
+                    columns.append(column)
+                conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {q(rt.table_name)} ({', '.join(columns)})"
+                )
+                for field in indexed_fields(rt):
+                    conn.execute(
+                        f"CREATE INDEX IF NOT EXISTS {q(f'ix_{rt.table_name}_{field}')} "
+                        f"ON {q(rt.table_name)} ({q(field)})"
+                    )
+
+    def drop_schema(self, datamap: DataMap) -> None:
+        """Drop the tables of ``datamap``'s served record types (if they exist)."""
+        with self.wrap_errors("drop_schema"), self._batch() as conn:
+            for rt in datamap.record_types:
+                if self.serves(rt):
+                    conn.execute(f"DROP TABLE IF EXISTS {quote_identifier(rt.table_name)}")
+
+    def close(self) -> None:
+        """Close the connection if the adapter opened it (a connection you passed stays open)."""
+        if self._owned:
+            self.connection.close()
+
+
+def indexed_fields(record_type: RecordType) -> list[str]:
+    """The fields privacy_kit looks records up by: subject links, account link and timestamps.
+
+    Example:
+        >>> import privacy_kit as pk
+        >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
+        >>> indexed_fields(dm.record_type("bookings"))
+        ['host_id', 'invitee_email', 'start_at', 'end_at', 'created_at']
+    """
+    wanted = [s.field for s in record_type.subjects]
+    if record_type.account is not None:
+        wanted.append(record_type.account.field)
+    wanted.extend(f.name for f in record_type.fields if f.type == "timestamp")
+    return [f for f in dict.fromkeys(wanted) if f != record_type.primary_key]
