@@ -79,7 +79,16 @@ def _join(prefix: str, location: str) -> str:
 def validation_problems(exc: ValidationError) -> list[Problem]:
     """Turn a pydantic ``ValidationError`` into located :class:`Problem` objects."""
     problems: list[Problem] = []
-    for error in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    for error in errors:
+        # pydantic also reports "at least 1 item" for a list whose only items were invalid;
+        # the user gave items, so only the errors inside them are real.
+        if error["type"] == "too_short" and any(
+            len(other["loc"]) > len(error["loc"])
+            and tuple(other["loc"][: len(error["loc"])]) == tuple(error["loc"])
+            for other in errors
+        ):
+            continue
         prefix = format_location(tuple(error["loc"]))
         if error["type"] in ("policy_references", "datamap_references"):
             for line in error["msg"].split("\n"):

@@ -610,12 +610,34 @@ def _unknown(what: str, key: str, hint: str | None) -> str:
     return f"unknown {what} {key!r}" + (f"; did you mean {hint!r}?" if hint else "")
 
 
+def _taxonomy_problems(spec: TaxonomySpec) -> Iterator[Problem]:
+    """Duplicates and orphans among the policy's own terms, each at its own location."""
+    base = default_taxonomy() if spec.base == "default" else Taxonomy()
+    for section, keys, what in (
+        ("categories", [c.key for c in spec.categories], "category"),
+        ("purposes", [p.key for p in spec.purposes], "purpose"),
+        ("subject_kinds", [k.key for k in spec.subject_kinds], "subject kind"),
+    ):
+        seen: set[str] = set()
+        for i, key in enumerate(keys):
+            if key in seen:
+                yield Problem(f"taxonomy.{section}[{i}].key", f"duplicate {what} {key!r}")
+            seen.add(key)
+    known = {c.key for c in base.categories} | {c.key for c in spec.categories}
+    for i, c in enumerate(spec.categories):
+        if c.parent is not None and c.parent not in known:
+            yield Problem(
+                f"taxonomy.categories[{i}].key",
+                f"category {c.key!r} has no parent category {c.parent!r}; declare {c.parent!r} too",
+            )
+
+
 def _policy_problems(policy: Policy) -> Iterator[Problem]:
-    try:
-        taxonomy = _resolve_taxonomy(policy.taxonomy)
-    except ValueError as exc:
-        yield Problem("taxonomy", str(exc))
+    spec_problems = list(_taxonomy_problems(policy.taxonomy))
+    if spec_problems:
+        yield from spec_problems
         return
+    taxonomy = _resolve_taxonomy(policy.taxonomy)
     refs = _Refs(taxonomy)
     known_jurisdictions = {j.key for j in jurisdictions()}
     for i, key in enumerate(policy.jurisdictions):
