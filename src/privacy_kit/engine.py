@@ -22,6 +22,7 @@ import attrs
 from ._check import rule_for_record_type
 from ._errors import ConfigurationError, Problem, SchemaMismatchError
 from .adapters import Adapter, Eq, In, Or, Selection
+from .audit import AuditLog
 from .datamap import DataMap, RecordType, SubjectLink
 from .policy import Policy, RetentionRule
 
@@ -131,7 +132,7 @@ class Engine:
         self.secret = secret if secret is not None else secrets.token_bytes(32)
         if len(self.secret) < 16:
             raise ConfigurationError("secret must be at least 16 bytes")
-        self.audit = audit
+        self.audit: AuditLog = audit if audit is not None else AuditLog.memory()
         self.holds = holds
         self.preferences = preferences
         self.disclosures = disclosures
