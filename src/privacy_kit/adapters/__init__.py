@@ -59,4 +59,5 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from ._sqlalchemy import SQLAlchemyAdapter
     from ._sqlite import SQLiteAdapter

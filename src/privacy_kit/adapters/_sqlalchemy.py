@@ -1,0 +1,447 @@
+"""The SQLAlchemy adapter: SQLAlchemy 2 Core over any dialect (PostgreSQL, MariaDB/MySQL, ...).
+
+Tables are described from the data map (no reflection needed to read or write), selections compile
+to SQLAlchemy expressions, and every value is a bound parameter. A delete of a selection is one
+statement per batch (``DELETE ... LIMIT n`` on MariaDB/MySQL, which refuse ``LIMIT`` in an ``IN``
+subquery of the same table; ``DELETE ... WHERE pk IN (SELECT pk ... LIMIT n)`` elsewhere), each in
+its own short transaction. Updates of a selection and reads walk the primary key in batches.
+
+Timestamps are stored in UTC and always come back timezone-aware: as ``TIMESTAMP WITH TIME ZONE``
+on PostgreSQL, as ``DATETIME(6)`` holding UTC on MariaDB/MySQL (which has no zone-aware type).
+
+Needs the ``privacy-kit[sqlalchemy]`` extra, plus a driver (``[postgres]``: psycopg 3,
+``[mysql]``: PyMySQL).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+
+from .._errors import Problem
+from ..datamap import DataMap, FieldSpec, RecordType
+from ._base import BaseAdapter, Capability, Record, RecordKey, missing_problems
+from ._selection import After, All, And, Before, Eq, In, IsNull, Not, Or, Selection
+from ._sqlite import indexed_fields
+
+__all__ = ["SQLAlchemyAdapter"]
+
+
+class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
+    """A timezone-aware datetime stored in UTC on every dialect.
+
+    Bound values must be aware (a naive one is refused); results are aware UTC datetimes, also
+    where the column type keeps no zone (MariaDB ``DATETIME``: the stored value is read as UTC).
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name in {"mysql", "mariadb"}:
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(sa.DateTime(timezone=True))
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, dt.datetime) or value.utcoffset() is None:
+            raise ValueError(f"a timestamp must be a timezone-aware datetime, got {value!r}")
+        utc = value.astimezone(dt.UTC)
+        return utc if dialect.name == "postgresql" else utc.replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        parsed: dt.datetime = (
+            value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+        )
+        if parsed.utcoffset() is None:
+            return parsed.replace(tzinfo=dt.UTC)
+        return parsed.astimezone(dt.UTC)
+
+
+def _column_type(field: FieldSpec, *, indexed: bool) -> sa.types.TypeEngine[Any]:
+    if field.type == "text":
+        # Keys and indexed text need a bounded type (MariaDB cannot index TEXT without a prefix).
+        return sa.String(255) if indexed else sa.Text()
+    types: dict[str, sa.types.TypeEngine[Any]] = {
+        "integer": sa.BigInteger(),
+        "real": sa.Double(),
+        "boolean": sa.Boolean(),
+        "timestamp": UTCDateTime(),
+        "date": sa.Date(),
+        "json": sa.JSON(none_as_null=True),
+    }
+    return types[field.type]
+
+
+def _short_name(prefix: str, table: str, field: str) -> str:
+    """An index name within the 63/64-character limits of PostgreSQL and MariaDB."""
+    name = f"{prefix}_{table}_{field}"
+    if len(name) <= 60:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+    return f"{prefix}_{digest}"
+
+
+class SQLAlchemyAdapter(BaseAdapter):
+    """Records in any database SQLAlchemy 2 reaches.
+
+    Args:
+        engine: an :class:`sqlalchemy.engine.Engine`, or a database URL (the adapter then owns the
+            engine and disposes of it on ``close()``).
+        name: shown in errors and reports.
+        store: the data-map store this adapter serves (``None``: any).
+        schema: the database schema holding the tables (``None``: the default one).
+
+    Example:
+        >>> import privacy_kit as pk
+        >>> from privacy_kit.adapters import SQLAlchemyAdapter, where
+        >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
+        >>> users = dm.record_type("users")
+        >>> with SQLAlchemyAdapter("sqlite://") as db:
+        ...     db.create_schema(dm)
+        ...     db.insert(users, [{"id": 1, "email": "a@example.com"}, {"id": 2, "email": None}])
+        ...     db.count(users, where.not_null("email"))
+        2
+        1
+    """
+
+    capabilities = frozenset(
+        {Capability.COUNT, Capability.BULK_UPDATE_BY_KEY, Capability.TRANSACTIONS}
+    )
+
+    def __init__(
+        self,
+        engine: sa.Engine | str,
+        *,
+        name: str | None = None,
+        store: str | None = None,
+        schema: str | None = None,
+    ) -> None:
+        super().__init__(name=name, store=store)
+        if isinstance(engine, str):
+            with self.wrap_errors("connect"):
+                self.engine = sa.create_engine(engine)
+            self._owned = True
+        else:
+            self.engine = engine
+            self._owned = False
+        self.schema = schema
+        self._metadata = sa.MetaData(schema=schema)
+        self._tables: dict[str, sa.Table] = {}
+        self._mysql = self.engine.dialect.name in {"mysql", "mariadb"}
+
+    # -- tables and expressions ---------------------------------------------------------------
+    def table(self, record_type: RecordType) -> sa.Table:
+        """The :class:`sqlalchemy.Table` describing ``record_type`` (built from the data map)."""
+        key = record_type.table_name
+        cached = self._tables.get(key)
+        if cached is not None and tuple(cached.c.keys()) == record_type.field_names:
+            return cached
+        if cached is not None:  # the same table seen through a different record type
+            self._metadata.remove(cached)
+        indexed = set(indexed_fields(record_type))
+        columns = [
+            sa.Column(
+                f.name,
+                _column_type(f, indexed=f.name in indexed or f.name == record_type.primary_key),
+                primary_key=f.name == record_type.primary_key,
+                autoincrement=False,
+            )
+            for f in record_type.fields
+        ]
+        options: dict[str, Any] = {}
+        if self._mysql:
+            if not getattr(self.engine.dialect, "server_version_info", None):
+                with self.engine.connect():  # the dialect learns MariaDB vs MySQL on connect
+                    pass
+            is_mariadb = bool(getattr(self.engine.dialect, "is_mariadb", False))
+            options = {
+                "mysql_charset": "utf8mb4",
+                # Binary, no-pad collation: comparisons are exact, as in memory, SQLite and
+                # PostgreSQL (the default collation ignores case and trailing spaces).
+                "mysql_collate": "utf8mb4_nopad_bin" if is_mariadb else "utf8mb4_0900_bin",
+            }
+        table = sa.Table(key, self._metadata, *columns, **options)
+        for field in indexed_fields(record_type):
+            # Deterministic, length-safe names whatever the table and field names are.
+            sa.Index(_short_name("ix", key, field), table.c[field])
+        self._tables[key] = table
+        return table
+
+    def _column(self, table: sa.Table, field: str) -> sa.Column[Any]:
+        try:
+            return table.c[field]
+        except KeyError:
+            raise LookupError(f"table {table.name!r} has no column {field!r}") from None
+
+    def _where(self, table: sa.Table, selection: Selection) -> sa.ColumnElement[bool]:
+        def walk(sel: Selection) -> sa.ColumnElement[bool]:
+            if isinstance(sel, All):
+                return sa.true()
+            if isinstance(sel, Eq):
+                column = self._column(table, sel.field)
+                # A bound parameter even for None: ``= NULL`` is unknown in SQL, which is the
+                # selection's meaning (``column == None`` would turn into ``IS NULL``).
+                return column == sa.bindparam(None, sel.value, type_=column.type)
+            if isinstance(sel, In):
+                if not sel.values:
+                    return sa.false()
+                return self._column(table, sel.field).in_(list(sel.values))
+            if isinstance(sel, Before):
+                column = self._column(table, sel.field)
+                return column <= sel.instant if sel.inclusive else column < sel.instant
+            if isinstance(sel, After):
+                column = self._column(table, sel.field)
+                return column >= sel.instant if sel.inclusive else column > sel.instant
+            if isinstance(sel, IsNull):
+                return self._column(table, sel.field).is_(None)
+            if isinstance(sel, And):
+                return sa.and_(sa.true(), *map(walk, sel.items))
+            if isinstance(sel, Or):
+                return sa.or_(sa.false(), *map(walk, sel.items))
+            if isinstance(sel, Not):
+                return sa.not_(walk(sel.item))
+            raise TypeError(f"cannot compile selection {sel!r} to SQL")
+
+        return walk(selection)
+
+    @staticmethod
+    def _check_batch_size(batch_size: int) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+
+    # -- the protocol -------------------------------------------------------------------------
+    def iter_records(
+        self,
+        record_type: RecordType,
+        selection: Selection,
+        *,
+        fields: Sequence[str] | None = None,
+        batch_size: int = 1000,
+    ) -> Iterator[list[Record]]:
+        """Yield matching records in batches of at most ``batch_size``, in primary-key order.
+
+        Each batch is one query resuming after the last key seen (keyset pagination): no cursor
+        or transaction stays open between batches.
+        """
+        self._check_batch_size(batch_size)
+        pk_name = record_type.primary_key
+        names = list(fields) if fields is not None else list(record_type.field_names)
+        with self.wrap_errors("read", record_type):
+            table = self.table(record_type)
+            pk = self._column(table, pk_name)
+            columns = [self._column(table, n) for n in names]
+            if pk_name not in names:
+                columns.append(pk)
+            base = sa.select(*columns).where(self._where(table, selection))
+        last: Any = None
+        while True:
+            with self.wrap_errors("read", record_type):
+                query = base if last is None else base.where(pk > last)
+                with self.engine.connect() as conn:
+                    rows = conn.execute(query.order_by(pk).limit(batch_size)).all()
+            if rows:
+                last = rows[-1]._mapping[pk_name]
+                yield [{n: row._mapping[n] for n in names} for row in rows]
+            if len(rows) < batch_size:
+                return
+
+    def count(self, record_type: RecordType, selection: Selection) -> int:
+        """How many records match (one ``SELECT COUNT(*)``)."""
+        with self.wrap_errors("count", record_type):
+            table = self.table(record_type)
+            query = sa.select(sa.func.count()).select_from(table)
+            with self.engine.connect() as conn:
+                return int(conn.execute(query.where(self._where(table, selection))).scalar_one())
+
+    def delete(
+        self, record_type: RecordType, selection: Selection, *, batch_size: int = 1000
+    ) -> int:
+        """Delete the matching records: one ``DELETE`` statement and transaction per batch."""
+        self._check_batch_size(batch_size)
+        total = 0
+        with self.wrap_errors("delete", record_type):
+            table = self.table(record_type)
+            condition = self._where(table, selection)
+            if self._mysql:
+                statement = (
+                    sa.delete(table).where(condition).with_dialect_options(mysql_limit=batch_size)
+                )
+            else:
+                pk = self._column(table, record_type.primary_key)
+                keys = sa.select(pk).where(condition).limit(batch_size)
+                statement = sa.delete(table).where(pk.in_(keys.scalar_subquery()))
+            while True:
+                with self.engine.begin() as conn:
+                    deleted = conn.execute(statement).rowcount
+                total += deleted
+                if deleted < batch_size:
+                    return total
+
+    def update(
+        self,
+        record_type: RecordType,
+        selection: Selection,
+        values: Mapping[str, Any],
+        *,
+        batch_size: int = 1000,
+    ) -> int:
+        """Set constant ``values`` on the matching records, one batch of keys at a time.
+
+        Each batch reads the next ``batch_size`` matching keys after the last one seen and
+        updates them with one statement, in one transaction; walking the key means an update that
+        changes the fields the selection reads still visits each record exactly once.
+        """
+        self._check_batch_size(batch_size)
+        if not values:
+            return self.count(record_type, selection)
+        total = 0
+        with self.wrap_errors("update", record_type):
+            table = self.table(record_type)
+            for field in values:
+                self._column(table, field)
+            pk = self._column(table, record_type.primary_key)
+            condition = self._where(table, selection)
+            last: Any = None
+            while True:
+                query = sa.select(pk).where(condition)
+                if last is not None:
+                    query = query.where(pk > last)
+                with self.engine.begin() as conn:
+                    keys = list(conn.scalars(query.order_by(pk).limit(batch_size)))
+                    if keys:
+                        statement = sa.update(table).where(pk.in_(keys), condition)
+                        total += conn.execute(statement.values(dict(values))).rowcount
+                if len(keys) < batch_size:
+                    return total
+                last = keys[-1]
+
+    def update_by_key(
+        self,
+        record_type: RecordType,
+        changes: Sequence[tuple[RecordKey, Mapping[str, Any]]],
+        *,
+        batch_size: int = 1000,
+    ) -> int:
+        """Write per-record values by primary key: one ``executemany`` and transaction per batch.
+
+        Returns:
+            How many of the keys were found (a missing key is skipped, not an error).
+        """
+        self._check_batch_size(batch_size)
+        total = 0
+        with self.wrap_errors("update_by_key", record_type):
+            table = self.table(record_type)
+            pk = self._column(table, record_type.primary_key)
+            groups: dict[tuple[str, ...], list[tuple[RecordKey, Mapping[str, Any]]]] = {}
+            for key, values in changes:
+                if values:
+                    groups.setdefault(tuple(values), []).append((key, values))
+            for names, items in groups.items():
+                statement = (
+                    sa.update(table)
+                    .where(pk == sa.bindparam("_pk_", type_=pk.type))
+                    .values(
+                        {
+                            n: sa.bindparam(f"_v{i}_", type_=self._column(table, n).type)
+                            for i, n in enumerate(names)
+                        }
+                    )
+                )
+                for start in range(0, len(items), batch_size):
+                    chunk = items[start : start + batch_size]
+                    params = [
+                        {"_pk_": key, **{f"_v{i}_": values[n] for i, n in enumerate(names)}}
+                        for key, values in chunk
+                    ]
+                    with self.engine.begin() as conn:
+                        # Count the keys that exist: drivers disagree on executemany row counts.
+                        found = conn.scalar(
+                            sa.select(sa.func.count())
+                            .select_from(table)
+                            .where(pk.in_([key for key, _ in chunk]))
+                        )
+                        conn.execute(statement, params)
+                    total += int(found or 0)
+        return total
+
+    def verify(self, datamap: DataMap) -> list[Problem]:
+        """Every table or column of ``datamap`` (for this adapter's store) missing in the database."""
+        existing: dict[str, set[str] | None] = {}
+        with self.wrap_errors("verify"):
+            inspector = sa.inspect(self.engine)
+            tables = set(inspector.get_table_names(schema=self.schema))
+            for rt in datamap.record_types:
+                if not self.serves(rt):
+                    continue
+                if rt.table_name not in tables:
+                    existing[rt.table_name] = None
+                    continue
+                existing[rt.table_name] = {
+                    c["name"] for c in inspector.get_columns(rt.table_name, schema=self.schema)
+                }
+        return missing_problems(datamap, self.store, existing)
+
+    # -- extras: loading data and creating tables ---------------------------------------------
+    def insert(
+        self,
+        record_type: RecordType,
+        records: Iterable[Mapping[str, Any]],
+        *,
+        batch_size: int = 1000,
+    ) -> int:
+        """Insert records, one multi-row ``INSERT`` (executemany) and transaction per batch.
+
+        Returns:
+            How many records were inserted.
+        """
+        self._check_batch_size(batch_size)
+        total = 0
+        with self.wrap_errors("insert", record_type):
+            table = self.table(record_type)
+            batch: list[dict[str, Any]] = []
+            names: tuple[str, ...] | None = None
+            for record in records:
+                keys = tuple(record)
+                if batch and (keys != names or len(batch) >= batch_size):
+                    total += self._insert_batch(table, batch)
+                    batch = []
+                names = keys
+                batch.append(dict(record))
+            if batch:
+                total += self._insert_batch(table, batch)
+        return total
+
+    def _insert_batch(self, table: sa.Table, batch: list[dict[str, Any]]) -> int:
+        with self.engine.begin() as conn:
+            conn.execute(sa.insert(table), batch)
+        return len(batch)
+
+    def create_schema(self, datamap: DataMap) -> None:
+        """Create the tables ``datamap`` describes (if missing), with their lookup indexes.
+
+        Types follow ``FieldSpec.type``; subject-link, account and timestamp fields are indexed.
+        Meant for demos, tests and benchmarks; production schemas are yours.
+        """
+        with self.wrap_errors("create_schema"):
+            tables = [self.table(rt) for rt in datamap.record_types if self.serves(rt)]
+            self._metadata.create_all(self.engine, tables=tables)
+
+    def drop_schema(self, datamap: DataMap) -> None:
+        """Drop the tables of ``datamap``'s served record types (if they exist)."""
+        with self.wrap_errors("drop_schema"):
+            tables = [self.table(rt) for rt in datamap.record_types if self.serves(rt)]
+            self._metadata.drop_all(self.engine, tables=tables)
+
+    def close(self) -> None:
+        """Dispose of the engine if the adapter created it (an engine you passed stays yours)."""
+        if self._owned:
+            self.engine.dispose()
