@@ -167,6 +167,10 @@ def read_document(path: str | os.PathLike[str]) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
+        context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and start is not None:
+            # e.g. an unclosed '[': PyYAML notices it lines later; say where it was opened
+            problem += f" ({context} at line {start.line + 1}, column {start.column + 1})"
         raise PolicyError(name, [Problem(where, f"invalid YAML: {problem}")]) from exc
 
 
