@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import attrs
+from pydantic import BaseModel
 
 from ._errors import Problem
 from ._types import LocalizedText, closest
@@ -172,7 +173,8 @@ def _missing_translations(
     elif isinstance(value, tuple):
         for i, item in enumerate(value):
             yield from _missing_translations(item, f"{path}[{i}]", languages)
-    elif hasattr(value, "model_fields"):
+    # isinstance, not hasattr(value, "model_fields"): that instance access is deprecated (a warning)
+    elif isinstance(value, BaseModel):
         for name in type(value).model_fields:
             yield from _missing_translations(
                 getattr(value, name), f"{path}.{name}" if path else name, languages
