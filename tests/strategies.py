@@ -107,9 +107,7 @@ _BOUNDS = {"years": 50, "months": 600, "weeks": 500, "days": 5000, "hours": 10**
 @st.composite
 def durations(draw: st.DrawFn, *, positive: bool = False) -> pk.Duration:
     """A ``Duration`` with a random mix of units (optionally never zero)."""
-    parts = {
-        unit: draw(st.integers(0, _BOUNDS.get(unit, 10**6)) | st.just(0)) for unit in _UNITS
-    }
+    parts = {unit: draw(st.integers(0, _BOUNDS.get(unit, 10**6)) | st.just(0)) for unit in _UNITS}
     if positive and not any(parts.values()):
         parts[draw(st.sampled_from(_UNITS))] = draw(st.integers(1, 30))
     return pk.Duration(**parts)
@@ -124,9 +122,7 @@ def duration_texts() -> st.SearchStrategy[str]:
 
 _WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=8)
 _SENTENCE = st.text(
-    alphabet=st.characters(
-        categories=("L", "N", "Zs", "P"), exclude_characters="\x85\u2028\u2029"
-    ),
+    alphabet=st.characters(categories=("L", "N", "Zs", "P"), exclude_characters="\x85\u2028\u2029"),
     min_size=1,
     max_size=40,
 ).filter(lambda s: s.strip() == s and s != "")

@@ -6,11 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from strategies import minimal_datamap_data, minimal_policy_data
 
 import privacy_kit as pk
 from privacy_kit import Severity
 from privacy_kit._check import rule_for_record_type
+from strategies import minimal_datamap_data, minimal_policy_data
 
 Mutator = Callable[[dict[str, Any], dict[str, Any]], None]
 
@@ -29,7 +29,8 @@ def _users(datamap: dict[str, Any]) -> dict[str, Any]:
 def test_the_minimal_documents_have_no_finding() -> None:
     report = _report()
     assert report.findings == ()
-    assert report.ok and len(report) == 0
+    assert report.ok
+    assert len(report) == 0
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,11 @@ CASES: dict[str, tuple[Mutator, Severity, str, str]] = {
     "stored-without-retention": (
         lambda p, d: (
             p["collection"].append(
-                {"category": "user.device.ip_address", "source": "automatic", "purposes": ["security.fraud"]}
+                {
+                    "category": "user.device.ip_address",
+                    "source": "automatic",
+                    "purposes": ["security.fraud"],
+                }
             ),
             _add_field(d, name="ip", categories=["user.device.ip_address"]),
         ),
@@ -68,7 +73,11 @@ CASES: dict[str, tuple[Mutator, Severity, str, str]] = {
     ),
     "category-without-retention": (
         lambda p, d: p["collection"].append(
-            {"category": "user.device.ip_address", "source": "automatic", "purposes": ["security.fraud"]}
+            {
+                "category": "user.device.ip_address",
+                "source": "automatic",
+                "purposes": ["security.fraud"],
+            }
         ),
         Severity.WARNING,
         "policy:collection[1]",
@@ -119,7 +128,9 @@ CASES: dict[str, tuple[Mutator, Severity, str, str]] = {
         "users.notes has no category",
     ),
     "subject-kind-not-covered": (
-        lambda p, d: _users(d)["subjects"].append({"kind": "end_user", "field": "email", "role": "guest"}),
+        lambda p, d: _users(d)["subjects"].append(
+            {"kind": "end_user", "field": "email", "role": "guest"}
+        ),
         Severity.ERROR,
         "datamap:record_types[0].subjects[1]",
         "subject kind 'end_user' is not among the subjects the policy covers",
@@ -234,7 +245,11 @@ def test_a_field_marked_not_personal_needs_no_category() -> None:
 def test_a_datamap_retention_key_counts_as_retention() -> None:
     def mutate(p: dict[str, Any], d: dict[str, Any]) -> None:
         p["collection"].append(
-            {"category": "user.device.ip_address", "source": "automatic", "purposes": ["security.fraud"]}
+            {
+                "category": "user.device.ip_address",
+                "source": "automatic",
+                "purposes": ["security.fraud"],
+            }
         )
         _add_field(d, name="ip", categories=["user.device.ip_address"])
         _users(d)["retention"] = "contact"
@@ -265,7 +280,10 @@ def test_report_helpers() -> None:
 def test_rule_for_record_type() -> None:
     policy = pk.load_policy(pk.example_path())
     datamap = pk.load_datamap(pk.example_path("datamap.yaml"), policy=policy)
-    rules = {rt.name: getattr(rule_for_record_type(policy, rt), "key", None) for rt in datamap.record_types}
+    rules = {
+        rt.name: getattr(rule_for_record_type(policy, rt), "key", None)
+        for rt in datamap.record_types
+    }
     assert rules == {
         "users": "account_data",
         "companies": "content",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import orjson
 import yaml
 from hypothesis import HealthCheck, given, settings
-from strategies import datamaps, durations, policies
 
 import privacy_kit as pk
+from strategies import datamaps, durations, policies
 
 _SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

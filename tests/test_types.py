@@ -220,7 +220,9 @@ def test_localized_text_lookup_and_fallback() -> None:
     assert LocalizedText({"ar": "مرحبا"}).get_text("fr") == "مرحبا"  # then to any language
     assert LocalizedText({"ar": "مرحبا", "fr": "Salut"}).get_text("de", fallback="fr") == "Salut"
     assert LocalizedText({}).get_text("en") == ""
-    assert t.has("ar") and t.has("en-GB") and not t.has("fr")
+    assert t.has("ar")
+    assert t.has("en-GB")
+    assert not t.has("fr")
     assert t.languages() == ("ar", "en")
 
 
@@ -262,7 +264,9 @@ def test_model_is_frozen_and_refuses_unknown_keys_with_a_hint() -> None:
     h = _Holder(duration=Duration(days=1))
     with pytest.raises(pydantic.ValidationError):
         h.duration = Duration(days=2)  # type: ignore[misc]
-    with pytest.raises(pydantic.ValidationError, match="unknown key 'duraton'; did you mean 'duration'"):
+    with pytest.raises(
+        pydantic.ValidationError, match="unknown key 'duraton'; did you mean 'duration'"
+    ):
         _Holder.model_validate({"duraton": "P1D"})
     with pytest.raises(pydantic.ValidationError, match=r"unknown key 'zzz'; expected one of"):
         _Holder.model_validate({"duration": "P1D", "zzz": 1})
