@@ -1,0 +1,145 @@
+"""The benchmark harness keeps working (no timing is asserted: that is the benchmarks' job)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def bench(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    import benchmarks._harness as harness
+
+    return harness
+
+
+def test_alternate_runs_each_side_on_a_fresh_copy_and_alternates_the_order(bench) -> None:
+    calls: list[str] = []
+    prepared: list[list[int]] = []
+
+    def prepare() -> list[int]:
+        state = [1, 2, 3]
+        prepared.append(state)
+        return state
+
+    def mutate(name: str):
+        def fn(state: list[int]) -> int:
+            assert state == [1, 2, 3], "each run must get an untouched copy"
+            calls.append(name)
+            state.clear()
+            return 0
+
+        return fn
+
+    times = bench.alternate(prepare, [("a", mutate("a")), ("b", mutate("b"))], 3)
+    assert calls == ["a", "b", "b", "a", "a", "b"]
+    assert len(prepared) == 6
+    assert {k: len(v) for k, v in times.items()} == {"a": 3, "b": 3}
+    assert all(t >= 0 for v in times.values() for t in v)
+
+
+def test_a_contender_that_timed_itself_is_taken_at_its_word(bench) -> None:
+    times = bench.alternate(lambda: None, [("x", lambda _s: bench.Measured(42.0))], 2)
+    assert times == {"x": [42.0, 42.0]}
+
+
+def test_check_sees_each_result_and_cleanup_runs_even_when_a_side_fails(bench) -> None:
+    cleaned: list[object] = []
+    seen: list[tuple[str, object]] = []
+
+    def boom(_state: object) -> None:
+        raise RuntimeError("side failed")
+
+    with pytest.raises(RuntimeError, match="side failed"):
+        bench.alternate(
+            object,
+            [("ok", lambda _s: 7), ("bad", boom)],
+            1,
+            cleanup=cleaned.append,
+            check=lambda name, _s, result: seen.append((name, result)),
+        )
+    assert seen == [("ok", 7)]
+    assert len(cleaned) == 2
+
+
+def test_row_ratio_and_status(bench) -> None:
+    row = bench.Row("s", "1", pk=1.2, baseline=1.0, target=1.25)
+    assert row.ratio == pytest.approx(1.2)
+    assert row.status == "met"
+    assert bench.Row("s", "1", pk=1.3, baseline=1.0, target=1.25).status == "MISSED"
+    assert bench.Row("s", "1", peak_mb=120.0, memory_limit_mb=100).status == "MISSED"
+    assert bench.Row("s", "1", peak_mb=20.0, memory_limit_mb=100).status == "met"
+    assert bench.Row("s", "-", note="skipped: no server").status == "skipped"
+    assert bench.Row("s", "-", error=True).status == "ERROR"
+    assert bench.Row("s", "1", pk=1.0).status == "-"
+    assert bench.Row("s", "1", pk=1.0, baseline=0.0).ratio is None
+
+
+def test_tables_align_and_escape(bench) -> None:
+    rows = [
+        bench.Row("1. sweep", "1000 rows", pk=0.012, baseline=0.010, target=1.25, peak_mb=1.5),
+        bench.Row("2. other", "-", note="skipped: a|b"),
+    ]
+    text = bench.format_table(rows).splitlines()
+    assert text[0].startswith("scenario")
+    assert set(text[1].replace(" ", "")) == {"-"}
+    assert "12.0 ms" in text[2]
+    assert "10.0 ms" in text[2]
+    assert "1.20" in text[2]
+    assert "met" in text[2]
+    assert "skipped" in text[3]
+    md = bench.format_markdown(rows).splitlines()
+    assert md[0].count("|") == len(bench.HEADERS) + 1
+    assert all(line.count("|") - line.count("\\|") == len(bench.HEADERS) + 1 for line in md)
+    assert "a\\|b" in md[3]
+
+
+def test_peak_memory_sees_a_large_allocation(bench) -> None:
+    peak, result = bench.peak_python_memory(lambda: len(bytearray(20_000_000)))
+    assert result == 20_000_000
+    assert peak >= 19.0
+
+
+def test_unknown_scenario_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks.__main__ import selected
+
+    assert [s[0] for s in selected(["retention"])] == ["retention-sqlite", "retention-postgres"]
+    assert [s[0] for s in selected(["load,import"])] == ["load", "import"]
+    with pytest.raises(SystemExit, match="unknown scenario"):
+        selected(["nope"])
+
+
+def test_the_command_runs_a_quick_scenario_and_writes_markdown(tmp_path: Path) -> None:
+    out = tmp_path / "table.md"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--quick",
+            "--only",
+            "load",
+            "--repetitions",
+            "1",
+            "--markdown",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "5. load + validate policy and data map" in proc.stdout
+    assert "ERROR" not in proc.stdout
+    text = out.read_text(encoding="utf-8")
+    assert "| scenario |" in text
+    assert "100 categories, 20 record types" in text
