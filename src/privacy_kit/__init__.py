@@ -101,17 +101,59 @@ _LAZY: dict[str, str] = {
     # engine
     "Engine": ".engine",
     "Subject": ".engine",
+    # policy versions
+    "ChangeNotification": ".versions",
+    "PolicyChange": ".versions",
+    "PolicyDiff": ".versions",
+    "PolicyHistory": ".versions",
+    "PolicyVersion": ".versions",
+    "diff": ".versions",
+    # breach incidents
+    "BREACH_RULES": ".breach",
+    "AffectedSubject": ".breach",
+    "BreachAssessment": ".breach",
+    "BreachDuty": ".breach",
+    "BreachNotice": ".breach",
+    "BreachRule": ".breach",
+    "DutyStatus": ".breach",
+    "Incident": ".breach",
+    "RiskLevel": ".breach",
+    "add_business_days": ".breach",
+    "assess": ".breach",
+    "draft_notice": ".breach",
+    "subjects_to_notify": ".breach",
+    # minimum age
+    "AgeDecision": ".age",
+    "AgeRule": ".age",
+    "AgeTable": ".age",
+    "age_on": ".age",
+    "age_table": ".age",
+    "check_age": ".age",
+    # disclosure log
+    "Disclosure": ".disclosures",
+    "DisclosureLog": ".disclosures",
+    "RecipientSummary": ".disclosures",
     # --- more public names are added above this line ---
 }
 
 __all__ = [
+    "BREACH_RULES",
     "AccountLink",
     "AdapterError",
+    "AffectedSubject",
+    "AgeDecision",
+    "AgeRule",
+    "AgeTable",
     "Anonymization",
     "AnonymizationKind",
     "AuditIntegrityError",
+    "BreachAssessment",
+    "BreachDuty",
+    "BreachNotice",
     "BreachPromise",
+    "BreachRule",
     "ChangeKind",
+    "ChangeNotification",
     "ChangePolicy",
     "CheckReport",
     "Children",
@@ -123,13 +165,17 @@ __all__ = [
     "Controller",
     "DataCategory",
     "DataMap",
+    "Disclosure",
     "DisclosureError",
+    "DisclosureLog",
     "Duration",
+    "DutyStatus",
     "Engine",
     "ExceptionKind",
     "FieldSpec",
     "Finding",
     "IdentityVerification",
+    "Incident",
     "InvalidTransitionError",
     "Jurisdiction",
     "LegalBasis",
@@ -137,12 +183,17 @@ __all__ = [
     "OverrideRange",
     "PlanError",
     "Policy",
+    "PolicyChange",
+    "PolicyDiff",
     "PolicyError",
+    "PolicyHistory",
+    "PolicyVersion",
     "PrivacyKitError",
     "Problem",
     "Purpose",
     "Recipient",
     "RecipientKind",
+    "RecipientSummary",
     "RecordType",
     "RefusalReason",
     "RequestChannel",
@@ -154,6 +205,7 @@ __all__ = [
     "RetentionRule",
     "Right",
     "RightOffer",
+    "RiskLevel",
     "SchemaMismatchError",
     "SecurityMeasure",
     "Severity",
@@ -171,13 +223,21 @@ __all__ = [
     "Trigger",
     "VerificationError",
     "__version__",
+    "add_business_days",
+    "age_on",
+    "age_table",
+    "assess",
     "check",
+    "check_age",
     "default_taxonomy",
+    "diff",
+    "draft_notice",
     "example_path",
     "get_jurisdiction",
     "jurisdictions",
     "load_datamap",
     "load_policy",
+    "subjects_to_notify",
 ]
 
 
@@ -222,6 +282,22 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._jurisdictions import Jurisdiction, RequestDeadline, get_jurisdiction, jurisdictions
     from ._loading import example_path, load_datamap, load_policy
     from ._types import Duration, LocalizedText
+    from .age import AgeDecision, AgeRule, AgeTable, age_on, age_table, check_age
+    from .breach import (
+        BREACH_RULES,
+        AffectedSubject,
+        BreachAssessment,
+        BreachDuty,
+        BreachNotice,
+        BreachRule,
+        DutyStatus,
+        Incident,
+        RiskLevel,
+        add_business_days,
+        assess,
+        draft_notice,
+        subjects_to_notify,
+    )
     from .datamap import (
         AccountLink,
         Anonymization,
@@ -232,6 +308,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         SubjectLink,
         Timestamps,
     )
+    from .disclosures import Disclosure, DisclosureLog, RecipientSummary
     from .engine import Engine, Subject
     from .policy import (
         BreachPromise,
@@ -267,3 +344,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         Trigger,
     )
     from .taxonomy import DataCategory, LegalBasis, Purpose, SubjectKind, Taxonomy, default_taxonomy
+    from .versions import (
+        ChangeNotification,
+        PolicyChange,
+        PolicyDiff,
+        PolicyHistory,
+        PolicyVersion,
+        diff,
+    )
