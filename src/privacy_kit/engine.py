@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
+import os
 import secrets
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
@@ -26,6 +27,7 @@ from ._types import Duration, closest
 from .adapters import Adapter, Eq, In, Or, Selection
 from .audit import AuditLog
 from .datamap import DataMap, RecordType, SubjectLink
+from .holds import HoldRegistry, LegalHold
 from .policy import Communication, CommunicationKind, Policy, RetentionRule
 from .preferences import (
     DEFAULT_UNSUBSCRIBE_TTL,
@@ -35,6 +37,14 @@ from .preferences import (
     RestrictionGround,
     make_unsubscribe_token,
     read_unsubscribe_token,
+)
+from .retention import (
+    RecordFate,
+    RetentionJournal,
+    RetentionPlan,
+    RetentionSettings,
+    plan_retention,
+    record_fate,
 )
 
 __all__ = ["Engine", "Plan", "Subject"]
@@ -144,7 +154,7 @@ class Engine:
         if len(self.secret) < 16:
             raise ConfigurationError("secret must be at least 16 bytes")
         self.audit: AuditLog = audit if audit is not None else AuditLog.memory()
-        self.holds = holds
+        self.holds: HoldRegistry = holds if holds is not None else HoldRegistry()
         self.preferences: Preferences = preferences if preferences is not None else Preferences()
         self.disclosures = disclosures
         if verify:
@@ -421,8 +431,164 @@ class Engine:
         )
         return record
 
-
     # == retention, legal holds, a record's fate (retention.py, holds.py) ========================
+    def place_hold(
+        self,
+        *,
+        reason: str,
+        placed_by: str,
+        now: datetime.datetime,
+        subject: Subject | None = None,
+        record_type: RecordType | str | None = None,
+        selection: Selection | None = None,
+        hold_id: str | None = None,
+    ) -> LegalHold:
+        """Place a legal hold: the records it covers are never deleted or anonymised while it lasts.
+
+        Args:
+            reason: why (shown in plans and the audit log: no personal data).
+            placed_by: who places it.
+            now: when it takes effect.
+            subject: hold every record of this subject (in ``record_type`` only, if given).
+            record_type: hold this record type, or the records of it ``selection`` matches.
+            selection: narrow a record-type hold.
+            hold_id: the id to use (default: a random ``hold_...``).
+
+        Returns:
+            The hold (see :class:`~privacy_kit.LegalHold`).
+
+        Raises:
+            ConfigurationError: no scope, an unknown record type, or a duplicate id.
+
+        Example:
+            >>> import datetime as dt
+            >>> import privacy_kit as pk
+            >>> from privacy_kit.adapters import InMemoryAdapter
+            >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
+            >>> engine = pk.Engine(pk.load_policy(pk.example_path()), dm,
+            ...                    InMemoryAdapter({rt.table_name: [] for rt in dm.record_types}))
+            >>> hold = engine.place_hold(reason="Dispute 12", placed_by="legal", hold_id="h1",
+            ...                          now=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+            ...                          subject=pk.Subject.of("customer", user_id=7))
+            >>> hold.id, len(engine.holds.active(dt.datetime(2026, 2, 1, tzinfo=dt.UTC)))
+            ('h1', 1)
+        """
+        name = record_type.name if isinstance(record_type, RecordType) else record_type
+        if name is not None and not self.datamap.has_record_type(name):
+            try:
+                self.datamap.record_type(name)
+            except KeyError as exc:
+                raise ConfigurationError(str(exc.args[0])) from None
+        if subject is not None and not any(True for _ in self.datamap.linked_to(subject.kind)):
+            raise ConfigurationError(f"no record type of the data map links a {subject.kind!r}")
+        hold = self.holds.place(
+            reason=reason,
+            placed_by=placed_by,
+            now=now,
+            subject=subject,
+            record_type=name,
+            selection=selection,
+            hold_id=hold_id,
+        )
+        self.audit.record(
+            "hold.placed",
+            now=now,
+            subject=None if subject is None else self.reference(subject),
+            details={"hold": hold.id, "record_type": name, "selection": selection is not None},
+        )
+        return hold
+
+    def release_hold(self, hold_id: str, *, released_by: str, now: datetime.datetime) -> LegalHold:
+        """Release a legal hold as of ``now`` (it stays in the registry's history).
+
+        Raises:
+            ConfigurationError: unknown id, or already released.
+        """
+        hold = self.holds.release(hold_id, released_by=released_by, now=now)
+        self.audit.record("hold.released", now=now, details={"hold": hold.id})
+        return hold
+
+    def plan_retention(
+        self,
+        *,
+        now: datetime.datetime,
+        settings: RetentionSettings | None = None,
+        batch_size: int | None = None,
+        journal: RetentionJournal | str | os.PathLike[str] | None = None,
+    ) -> RetentionPlan:
+        """Plan the retention sweep due at ``now``: per rule, record type and group, what and how many.
+
+        Args:
+            now: the instant to evaluate expiry at (timezone-aware).
+            settings: customers' per-account overrides (``None``: the policy's defaults).
+            batch_size: records per statement batch and accounts per ``IN`` list (default 1000).
+            journal: where applying records finished units (a :class:`~privacy_kit.RetentionJournal`
+                or a file path), so an interrupted run resumes; in memory by default.
+
+        Returns:
+            A :class:`~privacy_kit.RetentionPlan`; run it with :meth:`apply`.
+
+        Raises:
+            ConfigurationError: a stored override is outside the policy's current range.
+
+        Example:
+            >>> import datetime as dt
+            >>> import privacy_kit as pk
+            >>> from privacy_kit.adapters import InMemoryAdapter
+            >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
+            >>> tables = {rt.table_name: [] for rt in dm.record_types}
+            >>> tables["users"] = [{"id": 1, "closed_at": dt.datetime(2025, 1, 1, tzinfo=dt.UTC)}]
+            >>> tables["payment_methods"] = [{"id": 10, "user_id": 1}]
+            >>> engine = pk.Engine(pk.load_policy(pk.example_path()), dm, InMemoryAdapter(tables),
+            ...                    verify=False)
+            >>> plan = engine.plan_retention(now=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+            >>> plan.by_rule()["payment_data"]
+            {'delete': 1}
+            >>> engine.apply(plan).total
+            1
+        """
+        return plan_retention(
+            self, now=now, settings=settings, batch_size=batch_size, journal=journal
+        )
+
+    def fate(
+        self,
+        record_type: RecordType | str,
+        record_or_key: Any,
+        *,
+        now: datetime.datetime,
+        settings: RetentionSettings | None = None,
+    ) -> RecordFate:
+        """When will this record be deleted (or anonymised), by which rule, and is it held?
+
+        Args:
+            record_type: the record type (or its name).
+            record_or_key: the record (a mapping) or its primary key (then it is read).
+            now: the instant to answer for.
+            settings: customers' per-account overrides.
+
+        Returns:
+            A :class:`~privacy_kit.RecordFate` with a readable ``sentence``.
+
+        Raises:
+            ConfigurationError: no record with that key.
+
+        Example:
+            >>> import datetime as dt
+            >>> import privacy_kit as pk
+            >>> from privacy_kit.adapters import InMemoryAdapter
+            >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
+            >>> tables = {rt.table_name: [] for rt in dm.record_types}
+            >>> tables["users"] = [{"id": 1, "closed_at": None}]
+            >>> engine = pk.Engine(pk.load_policy(pk.example_path()), dm, InMemoryAdapter(tables),
+            ...                    verify=False)
+            >>> fate = engine.fate("payment_methods", {"id": 10, "user_id": 1},
+            ...                    now=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+            >>> fate.expires_at is None, fate.rule
+            (True, 'payment_data')
+        """
+        return record_fate(self, record_type, record_or_key, now=now, settings=settings)
+
 
     def __repr__(self) -> str:
         stores = ", ".join(f"{s}={a.name}" for s, a in self.adapters.items())
