@@ -109,7 +109,6 @@ _LAZY: dict[str, str] = {
     "PolicyVersion": ".versions",
     "diff": ".versions",
     # breach incidents
-    "BREACH_RULES": ".breach",
     "AffectedSubject": ".breach",
     "BreachAssessment": ".breach",
     "BreachDuty": ".breach",
@@ -133,11 +132,15 @@ _LAZY: dict[str, str] = {
     "Disclosure": ".disclosures",
     "DisclosureLog": ".disclosures",
     "RecipientSummary": ".disclosures",
+    # notices, records of processing
+    "ProcessingActivity": ".ropa",
+    "ProcessingRecords": ".ropa",
+    "records_of_processing": ".ropa",
+    "render_notice": ".notices",
     # --- more public names are added above this line ---
 }
 
 __all__ = [
-    "BREACH_RULES",
     "AccountLink",
     "AdapterError",
     "AffectedSubject",
@@ -147,6 +150,7 @@ __all__ = [
     "Anonymization",
     "AnonymizationKind",
     "AuditIntegrityError",
+    "BREACH_RULES",
     "BreachAssessment",
     "BreachDuty",
     "BreachNotice",
@@ -190,6 +194,8 @@ __all__ = [
     "PolicyVersion",
     "PrivacyKitError",
     "Problem",
+    "ProcessingActivity",
+    "ProcessingRecords",
     "Purpose",
     "Recipient",
     "RecipientKind",
@@ -237,6 +243,8 @@ __all__ = [
     "jurisdictions",
     "load_datamap",
     "load_policy",
+    "records_of_processing",
+    "render_notice",
     "subjects_to_notify",
 ]
 
@@ -284,7 +292,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._types import Duration, LocalizedText
     from .age import AgeDecision, AgeRule, AgeTable, age_on, age_table, check_age
     from .breach import (
-        BREACH_RULES,
         AffectedSubject,
         BreachAssessment,
         BreachDuty,
@@ -310,6 +317,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
     from .disclosures import Disclosure, DisclosureLog, RecipientSummary
     from .engine import Engine, Subject
+    from .notices import render_notice
+    from .ropa import ProcessingActivity, ProcessingRecords, records_of_processing
     from .policy import (
         BreachPromise,
         ChangeKind,
