@@ -91,6 +91,19 @@ class Adapter(Protocol):
         """Release the store's resources."""
         ...
 
+    def __enter__(self) -> Self:
+        """Return the adapter itself."""
+        ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the adapter."""
+        ...
+
 
 class BaseAdapter:
     """A convenient base: implement ``iter_records``, ``delete``, ``update`` and ``verify``.

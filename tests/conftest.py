@@ -1,0 +1,57 @@
+"""Shared fixtures: the database servers the SQLAlchemy tests use, skipped with a reason if absent.
+
+PostgreSQL and MariaDB run on this machine's loopback in CI (``.ci/run`` starts them); on a laptop
+without them, or in the core test environment without SQLAlchemy, those tests skip and say why.
+Override the URLs with ``PRIVACY_KIT_POSTGRES_URL`` / ``PRIVACY_KIT_MARIADB_URL``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+POSTGRES_URL = os.environ.get(
+    "PRIVACY_KIT_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+MARIADB_URL = os.environ.get("PRIVACY_KIT_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+
+
+def server_engine(url: str, driver: str) -> Iterator[Any]:
+    """A SQLAlchemy engine for ``url``, or a skip naming what is missing (extra, driver, server)."""
+    sa = pytest.importorskip(
+        "sqlalchemy", reason="SQLAlchemy is not installed (extra [sqlalchemy])"
+    )
+    pytest.importorskip(driver, reason=f"the {driver} driver is not installed")
+    parts = urlsplit(url)
+    try:
+        socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or 0), timeout=1
+        ).close()
+    except OSError as exc:
+        pytest.skip(f"no database server at {parts.hostname}:{parts.port} ({exc})")
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.SQLAlchemyError as exc:
+        engine.dispose()
+        pytest.skip(f"cannot connect to {parts.scheme}://{parts.hostname}:{parts.port}: {exc}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_engine() -> Iterator[Any]:
+    """The PostgreSQL server's engine (database ``test``)."""
+    yield from server_engine(POSTGRES_URL, "psycopg")
+
+
+@pytest.fixture(scope="session")
+def mariadb_engine() -> Iterator[Any]:
+    """The MariaDB server's engine (database ``test``)."""
+    yield from server_engine(MARIADB_URL, "pymysql")
