@@ -7,11 +7,10 @@ why). Each test uses its own uniquely named tables, dropped afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
-
 import subprocess
 import sys
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import pytest
 
