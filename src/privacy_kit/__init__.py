@@ -150,7 +150,6 @@ __all__ = [
     "Anonymization",
     "AnonymizationKind",
     "AuditIntegrityError",
-    "BREACH_RULES",
     "BreachAssessment",
     "BreachDuty",
     "BreachNotice",
