@@ -44,9 +44,28 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on src, plus the typing smoke file over the public API."""
-    session.install("-e", ".[sqlalchemy,yaml]", "mypy>=1.10", "types-PyYAML", "types-python-dateutil")
+    session.install(
+        "-e", ".[sqlalchemy,yaml]", "mypy>=1.10", "types-PyYAML", "types-python-dateutil"
+    )
     session.run("mypy", "--strict", "src/privacy_kit")
     session.run("mypy", "--strict", "tests/typing")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Run the examples in docs/*.md as doctests, so the documentation cannot rot."""
+    session.install(".[docs]", "pytest>=8")
+    session.run(
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--doctest-glob=*.md",
+        "-o",
+        "doctest_optionflags=NORMALIZE_WHITESPACE ELLIPSIS",
+        "docs",
+        *session.posargs,
+    )
 
 
 @nox.session
