@@ -16,8 +16,8 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Iterator, Mapping
-from typing import Any, Protocol
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Literal, Protocol
 
 import attrs
 
@@ -27,7 +27,10 @@ from ._types import Duration, closest
 from .adapters import Adapter, Eq, In, Or, Selection
 from .audit import AuditLog
 from .datamap import DataMap, RecordType, SubjectLink
+from .erasure import ErasurePlan, plan_erasure, rectify
+from .export import ExportResult, export_subject
 from .holds import HoldRegistry, LegalHold
+from .journal import Journal
 from .policy import Communication, CommunicationKind, Policy, RetentionRule
 from .preferences import (
     DEFAULT_UNSUBSCRIBE_TTL,
@@ -108,6 +111,7 @@ class Engine:
         secret: key for pseudonyms, subject references and signed tokens (random if omitted,
             so pass your own to keep pseudonyms stable across runs).
         audit: an :class:`~privacy_kit.AuditLog`; every operation is recorded there.
+        journal_dir: where erasures keep their journals (``None``: in memory, per apply).
         verify: check the adapters against the data map now (default ``True``).
 
     Raises:
@@ -136,6 +140,7 @@ class Engine:
         holds: Any = None,
         preferences: Any = None,
         disclosures: Any = None,
+        journal_dir: str | os.PathLike[str] | None = None,
         verify: bool = True,
     ) -> None:
         self.policy = policy
@@ -157,6 +162,7 @@ class Engine:
         self.holds: HoldRegistry = holds if holds is not None else HoldRegistry()
         self.preferences: Preferences = preferences if preferences is not None else Preferences()
         self.disclosures = disclosures
+        self.journal_dir = journal_dir
         if verify:
             self.verify()
 
@@ -236,11 +242,107 @@ class Engine:
             return None
         return parts[0] if len(parts) == 1 else Or(tuple(parts))
 
-    def apply(self, plan: Plan, *, dry_run: bool = False) -> Any:
-        """Execute a plan made by this engine (erasure, retention, ...) and return its report."""
-        return plan._apply(self, dry_run=dry_run)
+    def apply(
+        self,
+        plan: Plan,
+        *,
+        dry_run: bool = False,
+        journal: Journal | str | os.PathLike[str] | None = None,
+    ) -> Any:
+        """Execute a plan made by this engine (erasure, retention, ...) and return its report.
+
+        ``journal`` (erasure plans): a :class:`~privacy_kit.Journal`, a directory or a ``.jsonl``
+        file; applying again with the same journal resumes after a failure.
+        """
+        if journal is None:
+            return plan._apply(self, dry_run=dry_run)
+        if not isinstance(plan, ErasurePlan):
+            raise ConfigurationError(
+                f"{type(plan).__name__} keeps its own journal; pass it when planning"
+            )
+        return plan._apply(self, dry_run=dry_run, journal=journal)
 
     # == access, portability, erasure, rectification (export.py, erasure.py) ==================
+    def export(
+        self,
+        subject: Subject,
+        destination: str | os.PathLike[str],
+        *,
+        now: datetime.datetime,
+        format: Literal["zip", "folder"] = "zip",  # noqa: A002 - the name users expect
+        batch_size: int = 1000,
+        lang: str = "en",
+    ) -> ExportResult:
+        """Write ``subject``'s data as a portable bundle (access, portability).
+
+        See :func:`privacy_kit.export.export_subject` (arguments, bundle layout, redaction).
+
+        Example:
+            >>> import datetime as dt, tempfile, pathlib, privacy_kit as pk
+            >>> from privacy_kit.adapters import InMemoryAdapter
+            >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
+            >>> mem = InMemoryAdapter({rt.table_name: [] for rt in dm.record_types})
+            >>> _ = mem.insert("users", [{"id": 7, "name": "Bo", "email": "bo@example.com"}])
+            >>> engine = pk.Engine(pk.load_policy(pk.example_path()), dm, mem, verify=False)
+            >>> out = pathlib.Path(tempfile.mkdtemp()) / "bo"
+            >>> engine.export(pk.Subject.of("customer", user_id=7), out, format="folder",
+            ...               now=dt.datetime(2025, 1, 1, tzinfo=dt.UTC)).counts["users"]
+            1
+        """
+        return export_subject(
+            self, subject, destination, now=now, format=format, batch_size=batch_size, lang=lang
+        )
+
+    def plan_erasure(
+        self,
+        subject: Subject,
+        *,
+        now: datetime.datetime,
+        waive: Iterable[str] = (),
+        batch_size: int = 1000,
+    ) -> ErasurePlan:
+        """Plan the erasure of ``subject``: what is deleted, anonymised and kept, and why.
+
+        See :func:`privacy_kit.erasure.plan_erasure`; run the plan with :meth:`apply`.
+
+        Example:
+            >>> import datetime as dt, privacy_kit as pk
+            >>> from privacy_kit.adapters import InMemoryAdapter
+            >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
+            >>> mem = InMemoryAdapter({rt.table_name: [] for rt in dm.record_types})
+            >>> _ = mem.insert("sessions", [{"id": 1, "user_id": 7}])
+            >>> engine = pk.Engine(pk.load_policy(pk.example_path()), dm, mem, verify=False)
+            >>> plan = engine.plan_erasure(pk.Subject.of("customer", user_id=7),
+            ...                            now=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
+            >>> engine.apply(plan).deleted["sessions"], mem.rows("sessions")
+            (1, [])
+        """
+        return plan_erasure(self, subject, now=now, waive=waive, batch_size=batch_size)
+
+    def rectify(
+        self,
+        subject: Subject,
+        record_type: RecordType | str,
+        changes: Mapping[str, Any],
+        *,
+        now: datetime.datetime,
+    ) -> int:
+        """Correct the subject's own fields in ``record_type``; return how many records changed.
+
+        See :func:`privacy_kit.erasure.rectify` (which fields are refused, and why).
+
+        Example:
+            >>> import datetime as dt, privacy_kit as pk
+            >>> from privacy_kit.adapters import InMemoryAdapter
+            >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
+            >>> mem = InMemoryAdapter({rt.table_name: [] for rt in dm.record_types})
+            >>> _ = mem.insert("users", [{"id": 7, "name": "Bo"}])
+            >>> engine = pk.Engine(pk.load_policy(pk.example_path()), dm, mem, verify=False)
+            >>> engine.rectify(pk.Subject.of("customer", user_id=7), "users", {"name": "Bo Li"},
+            ...                now=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
+            1
+        """
+        return rectify(self, subject, record_type, changes, now=now)
 
     # == objection, restriction, opt-out, communications (preferences.py) =======================
     def communication(self, key: str) -> Communication:
