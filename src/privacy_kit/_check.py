@@ -51,6 +51,12 @@ class Finding:
     def __str__(self) -> str:
         return f"{self.severity.value:<7} {self.code:<28} {self.location}: {self.message}"
 
+    def _repr_html_(self) -> str:
+        from ._html import html_table  # noqa: PLC0415
+
+        row = (self.severity.value, self.code, self.location, self.message)
+        return html_table("Finding", ["severity", "code", "location", "message"], [row])
+
 
 @attrs.frozen
 class CheckReport:
@@ -90,6 +96,20 @@ class CheckReport:
 
     def __len__(self) -> int:
         return len(self.findings)
+
+    def __repr__(self) -> str:
+        counts = {s: sum(1 for f in self.findings if f.severity is s) for s in Severity}
+        return (
+            f"CheckReport(ok={self.ok}, errors={counts[Severity.ERROR]}, "
+            f"warnings={counts[Severity.WARNING]}, info={counts[Severity.INFO]})"
+        )
+
+    def _repr_html_(self) -> str:
+        from ._html import html_table  # noqa: PLC0415
+
+        rows = [(f.severity.value, f.code, f.location, f.message) for f in self.findings]
+        title = f"Check: {'ok' if self.ok else 'errors found'} ({len(self.findings)} findings)"
+        return html_table(title, ["severity", "code", "location", "message"], rows)
 
     def to_records(self) -> list[dict[str, str]]:
         """One dict per finding (for a data frame)."""
@@ -252,6 +272,10 @@ def check(policy: Policy, datamap: DataMap | None = None) -> CheckReport:
             f"policy:{path}",
             f"no {lang!r} text; notices fall back to another language here",
         )
+    from .notices import notice_translation_gaps  # noqa: PLC0415 - notices imports policy only
+
+    for path, _lang, message in notice_translation_gaps(policy):
+        add("missing-translation", Severity.WARNING, f"policy:{path}", message)
 
     if datamap is not None:
         out.extend(_datamap_findings(policy, datamap))

@@ -135,6 +135,47 @@ def _cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _policy_arg(args: argparse.Namespace) -> Path:
+    from ._loading import example_path  # noqa: PLC0415
+
+    return Path(args.policy) if args.policy is not None else example_path("policy.yaml")
+
+
+def _write(args: argparse.Namespace, out: TextIO, text: str) -> None:
+    if args.output is None:
+        out.write(text if text.endswith("\n") else text + "\n")
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+
+
+def _cmd_render(args: argparse.Namespace, out: TextIO) -> int:
+    from ._loading import load_policy  # noqa: PLC0415
+    from .notices import render_notice  # noqa: PLC0415
+
+    policy = load_policy(_policy_arg(args))
+    _write(args, out, render_notice(policy, format=args.format, lang=args.lang))
+    return 0
+
+
+def _cmd_ropa(args: argparse.Namespace, out: TextIO) -> int:
+    import io  # noqa: PLC0415
+
+    from ._loading import load_policy  # noqa: PLC0415
+    from .ropa import records_of_processing  # noqa: PLC0415
+
+    records = records_of_processing(load_policy(_policy_arg(args)), lang=args.lang)
+    if args.format == "json":
+        text = records.to_json()
+    elif args.format == "csv":
+        buf = io.StringIO()
+        records.to_csv(buf)
+        text = buf.getvalue()
+    else:
+        text = str(records)
+    _write(args, out, text)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="privacy-kit", description="Turn a privacy policy into executable compliance logic."
@@ -151,6 +192,20 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="print the JSON Schema of a policy or data map")
     p.add_argument("which", choices=["policy", "datamap"])
     p.set_defaults(func=_cmd_schema)
+
+    p = sub.add_parser("render", help="render a policy as a privacy notice (Markdown or HTML)")
+    p.add_argument("policy", nargs="?", help="policy file (default: the built-in example)")
+    p.add_argument("--format", choices=["md", "html"], default="md")
+    p.add_argument("--lang", default="en", help="language tag, e.g. en or ar (default: en)")
+    p.add_argument("-o", "--output", help="write to this file instead of standard output")
+    p.set_defaults(func=_cmd_render)
+
+    p = sub.add_parser("ropa", help="records of processing activities (GDPR Art. 30(1))")
+    p.add_argument("policy", nargs="?", help="policy file (default: the built-in example)")
+    p.add_argument("--format", choices=["csv", "json", "table"], default="table")
+    p.add_argument("--lang", default="en", help="language of names (default: en)")
+    p.add_argument("-o", "--output", help="write to this file instead of standard output")
+    p.set_defaults(func=_cmd_ropa)
     return parser
 
 

@@ -228,6 +228,46 @@ class DataMap(Model):
             raise PydanticCustomError("datamap_references", "\n".join(str(p) for p in problems))
         return self
 
+    def __repr__(self) -> str:
+        return f"DataMap(record_types={[r.name for r in self.record_types]!r})"
+
+    def _repr_html_(self) -> str:
+        from ._html import html_table, join_html  # noqa: PLC0415
+
+        return join_html(
+            html_table(
+                "Record types",
+                ["record type", "store", "table", "subjects", "fields", "retention"],
+                [
+                    (
+                        r.name,
+                        r.store,
+                        r.table_name,
+                        [f"{s.role_name}: {s.kind} ({s.field})" for s in r.subjects],
+                        len(r.fields),
+                        r.retention,
+                    )
+                    for r in self.record_types
+                ],
+            ),
+            html_table(
+                "Fields",
+                ["record type", "field", "type", "categories", "party", "anonymize"],
+                [
+                    (
+                        r.name,
+                        f.name,
+                        f.type,
+                        f.categories if f.personal else "not personal",
+                        f.party,
+                        f.anonymize.kind.value if f.anonymize else None,
+                    )
+                    for r in self.record_types
+                    for f in r.fields
+                ],
+            ),
+        )
+
     @functools.cached_property
     def _index(self) -> dict[str, RecordType]:
         return {r.name: r for r in self.record_types}

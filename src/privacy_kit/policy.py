@@ -491,6 +491,58 @@ class Policy(Model):
             raise PydanticCustomError("policy_references", "\n".join(str(p) for p in problems))
         return self
 
+    def __repr__(self) -> str:
+        return (
+            f"Policy(title={self.title.get_text('en')!r}, version={self.version!r}, "
+            f"collection={len(self.collection)}, recipients={len(self.recipients)}, "
+            f"retention={len(self.retention)}, rights={len(self.rights)})"
+        )
+
+    def _repr_html_(self) -> str:
+        from ._html import html_table, join_html  # noqa: PLC0415
+
+        tax, en = self.vocabulary, "en"
+        return join_html(
+            html_table(
+                f"{self.title.get_text(en)} (version {self.version}, effective {self.effective})",
+                ["category", "name", "source", "purposes"],
+                [
+                    (
+                        c.category,
+                        tax.category(c.category).name.get_text(en),
+                        c.source.value,
+                        c.purposes,
+                    )
+                    for c in self.collection
+                ],
+                caption=f"Controller: {self.controller.name}; jurisdictions: "
+                f"{', '.join(self.jurisdictions)}; languages: {', '.join(self.languages)}",
+            ),
+            html_table(
+                "Recipients",
+                ["key", "kind", "categories", "purposes", "countries"],
+                [
+                    (r.key, r.kind.value, r.categories, r.purposes, r.countries)
+                    for r in self.recipients
+                ],
+            ),
+            html_table(
+                "Retention",
+                ["rule", "categories", "trigger", "duration", "action", "exceptions"],
+                [
+                    (
+                        r.key,
+                        r.categories,
+                        r.trigger.value,
+                        r.duration,
+                        r.action.value,
+                        [e.kind.value for e in r.exceptions],
+                    )
+                    for r in self.retention
+                ],
+            ),
+        )
+
     @functools.cached_property
     def vocabulary(self) -> Taxonomy:
         """The resolved taxonomy: the base plus the policy's own terms."""

@@ -1,0 +1,164 @@
+"""Small rendering helpers shared by the notebook views, notices and reports: escaping and tables.
+
+Jupyter shows an object's ``_repr_html_``; every privacy_kit object that has one builds it from
+:func:`html_table`, so the views look alike and every value is escaped in one place.
+:func:`text_table` is the plain-text twin used by ``__str__`` of tabular objects.
+"""
+
+from __future__ import annotations
+
+import html
+import textwrap
+from collections.abc import Iterable, Sequence
+
+__all__ = ["escape", "html_table", "join_html", "text_table"]
+
+Cell = object
+"""Anything: ``None`` renders empty, tuples and lists as comma-separated items, the rest with ``str``."""
+
+# One small inline style block so the tables read well in Jupyter, VS Code and plain browsers alike.
+_STYLE = (
+    "<style>"
+    ".pk-view{font-family:system-ui,sans-serif;margin:0.4em 0 1em}"
+    ".pk-view table{border-collapse:collapse;font-size:0.9em}"
+    ".pk-view caption{caption-side:bottom;text-align:start;color:#555;padding-top:0.3em}"
+    ".pk-view th,.pk-view td{border:1px solid #ccc;padding:0.25em 0.5em;text-align:start;"
+    "vertical-align:top}"
+    ".pk-view th{background:#f3f3f3}"
+    ".pk-view .pk-title{font-weight:600;margin-bottom:0.3em}"
+    "</style>"
+)
+
+
+def escape(value: object) -> str:
+    """Escape ``value`` (any object, via :func:`_cell_text`) for HTML text and attributes.
+
+    Example:
+        >>> escape('<b>"Tom" & Jerry</b>')
+        '&lt;b&gt;&quot;Tom&quot; &amp; Jerry&lt;/b&gt;'
+        >>> escape(None)
+        ''
+    """
+    return html.escape(_cell_text(value), quote=True)
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, tuple | list | frozenset | set):
+        items = sorted(value, key=str) if isinstance(value, frozenset | set) else value
+        return ", ".join(_cell_text(v) for v in items)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def html_table(
+    title: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Cell]],
+    caption: str | None = None,
+) -> str:
+    """An HTML table (a self-contained, styled fragment) with a title and an optional caption.
+
+    Every header and cell is escaped; ``None`` renders empty, sequences as comma-separated lists.
+
+    Args:
+        title: shown above the table.
+        columns: the column headings.
+        rows: one sequence of cells per row, in column order.
+        caption: a note shown under the table.
+
+    Returns:
+        The HTML fragment, as a string.
+
+    Raises:
+        ValueError: if a row does not have one cell per column.
+
+    Example:
+        >>> out = html_table("Findings", ["code", "where"], [("x<y", None)], caption="1 finding")
+        >>> "<td>x&lt;y</td><td></td>" in out, "<caption>1 finding</caption>" in out
+        (True, True)
+    """
+    head = "".join(f"<th>{escape(c)}</th>" for c in columns)
+    body: list[str] = []
+    for i, row in enumerate(rows):
+        cells = list(row)
+        if len(cells) != len(columns):
+            raise ValueError(
+                f"row {i} of table {title!r} has {len(cells)} cells, expected {len(columns)}"
+            )
+        body.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
+    cap = f"<caption>{escape(caption)}</caption>" if caption else ""
+    return (
+        f'<div class="pk-view">{_STYLE}<div class="pk-title">{escape(title)}</div>'
+        f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def join_html(*fragments: str) -> str:
+    """Several fragments (e.g. tables) as one ``_repr_html_`` value.
+
+    Example:
+        >>> join_html("<p>a</p>", "<p>b</p>")
+        '<div class="pk-views"><p>a</p><p>b</p></div>'
+    """
+    return '<div class="pk-views">' + "".join(fragments) + "</div>"
+
+
+def text_table(
+    columns: Sequence[str], rows: Iterable[Sequence[Cell]], *, max_width: int = 40
+) -> str:
+    """A plain-text grid table; long cells wrap at ``max_width`` characters.
+
+    Args:
+        columns: the column headings.
+        rows: one sequence of cells per row.
+        max_width: the widest a column may get before its cells wrap.
+
+    Returns:
+        The table, lines joined with ``\\n`` (no trailing newline).
+
+    Raises:
+        ValueError: if a row does not have one cell per column, or ``max_width`` < 4.
+
+    Example:
+        >>> print(text_table(["key", "value"], [("a", 1), ("b", None)]))
+        +-----+-------+
+        | key | value |
+        +=====+=======+
+        | a   | 1     |
+        +-----+-------+
+        | b   |       |
+        +-----+-------+
+    """
+    if max_width < 4:
+        raise ValueError(f"max_width must be at least 4, got {max_width}")
+    table = [list(map(_cell_text, columns))]
+    for i, row in enumerate(rows):
+        cells = [_cell_text(c) for c in row]
+        if len(cells) != len(columns):
+            raise ValueError(f"row {i} has {len(cells)} cells, expected {len(columns)}")
+        table.append(cells)
+    widths = [
+        min(max_width, max(max((len(w) for w in cell.split()), default=0), len(cell)))
+        for cell in table[0]
+    ]
+    for cells in table:
+        for j, cell in enumerate(cells):
+            widths[j] = max(widths[j], min(max_width, len(cell)))
+    rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+    out = [rule]
+    for n, cells in enumerate(table):
+        wrapped = [
+            textwrap.wrap(cell, widths[j], break_long_words=True) or [""]
+            for j, cell in enumerate(cells)
+        ]
+        for k in range(max(len(w) for w in wrapped)):
+            parts = [
+                (wrapped[j][k] if k < len(wrapped[j]) else "").ljust(widths[j])
+                for j in range(len(cells))
+            ]
+            out.append("| " + " | ".join(parts) + " |")
+        out.append(rule.replace("-", "=") if n == 0 else rule)
+    return "\n".join(out)
