@@ -137,6 +137,18 @@ _LAZY: dict[str, str] = {
     "ProcessingRecords": ".ropa",
     "records_of_processing": ".ropa",
     "render_notice": ".notices",
+    # audit, preferences, requests, verification
+    "AuditEntry": ".audit",
+    "AuditLog": ".audit",
+    "AuditVerification": ".audit",
+    "Decision": ".preferences",
+    "Preferences": ".preferences",
+    "RestrictionGround": ".preferences",
+    "DataSubjectRequest": ".requests",
+    "RequestStatus": ".requests",
+    "RequestType": ".requests",
+    "CodeVerifier": ".verification",
+    "Verifier": ".verification",
     # --- more public names are added above this line ---
 }
 
@@ -149,7 +161,10 @@ __all__ = [
     "AgeTable",
     "Anonymization",
     "AnonymizationKind",
+    "AuditEntry",
     "AuditIntegrityError",
+    "AuditLog",
+    "AuditVerification",
     "BreachAssessment",
     "BreachDuty",
     "BreachNotice",
@@ -160,6 +175,7 @@ __all__ = [
     "ChangePolicy",
     "CheckReport",
     "Children",
+    "CodeVerifier",
     "Collection",
     "Communication",
     "CommunicationKind",
@@ -168,6 +184,8 @@ __all__ = [
     "Controller",
     "DataCategory",
     "DataMap",
+    "DataSubjectRequest",
+    "Decision",
     "Disclosure",
     "DisclosureError",
     "DisclosureLog",
@@ -191,6 +209,7 @@ __all__ = [
     "PolicyError",
     "PolicyHistory",
     "PolicyVersion",
+    "Preferences",
     "PrivacyKitError",
     "Problem",
     "ProcessingActivity",
@@ -204,7 +223,10 @@ __all__ = [
     "RequestChannel",
     "RequestDeadline",
     "RequestError",
+    "RequestStatus",
+    "RequestType",
     "Requests",
+    "RestrictionGround",
     "RetentionAction",
     "RetentionException",
     "RetentionRule",
@@ -227,6 +249,7 @@ __all__ = [
     "Transfer",
     "Trigger",
     "VerificationError",
+    "Verifier",
     "__version__",
     "add_business_days",
     "age_on",
@@ -290,6 +313,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._loading import example_path, load_datamap, load_policy
     from ._types import Duration, LocalizedText
     from .age import AgeDecision, AgeRule, AgeTable, age_on, age_table, check_age
+    from .audit import AuditEntry, AuditLog, AuditVerification
     from .breach import (
         AffectedSubject,
         BreachAssessment,
@@ -317,7 +341,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .disclosures import Disclosure, DisclosureLog, RecipientSummary
     from .engine import Engine, Subject
     from .notices import render_notice
-    from .ropa import ProcessingActivity, ProcessingRecords, records_of_processing
     from .policy import (
         BreachPromise,
         ChangeKind,
@@ -351,7 +374,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         Transfer,
         Trigger,
     )
+    from .preferences import Decision, Preferences, RestrictionGround
+    from .requests import DataSubjectRequest, RequestStatus, RequestType
+    from .ropa import ProcessingActivity, ProcessingRecords, records_of_processing
     from .taxonomy import DataCategory, LegalBasis, Purpose, SubjectKind, Taxonomy, default_taxonomy
+    from .verification import CodeVerifier, Verifier
     from .versions import (
         ChangeNotification,
         PolicyChange,
