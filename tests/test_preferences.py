@@ -325,7 +325,7 @@ def test_token_round_trip_and_expiry() -> None:
     assert (claim.subject_ref, claim.communication_key) == (REF, "newsletter")
     assert claim.expires_at == NOW + dt.timedelta(days=30)
     assert "@" not in token
-    with pytest.raises(pk.VerificationError, match="^expired"):
+    with pytest.raises(pk.VerificationError, match=r"^expired"):
         read_unsubscribe_token(SECRET, token, now=NOW + dt.timedelta(days=30))
 
 
@@ -336,12 +336,12 @@ def test_token_tampering_detected() -> None:
         "."
     )[0]
     for bad in (f"{forged_body}.{signature}", f"{body}.{signature[:-2]}AA", f"{body}x.{signature}"):
-        with pytest.raises(pk.VerificationError, match="^tampered"):
+        with pytest.raises(pk.VerificationError, match=r"^tampered"):
             read_unsubscribe_token(SECRET, bad, now=NOW)
-    with pytest.raises(pk.VerificationError, match="^tampered"):
+    with pytest.raises(pk.VerificationError, match=r"^tampered"):
         read_unsubscribe_token(b"another secret, 32 bytes long...", token, now=NOW)
     for bad in ("", "abc", "a.b.c"):
-        with pytest.raises(pk.VerificationError, match="^malformed"):
+        with pytest.raises(pk.VerificationError, match=r"^malformed"):
             read_unsubscribe_token(SECRET, bad, now=NOW)
 
 
@@ -349,7 +349,7 @@ def test_token_with_valid_signature_but_garbage_payload() -> None:
     from privacy_kit.preferences import _sign
 
     body = "bm90IGpzb24"  # base64url("not json")
-    with pytest.raises(pk.VerificationError, match="^malformed"):
+    with pytest.raises(pk.VerificationError, match=r"^malformed"):
         read_unsubscribe_token(SECRET, f"{body}.{_sign(SECRET, body)}", now=NOW)
 
 
@@ -401,7 +401,7 @@ def test_engine_objection_and_audit(engine: pk.Engine) -> None:
 
 
 def test_engine_unknown_keys_have_hints(engine: pk.Engine) -> None:
-    with pytest.raises(KeyError, match="did you mean 'marketing.email'"):
+    with pytest.raises(KeyError, match=r"did you mean 'marketing\.email'"):
         engine.object_to(ANN, "marketing.emial", now=NOW)
     with pytest.raises(KeyError, match="did you mean 'newsletter'"):
         engine.may_send(ANN, "newsleter", now=NOW)
@@ -453,9 +453,9 @@ def test_engine_unsubscribe_link(engine: pk.Engine) -> None:
     entry = list(engine.audit.entries())[-1]
     assert entry.action == "opt_out.recorded"
     assert entry.details == {"communication": "newsletter", "via": "unsubscribe_token"}
-    with pytest.raises(pk.VerificationError, match="^expired"):
+    with pytest.raises(pk.VerificationError, match=r"^expired"):
         engine.unsubscribe(token, now=NOW + dt.timedelta(days=8))
-    with pytest.raises(pk.VerificationError, match="^tampered"):
+    with pytest.raises(pk.VerificationError, match=r"^tampered"):
         engine.unsubscribe(token[:-3] + "AAA", now=NOW)
 
 
