@@ -85,3 +85,25 @@ def bench(session: nox.Session) -> None:
     except nox.command.CommandFailed as exc:
         env["PRIVACY_KIT_BENCH_FIDESLANG_ERROR"] = f"pip install fideslang failed ({exc.reason})"
     session.run("python", "-m", "benchmarks", *session.posargs, env=env)
+
+
+@nox.session
+def notices(session: nox.Session) -> None:
+    """Render the example notice (en, ar) to HTML and check it in headless chromium (PNG screenshots)."""
+    if shutil.which("chromium") is None:
+        if shutil.which("apt-get") is None:
+            session.skip("chromium is not installed and apt-get is unavailable to install it")
+        session.run("apt-get", "update", "-q", external=True)
+        session.run("apt-get", "install", "-y", "-q", "chromium", external=True)
+    session.install(".[tests]")
+    out = os.path.join(ROOT, "build", "notices")
+    session.run(
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests/test_notices_browser.py",
+        *session.posargs,
+        env={"PRIVACY_KIT_NOTICE_OUT": out},
+    )
+    session.log(f"screenshots and pages in {out}")

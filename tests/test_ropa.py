@@ -1,0 +1,135 @@
+"""Records of processing (GDPR Art. 30(1)) from the reference policy."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import privacy_kit as pk
+from privacy_kit.cli import main
+
+
+@pytest.fixture(scope="module")
+def policy() -> pk.Policy:
+    return pk.load_policy(pk.example_path())
+
+
+def test_one_activity_per_declared_purpose(policy: pk.Policy) -> None:
+    records = pk.records_of_processing(policy)
+    declared = {p for c in policy.collection for p in c.purposes}
+    declared |= {p for r in policy.recipients for p in r.purposes}
+    declared |= {c.purpose for c in policy.communications}
+    assert [a.purpose for a in records] == list(dict.fromkeys(a.purpose for a in records))
+    assert {a.purpose for a in records} == declared
+    assert len(records) == len(declared)
+
+
+def test_art_30_contents(policy: pk.Policy) -> None:
+    records = pk.records_of_processing(policy)
+    assert records.controller == "Appointlet"
+    assert records.controller_contacts == (
+        "support_tool: In-app support chat",
+        "email: privacy@appointlet.com",
+    )
+    assert records.dpo is None
+    billing = next(a for a in records if a.purpose == "billing")
+    assert billing.legal_basis == "contract (GDPR Art. 6(1)(b))"
+    assert billing.data_subjects == ("Customer",)
+    assert billing.data_categories == ("Payment card details",)
+    assert billing.recipients == ("Our service providers (service_providers)",)
+    assert billing.third_countries == ("US",)
+    assert billing.transfers[0].startswith("EU/EEA -> US: scc")
+    assert billing.erasure_time_limits == ("payment_data: delete until the account is closed",)
+    assert any("PCI-DSS" in m for m in billing.security_measures)
+    legal = next(a for a in records if a.purpose == "legal.obligation")
+    assert legal.erasure_time_limits[0].startswith(
+        "account_data: delete until the account is closed"
+    )
+    assert (
+        "kept for legal_obligation up to 6 years (GDPR Art. 17(3)(b))"
+        in legal.erasure_time_limits[0]
+    )
+    scheduling = next(a for a in records if a.purpose == "service.scheduling")
+    assert any("customer may set 1 day to 10 years" in e for e in scheduling.erasure_time_limits)
+
+
+def test_no_third_country_when_everything_stays_in_the_eea(policy: pk.Policy) -> None:
+    data: dict[str, Any] = policy.model_dump(mode="json")
+    data["storage"] = {
+        "locations": [{"key": "fra", "provider": "Hetzner", "country": "DE"}],
+        "transfers": [],
+    }
+    for r in data["recipients"]:
+        r["countries"] = []
+    records = pk.records_of_processing(pk.Policy.model_validate(data))
+    assert all(a.third_countries == () and a.transfers == () for a in records)
+
+
+def test_special_categories_are_flagged(policy: pk.Policy) -> None:
+    data: dict[str, Any] = policy.model_dump(mode="json")
+    data["collection"].append(
+        {"category": "user.health", "source": "provided", "purposes": ["service.provide"]}
+    )
+    data["retention"][0]["categories"].append("user.health")
+    records = pk.records_of_processing(pk.Policy.model_validate(data))
+    provide = next(a for a in records if a.purpose == "service.provide")
+    assert provide.special_categories == ("Health data",)
+
+
+def test_csv_json_and_records_agree(policy: pk.Policy, tmp_path: Path) -> None:
+    records = pk.records_of_processing(policy)
+    path = tmp_path / "ropa.csv"
+    records.to_csv(path)
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows == records.to_records()
+    buf = io.StringIO()
+    records.to_csv(buf)
+    assert buf.getvalue() == path.read_text(encoding="utf-8")
+    doc = json.loads(records.to_json())
+    assert doc["article"] == "GDPR Art. 30(1)"
+    assert doc["controller"]["name"] == "Appointlet"
+    assert [a["purpose"] for a in doc["activities"]] == [r["purpose"] for r in rows]
+    assert doc["activities"][0]["data_categories"] == rows[0]["data_categories"].split("; ")
+
+
+def test_table_views(policy: pk.Policy) -> None:
+    records = pk.records_of_processing(policy)
+    text = str(records)
+    assert text.startswith("Records of processing activities (GDPR Art. 30(1))")
+    assert "| Purpose" in text
+    assert "Billing and payments" in text
+    assert (
+        repr(records)
+        == "ProcessingRecords(controller='Appointlet', activities=15, version='2024.1')"
+    )
+    page = records._repr_html_()
+    assert page.count("<table>") == 2
+    assert "Erasure time limits" in page
+
+
+def test_arabic_names(policy: pk.Policy) -> None:
+    records = pk.records_of_processing(policy, lang="ar")
+    billing = next(a for a in records if a.purpose == "billing")
+    assert billing.erasure_time_limits == ("payment_data: delete حتى إغلاق الحساب",)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "table"])
+def test_cli(fmt: str, tmp_path: Path) -> None:
+    out = io.StringIO()
+    assert main(["ropa", "--format", fmt], out=out) == 0
+    text = out.getvalue()
+    if fmt == "json":
+        assert json.loads(text)["controller"]["name"] == "Appointlet"
+    elif fmt == "csv":
+        assert text.splitlines()[0].startswith("purpose,purpose_name,legal_basis")
+    else:
+        assert "Records of processing activities" in text
+    target = tmp_path / f"ropa.{fmt}"
+    assert main(["ropa", str(pk.example_path()), "--format", fmt, "-o", str(target)]) == 0
+    assert target.read_text(encoding="utf-8").strip() == text.strip()
