@@ -84,7 +84,7 @@ class InMemoryAdapter(BaseAdapter):
         table = record_type.table_name if isinstance(record_type, RecordType) else record_type
         target = self.tables.setdefault(table, [])
         before = len(target)
-        target.extend(copy.deepcopy(dict(r)) for r in records)
+        target.extend(_copy(r) for r in records)
         return len(target) - before
 
     def _table(self, record_type: RecordType, operation: str) -> list[Record]:
@@ -187,3 +187,10 @@ class InMemoryAdapter(BaseAdapter):
 def _check_batch_size(batch_size: int) -> None:
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+
+
+def _copy(record: Mapping[str, Any]) -> Record:
+    # Deep-copy only mutable values (JSON fields): a full deepcopy per record is slow at scale.
+    return {
+        k: copy.deepcopy(v) if isinstance(v, dict | list | set) else v for k, v in record.items()
+    }

@@ -122,14 +122,22 @@ _READERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def _writer(record_type: RecordType | None, field: str) -> Callable[[Any], Any]:
+def _writer(record_type: RecordType | None, field: str) -> Callable[[Any], Any] | None:
+    """The conversion for ``field`` (``None``: stored as is)."""
     if record_type is not None and record_type.has_field(field):
-        return _WRITERS.get(record_type.field(field).type, _guess)
+        kind = record_type.field(field).type
+        return _WRITERS.get(kind, None if kind in _NATIVE else _guess)
     return _guess
 
 
+_NATIVE = frozenset({"text", "integer", "real"})
+
+
 def _to_store(record_type: RecordType | None, field: str, value: Any) -> Any:
-    return None if value is None else _writer(record_type, field)(value)
+    if value is None:
+        return None
+    write = _writer(record_type, field)
+    return value if write is None else write(value)
 
 
 class SQLiteAdapter(BaseAdapter):
@@ -420,7 +428,7 @@ class SQLiteAdapter(BaseAdapter):
         with self.wrap_errors("insert", rt or table):
             names: tuple[str, ...] | None = None
             rows: list[list[Any]] = []
-            writers: list[Callable[[Any], Any]] = []
+            converted: list[tuple[int, Callable[[Any], Any]]] = []
 
             def flush() -> int:
                 if not rows or names is None:
@@ -441,13 +449,14 @@ class SQLiteAdapter(BaseAdapter):
                 if keys != names:
                     total += flush()
                     names = keys
-                    writers = [_writer(rt, f) for f in keys]
-                rows.append(
-                    [
-                        None if v is None else w(v)
-                        for w, v in zip(writers, record.values(), strict=True)
+                    converted = [
+                        (i, w) for i, f in enumerate(keys) if (w := _writer(rt, f)) is not None
                     ]
-                )
+                row = list(record.values())
+                for i, write in converted:
+                    if row[i] is not None:
+                        row[i] = write(row[i])
+                rows.append(row)
                 if len(rows) >= batch_size:
                     total += flush()
             total += flush()
