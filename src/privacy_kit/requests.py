@@ -17,7 +17,7 @@ February), extendable once by two months if the subject is told within the first
 days, extendable once by 45; LGPD 15 days; PIPEDA 30 days, extendable by 30. A deadline runs to
 the *end* of its last day, in the time zone ``received_at`` is expressed in (pass an aware
 datetime in the zone that governs the request, e.g. ``Europe/London``; DST is handled by
-:mod:`zoneinfo`). An extension is added to the original due date.
+:mod:`zoneinfo`, and the zone's name is kept in ``timezone`` so that it survives JSON). An extension is added to the original due date.
 
 While identity is awaited (:meth:`DataSubjectRequest.await_identity`) the clock stops where the
 regime says so (:data:`STOP_THE_CLOCK`), and the due date moves by the whole days paused.
@@ -29,6 +29,7 @@ import datetime as dt
 import enum
 import hashlib
 import uuid
+import zoneinfo
 from collections.abc import Mapping
 from typing import Any, Self
 
@@ -214,6 +215,22 @@ class DataSubjectRequest(Model):
     subject_ref: str | None = Field(
         default=None, description="The subject's reference, for audit entries"
     )
+    timezone: str | None = Field(
+        default=None,
+        description="IANA zone the deadline is counted in (default: received_at's own zone)",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                zoneinfo.ZoneInfo(value)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ValueError(
+                    f"unknown time zone {value!r} (expected an IANA name such as 'Europe/London')"
+                ) from None
+        return value
 
     @field_validator("jurisdiction")
     @classmethod
@@ -263,7 +280,9 @@ class DataSubjectRequest(Model):
             RequestError: an unknown type or jurisdiction, no identities, a naive time.
         """
         require_aware(received_at, "received_at")
+        zone = received_at.tzinfo
         data: dict[str, Any] = {
+            "timezone": zone.key if isinstance(zone, zoneinfo.ZoneInfo) else None,
             "type": type,
             "subject_kind": subject_kind,
             "identities": dict(identities),
@@ -328,11 +347,26 @@ class DataSubjectRequest(Model):
             return self.stop_the_clock
         return STOP_THE_CLOCK.get(self.jurisdiction, (False, ""))[0]
 
+    @property
+    def zone(self) -> dt.tzinfo:
+        """The zone deadlines are counted in: :attr:`timezone`, else ``received_at``'s own."""
+        if self.timezone is not None:
+            return zoneinfo.ZoneInfo(self.timezone)
+        zone = self.received_at.tzinfo
+        if zone is None:  # AwareDatetime makes this unreachable; kept for the type checker
+            raise RequestError("received_at must be timezone-aware")
+        return zone
+
+    @property
+    def received_local(self) -> dt.datetime:
+        """``received_at`` in :attr:`zone`."""
+        return self.received_at.astimezone(self.zone)
+
     def paused_days(self, now: dt.datetime | None = None) -> int:
         """Whole days the clock stood still (an open pause counts up to ``now`` if given)."""
         if not self.clock_stops:
             return 0
-        zone = self.received_at.tzinfo
+        zone = self.zone
         total = 0
         for pause in self.pauses:
             end = pause.ended_at
@@ -345,12 +379,12 @@ class DataSubjectRequest(Model):
 
     def _end_of(self, day: dt.date) -> dt.datetime:
         # The end of that day in the zone of receipt (zoneinfo gives the right DST offset).
-        return dt.datetime.combine(day, dt.time.max, tzinfo=self.received_at.tzinfo)
+        return dt.datetime.combine(day, dt.time.max, tzinfo=self.zone)
 
     def _due_date(self, now: dt.datetime | None) -> dt.date:
         rule = self.rule
         day = add_deadline(
-            self.received_at.date(), rule.respond_within, business_days=rule.business_days
+            self.received_local.date(), rule.respond_within, business_days=rule.business_days
         )
         for extension in self.extensions:
             day = add_deadline(day, extension.by, business_days=rule.business_days)
@@ -375,7 +409,7 @@ class DataSubjectRequest(Model):
         if rule.extension is None:
             return None
         within = rule.notify_extension_within or rule.respond_within
-        day = add_deadline(self.received_at.date(), within, business_days=rule.business_days)
+        day = add_deadline(self.received_local.date(), within, business_days=rule.business_days)
         return self._end_of(day + dt.timedelta(days=self.paused_days()))
 
     def is_overdue(self, now: dt.datetime) -> bool:
