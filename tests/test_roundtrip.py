@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 import privacy_kit as pk
 from strategies import datamaps, durations, policies
 
-_SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _via_yaml(data: object) -> object:
