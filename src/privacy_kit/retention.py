@@ -67,6 +67,7 @@ __all__ = [
     "RetentionReport",
     "RetentionSettings",
     "TriggerSource",
+    "check_override",
     "cutoff",
     "expires_at",
     "plan_retention",
@@ -171,6 +172,29 @@ def trigger_source(
 
 
 # == per-customer overrides =========================================================================
+def check_override(rule: RetentionRule, value: Duration) -> Duration:
+    """``value`` if ``rule`` lets a customer choose it; else ``ConfigurationError`` naming all three.
+
+    Example:
+        >>> import privacy_kit as pk
+        >>> rule = pk.load_policy(pk.example_path()).rule("booking_data")
+        >>> check_override(rule, Duration.parse("P30D"))
+        Duration(years=0, months=0, weeks=0, days=30, hours=0, minutes=0, seconds=0)
+    """
+    if rule.override is None:
+        raise ConfigurationError(
+            f"retention rule {rule.key!r} cannot be overridden (the policy sets no override "
+            f"range); refused {value}"
+        )
+    low, high = rule.override.minimum, rule.override.maximum
+    if value < low or value > high:
+        raise ConfigurationError(
+            f"retention rule {rule.key!r}: {value} ({value.describe()}) is outside the range "
+            f"the policy allows, {low} ({low.describe()}) to {high} ({high.describe()})"
+        )
+    return value
+
+
 def _check_account_key(account: Any) -> Any:
     if isinstance(account, bool) or not isinstance(account, int | str):
         raise ConfigurationError(
@@ -252,18 +276,7 @@ class RetentionSettings:
             value = Duration.parse(duration)
         except ValueError as exc:
             raise ConfigurationError(f"retention rule {rule_key!r}: {exc}") from None
-        if rule.override is None:
-            raise ConfigurationError(
-                f"retention rule {rule_key!r} cannot be overridden (the policy sets no override "
-                f"range); refused {value}"
-            )
-        low, high = rule.override.minimum, rule.override.maximum
-        if value < low or value > high:
-            raise ConfigurationError(
-                f"retention rule {rule_key!r}: {value} ({value.describe()}) is outside the range "
-                f"the policy allows, {low} ({low.describe()}) to {high} ({high.describe()})"
-            )
-        return value
+        return check_override(rule, value)
 
     def _put(self, account: Any, rule_key: str, duration: Duration | str) -> None:
         value = self.validate(rule_key, duration)
@@ -372,6 +385,8 @@ def _groups(
     overrides: dict[Any, Duration] = {}
     if settings is not None and rule.override is not None and rt.account is not None:
         overrides = settings.overrides(rule.key)
+        for value in set(overrides.values()):
+            check_override(rule, value)  # the engine's policy may be newer than the settings'
     default = _Group(
         "default",
         rule.trigger,
@@ -1075,8 +1090,9 @@ def record_fate(
     group = _groups(rule, rt, None)[0]
     account_key = record.get(rt.account.field) if rt.account is not None else None
     if settings is not None and rule.override is not None and rt.account is not None:
-        chosen = settings.overrides(rule.key).get(account_key) if account_key is not None else None
+        chosen = settings.get(account_key, rule.key) if account_key is not None else None
         if chosen is not None:
+            check_override(rule, chosen)
             group = _Group(
                 "override", rule.override.trigger or rule.trigger, chosen, override=chosen
             )
@@ -1115,7 +1131,9 @@ def record_fate(
             Trigger.ACCOUNT_CLOSED: "while the account exists (it is not closed)",
             Trigger.ACCOUNT_DEACTIVATED: "while the account is active",
         }.get(group.trigger, f"until its {group.trigger.value} time is recorded")
-        if source.account is not None and account_key is not None and account is None:
+        if source.account is not None and account_key is None:
+            waiting = "indefinitely: it is linked to no account"
+        elif source.account is not None and account is None:
             waiting = f"indefinitely: its account {account_key!r} is not found"
         span = f"{final.duration.describe()} after" if final.duration else "at"
         sentence = (
