@@ -377,17 +377,30 @@ class SQLAlchemyAdapter(BaseAdapter):
         """Every table or column of ``datamap`` (for this adapter's store) missing in the database."""
         existing: dict[str, set[str] | None] = {}
         with self.wrap_errors("verify"):
-            inspector = sa.inspect(self.engine)
-            tables = set(inspector.get_table_names(schema=self.schema))
-            for rt in datamap.record_types:
-                if not self.serves(rt):
-                    continue
-                if rt.table_name not in tables:
-                    existing[rt.table_name] = None
-                    continue
-                existing[rt.table_name] = {
-                    c["name"] for c in inspector.get_columns(rt.table_name, schema=self.schema)
-                }
+            served = [rt for rt in datamap.record_types if self.serves(rt)]
+            if self._mysql:
+                # information_schema, not reflection: SQLAlchemy's MySQL reflection parses
+                # SHOW CREATE TABLE and misreads names containing backticks.
+                query = sa.text(
+                    "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
+                    "WHERE TABLE_SCHEMA = COALESCE(:schema, DATABASE()) AND TABLE_NAME = :table"
+                )
+                with self.engine.connect() as conn:
+                    for rt in served:
+                        names = conn.scalars(query, {"schema": self.schema, "table": rt.table_name})
+                        existing[rt.table_name] = set(names) or None
+            else:
+                inspector = sa.inspect(self.engine)
+                tables = set(inspector.get_table_names(schema=self.schema))
+                for rt in served:
+                    existing[rt.table_name] = (
+                        {
+                            c["name"]
+                            for c in inspector.get_columns(rt.table_name, schema=self.schema)
+                        }
+                        if rt.table_name in tables
+                        else None
+                    )
         return missing_problems(datamap, self.store, existing)
 
     # -- extras: loading data and creating tables ---------------------------------------------
