@@ -7,6 +7,7 @@ AdapterConformance and overrides the one fixture.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -45,7 +46,8 @@ class DictAdapter(BaseAdapter):
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         matches = [r for r in self._rows(rt, "read") if selection.matches(r)]
         for start in range(0, len(matches), batch_size):
-            yield [{f: r[f] for f in (fields or r)} for r in matches[start : start + batch_size]]
+            batch = matches[start : start + batch_size]
+            yield copy.deepcopy([{f: r[f] for f in (fields or r)} for r in batch])
 
     def delete(self, rt: Any, selection: Selection, *, batch_size: int = 1000) -> int:
         if batch_size < 1:
