@@ -149,6 +149,10 @@ _LAZY: dict[str, str] = {
     "RequestType": ".requests",
     "CodeVerifier": ".verification",
     "Verifier": ".verification",
+    # storage adapters (the SQL ones import lazily; SQLAlchemy only when used)
+    "InMemoryAdapter": ".adapters",
+    "SQLAlchemyAdapter": ".adapters",
+    "SQLiteAdapter": ".adapters",
     # --- more public names are added above this line ---
 }
 
@@ -196,6 +200,7 @@ __all__ = [
     "FieldSpec",
     "Finding",
     "IdentityVerification",
+    "InMemoryAdapter",
     "Incident",
     "InvalidTransitionError",
     "Jurisdiction",
@@ -233,6 +238,8 @@ __all__ = [
     "Right",
     "RightOffer",
     "RiskLevel",
+    "SQLAlchemyAdapter",
+    "SQLiteAdapter",
     "SchemaMismatchError",
     "SecurityMeasure",
     "Severity",
@@ -312,6 +319,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._jurisdictions import Jurisdiction, RequestDeadline, get_jurisdiction, jurisdictions
     from ._loading import example_path, load_datamap, load_policy
     from ._types import Duration, LocalizedText
+    from .adapters import InMemoryAdapter, SQLAlchemyAdapter, SQLiteAdapter
     from .age import AgeDecision, AgeRule, AgeTable, age_on, age_table, check_age
     from .audit import AuditEntry, AuditLog, AuditVerification
     from .breach import (
