@@ -167,7 +167,7 @@ class _NoBulk(SpyAdapter):
     """An adapter without BULK_UPDATE_BY_KEY; update_by_key must not be called."""
 
     def __init__(self, inner: Any) -> None:
-        super().__init__(inner)
+        super().__init__(inner, track=False)
         self.capabilities = frozenset({Capability.COUNT})
         self.updates = 0
 
@@ -222,7 +222,7 @@ def test_bad_fields_are_refused() -> None:
 
 class _CallCounter(SpyAdapter):
     def __init__(self, inner: Any) -> None:
-        super().__init__(inner)
+        super().__init__(inner, track=False)
         self.calls: dict[str, int] = {}
 
     def _count(self, name: str) -> None:

@@ -330,9 +330,10 @@ class _Tracked(dict):  # type: ignore[type-arg]
 class SpyAdapter(BaseAdapter):
     """Wraps an adapter; checks that the consumer holds at most one batch when asking for more."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, *, track: bool = True) -> None:
         super().__init__(name="spy")
         self.inner = inner
+        self.track = track
         self.capabilities = inner.capabilities
         self.live = 0
         self.max_live_when_asked = 0
@@ -351,6 +352,11 @@ class SpyAdapter(BaseAdapter):
         batch_size: int = 1000,
     ) -> Iterator[list[dict[str, Any]]]:
         self.batch_sizes.append(batch_size)
+        if not self.track:
+            yield from self.inner.iter_records(
+                record_type, selection, fields=fields, batch_size=batch_size
+            )
+            return
         for batch in self.inner.iter_records(
             record_type, selection, fields=fields, batch_size=batch_size
         ):
