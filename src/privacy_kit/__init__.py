@@ -153,6 +153,18 @@ _LAZY: dict[str, str] = {
     "InMemoryAdapter": ".adapters",
     "SQLAlchemyAdapter": ".adapters",
     "SQLiteAdapter": ".adapters",
+    # access, portability, erasure, rectification
+    "FieldAnonymization": ".anonymize",
+    "ErasureAction": ".erasure",
+    "ErasurePlan": ".erasure",
+    "ErasureReport": ".erasure",
+    "ErasureStep": ".erasure",
+    "KeepReason": ".erasure",
+    "KeptItem": ".erasure",
+    "ExportResult": ".export",
+    "FileJournal": ".journal",
+    "Journal": ".journal",
+    "MemoryJournal": ".journal",
     # --- more public names are added above this line ---
 }
 
@@ -196,16 +208,27 @@ __all__ = [
     "Duration",
     "DutyStatus",
     "Engine",
+    "ErasureAction",
+    "ErasurePlan",
+    "ErasureReport",
+    "ErasureStep",
     "ExceptionKind",
+    "ExportResult",
+    "FieldAnonymization",
     "FieldSpec",
+    "FileJournal",
     "Finding",
     "IdentityVerification",
     "InMemoryAdapter",
     "Incident",
     "InvalidTransitionError",
+    "Journal",
     "Jurisdiction",
+    "KeepReason",
+    "KeptItem",
     "LegalBasis",
     "LocalizedText",
+    "MemoryJournal",
     "OverrideRange",
     "PlanError",
     "Policy",
@@ -321,6 +344,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._types import Duration, LocalizedText
     from .adapters import InMemoryAdapter, SQLAlchemyAdapter, SQLiteAdapter
     from .age import AgeDecision, AgeRule, AgeTable, age_on, age_table, check_age
+    from .anonymize import FieldAnonymization
     from .audit import AuditEntry, AuditLog, AuditVerification
     from .breach import (
         AffectedSubject,
@@ -348,6 +372,16 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
     from .disclosures import Disclosure, DisclosureLog, RecipientSummary
     from .engine import Engine, Subject
+    from .erasure import (
+        ErasureAction,
+        ErasurePlan,
+        ErasureReport,
+        ErasureStep,
+        KeepReason,
+        KeptItem,
+    )
+    from .export import ExportResult
+    from .journal import FileJournal, Journal, MemoryJournal
     from .notices import render_notice
     from .policy import (
         BreachPromise,
