@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import datetime
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -176,6 +177,32 @@ def _cmd_ropa(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _as_of(text: str) -> datetime.datetime:
+    """``2026-01-01`` or an ISO 8601 instant; a date or naive time is read as UTC."""
+    try:
+        value = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid date {text!r}: expected e.g. 2026-01-01 or 2026-01-01T12:00:00+00:00"
+        ) from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=datetime.UTC)
+
+
+def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    from .demo import run_demo  # noqa: PLC0415
+
+    fancy = False if args.plain else None
+    result = run_demo(
+        args.out,
+        as_of=args.as_of,
+        customers=args.customers,
+        seed=args.seed,
+        stream=out,
+        fancy=fancy,
+    )
+    return 0 if result.ok else 1
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="privacy-kit", description="Turn a privacy policy into executable compliance logic."
@@ -206,6 +233,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", default="en", help="language of names (default: en)")
     p.add_argument("-o", "--output", help="write to this file instead of standard output")
     p.set_defaults(func=_cmd_ropa)
+
+    p = sub.add_parser(
+        "demo", help="run the whole library on sample data in a temporary SQLite database"
+    )
+    p.add_argument("--out", type=Path, help="output folder (default: a new temporary folder)")
+    p.add_argument(
+        "--as-of",
+        type=_as_of,
+        default="2026-01-01",
+        help="the demo's 'now', e.g. 2026-01-01 (default, so the output is reproducible)",
+    )
+    p.add_argument("--customers", type=int, default=60, help="sample customers (default: 60)")
+    p.add_argument("--seed", type=int, default=7, help="sample data seed (default: 7)")
+    p.add_argument("--plain", action="store_true", help="plain lines instead of a progress display")
+    p.set_defaults(func=_cmd_demo)
     return parser
 
 
