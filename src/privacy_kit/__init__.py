@@ -165,6 +165,16 @@ _LAZY: dict[str, str] = {
     "FileJournal": ".journal",
     "Journal": ".journal",
     "MemoryJournal": ".journal",
+    # retention and legal holds
+    "FateStage": ".retention",
+    "HoldRegistry": ".holds",
+    "LegalHold": ".holds",
+    "RecordFate": ".retention",
+    "RetentionEntry": ".retention",
+    "RetentionJournal": ".retention",
+    "RetentionPlan": ".retention",
+    "RetentionReport": ".retention",
+    "RetentionSettings": ".retention",
     # --- more public names are added above this line ---
 }
 
@@ -214,10 +224,12 @@ __all__ = [
     "ErasureStep",
     "ExceptionKind",
     "ExportResult",
+    "FateStage",
     "FieldAnonymization",
     "FieldSpec",
     "FileJournal",
     "Finding",
+    "HoldRegistry",
     "IdentityVerification",
     "InMemoryAdapter",
     "Incident",
@@ -227,6 +239,7 @@ __all__ = [
     "KeepReason",
     "KeptItem",
     "LegalBasis",
+    "LegalHold",
     "LocalizedText",
     "MemoryJournal",
     "OverrideRange",
@@ -246,6 +259,7 @@ __all__ = [
     "Recipient",
     "RecipientKind",
     "RecipientSummary",
+    "RecordFate",
     "RecordType",
     "RefusalReason",
     "RequestChannel",
@@ -256,8 +270,13 @@ __all__ = [
     "Requests",
     "RestrictionGround",
     "RetentionAction",
+    "RetentionEntry",
     "RetentionException",
+    "RetentionJournal",
+    "RetentionPlan",
+    "RetentionReport",
     "RetentionRule",
+    "RetentionSettings",
     "Right",
     "RightOffer",
     "RiskLevel",
@@ -381,6 +400,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         KeptItem,
     )
     from .export import ExportResult
+    from .holds import HoldRegistry, LegalHold
     from .journal import FileJournal, Journal, MemoryJournal
     from .notices import render_notice
     from .policy import (
@@ -418,6 +438,15 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
     from .preferences import Decision, Preferences, RestrictionGround
     from .requests import DataSubjectRequest, RequestStatus, RequestType
+    from .retention import (
+        FateStage,
+        RecordFate,
+        RetentionEntry,
+        RetentionJournal,
+        RetentionPlan,
+        RetentionReport,
+        RetentionSettings,
+    )
     from .ropa import ProcessingActivity, ProcessingRecords, records_of_processing
     from .taxonomy import DataCategory, LegalBasis, Purpose, SubjectKind, Taxonomy, default_taxonomy
     from .verification import CodeVerifier, Verifier
