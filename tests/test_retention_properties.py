@@ -175,33 +175,31 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
             "trigger": draw(st.one_of(st.none(), TRIGGERS)),
         }
     n_accounts = draw(st.integers(0, 5))
-    accounts = []
-    for i in range(1, n_accounts + 1):
-        accounts.append(
-            {
-                "id": i,
-                "name": draw(st.one_of(st.none(), st.just(f"name{i}"))),
-                "email": f"user{i}@example.org",
-                "language": draw(st.sampled_from([None, "en", "ar"])),
-                "created_at": draw(INSTANTS),
-                "closed_at": draw(st.one_of(st.none(), INSTANTS)),
-                "deactivated_at": draw(st.one_of(st.none(), INSTANTS)),
-                "seen_at": draw(st.one_of(st.none(), INSTANTS)),
-            }
-        )
+    accounts = [
+        {
+            "id": i,
+            "name": draw(st.one_of(st.none(), st.just(f"name{i}"))),
+            "email": f"user{i}@example.org",
+            "language": draw(st.sampled_from([None, "en", "ar"])),
+            "created_at": draw(INSTANTS),
+            "closed_at": draw(st.one_of(st.none(), INSTANTS)),
+            "deactivated_at": draw(st.one_of(st.none(), INSTANTS)),
+            "seen_at": draw(st.one_of(st.none(), INSTANTS)),
+        }
+        for i in range(1, n_accounts + 1)
+    ]
     account_ids = st.one_of(st.none(), st.integers(1, n_accounts + 1))  # n+1: an orphan
-    items = []
-    for i in range(1, draw(st.integers(0, 12)) + 1):
-        items.append(
-            {
-                "id": i,
-                "account_id": draw(account_ids),
-                "phone": draw(st.sampled_from([None, "+44 20 7946 0000", "555-0101"])),
-                "note": draw(st.sampled_from([None, "call back"])),
-                "created_at": draw(INSTANTS),
-                "end_at": draw(st.one_of(st.none(), INSTANTS)),
-            }
-        )
+    items = [
+        {
+            "id": i,
+            "account_id": draw(account_ids),
+            "phone": draw(st.sampled_from([None, "+44 20 7946 0000", "555-0101"])),
+            "note": draw(st.sampled_from([None, "call back"])),
+            "created_at": draw(INSTANTS),
+            "end_at": draw(st.one_of(st.none(), INSTANTS)),
+        }
+        for i in range(1, draw(st.integers(0, 12)) + 1)
+    ]
     overrides: dict[int, str] = {}
     if overridable and n_accounts:
         for account in draw(st.lists(st.integers(1, n_accounts), unique=True, max_size=3)):
@@ -314,7 +312,9 @@ def _held(scenario: dict[str, Any], rt: str, record: dict[str, Any]) -> bool:
             field = "id" if rt == "accounts" else "account_id"
             if record.get(field) == h["user_id"]:
                 return True
-        elif (h["kind"] == "items" and rt == "items") or (h["kind"] == f"{rt}_sel" and h["selection"].evaluate(record) is True):
+        elif (h["kind"] == "items" and rt == "items") or (
+            h["kind"] == f"{rt}_sel" and h["selection"].evaluate(record) is True
+        ):
             return True
     return False
 
