@@ -27,6 +27,7 @@ from ._types import Duration, closest
 from .adapters import Adapter, Eq, In, Or, Selection
 from .audit import AuditLog
 from .datamap import DataMap, RecordType, SubjectLink
+from .disclosures import DisclosureLog
 from .erasure import ErasurePlan, plan_erasure, rectify
 from .export import ExportResult, export_subject
 from .holds import HoldRegistry, LegalHold
@@ -136,10 +137,10 @@ class Engine:
         adapters: Adapter | Mapping[str, Adapter],
         *,
         secret: bytes | None = None,
-        audit: Any = None,
-        holds: Any = None,
-        preferences: Any = None,
-        disclosures: Any = None,
+        audit: AuditLog | None = None,
+        holds: HoldRegistry | None = None,
+        preferences: Preferences | None = None,
+        disclosures: DisclosureLog | None = None,
         journal_dir: str | os.PathLike[str] | None = None,
         verify: bool = True,
     ) -> None:
@@ -162,6 +163,7 @@ class Engine:
         self.holds: HoldRegistry = holds if holds is not None else HoldRegistry()
         self.preferences: Preferences = preferences if preferences is not None else Preferences()
         self.disclosures = disclosures
+        self._primary_identities: dict[str, str | None] = {}
         self.journal_dir = journal_dir
         if verify:
             self.verify()
@@ -198,9 +200,47 @@ class Engine:
         rt = self.datamap.record_type(record_type) if isinstance(record_type, str) else record_type
         return rule_for_record_type(self.policy, rt)
 
+    def primary_identity(self, kind: str) -> str | None:
+        """The identity that names a subject of ``kind`` canonically (e.g. ``user_id``).
+
+        It is the identity of the owner link of a record type that also holds the subject's
+        other identities (the users table), else the identity most links of that kind use.
+        """
+        cached = self._primary_identities.get(kind)
+        if cached is not None or kind in self._primary_identities:
+            return cached
+        links = [link for _rt, link in self.datamap.linked_to(kind)]
+        profile = [link for link in links if link.owner and link.extra_identities]
+        primary: str | None
+        if profile:
+            primary = profile[0].identity
+        elif links:
+            counts: dict[str, int] = {}
+            for link in links:
+                counts[link.identity] = counts.get(link.identity, 0) + 1
+            primary = max(counts, key=lambda i: (counts[i], -list(counts).index(i)))
+        else:
+            primary = None
+        self._primary_identities[kind] = primary
+        return primary
+
     def reference(self, subject: Subject) -> str:
-        """A keyed, stable reference to ``subject`` for logs (never the identities themselves)."""
-        payload = subject.kind + "\x00" + "\x00".join(f"{k}={v!r}" for k, v in subject.identities)
+        """A keyed, stable reference to ``subject`` for logs (never the identities themselves).
+
+        The reference depends only on the subject's kind and primary identity
+        (:meth:`primary_identity`), resolved from the store when the caller gave another
+        identity, so the same person gets the same reference however they were named.
+        """
+        primary = self.primary_identity(subject.kind)
+        value = subject.identity(primary) if primary is not None else None
+        if value is None and primary is not None:
+            value = self.resolve(subject).identity(primary)
+        if value is not None:
+            payload = f"{subject.kind}\x00{primary}={value!r}"
+        else:  # no primary identity known: fall back to every identity given
+            payload = (
+                subject.kind + "\x00" + "\x00".join(f"{k}={v!r}" for k, v in subject.identities)
+            )
         return "subj_" + hmac.new(self.secret, payload.encode(), hashlib.sha256).hexdigest()[:32]
 
     def links(self, subject: Subject) -> Iterator[tuple[RecordType, SubjectLink, Selection]]:
@@ -217,22 +257,30 @@ class Engine:
     def resolve(self, subject: Subject) -> Subject:
         """Fill in the subject's other identities from records that hold them (``extra_identities``).
 
-        A customer known by user id gains the e-mail address held in the users table, so
-        records that link by e-mail are found too.
+        A customer known by user id gains the e-mail address held in the users table, and one
+        known only by that e-mail address gains the user id, so every record that links by
+        either is found.
         """
         found: dict[str, Any] = {}
-        for rt, link, selection in self.links(subject):
-            wanted = {i: f for i, f in link.extra_identities.items() if subject.identity(i) is None}
-            if not wanted:
+        for rt, link in self.datamap.linked_to(subject.kind):
+            if not link.extra_identities:
                 continue
+            identity_fields = {link.identity: link.field, **link.extra_identities}
+            wanted = {i: f for i, f in identity_fields.items() if subject.identity(i) is None}
+            known = [
+                (f, subject.identity(i)) for i, f in identity_fields.items() if i not in wanted
+            ]
+            if not wanted or not known:
+                continue
+            field, value = known[0]
             adapter = self.adapter_for(rt)
             for batch in adapter.iter_records(
-                rt, selection, fields=list(wanted.values()), batch_size=2
+                rt, Eq(field, value), fields=list(wanted.values()), batch_size=2
             ):
                 for record in batch:
-                    for identity, field in wanted.items():
-                        if record.get(field) is not None:
-                            found.setdefault(identity, record[field])
+                    for identity, name in wanted.items():
+                        if record.get(name) is not None:
+                            found.setdefault(identity, record[name])
         return subject.with_identities(**found) if found else subject
 
     def selection_for(self, subject: Subject, record_type: RecordType) -> Selection | None:
@@ -690,7 +738,6 @@ class Engine:
             (True, 'payment_data')
         """
         return record_fate(self, record_type, record_or_key, now=now, settings=settings)
-
 
     def __repr__(self) -> str:
         stores = ", ".join(f"{s}={a.name}" for s, a in self.adapters.items())
