@@ -123,3 +123,96 @@ def copy_sqlite(source: Path, dest: Path) -> Path:
         Path(f"{dest}{suffix}").unlink(missing_ok=True)
     shutil.copyfile(source, dest)
     return dest
+
+
+# == one host's data across every record type (export and erasure) ==============================
+HOST = 1
+"""The host whose data is exported or erased."""
+
+HOST_SHARE = {
+    # record type: share of the host's records (the users row itself is one more)
+    "companies": 0.00001,
+    "services": 0.0002,
+    "bookings": 0.6,
+    "support_tickets": 0.005,
+    "payment_methods": 0.00003,
+    "sessions": 0.09,
+    "usage_events": 0.30466,
+}
+
+
+def host_counts(total: int) -> dict[str, int]:
+    """How many records of each type the host has, ``total`` in all (the users row included).
+
+    Example:
+        >>> counts = host_counts(100_000)
+        >>> sum(counts.values()), counts["users"], counts["bookings"]
+        (100000, 1, 60000)
+    """
+    counts = {"users": 1}
+    for name, share in HOST_SHARE.items():
+        counts[name] = max(1, round(total * share))
+    counts["usage_events"] += total - sum(counts.values())
+    return counts
+
+
+def _value_sql(rt: Any, field: Any, owner: str) -> str:
+    """A per-row SQL expression for ``field`` (``n`` is the row number)."""
+    now = int(NOW.timestamp())
+    links = {s.field for s in rt.subjects if s.identity == "user_id"}
+    if rt.account is not None:
+        links.add(rt.account.field)
+    if field.name == rt.primary_key:
+        return "n"
+    if field.name in links:
+        return owner
+    if field.type == "timestamp":
+        if field.name in ("closed_at", "deactivated_at"):
+            return "NULL"
+        return sqlite_ts(f"({now} - ((n * {_HASH}) % {SPAN_DAYS * 86400}))")
+    if field.type == "integer":
+        return "(n % 60) + 1"
+    if field.type == "boolean":
+        return "0"
+    if field.name.endswith("email"):
+        return "'person' || ((n * 7919) % 50000) || '@example.com'"
+    return f"'{field.name} of record ' || n"
+
+
+def add_records(
+    conn: sqlite3.Connection, record_type: Any, count: int, *, owner: str, first_id: int
+) -> None:
+    """``count`` rows of ``record_type`` with ids from ``first_id``; ``owner`` is the SQL of the
+    subject link (``'1'`` for the host, or an expression of ``n``)."""
+    rt = record_type
+    names = ", ".join(f'"{f.name}"' for f in rt.fields)
+    values = ", ".join(_value_sql(rt, f, owner) for f in rt.fields)
+    conn.execute(
+        _series(count, first_id - 1) + f'INSERT INTO "{rt.table_name}" ({names}) '
+        f"SELECT {values} FROM s"
+    )
+
+
+def build_host_store(path: Path, total: int, *, others: int) -> dict[str, int]:
+    """A SQLite file where :data:`HOST` has ``total`` records and 200 other hosts ``others``.
+
+    Returns the host's count per record type.
+    """
+    datamap = example_datamap()
+    conn = new_sqlite(path, datamap)
+    counts = host_counts(total)
+    other_hosts = 200
+    with conn:
+        for rt in datamap.record_types:
+            mine = counts.get(rt.name, 0)
+            if rt.name == "users":
+                add_users(conn, other_hosts + 1)
+                continue
+            add_records(conn, rt, mine, owner=str(HOST), first_id=1)
+            theirs = round(others * HOST_SHARE.get(rt.name, 0.0))
+            if theirs:
+                add_records(conn, rt, theirs, owner=f"(n % {other_hosts}) + 2", first_id=mine + 1)
+    conn.execute("ANALYZE")
+    conn.commit()
+    conn.close()
+    return counts

@@ -1,0 +1,176 @@
+"""Scenario 3: exporting one host's data from SQLite, against hand-written SELECTs and orjson.
+
+The store holds one host (user 1) with 100,000 records across the example's eight record types
+(60% bookings, 30% usage events, 9% sessions, the rest support tickets, payment methods, the
+company, the services and the account itself), and 200 other hosts with as many records again.
+
+privacy_kit: ``engine.export(subject, folder, now=..., format="folder")``, which resolves the
+subject, streams every record type in batches and writes each as JSON, NDJSON and CSV, leaves the
+invitees' fields out of the bookings, and writes the manifest (with SHA-256 of every file) and a
+readable summary. Baseline: for each record type one hand-written ``SELECT`` of the same columns
+for the host, ``fetchall()``, and ``orjson.dumps`` of the rows (as dicts) into one JSON file.
+
+A second row exports a host with 1,000,000 records once, under tracemalloc, to show that memory
+stays bounded (streaming): the target is a peak growth of the Python heap under 100 MB.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from . import _data
+from ._harness import Config, Row, Skip, alternate, median, peak_python_memory
+
+NAME = "export"
+
+# The hand-written part: what a team would write for "give host 1 their data". The bookings
+# leave out the invitees' fields (they are another person's data).
+QUERIES = {
+    "users": (
+        "SELECT id, name, email, time_zone, language, is_admin, created_at, last_seen_at, "
+        "closed_at, deactivated_at FROM users WHERE id = ?"
+    ),
+    "companies": (
+        "SELECT id, owner_id, name, description, website, created_at FROM companies "
+        "WHERE owner_id = ?"
+    ),
+    "services": (
+        "SELECT id, owner_id, title, description, duration_minutes, created_at FROM services "
+        "WHERE owner_id = ?"
+    ),
+    "bookings": (
+        "SELECT id, host_id, service_id, host_notes, start_at, end_at, conferencing_provider, "
+        "meeting_url, created_at FROM bookings WHERE host_id = ?"
+    ),
+    "support_tickets": (
+        "SELECT id, user_id, subject, body, created_at FROM support_tickets WHERE user_id = ?"
+    ),
+    "payment_methods": (
+        "SELECT id, user_id, card_brand, card_last4, card_holder, expires, created_at "
+        "FROM payment_methods WHERE user_id = ?"
+    ),
+    "sessions": (
+        "SELECT id, user_id, ip_address, device_type, browser, cookie_id, created_at, "
+        "last_seen_at FROM sessions WHERE user_id = ?"
+    ),
+    "usage_events": "SELECT id, user_id, feature, occurred_at FROM usage_events WHERE user_id = ?",
+}
+
+
+def baseline_export(conn: sqlite3.Connection, host: int, folder: Path) -> dict[str, int]:
+    """The hand-written export: one SELECT per table, ``orjson.dumps`` into ``<table>.json``."""
+    folder.mkdir(parents=True)
+    counts = {}
+    for table, sql in QUERIES.items():
+        cursor = conn.execute(sql, [host])
+        columns = [d[0] for d in cursor.description]
+        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        (folder / f"{table}.json").write_bytes(orjson.dumps(rows))
+        counts[table] = len(rows)
+    return counts
+
+
+def _engine(path: Path) -> Any:
+    import privacy_kit as pk
+    from privacy_kit.adapters import SQLiteAdapter
+
+    adapter = SQLiteAdapter(path)
+    engine = pk.Engine(
+        pk.load_policy(pk.example_path()), _data.example_datamap(), adapter, secret=b"b" * 32
+    )
+    return adapter, engine
+
+
+def run(config: Config) -> list[Row]:
+    """Time both exports alternately; then the large export's memory."""
+    import privacy_kit as pk
+
+    if not hasattr(pk.Engine, "export"):
+        raise Skip("privacy_kit has no Engine.export yet")
+    work = Path(config.workdir)
+    total = config.size(100_000, 5_000)
+    store = work / "export.sqlite"
+    counts = _data.build_host_store(store, total, others=total)
+    subject = pk.Subject.of("customer", user_id=_data.HOST)
+    out = work / "export_out"
+
+    # Reading does not change the store: one file serves every run. The output folder is new
+    # for each run (prepare removes the previous one, untimed).
+    def prepare() -> dict[str, Any]:
+        shutil.rmtree(out, ignore_errors=True)
+        adapter, engine = _engine(store)
+        return {"adapter": adapter, "engine": engine, "conn": sqlite3.connect(store)}
+
+    def privacy_kit(state: dict[str, Any]) -> dict[str, int]:
+        result = state["engine"].export(subject, out, now=_data.NOW, format="folder")
+        return dict(result.counts)
+
+    def baseline(state: dict[str, Any]) -> dict[str, int]:
+        return baseline_export(state["conn"], _data.HOST, out)
+
+    def check(name: str, _state: dict[str, Any], result: dict[str, int]) -> None:
+        if result != counts:
+            raise AssertionError(f"{name} exported {result}, expected {counts}")
+
+    def cleanup(state: dict[str, Any]) -> None:
+        state["adapter"].close()
+        state["conn"].close()
+
+    times = alternate(
+        prepare,
+        [("pk", privacy_kit), ("base", baseline)],
+        config.repetitions,
+        cleanup=cleanup,
+        check=check,
+    )
+    state = prepare()
+    try:
+        peak, _ = peak_python_memory(lambda: privacy_kit(state))
+    finally:
+        cleanup(state)
+    rows = [
+        Row(
+            scenario="3. export of one host (SQLite -> JSON bundle)",
+            size=f"{total:,} records",
+            pk=median(times["pk"]),
+            baseline=median(times["base"]),
+            baseline_name="SELECT + orjson.dumps",
+            target=1.5,
+            peak_mb=peak,
+            note="privacy_kit writes JSON, NDJSON and CSV per record type, manifest, summary",
+            samples=times,
+        )
+    ]
+
+    # Streaming: a host with ten times as many records, memory only.
+    big_total = config.size(1_000_000, 20_000)
+    big = work / "export_big.sqlite"
+    big_counts = _data.build_host_store(big, big_total, others=0)
+    shutil.rmtree(out, ignore_errors=True)
+    adapter, engine = _engine(big)
+    try:
+        peak_big, result = peak_python_memory(
+            lambda: engine.export(subject, out, now=_data.NOW, format="folder")
+        )
+    finally:
+        adapter.close()
+    if dict(result.counts) != big_counts:
+        raise AssertionError(f"exported {result.counts}, expected {big_counts}")
+    size_mb = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 1e6
+    shutil.rmtree(out, ignore_errors=True)
+    big.unlink()
+    rows.append(
+        Row(
+            scenario="3. export, memory (streaming)",
+            size=f"{big_total:,} records",
+            peak_mb=peak_big,
+            memory_limit_mb=100,
+            note=f"one run under tracemalloc; bundle {size_mb:,.0f} MB on disk",
+        )
+    )
+    return rows
