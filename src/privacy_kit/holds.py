@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HoldRegistry",
     "LegalHold",
+    "combine_holds",
     "definitely",
     "held_selection",
     "selection_from_data",
@@ -494,14 +495,26 @@ class HoldRegistry:
         return len(self._holds)
 
     def selection_of(
-        self, hold: LegalHold, engine: Engine, record_type: RecordType
+        self,
+        hold: LegalHold,
+        engine: Engine,
+        record_type: RecordType,
+        *,
+        resolved: dict[Subject, Subject] | None = None,
     ) -> Selection | None:
-        """The records of ``record_type`` that ``hold`` covers (``None``: none can be)."""
+        """The records of ``record_type`` that ``hold`` covers (``None``: none can be).
+
+        ``resolved`` caches subjects with their identities filled in (``engine.resolve``), so a
+        caller asking about many record types reads each subject's identities once.
+        """
         if not hold.applies_to(record_type.name):
             return None
         parts: list[Selection] = []
         if hold.subject is not None:
-            found = engine.selection_for(engine.resolve(hold.subject), record_type)
+            cache = resolved if resolved is not None else {}
+            if hold.subject not in cache:
+                cache[hold.subject] = engine.resolve(hold.subject)
+            found = engine.selection_for(cache[hold.subject], record_type)
             if found is None:
                 return None
             parts.append(found)
@@ -512,7 +525,12 @@ class HoldRegistry:
         return parts[0] if len(parts) == 1 else And(tuple(parts))
 
     def holds_on(
-        self, engine: Engine, record_type: RecordType | str, now: dt.datetime
+        self,
+        engine: Engine,
+        record_type: RecordType | str,
+        now: dt.datetime,
+        *,
+        resolved: dict[Subject, Subject] | None = None,
     ) -> list[tuple[LegalHold, Selection]]:
         """Each hold in force at ``now`` that can cover ``record_type``, with its selection."""
         rt = (
@@ -520,7 +538,7 @@ class HoldRegistry:
         )
         found = []
         for hold in self.active(now):
-            sel = self.selection_of(hold, engine, rt)
+            sel = self.selection_of(hold, engine, rt, resolved=resolved)
             if sel is not None:
                 found.append((hold, sel))
         return found
@@ -533,14 +551,27 @@ class HoldRegistry:
         The selection is never *unknown* (see :func:`definitely`), so ``~held`` selects exactly
         the records that are not held, NULL fields included.
         """
-        parts = [sel for _hold, sel in self.holds_on(engine, record_type, now)]
-        if not parts:
-            return None
-        return definitely(parts[0] if len(parts) == 1 else Or(tuple(parts)))
+        return combine_holds(self.holds_on(engine, record_type, now))
 
     def __repr__(self) -> str:
         where = f" path={str(self.path)!r}" if self.path is not None else ""
         return f"<HoldRegistry holds={len(self._holds)}{where}>"
+
+
+def combine_holds(holds: list[tuple[LegalHold, Selection]]) -> Selection | None:
+    """One never-unknown selection of the records any of ``holds`` covers (``None``: no hold).
+
+    Example:
+        >>> from privacy_kit.adapters import where
+        >>> hold = LegalHold(id="h", reason="r", placed_by="p", record_type="bookings",
+        ...                  placed_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+        >>> combine_holds([]) is None, combine_holds([(hold, where.eq("a", 1))]).matches({"a": 1})
+        (True, True)
+    """
+    parts = [sel for _hold, sel in holds]
+    if not parts:
+        return None
+    return definitely(parts[0] if len(parts) == 1 else Or(tuple(parts)))
 
 
 def held_selection(

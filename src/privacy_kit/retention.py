@@ -50,12 +50,12 @@ from ._errors import ConfigurationError, PlanError
 from ._types import Duration, require_aware
 from .adapters import After, And, Before, Eq, In, IsNull, Not, Or, Selection
 from .datamap import FieldSpec, RecordType
-from .holds import HoldRegistry, describe_selection, write_json_atomically
+from .holds import HoldRegistry, combine_holds, describe_selection, write_json_atomically
 from .policy import Policy, RetentionAction, RetentionRule, Trigger
 from .taxonomy import is_within
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .engine import Engine, Subject
 
 __all__ = [
     "FateStage",
@@ -683,13 +683,16 @@ def plan_retention(
     skipped: list[tuple[str, str]] = []
     notes: list[str] = []
     account_types = {rt.account.record_type for rt in engine.datamap.record_types if rt.account}
+    resolved: dict[Subject, Subject] = {}
     for rt in engine.datamap.record_types:
         rule = engine.rule_for(rt)
         if rule is None:
             skipped.append((rt.name, "no retention rule covers it"))
             continue
-        holds_here = registry.holds_on(engine, rt, at) if registry is not None else []
-        held = registry.held_selection(engine, rt, at) if registry is not None else None
+        holds_here = (
+            registry.holds_on(engine, rt, at, resolved=resolved) if registry is not None else []
+        )
+        held = combine_holds(holds_here)
         hold_ids = tuple(h.id for h, _ in holds_here)
         if settings is not None and rule.override is not None and rt.account is None:
             notes.append(
