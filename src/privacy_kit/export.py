@@ -75,6 +75,11 @@ def _json(value: Any) -> bytes:
 
 
 def _csv_cell(value: Any) -> str:
+    kind = type(value)
+    if kind is str:  # the common cases first: this runs once per exported cell
+        return value  # type: ignore[no-any-return]
+    if kind is int or kind is float:
+        return str(value)
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -153,12 +158,22 @@ class _RecordWriters:
         self.sinks["csv"].write(self._row.getvalue().encode("utf-8"))
 
     def write(self, record: Mapping[str, Any]) -> None:
-        ordered = {c: record.get(c) for c in self.columns}
-        data = _json(ordered)
-        self.sinks["json"].write((b"\n  " if self.count == 0 else b",\n  ") + data)
-        self.sinks["ndjson"].write(data + b"\n")
-        self._csv_line([_csv_cell(ordered[c]) for c in self.columns])
-        self.count += 1
+        self.write_batch([record])
+
+    def write_batch(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Write a batch: one write per format (the per-record work is serialising only)."""
+        if not records:
+            return
+        columns = self.columns
+        ordered = [{c: record.get(c) for c in columns} for record in records]
+        data = [_json(o) for o in ordered]
+        self.sinks["json"].write((b"\n  " if self.count == 0 else b",\n  ") + b",\n  ".join(data))
+        self.sinks["ndjson"].write(b"\n".join(data) + b"\n")
+        self._row.seek(0)
+        self._row.truncate()
+        self._csv.writerows([[_csv_cell(o[c]) for c in columns] for o in ordered])
+        self.sinks["csv"].write(self._row.getvalue().encode("utf-8"))
+        self.count += len(records)
 
     def close(self) -> None:
         self.sinks["json"].write(b"\n]\n" if self.count else b"]\n")
@@ -427,8 +442,7 @@ def _stream_entry(
         writers = _RecordWriters(temps, columns)
         # Only the exported fields are read: another party's fields never leave the store.
         for batch in adapter.iter_records(rt, selection, fields=columns, batch_size=batch_size):
-            for record in batch:
-                writers.write(record)
+            writers.write_batch(batch)
             del batch
         writers.close()
         for k in kinds:
