@@ -75,6 +75,10 @@ def parse_timestamp(value: Any) -> dt.datetime | None:
     """
     if value is None:
         return None
+    if type(value) is str and len(value) == 27 and value[26] == "Z":
+        # The form this adapter writes: parsed straight to an aware UTC datetime (the common
+        # case, once per timestamp read; the general path below costs three times as much).
+        return dt.datetime.fromisoformat(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
         return dt.datetime.fromtimestamp(value, dt.UTC)
     parsed = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
