@@ -245,6 +245,11 @@ class SQLiteAdapter(BaseAdapter):
             for c in columns
         ]
         pk_index = columns.index(pk)
+        # ``columns`` is ``names`` (plus the key at the end when not asked for): a record is
+        # ``dict(zip(names, row))``, then only the typed fields are converted, column by column.
+        converters = {
+            c: r for c, r in zip(columns, readers, strict=True) if r is not None and c in names
+        }.items()
         table = q(record_type.table_name)
         key = f"{table}.{q(pk)}"
         with self.wrap_errors("read", record_type):
@@ -261,14 +266,12 @@ class SQLiteAdapter(BaseAdapter):
                     rows = self.connection.execute(
                         f"{head} AND {key} > ?{tail}", [*params, last, batch_size]
                     ).fetchall()
-                batch = [
-                    {
-                        name: (value if read is None or value is None else read(value))
-                        for name, read, value in zip(columns, readers, row, strict=True)
-                        if name in names
-                    }
-                    for row in rows
-                ]
+                batch = [dict(zip(names, row, strict=False)) for row in rows]
+                for name, read in converters:
+                    for record in batch:
+                        value = record[name]
+                        if value is not None:
+                            record[name] = read(value)
             if batch:
                 last = rows[-1][pk_index]
                 yield batch
