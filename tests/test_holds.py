@@ -32,6 +32,7 @@ from privacy_kit.holds import (
     LegalHold,
     definitely,
     held_selection,
+    merge_equalities,
     selection_from_data,
     selection_to_data,
 )
@@ -379,3 +380,20 @@ def test_place_hold_refuses_bad_scopes() -> None:
         )
     with pytest.raises(pk.ConfigurationError, match="needs a scope"):
         engine.place_hold(reason="r", placed_by="p", now=T0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.builds(Eq, st.sampled_from(FIELDS), VALUES),
+            st.builds(IsNull, st.sampled_from(FIELDS)),
+        ),
+        max_size=6,
+    ),
+    st.fixed_dictionaries({"a": VALUES, "b": VALUES}),
+)
+def test_merged_equalities_mean_the_same(parts: list[Selection], record: dict[str, Any]) -> None:
+    merged = merge_equalities(parts)
+    assert Or(tuple(merged)).evaluate(record) == Or(tuple(parts)).evaluate(record)
+    assert len(merged) <= len(parts)

@@ -558,6 +558,34 @@ class HoldRegistry:
         return f"<HoldRegistry holds={len(self._holds)}{where}>"
 
 
+def merge_equalities(parts: list[Selection]) -> list[Selection]:
+    """Alternatives with ``Eq`` on the same field merged into one ``In`` (same meaning, faster).
+
+    Many subject holds on one record type are many ``host_id = ?`` alternatives; as one
+    ``host_id IN (...)`` the database tests each row once instead of once per hold (the retention
+    benchmark measured an OR chain of 20 holds adding most of the cost of the sweep itself).
+    ``x = a OR x = b`` and ``x IN (a, b)`` agree in SQL's three-valued logic for non-NULL values,
+    so only those are merged; the other alternatives keep their order.
+
+    Example:
+        >>> merge_equalities([Eq("host_id", 1), Eq("email", "a@x"), Eq("host_id", 2)])
+        [In(field='host_id', values=(1, 2)), Eq(field='email', value='a@x')]
+    """
+    values: dict[str, list[Any]] = {}
+    for part in parts:
+        if isinstance(part, Eq) and part.value is not None:
+            values.setdefault(part.field, []).append(part.value)
+    merged: list[Selection] = []
+    for part in parts:
+        if not isinstance(part, Eq) or part.value is None:
+            merged.append(part)
+            continue
+        found = values.pop(part.field, None)
+        if found is not None:
+            merged.append(part if len(found) == 1 else In(part.field, tuple(found)))
+    return merged
+
+
 def combine_holds(holds: list[tuple[LegalHold, Selection]]) -> Selection | None:
     """One never-unknown selection of the records any of ``holds`` covers (``None``: no hold).
 
@@ -568,7 +596,7 @@ def combine_holds(holds: list[tuple[LegalHold, Selection]]) -> Selection | None:
         >>> combine_holds([]) is None, combine_holds([(hold, where.eq("a", 1))]).matches({"a": 1})
         (True, True)
     """
-    parts = [sel for _hold, sel in holds]
+    parts = merge_equalities([sel for _hold, sel in holds])
     if not parts:
         return None
     return definitely(parts[0] if len(parts) == 1 else Or(tuple(parts)))
