@@ -65,9 +65,11 @@ def run_scenario(name: str, module: str, title: str, config: Config) -> list[Row
 
 def machine() -> str:
     """One line describing where the run happened."""
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (
         f"python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
-        f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform(terse=True)}"
+        f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform(terse=True)}, "
+        f"load average {load}"
     )
 
 
