@@ -21,7 +21,14 @@ from .._errors import AdapterError, Problem, SchemaMismatchError
 from ..datamap import DataMap, RecordType
 from ._selection import Eq, Selection
 
-__all__ = ["Adapter", "BaseAdapter", "Capability", "Record", "RecordKey"]
+__all__ = ["Adapter", "BaseAdapter", "Capability", "Record", "RecordKey", "check_batch_size"]
+
+
+def check_batch_size(batch_size: int) -> None:
+    """Refuse a batch size below 1 (shared by every built-in adapter)."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+
 
 Record = dict[str, Any]
 RecordKey = Any

@@ -13,7 +13,14 @@ from typing import Any
 
 from .._errors import Problem
 from ..datamap import DataMap, RecordType
-from ._base import BaseAdapter, Capability, Record, RecordKey, missing_problems
+from ._base import (
+    BaseAdapter,
+    Capability,
+    Record,
+    RecordKey,
+    check_batch_size,
+    missing_problems,
+)
 from ._selection import Selection
 
 __all__ = ["InMemoryAdapter"]
@@ -80,7 +87,7 @@ class InMemoryAdapter(BaseAdapter):
             >>> mem.insert("users", [{"id": 1}, {"id": 2}])
             2
         """
-        _check_batch_size(batch_size)
+        check_batch_size(batch_size)
         table = record_type.table_name if isinstance(record_type, RecordType) else record_type
         target = self.tables.setdefault(table, [])
         before = len(target)
@@ -103,7 +110,7 @@ class InMemoryAdapter(BaseAdapter):
         batch_size: int = 1000,
     ) -> Iterator[list[Record]]:
         """Yield matching records (copies, restricted to ``fields`` if given) in batches."""
-        _check_batch_size(batch_size)
+        check_batch_size(batch_size)
         table = self._table(record_type, "read")
         batch: list[Record] = []
         # A snapshot of the matches, so a caller may delete while iterating.
@@ -127,7 +134,7 @@ class InMemoryAdapter(BaseAdapter):
         self, record_type: RecordType, selection: Selection, *, batch_size: int = 1000
     ) -> int:
         """Delete matching records; return the count."""
-        _check_batch_size(batch_size)
+        check_batch_size(batch_size)
         table = self._table(record_type, "delete")
         keep = [r for r in table if not selection.matches(r)]
         deleted = len(table) - len(keep)
@@ -143,7 +150,7 @@ class InMemoryAdapter(BaseAdapter):
         batch_size: int = 1000,
     ) -> int:
         """Set constant ``values`` on matching records; return the count."""
-        _check_batch_size(batch_size)
+        check_batch_size(batch_size)
         table = self._table(record_type, "update")
         matched = [r for r in table if selection.matches(r)]
         for row in matched:
@@ -158,7 +165,7 @@ class InMemoryAdapter(BaseAdapter):
         batch_size: int = 1000,
     ) -> int:
         """Write per-record values by primary key; return how many records were found."""
-        _check_batch_size(batch_size)
+        check_batch_size(batch_size)
         table = self._table(record_type, "update_by_key")
         pk = record_type.primary_key
         index = {row.get(pk): row for row in table}
@@ -182,11 +189,6 @@ class InMemoryAdapter(BaseAdapter):
             else:  # an empty table has no known columns: accept every declared field
                 existing[rt.table_name] = set(rt.field_names)
         return missing_problems(datamap, self.store, existing)
-
-
-def _check_batch_size(batch_size: int) -> None:
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
 
 
 def _copy(record: Mapping[str, Any]) -> Record:

@@ -25,7 +25,14 @@ from sqlalchemy.dialects import mysql
 
 from .._errors import Problem
 from ..datamap import DataMap, FieldSpec, RecordType
-from ._base import BaseAdapter, Capability, Record, RecordKey, missing_problems
+from ._base import (
+    BaseAdapter,
+    Capability,
+    Record,
+    RecordKey,
+    check_batch_size,
+    missing_problems,
+)
 from ._selection import After, All, And, Before, Eq, In, IsNull, Not, Or, Selection
 from ._sqlite import indexed_fields
 
@@ -213,11 +220,6 @@ class SQLAlchemyAdapter(BaseAdapter):
 
         return walk(selection)
 
-    @staticmethod
-    def _check_batch_size(batch_size: int) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-
     # -- the protocol -------------------------------------------------------------------------
     def iter_records(
         self,
@@ -232,7 +234,7 @@ class SQLAlchemyAdapter(BaseAdapter):
         Each batch is one query resuming after the last key seen (keyset pagination): no cursor
         or transaction stays open between batches.
         """
-        self._check_batch_size(batch_size)
+        check_batch_size(batch_size)
         pk_name = record_type.primary_key
         names = list(fields) if fields is not None else list(record_type.field_names)
         with self.wrap_errors("read", record_type):
@@ -266,7 +268,7 @@ class SQLAlchemyAdapter(BaseAdapter):
         self, record_type: RecordType, selection: Selection, *, batch_size: int = 1000
     ) -> int:
         """Delete the matching records: one ``DELETE`` statement and transaction per batch."""
-        self._check_batch_size(batch_size)
+        check_batch_size(batch_size)
         total = 0
         with self.wrap_errors("delete", record_type):
             table = self.table(record_type)
@@ -300,7 +302,7 @@ class SQLAlchemyAdapter(BaseAdapter):
         updates them with one statement, in one transaction; walking the key means an update that
         changes the fields the selection reads still visits each record exactly once.
         """
-        self._check_batch_size(batch_size)
+        check_batch_size(batch_size)
         if not values:
             return self.count(record_type, selection)
         total = 0
@@ -336,7 +338,7 @@ class SQLAlchemyAdapter(BaseAdapter):
         Returns:
             How many of the keys were found (a missing key is skipped, not an error).
         """
-        self._check_batch_size(batch_size)
+        check_batch_size(batch_size)
         total = 0
         with self.wrap_errors("update_by_key", record_type):
             table = self.table(record_type)
@@ -416,7 +418,7 @@ class SQLAlchemyAdapter(BaseAdapter):
         Returns:
             How many records were inserted.
         """
-        self._check_batch_size(batch_size)
+        check_batch_size(batch_size)
         total = 0
         with self.wrap_errors("insert", record_type):
             table = self.table(record_type)

@@ -25,7 +25,14 @@ import orjson
 
 from .._errors import Problem
 from ..datamap import DataMap, RecordType
-from ._base import BaseAdapter, Capability, Record, RecordKey, missing_problems
+from ._base import (
+    BaseAdapter,
+    Capability,
+    Record,
+    RecordKey,
+    check_batch_size,
+    missing_problems,
+)
 from ._selection import Selection
 from ._sql import compile_selection, quote_identifier
 
@@ -216,11 +223,6 @@ class SQLiteAdapter(BaseAdapter):
             json_in=True,
         )
 
-    @staticmethod
-    def _check_batch_size(batch_size: int) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-
     # -- the protocol -------------------------------------------------------------------------
     def iter_records(
         self,
@@ -235,7 +237,7 @@ class SQLiteAdapter(BaseAdapter):
         Each batch is one ``SELECT ... ORDER BY pk LIMIT ?`` that resumes after the last key seen,
         so no cursor or transaction stays open between batches.
         """
-        self._check_batch_size(batch_size)
+        check_batch_size(batch_size)
         q = quote_identifier
         pk = record_type.primary_key
         names = list(fields) if fields is not None else list(record_type.field_names)
@@ -289,7 +291,7 @@ class SQLiteAdapter(BaseAdapter):
         self, record_type: RecordType, selection: Selection, *, batch_size: int = 1000
     ) -> int:
         """Delete the matching records, one ``DELETE`` statement (and commit) per batch."""
-        self._check_batch_size(batch_size)
+        check_batch_size(batch_size)
         table = quote_identifier(record_type.table_name)
         pk = f"{table}.{quote_identifier(record_type.primary_key)}"
         total = 0
@@ -319,7 +321,7 @@ class SQLiteAdapter(BaseAdapter):
         Batches walk the primary key, so an update that changes the fields the selection reads
         still visits every matching record exactly once.
         """
-        self._check_batch_size(batch_size)
+        check_batch_size(batch_size)
         if not values:
             return self.count(record_type, selection)
         q = quote_identifier
@@ -373,7 +375,7 @@ class SQLiteAdapter(BaseAdapter):
         Returns:
             How many of the keys were found (a missing key is skipped, not an error).
         """
-        self._check_batch_size(batch_size)
+        check_batch_size(batch_size)
         q = quote_identifier
         table = q(record_type.table_name)
         pk = f"{table}.{q(record_type.primary_key)}"
@@ -428,7 +430,7 @@ class SQLiteAdapter(BaseAdapter):
         Returns:
             How many records were inserted.
         """
-        self._check_batch_size(batch_size)
+        check_batch_size(batch_size)
         rt = record_type if isinstance(record_type, RecordType) else None
         table = rt.table_name if rt is not None else str(record_type)
         total = 0
