@@ -22,6 +22,8 @@ def test_all_matches_the_lazy_table() -> None:
 
 @pytest.mark.parametrize("name", privacy_kit.__all__)
 def test_each_name_resolves_and_is_documented(name: str) -> None:
+    if name == "SQLAlchemyAdapter":
+        pytest.importorskip("sqlalchemy", reason="SQLAlchemyAdapter needs the [sqlalchemy] extra")
     value = getattr(privacy_kit, name)
     if name == "__version__":
         assert isinstance(value, str)
@@ -32,6 +34,21 @@ def test_each_name_resolves_and_is_documented(name: str) -> None:
         assert value.__doc__, f"{name} has no docstring"
         assert value.__doc__.strip()
         assert value.__name__ == name
+
+
+def test_sqlalchemy_adapter_without_sqlalchemy_says_what_to_install() -> None:
+    code = (
+        "import sys; sys.modules['sqlalchemy'] = None\n"
+        "import privacy_kit\n"
+        "try:\n"
+        "    privacy_kit.SQLAlchemyAdapter\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert "pip install 'privacy-kit[sqlalchemy]'" in out
 
 
 def test_unknown_names_raise_attribute_error() -> None:

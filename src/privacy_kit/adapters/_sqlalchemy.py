@@ -20,8 +20,13 @@ import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
+try:
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import mysql
+except ImportError as exc:  # pragma: no cover - exercised in the core-only test environment
+    raise ImportError(
+        "SQLAlchemyAdapter needs SQLAlchemy 2: pip install 'privacy-kit[sqlalchemy]'"
+    ) from exc
 
 from .._errors import Problem
 from ..datamap import DataMap, FieldSpec, RecordType
