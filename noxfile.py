@@ -45,7 +45,7 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on src, plus the typing smoke file over the public API."""
     session.install(
-        "-e", ".[sqlalchemy,yaml]", "mypy>=1.10", "types-PyYAML", "types-python-dateutil"
+        "-e", ".[sqlalchemy,yaml,tests]", "mypy>=1.10", "types-PyYAML", "types-python-dateutil"
     )
     session.run("mypy", "--strict", "src/privacy_kit")
     session.run("mypy", "--strict", "tests/typing")
