@@ -226,7 +226,7 @@ def _cells(row: Row) -> list[str]:
         ", ".join(targets) or "-",
         "-" if row.peak_mb is None else f"{row.peak_mb:.1f} MB",
         row.status,
-        row.note,
+        " ".join(row.note.split()),  # one line, whatever the message (driver errors have several)
     ]
 
 

@@ -100,6 +100,14 @@ def test_tables_align_and_escape(bench) -> None:
     assert "a\\|b" in md[3]
 
 
+def test_a_multi_line_note_stays_on_its_row(bench) -> None:
+    row = bench.Row("2. pg", "-", note="skipped: connection failed\n\tIs the server running?")
+    lines = bench.format_table([row]).splitlines()
+    assert len(lines) == 3
+    assert lines[2].endswith("skipped: connection failed Is the server running?")
+    assert len(bench.format_markdown([row]).splitlines()) == 3
+
+
 def test_peak_memory_sees_a_large_allocation(bench) -> None:
     peak, result = bench.peak_python_memory(lambda: len(bytearray(20_000_000)))
     assert result == 20_000_000
