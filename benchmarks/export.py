@@ -161,6 +161,13 @@ def run(config: Config) -> list[Row]:
         return {"adapter": adapter, "engine": engine, "conn": sqlite3.connect(store)}
 
     def privacy_kit(state: dict[str, Any]) -> dict[str, int]:
+        # A JSON bundle, as the baseline writes: the record files in JSON only.
+        result = state["engine"].export(
+            subject, out, now=_data.NOW, format="folder", formats=["json"]
+        )
+        return dict(result.counts)
+
+    def privacy_kit_all(state: dict[str, Any]) -> dict[str, int]:
         result = state["engine"].export(subject, out, now=_data.NOW, format="folder")
         return dict(result.counts)
 
@@ -180,7 +187,12 @@ def run(config: Config) -> list[Row]:
 
     times = alternate(
         prepare,
-        [("pk", privacy_kit), ("base", baseline), ("three", three_formats)],
+        [
+            ("pk", privacy_kit),
+            ("base", baseline),
+            ("pk3", privacy_kit_all),
+            ("three", three_formats),
+        ],
         config.repetitions,
         cleanup=cleanup,
         check=check,
@@ -199,16 +211,16 @@ def run(config: Config) -> list[Row]:
             baseline_name="SELECT + orjson.dumps",
             target=1.5,
             peak_mb=peak,
-            note="privacy_kit writes JSON, NDJSON and CSV per record type, manifest, summary",
+            note="formats=['json']; privacy_kit also writes the manifest and summary page",
             samples=times,
         ),
         Row(
-            scenario="3. export, same three formats by hand",
+            scenario="3. export, JSON + NDJSON + CSV (the default)",
             size=f"{total:,} records",
-            pk=median(times["pk"]),
+            pk=median(times["pk3"]),
             baseline=median(times["three"]),
             baseline_name="JSON + NDJSON + CSV by hand",
-            note="context for the row above: the same files, without manifest and summary",
+            note="the default three record formats against the same three files by hand",
         ),
     ]
 

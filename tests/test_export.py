@@ -446,9 +446,31 @@ def test_bad_export_arguments_are_refused(tmp_path: Path) -> None:
         engine.export(ANN, tmp_path / "b", now=NOW, format="tar")  # type: ignore[arg-type]
     with pytest.raises(pk.ConfigurationError, match="batch_size"):
         engine.export(ANN, tmp_path / "c.zip", now=NOW, batch_size=0)
+    with pytest.raises(pk.ConfigurationError, match=r"unknown record format\(s\) \['xml'\]"):
+        engine.export(ANN, tmp_path / "e.zip", now=NOW, formats=["json", "xml"])
+    with pytest.raises(pk.ConfigurationError, match="at least one"):
+        engine.export(ANN, tmp_path / "f.zip", now=NOW, formats=[])
     with pytest.raises(ValueError, match="timezone-aware"):
         engine.export(ANN, tmp_path / "d.zip", now=dt.datetime(2025, 1, 1))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.zip"]
+
+
+def test_only_the_chosen_record_formats_are_written(tmp_path: Path) -> None:
+    engine = make_engine(make_adapter("memory"))
+    result = engine.export(ANN, tmp_path / "a.zip", now=NOW, formats=["json"])
+    files = _zip_text(tmp_path / "a.zip")
+    assert sorted(files) == ["manifest.json", "records/bookings.json", "summary.html"]
+    rows = json.loads(files["records/bookings.json"])
+    assert len(rows) == result.counts["bookings"] == 2
+    manifest = json.loads(files["manifest.json"])
+    assert list(manifest["record_types"][0]["files"]) == ["json"]
+    # The same records as a full export, whichever formats were chosen.
+    full = engine.export(ANN, tmp_path / "b", now=NOW, format="folder", formats=["csv", "ndjson"])
+    assert full.counts == result.counts
+    assert [r["id"] for r in iter_bundle_records(tmp_path / "b", "bookings")] == [
+        r["id"] for r in rows
+    ]
+    assert not (tmp_path / "b" / "records" / "bookings.json").exists()
 
 
 def test_empty_existing_folder_is_filled(tmp_path: Path) -> None:

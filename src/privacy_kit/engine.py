@@ -25,6 +25,7 @@ from ._check import rule_for_record_type
 from ._errors import ConfigurationError, Problem, SchemaMismatchError
 from ._types import Duration, closest
 from .adapters import Adapter, Eq, In, Or, Selection
+from .adapters._base import WRITE_BATCH
 from .audit import AuditLog
 from .datamap import DataMap, RecordType, SubjectLink
 from .disclosures import DisclosureLog
@@ -320,6 +321,7 @@ class Engine:
         format: Literal["zip", "folder"] = "zip",  # noqa: A002 - the name users expect
         batch_size: int = 1000,
         lang: str = "en",
+        formats: Iterable[str] = ("json", "ndjson", "csv"),
     ) -> ExportResult:
         """Write ``subject``'s data as a portable bundle (access, portability).
 
@@ -338,7 +340,14 @@ class Engine:
             1
         """
         return export_subject(
-            self, subject, destination, now=now, format=format, batch_size=batch_size, lang=lang
+            self,
+            subject,
+            destination,
+            now=now,
+            format=format,
+            batch_size=batch_size,
+            lang=lang,
+            formats=tuple(formats),
         )
 
     def plan_erasure(
@@ -347,7 +356,7 @@ class Engine:
         *,
         now: datetime.datetime,
         waive: Iterable[str] = (),
-        batch_size: int = 1000,
+        batch_size: int = WRITE_BATCH,
     ) -> ErasurePlan:
         """Plan the erasure of ``subject``: what is deleted, anonymised and kept, and why.
 

@@ -40,6 +40,7 @@ import orjson
 from ._errors import ConfigurationError, PlanError
 from ._types import require_aware
 from .adapters import Selection
+from .adapters._base import WRITE_BATCH
 from .anonymize import FieldAnonymization, anonymize_selection, strategy_for, update_method
 from .datamap import FieldSpec, RecordType, SubjectLink
 from .journal import Journal, open_journal
@@ -224,7 +225,7 @@ class ErasurePlan:
     steps: tuple[ErasureStep, ...]
     kept: tuple[KeptItem, ...]
     waived: tuple[ExceptionKind, ...] = ()
-    batch_size: int = 1000
+    batch_size: int = WRITE_BATCH
 
     @property
     def plan_id(self) -> str:
@@ -408,7 +409,7 @@ def plan_erasure(
     *,
     now: dt.datetime,
     waive: Iterable[ExceptionKind | str] = (),
-    batch_size: int = 1000,
+    batch_size: int = WRITE_BATCH,
 ) -> ErasurePlan:
     """Plan the erasure of ``subject``: what is deleted, anonymised and kept, and why.
 

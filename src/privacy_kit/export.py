@@ -55,6 +55,8 @@ __all__ = ["EXPORT_FORMAT", "ExportResult", "export_subject", "iter_bundle_recor
 
 EXPORT_FORMAT = "privacy_kit.export/1"
 """The bundle format written in every manifest (bumped on incompatible changes)."""
+RECORD_FORMATS: tuple[str, ...] = ("json", "ndjson", "csv")
+"""The record file formats an export can write."""
 
 _SPOOL = 1 << 20  # bytes a temporary file keeps in memory before it spills to disk
 _OPTIONS = orjson.OPT_NON_STR_KEYS
@@ -148,8 +150,10 @@ class _RecordWriters:
         self.count = 0
         self._row = io.StringIO()
         self._csv = csv.writer(self._row, lineterminator="\r\n")
-        self.sinks["json"].write(b"[")
-        self._csv_line(self.columns)
+        if "json" in self.sinks:
+            self.sinks["json"].write(b"[")
+        if "csv" in self.sinks:
+            self._csv_line(self.columns)
 
     def _csv_line(self, cells: Sequence[str]) -> None:
         self._row.seek(0)
@@ -165,18 +169,26 @@ class _RecordWriters:
         if not records:
             return
         columns = self.columns
+        sinks = self.sinks
         ordered = [{c: record.get(c) for c in columns} for record in records]
-        data = [_json(o) for o in ordered]
-        self.sinks["json"].write((b"\n  " if self.count == 0 else b",\n  ") + b",\n  ".join(data))
-        self.sinks["ndjson"].write(b"\n".join(data) + b"\n")
-        self._row.seek(0)
-        self._row.truncate()
-        self._csv.writerows([[_csv_cell(o[c]) for c in columns] for o in ordered])
-        self.sinks["csv"].write(self._row.getvalue().encode("utf-8"))
+        if "json" in sinks or "ndjson" in sinks:
+            data = [_json(o) for o in ordered]
+            if "json" in sinks:
+                sinks["json"].write(
+                    (b"\n  " if self.count == 0 else b",\n  ") + b",\n  ".join(data)
+                )
+            if "ndjson" in sinks:
+                sinks["ndjson"].write(b"\n".join(data) + b"\n")
+        if "csv" in sinks:
+            self._row.seek(0)
+            self._row.truncate()
+            self._csv.writerows([[_csv_cell(o[c]) for c in columns] for o in ordered])
+            sinks["csv"].write(self._row.getvalue().encode("utf-8"))
         self.count += len(records)
 
     def close(self) -> None:
-        self.sinks["json"].write(b"\n]\n" if self.count else b"]\n")
+        if "json" in self.sinks:
+            self.sinks["json"].write(b"\n]\n" if self.count else b"]\n")
 
 
 @attrs.frozen
@@ -431,12 +443,17 @@ class _Bundle:
 
 
 def _stream_entry(
-    engine: Engine, entry: _Entry, selection: Any, bundle: _Bundle, batch_size: int
+    engine: Engine,
+    entry: _Entry,
+    selection: Any,
+    bundle: _Bundle,
+    batch_size: int,
+    *,
+    kinds: tuple[str, ...] = RECORD_FORMATS,
 ) -> int:
     rt = entry.record_type
     columns = [f.name for f in entry.exported]
     adapter = engine.adapter_for(rt)
-    kinds = ("json", "ndjson", "csv")
     temps = {k: tempfile.SpooledTemporaryFile(max_size=_SPOOL) for k in kinds}  # noqa: SIM115
     try:
         writers = _RecordWriters(temps, columns)
@@ -462,6 +479,7 @@ def export_subject(
     format: Literal["zip", "folder"] = "zip",  # noqa: A002 - the name users expect
     batch_size: int = 1000,
     lang: str = "en",
+    formats: Sequence[str] = RECORD_FORMATS,
 ) -> ExportResult:
     """Write ``subject``'s data as a portable bundle (GDPR Art. 15 access, Art. 20 portability).
 
@@ -475,6 +493,8 @@ def export_subject(
         format: ``"zip"`` or ``"folder"``.
         batch_size: records read per round trip (memory stays bounded by it).
         lang: language of the texts in the manifest and summary.
+        formats: which record files to write, any of ``"json"``, ``"ndjson"`` and ``"csv"``
+            (default all three); the manifest and summary are always written.
 
     Returns:
         What was written, with counts and the SHA-256.
@@ -510,6 +530,14 @@ def export_subject(
         raise ConfigurationError(f"unknown export format {format!r}; expected 'zip' or 'folder'")
     if batch_size < 1:
         raise ConfigurationError(f"batch_size must be at least 1, got {batch_size}")
+    kinds = tuple(dict.fromkeys(formats))
+    unknown = [k for k in kinds if k not in RECORD_FORMATS]
+    if unknown or not kinds:
+        raise ConfigurationError(
+            f"unknown record format(s) {unknown!r}; choose one or more of {list(RECORD_FORMATS)}"
+            if unknown
+            else f"formats must name at least one of {list(RECORD_FORMATS)}"
+        )
     destination = Path(destination)
     reference = engine.reference(subject)
     resolved = engine.resolve(subject)
@@ -519,7 +547,7 @@ def export_subject(
     described: list[dict[str, Any]] = []
     try:
         for entry, selection in entries:
-            count = _stream_entry(engine, entry, selection, bundle, batch_size)
+            count = _stream_entry(engine, entry, selection, bundle, batch_size, kinds=kinds)
             item = _describe_entry(engine, entry, resolved, lang)
             item["count"] = count
             item["files"] = {
@@ -527,7 +555,7 @@ def export_subject(
                     "path": f"records/{entry.name}.{k}",
                     **bundle.files[f"records/{entry.name}.{k}"],
                 }
-                for k in ("json", "ndjson", "csv")
+                for k in kinds
             }
             described.append(item)
         policy = engine.policy
@@ -609,6 +637,9 @@ def _file_sha256(path: Path) -> str:
 
 def iter_bundle_records(path: str | os.PathLike[str], name: str) -> Iterator[dict[str, Any]]:
     """Read back the records of entry ``name`` from a bundle (zip or folder), one at a time.
+
+    It reads the NDJSON file, so the bundle must have been written with ``"ndjson"`` among its
+    ``formats`` (the default).
 
     Args:
         path: the bundle.

@@ -49,6 +49,7 @@ import orjson
 from ._errors import ConfigurationError, PlanError
 from ._types import Duration, require_aware
 from .adapters import After, And, Before, Eq, In, IsNull, Not, Or, Selection
+from .adapters._base import WRITE_BATCH
 from .datamap import FieldSpec, RecordType
 from .holds import HoldRegistry, combine_holds, describe_selection, write_json_atomically
 from .policy import Policy, RetentionAction, RetentionRule, Trigger
@@ -77,7 +78,7 @@ __all__ = [
 
 Action = Literal["delete", "anonymize", "minimize"]
 _ONE_MICROSECOND = dt.timedelta(microseconds=1)
-_DEFAULT_BATCH = 1000
+_DEFAULT_BATCH = WRITE_BATCH
 
 
 # == time ===========================================================================================

@@ -21,7 +21,24 @@ from .._errors import AdapterError, Problem, SchemaMismatchError
 from ..datamap import DataMap, RecordType
 from ._selection import Eq, Selection
 
-__all__ = ["Adapter", "BaseAdapter", "Capability", "Record", "RecordKey", "check_batch_size"]
+__all__ = [
+    "WRITE_BATCH",
+    "Adapter",
+    "BaseAdapter",
+    "Capability",
+    "Record",
+    "RecordKey",
+    "check_batch_size",
+]
+
+
+WRITE_BATCH = 10_000
+"""Default records per delete/update statement for sweeps and erasures.
+
+Large enough that per-statement and per-commit costs stay small next to the work (the
+benchmarks measure it), small enough that no sweep holds a giant transaction and that an
+``IN`` list of keys stays well under the 65,535 bound parameters PostgreSQL and MariaDB allow.
+"""
 
 
 def check_batch_size(batch_size: int) -> None:
