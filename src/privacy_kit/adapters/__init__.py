@@ -15,11 +15,20 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._base import Adapter, BaseAdapter, Capability, Record, RecordKey, missing_problems
+from ._base import (
+    WRITE_BATCH,
+    Adapter,
+    BaseAdapter,
+    Capability,
+    Record,
+    RecordKey,
+    missing_problems,
+)
 from ._memory import InMemoryAdapter
 from ._selection import After, All, And, Before, Eq, In, IsNull, Not, Or, Selection, where
 
 __all__ = [
+    "WRITE_BATCH",
     "Adapter",
     "After",
     "All",
