@@ -481,3 +481,26 @@ def test_empty_existing_folder_is_filled(tmp_path: Path) -> None:
     assert result.counts == {"bookings": 1}
     assert (target / "manifest.json").exists()
     assert [r["invitee_name"] for r in iter_bundle_records(target, "bookings")] == ["Bob Booker"]
+
+
+class _IgnoresFields(InMemoryAdapter):
+    """A careless adapter: it returns every field, whatever it was asked for."""
+
+    def iter_records(
+        self,
+        record_type: Any,
+        selection: Selection,
+        *,
+        fields: Sequence[str] | None = None,
+        batch_size: int = 1000,
+    ) -> Iterator[list[dict[str, Any]]]:
+        return super().iter_records(record_type, selection, batch_size=batch_size)
+
+
+def test_fields_an_adapter_sends_unasked_never_reach_the_bundle(tmp_path: Path) -> None:
+    engine = make_engine(_IgnoresFields(make_adapter("memory").tables))
+    engine.export(ANN, tmp_path / "a.zip", now=NOW)
+    files = _zip_text(tmp_path / "a.zip")
+    for name in ("records/bookings.json", "records/bookings.ndjson", "records/bookings.csv"):
+        assert "Ann is a VIP" not in files[name]
+        assert "host_notes" not in files[name]

@@ -32,11 +32,12 @@ import decimal
 import hashlib
 import html
 import io
+import operator
 import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
@@ -147,6 +148,15 @@ class _RecordWriters:
     def __init__(self, outputs: Mapping[str, IO[bytes]], columns: Sequence[str]) -> None:
         self.sinks = {kind: _Sink(out) for kind, out in outputs.items()}
         self.columns = list(columns)
+        # Picks exactly the exported columns, in order, from whatever the adapter returned: a
+        # field the adapter sends but was not asked for (another party's) never reaches a file.
+        getter = operator.itemgetter(*self.columns) if self.columns else None
+        if getter is None:
+            self._values: Callable[[Mapping[str, Any]], tuple[Any, ...]] = lambda _r: ()
+        elif len(self.columns) == 1:
+            self._values = lambda r: (getter(r),)
+        else:
+            self._values = getter
         self.count = 0
         self._row = io.StringIO()
         self._csv = csv.writer(self._row, lineterminator="\r\n")
@@ -170,7 +180,10 @@ class _RecordWriters:
             return
         columns = self.columns
         sinks = self.sinks
-        ordered = [{c: record.get(c) for c in columns} for record in records]
+        try:
+            ordered = [dict(zip(columns, self._values(record), strict=True)) for record in records]
+        except KeyError:  # an adapter left a field out: it is exported as null
+            ordered = [{c: record.get(c) for c in columns} for record in records]
         if "json" in sinks or "ndjson" in sinks:
             data = [_json(o) for o in ordered]
             if "json" in sinks:
