@@ -182,7 +182,9 @@ def test_10_rights_with_refusal_reasons_and_complaint() -> None:
     access = POLICY.offers(Right.ACCESS)
     assert access is not None
     assert access.format is not None
-    assert "JSON" in access.format
+    assert "JSON" in access.format.get_text("en")
+    assert "JSON" in access.format.get_text("ar")
+    assert access.format.has("ar")
     assert {RefusalReason.REVEALS_OTHER_USER_DATA, RefusalReason.LEGAL_PROHIBITION} <= set(
         access.refusal_reasons
     )

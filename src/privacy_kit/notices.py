@@ -620,7 +620,7 @@ def _rights(ctx: _Ctx) -> Iterator[_Block]:
                 )
             )
         if offer.format:
-            details.append(ctx.labelled("label.format", (_Run(offer.format),)))
+            details.append(ctx.labelled("label.format", ctx.text(offer.format)))
         if offer.refusal_reasons:
             details.append(
                 ctx.labelled(

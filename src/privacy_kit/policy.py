@@ -389,7 +389,9 @@ class RightOffer(Model):
     )
     description: LocalizedText
     refusal_reasons: tuple[RefusalReason, ...] = ()
-    format: str | None = Field(default=None, description="For access/portability: the format given")
+    format: LocalizedText | None = Field(
+        default=None, description="For access/portability: the format given, as text people read"
+    )
 
 
 class BreachPromise(Model):
