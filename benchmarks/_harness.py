@@ -99,6 +99,46 @@ class Row:
         return "met" if all(checks) else "MISSED"
 
 
+BIG_BATCH = 100_000
+"""The batch size of each write scenario's second row: what larger transactions buy."""
+
+
+def batch_rows(
+    *,
+    scenario: str,
+    size: str,
+    big_size: str,
+    times: dict[str, list[float]],
+    baseline_name: str,
+    target: float,
+    peak_mb: float,
+    planner: str,
+) -> list[Row]:
+    """The two rows of a write scenario: the default batch size (``times["pk"]``) and
+    :data:`BIG_BATCH` (``times["pk_big"]``), both against ``times["base"]``."""
+    return [
+        Row(
+            scenario=scenario,
+            size=size,
+            pk=median(times["pk"]),
+            baseline=median(times["base"]),
+            baseline_name=baseline_name,
+            target=target,
+            peak_mb=peak_mb,
+            samples=times,
+        ),
+        Row(
+            scenario=f"{scenario}, batch_size={BIG_BATCH:,}",
+            size=big_size,
+            pk=median(times["pk_big"]),
+            baseline=median(times["base"]),
+            baseline_name=baseline_name,
+            target=target,
+            note=f"{planner}(batch_size=...): fewer, larger transactions",
+        ),
+    ]
+
+
 def timed(fn: Callable[[], Any]) -> float:
     """Seconds ``fn()`` takes (garbage collection is run before, then left on)."""
     gc.collect()

@@ -19,10 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from . import _data
-from ._harness import Config, Row, Skip, alternate, median, peak_python_memory
+from ._harness import (
+    BIG_BATCH,
+    Config,
+    Row,
+    Skip,
+    alternate,
+    batch_rows,
+    peak_python_memory,
+)
 
 NAME = "erasure"
-BIG_BATCH = 100_000  # the second row: what larger transactions buy (the default is 1,000)
 
 STATEMENTS = (
     (
@@ -110,24 +117,13 @@ def run(config: Config) -> list[Row]:
         peak, _ = peak_python_memory(lambda: privacy_kit(state))
     finally:
         cleanup(state)
-    return [
-        Row(
-            scenario="4. erasure of one host (SQLite)",
-            size=f"{total:,} records",
-            pk=median(times["pk"]),
-            baseline=median(times["base"]),
-            baseline_name="5 DELETE + 1 UPDATE",
-            target=1.3,
-            peak_mb=peak,
-            samples=times,
-        ),
-        Row(
-            scenario=f"4. erasure of one host (SQLite), batch_size={BIG_BATCH:,}",
-            size=f"{total:,} records",
-            pk=median(times["pk_big"]),
-            baseline=median(times["base"]),
-            baseline_name="5 DELETE + 1 UPDATE",
-            target=1.3,
-            note="plan_erasure(batch_size=...): fewer, larger transactions",
-        ),
-    ]
+    return batch_rows(
+        scenario="4. erasure of one host (SQLite)",
+        size=f"{total:,} records",
+        big_size=f"{total:,} records",
+        times=times,
+        baseline_name="5 DELETE + 1 UPDATE",
+        target=1.3,
+        peak_mb=peak,
+        planner="plan_erasure",
+    )

@@ -19,9 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from . import _data
-from ._harness import Config, Row, Skip, alternate, median, peak_python_memory
+from ._harness import (
+    BIG_BATCH,
+    Config,
+    Row,
+    Skip,
+    alternate,
+    batch_rows,
+    peak_python_memory,
+)
 
-BIG_BATCH = 100_000  # the second row: what larger transactions buy (the default is 1,000)
 NAME = "retention-sqlite"
 BOOKINGS_PER_HOST = 500
 HELD_EVERY = 100  # one host in a hundred is under a legal hold
@@ -158,24 +165,13 @@ def run(config: Config) -> list[Row]:
         check("pk (memory run)", state, None)
     finally:
         cleanup(state)
-    return [
-        Row(
-            scenario="1. retention sweep, SQLite",
-            size=f"{bookings:,} bookings, {bookings - remaining:,} expired",
-            pk=median(times["pk"]),
-            baseline=median(times["base"]),
-            baseline_name="one DELETE",
-            target=1.25,
-            peak_mb=peak,
-            samples=times,
-        ),
-        Row(
-            scenario=f"1. retention sweep, SQLite, batch_size={BIG_BATCH:,}",
-            size=f"{bookings:,} bookings",
-            pk=median(times["pk_big"]),
-            baseline=median(times["base"]),
-            baseline_name="one DELETE",
-            target=1.25,
-            note="plan_retention(batch_size=...): fewer, larger transactions",
-        ),
-    ]
+    return batch_rows(
+        scenario="1. retention sweep, SQLite",
+        size=f"{bookings:,} bookings, {bookings - remaining:,} expired",
+        big_size=f"{bookings:,} bookings",
+        times=times,
+        baseline_name="one DELETE",
+        target=1.25,
+        peak_mb=peak,
+        planner="plan_retention",
+    )

@@ -15,10 +15,17 @@ import os
 from typing import Any
 
 from . import _data
-from ._harness import Config, Row, Skip, alternate, median, peak_python_memory
+from ._harness import (
+    BIG_BATCH,
+    Config,
+    Row,
+    Skip,
+    alternate,
+    batch_rows,
+    peak_python_memory,
+)
 from .retention import engine_for, held_hosts, retention_policy
 
-BIG_BATCH = 100_000  # the second row: what larger transactions buy (the default is 1,000)
 NAME = "retention-postgres"
 SERVER = os.environ.get("PRIVACY_KIT_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 BASE_DB, RUN_DB = "pk_bench_base", "pk_bench_run"
@@ -174,24 +181,13 @@ def run(config: Config) -> list[Row]:
         with admin() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{RUN_DB}" WITH (FORCE)')
             conn.execute(f'DROP DATABASE IF EXISTS "{BASE_DB}" WITH (FORCE)')
-    return [
-        Row(
-            scenario="2. retention sweep, PostgreSQL",
-            size=f"{bookings:,} bookings, {bookings - remaining:,} expired",
-            pk=median(times["pk"]),
-            baseline=median(times["base"]),
-            baseline_name="one DELETE",
-            target=1.25,
-            peak_mb=peak,
-            samples=times,
-        ),
-        Row(
-            scenario=f"2. retention sweep, PostgreSQL, batch_size={BIG_BATCH:,}",
-            size=f"{bookings:,} bookings",
-            pk=median(times["pk_big"]),
-            baseline=median(times["base"]),
-            baseline_name="one DELETE",
-            target=1.25,
-            note="plan_retention(batch_size=...): fewer, larger transactions",
-        ),
-    ]
+    return batch_rows(
+        scenario="2. retention sweep, PostgreSQL",
+        size=f"{bookings:,} bookings, {bookings - remaining:,} expired",
+        big_size=f"{bookings:,} bookings",
+        times=times,
+        baseline_name="one DELETE",
+        target=1.25,
+        peak_mb=peak,
+        planner="plan_retention",
+    )
