@@ -24,7 +24,7 @@ import attrs
 from ._check import rule_for_record_type
 from ._errors import ConfigurationError, Problem, SchemaMismatchError
 from ._types import Duration, closest
-from .adapters import Adapter, Eq, In, Or, Selection
+from .adapters import Adapter, Eq, Or, Selection
 from .adapters._base import WRITE_BATCH
 from .audit import AuditLog
 from .datamap import DataMap, RecordType, SubjectLink
@@ -207,9 +207,8 @@ class Engine:
         It is the identity of the owner link of a record type that also holds the subject's
         other identities (the users table), else the identity most links of that kind use.
         """
-        cached = self._primary_identities.get(kind)
-        if cached is not None or kind in self._primary_identities:
-            return cached
+        if kind in self._primary_identities:
+            return self._primary_identities[kind]
         links = [link for _rt, link in self.datamap.linked_to(kind)]
         profile = [link for link in links if link.owner and link.extra_identities]
         primary: str | None
@@ -751,8 +750,3 @@ class Engine:
     def __repr__(self) -> str:
         stores = ", ".join(f"{s}={a.name}" for s, a in self.adapters.items())
         return f"<Engine policy={self.policy.version!r} record_types={len(self.datamap.record_types)} {stores}>"
-
-
-def in_keys(field: str, keys: list[Any]) -> Selection:
-    """``field IN keys`` (shared by the planners)."""
-    return In(field, tuple(keys))
