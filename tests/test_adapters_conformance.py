@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from privacy_kit.adapters import InMemoryAdapter, Record, SQLiteAdapter
-from privacy_kit.datamap import DataMap
+from privacy_kit.model._datamap import DataMap
 from privacy_kit.testing import AdapterConformance, AdapterFactory, populate
 
 

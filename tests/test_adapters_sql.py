@@ -15,7 +15,7 @@ import privacy_kit as pk
 from privacy_kit.adapters import InMemoryAdapter, SQLiteAdapter, where
 from privacy_kit.adapters._sql import compile_selection, quote_identifier
 from privacy_kit.adapters._sqlite import format_timestamp, parse_timestamp
-from privacy_kit.datamap import DataMap
+from privacy_kit.model._datamap import DataMap
 
 UTC = dt.UTC
 EVIL = '"; DROP TABLE sentinel; --'

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import privacy_kit as pk
-from privacy_kit.age import AGE_DATA_VERSION
+from privacy_kit.lifecycle._age import AGE_DATA_VERSION
 
 UTC = dt.UTC
 

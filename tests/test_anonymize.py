@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 import privacy_kit as pk
 from privacy_kit.adapters import Capability, Selection, where
-from privacy_kit.anonymize import (
+from privacy_kit.model._datamap import AnonymizationKind, FieldSpec
+from privacy_kit.retention._anonymize import (
     FieldAnonymization,
     anonymize_selection,
     generalize_date,
@@ -22,7 +23,6 @@ from privacy_kit.anonymize import (
     strategy_for,
     update_method,
 )
-from privacy_kit.datamap import AnonymizationKind, FieldSpec
 from test_export import SECRET, SpyAdapter, adapter_kind, make_adapter, make_engine, snapshot
 
 __all__ = ["adapter_kind"]
@@ -190,7 +190,7 @@ def test_falls_back_to_one_update_per_key_and_says_so(caplog: pytest.LogCaptureF
     adapter = _NoBulk(make_adapter("memory"))
     engine = make_engine(adapter)
     assert update_method(adapter) == "per_key"
-    with caplog.at_level(logging.INFO, logger="privacy_kit.anonymize"):
+    with caplog.at_level(logging.INFO, logger="privacy_kit.retention._anonymize"):
         n = anonymize_selection(engine, "bookings", where.eq("host_id", 1), ["invitee_phone"])
     assert n == 2
     assert adapter.updates == 2

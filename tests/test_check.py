@@ -9,7 +9,7 @@ import pytest
 
 import privacy_kit as pk
 from privacy_kit import Severity
-from privacy_kit._check import rule_for_record_type
+from privacy_kit.model._check import rule_for_record_type
 from strategies import minimal_datamap_data, minimal_policy_data
 
 Mutator = Callable[[dict[str, Any], dict[str, Any]], None]

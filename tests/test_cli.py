@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 import privacy_kit as pk
-from privacy_kit.cli import main
+from privacy_kit.cli._main import main
 from strategies import example_policy_data
 
 MALFORMED = Path(__file__).parent / "malformed"
@@ -144,7 +144,7 @@ def test_bad_arguments_are_argparse_errors(capsys: pytest.CaptureFixture[str]) -
 
 def test_the_installed_command(tmp_path: Path) -> None:
     exe = shutil.which("privacy-kit")
-    argv = [exe] if exe else [sys.executable, "-m", "privacy_kit.cli"]
+    argv = [exe] if exe else [sys.executable, "-m", "privacy_kit.cli._main"]
     ok = subprocess.run(
         [*argv, "validate"], capture_output=True, text=True, check=False, timeout=120
     )

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 import privacy_kit as pk
-from privacy_kit.cli import main
-from privacy_kit.demo import DEFAULT_AS_OF, run_demo
+from privacy_kit.cli._demo import DEFAULT_AS_OF, run_demo
+from privacy_kit.cli._main import main
 
 
 def test_demo_in_process(tmp_path: Path) -> None:
@@ -114,7 +114,7 @@ def test_demo_via_main(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
 
 def test_demo_subprocess(tmp_path: Path) -> None:
     exe = shutil.which("privacy-kit")
-    cmd = [exe] if exe else [sys.executable, "-m", "privacy_kit.cli"]
+    cmd = [exe] if exe else [sys.executable, "-m", "privacy_kit.cli._main"]
     done = subprocess.run(
         [*cmd, "demo", "--out", str(tmp_path / "tmp")],
         capture_output=True,

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 import privacy_kit as pk
-from privacy_kit.disclosures import ERASURE_NOTICE_CITATION
+from privacy_kit.lifecycle._disclosures import ERASURE_NOTICE_CITATION
 
 UTC = dt.UTC
 AT = dt.datetime(2025, 3, 1, 12, tzinfo=UTC)

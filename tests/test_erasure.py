@@ -11,9 +11,9 @@ import pytest
 
 import privacy_kit as pk
 from privacy_kit.adapters import where
-from privacy_kit.anonymize import pseudonym
-from privacy_kit.erasure import ErasureAction, KeepReason
-from privacy_kit.journal import FileJournal, MemoryJournal
+from privacy_kit.audit._journal import FileJournal, MemoryJournal
+from privacy_kit.retention._anonymize import pseudonym
+from privacy_kit.rights._erasure import ErasureAction, KeepReason
 from test_export import (
     ANN,
     HANA,

@@ -19,7 +19,7 @@ from privacy_kit import (
     Source,
     Trigger,
 )
-from privacy_kit.cli import main
+from privacy_kit.cli._main import main
 
 POLICY = pk.load_policy(pk.example_path())
 DATAMAP = pk.load_datamap(pk.example_path("datamap.yaml"), policy=POLICY)

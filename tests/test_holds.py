@@ -27,7 +27,7 @@ from privacy_kit.adapters import (
     SQLiteAdapter,
     where,
 )
-from privacy_kit.holds import (
+from privacy_kit.retention._holds import (
     HoldRegistry,
     LegalHold,
     definitely,

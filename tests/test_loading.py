@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 import privacy_kit as pk
-from privacy_kit._loading import format_location, read_document
+from privacy_kit.model._loading import format_location, read_document
 
 MALFORMED = Path(__file__).parent / "malformed"
 EXPECTED: list[dict[str, str]] = yaml.safe_load((MALFORMED / "expected.yaml").read_text("utf-8"))

@@ -12,8 +12,8 @@ import pytest
 from pydantic import BaseModel
 
 import privacy_kit as pk
-from privacy_kit.cli import main
-from privacy_kit.notices import (
+from privacy_kit.cli._main import main
+from privacy_kit.notices._notice import (
     describe_duration,
     describe_retention,
     notice_translation_gaps,

@@ -10,8 +10,8 @@ import orjson
 import pytest
 
 import privacy_kit as pk
-from privacy_kit import opendsr
-from privacy_kit.requests import DataSubjectRequest, RequestStatus
+from privacy_kit.interop import opendsr
+from privacy_kit.rights._requests import DataSubjectRequest, RequestStatus
 
 # The sample request object from the OpenDSR README (github.com/opengdpr/OpenDSR, "Sample Request Object").
 README_REQUEST = b"""{

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import privacy_kit as pk
 from privacy_kit.adapters import InMemoryAdapter
-from privacy_kit.preferences import (
+from privacy_kit.rights._preferences import (
     Preferences,
     RestrictionGround,
     make_unsubscribe_token,
@@ -346,7 +346,7 @@ def test_token_tampering_detected() -> None:
 
 
 def test_token_with_valid_signature_but_garbage_payload() -> None:
-    from privacy_kit.preferences import _sign
+    from privacy_kit.rights._preferences import _sign
 
     body = "bm90IGpzb24"  # base64url("not json")
     with pytest.raises(pk.VerificationError, match=r"^malformed"):

@@ -6,14 +6,15 @@ import datetime as dt
 import itertools
 import zoneinfo
 
+import orjson
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import privacy_kit as pk
-from privacy_kit.audit import AuditLog
-from privacy_kit.requests import (
+from privacy_kit.audit._log import AuditLog
+from privacy_kit.rights._requests import (
     STOP_THE_CLOCK,
     TRANSITIONS,
     DataSubjectRequest,
@@ -340,11 +341,11 @@ def test_json_round_trip_and_validation() -> None:
     data = request.model_dump(mode="json")
     data["status"] = "completed"
     with pytest.raises(pk.RequestError, match="does not match the last transition"):
-        DataSubjectRequest.from_json(pk.audit.orjson.dumps(data))
+        DataSubjectRequest.from_json(orjson.dumps(data))
     data = request.model_dump(mode="json")
     data["surprise"] = 1
     with pytest.raises(pk.RequestError, match="unknown key 'surprise'"):
-        DataSubjectRequest.from_json(pk.audit.orjson.dumps(data))
+        DataSubjectRequest.from_json(orjson.dumps(data))
 
 
 def test_transitions_are_audited_without_personal_data() -> None:

@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 
 import privacy_kit as pk
 from privacy_kit.adapters import All, Before, Eq, In, InMemoryAdapter, Not
-from privacy_kit.anonymize import strategy_for
-from privacy_kit.retention import RetentionSettings, cutoff, expires_at
+from privacy_kit.model import is_within
+from privacy_kit.retention._anonymize import strategy_for
+from privacy_kit.retention._retention import RetentionSettings, cutoff, expires_at
 from strategies import example_policy_data
 
 UTC = dt.UTC
@@ -357,11 +358,7 @@ def expected(scenario: dict[str, Any]) -> dict[str, dict[int, tuple[str, dict[st
                     if (
                         f.personal
                         and f.name not in structural
-                        and any(
-                            pk.taxonomy.is_within(c, k)
-                            for c in f.categories
-                            for k in exc["categories"]
-                        )
+                        and any(is_within(c, k) for c in f.categories for k in exc["categories"])
                     ):
                         keep_until[f.name] = exc["duration"]
             final = max(

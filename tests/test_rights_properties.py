@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 
 import privacy_kit as pk
 from privacy_kit.adapters import Selection, where
-from privacy_kit.erasure import KeepReason
-from privacy_kit.journal import FileJournal
+from privacy_kit.audit._journal import FileJournal
+from privacy_kit.rights._erasure import KeepReason
 from test_export import SECRET, SpyAdapter, make_adapter, make_engine, snapshot
 
 _SETTINGS = settings(

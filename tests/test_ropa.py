@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import privacy_kit as pk
-from privacy_kit.cli import main
+from privacy_kit.cli._main import main
 
 
 @pytest.fixture(scope="module")

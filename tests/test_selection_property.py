@@ -27,7 +27,7 @@ from privacy_kit.adapters import (
     Selection,
     SQLiteAdapter,
 )
-from privacy_kit.datamap import DataMap
+from privacy_kit.model._datamap import DataMap
 
 DATAMAP = DataMap.model_validate(
     {

@@ -7,7 +7,7 @@ import pytest
 
 import privacy_kit as pk
 from privacy_kit import DataCategory, LegalBasis, Purpose, SubjectKind, Taxonomy
-from privacy_kit.taxonomy import is_within
+from privacy_kit.model._taxonomy import is_within
 
 TAX = pk.default_taxonomy()
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import privacy_kit as pk
-from privacy_kit.verification import Challenge, CodeVerifier, Verifier
+from privacy_kit.rights._verification import Challenge, CodeVerifier, Verifier
 
 SECRET = b"verification-secret-0123456789ab"
 NOW = dt.datetime(2026, 4, 1, 9, tzinfo=dt.UTC)

@@ -38,143 +38,143 @@ _LAZY: dict[str, str] = {
     "Duration": "._types",
     "LocalizedText": "._types",
     # taxonomy
-    "DataCategory": ".taxonomy",
-    "LegalBasis": ".taxonomy",
-    "Purpose": ".taxonomy",
-    "SubjectKind": ".taxonomy",
-    "Taxonomy": ".taxonomy",
-    "default_taxonomy": ".taxonomy",
+    "DataCategory": ".model._taxonomy",
+    "LegalBasis": ".model._taxonomy",
+    "Purpose": ".model._taxonomy",
+    "SubjectKind": ".model._taxonomy",
+    "Taxonomy": ".model._taxonomy",
+    "default_taxonomy": ".model._taxonomy",
     # policy
-    "BreachPromise": ".policy",
-    "ChangeKind": ".policy",
-    "ChangePolicy": ".policy",
-    "Children": ".policy",
-    "Collection": ".policy",
-    "Communication": ".policy",
-    "CommunicationKind": ".policy",
-    "Contact": ".policy",
-    "Controller": ".policy",
-    "ExceptionKind": ".policy",
-    "IdentityVerification": ".policy",
-    "OverrideRange": ".policy",
-    "Policy": ".policy",
-    "Recipient": ".policy",
-    "RecipientKind": ".policy",
-    "RefusalReason": ".policy",
-    "RequestChannel": ".policy",
-    "Requests": ".policy",
-    "RetentionAction": ".policy",
-    "RetentionException": ".policy",
-    "RetentionRule": ".policy",
-    "Right": ".policy",
-    "RightOffer": ".policy",
-    "SecurityMeasure": ".policy",
-    "Source": ".policy",
-    "Storage": ".policy",
-    "StorageLocation": ".policy",
-    "SubjectScope": ".policy",
-    "TaxonomySpec": ".policy",
-    "Transfer": ".policy",
-    "Trigger": ".policy",
+    "BreachPromise": ".model._policy",
+    "ChangeKind": ".model._policy",
+    "ChangePolicy": ".model._policy",
+    "Children": ".model._policy",
+    "Collection": ".model._policy",
+    "Communication": ".model._policy",
+    "CommunicationKind": ".model._policy",
+    "Contact": ".model._policy",
+    "Controller": ".model._policy",
+    "ExceptionKind": ".model._policy",
+    "IdentityVerification": ".model._policy",
+    "OverrideRange": ".model._policy",
+    "Policy": ".model._policy",
+    "Recipient": ".model._policy",
+    "RecipientKind": ".model._policy",
+    "RefusalReason": ".model._policy",
+    "RequestChannel": ".model._policy",
+    "Requests": ".model._policy",
+    "RetentionAction": ".model._policy",
+    "RetentionException": ".model._policy",
+    "RetentionRule": ".model._policy",
+    "Right": ".model._policy",
+    "RightOffer": ".model._policy",
+    "SecurityMeasure": ".model._policy",
+    "Source": ".model._policy",
+    "Storage": ".model._policy",
+    "StorageLocation": ".model._policy",
+    "SubjectScope": ".model._policy",
+    "TaxonomySpec": ".model._policy",
+    "Transfer": ".model._policy",
+    "Trigger": ".model._policy",
     # data map
-    "AccountLink": ".datamap",
-    "Anonymization": ".datamap",
-    "AnonymizationKind": ".datamap",
-    "DataMap": ".datamap",
-    "FieldSpec": ".datamap",
-    "RecordType": ".datamap",
-    "SubjectLink": ".datamap",
-    "Timestamps": ".datamap",
+    "AccountLink": ".model._datamap",
+    "Anonymization": ".model._datamap",
+    "AnonymizationKind": ".model._datamap",
+    "DataMap": ".model._datamap",
+    "FieldSpec": ".model._datamap",
+    "RecordType": ".model._datamap",
+    "SubjectLink": ".model._datamap",
+    "Timestamps": ".model._datamap",
     # jurisdictions
-    "Jurisdiction": "._jurisdictions",
-    "RequestDeadline": "._jurisdictions",
-    "get_jurisdiction": "._jurisdictions",
-    "jurisdictions": "._jurisdictions",
+    "Jurisdiction": ".model._jurisdictions",
+    "RequestDeadline": ".model._jurisdictions",
+    "get_jurisdiction": ".model._jurisdictions",
+    "jurisdictions": ".model._jurisdictions",
     # loading and checking
-    "CheckReport": "._check",
-    "Finding": "._check",
-    "Severity": "._check",
-    "check": "._check",
-    "example_path": "._loading",
-    "load_datamap": "._loading",
-    "load_policy": "._loading",
+    "CheckReport": ".model._check",
+    "Finding": ".model._check",
+    "Severity": ".model._check",
+    "check": ".model._check",
+    "example_path": ".model._loading",
+    "load_datamap": ".model._loading",
+    "load_policy": ".model._loading",
     # engine
-    "Engine": ".engine",
-    "Subject": ".engine",
+    "Engine": ".engine._engine",
+    "Subject": ".engine._engine",
     # policy versions
-    "ChangeNotification": ".versions",
-    "PolicyChange": ".versions",
-    "PolicyDiff": ".versions",
-    "PolicyHistory": ".versions",
-    "PolicyVersion": ".versions",
-    "diff": ".versions",
+    "ChangeNotification": ".lifecycle._versions",
+    "PolicyChange": ".lifecycle._versions",
+    "PolicyDiff": ".lifecycle._versions",
+    "PolicyHistory": ".lifecycle._versions",
+    "PolicyVersion": ".lifecycle._versions",
+    "diff": ".lifecycle._versions",
     # breach incidents
-    "AffectedSubject": ".breach",
-    "BreachAssessment": ".breach",
-    "BreachDuty": ".breach",
-    "BreachNotice": ".breach",
-    "BreachRule": ".breach",
-    "DutyStatus": ".breach",
-    "Incident": ".breach",
-    "RiskLevel": ".breach",
-    "add_business_days": ".breach",
-    "assess": ".breach",
-    "draft_notice": ".breach",
-    "subjects_to_notify": ".breach",
+    "AffectedSubject": ".lifecycle._breach",
+    "BreachAssessment": ".lifecycle._breach",
+    "BreachDuty": ".lifecycle._breach",
+    "BreachNotice": ".lifecycle._breach",
+    "BreachRule": ".lifecycle._breach",
+    "DutyStatus": ".lifecycle._breach",
+    "Incident": ".lifecycle._breach",
+    "RiskLevel": ".lifecycle._breach",
+    "add_business_days": ".lifecycle._breach",
+    "assess": ".lifecycle._breach",
+    "draft_notice": ".lifecycle._breach",
+    "subjects_to_notify": ".lifecycle._breach",
     # minimum age
-    "AgeDecision": ".age",
-    "AgeRule": ".age",
-    "AgeTable": ".age",
-    "age_on": ".age",
-    "age_table": ".age",
-    "check_age": ".age",
+    "AgeDecision": ".lifecycle._age",
+    "AgeRule": ".lifecycle._age",
+    "AgeTable": ".lifecycle._age",
+    "age_on": ".lifecycle._age",
+    "age_table": ".lifecycle._age",
+    "check_age": ".lifecycle._age",
     # disclosure log
-    "Disclosure": ".disclosures",
-    "DisclosureLog": ".disclosures",
-    "RecipientSummary": ".disclosures",
+    "Disclosure": ".lifecycle._disclosures",
+    "DisclosureLog": ".lifecycle._disclosures",
+    "RecipientSummary": ".lifecycle._disclosures",
     # notices, records of processing
-    "ProcessingActivity": ".ropa",
-    "ProcessingRecords": ".ropa",
-    "records_of_processing": ".ropa",
-    "render_notice": ".notices",
+    "ProcessingActivity": ".notices._ropa",
+    "ProcessingRecords": ".notices._ropa",
+    "records_of_processing": ".notices._ropa",
+    "render_notice": ".notices._notice",
     # audit, preferences, requests, verification
-    "AuditEntry": ".audit",
-    "AuditLog": ".audit",
-    "AuditVerification": ".audit",
-    "Decision": ".preferences",
-    "Preferences": ".preferences",
-    "RestrictionGround": ".preferences",
-    "DataSubjectRequest": ".requests",
-    "RequestStatus": ".requests",
-    "RequestType": ".requests",
-    "CodeVerifier": ".verification",
-    "Verifier": ".verification",
+    "AuditEntry": ".audit._log",
+    "AuditLog": ".audit._log",
+    "AuditVerification": ".audit._log",
+    "Decision": ".rights._preferences",
+    "Preferences": ".rights._preferences",
+    "RestrictionGround": ".rights._preferences",
+    "DataSubjectRequest": ".rights._requests",
+    "RequestStatus": ".rights._requests",
+    "RequestType": ".rights._requests",
+    "CodeVerifier": ".rights._verification",
+    "Verifier": ".rights._verification",
     # storage adapters (the SQL ones import lazily; SQLAlchemy only when used)
     "InMemoryAdapter": ".adapters",
     "SQLAlchemyAdapter": ".adapters",
     "SQLiteAdapter": ".adapters",
     # access, portability, erasure, rectification
-    "FieldAnonymization": ".anonymize",
-    "ErasureAction": ".erasure",
-    "ErasurePlan": ".erasure",
-    "ErasureReport": ".erasure",
-    "ErasureStep": ".erasure",
-    "KeepReason": ".erasure",
-    "KeptItem": ".erasure",
-    "ExportResult": ".export",
-    "FileJournal": ".journal",
-    "Journal": ".journal",
-    "MemoryJournal": ".journal",
+    "FieldAnonymization": ".retention._anonymize",
+    "ErasureAction": ".rights._erasure",
+    "ErasurePlan": ".rights._erasure",
+    "ErasureReport": ".rights._erasure",
+    "ErasureStep": ".rights._erasure",
+    "KeepReason": ".rights._erasure",
+    "KeptItem": ".rights._erasure",
+    "ExportResult": ".rights._export",
+    "FileJournal": ".audit._journal",
+    "Journal": ".audit._journal",
+    "MemoryJournal": ".audit._journal",
     # retention and legal holds
-    "FateStage": ".retention",
-    "HoldRegistry": ".holds",
-    "LegalHold": ".holds",
-    "RecordFate": ".retention",
-    "RetentionEntry": ".retention",
-    "RetentionJournal": ".retention",
-    "RetentionPlan": ".retention",
-    "RetentionReport": ".retention",
-    "RetentionSettings": ".retention",
+    "FateStage": ".retention._retention",
+    "HoldRegistry": ".retention._holds",
+    "LegalHold": ".retention._holds",
+    "RecordFate": ".retention._retention",
+    "RetentionEntry": ".retention._retention",
+    "RetentionJournal": ".retention._retention",
+    "RetentionPlan": ".retention._retention",
+    "RetentionReport": ".retention._retention",
+    "RetentionSettings": ".retention._retention",
     # --- more public names are added above this line ---
 }
 
@@ -343,7 +343,6 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from ._check import CheckReport, Finding, Severity, check
     from ._errors import (
         AdapterError,
         AuditIntegrityError,
@@ -358,14 +357,13 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         SchemaMismatchError,
         VerificationError,
     )
-    from ._jurisdictions import Jurisdiction, RequestDeadline, get_jurisdiction, jurisdictions
-    from ._loading import example_path, load_datamap, load_policy
     from ._types import Duration, LocalizedText
     from .adapters import InMemoryAdapter, SQLAlchemyAdapter, SQLiteAdapter
-    from .age import AgeDecision, AgeRule, AgeTable, age_on, age_table, check_age
-    from .anonymize import FieldAnonymization
-    from .audit import AuditEntry, AuditLog, AuditVerification
-    from .breach import (
+    from .audit._journal import FileJournal, Journal, MemoryJournal
+    from .audit._log import AuditEntry, AuditLog, AuditVerification
+    from .engine._engine import Engine, Subject
+    from .lifecycle._age import AgeDecision, AgeRule, AgeTable, age_on, age_table, check_age
+    from .lifecycle._breach import (
         AffectedSubject,
         BreachAssessment,
         BreachDuty,
@@ -379,7 +377,17 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         draft_notice,
         subjects_to_notify,
     )
-    from .datamap import (
+    from .lifecycle._disclosures import Disclosure, DisclosureLog, RecipientSummary
+    from .lifecycle._versions import (
+        ChangeNotification,
+        PolicyChange,
+        PolicyDiff,
+        PolicyHistory,
+        PolicyVersion,
+        diff,
+    )
+    from .model._check import CheckReport, Finding, Severity, check
+    from .model._datamap import (
         AccountLink,
         Anonymization,
         AnonymizationKind,
@@ -389,21 +397,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         SubjectLink,
         Timestamps,
     )
-    from .disclosures import Disclosure, DisclosureLog, RecipientSummary
-    from .engine import Engine, Subject
-    from .erasure import (
-        ErasureAction,
-        ErasurePlan,
-        ErasureReport,
-        ErasureStep,
-        KeepReason,
-        KeptItem,
-    )
-    from .export import ExportResult
-    from .holds import HoldRegistry, LegalHold
-    from .journal import FileJournal, Journal, MemoryJournal
-    from .notices import render_notice
-    from .policy import (
+    from .model._jurisdictions import Jurisdiction, RequestDeadline, get_jurisdiction, jurisdictions
+    from .model._loading import example_path, load_datamap, load_policy
+    from .model._policy import (
         BreachPromise,
         ChangeKind,
         ChangePolicy,
@@ -436,9 +432,19 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         Transfer,
         Trigger,
     )
-    from .preferences import Decision, Preferences, RestrictionGround
-    from .requests import DataSubjectRequest, RequestStatus, RequestType
-    from .retention import (
+    from .model._taxonomy import (
+        DataCategory,
+        LegalBasis,
+        Purpose,
+        SubjectKind,
+        Taxonomy,
+        default_taxonomy,
+    )
+    from .notices._notice import render_notice
+    from .notices._ropa import ProcessingActivity, ProcessingRecords, records_of_processing
+    from .retention._anonymize import FieldAnonymization
+    from .retention._holds import HoldRegistry, LegalHold
+    from .retention._retention import (
         FateStage,
         RecordFate,
         RetentionEntry,
@@ -447,14 +453,15 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         RetentionReport,
         RetentionSettings,
     )
-    from .ropa import ProcessingActivity, ProcessingRecords, records_of_processing
-    from .taxonomy import DataCategory, LegalBasis, Purpose, SubjectKind, Taxonomy, default_taxonomy
-    from .verification import CodeVerifier, Verifier
-    from .versions import (
-        ChangeNotification,
-        PolicyChange,
-        PolicyDiff,
-        PolicyHistory,
-        PolicyVersion,
-        diff,
+    from .rights._erasure import (
+        ErasureAction,
+        ErasurePlan,
+        ErasureReport,
+        ErasureStep,
+        KeepReason,
+        KeptItem,
     )
+    from .rights._export import ExportResult
+    from .rights._preferences import Decision, Preferences, RestrictionGround
+    from .rights._requests import DataSubjectRequest, RequestStatus, RequestType
+    from .rights._verification import CodeVerifier, Verifier

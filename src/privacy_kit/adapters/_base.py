@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self, runtime_checkable
 
 from .._errors import AdapterError, Problem, SchemaMismatchError
-from ..datamap import DataMap, RecordType
+from ..model._datamap import DataMap, RecordType
 from ._selection import Eq, Selection
 
 __all__ = [

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .._errors import Problem
-from ..datamap import DataMap, RecordType
+from ..model._datamap import DataMap, RecordType
 from ._base import (
     BaseAdapter,
     Capability,

@@ -29,7 +29,7 @@ except ImportError as exc:  # pragma: no cover - exercised in the core-only test
     ) from exc
 
 from .._errors import Problem
-from ..datamap import DataMap, FieldSpec, RecordType
+from ..model._datamap import DataMap, FieldSpec, RecordType
 from ._base import (
     BaseAdapter,
     Capability,

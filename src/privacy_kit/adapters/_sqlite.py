@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from .._errors import Problem
-from ..datamap import DataMap, RecordType
+from ..model._datamap import DataMap, RecordType
 from ._base import (
     BaseAdapter,
     Capability,

@@ -17,8 +17,8 @@ from typing import Literal
 
 import orjson
 
-from ..policy import Right
-from ..taxonomy import LegalBasis, Taxonomy
+from ..model._policy import Right
+from ..model._taxonomy import LegalBasis, Taxonomy
 
 __all__ = ["IRI_PATTERN", "dpv_iri", "dpv_table", "taxonomy_iris"]
 

@@ -27,8 +27,8 @@ import orjson
 
 from .._errors import PolicyError, Problem
 from .._types import LocalizedText
-from ..datamap import DataMap, RecordType
-from ..taxonomy import DataCategory, LegalBasis, Purpose, SubjectKind, Taxonomy
+from ..model._datamap import DataMap, RecordType
+from ..model._taxonomy import DataCategory, LegalBasis, Purpose, SubjectKind, Taxonomy
 
 __all__ = [
     "DEFAULT_LEGAL_BASES",
@@ -101,7 +101,7 @@ def load_manifest(source: str | os.PathLike[str] | Mapping[str, Any]) -> dict[st
     """
     if isinstance(source, Mapping):
         return dict(source)
-    from .._loading import read_document  # noqa: PLC0415 - keeps YAML optional
+    from ..model._loading import read_document  # noqa: PLC0415 - keeps YAML optional
 
     data = read_document(source)
     if not isinstance(data, Mapping):
@@ -436,7 +436,7 @@ def datamap_from_fides(
     """
     from pydantic import ValidationError  # noqa: PLC0415
 
-    from .._loading import validation_problems  # noqa: PLC0415
+    from ..model._loading import validation_problems  # noqa: PLC0415
 
     manifest = load_manifest(source)
     mapping = categories or {}

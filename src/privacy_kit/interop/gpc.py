@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
-from .._jurisdictions import Jurisdiction, get_jurisdiction
-from ..policy import Right
+from ..model._jurisdictions import Jurisdiction, get_jurisdiction
+from ..model._policy import Right
 
 __all__ = ["GpcDecision", "gpc_decision", "gpc_signal"]
 

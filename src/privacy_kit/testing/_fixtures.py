@@ -28,7 +28,7 @@ from ..adapters import (
     Record,
     Selection,
 )
-from ..datamap import DataMap
+from ..model._datamap import DataMap
 
 __all__ = ["SELECTION_CASES", "SelectionCase", "conformance_datamap", "conformance_records"]
 

@@ -17,7 +17,7 @@ import pytest
 
 from .._errors import AdapterError
 from ..adapters import Adapter, All, Capability, Eq, In, IsNull, Not, Record, where
-from ..datamap import DataMap, RecordType
+from ..model._datamap import DataMap, RecordType
 from ._fixtures import SELECTION_CASES, SelectionCase, conformance_datamap, conformance_records
 
 __all__ = [

@@ -1,0 +1,77 @@
+"""What happened, kept so that it can be proven: the audit log and the journals.
+
+The hash-chained :class:`AuditLog` (memory, JSONL and SQLite sinks) and the journals with which
+erasures resume after a failure.
+
+Layer rule: imports only the foundation; the operations above record into it through the values
+they are handed (an audit log, a journal), never through the engine.
+
+Example:
+    >>> import datetime as dt
+    >>> from privacy_kit.audit import AuditLog
+    >>> log = AuditLog.memory()
+    >>> _ = log.record("hold.placed", now=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    >>> log.verify().ok
+    True
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._lazy import attach
+
+# name -> the module that defines it
+_NAMES: dict[str, str] = {
+    "FileJournal": "._journal",
+    "Journal": "._journal",
+    "MemoryJournal": "._journal",
+    "open_journal": "._journal",
+    "AuditEntry": "._log",
+    "AuditHead": "._log",
+    "AuditLog": "._log",
+    "AuditProblem": "._log",
+    "AuditSink": "._log",
+    "AuditVerification": "._log",
+    "GENESIS_HASH": "._log",
+    "JsonlSink": "._log",
+    "MemorySink": "._log",
+    "RawEntry": "._log",
+    "SqliteSink": "._log",
+}
+
+__all__ = [
+    "GENESIS_HASH",
+    "AuditEntry",
+    "AuditHead",
+    "AuditLog",
+    "AuditProblem",
+    "AuditSink",
+    "AuditVerification",
+    "FileJournal",
+    "Journal",
+    "JsonlSink",
+    "MemoryJournal",
+    "MemorySink",
+    "RawEntry",
+    "SqliteSink",
+    "open_journal",
+]
+
+__getattr__, __dir__ = attach(__name__, _NAMES, __all__)
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from ._journal import FileJournal, Journal, MemoryJournal, open_journal
+    from ._log import (
+        GENESIS_HASH,
+        AuditEntry,
+        AuditHead,
+        AuditLog,
+        AuditProblem,
+        AuditSink,
+        AuditVerification,
+        JsonlSink,
+        MemorySink,
+        RawEntry,
+        SqliteSink,
+    )

@@ -1,0 +1,190 @@
+"""Journals: what lets an interrupted plan resume where it stopped.
+
+Applying a plan writes an entry *before* each step runs (``started``) and one *after* it has
+run (``done``, with how many records it changed). If the process crashes, or the store fails,
+part-way, applying the same plan again with the same journal skips the steps recorded as done
+(taking their counts from the journal, so the final report is complete) and runs the rest.
+A step that started but never finished is simply run again: every step privacy_kit plans is
+idempotent.
+
+:class:`MemoryJournal` lives as long as the object; :class:`FileJournal` is a JSON-lines file,
+flushed and synced after every entry, that survives the process. Entries hold plan and step
+identifiers and counts, never personal data.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .._errors import PlanError
+
+__all__ = ["FileJournal", "Journal", "MemoryJournal", "open_journal"]
+
+
+class Journal:
+    """Base of the journals: append entries, read them back.
+
+    Subclasses implement :meth:`append` and :meth:`entries`; the rest is shared.
+
+    Example:
+        >>> j = MemoryJournal()
+        >>> j.started("plan1", "users:delete")
+        >>> j.done("plan1", "users:delete", 3)
+        >>> j.completed_steps("plan1")
+        {'users:delete': 3}
+    """
+
+    def append(self, entry: Mapping[str, Any]) -> None:
+        """Record one entry durably."""
+        raise NotImplementedError
+
+    def entries(self) -> Iterator[dict[str, Any]]:
+        """Every entry, oldest first."""
+        raise NotImplementedError
+
+    def started(self, plan_id: str, step: str) -> None:
+        """Record that ``step`` of ``plan_id`` is about to run."""
+        self.append({"plan": plan_id, "step": step, "event": "started"})
+
+    def done(self, plan_id: str, step: str, count: int) -> None:
+        """Record that ``step`` of ``plan_id`` ran and changed ``count`` records."""
+        self.append({"plan": plan_id, "step": step, "event": "done", "count": count})
+
+    def finished(self, plan_id: str) -> None:
+        """Record that every step of ``plan_id`` is done."""
+        self.append({"plan": plan_id, "event": "finished"})
+
+    def completed_steps(self, plan_id: str) -> dict[str, int]:
+        """The steps of ``plan_id`` recorded as done, with their counts."""
+        return {
+            str(e["step"]): int(e.get("count", 0))
+            for e in self.entries()
+            if e.get("plan") == plan_id and e.get("event") == "done"
+        }
+
+    def interrupted_steps(self, plan_id: str) -> list[str]:
+        """Steps of ``plan_id`` that started but were never recorded as done."""
+        started: dict[str, None] = {}
+        for e in self.entries():
+            if e.get("plan") != plan_id or "step" not in e:
+                continue
+            if e.get("event") == "started":
+                started[str(e["step"])] = None
+            elif e.get("event") == "done":
+                started.pop(str(e["step"]), None)
+        return list(started)
+
+    def is_finished(self, plan_id: str) -> bool:
+        """Whether ``plan_id`` ran to the end."""
+        return any(
+            e.get("plan") == plan_id and e.get("event") == "finished" for e in self.entries()
+        )
+
+
+class MemoryJournal(Journal):
+    """A journal held in memory (resumes within one process).
+
+    Example:
+        >>> j = MemoryJournal()
+        >>> j.started("p", "s")
+        >>> j.interrupted_steps("p")
+        ['s']
+    """
+
+    def __init__(self) -> None:
+        self._entries: list[dict[str, Any]] = []
+
+    def append(self, entry: Mapping[str, Any]) -> None:
+        """Record one entry."""
+        self._entries.append(dict(entry))
+
+    def entries(self) -> Iterator[dict[str, Any]]:
+        """Every entry, oldest first."""
+        return iter(list(self._entries))
+
+    def __repr__(self) -> str:
+        return f"<MemoryJournal entries={len(self._entries)}>"
+
+
+class FileJournal(Journal):
+    """A JSON-lines journal file; each entry is flushed and synced before the step goes on.
+
+    Args:
+        path: the file (created with its parent directories if missing).
+
+    Raises:
+        PlanError: an existing file holds a line that is not a JSON object.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "erasure.jsonl"
+        >>> j = FileJournal(path)
+        >>> j.done("p", "bookings:delete", 2)
+        >>> FileJournal(path).completed_steps("p")
+        {'bookings:delete': 2}
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.touch(exist_ok=True)
+
+    def append(self, entry: Mapping[str, Any]) -> None:
+        """Append one line and sync it to disk."""
+        with self.path.open("ab") as fh:
+            fh.write(orjson.dumps(dict(entry)) + b"\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def entries(self) -> Iterator[dict[str, Any]]:
+        """Every entry, oldest first (a torn last line, from a crash mid-write, is ignored)."""
+        with self.path.open("rb") as fh:
+            lines = fh.read().split(b"\n")
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                entry = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                if number == len(lines):  # the write of the last line was cut short
+                    return
+                raise PlanError(f"{self.path}:{number}: journal line is not JSON") from None
+            if not isinstance(entry, dict):
+                raise PlanError(f"{self.path}:{number}: journal line is not a JSON object")
+            yield entry
+
+    def __repr__(self) -> str:
+        return f"<FileJournal {str(self.path)!r}>"
+
+
+def open_journal(
+    journal: Journal | str | os.PathLike[str] | None, plan_id: str, *, prefix: str = "plan"
+) -> Journal:
+    """The journal to use: the one given; a file in a directory; or a new in-memory journal.
+
+    Args:
+        journal: a journal, a directory (the file ``<prefix>-<plan id>.jsonl`` inside it is
+            used), a ``.jsonl`` file path, or ``None`` for a fresh :class:`MemoryJournal`.
+        plan_id: the plan's identifier (names the file in a directory).
+        prefix: the file-name prefix in a directory.
+
+    Returns:
+        The journal.
+
+    Example:
+        >>> open_journal(None, "abc")
+        <MemoryJournal entries=0>
+    """
+    if journal is None:
+        return MemoryJournal()
+    if isinstance(journal, Journal):
+        return journal
+    path = Path(journal)
+    if path.suffix == ".jsonl":
+        return FileJournal(path)
+    return FileJournal(path / f"{prefix}-{plan_id[:24]}.jsonl")

@@ -1,0 +1,270 @@
+"""The ``privacy-kit`` command line.
+
+Exit codes: 0 when all is well, 1 when a check found an error (or an operation failed), 2 when an
+input cannot be read or parsed; the message is printed, never a traceback.
+
+Example:
+    >>> main(["schema", "policy"]) # doctest: +ELLIPSIS
+    {...
+    0
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+import orjson
+
+from .._errors import PolicyError, PrivacyKitError
+
+__all__ = ["main"]
+
+Command = Callable[[argparse.Namespace, TextIO], int]
+
+
+def _print(out: TextIO, text: str = "") -> None:
+    out.write(text + "\n")
+
+
+def _summary(policy_path: Path, datamap_path: Path | None, out: TextIO) -> int:
+    from ..model._check import check  # noqa: PLC0415 - keep `privacy-kit --help` fast
+    from ..model._loading import load_datamap, load_policy  # noqa: PLC0415
+
+    policy = load_policy(policy_path)
+    datamap = load_datamap(datamap_path, policy=policy) if datamap_path else None
+    tax = policy.vocabulary
+    _print(
+        out,
+        f"{policy.title.get_text('en')} (version {policy.version}, effective {policy.effective})",
+    )
+    _print(
+        out,
+        f"Controller: {policy.controller.name}; contact: "
+        + ", ".join(c.value for c in policy.controller.contacts),
+    )
+    _print(
+        out,
+        "Covers: "
+        + ", ".join(tax.subject_kind(s.kind).name.get_text("en") for s in policy.subjects),
+    )
+    _print(out, "Jurisdictions: " + ", ".join(policy.jurisdictions))
+    by_source: dict[str, list[str]] = {}
+    for c in policy.collection:
+        by_source.setdefault(c.source.value, []).append(c.category)
+    _print(out, f"Collects {len(policy.collection)} categories:")
+    for source, cats in by_source.items():
+        _print(out, f"  {source:<12} {', '.join(cats)}")
+    purposes = sorted({p for c in policy.collection for p in c.purposes})
+    _print(out, f"For {len(purposes)} purposes: " + ", ".join(purposes))
+    _print(
+        out,
+        "Shares with: "
+        + ", ".join(f"{r.name.get_text('en')} ({r.kind.value})" for r in policy.recipients),
+    )
+    _print(
+        out,
+        "Stored in: "
+        + ", ".join(f"{s.provider} ({s.country})" for s in policy.storage.locations)
+        + (f"; {len(policy.storage.transfers)} transfer(s)" if policy.storage.transfers else ""),
+    )
+    _print(out, "Security: " + ", ".join(m.key for m in policy.security))
+    _print(out, "Retention:")
+    for rule in policy.retention:
+        span = (
+            f"{rule.duration.describe()} after {rule.trigger.value}"
+            if rule.duration
+            else f"until {rule.trigger.value}"
+        )
+        extra = ""
+        if rule.override is not None:
+            extra = f"; customer may set {rule.override.minimum}..{rule.override.maximum}"
+        if rule.exceptions:
+            extra += "; exceptions: " + ", ".join(e.kind.value for e in rule.exceptions)
+        _print(out, f"  {rule.key:<14} {rule.action.value} {span}{extra}")
+    _print(out, "Rights: " + ", ".join(o.right.value for o in policy.rights))
+    _print(
+        out,
+        f"Breach: {', '.join(policy.breach.notify)} told within {policy.breach.notify_within.describe()}",
+    )
+    _print(out, f"Minimum age: {policy.children.minimum_age}")
+    _print(out, "Languages: " + ", ".join(policy.languages))
+    if datamap is not None:
+        _print(
+            out,
+            f"Data map: {len(datamap.record_types)} record types in store(s) {', '.join(datamap.stores)}",
+        )
+    report = check(policy, datamap)
+    _print(out)
+    if not report.findings:
+        _print(out, "Check: no findings.")
+    else:
+        counts = {
+            s: sum(1 for f in report if f.severity.value == s) for s in ("error", "warning", "info")
+        }
+        _print(
+            out,
+            f"Check: {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} note(s)",
+        )
+        for finding in report:
+            _print(out, f"  {finding}")
+    return 0 if report.ok else 1
+
+
+def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
+    from ..model._loading import example_path  # noqa: PLC0415
+
+    if args.policy is None:
+        policy_path = example_path("policy.yaml")
+        datamap_path = args.datamap or example_path("datamap.yaml")
+        _print(out, f"(no policy given: checking the built-in example in {policy_path.parent})")
+    else:
+        policy_path, datamap_path = args.policy, args.datamap
+    return _summary(policy_path, datamap_path, out)
+
+
+def _cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
+    from ..model._datamap import DataMap  # noqa: PLC0415
+    from ..model._policy import Policy  # noqa: PLC0415
+
+    model = Policy if args.which == "policy" else DataMap
+    _print(out, orjson.dumps(model.model_json_schema(), option=orjson.OPT_INDENT_2).decode())
+    return 0
+
+
+def _policy_arg(args: argparse.Namespace) -> Path:
+    from ..model._loading import example_path  # noqa: PLC0415
+
+    return Path(args.policy) if args.policy is not None else example_path("policy.yaml")
+
+
+def _write(args: argparse.Namespace, out: TextIO, text: str) -> None:
+    if args.output is None:
+        out.write(text if text.endswith("\n") else text + "\n")
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+
+
+def _cmd_render(args: argparse.Namespace, out: TextIO) -> int:
+    from ..model._loading import load_policy  # noqa: PLC0415
+    from ..notices._notice import render_notice  # noqa: PLC0415
+
+    policy = load_policy(_policy_arg(args))
+    _write(args, out, render_notice(policy, format=args.format, lang=args.lang))
+    return 0
+
+
+def _cmd_ropa(args: argparse.Namespace, out: TextIO) -> int:
+    import io  # noqa: PLC0415
+
+    from ..model._loading import load_policy  # noqa: PLC0415
+    from ..notices._ropa import records_of_processing  # noqa: PLC0415
+
+    records = records_of_processing(load_policy(_policy_arg(args)), lang=args.lang)
+    if args.format == "json":
+        text = records.to_json()
+    elif args.format == "csv":
+        buf = io.StringIO()
+        records.to_csv(buf)
+        text = buf.getvalue()
+    else:
+        text = str(records)
+    _write(args, out, text)
+    return 0
+
+
+def _as_of(text: str) -> datetime.datetime:
+    """``2026-01-01`` or an ISO 8601 instant; a date or naive time is read as UTC."""
+    try:
+        value = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid date {text!r}: expected e.g. 2026-01-01 or 2026-01-01T12:00:00+00:00"
+        ) from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=datetime.UTC)
+
+
+def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    from ._demo import run_demo  # noqa: PLC0415
+
+    fancy = False if args.plain else None
+    result = run_demo(
+        args.out,
+        as_of=args.as_of,
+        customers=args.customers,
+        seed=args.seed,
+        stream=out,
+        fancy=fancy,
+    )
+    return 0 if result.ok else 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="privacy-kit", description="Turn a privacy policy into executable compliance logic."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="load a policy (and data map), summarise it and check it")
+    p.add_argument(
+        "policy", nargs="?", type=Path, help="policy file (default: the built-in example)"
+    )
+    p.add_argument("--datamap", type=Path, help="data map file to check against the policy")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of a policy or data map")
+    p.add_argument("which", choices=["policy", "datamap"])
+    p.set_defaults(func=_cmd_schema)
+
+    p = sub.add_parser("render", help="render a policy as a privacy notice (Markdown or HTML)")
+    p.add_argument("policy", nargs="?", help="policy file (default: the built-in example)")
+    p.add_argument("--format", choices=["md", "html"], default="md")
+    p.add_argument("--lang", default="en", help="language tag, e.g. en or ar (default: en)")
+    p.add_argument("-o", "--output", help="write to this file instead of standard output")
+    p.set_defaults(func=_cmd_render)
+
+    p = sub.add_parser("ropa", help="records of processing activities (GDPR Art. 30(1))")
+    p.add_argument("policy", nargs="?", help="policy file (default: the built-in example)")
+    p.add_argument("--format", choices=["csv", "json", "table"], default="table")
+    p.add_argument("--lang", default="en", help="language of names (default: en)")
+    p.add_argument("-o", "--output", help="write to this file instead of standard output")
+    p.set_defaults(func=_cmd_ropa)
+
+    p = sub.add_parser(
+        "demo", help="run the whole library on sample data in a temporary SQLite database"
+    )
+    p.add_argument("--out", type=Path, help="output folder (default: a new temporary folder)")
+    p.add_argument(
+        "--as-of",
+        type=_as_of,
+        default="2026-01-01",
+        help="the demo's 'now', e.g. 2026-01-01 (default, so the output is reproducible)",
+    )
+    p.add_argument("--customers", type=int, default=60, help="sample customers (default: 60)")
+    p.add_argument("--seed", type=int, default=7, help="sample data seed (default: 7)")
+    p.add_argument("--plain", action="store_true", help="plain lines instead of a progress display")
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 1 error finding, 2 unreadable input)."""
+    stream = out or sys.stdout
+    args = _parser().parse_args(argv)
+    func: Command = args.func
+    try:
+        return func(args, stream)
+    except PrivacyKitError as exc:
+        code = 2 if isinstance(exc, PolicyError) else 1
+        sys.stderr.write(f"privacy-kit: {exc}\n")
+        return code
+    except KeyboardInterrupt:  # pragma: no cover
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

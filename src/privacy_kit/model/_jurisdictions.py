@@ -1,0 +1,163 @@
+"""Jurisdictions as cited data: the regimes a policy can claim to follow.
+
+Each :class:`Jurisdiction` carries its key (``gdpr``, ``ccpa``, ...), its name and the figures
+privacy_kit computes with, each with the article it comes from, so that a deadline shown to a
+user can always say where it comes from. The figures are those in the project's LAW_FACTS brief.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+
+import attrs
+
+from .._types import Duration, closest
+
+__all__ = ["Jurisdiction", "RequestDeadline", "get_jurisdiction", "jurisdictions"]
+
+
+@attrs.frozen
+class RequestDeadline:
+    """How long a controller has to answer a data-subject request, and how it may be extended.
+
+    Attributes:
+        respond_within: the first deadline, counted from receipt.
+        business_days: whether ``respond_within`` counts business days (Mon-Fri) instead of calendar days.
+        extension: how much longer it may be extended (``None``: no extension).
+        max_extensions: how many times it may be extended.
+        notify_extension_within: by when the subject must be told of an extension.
+        citation: where the rule comes from.
+    """
+
+    respond_within: Duration
+    citation: str
+    extension: Duration | None = None
+    max_extensions: int = 0
+    notify_extension_within: Duration | None = None
+    business_days: bool = False
+
+
+@attrs.frozen
+class Jurisdiction:
+    """A legal regime with the figures privacy_kit computes with.
+
+    Example:
+        >>> gdpr = get_jurisdiction("gdpr")
+        >>> str(gdpr.request_deadline.respond_within), gdpr.request_deadline.citation
+        ('P1M', 'GDPR Art. 12(3)')
+    """
+
+    key: str
+    name: str
+    region: str
+    request_deadline: RequestDeadline
+    breach_authority: str | None = None
+    gpc_is_opt_out: bool = False
+    notes: tuple[str, ...] = ()
+
+
+_ALL: tuple[Jurisdiction, ...] = (
+    Jurisdiction(
+        key="gdpr",
+        name="EU General Data Protection Regulation",
+        region="EU/EEA",
+        request_deadline=RequestDeadline(
+            respond_within=Duration(months=1),
+            extension=Duration(months=2),
+            max_extensions=1,
+            notify_extension_within=Duration(months=1),
+            citation="GDPR Art. 12(3)",
+        ),
+        breach_authority="the lead supervisory authority",
+        notes=(
+            "Free of charge; manifestly unfounded or excessive requests may be refused (Art. 12(5)).",
+        ),
+    ),
+    Jurisdiction(
+        key="uk_gdpr",
+        name="UK GDPR and Data Protection Act 2018",
+        region="UK",
+        request_deadline=RequestDeadline(
+            respond_within=Duration(months=1),
+            extension=Duration(months=2),
+            max_extensions=1,
+            notify_extension_within=Duration(months=1),
+            citation="UK GDPR Art. 12(3)",
+        ),
+        breach_authority="the Information Commissioner's Office (ICO)",
+        notes=("The Data (Use and Access) Act 2025 pauses the clock while identity is awaited.",),
+    ),
+    Jurisdiction(
+        key="ccpa",
+        name="California Consumer Privacy Act as amended by the CPRA",
+        region="US-CA",
+        request_deadline=RequestDeadline(
+            respond_within=Duration(days=45),
+            extension=Duration(days=45),
+            max_extensions=1,
+            notify_extension_within=Duration(days=45),
+            citation="Cal. Civ. Code 1798.130(a)(2)",
+        ),
+        breach_authority="the California Attorney General (over 500 residents)",
+        gpc_is_opt_out=True,
+        notes=(
+            "Confirm receipt within 10 business days (CCPA regs 7021).",
+            "Opt-out of sale/sharing honoured within 15 business days (regs 7026(f)).",
+            "Global Privacy Control is a valid opt-out signal (regs 7025).",
+        ),
+    ),
+    Jurisdiction(
+        key="lgpd",
+        name="Brazil's Lei Geral de Proteção de Dados",
+        region="BR",
+        request_deadline=RequestDeadline(
+            respond_within=Duration(days=15), citation="LGPD Art. 19 II"
+        ),
+        breach_authority="the ANPD",
+    ),
+    Jurisdiction(
+        key="pipeda",
+        name="Canada's Personal Information Protection and Electronic Documents Act",
+        region="CA",
+        request_deadline=RequestDeadline(
+            respond_within=Duration(days=30),
+            extension=Duration(days=30),
+            max_extensions=1,
+            notify_extension_within=Duration(days=30),
+            citation="PIPEDA s. 8(3)-(4)",
+        ),
+        breach_authority="the Office of the Privacy Commissioner of Canada",
+        notes=("No reply within the time limit is deemed a refusal (s. 8(5)).",),
+    ),
+)
+
+
+@functools.cache
+def _index() -> Mapping[str, Jurisdiction]:
+    return {j.key: j for j in _ALL}
+
+
+def jurisdictions() -> tuple[Jurisdiction, ...]:
+    """Every built-in jurisdiction.
+
+    Example:
+        >>> [j.key for j in jurisdictions()]
+        ['gdpr', 'uk_gdpr', 'ccpa', 'lgpd', 'pipeda']
+    """
+    return _ALL
+
+
+def get_jurisdiction(key: str) -> Jurisdiction:
+    """The jurisdiction ``key``; ``KeyError`` with a "did you mean" hint if unknown.
+
+    Example:
+        >>> get_jurisdiction("lgpd").request_deadline.citation
+        'LGPD Art. 19 II'
+    """
+    try:
+        return _index()[key]
+    except KeyError:
+        hint = closest(key, _index())
+        suffix = f"; did you mean {hint!r}?" if hint else f"; known: {', '.join(_index())}"
+        raise KeyError(f"unknown jurisdiction {key!r}{suffix}") from None

@@ -1,0 +1,802 @@
+"""The policy: every promise a privacy notice makes, as typed, validated data.
+
+A :class:`Policy` says who the controller is, whom the policy covers, what is collected (and from
+where, and why), with whom it is shared, where it is stored and how it is protected, how long it is
+kept, which rights people have and how to use them, how fast a breach is reported, the minimum age,
+which messages people can opt out of, and how changes are announced. Every sentence a notice shows
+is :class:`~privacy_kit.LocalizedText`.
+
+Models are frozen pydantic models; cross-references (categories, purposes, subject kinds,
+recipients, channels, jurisdictions) are checked when a policy is built, and a failure names the
+exact location, e.g. ``retention[2].duration``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import functools
+from collections.abc import Iterable, Iterator
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from .._errors import Problem
+from .._types import Duration, LocalizedText, Model, closest
+from ._jurisdictions import jurisdictions
+from ._taxonomy import DataCategory, Purpose, SubjectKind, Taxonomy, default_taxonomy, is_within
+
+__all__ = [
+    "BreachPromise",
+    "ChangeKind",
+    "ChangePolicy",
+    "Children",
+    "Collection",
+    "Communication",
+    "CommunicationKind",
+    "Contact",
+    "Controller",
+    "ExceptionKind",
+    "IdentityVerification",
+    "OverrideRange",
+    "Policy",
+    "Recipient",
+    "RecipientKind",
+    "RefusalReason",
+    "RequestChannel",
+    "Requests",
+    "RetentionAction",
+    "RetentionException",
+    "RetentionRule",
+    "Right",
+    "RightOffer",
+    "SecurityMeasure",
+    "Source",
+    "Storage",
+    "StorageLocation",
+    "SubjectScope",
+    "TaxonomySpec",
+    "Transfer",
+    "Trigger",
+]
+
+
+class Source(enum.StrEnum):
+    """Where collected data comes from."""
+
+    PROVIDED = "provided"
+    """Given by the subject (a form, a message)."""
+    AUTOMATIC = "automatic"
+    """Collected automatically while the service is used (logs, cookies)."""
+    THIRD_PARTY = "third_party"
+    """Received from someone else (another user, an integration, a partner)."""
+
+
+class RecipientKind(enum.StrEnum):
+    """The kinds of recipient a policy can disclose data to."""
+
+    OTHER_USERS = "other_users"
+    ACCOUNT_ADMINS = "account_admins"
+    SERVICE_PROVIDERS = "service_providers"
+    INTEGRATION_PARTNERS = "integration_partners"
+    AUTHORITIES = "authorities"
+    AFFILIATES = "affiliates"
+    BUSINESS_TRANSFER = "business_transfer"
+
+
+class Trigger(enum.StrEnum):
+    """What starts a retention clock."""
+
+    CREATED = "created"
+    """The record was created."""
+    EVENT = "event"
+    """An event time on the record, e.g. a booking's end."""
+    ACCOUNT_CLOSED = "account_closed"
+    """The owning account was closed ("for the life of the account")."""
+    ACCOUNT_DEACTIVATED = "account_deactivated"
+    """The owning account was deactivated."""
+    LAST_ACTIVITY = "last_activity"
+    """The subject's last activity."""
+
+
+class RetentionAction(enum.StrEnum):
+    """What happens when retention expires."""
+
+    DELETE = "delete"
+    ANONYMIZE = "anonymize"
+
+
+class ExceptionKind(enum.StrEnum):
+    """Why data may be kept beyond its rule (GDPR Art. 17(3) and the policy's own reasons)."""
+
+    LEGAL_OBLIGATION = "legal_obligation"
+    """Art. 17(3)(b): a legal obligation, e.g. tax records."""
+    LEGAL_CLAIMS = "legal_claims"
+    """Art. 17(3)(e): establishment, exercise or defence of legal claims (disputes)."""
+    SHARED_CONTENT = "shared_content"
+    """Content kept so collaborators can keep using the service."""
+    ARCHIVING = "archiving"
+    """Art. 17(3)(d): archiving, research or statistics."""
+    FREEDOM_OF_EXPRESSION = "freedom_of_expression"
+    """Art. 17(3)(a)."""
+    PUBLIC_HEALTH = "public_health"
+    """Art. 17(3)(c)."""
+
+
+class Right(enum.StrEnum):
+    """Rights a data subject can exercise."""
+
+    ACCESS = "access"
+    PORTABILITY = "portability"
+    ERASURE = "erasure"
+    RECTIFICATION = "rectification"
+    RESTRICTION = "restriction"
+    OBJECTION = "objection"
+    OPT_OUT = "opt_out"
+    """Opt out of promotional communications."""
+    OPT_OUT_OF_SALE = "opt_out_of_sale"
+    """Opt out of sale or sharing (CCPA/CPRA)."""
+    WITHDRAW_CONSENT = "withdraw_consent"
+    COMPLAINT = "complaint"
+    """Lodge a complaint with a supervisory authority."""
+    NON_DISCRIMINATION = "non_discrimination"
+
+
+class RefusalReason(enum.StrEnum):
+    """Grounds on which a rights request may be refused or limited."""
+
+    REVEALS_OTHER_USER_DATA = "reveals_other_user_data"
+    LEGAL_PROHIBITION = "legal_prohibition"
+    LEGAL_OBLIGATION = "legal_obligation"
+    MANIFESTLY_UNFOUNDED = "manifestly_unfounded"
+    IDENTITY_NOT_VERIFIED = "identity_not_verified"
+    HELD_BY_THIRD_PARTY = "held_by_third_party"
+    """Data shared with a third party at the subject's request: ask that party."""
+
+
+class CommunicationKind(enum.StrEnum):
+    """Promotional messages can be opted out of; transactional ones are needed to run the service."""
+
+    PROMOTIONAL = "promotional"
+    TRANSACTIONAL = "transactional"
+
+
+class ChangeKind(enum.StrEnum):
+    """Kinds of policy change, as :func:`privacy_kit.diff` reports them."""
+
+    CATEGORY_ADDED = "category_added"
+    CATEGORY_REMOVED = "category_removed"
+    PURPOSE_ADDED = "purpose_added"
+    PURPOSE_REMOVED = "purpose_removed"
+    RECIPIENT_ADDED = "recipient_added"
+    RECIPIENT_REMOVED = "recipient_removed"
+    RECIPIENT_CHANGED = "recipient_changed"
+    RETENTION_LENGTHENED = "retention_lengthened"
+    RETENTION_SHORTENED = "retention_shortened"
+    RETENTION_CHANGED = "retention_changed"
+    RIGHT_ADDED = "right_added"
+    RIGHT_REMOVED = "right_removed"
+    TRANSFER_ADDED = "transfer_added"
+    TRANSFER_REMOVED = "transfer_removed"
+    STORAGE_CHANGED = "storage_changed"
+    SECURITY_CHANGED = "security_changed"
+    BREACH_PROMISE_CHANGED = "breach_promise_changed"
+    MINIMUM_AGE_CHANGED = "minimum_age_changed"
+    CONTROLLER_CHANGED = "controller_changed"
+    TEXT_CHANGED = "text_changed"
+
+
+class Contact(Model):
+    """A way to reach someone: the support tool, an e-mail address, a web form, a postal address."""
+
+    kind: Literal["email", "support_tool", "web_form", "postal", "phone"]
+    value: str = Field(min_length=1)
+    description: LocalizedText | None = None
+
+
+class Controller(Model):
+    """The controller: who is responsible for the data, and how to reach them."""
+
+    name: str = Field(min_length=1)
+    legal_name: str | None = None
+    address: str | None = None
+    website: str | None = None
+    contacts: tuple[Contact, ...] = Field(min_length=1)
+    dpo: Contact | None = Field(default=None, description="Data protection officer, if appointed")
+    representative_eu: str | None = None
+
+
+class SubjectScope(Model):
+    """A kind of data subject the policy applies to, in the policy's own words."""
+
+    kind: str
+    description: LocalizedText
+
+
+class TaxonomySpec(Model):
+    """The policy's vocabulary: a base taxonomy plus its own categories, purposes and kinds."""
+
+    base: Literal["default", "none"] = "default"
+    categories: tuple[DataCategory, ...] = ()
+    purposes: tuple[Purpose, ...] = ()
+    subject_kinds: tuple[SubjectKind, ...] = ()
+
+
+class Collection(Model):
+    """A category the policy says is collected: from whom, from where, and why."""
+
+    category: str
+    source: Source
+    purposes: tuple[str, ...] = ()
+    subjects: tuple[str, ...] = Field(default=(), description="Subject kinds; empty means all")
+    description: LocalizedText | None = None
+    required: bool = True
+
+
+class Recipient(Model):
+    """Someone the policy says data is shared with: which categories, why, and on what terms."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    kind: RecipientKind
+    name: LocalizedText
+    categories: tuple[str, ...] = Field(min_length=1)
+    purposes: tuple[str, ...] = Field(min_length=1)
+    subjects: tuple[str, ...] = ()
+    conditions: LocalizedText | None = None
+    examples: tuple[LocalizedText, ...] = ()
+    countries: tuple[str, ...] = ()
+    is_recipient_under_gdpr: bool = Field(
+        default=True,
+        description="False for authorities receiving data in a particular inquiry (GDPR Art. 4(9))",
+    )
+
+
+class StorageLocation(Model):
+    """Where data is stored."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    provider: str
+    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
+    region: str | None = None
+    categories: tuple[str, ...] = Field(default=(), description="Empty means all")
+    description: LocalizedText | None = None
+
+
+class Transfer(Model):
+    """A cross-border transfer and its safeguard."""
+
+    to_country: str = Field(pattern=r"^[A-Z]{2}$")
+    from_region: str = "EU/EEA"
+    mechanism: Literal["adequacy", "scc", "bcr", "dpf", "consent", "contract_necessity", "other"]
+    description: LocalizedText | None = None
+
+
+class Storage(Model):
+    """Storage locations and transfers."""
+
+    locations: tuple[StorageLocation, ...] = Field(min_length=1)
+    transfers: tuple[Transfer, ...] = ()
+
+
+class SecurityMeasure(Model):
+    """A declared technical or organisational measure."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    kind: Literal[
+        "encryption_in_transit",
+        "encryption_at_rest",
+        "access_control",
+        "payment_processor",
+        "pseudonymisation",
+        "backup",
+        "monitoring",
+        "organisational",
+        "other",
+    ]
+    description: LocalizedText
+    standard: str | None = Field(default=None, description="e.g. TLS 1.2+, AES-256, PCI-DSS")
+
+
+class OverrideRange(Model):
+    """The range within which a customer may set their own retention for a rule."""
+
+    minimum: Duration
+    maximum: Duration
+    trigger: Trigger | None = Field(
+        default=None, description="Trigger of the customer's setting; defaults to the rule's"
+    )
+    configurable_by: str = "customer"
+    description: LocalizedText | None = None
+
+
+class RetentionException(Model):
+    """A reason to keep data past its rule, with how long (``None``: while the reason lasts)."""
+
+    kind: ExceptionKind
+    reason: LocalizedText
+    duration: Duration | None = None
+    categories: tuple[str, ...] = Field(default=(), description="Empty means the rule's categories")
+    citation: str | None = None
+
+
+class RetentionRule(Model):
+    """How long a set of categories is kept, from what trigger, and what happens then.
+
+    ``duration`` is counted from ``trigger``; leave it out for "until the trigger" (e.g. for the
+    life of the account: trigger ``account_closed``, no duration).
+    """
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: LocalizedText
+    categories: tuple[str, ...] = Field(min_length=1)
+    trigger: Trigger
+    duration: Duration | None = None
+    action: RetentionAction = RetentionAction.DELETE
+    override: OverrideRange | None = None
+    legal_minimum: Duration | None = Field(
+        default=None, description="A minimum the law requires; the rule must not be shorter"
+    )
+    exceptions: tuple[RetentionException, ...] = ()
+
+    @property
+    def effective_duration(self) -> Duration:
+        """The duration, ``P0D`` when the rule ends at its trigger."""
+        return self.duration or Duration()
+
+
+class RequestChannel(Model):
+    """A way to make a data request."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    kind: Literal["self_service", "support_tool", "email", "web_form", "postal", "phone"]
+    description: LocalizedText
+    requires_login: bool = False
+    from_account_email: bool = Field(
+        default=False, description="The request must come from the account's own e-mail address"
+    )
+
+
+class IdentityVerification(Model):
+    """How identity is checked before a request is acted on."""
+
+    required: bool = True
+    methods: tuple[
+        Literal["account_login", "account_email", "verification_code", "extra_proof"], ...
+    ] = ("account_login",)
+    extra_proof_may_be_required: bool = False
+    description: LocalizedText | None = None
+
+
+class Requests(Model):
+    """How data requests are made."""
+
+    channels: tuple[RequestChannel, ...] = Field(min_length=1)
+    identity: IdentityVerification = IdentityVerification()
+    automated_tools: bool = False
+    free_of_charge: bool = True
+    description: LocalizedText | None = None
+
+
+class RightOffer(Model):
+    """A right the policy offers: where it applies, how to use it, and when it may be refused."""
+
+    right: Right
+    jurisdictions: tuple[str, ...] = Field(default=(), description="Empty means all the policy's")
+    subjects: tuple[str, ...] = Field(default=(), description="Empty means all")
+    channels: tuple[str, ...] = Field(
+        default=(), description="Request channel keys; empty means all"
+    )
+    description: LocalizedText
+    refusal_reasons: tuple[RefusalReason, ...] = ()
+    format: LocalizedText | None = Field(
+        default=None, description="For access/portability: the format given, as text people read"
+    )
+
+
+class BreachPromise(Model):
+    """The policy's promise about breaches: whom it tells, within how long, about what."""
+
+    notify_within: Duration
+    notify: tuple[str, ...] = Field(default=("customer",), description="Subject kinds told")
+    triggers: tuple[Literal["breach", "misconfiguration", "unauthorised_access"], ...] = ("breach",)
+    from_awareness: bool = True
+    channels: tuple[Literal["email", "in_service", "website", "phone"], ...] = ("email",)
+    description: LocalizedText
+
+
+class Children(Model):
+    """The minimum age and the promise about children's data."""
+
+    minimum_age: int = Field(ge=0, le=21)
+    knowingly_collects: bool = False
+    description: LocalizedText
+
+
+class Communication(Model):
+    """A kind of message the service sends."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    kind: CommunicationKind
+    purpose: str
+    channel: Literal["email", "sms", "push", "in_service"] = "email"
+    unsubscribe_link: bool = False
+    description: LocalizedText
+
+
+class ChangePolicy(Model):
+    """How policy changes are published and announced."""
+
+    posted_at: str | None = Field(default=None, description="Where changes are posted (a URL)")
+    material: tuple[ChangeKind, ...] = Field(
+        default=(
+            ChangeKind.CATEGORY_ADDED,
+            ChangeKind.PURPOSE_ADDED,
+            ChangeKind.RECIPIENT_ADDED,
+            ChangeKind.RETENTION_LENGTHENED,
+            ChangeKind.RIGHT_REMOVED,
+            ChangeKind.TRANSFER_ADDED,
+            ChangeKind.MINIMUM_AGE_CHANGED,
+        ),
+        description="Changes that count as material (significant)",
+    )
+    notify_channels: tuple[Literal["email", "in_service", "website"], ...] = ("email", "in_service")
+    notice_period: Duration | None = None
+    prior_versions_available: bool = True
+    description: LocalizedText
+
+
+class Policy(Model):
+    """A privacy policy as data.
+
+    Build one with :func:`privacy_kit.load_policy` (YAML, JSON or a mapping) or directly.
+    Cross-references are validated on construction; :attr:`vocabulary` is the resolved taxonomy.
+
+    Example:
+        >>> import privacy_kit as pk
+        >>> policy = pk.load_policy(pk.example_path("policy.yaml"))
+        >>> policy.controller.name
+        'Appointlet'
+        >>> policy.rule_for("user.financial.payment_card").trigger
+        <Trigger.ACCOUNT_CLOSED: 'account_closed'>
+    """
+
+    title: LocalizedText
+    version: str = Field(min_length=1)
+    effective: dt.date
+    languages: tuple[str, ...] = ("en",)
+    controller: Controller
+    summary: LocalizedText | None = None
+    principles: tuple[LocalizedText, ...] = ()
+    jurisdictions: tuple[str, ...] = Field(min_length=1)
+    taxonomy: TaxonomySpec = TaxonomySpec()
+    subjects: tuple[SubjectScope, ...] = Field(min_length=1)
+    collection: tuple[Collection, ...] = Field(min_length=1)
+    recipients: tuple[Recipient, ...] = ()
+    storage: Storage
+    security: tuple[SecurityMeasure, ...] = ()
+    security_disclaimer: LocalizedText | None = None
+    retention: tuple[RetentionRule, ...] = ()
+    rights: tuple[RightOffer, ...] = ()
+    complaints: LocalizedText | None = None
+    requests: Requests
+    breach: BreachPromise
+    children: Children
+    communications: tuple[Communication, ...] = ()
+    changes: ChangePolicy
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Policy:
+        problems = list(_policy_problems(self))
+        if problems:
+            # Each message carries its own location, so the loader can report them all at once.
+            raise PydanticCustomError("policy_references", "\n".join(str(p) for p in problems))
+        return self
+
+    def __repr__(self) -> str:
+        return (
+            f"Policy(title={self.title.get_text('en')!r}, version={self.version!r}, "
+            f"collection={len(self.collection)}, recipients={len(self.recipients)}, "
+            f"retention={len(self.retention)}, rights={len(self.rights)})"
+        )
+
+    def _repr_html_(self) -> str:
+        from .._html import html_table, join_html  # noqa: PLC0415
+
+        tax, en = self.vocabulary, "en"
+        return join_html(
+            html_table(
+                f"{self.title.get_text(en)} (version {self.version}, effective {self.effective})",
+                ["category", "name", "source", "purposes"],
+                [
+                    (
+                        c.category,
+                        tax.category(c.category).name.get_text(en),
+                        c.source.value,
+                        c.purposes,
+                    )
+                    for c in self.collection
+                ],
+                caption=f"Controller: {self.controller.name}; jurisdictions: "
+                f"{', '.join(self.jurisdictions)}; languages: {', '.join(self.languages)}",
+            ),
+            html_table(
+                "Recipients",
+                ["key", "kind", "categories", "purposes", "countries"],
+                [
+                    (r.key, r.kind.value, r.categories, r.purposes, r.countries)
+                    for r in self.recipients
+                ],
+            ),
+            html_table(
+                "Retention",
+                ["rule", "categories", "trigger", "duration", "action", "exceptions"],
+                [
+                    (
+                        r.key,
+                        r.categories,
+                        r.trigger.value,
+                        r.duration,
+                        r.action.value,
+                        [e.kind.value for e in r.exceptions],
+                    )
+                    for r in self.retention
+                ],
+            ),
+        )
+
+    @functools.cached_property
+    def vocabulary(self) -> Taxonomy:
+        """The resolved taxonomy: the base plus the policy's own terms."""
+        return _resolve_taxonomy(self.taxonomy)
+
+    @functools.cached_property
+    def _collected_keys(self) -> frozenset[str]:
+        return frozenset(c.category for c in self.collection)
+
+    def is_collected(self, category: str) -> bool:
+        """Whether ``category`` (or an ancestor of it) is declared as collected."""
+        return any(is_within(category, key) for key in self._collected_keys)
+
+    def collections_for(self, category: str) -> Iterator[Collection]:
+        """The collection entries that cover ``category``."""
+        return (c for c in self.collection if is_within(category, c.category))
+
+    def purposes_of(self, category: str) -> frozenset[str]:
+        """Every purpose the policy declares for ``category``."""
+        return frozenset(p for c in self.collections_for(category) for p in c.purposes)
+
+    def recipients_of(self, category: str) -> tuple[Recipient, ...]:
+        """The recipients that receive ``category``."""
+        return tuple(
+            r for r in self.recipients if any(is_within(category, k) for k in r.categories)
+        )
+
+    def recipient(self, key: str) -> Recipient:
+        """The recipient ``key``; ``KeyError`` with a hint if unknown."""
+        for r in self.recipients:
+            if r.key == key:
+                return r
+        hint = closest(key, [r.key for r in self.recipients])
+        raise KeyError(f"unknown recipient {key!r}" + (f"; did you mean {hint!r}?" if hint else ""))
+
+    def rule(self, key: str) -> RetentionRule:
+        """The retention rule ``key``; ``KeyError`` with a hint if unknown."""
+        for r in self.retention:
+            if r.key == key:
+                return r
+        hint = closest(key, [r.key for r in self.retention])
+        raise KeyError(
+            f"unknown retention rule {key!r}" + (f"; did you mean {hint!r}?" if hint else "")
+        )
+
+    def rule_for(self, category: str) -> RetentionRule | None:
+        """The most specific retention rule covering ``category`` (``None`` if none does)."""
+        best: tuple[int, RetentionRule] | None = None
+        for r in self.retention:
+            for k in r.categories:
+                if is_within(category, k) and (best is None or k.count(".") > best[0]):
+                    best = (k.count("."), r)
+        return best[1] if best else None
+
+    def offers(self, right: Right | str, jurisdiction: str | None = None) -> RightOffer | None:
+        """The offer of ``right`` (in ``jurisdiction``, if given), or ``None``."""
+        right = Right(right)
+        for offer in self.rights:
+            if offer.right is right and (
+                jurisdiction is None
+                or not offer.jurisdictions
+                or jurisdiction in offer.jurisdictions
+            ):
+                return offer
+        return None
+
+    def channel(self, key: str) -> RequestChannel:
+        """The request channel ``key``."""
+        for c in self.requests.channels:
+            if c.key == key:
+                return c
+        raise KeyError(f"unknown request channel {key!r}")
+
+
+def _resolve_taxonomy(spec: TaxonomySpec) -> Taxonomy:
+    base = default_taxonomy() if spec.base == "default" else Taxonomy()
+    return base.extend(
+        categories=spec.categories, purposes=spec.purposes, subject_kinds=spec.subject_kinds
+    )
+
+
+class _Refs:
+    """Collects cross-reference problems with their locations."""
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        self.taxonomy = taxonomy
+        self.problems: list[Problem] = []
+
+    def add(self, location: str, message: str) -> None:
+        self.problems.append(Problem(location, message))
+
+    def category(self, location: str, key: str) -> None:
+        if not self.taxonomy.has_category(key):
+            self.add(location, _unknown("category", key, self.taxonomy.suggest_category(key)))
+
+    def purpose(self, location: str, key: str) -> None:
+        if not self.taxonomy.has_purpose(key):
+            self.add(location, _unknown("purpose", key, self.taxonomy.suggest_purpose(key)))
+
+    def kind(self, location: str, key: str, allowed: Iterable[str] | None = None) -> None:
+        if not self.taxonomy.has_subject_kind(key):
+            self.add(
+                location, _unknown("subject kind", key, self.taxonomy.suggest_subject_kind(key))
+            )
+        elif allowed is not None and key not in set(allowed):
+            self.add(location, f"subject kind {key!r} is not among the policy's subjects")
+
+    def unique(self, section: str, keys: Iterable[str], what: str) -> None:
+        seen: set[str] = set()
+        for i, key in enumerate(keys):
+            if key in seen:
+                self.add(f"{section}[{i}]", f"duplicate {what} {key!r}")
+            seen.add(key)
+
+
+def _unknown(what: str, key: str, hint: str | None) -> str:
+    return f"unknown {what} {key!r}" + (f"; did you mean {hint!r}?" if hint else "")
+
+
+def _taxonomy_problems(spec: TaxonomySpec) -> Iterator[Problem]:
+    """Duplicates and orphans among the policy's own terms, each at its own location."""
+    base = default_taxonomy() if spec.base == "default" else Taxonomy()
+    for section, keys, what in (
+        ("categories", [c.key for c in spec.categories], "category"),
+        ("purposes", [p.key for p in spec.purposes], "purpose"),
+        ("subject_kinds", [k.key for k in spec.subject_kinds], "subject kind"),
+    ):
+        seen: set[str] = set()
+        for i, key in enumerate(keys):
+            if key in seen:
+                yield Problem(f"taxonomy.{section}[{i}].key", f"duplicate {what} {key!r}")
+            seen.add(key)
+    known = {c.key for c in base.categories} | {c.key for c in spec.categories}
+    for i, c in enumerate(spec.categories):
+        if c.parent is not None and c.parent not in known:
+            yield Problem(
+                f"taxonomy.categories[{i}].key",
+                f"category {c.key!r} has no parent category {c.parent!r}; declare {c.parent!r} too",
+            )
+
+
+def _policy_problems(policy: Policy) -> Iterator[Problem]:
+    spec_problems = list(_taxonomy_problems(policy.taxonomy))
+    if spec_problems:
+        yield from spec_problems
+        return
+    taxonomy = _resolve_taxonomy(policy.taxonomy)
+    refs = _Refs(taxonomy)
+    known_jurisdictions = {j.key for j in jurisdictions()}
+    for i, key in enumerate(policy.jurisdictions):
+        if key not in known_jurisdictions:
+            refs.add(
+                f"jurisdictions[{i}]",
+                _unknown("jurisdiction", key, closest(key, known_jurisdictions)),
+            )
+    refs.unique("jurisdictions", policy.jurisdictions, "jurisdiction")
+    for i, lang in enumerate(policy.languages):
+        if not lang.isalpha() and "-" not in lang:
+            refs.add(f"languages[{i}]", f"invalid language tag {lang!r}")
+    kinds = [s.kind for s in policy.subjects]
+    for i, s in enumerate(policy.subjects):
+        refs.kind(f"subjects[{i}].kind", s.kind)
+    refs.unique("subjects", kinds, "subject kind")
+
+    for i, c in enumerate(policy.collection):
+        refs.category(f"collection[{i}].category", c.category)
+        for j, p in enumerate(c.purposes):
+            refs.purpose(f"collection[{i}].purposes[{j}]", p)
+        for j, k in enumerate(c.subjects):
+            refs.kind(f"collection[{i}].subjects[{j}]", k, kinds)
+    refs.unique(
+        "collection", (f"{c.category}/{c.source}" for c in policy.collection), "collection entry"
+    )
+
+    for i, r in enumerate(policy.recipients):
+        for j, k in enumerate(r.categories):
+            refs.category(f"recipients[{i}].categories[{j}]", k)
+        for j, p in enumerate(r.purposes):
+            refs.purpose(f"recipients[{i}].purposes[{j}]", p)
+        for j, k in enumerate(r.subjects):
+            refs.kind(f"recipients[{i}].subjects[{j}]", k, kinds)
+    refs.unique("recipients", (r.key for r in policy.recipients), "recipient")
+
+    for i, loc in enumerate(policy.storage.locations):
+        for j, k in enumerate(loc.categories):
+            refs.category(f"storage.locations[{i}].categories[{j}]", k)
+    refs.unique("storage.locations", (s.key for s in policy.storage.locations), "storage location")
+    refs.unique("security", (s.key for s in policy.security), "security measure")
+
+    for i, rule in enumerate(policy.retention):
+        where = f"retention[{i}]"
+        for j, k in enumerate(rule.categories):
+            refs.category(f"{where}.categories[{j}]", k)
+        if rule.duration is not None and rule.duration.is_zero():
+            refs.add(
+                f"{where}.duration",
+                "duration must be positive; leave it out to keep data until the trigger",
+            )
+        if rule.override is not None:
+            o = rule.override
+            if o.minimum.is_zero():
+                refs.add(f"{where}.override.minimum", "minimum must be positive")
+            if o.minimum > o.maximum:
+                refs.add(
+                    f"{where}.override",
+                    f"inverted range: minimum {o.minimum} is longer than maximum {o.maximum}",
+                )
+            refs.kind(f"{where}.override.configurable_by", o.configurable_by, kinds)
+        if (
+            rule.legal_minimum is not None
+            and rule.duration is not None
+            and rule.duration < rule.legal_minimum
+        ):
+            refs.add(
+                f"{where}.duration",
+                f"{rule.duration} is shorter than the legal minimum {rule.legal_minimum} "
+                "the rule declares",
+            )
+        for j, kept in enumerate(rule.exceptions):
+            if kept.duration is not None and kept.duration.is_zero():
+                refs.add(f"{where}.exceptions[{j}].duration", "duration must be positive")
+            for m, k in enumerate(kept.categories):
+                refs.category(f"{where}.exceptions[{j}].categories[{m}]", k)
+    refs.unique("retention", (r.key for r in policy.retention), "retention rule")
+
+    channel_keys = [c.key for c in policy.requests.channels]
+    refs.unique("requests.channels", channel_keys, "request channel")
+    for i, offer in enumerate(policy.rights):
+        for j, key in enumerate(offer.jurisdictions):
+            if key not in policy.jurisdictions:
+                refs.add(
+                    f"rights[{i}].jurisdictions[{j}]",
+                    f"jurisdiction {key!r} is not among the policy's jurisdictions "
+                    f"{list(policy.jurisdictions)}",
+                )
+        for j, key in enumerate(offer.channels):
+            if key not in channel_keys:
+                refs.add(
+                    f"rights[{i}].channels[{j}]",
+                    _unknown("request channel", key, closest(key, channel_keys)),
+                )
+        for j, k in enumerate(offer.subjects):
+            refs.kind(f"rights[{i}].subjects[{j}]", k, kinds)
+    refs.unique(
+        "rights", (f"{o.right}/{','.join(o.jurisdictions)}" for o in policy.rights), "right offer"
+    )
+
+    if policy.breach.notify_within.is_zero():
+        refs.add("breach.notify_within", "duration must be positive")
+    for j, k in enumerate(policy.breach.notify):
+        refs.kind(f"breach.notify[{j}]", k, kinds)
+    for i, comm in enumerate(policy.communications):
+        refs.purpose(f"communications[{i}].purpose", comm.purpose)
+    refs.unique("communications", (c.key for c in policy.communications), "communication")
+    yield from refs.problems

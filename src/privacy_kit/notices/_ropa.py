@@ -1,0 +1,381 @@
+"""Records of processing activities (GDPR Art. 30(1)), generated from the policy.
+
+:func:`records_of_processing` gives the controller's record: who the controller (and DPO and EU
+representative) is, and, for each purpose, the legal basis, the categories of data subjects and of
+personal data, the recipients (with third countries), the transfers and their safeguards, the
+envisaged erasure time limits (from the retention rules) and the security measures. Export it as
+CSV or JSON, load it into a data frame with :meth:`ProcessingRecords.to_records`, or read it as a
+table (``print(records)`` or, in Jupyter, the HTML view).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+import attrs
+import orjson
+
+from .._html import html_table, join_html, text_table
+from ..model._policy import Policy, RetentionRule
+from ..model._taxonomy import is_within
+from ._notice import describe_duration, describe_retention
+
+__all__ = ["EEA_COUNTRIES", "ProcessingActivity", "ProcessingRecords", "records_of_processing"]
+
+EEA_COUNTRIES: frozenset[str] = frozenset(
+    [
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+        "IS",
+        "LI",
+        "NO",
+    ]
+)
+"""ISO codes of the EU/EEA member states: a transfer anywhere else is to a third country."""
+
+_COLUMNS = (
+    "purpose",
+    "purpose_name",
+    "legal_basis",
+    "data_subjects",
+    "data_categories",
+    "special_categories",
+    "recipients",
+    "third_countries",
+    "transfers",
+    "erasure_time_limits",
+    "security_measures",
+)
+
+
+@attrs.frozen
+class ProcessingActivity:
+    """One processing activity (one purpose) of the record.
+
+    Attributes:
+        purpose: the purpose key; ``purpose_name`` is its name.
+        legal_basis: the basis and its article, e.g. ``contract (GDPR Art. 6(1)(b))``.
+        data_subjects: names of the categories of data subjects.
+        data_categories: names of the categories of personal data (``special_categories``: those
+            under GDPR Art. 9/10).
+        recipients: each recipient as ``name (kind)``.
+        third_countries: ISO codes outside the EU/EEA that data for this purpose goes to.
+        transfers: each transfer and its safeguard.
+        erasure_time_limits: one line per retention rule that governs the activity's data.
+        security_measures: the general description of the technical and organisational measures.
+    """
+
+    purpose: str
+    purpose_name: str
+    legal_basis: str
+    data_subjects: tuple[str, ...]
+    data_categories: tuple[str, ...]
+    special_categories: tuple[str, ...]
+    recipients: tuple[str, ...]
+    third_countries: tuple[str, ...]
+    transfers: tuple[str, ...]
+    erasure_time_limits: tuple[str, ...]
+    security_measures: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The activity as a JSON-ready dict (lists kept as lists)."""
+        return {name: _jsonable(getattr(self, name)) for name in _COLUMNS}
+
+
+def _jsonable(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
+
+
+@attrs.frozen
+class ProcessingRecords:
+    """The controller's record of processing activities (GDPR Art. 30(1)).
+
+    Example:
+        >>> import privacy_kit as pk
+        >>> records = pk.records_of_processing(pk.load_policy(pk.example_path()))
+        >>> records.controller
+        'Appointlet'
+        >>> [a.purpose for a in records.activities][:2]
+        ['service.provide', 'service.administration']
+        >>> records.to_records()[0]["legal_basis"]
+        'contract (GDPR Art. 6(1)(b))'
+    """
+
+    controller: str
+    controller_contacts: tuple[str, ...]
+    dpo: str | None
+    representative_eu: str | None
+    policy_version: str
+    activities: tuple[ProcessingActivity, ...]
+
+    def __iter__(self) -> Iterator[ProcessingActivity]:
+        return iter(self.activities)
+
+    def __len__(self) -> int:
+        return len(self.activities)
+
+    def to_records(self) -> list[dict[str, str]]:
+        """One flat dict per activity, list values joined with ``"; "`` (for CSV and data frames)."""
+        out = []
+        for a in self.activities:
+            row = {}
+            for name in _COLUMNS:
+                value = getattr(a, name)
+                row[name] = "; ".join(value) if isinstance(value, tuple) else str(value)
+            out.append(row)
+        return out
+
+    def to_json(self) -> str:
+        """The whole record, controller details included, as indented JSON."""
+        doc = {
+            "article": "GDPR Art. 30(1)",
+            "controller": {
+                "name": self.controller,
+                "contacts": list(self.controller_contacts),
+                "dpo": self.dpo,
+                "representative_eu": self.representative_eu,
+            },
+            "policy_version": self.policy_version,
+            "activities": [a.to_dict() for a in self.activities],
+        }
+        return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode()
+
+    def to_csv(self, path_or_file: str | os.PathLike[str] | TextIO) -> None:
+        """Write one row per activity, with a header row, to a path or an open text file.
+
+        Example:
+            >>> import io, privacy_kit as pk
+            >>> buf = io.StringIO()
+            >>> pk.records_of_processing(pk.load_policy(pk.example_path())).to_csv(buf)
+            >>> buf.getvalue().splitlines()[0].split(",")[:3]
+            ['purpose', 'purpose_name', 'legal_basis']
+        """
+        if isinstance(path_or_file, str | os.PathLike):
+            with open(path_or_file, "w", newline="", encoding="utf-8") as handle:
+                self._write_csv(handle)
+        else:
+            self._write_csv(path_or_file)
+
+    def _write_csv(self, handle: TextIO) -> None:
+        writer = csv.DictWriter(handle, fieldnames=list(_COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.to_records())
+
+    def _header(self) -> list[tuple[str, str]]:
+        return [
+            ("Controller", self.controller),
+            ("Contacts", ", ".join(self.controller_contacts)),
+            ("Data protection officer", self.dpo or "not appointed"),
+            ("EU representative", self.representative_eu or "none"),
+            ("Policy version", self.policy_version),
+        ]
+
+    def __str__(self) -> str:
+        head = "\n".join(f"{k}: {v}" for k, v in self._header())
+        columns = [
+            "Purpose",
+            "Legal basis",
+            "Subjects",
+            "Data",
+            "Recipients",
+            "Transfers",
+            "Erasure",
+        ]
+        rows = [
+            (
+                a.purpose_name,
+                a.legal_basis,
+                a.data_subjects,
+                a.data_categories,
+                a.recipients,
+                a.transfers or ("none",),
+                a.erasure_time_limits,
+            )
+            for a in self.activities
+        ]
+        security = "; ".join(self.activities[0].security_measures) if self.activities else ""
+        return (
+            f"Records of processing activities (GDPR Art. 30(1))\n{head}\n"
+            f"{text_table(columns, rows, max_width=28)}\nSecurity measures: {security}"
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"ProcessingRecords(controller={self.controller!r}, "
+            f"activities={len(self.activities)}, version={self.policy_version!r})"
+        )
+
+    def _repr_html_(self) -> str:
+        rows = [
+            (
+                a.purpose_name,
+                a.legal_basis,
+                a.data_subjects,
+                a.data_categories,
+                a.recipients,
+                a.third_countries,
+                a.transfers,
+                a.erasure_time_limits,
+            )
+            for a in self.activities
+        ]
+        return join_html(
+            html_table("Controller (GDPR Art. 30(1)(a))", ["", ""], self._header()),
+            html_table(
+                "Processing activities",
+                [
+                    "Purpose",
+                    "Legal basis",
+                    "Subjects",
+                    "Data",
+                    "Recipients",
+                    "Third countries",
+                    "Transfers",
+                    "Erasure time limits",
+                ],
+                rows,
+                caption="Security measures: "
+                + ("; ".join(self.activities[0].security_measures) if self.activities else ""),
+            ),
+        )
+
+
+def _rule_line(rule: RetentionRule, policy: Policy, lang: str) -> str:
+    line = f"{rule.key}: {rule.action.value} {describe_retention(rule, lang)}"
+    if rule.override is not None:
+        o = rule.override
+        line += (
+            f"; {o.configurable_by} may set {describe_duration(o.minimum, lang)} to "
+            f"{describe_duration(o.maximum, lang)}"
+        )
+    for e in rule.exceptions:
+        kept = (
+            f"up to {describe_duration(e.duration, lang)}"
+            if e.duration is not None
+            else "while the reason lasts"
+        )
+        line += f"; kept for {e.kind.value} {kept}" + (f" ({e.citation})" if e.citation else "")
+    return line
+
+
+def records_of_processing(policy: Policy, *, lang: str = "en") -> ProcessingRecords:
+    """Build the GDPR Art. 30(1) record of processing activities from ``policy``.
+
+    One activity per purpose the policy declares (collection, recipients and communications), in
+    order of first appearance.
+
+    Args:
+        policy: the policy.
+        lang: the language of names and durations (text missing in it falls back to English).
+
+    Returns:
+        The :class:`ProcessingRecords`.
+
+    Example:
+        >>> import privacy_kit as pk
+        >>> records = records_of_processing(pk.load_policy(pk.example_path()))
+        >>> billing = next(a for a in records if a.purpose == "billing")
+        >>> billing.third_countries, billing.erasure_time_limits
+        (('US',), ('payment_data: delete until the account is closed',))
+    """
+    tax = policy.vocabulary
+    subjects_all = tuple(tax.subject_kind(s.kind).name.get_text(lang) for s in policy.subjects)
+    security = tuple(
+        m.description.get_text(lang) + (f" ({m.standard})" if m.standard else "")
+        for m in policy.security
+    )
+    contacts = tuple(f"{c.kind}: {c.value}" for c in policy.controller.contacts)
+    dpo = policy.controller.dpo
+    purposes: list[str] = []
+    for c in policy.collection:
+        purposes.extend(c.purposes)
+    for r in policy.recipients:
+        purposes.extend(r.purposes)
+    purposes.extend(c.purpose for c in policy.communications)
+
+    activities = []
+    for key in dict.fromkeys(purposes):
+        purpose = tax.purpose(key)
+        collections = [c for c in policy.collection if key in c.purposes]
+        categories = list(dict.fromkeys(c.category for c in collections))
+        kinds: list[str] = []
+        for c in collections:
+            kinds.extend(c.subjects or [s.kind for s in policy.subjects])
+        subjects = (
+            tuple(tax.subject_kind(k).name.get_text(lang) for k in dict.fromkeys(kinds))
+            or subjects_all
+        )
+        recipients = [r for r in policy.recipients if key in r.purposes]
+        countries: set[str] = set()
+        for r in recipients:
+            countries.update(r.countries)
+        for loc in policy.storage.locations:
+            if not loc.categories or any(
+                is_within(cat, k) or is_within(k, cat) for cat in categories for k in loc.categories
+            ):
+                countries.add(loc.country)
+        third = tuple(sorted(c for c in countries if c not in EEA_COUNTRIES))
+        transfers = tuple(
+            f"{t.from_region} -> {t.to_country}: {t.mechanism}"
+            + (f" ({t.description.get_text(lang)})" if t.description is not None else "")
+            for t in policy.storage.transfers
+            if t.to_country in third
+        )
+        rules: list[RetentionRule] = []
+        for cat in categories:
+            rule = policy.rule_for(cat)
+            if rule is not None and rule not in rules:
+                rules.append(rule)
+        activities.append(
+            ProcessingActivity(
+                purpose=key,
+                purpose_name=purpose.name.get_text(lang),
+                legal_basis=f"{purpose.legal_basis.value} ({purpose.legal_basis.article})",
+                data_subjects=subjects,
+                data_categories=tuple(tax.category(k).name.get_text(lang) for k in categories),
+                special_categories=tuple(
+                    tax.category(k).name.get_text(lang) for k in categories if tax.is_special(k)
+                ),
+                recipients=tuple(f"{r.name.get_text(lang)} ({r.kind.value})" for r in recipients),
+                third_countries=third,
+                transfers=transfers,
+                erasure_time_limits=tuple(_rule_line(r, policy, lang) for r in rules),
+                security_measures=security,
+            )
+        )
+    return ProcessingRecords(
+        controller=policy.controller.name,
+        controller_contacts=contacts,
+        dpo=f"{dpo.kind}: {dpo.value}" if dpo is not None else None,
+        representative_eu=policy.controller.representative_eu,
+        policy_version=policy.version,
+        activities=tuple(activities),
+    )

@@ -1,0 +1,398 @@
+"""Per-field anonymisation: the strategies a data map names, and applying them through adapters.
+
+Each field of a record type may name a strategy (``FieldSpec.anonymize``): ``null``, a ``fixed``
+value, a keyed-hash ``pseudonym`` (HMAC-SHA256 with the engine's secret, truncated and prefixed,
+stable for a given value and key), a ``mask`` that keeps the last characters, or
+``generalize_date`` that truncates a timestamp to its year, month or day (keeping its time zone).
+A field without a strategy is set to NULL: the data map has no notion of a non-nullable column,
+so NULL is the one default that never invents data; give a ``fixed`` strategy to a field whose
+store refuses NULL.
+
+Strategies fall in two groups. *Constant* ones (``null``, ``fixed``) write the same value to every
+record, so they are pushed down as one ``adapter.update(selection, values)``. *Computed* ones
+(``pseudonym``, ``mask``, ``generalize_date``) depend on each record's value: records are read in
+batches and written back by primary key with ``adapter.update_by_key`` (one round trip per batch
+when the adapter has ``Capability.BULK_UPDATE_BY_KEY``, one update per record otherwise, which is
+logged). Every strategy is idempotent: anonymising an anonymised value changes nothing, so an
+interrupted erasure can simply be run again.
+
+Erasure (:mod:`privacy_kit.rights._erasure`) and retention's ``anonymize`` action both go through
+:func:`anonymize_selection`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .._errors import ConfigurationError, PlanError
+from ..adapters import Adapter, Capability, Eq, Selection
+from ..model._datamap import AnonymizationKind, FieldSpec, RecordType
+
+if TYPE_CHECKING:
+    from ..engine._engine import Engine
+
+__all__ = [
+    "PSEUDONYM_PREFIX",
+    "FieldAnonymization",
+    "anonymize_selection",
+    "generalize_date",
+    "mask",
+    "pseudonym",
+    "strategy_for",
+    "update_method",
+]
+
+_log = logging.getLogger("privacy_kit.retention._anonymize")
+
+PSEUDONYM_PREFIX = "anon_"
+"""Every pseudonym starts with this prefix (so a pseudonym is recognised and never re-hashed)."""
+_PSEUDONYM_LENGTH = (
+    20  # hex characters kept from the HMAC: 80 bits, collisions negligible per store
+)
+_PSEUDONYM = re.compile(rf"^{PSEUDONYM_PREFIX}[0-9a-f]{{{_PSEUDONYM_LENGTH}}}$")
+_MASK_CHAR = "*"
+
+
+def pseudonym(value: Any, secret: bytes) -> Any:
+    """A stable keyed-hash pseudonym of ``value`` (``None`` stays ``None``).
+
+    The pseudonym is ``anon_`` followed by the first 20 hex digits of HMAC-SHA256(secret, value):
+    the same value always gives the same pseudonym under the same key (so joins and counts
+    still work), and it cannot be reversed without the key. It does not depend on the field, so
+    an e-mail address pseudonymised in two tables gives the same pseudonym in both. A value that
+    already is a pseudonym is returned unchanged, so the strategy is idempotent.
+
+    Args:
+        value: the original value (compared by its text).
+        secret: the key (the engine's ``secret``).
+
+    Returns:
+        The pseudonym, or ``None`` for ``None``.
+
+    Example:
+        >>> p = pseudonym("ann@example.com", b"k" * 32)
+        >>> p.startswith("anon_"), len(p), p == pseudonym("ann@example.com", b"k" * 32)
+        (True, 25, True)
+        >>> pseudonym(p, b"k" * 32) == p
+        True
+    """
+    if value is None:
+        return None
+    text = str(value)
+    if _PSEUDONYM.match(text):
+        return text
+    digest = hmac.new(secret, b"pseudonym\x00" + text.encode("utf-8"), hashlib.sha256)
+    return PSEUDONYM_PREFIX + digest.hexdigest()[:_PSEUDONYM_LENGTH]
+
+
+def mask(value: Any, keep: int = 0) -> Any:
+    """Mask every character of ``value`` but the last ``keep`` with ``*`` (``None`` stays ``None``).
+
+    The length is kept. Masking a masked value changes nothing.
+
+    Args:
+        value: the original value (masked as text).
+        keep: how many trailing characters to keep.
+
+    Returns:
+        The masked text, or ``None``.
+
+    Example:
+        >>> mask("+44 7700 900123", keep=2)
+        '*************23'
+        >>> mask("10.0.0.1")
+        '********'
+    """
+    if value is None:
+        return None
+    text = str(value)
+    if keep <= 0:
+        return _MASK_CHAR * len(text)
+    if keep >= len(text):
+        return text
+    return _MASK_CHAR * (len(text) - keep) + text[-keep:]
+
+
+def generalize_date(value: Any, granularity: str = "month") -> Any:
+    """Truncate a datetime or date to its ``year``, ``month`` or ``day``, keeping the time zone.
+
+    Args:
+        value: a ``datetime`` or ``date`` (``None`` stays ``None``).
+        granularity: ``"year"``, ``"month"`` or ``"day"``.
+
+    Returns:
+        The truncated value, of the same type.
+
+    Raises:
+        ConfigurationError: ``value`` is not a date or datetime, or the granularity is unknown.
+
+    Example:
+        >>> generalize_date(dt.datetime(2024, 5, 17, 9, 30, tzinfo=dt.UTC), "month")
+        datetime.datetime(2024, 5, 1, 0, 0, tzinfo=datetime.timezone.utc)
+        >>> generalize_date(dt.date(2024, 5, 17), "year")
+        datetime.date(2024, 1, 1)
+    """
+    if value is None:
+        return None
+    if granularity not in ("year", "month", "day"):
+        raise ConfigurationError(
+            f"unknown granularity {granularity!r}; expected 'year', 'month' or 'day'"
+        )
+    if not isinstance(value, dt.date):
+        raise ConfigurationError(
+            f"generalize_date needs a date or datetime, got {type(value).__name__} {value!r}"
+        )
+    month = 1 if granularity == "year" else value.month
+    day = 1 if granularity in ("year", "month") else value.day
+    if isinstance(value, dt.datetime):
+        return value.replace(month=month, day=day, hour=0, minute=0, second=0, microsecond=0)
+    return value.replace(month=month, day=day)
+
+
+@attrs.frozen
+class FieldAnonymization:
+    """How one field is anonymised: the strategy, its parameters, and where it came from.
+
+    Attributes:
+        field: the field name.
+        kind: the strategy.
+        value: the replacement for ``fixed``.
+        keep: trailing characters kept by ``mask``.
+        granularity: truncation of ``generalize_date``.
+        declared: ``True`` when the data map names the strategy, ``False`` for the NULL default.
+
+    Example:
+        >>> from privacy_kit.model._datamap import FieldSpec
+        >>> s = strategy_for(FieldSpec(name="phone", anonymize={"kind": "mask", "keep": 2}))
+        >>> s.constant, s.apply("0123456", b"k" * 16), s.describe()
+        (False, '*****56', 'mask (keep last 2)')
+    """
+
+    field: str
+    kind: AnonymizationKind
+    value: Any = None
+    keep: int = 0
+    granularity: str = "month"
+    declared: bool = True
+
+    @property
+    def constant(self) -> bool:
+        """Whether every record gets the same value (``null``, ``fixed``): pushed down as one update."""
+        return self.kind in (AnonymizationKind.NULL, AnonymizationKind.FIXED)
+
+    def apply(self, value: Any, secret: bytes) -> Any:
+        """The anonymised form of ``value``."""
+        if self.kind is AnonymizationKind.NULL:
+            return None
+        if self.kind is AnonymizationKind.FIXED:
+            return self.value
+        if self.kind is AnonymizationKind.PSEUDONYM:
+            return pseudonym(value, secret)
+        if self.kind is AnonymizationKind.MASK:
+            return mask(value, self.keep)
+        return generalize_date(value, self.granularity)
+
+    def describe(self) -> str:
+        """A short human-readable description, e.g. ``'fixed value 'Deleted user''``."""
+        if self.kind is AnonymizationKind.NULL:
+            return "null" if self.declared else "null (default: no strategy declared)"
+        if self.kind is AnonymizationKind.FIXED:
+            return f"fixed value {self.value!r}"
+        if self.kind is AnonymizationKind.PSEUDONYM:
+            return "keyed-hash pseudonym (HMAC-SHA256)"
+        if self.kind is AnonymizationKind.MASK:
+            return f"mask (keep last {self.keep})"
+        return f"generalise date to {self.granularity}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description (for plans, reports and journals)."""
+        out: dict[str, Any] = {"field": self.field, "strategy": self.kind.value}
+        if self.kind is AnonymizationKind.FIXED:
+            out["value"] = self.value
+        elif self.kind is AnonymizationKind.MASK:
+            out["keep"] = self.keep
+        elif self.kind is AnonymizationKind.GENERALIZE_DATE:
+            out["granularity"] = self.granularity
+        if not self.declared:
+            out["default"] = True
+        return out
+
+
+def strategy_for(field: FieldSpec) -> FieldAnonymization:
+    """The anonymisation of ``field``: its declared strategy, or NULL when it declares none.
+
+    Args:
+        field: the field spec from the data map.
+
+    Returns:
+        The strategy.
+
+    Example:
+        >>> from privacy_kit.model._datamap import FieldSpec
+        >>> strategy_for(FieldSpec(name="notes")).describe()
+        'null (default: no strategy declared)'
+    """
+    spec = field.anonymize
+    if spec is None:
+        return FieldAnonymization(field.name, AnonymizationKind.NULL, declared=False)
+    return FieldAnonymization(
+        field.name,
+        spec.kind,
+        value=spec.value,
+        keep=spec.keep,
+        granularity=spec.granularity,
+        declared=True,
+    )
+
+
+def update_method(adapter: Adapter) -> str:
+    """How computed values are written through ``adapter``: ``'bulk'`` or ``'per_key'``.
+
+    Example:
+        >>> from privacy_kit.adapters import InMemoryAdapter
+        >>> update_method(InMemoryAdapter())
+        'bulk'
+    """
+    return "bulk" if Capability.BULK_UPDATE_BY_KEY in adapter.capabilities else "per_key"
+
+
+def _strategies(
+    record_type: RecordType, fields: Iterable[str | FieldAnonymization]
+) -> list[FieldAnonymization]:
+    out: list[FieldAnonymization] = []
+    for item in fields:
+        if isinstance(item, FieldAnonymization):
+            record_type.field(item.field)  # unknown field: KeyError with a hint
+            out.append(item)
+            continue
+        try:
+            spec = record_type.field(item)
+        except KeyError as exc:
+            raise ConfigurationError(str(exc.args[0])) from None
+        out.append(strategy_for(spec))
+    if record_type.primary_key in {s.field for s in out}:
+        raise ConfigurationError(
+            f"the primary key {record_type.primary_key!r} of {record_type.name!r} cannot be anonymised"
+        )
+    return out
+
+
+def anonymize_selection(
+    engine: Engine,
+    record_type: RecordType | str,
+    selection: Selection,
+    fields: Iterable[str | FieldAnonymization],
+    *,
+    batch_size: int = 1000,
+) -> int:
+    """Anonymise ``fields`` of the records of ``record_type`` that match ``selection``.
+
+    Constant strategies that do not touch the fields the selection reads go first, as one
+    pushed-down ``update``. Computed strategies (and constants on the selection's own fields,
+    which would otherwise make later batches miss their records) are written per record by key,
+    batch by batch. Each strategy is idempotent, so running this twice changes nothing more.
+
+    Args:
+        engine: the engine (its adapters and secret).
+        record_type: the record type or its name.
+        selection: which records.
+        fields: field names (their data-map strategy is used) or explicit strategies.
+        batch_size: records read and written per round trip.
+
+    Returns:
+        How many records were anonymised.
+
+    Raises:
+        ConfigurationError: an unknown field, or the primary key.
+        AdapterError: the store failed.
+
+    Example:
+        >>> import privacy_kit as pk
+        >>> from privacy_kit.adapters import InMemoryAdapter, where
+        >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
+        >>> mem = InMemoryAdapter({rt.table_name: [] for rt in dm.record_types})
+        >>> _ = mem.insert("users", [{"id": 1, "name": "Ann", "email": "ann@example.com"}])
+        >>> engine = pk.Engine(pk.load_policy(pk.example_path()), dm, mem, secret=b"s" * 32,
+        ...                    verify=False)
+        >>> anonymize_selection(engine, "users", where.eq("id", 1), ["name", "email"])
+        1
+        >>> row = mem.rows("users")[0]
+        >>> row["name"], row["email"].startswith("anon_")
+        ('Deleted user', True)
+    """
+    if batch_size < 1:
+        raise ConfigurationError(f"batch_size must be at least 1, got {batch_size}")
+    rt = engine.datamap.record_type(record_type) if isinstance(record_type, str) else record_type
+    strategies = _strategies(rt, fields)
+    if not strategies:
+        return 0
+    adapter = engine.adapter_for(rt)
+    read_by_selection = set(selection.fields())
+    computed = [s for s in strategies if not s.constant]
+    early = {s.field: s.apply(None, engine.secret) for s in strategies if s.constant}
+    late: dict[str, Any] = {}
+    if computed:
+        # Constants on a field the selection reads would un-select records before their
+        # computed fields are written; they travel with the per-key writes instead.
+        late = {f: v for f, v in early.items() if f in read_by_selection}
+        early = {f: v for f, v in early.items() if f not in read_by_selection}
+    touched = 0
+    if early:
+        touched = adapter.update(rt, selection, early, batch_size=batch_size)
+    if not computed:
+        return touched
+    return max(
+        touched,
+        _write_computed(
+            engine, adapter, rt, selection, computed=computed, constants=late, batch_size=batch_size
+        ),
+    )
+
+
+def _write_computed(
+    engine: Engine,
+    adapter: Adapter,
+    rt: RecordType,
+    selection: Selection,
+    *,
+    computed: Sequence[FieldAnonymization],
+    constants: Mapping[str, Any],
+    batch_size: int,
+) -> int:
+    pk = rt.primary_key
+    wanted = list(dict.fromkeys([pk, *(s.field for s in computed)]))
+    bulk = update_method(adapter) == "bulk"
+    if not bulk:
+        _log.info(
+            "%s lacks %s: writing %s one record at a time",
+            adapter.name,
+            Capability.BULK_UPDATE_BY_KEY.value,
+            rt.name,
+        )
+    written = 0
+    previous: set[Any] = set()
+    for batch in adapter.iter_records(rt, selection, fields=wanted, batch_size=batch_size):
+        keys = {record.get(pk) for record in batch}
+        if keys & previous:  # an adapter that re-yields records would make this loop forever
+            raise PlanError(
+                f"{adapter.name} yielded records of {rt.name!r} twice while they were anonymised"
+            )
+        previous = keys
+        changes: list[tuple[Any, Mapping[str, Any]]] = []
+        for record in batch:
+            values = {s.field: s.apply(record.get(s.field), engine.secret) for s in computed}
+            values.update(constants)
+            changes.append((record[pk], values))
+        if bulk:
+            written += adapter.update_by_key(rt, changes)
+        else:
+            written += sum(adapter.update(rt, Eq(pk, key), values) for key, values in changes)
+    return written

@@ -1,0 +1,659 @@
+"""The data-subject request lifecycle: types, states, deadlines, extensions and pauses.
+
+A :class:`DataSubjectRequest` is a frozen pydantic model (so it imports and exports as JSON);
+every change returns a new request with the change appended to its history, and can be
+recorded in an :class:`~privacy_kit.AuditLog`. The states and the moves between them::
+
+    received ──> verified ──> in_progress ──> completed
+       │            │  └──────────────────────> completed
+       ├────────────┴─────────────┴──────────> refused (with a RefusalReason)
+       └────────────┴─────────────┴──────────> cancelled
+
+Any other move raises :class:`~privacy_kit.InvalidTransitionError` naming both states.
+
+The due date comes from the jurisdiction's cited rule (``privacy_kit.model._jurisdictions``):
+GDPR and UK GDPR one month from receipt (calendar months: received 31 January, due 28 or 29
+February), extendable once by two months if the subject is told within the first month; CCPA 45
+days, extendable once by 45; LGPD 15 days; PIPEDA 30 days, extendable by 30. A deadline runs to
+the *end* of its last day, in the time zone ``received_at`` is expressed in (pass an aware
+datetime in the zone that governs the request, e.g. ``Europe/London``; DST is handled by
+:mod:`zoneinfo`, and the zone's name is kept in ``timezone`` so that it survives JSON). An extension is added to the original due date.
+
+While identity is awaited (:meth:`DataSubjectRequest.await_identity`) the clock stops where the
+regime says so (:data:`STOP_THE_CLOCK`), and the due date moves by the whole days paused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import uuid
+import zoneinfo
+from collections.abc import Mapping
+from typing import Any, Self
+
+from pydantic import UUID4, AwareDatetime, Field, ValidationError, field_validator, model_validator
+
+from .._errors import InvalidTransitionError, RequestError
+from .._types import Duration, Model, require_aware
+from ..audit._log import AuditLog
+from ..model._jurisdictions import RequestDeadline, get_jurisdiction
+from ..model._policy import RefusalReason
+
+__all__ = [
+    "STOP_THE_CLOCK",
+    "TRANSITIONS",
+    "DataSubjectRequest",
+    "Extension",
+    "Pause",
+    "RequestStatus",
+    "RequestType",
+    "Transition",
+    "add_deadline",
+]
+
+
+class RequestType(enum.StrEnum):
+    """What the subject asks for."""
+
+    ACCESS = "access"
+    PORTABILITY = "portability"
+    ERASURE = "erasure"
+    RECTIFICATION = "rectification"
+    RESTRICTION = "restriction"
+    OBJECTION = "objection"
+    OPT_OUT = "opt_out"
+
+
+class RequestStatus(enum.StrEnum):
+    """Where a request stands."""
+
+    RECEIVED = "received"
+    VERIFIED = "verified"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    REFUSED = "refused"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        """Whether no move leaves this state.
+
+        Example:
+            >>> RequestStatus.COMPLETED.terminal, RequestStatus.VERIFIED.terminal
+            (True, False)
+        """
+        return not TRANSITIONS[self]
+
+
+_S = RequestStatus
+#: The allowed moves: state -> the states it may go to.
+TRANSITIONS: Mapping[RequestStatus, frozenset[RequestStatus]] = {
+    _S.RECEIVED: frozenset({_S.VERIFIED, _S.REFUSED, _S.CANCELLED}),
+    _S.VERIFIED: frozenset({_S.IN_PROGRESS, _S.COMPLETED, _S.REFUSED, _S.CANCELLED}),
+    _S.IN_PROGRESS: frozenset({_S.COMPLETED, _S.REFUSED, _S.CANCELLED}),
+    _S.COMPLETED: frozenset(),
+    _S.REFUSED: frozenset(),
+    _S.CANCELLED: frozenset(),
+}
+
+#: Whether time spent awaiting identity stops the clock, per jurisdiction, and why.
+STOP_THE_CLOCK: Mapping[str, tuple[bool, str]] = {
+    "uk_gdpr": (
+        True,
+        (
+            "UK GDPR Art. 12 as amended by the Data (Use and Access) Act 2025: the time limit "
+            "does not run while the controller awaits information needed to confirm identity (check)"
+        ),
+    ),
+    "gdpr": (
+        False,
+        (
+            "privacy_kit's conservative choice: GDPR Art. 12(3) counts one month from receipt and "
+            "has no stop-the-clock rule; pass stop_the_clock=True to follow a supervisory "
+            "authority that counts from receipt of the identity information"
+        ),
+    ),
+    "ccpa": (
+        False,
+        "CCPA regs 7021(b): the 45 days begin on receipt, regardless of the time needed to verify",
+    ),
+    "lgpd": (False, "LGPD Art. 19: no provision pauses the 15 days"),
+    "pipeda": (False, "PIPEDA s. 8(3): no provision pauses the 30 days"),
+}
+
+
+def _add_business_days(start: dt.date, days: int) -> dt.date:
+    current = start
+    while days > 0:
+        current += dt.timedelta(days=1)
+        if current.weekday() < 5:
+            days -= 1
+    return current
+
+
+def add_deadline(start: dt.date, duration: Duration, *, business_days: bool = False) -> dt.date:
+    """The date ``duration`` after ``start`` (calendar months; Mon-Fri if ``business_days``).
+
+    Example:
+        >>> add_deadline(dt.date(2024, 1, 31), Duration(months=1))
+        datetime.date(2024, 2, 29)
+        >>> add_deadline(dt.date(2026, 1, 2), Duration(days=10), business_days=True)  # a Friday
+        datetime.date(2026, 1, 16)
+    """
+    if not business_days:
+        return duration.after(dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC)).date()
+    if duration.years or duration.months or duration.hours or duration.minutes or duration.seconds:
+        raise ValueError(f"business-day deadlines must be whole days or weeks, got {duration}")
+    return _add_business_days(start, duration.days + 7 * duration.weeks)
+
+
+class Transition(Model):
+    """One move of a request's state."""
+
+    at: AwareDatetime
+    from_status: RequestStatus | None
+    to_status: RequestStatus
+    note: str | None = None
+
+
+class Pause(Model):
+    """A span during which the request awaited the subject (identity, by default)."""
+
+    started_at: AwareDatetime
+    ended_at: AwareDatetime | None = None
+    reason: str = "awaiting_identity"
+
+
+class Extension(Model):
+    """An extension of the deadline, with the reason the subject was given."""
+
+    at: AwareDatetime
+    by: Duration
+    reason: str = Field(min_length=1)
+
+
+def _hash(text: str | None) -> str | None:
+    return None if text is None else hashlib.sha256(text.encode()).hexdigest()
+
+
+class DataSubjectRequest(Model):
+    """A data-subject request: what, whose, under which law, and where it stands.
+
+    Build one with :meth:`receive`; every change returns a new request.
+
+    Example:
+        >>> import datetime as dt
+        >>> received = dt.datetime(2024, 1, 31, 9, tzinfo=dt.UTC)
+        >>> r = DataSubjectRequest.receive("access", "customer", {"email": "a@example.com"},
+        ...                                jurisdiction="gdpr", received_at=received)
+        >>> r.due_at.date(), r.citation
+        (datetime.date(2024, 2, 29), 'GDPR Art. 12(3)')
+        >>> r = r.verify(now=received).start(now=received)
+        >>> r = r.extend("many records across systems", now=received + dt.timedelta(days=3))
+        >>> r.due_at.date()
+        datetime.date(2024, 4, 29)
+        >>> r.status
+        <RequestStatus.IN_PROGRESS: 'in_progress'>
+    """
+
+    id: UUID4 = Field(default_factory=uuid.uuid4)
+    type: RequestType
+    subject_kind: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    identities: dict[str, str] = Field(min_length=1)
+    jurisdiction: str
+    received_at: AwareDatetime
+    status: RequestStatus = RequestStatus.RECEIVED
+    history: tuple[Transition, ...] = ()
+    pauses: tuple[Pause, ...] = ()
+    extensions: tuple[Extension, ...] = ()
+    refusal: RefusalReason | None = None
+    stop_the_clock: bool | None = Field(
+        default=None, description="Override whether awaiting identity stops the clock"
+    )
+    subject_ref: str | None = Field(
+        default=None, description="The subject's reference, for audit entries"
+    )
+    timezone: str | None = Field(
+        default=None,
+        description="IANA zone the deadline is counted in (default: received_at's own zone)",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                zoneinfo.ZoneInfo(value)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ValueError(
+                    f"unknown time zone {value!r} (expected an IANA name such as 'Europe/London')"
+                ) from None
+        return value
+
+    @field_validator("jurisdiction")
+    @classmethod
+    def _known_jurisdiction(cls, value: str) -> str:
+        try:
+            get_jurisdiction(value)
+        except KeyError as exc:
+            raise ValueError(exc.args[0]) from None
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.history and self.history[-1].to_status is not self.status:
+            raise ValueError(
+                f"status {self.status.value!r} does not match the last transition "
+                f"({self.history[-1].to_status.value!r})"
+            )
+        if (self.status is RequestStatus.REFUSED) != (self.refusal is not None):
+            raise ValueError("a refused request needs a refusal reason, and only a refused one")
+        if any(p.ended_at is None for p in self.pauses[:-1]):
+            raise ValueError("only the last pause may still be open")
+        rule = self.rule
+        if len(self.extensions) > rule.max_extensions:
+            raise ValueError(
+                f"{len(self.extensions)} extensions, but {rule.citation} allows {rule.max_extensions}"
+            )
+        return self
+
+    # -- construction and I/O ---------------------------------------------------------------
+    @classmethod
+    def receive(
+        cls,
+        type: RequestType | str,  # noqa: A002 - the request's type, as the data names it
+        subject_kind: str,
+        identities: Mapping[str, str],
+        *,
+        jurisdiction: str,
+        received_at: dt.datetime,
+        audit: AuditLog | None = None,
+        subject_ref: str | None = None,
+        stop_the_clock: bool | None = None,
+        id: uuid.UUID | None = None,  # noqa: A002 - the request's id, as the data names it
+    ) -> DataSubjectRequest:
+        """A newly received request (audited as ``request.received`` if ``audit`` is given).
+
+        Raises:
+            RequestError: an unknown type or jurisdiction, no identities, a naive time.
+        """
+        require_aware(received_at, "received_at")
+        zone = received_at.tzinfo
+        data: dict[str, Any] = {
+            "timezone": zone.key if isinstance(zone, zoneinfo.ZoneInfo) else None,
+            "type": type,
+            "subject_kind": subject_kind,
+            "identities": dict(identities),
+            "jurisdiction": jurisdiction,
+            "received_at": received_at,
+            "subject_ref": subject_ref,
+            "stop_the_clock": stop_the_clock,
+            "history": (Transition(at=received_at, from_status=None, to_status=_S.RECEIVED),),
+        }
+        if id is not None:
+            data["id"] = id
+        request = cls._validated(data)
+        request._audit(
+            audit, "request.received", received_at, {"due_at": request.due_at.isoformat()}
+        )
+        return request
+
+    @classmethod
+    def _validated(cls, data: Any) -> DataSubjectRequest:
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or '<request>'}: {e['msg']}" for e in exc.errors()
+            )
+            raise RequestError(f"invalid data-subject request: {problems}") from None
+
+    def to_json(self) -> bytes:
+        """The request as JSON (round-trips through :meth:`from_json`)."""
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> DataSubjectRequest:
+        """A request from :meth:`to_json` output.
+
+        Raises:
+            RequestError: naming each invalid field.
+        """
+        try:
+            return cls._validated(cls.model_validate_json(data).model_dump())
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or '<request>'}: {e['msg']}" for e in exc.errors()
+            )
+            raise RequestError(f"invalid data-subject request: {problems}") from None
+
+    # -- the rule and the deadline ----------------------------------------------------------
+    @property
+    def rule(self) -> RequestDeadline:
+        """The jurisdiction's deadline rule."""
+        return get_jurisdiction(self.jurisdiction).request_deadline
+
+    @property
+    def citation(self) -> str:
+        """Where the deadline comes from."""
+        return self.rule.citation
+
+    @property
+    def clock_stops(self) -> bool:
+        """Whether awaiting identity stops the clock for this request."""
+        if self.stop_the_clock is not None:
+            return self.stop_the_clock
+        return STOP_THE_CLOCK.get(self.jurisdiction, (False, ""))[0]
+
+    @property
+    def zone(self) -> dt.tzinfo:
+        """The zone deadlines are counted in: :attr:`timezone`, else ``received_at``'s own."""
+        if self.timezone is not None:
+            return zoneinfo.ZoneInfo(self.timezone)
+        zone = self.received_at.tzinfo
+        if zone is None:  # AwareDatetime makes this unreachable; kept for the type checker
+            raise RequestError("received_at must be timezone-aware")
+        return zone
+
+    @property
+    def received_local(self) -> dt.datetime:
+        """``received_at`` in :attr:`zone`."""
+        return self.received_at.astimezone(self.zone)
+
+    def paused_days(self, now: dt.datetime | None = None) -> int:
+        """Whole days the clock stood still (an open pause counts up to ``now`` if given)."""
+        if not self.clock_stops:
+            return 0
+        zone = self.zone
+        total = 0
+        for pause in self.pauses:
+            end = pause.ended_at
+            if end is None:
+                if now is None:
+                    continue
+                end = max(require_aware(now), pause.started_at)
+            total += (end.astimezone(zone).date() - pause.started_at.astimezone(zone).date()).days
+        return total
+
+    def _end_of(self, day: dt.date) -> dt.datetime:
+        # The end of that day in the zone of receipt (zoneinfo gives the right DST offset).
+        return dt.datetime.combine(day, dt.time.max, tzinfo=self.zone)
+
+    def _due_date(self, now: dt.datetime | None) -> dt.date:
+        rule = self.rule
+        day = add_deadline(
+            self.received_local.date(), rule.respond_within, business_days=rule.business_days
+        )
+        for extension in self.extensions:
+            day = add_deadline(day, extension.by, business_days=rule.business_days)
+        return day + dt.timedelta(days=self.paused_days(now))
+
+    @property
+    def due_at(self) -> dt.datetime:
+        """The end of the last day to respond (extensions and closed pauses included).
+
+        While a pause is open the clock is stopped: use :meth:`due_at_as_of`.
+        """
+        return self._end_of(self._due_date(None))
+
+    def due_at_as_of(self, now: dt.datetime) -> dt.datetime:
+        """The deadline, counting an open pause up to ``now``."""
+        return self._end_of(self._due_date(now))
+
+    @property
+    def extension_notice_due_at(self) -> dt.datetime | None:
+        """The end of the last day to tell the subject of an extension (``None``: no extension)."""
+        rule = self.rule
+        if rule.extension is None:
+            return None
+        within = rule.notify_extension_within or rule.respond_within
+        day = add_deadline(self.received_local.date(), within, business_days=rule.business_days)
+        return self._end_of(day + dt.timedelta(days=self.paused_days()))
+
+    def is_overdue(self, now: dt.datetime) -> bool:
+        """Whether the request is still open after its deadline."""
+        return not self.status.terminal and require_aware(now) > self.due_at_as_of(now)
+
+    def time_left(self, now: dt.datetime) -> dt.timedelta:
+        """Time until the deadline (negative once overdue; frozen while the clock is stopped)."""
+        return self.due_at_as_of(now) - require_aware(now)
+
+    @property
+    def paused(self) -> bool:
+        """Whether a pause is open."""
+        return bool(self.pauses) and self.pauses[-1].ended_at is None
+
+    # -- changes ----------------------------------------------------------------------------
+    def _audit(
+        self, audit: AuditLog | None, action: str, now: dt.datetime, extra: Mapping[str, Any]
+    ) -> None:
+        if audit is None:
+            return
+        details = {
+            "request_id": str(self.id),
+            "type": self.type.value,
+            "jurisdiction": self.jurisdiction,
+            **extra,
+        }
+        audit.record(action, now=now, subject=self.subject_ref, details=details)
+
+    def _check_time(self, now: dt.datetime) -> dt.datetime:
+        require_aware(now)
+        if now < self.received_at:
+            raise RequestError(
+                f"request {self.id}: {now.isoformat()} is before the request was received "
+                f"({self.received_at.isoformat()})"
+            )
+        return now
+
+    def transition(
+        self,
+        to: RequestStatus | str,
+        *,
+        now: dt.datetime,
+        note: str | None = None,
+        refusal: RefusalReason | str | None = None,
+        audit: AuditLog | None = None,
+    ) -> DataSubjectRequest:
+        """Move to state ``to``.
+
+        Args:
+            to: the new state.
+            now: when.
+            note: free text kept in the history (only its hash goes to the audit log).
+            refusal: the reason, required when ``to`` is ``refused``.
+            audit: where to record it (``request.transition``).
+
+        Raises:
+            InvalidTransitionError: the move is not allowed from the current state.
+            RequestError: a refusal without a reason, a reason without a refusal, or a time
+                before receipt.
+
+        Example:
+            >>> r = DataSubjectRequest.receive("erasure", "end_user", {"email": "b@example.com"},
+            ...     jurisdiction="ccpa", received_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+            >>> r.transition("completed", now=r.received_at)
+            Traceback (most recent call last):
+            ...
+            privacy_kit._errors.InvalidTransitionError: cannot move request ... from 'received' to 'completed'; from 'received' it may go to: cancelled, refused, verified
+        """
+        self._check_time(now)
+        target = RequestStatus(to)
+        if target not in TRANSITIONS[self.status]:
+            allowed = (
+                ", ".join(sorted(s.value for s in TRANSITIONS[self.status])) or "nowhere (final)"
+            )
+            raise InvalidTransitionError(
+                f"cannot move request {self.id} from {self.status.value!r} to {target.value!r}; "
+                f"from {self.status.value!r} it may go to: {allowed}"
+            )
+        reason = None if refusal is None else RefusalReason(refusal)
+        if (target is RequestStatus.REFUSED) != (reason is not None):
+            raise RequestError(
+                "a refusal needs a reason (privacy_kit.RefusalReason)"
+                if target is RequestStatus.REFUSED
+                else f"a refusal reason was given for a move to {target.value!r}"
+            )
+        pauses = self.pauses
+        if self.paused:
+            pauses = (*pauses[:-1], pauses[-1].model_copy(update={"ended_at": now}))
+        updated = self.model_copy(
+            update={
+                "status": target,
+                "refusal": reason,
+                "pauses": pauses,
+                "history": (
+                    *self.history,
+                    Transition(at=now, from_status=self.status, to_status=target, note=note),
+                ),
+            }
+        )
+        updated._audit(
+            audit,
+            "request.transition",
+            now,
+            {
+                "from": self.status.value,
+                "to": target.value,
+                "refusal": None if reason is None else reason.value,
+                "note_sha256": _hash(note),
+            },
+        )
+        return updated
+
+    def verify(
+        self, *, now: dt.datetime, note: str | None = None, audit: AuditLog | None = None
+    ) -> DataSubjectRequest:
+        """Identity confirmed: ``received`` -> ``verified`` (ends an open pause)."""
+        return self.transition(RequestStatus.VERIFIED, now=now, note=note, audit=audit)
+
+    def start(
+        self, *, now: dt.datetime, note: str | None = None, audit: AuditLog | None = None
+    ) -> DataSubjectRequest:
+        """Work begins: ``verified`` -> ``in_progress``."""
+        return self.transition(RequestStatus.IN_PROGRESS, now=now, note=note, audit=audit)
+
+    def complete(
+        self, *, now: dt.datetime, note: str | None = None, audit: AuditLog | None = None
+    ) -> DataSubjectRequest:
+        """Done: -> ``completed``."""
+        return self.transition(RequestStatus.COMPLETED, now=now, note=note, audit=audit)
+
+    def refuse(
+        self,
+        reason: RefusalReason | str,
+        *,
+        now: dt.datetime,
+        note: str | None = None,
+        audit: AuditLog | None = None,
+    ) -> DataSubjectRequest:
+        """Refused with ``reason``: -> ``refused``."""
+        return self.transition(
+            RequestStatus.REFUSED, now=now, note=note, refusal=reason, audit=audit
+        )
+
+    def cancel(
+        self, *, now: dt.datetime, note: str | None = None, audit: AuditLog | None = None
+    ) -> DataSubjectRequest:
+        """Withdrawn by the subject (or a duplicate): -> ``cancelled``."""
+        return self.transition(RequestStatus.CANCELLED, now=now, note=note, audit=audit)
+
+    def await_identity(
+        self, *, now: dt.datetime, audit: AuditLog | None = None
+    ) -> DataSubjectRequest:
+        """Ask the subject for proof of identity; the clock stops if the regime allows it.
+
+        Raises:
+            RequestError: the request is not ``received``, or already paused.
+
+        Example:
+            >>> import zoneinfo
+            >>> london = zoneinfo.ZoneInfo("Europe/London")
+            >>> r = DataSubjectRequest.receive("access", "customer", {"user_id": "7"},
+            ...     jurisdiction="uk_gdpr", received_at=dt.datetime(2026, 3, 2, 10, tzinfo=london))
+            >>> r = r.await_identity(now=dt.datetime(2026, 3, 3, 9, tzinfo=london))
+            >>> r = r.verify(now=dt.datetime(2026, 3, 8, 16, tzinfo=london))
+            >>> r.due_at.isoformat()  # 2 April, plus the 5 days paused
+            '2026-04-07T23:59:59.999999+01:00'
+        """
+        self._check_time(now)
+        if self.status is not RequestStatus.RECEIVED:
+            raise RequestError(
+                f"request {self.id} is {self.status.value!r}; identity is awaited only while 'received'"
+            )
+        if self.paused:
+            raise RequestError(f"request {self.id} is already awaiting identity")
+        updated = self.model_copy(update={"pauses": (*self.pauses, Pause(started_at=now))})
+        updated._audit(audit, "request.paused", now, {"clock_stops": self.clock_stops})
+        return updated
+
+    def identity_received(
+        self, *, now: dt.datetime, audit: AuditLog | None = None
+    ) -> DataSubjectRequest:
+        """End the open pause without deciding yet (the clock runs again).
+
+        Raises:
+            RequestError: no pause is open.
+        """
+        self._check_time(now)
+        if not self.paused:
+            raise RequestError(f"request {self.id} is not awaiting identity")
+        if now < self.pauses[-1].started_at:
+            raise RequestError("a pause cannot end before it started")
+        pauses = (*self.pauses[:-1], self.pauses[-1].model_copy(update={"ended_at": now}))
+        updated = self.model_copy(update={"pauses": pauses})
+        updated._audit(audit, "request.resumed", now, {"due_at": updated.due_at.isoformat()})
+        return updated
+
+    def extend(
+        self, reason: str, *, now: dt.datetime, audit: AuditLog | None = None
+    ) -> DataSubjectRequest:
+        """Extend the deadline as the jurisdiction allows, telling the subject ``reason``.
+
+        Raises:
+            RequestError: the regime allows no (further) extension, the request is closed, no
+                reason was given, or it is too late (the subject must be told within the
+                first period, e.g. GDPR Art. 12(3): within one month of receipt).
+        """
+        self._check_time(now)
+        rule = self.rule
+        if self.status.terminal:
+            raise RequestError(f"request {self.id} is {self.status.value!r}: nothing to extend")
+        if rule.extension is None:
+            raise RequestError(
+                f"{self.jurisdiction} allows no extension of the deadline ({rule.citation})"
+            )
+        if len(self.extensions) >= rule.max_extensions:
+            raise RequestError(
+                f"request {self.id} was already extended; {rule.citation} allows "
+                f"{rule.max_extensions} extension(s)"
+            )
+        if not reason or not reason.strip():
+            raise RequestError("an extension needs a reason to give the subject")
+        notice_by = self.extension_notice_due_at
+        if notice_by is not None and now > notice_by:
+            raise RequestError(
+                f"too late to extend request {self.id}: the subject had to be told by "
+                f"{notice_by.isoformat()} ({rule.citation})"
+            )
+        updated = self.model_copy(
+            update={
+                "extensions": (
+                    *self.extensions,
+                    Extension(at=now, by=rule.extension, reason=reason),
+                )
+            }
+        )
+        updated._audit(
+            audit,
+            "request.extended",
+            now,
+            {
+                "by": str(rule.extension),
+                "due_at": updated.due_at.isoformat(),
+                "reason_sha256": _hash(reason),
+            },
+        )
+        return updated
