@@ -19,9 +19,8 @@ import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal, Protocol
 
-import attrs
-
 from .._errors import ConfigurationError, Problem, SchemaMismatchError
+from .._scope import Subject
 from .._types import Duration, closest
 from ..adapters import Adapter, Eq, Or, Selection
 from ..adapters._base import WRITE_BATCH
@@ -53,48 +52,6 @@ from ..rights._preferences import (
 )
 
 __all__ = ["Engine", "Plan", "Subject"]
-
-
-def _identities(value: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
-    pairs = tuple(sorted((str(k), v) for k, v in dict(value).items() if v is not None))
-    if not pairs:
-        raise ValueError("a subject needs at least one identity (user_id, email, ...)")
-    return pairs
-
-
-@attrs.frozen
-class Subject:
-    """A data subject: a kind (``customer``, ``end_user``, ...) and identities.
-
-    Example:
-        >>> s = Subject.of("end_user", email="ann@example.com")
-        >>> s.identity("email"), s.identity("user_id")
-        ('ann@example.com', None)
-    """
-
-    kind: str
-    identities: tuple[tuple[str, Any], ...] = attrs.field(converter=_identities)
-
-    @classmethod
-    def of(cls, kind: str, **identities: Any) -> Subject:
-        """Build a subject from keyword identities."""
-        return cls(kind, identities)
-
-    def identity(self, name: str) -> Any:
-        """The value of identity ``name``, or ``None``."""
-        for key, value in self.identities:
-            if key == name:
-                return value
-        return None
-
-    def with_identities(self, **more: Any) -> Subject:
-        """A copy with more identities (existing ones win)."""
-        merged = {k: v for k, v in more.items() if v is not None}
-        merged.update(dict(self.identities))
-        return Subject(self.kind, merged)
-
-    def __str__(self) -> str:
-        return f"{self.kind}(" + ", ".join(f"{k}={v}" for k, v in self.identities) + ")"
 
 
 class Plan(Protocol):

@@ -25,9 +25,9 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from .._errors import AdapterError, ConfigurationError, PrivacyKitError
+from .._scope import Catalog, Subject
 from .._types import Duration, Model, closest, require_aware
 from ..adapters import Selection, where
-from ..engine._engine import Engine, Subject
 from ..model._datamap import RecordType, SubjectLink
 from ..model._jurisdictions import jurisdictions
 from ..model._policy import Policy
@@ -810,7 +810,7 @@ def _overlaps(a: str, b: str) -> bool:
 
 
 def _affected_record_types(
-    engine: Engine, incident: Incident
+    engine: Catalog, incident: Incident
 ) -> Iterator[tuple[RecordType, frozenset[str]]]:
     """Each affected record type with the roles whose data is affected."""
     datamap = engine.datamap
@@ -840,7 +840,7 @@ def _affected_record_types(
 
 
 def subjects_to_notify(
-    engine: Engine, incident: Incident, *, now: dt.datetime, batch_size: int = 1000
+    engine: Catalog, incident: Incident, *, now: dt.datetime, batch_size: int = 1000
 ) -> Iterator[AffectedSubject]:
     """Stream the people concerned by ``incident``, each once, grouped by kind and role.
 

@@ -332,7 +332,7 @@ def _hold_to_data(hold: LegalHold) -> dict[str, Any]:
 
 
 def _hold_from_data(data: Mapping[str, Any]) -> LegalHold:
-    from ..engine._engine import Subject  # noqa: PLC0415 - the engine imports this module
+    from .._scope import Subject  # noqa: PLC0415
 
     subject = data.get("subject")
     return LegalHold(
