@@ -46,7 +46,7 @@ def held_hosts(hosts: int) -> list[int]:
 
 def build(path: Path, bookings: int) -> tuple[int, int]:
     """Write the data set; return (hosts, bookings expected to remain after the sweep)."""
-    from privacy_kit.retention._retention import cutoff
+    from privacy_kit.retention import cutoff
 
     datamap = _data.example_datamap()
     hosts = max(bookings // BOOKINGS_PER_HOST, HELD_EVERY)
@@ -112,7 +112,7 @@ def run(config: Config) -> list[Row]:
     held = held_hosts(hosts)
     policy = retention_policy()
     rule = next(r for r in policy.retention if r.key == "booking_data")
-    from privacy_kit.retention._retention import cutoff
+    from privacy_kit.retention import cutoff
 
     limit = format_cutoff(cutoff(rule.duration, _data.NOW))
     run_path = work / "retention_run.sqlite"

@@ -58,7 +58,7 @@ def recreate(conn: Any, name: str, template: str | None = None) -> None:
 def build(bookings: int) -> tuple[int, int]:
     """Write the data set into the base database; return (hosts, bookings left after the sweep)."""
     from privacy_kit.adapters import SQLAlchemyAdapter
-    from privacy_kit.retention._retention import cutoff
+    from privacy_kit.retention import cutoff
 
     hosts = max(bookings // BOOKINGS_PER_HOST, 100)
     with admin() as conn:
@@ -117,7 +117,7 @@ def run(config: Config) -> list[Row]:
         from privacy_kit.adapters import SQLAlchemyAdapter
     except ImportError as exc:
         raise Skip(f"SQLAlchemy is not installed ({exc})") from None
-    from privacy_kit.retention._retention import cutoff
+    from privacy_kit.retention import cutoff
 
     admin().close()  # skips, saying why, when the server is not there
     bookings = config.size(1_000_000, 20_000)

@@ -28,6 +28,14 @@ from test_export import SECRET, SpyAdapter, adapter_kind, make_adapter, make_eng
 __all__ = ["adapter_kind"]
 
 
+def anonymize(engine: pk.Engine, name: str, selection: Any, fields: Any, **kwargs: Any) -> int:
+    """``anonymize_selection`` through the engine's adapter and secret."""
+    rt = engine.datamap.record_type(name)
+    return anonymize_selection(
+        engine.adapter_for(rt), rt, selection, fields, secret=engine.secret, **kwargs
+    )
+
+
 def test_pseudonym_is_stable_keyed_prefixed_and_idempotent() -> None:
     p = pseudonym("ann@example.com", SECRET)
     assert p == pseudonym("ann@example.com", SECRET)
@@ -98,9 +106,7 @@ def test_strategies_from_the_data_map() -> None:
 def test_constants_are_pushed_down_as_one_update() -> None:
     spy = _CallCounter(make_adapter("memory"))
     engine = make_engine(spy)
-    n = anonymize_selection(
-        engine, "bookings", where.eq("host_id", 1), ["invitee_name", "invitee_notes"]
-    )
+    n = anonymize(engine, "bookings", where.eq("host_id", 1), ["invitee_name", "invitee_notes"])
     assert n == 2
     assert spy.calls == {"update": 1}
     rows = snapshot(engine)["bookings"]
@@ -111,7 +117,7 @@ def test_constants_are_pushed_down_as_one_update() -> None:
 def test_computed_values_are_written_by_key_per_batch(adapter_kind: str) -> None:
     spy = _CallCounter(make_adapter(adapter_kind))
     engine = make_engine(spy)
-    n = anonymize_selection(
+    n = anonymize(
         engine,
         "bookings",
         where.eq("service_id", 20) | where.eq("service_id", 21),
@@ -130,9 +136,7 @@ def test_anonymising_the_field_the_selection_reads(adapter_kind: str) -> None:
     selection = where.eq("invitee_email", "ann@example.com")
     fields = ["invitee_email", "invitee_notes", "invitee_phone"]
     notes = FieldAnonymization("invitee_notes", AnonymizationKind.NULL)
-    n = anonymize_selection(
-        engine, "bookings", selection, [fields[0], notes, fields[2]], batch_size=1
-    )
+    n = anonymize(engine, "bookings", selection, [fields[0], notes, fields[2]], batch_size=1)
     assert n == 2
     rows = snapshot(engine)["bookings"]
     for key in (100, 101):
@@ -142,7 +146,7 @@ def test_anonymising_the_field_the_selection_reads(adapter_kind: str) -> None:
     # a NULL constant on the selection's own field travels with the per-key writes
     engine2 = make_engine(make_adapter(adapter_kind))
     mixed = [FieldAnonymization("invitee_email", AnonymizationKind.NULL), "invitee_phone"]
-    assert anonymize_selection(engine2, "bookings", selection, mixed, batch_size=1) == 2
+    assert anonymize(engine2, "bookings", selection, mixed, batch_size=1) == 2
     rows2 = snapshot(engine2)["bookings"]
     assert rows2[100]["invitee_email"] is None
     assert rows2[100]["invitee_phone"] == "*************23"
@@ -152,14 +156,14 @@ def test_anonymising_the_field_the_selection_reads(adapter_kind: str) -> None:
 def test_anonymising_twice_changes_nothing_more() -> None:
     engine = make_engine(make_adapter("memory"))
     fields = ["invitee_email", "invitee_name", "invitee_phone", "invitee_notes"]
-    anonymize_selection(engine, "bookings", where.eq("host_id", 1), fields)
+    anonymize(engine, "bookings", where.eq("host_id", 1), fields)
     once = snapshot(engine)
-    anonymize_selection(engine, "bookings", where.eq("host_id", 1), fields)
+    anonymize(engine, "bookings", where.eq("host_id", 1), fields)
     assert snapshot(engine) == once
-    anonymize_selection(engine, "usage_events", where.eq("user_id", 1), ["occurred_at"])
+    anonymize(engine, "usage_events", where.eq("user_id", 1), ["occurred_at"])
     generalised = snapshot(engine)["usage_events"][60]["occurred_at"]
     assert generalised == dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
-    anonymize_selection(engine, "usage_events", where.eq("user_id", 1), ["occurred_at"])
+    anonymize(engine, "usage_events", where.eq("user_id", 1), ["occurred_at"])
     assert snapshot(engine)["usage_events"][60]["occurred_at"] == generalised
 
 
@@ -191,7 +195,7 @@ def test_falls_back_to_one_update_per_key_and_says_so(caplog: pytest.LogCaptureF
     engine = make_engine(adapter)
     assert update_method(adapter) == "per_key"
     with caplog.at_level(logging.INFO, logger="privacy_kit.retention._anonymize"):
-        n = anonymize_selection(engine, "bookings", where.eq("host_id", 1), ["invitee_phone"])
+        n = anonymize(engine, "bookings", where.eq("host_id", 1), ["invitee_phone"])
     assert n == 2
     assert adapter.updates == 2
     assert "lacks bulk_update_by_key" in caplog.text
@@ -205,19 +209,19 @@ def test_falls_back_to_one_update_per_key_and_says_so(caplog: pytest.LogCaptureF
 def test_bad_fields_are_refused() -> None:
     engine = make_engine(make_adapter("memory"))
     with pytest.raises(pk.ConfigurationError, match="did you mean 'invitee_name'"):
-        anonymize_selection(engine, "bookings", where.eq("id", 100), ["invitee_nmae"])
+        anonymize(engine, "bookings", where.eq("id", 100), ["invitee_nmae"])
     with pytest.raises(pk.ConfigurationError, match="primary key 'id'"):
-        anonymize_selection(engine, "bookings", where.eq("id", 100), ["id"])
+        anonymize(engine, "bookings", where.eq("id", 100), ["id"])
     with pytest.raises(pk.ConfigurationError, match="batch_size"):
-        anonymize_selection(engine, "bookings", where.eq("id", 100), ["invitee_name"], batch_size=0)
+        anonymize(engine, "bookings", where.eq("id", 100), ["invitee_name"], batch_size=0)
     with pytest.raises(KeyError, match="has no field 'nope'"):
-        anonymize_selection(
+        anonymize(
             engine,
             "bookings",
             where.eq("id", 100),
             [FieldAnonymization("nope", AnonymizationKind.NULL)],
         )
-    assert anonymize_selection(engine, "bookings", where.eq("id", 100), []) == 0
+    assert anonymize(engine, "bookings", where.eq("id", 100), []) == 0
 
 
 class _CallCounter(SpyAdapter):

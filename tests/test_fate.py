@@ -10,7 +10,7 @@ import pytest
 
 import privacy_kit as pk
 from privacy_kit.adapters import InMemoryAdapter
-from privacy_kit.retention._retention import RetentionSettings
+from privacy_kit.retention import RetentionSettings
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 1, 1, tzinfo=UTC)

@@ -31,7 +31,6 @@ from privacy_kit.retention._holds import (
     HoldRegistry,
     LegalHold,
     definitely,
-    held_selection,
     merge_equalities,
     selection_from_data,
     selection_to_data,
@@ -345,13 +344,13 @@ def test_null_fields_are_not_held_by_a_hold_on_other_values() -> None:
 
 def test_record_type_hold_and_held_selection() -> None:
     engine, store = engine_with()
-    assert held_selection(engine, "bookings", NOW) is None
+    assert engine.holds.held_selection(engine, "bookings", NOW) is None
     engine.place_hold(reason="Audit", placed_by="dpo", now=T0, record_type="bookings")
-    sel = held_selection(engine, "bookings", NOW)
+    sel = engine.holds.held_selection(engine, "bookings", NOW)
     assert sel is not None
     assert sel.matches({"id": 99})
-    assert held_selection(engine, "users", NOW) is None
-    assert held_selection(engine, "bookings", T0 - dt.timedelta(days=1)) is None
+    assert engine.holds.held_selection(engine, "users", NOW) is None
+    assert engine.holds.held_selection(engine, "bookings", T0 - dt.timedelta(days=1)) is None
     engine.apply(engine.plan_retention(now=NOW))
     assert booking_keys(store) == {1, 2, 3, 4}
 
@@ -362,7 +361,7 @@ def test_subject_hold_finds_records_through_resolved_identities() -> None:
     engine.place_hold(
         reason="Case", placed_by="legal", now=T0, subject=pk.Subject.of("customer", user_id=1)
     )
-    sel = held_selection(engine, DATAMAP.record_type("bookings"), NOW)
+    sel = engine.holds.held_selection(engine, DATAMAP.record_type("bookings"), NOW)
     assert sel is not None
     assert sel.matches({"host_id": 1})
     assert not sel.matches({"host_id": None})

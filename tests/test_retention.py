@@ -13,7 +13,7 @@ import pytest
 
 import privacy_kit as pk
 from privacy_kit.adapters import All, BaseAdapter, InMemoryAdapter, Record, Selection, SQLiteAdapter
-from privacy_kit.retention._retention import (
+from privacy_kit.retention import (
     RetentionJournal,
     RetentionSettings,
     check_override,

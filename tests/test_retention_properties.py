@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 import privacy_kit as pk
 from privacy_kit.adapters import All, Before, Eq, In, InMemoryAdapter, Not
 from privacy_kit.model import is_within
+from privacy_kit.retention import RetentionSettings, cutoff, expires_at
 from privacy_kit.retention._anonymize import strategy_for
-from privacy_kit.retention._retention import RetentionSettings, cutoff, expires_at
 from strategies import example_policy_data
 
 UTC = dt.UTC

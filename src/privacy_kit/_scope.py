@@ -175,6 +175,11 @@ class Stores:
 class Resolver(Protocol):
     """What turns a subject into its scope (the engine is one)."""
 
+    @property
+    def datamap(self) -> DataMap:
+        """The data map subjects are resolved against."""
+        ...
+
     def scope(self, subject: Subject) -> Scope:
         """The subject's scope: every record type and role through which they are found."""
         ...

@@ -147,7 +147,7 @@ def run_demo(
     from ..engine._engine import Engine, Subject  # noqa: PLC0415
     from ..model._check import check  # noqa: PLC0415 - the demo is a CLI command: import on use
     from ..model._loading import example_path, load_datamap, load_policy  # noqa: PLC0415
-    from ..retention._retention import RetentionSettings  # noqa: PLC0415
+    from ..retention._settings import RetentionSettings  # noqa: PLC0415
     from ._sample import generate  # noqa: PLC0415
 
     now = require_aware(as_of, "as_of").astimezone(dt.UTC)

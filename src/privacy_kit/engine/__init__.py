@@ -21,18 +21,24 @@ from .._lazy import attach
 
 # name -> the module that defines it
 _NAMES: dict[str, str] = {
+    "Choices": "._choices",
     "Engine": "._engine",
     "Plan": "._engine",
     "Subject": "._engine",
+    "SubjectResolver": "._resolve",
 }
 
 __all__ = [
+    "Choices",
     "Engine",
     "Plan",
     "Subject",
+    "SubjectResolver",
 ]
 
 __getattr__, __dir__ = attach(__name__, _NAMES, __all__)
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from ._choices import Choices
     from ._engine import Engine, Plan, Subject
+    from ._resolve import SubjectResolver

@@ -12,55 +12,45 @@ the subjects' recorded choices. Every destructive operation is *plan, then apply
 from __future__ import annotations
 
 import datetime
-import hashlib
-import hmac
 import os
 import secrets
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from .._errors import ConfigurationError, Problem, SchemaMismatchError
-from .._scope import Subject
-from .._types import Duration, closest
-from ..adapters import Adapter, Eq, Or, Selection
+from .._scope import Scope, Stores, Subject
+from .._types import require_aware
+from ..adapters import Adapter, Or, Selection
 from ..adapters._base import WRITE_BATCH
 from ..audit._journal import Journal
 from ..audit._log import AuditLog
 from ..lifecycle._disclosures import DisclosureLog
 from ..model._check import rule_for_record_type
 from ..model._datamap import DataMap, RecordType, SubjectLink
-from ..model._policy import Communication, CommunicationKind, Policy, RetentionRule
+from ..model._policy import Policy, RetentionRule
+from ..retention._apply import apply_retention
+from ..retention._fate import RecordFate, record_fate
 from ..retention._holds import HoldRegistry, LegalHold
-from ..retention._retention import (
-    RecordFate,
-    RetentionJournal,
-    RetentionPlan,
-    RetentionSettings,
-    plan_retention,
-    record_fate,
-)
-from ..rights._erasure import ErasurePlan, plan_erasure, rectify
+from ..retention._journal import RetentionJournal
+from ..retention._plan import RetentionPlan, plan_retention
+from ..retention._settings import RetentionSettings
+from ..rights._erasure import ErasurePlan
+from ..rights._erasure_apply import apply_erasure
+from ..rights._erasure_plan import plan_erasure
 from ..rights._export import ExportResult, export_subject
-from ..rights._preferences import (
-    DEFAULT_UNSUBSCRIBE_TTL,
-    Decision,
-    PreferenceRecord,
-    Preferences,
-    RestrictionGround,
-    make_unsubscribe_token,
-    read_unsubscribe_token,
-)
+from ..rights._preferences import Preferences
+from ..rights._rectify import rectify
+from ._choices import Choices
+from ._resolve import SubjectResolver
 
 __all__ = ["Engine", "Plan", "Subject"]
 
 
-class Plan(Protocol):
-    """What :meth:`Engine.apply` runs: every plan the engine makes has an ``_apply``."""
-
-    def _apply(self, engine: Engine, *, dry_run: bool = False) -> Any: ...
+#: What :meth:`Engine.apply` runs: a plan the engine made.
+Plan = ErasurePlan | RetentionPlan
 
 
-class Engine:
+class Engine(Choices):
     """Policy + data map + adapters: export, erasure, retention and the rest.
 
     Args:
@@ -104,16 +94,8 @@ class Engine:
     ) -> None:
         self.policy = policy
         self.datamap = datamap
-        if isinstance(adapters, Mapping):
-            self.adapters: dict[str, Adapter] = dict(adapters)
-        else:
-            self.adapters = dict.fromkeys(datamap.stores, adapters)
-        missing = [s for s in datamap.stores if s not in self.adapters]
-        if missing:
-            raise ConfigurationError(
-                f"no adapter for store(s) {', '.join(map(repr, missing))}; "
-                f"adapters were given for {sorted(self.adapters)}"
-            )
+        self.stores = Stores.of(datamap, adapters)
+        self.adapters: dict[str, Adapter] = dict(self.stores.adapters)
         self.secret = secret if secret is not None else secrets.token_bytes(32)
         if len(self.secret) < 16:
             raise ConfigurationError("secret must be at least 16 bytes")
@@ -121,7 +103,7 @@ class Engine:
         self.holds: HoldRegistry = holds if holds is not None else HoldRegistry()
         self.preferences: Preferences = preferences if preferences is not None else Preferences()
         self.disclosures = disclosures
-        self._primary_identities: dict[str, str | None] = {}
+        self._resolver = SubjectResolver(self.stores, self.secret)
         self.journal_dir = journal_dir
         if verify:
             self.verify()
@@ -150,13 +132,11 @@ class Engine:
 
     def adapter_for(self, record_type: RecordType | str) -> Adapter:
         """The adapter that holds ``record_type``."""
-        rt = self.datamap.record_type(record_type) if isinstance(record_type, str) else record_type
-        return self.adapters[rt.store]
+        return self.stores.adapter_for(record_type)
 
     def rule_for(self, record_type: RecordType | str) -> RetentionRule | None:
         """The retention rule that governs ``record_type``."""
-        rt = self.datamap.record_type(record_type) if isinstance(record_type, str) else record_type
-        return rule_for_record_type(self.policy, rt)
+        return rule_for_record_type(self.policy, self.stores.record_type(record_type))
 
     def primary_identity(self, kind: str) -> str | None:
         """The identity that names a subject of ``kind`` canonically (e.g. ``user_id``).
@@ -164,22 +144,7 @@ class Engine:
         It is the identity of the owner link of a record type that also holds the subject's
         other identities (the users table), else the identity most links of that kind use.
         """
-        if kind in self._primary_identities:
-            return self._primary_identities[kind]
-        links = [link for _rt, link in self.datamap.linked_to(kind)]
-        profile = [link for link in links if link.owner and link.extra_identities]
-        primary: str | None
-        if profile:
-            primary = profile[0].identity
-        elif links:
-            counts: dict[str, int] = {}
-            for link in links:
-                counts[link.identity] = counts.get(link.identity, 0) + 1
-            primary = max(counts, key=lambda i: (counts[i], -list(counts).index(i)))
-        else:
-            primary = None
-        self._primary_identities[kind] = primary
-        return primary
+        return self._resolver.primary_identity(kind)
 
     def reference(self, subject: Subject) -> str:
         """A keyed, stable reference to ``subject`` for logs (never the identities themselves).
@@ -189,16 +154,9 @@ class Engine:
         identity, so the same person gets the same reference however they were named.
         """
         primary = self.primary_identity(subject.kind)
-        value = subject.identity(primary) if primary is not None else None
-        if value is None and primary is not None:
-            value = self.resolve(subject).identity(primary)
-        if value is not None:
-            payload = f"{subject.kind}\x00{primary}={value!r}"
-        else:  # no primary identity known: fall back to every identity given
-            payload = (
-                subject.kind + "\x00" + "\x00".join(f"{k}={v!r}" for k, v in subject.identities)
-            )
-        return "subj_" + hmac.new(self.secret, payload.encode(), hashlib.sha256).hexdigest()[:32]
+        given = primary is None or subject.identity(primary) is not None
+        resolved = subject if given else self.resolve(subject)
+        return self._resolver.reference_of(subject, resolved)
 
     def links(self, subject: Subject) -> Iterator[tuple[RecordType, SubjectLink, Selection]]:
         """Each record type, link and selection through which ``subject`` is found.
@@ -206,10 +164,7 @@ class Engine:
         A link applies when the subject has the identity the link uses; the selection matches
         the records in which the subject plays that link's role.
         """
-        for rt, link in self.datamap.linked_to(subject.kind):
-            value = subject.identity(link.identity)
-            if value is not None:
-                yield rt, link, Eq(link.field, value)
+        return self._resolver.links(subject)
 
     def resolve(self, subject: Subject) -> Subject:
         """Fill in the subject's other identities from records that hold them (``extra_identities``).
@@ -218,27 +173,22 @@ class Engine:
         known only by that e-mail address gains the user id, so every record that links by
         either is found.
         """
-        found: dict[str, Any] = {}
-        for rt, link in self.datamap.linked_to(subject.kind):
-            if not link.extra_identities:
-                continue
-            identity_fields = {link.identity: link.field, **link.extra_identities}
-            wanted = {i: f for i, f in identity_fields.items() if subject.identity(i) is None}
-            known = [
-                (f, subject.identity(i)) for i, f in identity_fields.items() if i not in wanted
-            ]
-            if not wanted or not known:
-                continue
-            field, value = known[0]
-            adapter = self.adapter_for(rt)
-            for batch in adapter.iter_records(
-                rt, Eq(field, value), fields=list(wanted.values()), batch_size=2
-            ):
-                for record in batch:
-                    for identity, name in wanted.items():
-                        if record.get(name) is not None:
-                            found.setdefault(identity, record[name])
-        return subject.with_identities(**found) if found else subject
+        return self._resolver.resolve(subject)
+
+    def scope(self, subject: Subject) -> Scope:
+        """Resolve ``subject`` once into the value every operation works from.
+
+        Example:
+            >>> import privacy_kit as pk
+            >>> from privacy_kit.adapters import InMemoryAdapter
+            >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
+            >>> engine = pk.Engine(pk.load_policy(pk.example_path()), dm,
+            ...                    InMemoryAdapter({rt.table_name: [] for rt in dm.record_types}))
+            >>> scope = engine.scope(pk.Subject.of("end_user", email="ann@example.com"))
+            >>> [(e.record_type.name, e.role) for e in scope]
+            [('bookings', 'invitee')]
+        """
+        return self._resolver.scope(subject)
 
     def selection_for(self, subject: Subject, record_type: RecordType) -> Selection | None:
         """Records of ``record_type`` that concern ``subject`` in any role (``None``: none can)."""
@@ -246,6 +196,18 @@ class Engine:
         if not parts:
             return None
         return parts[0] if len(parts) == 1 else Or(tuple(parts))
+
+    def _held(
+        self, record_types: Iterable[RecordType], now: datetime.datetime
+    ) -> dict[str, Selection]:
+        """The held records of each record type at ``now`` (record types with no hold left out)."""
+        found: dict[str, Selection] = {}
+        for rt in record_types:
+            if rt.name not in found:
+                held = self.holds.held_selection(self._resolver, rt, now)
+                if held is not None:
+                    found[rt.name] = held
+        return found
 
     def apply(
         self,
@@ -258,14 +220,33 @@ class Engine:
 
         ``journal`` (erasure plans): a :class:`~privacy_kit.Journal`, a directory or a ``.jsonl``
         file; applying again with the same journal resumes after a failure.
+
+        Raises:
+            ConfigurationError: not a plan, or a journal given for a retention plan.
+            PlanError: the plan was made under another policy version.
         """
-        if journal is None:
-            return plan._apply(self, dry_run=dry_run)
-        if not isinstance(plan, ErasurePlan):
-            raise ConfigurationError(
-                f"{type(plan).__name__} keeps its own journal; pass it when planning"
+        if isinstance(plan, ErasurePlan):
+            return apply_erasure(
+                plan,
+                self.stores,
+                policy_version=self.policy.version,
+                secret=self.secret,
+                audit=self.audit,
+                disclosures=self.disclosures,
+                journal=journal if journal is not None else self.journal_dir,
+                dry_run=dry_run,
             )
-        return plan._apply(self, dry_run=dry_run, journal=journal)
+        if isinstance(plan, RetentionPlan):
+            if journal is not None:
+                raise ConfigurationError(
+                    "RetentionPlan keeps its own journal; pass it when planning"
+                )
+            return apply_retention(
+                plan, self.stores, secret=self.secret, audit=self.audit, dry_run=dry_run
+            )
+        raise ConfigurationError(
+            f"engine.apply takes an ErasurePlan or a RetentionPlan, not {type(plan).__name__}"
+        )
 
     # == access, portability, erasure, rectification (export.py, erasure.py) ==================
     def export(
@@ -296,14 +277,16 @@ class Engine:
             1
         """
         return export_subject(
-            self,
-            subject,
+            self.scope(subject),
             destination,
             now=now,
             format=format,
             batch_size=batch_size,
             lang=lang,
             formats=tuple(formats),
+            policy=self.policy,
+            audit=self.audit,
+            disclosures=self.disclosures,
         )
 
     def plan_erasure(
@@ -330,7 +313,17 @@ class Engine:
             >>> engine.apply(plan).deleted["sessions"], mem.rows("sessions")
             (1, [])
         """
-        return plan_erasure(self, subject, now=now, waive=waive, batch_size=batch_size)
+        require_aware(now)
+        scope = self.scope(subject)
+        return plan_erasure(
+            scope,
+            policy=self.policy,
+            held=self._held((e.record_type for e in scope), now),
+            audit=self.audit,
+            now=now,
+            waive=waive,
+            batch_size=batch_size,
+        )
 
     def rectify(
         self,
@@ -355,196 +348,8 @@ class Engine:
             ...                now=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
             1
         """
-        return rectify(self, subject, record_type, changes, now=now)
-
-    # == objection, restriction, opt-out, communications (preferences.py) =======================
-    def communication(self, key: str) -> Communication:
-        """The policy's communication ``key``; ``KeyError`` with a "did you mean" hint if unknown."""
-        for communication in self.policy.communications:
-            if communication.key == key:
-                return communication
-        known = [c.key for c in self.policy.communications]
-        hint = closest(key, known)
-        suffix = f"; did you mean {hint!r}?" if hint else f"; known: {', '.join(known) or 'none'}"
-        raise KeyError(f"unknown communication {key!r}{suffix}")
-
-    def _promotional(self, key: str, what: str) -> Communication:
-        communication = self.communication(key)
-        if communication.kind is not CommunicationKind.PROMOTIONAL:
-            raise ConfigurationError(
-                f"{what}: {key!r} is a transactional communication, needed to run the service; "
-                "only promotional communications can be opted out of"
-            )
-        return communication
-
-    def object_to(
-        self,
-        subject: Subject,
-        purpose_key: str,
-        *,
-        now: datetime.datetime,
-        reason: str | None = None,
-    ) -> PreferenceRecord:
-        """Record the subject's objection to a purpose (and the purposes beneath it).
-
-        Recorded in the audit log as ``objection.recorded`` (the purpose, never the reason's text).
-
-        Raises:
-            KeyError: an unknown purpose, with a "did you mean" hint.
-
-        Example:
-            >>> import datetime as dt
-            >>> import privacy_kit as pk
-            >>> from privacy_kit.adapters import InMemoryAdapter
-            >>> policy = pk.load_policy(pk.example_path())
-            >>> datamap = pk.load_datamap(pk.example_path("datamap.yaml"))
-            >>> engine = pk.Engine(policy, datamap, InMemoryAdapter({rt.table_name: [] for rt in datamap.record_types}))
-            >>> ann, now = pk.Subject.of("customer", user_id=7), dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
-            >>> _ = engine.object_to(ann, "marketing.email", now=now)
-            >>> engine.may_process(ann, "marketing.email", now=now).citation
-            'GDPR Art. 21(3)'
-            >>> [e.action for e in engine.audit.entries()]
-            ['objection.recorded']
-        """
-        purpose = self.policy.vocabulary.purpose(purpose_key)
-        ref = self.reference(subject)
-        record = self.preferences.object_to(ref, purpose.key, now=now, reason=reason)
-        self.audit.record(
-            "objection.recorded",
-            now=now,
-            subject=ref,
-            details={
-                "purpose": purpose.key,
-                "legal_basis": purpose.legal_basis.value,
-                "direct_marketing": purpose.direct_marketing,
-                "reason_given": reason is not None,
-            },
-        )
-        return record
-
-    def restrict(
-        self, subject: Subject, *, ground: RestrictionGround | str, now: datetime.datetime
-    ) -> PreferenceRecord:
-        """Restrict processing of the subject's data (Art. 18); audited as ``restriction.recorded``."""
-        ref = self.reference(subject)
-        record = self.preferences.restrict(ref, ground=ground, now=now)
-        self.audit.record(
-            "restriction.recorded", now=now, subject=ref, details={"ground": record.key}
-        )
-        return record
-
-    def lift_restriction(
-        self,
-        subject: Subject,
-        *,
-        now: datetime.datetime,
-        ground: RestrictionGround | str | None = None,
-    ) -> tuple[PreferenceRecord, ...]:
-        """Lift the subject's restriction(s); audited as ``restriction.lifted``.
-
-        Art. 18(3): tell the subject before lifting a restriction.
-        """
-        ref = self.reference(subject)
-        lifted = self.preferences.lift_restriction(ref, now=now, ground=ground)
-        self.audit.record(
-            "restriction.lifted",
-            now=now,
-            subject=ref,
-            details={"grounds": [r.key for r in lifted]},
-        )
-        return lifted
-
-    def opt_out(
-        self, subject: Subject, communication_key: str, *, now: datetime.datetime
-    ) -> PreferenceRecord:
-        """Opt the subject out of a promotional communication; audited as ``opt_out.recorded``.
-
-        Raises:
-            KeyError: an unknown communication, with a "did you mean" hint.
-            ConfigurationError: a transactional communication (those cannot be opted out of).
-        """
-        communication = self._promotional(communication_key, "opt_out")
-        ref = self.reference(subject)
-        record = self.preferences.opt_out(ref, communication.key, now=now, source="request")
-        self.audit.record(
-            "opt_out.recorded",
-            now=now,
-            subject=ref,
-            details={"communication": communication.key, "via": "request"},
-        )
-        return record
-
-    def may_process(
-        self, subject: Subject, purpose_key: str, *, now: datetime.datetime
-    ) -> Decision:
-        """May the subject's data be processed for ``purpose_key`` now? (objections, restrictions)
-
-        Raises:
-            KeyError: an unknown purpose, with a "did you mean" hint.
-        """
-        purpose = self.policy.vocabulary.purpose(purpose_key)
-        return self.preferences.may_process(self.reference(subject), purpose, now=now)
-
-    def may_send(
-        self, subject: Subject, communication_key: str, *, now: datetime.datetime
-    ) -> Decision:
-        """May the communication be sent to the subject now? (opt-outs, objections, restrictions)
-
-        Raises:
-            KeyError: an unknown communication, with a "did you mean" hint.
-        """
-        communication = self.communication(communication_key)
-        vocabulary = self.policy.vocabulary
-        purpose = (
-            vocabulary.purpose(communication.purpose)
-            if vocabulary.has_purpose(communication.purpose)
-            else None
-        )
-        return self.preferences.may_send(
-            self.reference(subject), communication, now=now, purpose=purpose
-        )
-
-    def unsubscribe_token(
-        self,
-        subject: Subject,
-        communication_key: str,
-        *,
-        now: datetime.datetime,
-        ttl: Duration = DEFAULT_UNSUBSCRIBE_TTL,
-    ) -> str:
-        """A signed, expiring token for the unsubscribe link of a promotional message.
-
-        It carries the subject's reference, not their address, and is signed with the engine's
-        secret (so tokens survive a restart only if the secret is passed in).
-
-        Raises:
-            KeyError: an unknown communication.
-            ConfigurationError: a transactional communication.
-        """
-        communication = self._promotional(communication_key, "unsubscribe_token")
-        return make_unsubscribe_token(
-            self.secret, self.reference(subject), communication.key, now=now, ttl=ttl
-        )
-
-    def unsubscribe(self, token: str, *, now: datetime.datetime) -> PreferenceRecord:
-        """Act on an unsubscribe link: check the token, record the opt-out, audit it.
-
-        Raises:
-            VerificationError: a malformed, tampered or expired token (saying which).
-            KeyError: the token names a communication the policy no longer has.
-        """
-        claim = read_unsubscribe_token(self.secret, token, now=now)
-        communication = self._promotional(claim.communication_key, "unsubscribe")
-        record = self.preferences.opt_out(
-            claim.subject_ref, communication.key, now=now, source="unsubscribe"
-        )
-        self.audit.record(
-            "opt_out.recorded",
-            now=now,
-            subject=claim.subject_ref,
-            details={"communication": communication.key, "via": "unsubscribe_token"},
-        )
-        return record
+        rt = self.stores.record_type(record_type)
+        return rectify(self.scope(subject), rt, changes, now=now, audit=self.audit)
 
     # == retention, legal holds, a record's fate (retention.py, holds.py) ========================
     def place_hold(
@@ -663,7 +468,14 @@ class Engine:
             1
         """
         return plan_retention(
-            self, now=now, settings=settings, batch_size=batch_size, journal=journal
+            self.policy,
+            self.stores,
+            holds=self.holds,
+            resolver=self._resolver,
+            now=now,
+            settings=settings,
+            batch_size=batch_size,
+            journal=journal,
         )
 
     def fate(
@@ -702,7 +514,16 @@ class Engine:
             >>> fate.expires_at is None, fate.rule
             (True, 'payment_data')
         """
-        return record_fate(self, record_type, record_or_key, now=now, settings=settings)
+        return record_fate(
+            self.policy,
+            self.stores,
+            record_type,
+            record_or_key,
+            holds=self.holds,
+            resolver=self._resolver,
+            now=now,
+            settings=settings,
+        )
 
     def __repr__(self) -> str:
         stores = ", ".join(f"{s}={a.name}" for s, a in self.adapters.items())

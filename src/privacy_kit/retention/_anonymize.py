@@ -28,16 +28,13 @@ import hmac
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
 from .._errors import ConfigurationError, PlanError
 from ..adapters import Adapter, Capability, Eq, Selection
 from ..model._datamap import AnonymizationKind, FieldSpec, RecordType
-
-if TYPE_CHECKING:
-    from ..engine._engine import Engine
 
 __all__ = [
     "PSEUDONYM_PREFIX",
@@ -286,11 +283,12 @@ def _strategies(
 
 
 def anonymize_selection(
-    engine: Engine,
-    record_type: RecordType | str,
+    adapter: Adapter,
+    record_type: RecordType,
     selection: Selection,
     fields: Iterable[str | FieldAnonymization],
     *,
+    secret: bytes,
     batch_size: int = 1000,
 ) -> int:
     """Anonymise ``fields`` of the records of ``record_type`` that match ``selection``.
@@ -301,10 +299,11 @@ def anonymize_selection(
     batch by batch. Each strategy is idempotent, so running this twice changes nothing more.
 
     Args:
-        engine: the engine (its adapters and secret).
-        record_type: the record type or its name.
+        adapter: the adapter that holds the record type.
+        record_type: the record type.
         selection: which records.
         fields: field names (their data-map strategy is used) or explicit strategies.
+        secret: the key of keyed strategies (pseudonyms).
         batch_size: records read and written per round trip.
 
     Returns:
@@ -320,9 +319,8 @@ def anonymize_selection(
         >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
         >>> mem = InMemoryAdapter({rt.table_name: [] for rt in dm.record_types})
         >>> _ = mem.insert("users", [{"id": 1, "name": "Ann", "email": "ann@example.com"}])
-        >>> engine = pk.Engine(pk.load_policy(pk.example_path()), dm, mem, secret=b"s" * 32,
-        ...                    verify=False)
-        >>> anonymize_selection(engine, "users", where.eq("id", 1), ["name", "email"])
+        >>> anonymize_selection(mem, dm.record_type("users"), where.eq("id", 1), ["name", "email"],
+        ...                     secret=b"s" * 32)
         1
         >>> row = mem.rows("users")[0]
         >>> row["name"], row["email"].startswith("anon_")
@@ -330,14 +328,13 @@ def anonymize_selection(
     """
     if batch_size < 1:
         raise ConfigurationError(f"batch_size must be at least 1, got {batch_size}")
-    rt = engine.datamap.record_type(record_type) if isinstance(record_type, str) else record_type
+    rt = record_type
     strategies = _strategies(rt, fields)
     if not strategies:
         return 0
-    adapter = engine.adapter_for(rt)
     read_by_selection = set(selection.fields())
     computed = [s for s in strategies if not s.constant]
-    early = {s.field: s.apply(None, engine.secret) for s in strategies if s.constant}
+    early = {s.field: s.apply(None, secret) for s in strategies if s.constant}
     late: dict[str, Any] = {}
     if computed:
         # Constants on a field the selection reads would un-select records before their
@@ -352,19 +349,25 @@ def anonymize_selection(
     return max(
         touched,
         _write_computed(
-            engine, adapter, rt, selection, computed=computed, constants=late, batch_size=batch_size
+            adapter,
+            rt,
+            selection,
+            computed=computed,
+            constants=late,
+            secret=secret,
+            batch_size=batch_size,
         ),
     )
 
 
 def _write_computed(
-    engine: Engine,
     adapter: Adapter,
     rt: RecordType,
     selection: Selection,
     *,
     computed: Sequence[FieldAnonymization],
     constants: Mapping[str, Any],
+    secret: bytes,
     batch_size: int,
 ) -> int:
     pk = rt.primary_key
@@ -388,7 +391,7 @@ def _write_computed(
         previous = keys
         changes: list[tuple[Any, Mapping[str, Any]]] = []
         for record in batch:
-            values = {s.field: s.apply(record.get(s.field), engine.secret) for s in computed}
+            values = {s.field: s.apply(record.get(s.field), secret) for s in computed}
             values.update(constants)
             changes.append((record[pk], values))
         if bulk:

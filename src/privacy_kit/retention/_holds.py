@@ -30,14 +30,13 @@ from ..adapters import After, All, And, Before, Eq, In, IsNull, Not, Or, Selecti
 from ..model._datamap import RecordType
 
 if TYPE_CHECKING:
-    from ..engine._engine import Engine, Subject
+    from .._scope import Resolver, Scope, Subject
 
 __all__ = [
     "HoldRegistry",
     "LegalHold",
     "combine_holds",
     "definitely",
-    "held_selection",
     "selection_from_data",
     "selection_to_data",
 ]
@@ -497,15 +496,15 @@ class HoldRegistry:
     def selection_of(
         self,
         hold: LegalHold,
-        engine: Engine,
+        resolver: Resolver,
         record_type: RecordType,
         *,
-        resolved: dict[Subject, Subject] | None = None,
+        resolved: dict[Subject, Scope] | None = None,
     ) -> Selection | None:
         """The records of ``record_type`` that ``hold`` covers (``None``: none can be).
 
-        ``resolved`` caches subjects with their identities filled in (``engine.resolve``), so a
-        caller asking about many record types reads each subject's identities once.
+        ``resolved`` caches subjects' scopes (``resolver.scope``), so a caller asking about many
+        record types resolves each held subject once.
         """
         if not hold.applies_to(record_type.name):
             return None
@@ -513,8 +512,8 @@ class HoldRegistry:
         if hold.subject is not None:
             cache = resolved if resolved is not None else {}
             if hold.subject not in cache:
-                cache[hold.subject] = engine.resolve(hold.subject)
-            found = engine.selection_for(cache[hold.subject], record_type)
+                cache[hold.subject] = resolver.scope(hold.subject)
+            found = cache[hold.subject].selection_for(record_type)
             if found is None:
                 return None
             parts.append(found)
@@ -526,32 +525,37 @@ class HoldRegistry:
 
     def holds_on(
         self,
-        engine: Engine,
+        resolver: Resolver,
         record_type: RecordType | str,
         now: dt.datetime,
         *,
-        resolved: dict[Subject, Subject] | None = None,
+        resolved: dict[Subject, Scope] | None = None,
     ) -> list[tuple[LegalHold, Selection]]:
-        """Each hold in force at ``now`` that can cover ``record_type``, with its selection."""
+        """Each hold in force at ``now`` that can cover ``record_type``, with its selection.
+
+        ``resolver`` turns a held subject into its scope (an :class:`~privacy_kit.Engine` is one).
+        """
         rt = (
-            engine.datamap.record_type(record_type) if isinstance(record_type, str) else record_type
+            resolver.datamap.record_type(record_type)
+            if isinstance(record_type, str)
+            else record_type
         )
         found = []
         for hold in self.active(now):
-            sel = self.selection_of(hold, engine, rt, resolved=resolved)
+            sel = self.selection_of(hold, resolver, rt, resolved=resolved)
             if sel is not None:
                 found.append((hold, sel))
         return found
 
     def held_selection(
-        self, engine: Engine, record_type: RecordType | str, now: dt.datetime
+        self, resolver: Resolver, record_type: RecordType | str, now: dt.datetime
     ) -> Selection | None:
         """The records of ``record_type`` under a hold in force at ``now`` (``None``: no hold applies).
 
         The selection is never *unknown* (see :func:`definitely`), so ``~held`` selects exactly
         the records that are not held, NULL fields included.
         """
-        return combine_holds(self.holds_on(engine, record_type, now))
+        return combine_holds(self.holds_on(resolver, record_type, now))
 
     def __repr__(self) -> str:
         where = f" path={str(self.path)!r}" if self.path is not None else ""
@@ -600,30 +604,3 @@ def combine_holds(holds: list[tuple[LegalHold, Selection]]) -> Selection | None:
     if not parts:
         return None
     return definitely(parts[0] if len(parts) == 1 else Or(tuple(parts)))
-
-
-def held_selection(
-    engine: Engine, record_type: RecordType | str, now: dt.datetime
-) -> Selection | None:
-    """The records of ``record_type`` under a legal hold in force at ``now`` in ``engine.holds``.
-
-    Returns ``None`` when the engine has no hold registry or no hold applies.
-
-    Example:
-        >>> import privacy_kit as pk
-        >>> from privacy_kit.adapters import InMemoryAdapter, where
-        >>> policy = pk.load_policy(pk.example_path())
-        >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
-        >>> engine = pk.Engine(policy, dm, InMemoryAdapter({rt.table_name: [] for rt in dm.record_types}))
-        >>> now = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
-        >>> held_selection(engine, "bookings", now) is None
-        True
-        >>> _ = engine.place_hold(reason="Case 9", placed_by="legal", now=now,
-        ...                       record_type="bookings", selection=where.eq("host_id", 7))
-        >>> held_selection(engine, "bookings", now).matches({"host_id": 7})
-        True
-    """
-    registry = getattr(engine, "holds", None)
-    if not isinstance(registry, HoldRegistry):
-        return None
-    return registry.held_selection(engine, record_type, now)

@@ -28,8 +28,9 @@ _NAMES: dict[str, str] = {
     "ErasureStep": "._erasure",
     "KeepReason": "._erasure",
     "KeptItem": "._erasure",
-    "plan_erasure": "._erasure",
-    "rectify": "._erasure",
+    "apply_erasure": "._erasure_apply",
+    "recipients_to_tell": "._erasure_apply",
+    "plan_erasure": "._erasure_plan",
     "EXPORT_FORMAT": "._export",
     "ExportResult": "._export",
     "export_subject": "._export",
@@ -41,6 +42,7 @@ _NAMES: dict[str, str] = {
     "UnsubscribeToken": "._preferences",
     "make_unsubscribe_token": "._preferences",
     "read_unsubscribe_token": "._preferences",
+    "rectify": "._rectify",
     "DataSubjectRequest": "._requests",
     "Extension": "._requests",
     "Pause": "._requests",
@@ -81,11 +83,13 @@ __all__ = [
     "UnsubscribeToken",
     "Verifier",
     "add_deadline",
+    "apply_erasure",
     "export_subject",
     "iter_bundle_records",
     "make_unsubscribe_token",
     "plan_erasure",
     "read_unsubscribe_token",
+    "recipients_to_tell",
     "rectify",
 ]
 
@@ -99,9 +103,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
         ErasureStep,
         KeepReason,
         KeptItem,
-        plan_erasure,
-        rectify,
     )
+    from ._erasure_apply import apply_erasure, recipients_to_tell
+    from ._erasure_plan import plan_erasure
     from ._export import EXPORT_FORMAT, ExportResult, export_subject, iter_bundle_records
     from ._preferences import (
         Decision,
@@ -112,6 +116,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
         make_unsubscribe_token,
         read_unsubscribe_token,
     )
+    from ._rectify import rectify
     from ._requests import (
         STOP_THE_CLOCK,
         TRANSITIONS,

@@ -39,18 +39,19 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import IO, Any, Literal
 
 import attrs
 import orjson
 
 from .._errors import ConfigurationError
+from .._scope import Scope, ScopeEntry
 from .._types import require_aware
+from ..audit._log import AuditLog
+from ..lifecycle._disclosures import DisclosureLog
+from ..model._check import rule_for_record_type
 from ..model._datamap import FieldSpec, RecordType, SubjectLink
-from ..model._policy import RefusalReason
-
-if TYPE_CHECKING:
-    from ..engine._engine import Engine, Subject
+from ..model._policy import Policy, RefusalReason
 
 __all__ = ["EXPORT_FORMAT", "ExportResult", "export_subject", "iter_bundle_records"]
 
@@ -215,18 +216,18 @@ class _Entry:
     redacted: tuple[FieldSpec, ...]
 
 
-def _entries(engine: Engine, subject: Subject) -> list[tuple[_Entry, Any]]:
-    found = list(engine.links(subject))
+def _entries(scope: Scope) -> list[tuple[_Entry, ScopeEntry]]:
     per_type: dict[str, int] = {}
-    for rt, _link, _sel in found:
-        per_type[rt.name] = per_type.get(rt.name, 0) + 1
+    for found in scope:
+        per_type[found.record_type.name] = per_type.get(found.record_type.name, 0) + 1
     out = []
-    for rt, link, selection in found:
+    for found in scope:
+        rt, link = found.record_type, found.link
         role = link.role_name
         name = rt.name if per_type[rt.name] == 1 else f"{rt.name}.{role}"
         exported = tuple(f for f in rt.fields if f.party is None or f.party == role)
         redacted = tuple(f for f in rt.fields if f.party is not None and f.party != role)
-        out.append((_Entry(name, rt, link, exported, redacted), selection))
+        out.append((_Entry(name, rt, link, exported, redacted), found))
     return out
 
 
@@ -237,10 +238,8 @@ def _text(value: Any, lang: str) -> str | None:
     return str(get(lang)) if callable(get) else str(value)
 
 
-def _describe_entry(engine: Engine, entry: _Entry, subject: Subject, lang: str) -> dict[str, Any]:
-    policy = engine.policy
+def _describe_entry(policy: Policy, entry: _Entry, kind: str, lang: str) -> dict[str, Any]:
     vocabulary = policy.vocabulary
-    kind = subject.kind
     categories = sorted({c for f in entry.exported for c in f.categories})
     cats = []
     for key in categories:
@@ -285,7 +284,7 @@ def _describe_entry(engine: Engine, entry: _Entry, subject: Subject, lang: str) 
                 },
             )
             item["categories"].append(key)
-    rule = engine.rule_for(entry.record_type)
+    rule = rule_for_record_type(policy, entry.record_type)
     retention: dict[str, Any] | None = None
     if rule is not None:
         retention = {
@@ -333,9 +332,8 @@ def _describe_entry(engine: Engine, entry: _Entry, subject: Subject, lang: str) 
 
 
 def _disclosures(
-    engine: Engine, reference: str, kind: str, lang: str
+    log: DisclosureLog | None, reference: str, kind: str, lang: str
 ) -> list[dict[str, Any]] | None:
-    log = getattr(engine, "disclosures", None)
     if log is None:
         return None
     return [
@@ -456,9 +454,8 @@ class _Bundle:
 
 
 def _stream_entry(
-    engine: Engine,
+    found: ScopeEntry,
     entry: _Entry,
-    selection: Any,
     bundle: _Bundle,
     batch_size: int,
     *,
@@ -466,7 +463,7 @@ def _stream_entry(
 ) -> int:
     rt = entry.record_type
     columns = [f.name for f in entry.exported]
-    adapter = engine.adapter_for(rt)
+    adapter, selection = found.adapter, found.selection
     temps = {k: tempfile.SpooledTemporaryFile(max_size=_SPOOL) for k in kinds}  # noqa: SIM115
     try:
         writers = _RecordWriters(temps, columns)
@@ -484,11 +481,13 @@ def _stream_entry(
 
 
 def export_subject(
-    engine: Engine,
-    subject: Subject,
+    scope: Scope,
     destination: str | os.PathLike[str],
     *,
+    policy: Policy,
     now: dt.datetime,
+    audit: AuditLog | None = None,
+    disclosures: DisclosureLog | None = None,
     format: Literal["zip", "folder"] = "zip",  # noqa: A002 - the name users expect
     batch_size: int = 1000,
     lang: str = "en",
@@ -497,12 +496,15 @@ def export_subject(
     """Write ``subject``'s data as a portable bundle (GDPR Art. 15 access, Art. 20 portability).
 
     Args:
-        engine: the engine.
-        subject: the subject (other identities are filled in with ``engine.resolve``).
+        scope: the subject, resolved (``Engine.scope``): where their records are.
         destination: the zip file to create (``format="zip"``), or the folder to create or fill
             (``format="folder"``, which must be empty). Nothing is overwritten; the bundle
             appears only when complete.
+        policy: the policy (what the manifest says about each record type).
         now: the time of the export (written in the manifest).
+        audit: where ``export.completed`` is recorded (``None``: nowhere).
+        disclosures: the disclosure log, for the bundle's list of recipients (``None``: the
+            bundle says no log was kept).
         format: ``"zip"`` or ``"folder"``.
         batch_size: records read per round trip (memory stays bounded by it).
         lang: language of the texts in the manifest and summary.
@@ -552,16 +554,15 @@ def export_subject(
             else f"formats must name at least one of {list(RECORD_FORMATS)}"
         )
     destination = Path(destination)
-    reference = engine.reference(subject)
-    resolved = engine.resolve(subject)
-    entries = _entries(engine, resolved)
+    subject, resolved, reference = scope.subject, scope.resolved, scope.reference
+    entries = _entries(scope)
     target = _prepare_destination(destination, format)
     bundle = _Bundle(target, format)
     described: list[dict[str, Any]] = []
     try:
-        for entry, selection in entries:
-            count = _stream_entry(engine, entry, selection, bundle, batch_size, kinds=kinds)
-            item = _describe_entry(engine, entry, resolved, lang)
+        for entry, found in entries:
+            count = _stream_entry(found, entry, bundle, batch_size, kinds=kinds)
+            item = _describe_entry(policy, entry, subject.kind, lang)
             item["count"] = count
             item["files"] = {
                 k: {
@@ -571,7 +572,6 @@ def export_subject(
                 for k in kinds
             }
             described.append(item)
-        policy = engine.policy
         manifest: dict[str, Any] = {
             "format": EXPORT_FORMAT,
             "generated_at": now.isoformat(),
@@ -591,7 +591,7 @@ def export_subject(
             },
             "total_records": sum(d["count"] for d in described),
             "record_types": described,
-            "disclosures": _disclosures(engine, reference, subject.kind, lang),
+            "disclosures": _disclosures(disclosures, reference, subject.kind, lang),
         }
         bundle.add_bytes("summary.html", _summary_html(manifest))
         bundle.add_bytes(
@@ -623,7 +623,6 @@ def export_subject(
         files=tuple(bundle.files),
         sha256=sha,
     )
-    audit = getattr(engine, "audit", None)
     if audit is not None:
         audit.record(
             "export.completed",

@@ -1,0 +1,230 @@
+"""The engine's methods for the subject's recorded choices: objections, restrictions, opt-outs.
+
+:class:`Choices` is a base of :class:`~privacy_kit.Engine`; it keeps these methods apart from the
+engine's plumbing and its destructive operations. Each method names the subject by the keyed
+reference, records the choice in the engine's :class:`~privacy_kit.Preferences` and audits it;
+the decisions themselves (:meth:`may_process`, :meth:`may_send`) are made in
+:mod:`privacy_kit.rights`.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from .._errors import ConfigurationError
+from .._scope import Subject
+from .._types import Duration, closest
+from ..audit._log import AuditLog
+from ..model._policy import Communication, CommunicationKind, Policy
+from ..rights._preferences import (
+    DEFAULT_UNSUBSCRIBE_TTL,
+    Decision,
+    PreferenceRecord,
+    Preferences,
+    RestrictionGround,
+    make_unsubscribe_token,
+    read_unsubscribe_token,
+)
+
+__all__ = ["Choices"]
+
+
+class Choices:
+    """Objections, restrictions, opt-outs and unsubscribe links (a base of the Engine)."""
+
+    policy: Policy
+    secret: bytes
+    audit: AuditLog
+    preferences: Preferences
+
+    def reference(self, subject: Subject) -> str:  # pragma: no cover - the Engine defines it
+        """The subject's keyed reference."""
+        raise NotImplementedError
+
+    def communication(self, key: str) -> Communication:
+        """The policy's communication ``key``; ``KeyError`` with a "did you mean" hint if unknown."""
+        for communication in self.policy.communications:
+            if communication.key == key:
+                return communication
+        known = [c.key for c in self.policy.communications]
+        hint = closest(key, known)
+        suffix = f"; did you mean {hint!r}?" if hint else f"; known: {', '.join(known) or 'none'}"
+        raise KeyError(f"unknown communication {key!r}{suffix}")
+
+    def _promotional(self, key: str, what: str) -> Communication:
+        communication = self.communication(key)
+        if communication.kind is not CommunicationKind.PROMOTIONAL:
+            raise ConfigurationError(
+                f"{what}: {key!r} is a transactional communication, needed to run the service; "
+                "only promotional communications can be opted out of"
+            )
+        return communication
+
+    def object_to(
+        self,
+        subject: Subject,
+        purpose_key: str,
+        *,
+        now: datetime.datetime,
+        reason: str | None = None,
+    ) -> PreferenceRecord:
+        """Record the subject's objection to a purpose (and the purposes beneath it).
+
+        Recorded in the audit log as ``objection.recorded`` (the purpose, never the reason's text).
+
+        Raises:
+            KeyError: an unknown purpose, with a "did you mean" hint.
+
+        Example:
+            >>> import datetime as dt
+            >>> import privacy_kit as pk
+            >>> from privacy_kit.adapters import InMemoryAdapter
+            >>> policy = pk.load_policy(pk.example_path())
+            >>> datamap = pk.load_datamap(pk.example_path("datamap.yaml"))
+            >>> engine = pk.Engine(policy, datamap, InMemoryAdapter({rt.table_name: [] for rt in datamap.record_types}))
+            >>> ann, now = pk.Subject.of("customer", user_id=7), dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
+            >>> _ = engine.object_to(ann, "marketing.email", now=now)
+            >>> engine.may_process(ann, "marketing.email", now=now).citation
+            'GDPR Art. 21(3)'
+            >>> [e.action for e in engine.audit.entries()]
+            ['objection.recorded']
+        """
+        purpose = self.policy.vocabulary.purpose(purpose_key)
+        ref = self.reference(subject)
+        record = self.preferences.object_to(ref, purpose.key, now=now, reason=reason)
+        self.audit.record(
+            "objection.recorded",
+            now=now,
+            subject=ref,
+            details={
+                "purpose": purpose.key,
+                "legal_basis": purpose.legal_basis.value,
+                "direct_marketing": purpose.direct_marketing,
+                "reason_given": reason is not None,
+            },
+        )
+        return record
+
+    def restrict(
+        self, subject: Subject, *, ground: RestrictionGround | str, now: datetime.datetime
+    ) -> PreferenceRecord:
+        """Restrict processing of the subject's data (Art. 18); audited as ``restriction.recorded``."""
+        ref = self.reference(subject)
+        record = self.preferences.restrict(ref, ground=ground, now=now)
+        self.audit.record(
+            "restriction.recorded", now=now, subject=ref, details={"ground": record.key}
+        )
+        return record
+
+    def lift_restriction(
+        self,
+        subject: Subject,
+        *,
+        now: datetime.datetime,
+        ground: RestrictionGround | str | None = None,
+    ) -> tuple[PreferenceRecord, ...]:
+        """Lift the subject's restriction(s); audited as ``restriction.lifted``.
+
+        Art. 18(3): tell the subject before lifting a restriction.
+        """
+        ref = self.reference(subject)
+        lifted = self.preferences.lift_restriction(ref, now=now, ground=ground)
+        self.audit.record(
+            "restriction.lifted",
+            now=now,
+            subject=ref,
+            details={"grounds": [r.key for r in lifted]},
+        )
+        return lifted
+
+    def opt_out(
+        self, subject: Subject, communication_key: str, *, now: datetime.datetime
+    ) -> PreferenceRecord:
+        """Opt the subject out of a promotional communication; audited as ``opt_out.recorded``.
+
+        Raises:
+            KeyError: an unknown communication, with a "did you mean" hint.
+            ConfigurationError: a transactional communication (those cannot be opted out of).
+        """
+        communication = self._promotional(communication_key, "opt_out")
+        ref = self.reference(subject)
+        record = self.preferences.opt_out(ref, communication.key, now=now, source="request")
+        self.audit.record(
+            "opt_out.recorded",
+            now=now,
+            subject=ref,
+            details={"communication": communication.key, "via": "request"},
+        )
+        return record
+
+    def may_process(
+        self, subject: Subject, purpose_key: str, *, now: datetime.datetime
+    ) -> Decision:
+        """May the subject's data be processed for ``purpose_key`` now? (objections, restrictions)
+
+        Raises:
+            KeyError: an unknown purpose, with a "did you mean" hint.
+        """
+        purpose = self.policy.vocabulary.purpose(purpose_key)
+        return self.preferences.may_process(self.reference(subject), purpose, now=now)
+
+    def may_send(
+        self, subject: Subject, communication_key: str, *, now: datetime.datetime
+    ) -> Decision:
+        """May the communication be sent to the subject now? (opt-outs, objections, restrictions)
+
+        Raises:
+            KeyError: an unknown communication, with a "did you mean" hint.
+        """
+        communication = self.communication(communication_key)
+        vocabulary = self.policy.vocabulary
+        purpose = (
+            vocabulary.purpose(communication.purpose)
+            if vocabulary.has_purpose(communication.purpose)
+            else None
+        )
+        return self.preferences.may_send(
+            self.reference(subject), communication, now=now, purpose=purpose
+        )
+
+    def unsubscribe_token(
+        self,
+        subject: Subject,
+        communication_key: str,
+        *,
+        now: datetime.datetime,
+        ttl: Duration = DEFAULT_UNSUBSCRIBE_TTL,
+    ) -> str:
+        """A signed, expiring token for the unsubscribe link of a promotional message.
+
+        It carries the subject's reference, not their address, and is signed with the engine's
+        secret (so tokens survive a restart only if the secret is passed in).
+
+        Raises:
+            KeyError: an unknown communication.
+            ConfigurationError: a transactional communication.
+        """
+        communication = self._promotional(communication_key, "unsubscribe_token")
+        return make_unsubscribe_token(
+            self.secret, self.reference(subject), communication.key, now=now, ttl=ttl
+        )
+
+    def unsubscribe(self, token: str, *, now: datetime.datetime) -> PreferenceRecord:
+        """Act on an unsubscribe link: check the token, record the opt-out, audit it.
+
+        Raises:
+            VerificationError: a malformed, tampered or expired token (saying which).
+            KeyError: the token names a communication the policy no longer has.
+        """
+        claim = read_unsubscribe_token(self.secret, token, now=now)
+        communication = self._promotional(claim.communication_key, "unsubscribe")
+        record = self.preferences.opt_out(
+            claim.subject_ref, communication.key, now=now, source="unsubscribe"
+        )
+        self.audit.record(
+            "opt_out.recorded",
+            now=now,
+            subject=claim.subject_ref,
+            details={"communication": communication.key, "via": "unsubscribe_token"},
+        )
+        return record

@@ -1,0 +1,264 @@
+"""The fate of one record: when it will be deleted or anonymised, by which rule, and whether held.
+
+:func:`record_fate` answers for one record what a sweep would do to it and when, reading the
+record (and its account) from the store, with a readable sentence for people.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .._errors import ConfigurationError
+from .._scope import Stores
+from .._types import Duration, require_aware
+from ..adapters import Eq
+from ..model._check import rule_for_record_type
+from ..model._datamap import RecordType
+from ..model._policy import Policy, Trigger
+from ._holds import HoldRegistry
+from ._rules import Action, _final_action, _Group, _groups, _stages, expires_at, trigger_source
+from ._settings import RetentionSettings, check_override
+
+if TYPE_CHECKING:
+    from .._scope import Resolver
+
+__all__ = ["FateStage", "RecordFate", "record_fate"]
+
+
+@attrs.frozen
+class FateStage:
+    """A step in a record's future: when, what, which fields."""
+
+    at: dt.datetime
+    action: Action
+    fields: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class RecordFate:
+    """When a record will be deleted (or anonymised), by which rule, and why not yet.
+
+    Attributes:
+        record_type: the record type.
+        key: the record's primary key.
+        rule: the governing rule's key (``None``: no rule covers it).
+        action: what happens at the end (``delete`` or ``anonymize``).
+        trigger: the trigger in effect (the override's, if the account chose one).
+        time_field: where the trigger time is read (``end_at``, ``users.closed_at (via host_id)``).
+        trigger_time: when the trigger happened (``None``: not yet, e.g. the account is open).
+        duration: counted from the trigger (``None``: at the trigger).
+        expires_at: when the action is due (``None``: not known yet, "while the account exists").
+        override: the customer's chosen duration, if one applies.
+        stages: every step with its time (a ``minimize`` step before the end when a legal
+            obligation keeps some fields longer).
+        held: the ids of the legal holds in force on the record.
+        expired: the action is due at ``now`` (a sweep would act, unless held).
+        sentence: the answer in one readable sentence.
+    """
+
+    record_type: str
+    key: Any
+    sentence: str
+    rule: str | None = None
+    action: str | None = None
+    trigger: Trigger | None = None
+    time_field: str | None = None
+    trigger_time: dt.datetime | None = None
+    duration: Duration | None = None
+    expires_at: dt.datetime | None = None
+    override: Duration | None = None
+    stages: tuple[FateStage, ...] = ()
+    held: tuple[str, ...] = ()
+    expired: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (for an export manifest)."""
+        return {
+            "record_type": self.record_type,
+            "rule": self.rule,
+            "action": self.action,
+            "trigger": None if self.trigger is None else self.trigger.value,
+            "time_field": self.time_field,
+            "trigger_time": None if self.trigger_time is None else self.trigger_time.isoformat(),
+            "duration": None if self.duration is None else str(self.duration),
+            "expires_at": None if self.expires_at is None else self.expires_at.isoformat(),
+            "override": None if self.override is None else str(self.override),
+            "stages": [
+                {"at": s.at.isoformat(), "action": s.action, "fields": list(s.fields)}
+                for s in self.stages
+            ],
+            "held": list(self.held),
+            "expired": self.expired,
+            "sentence": self.sentence,
+        }
+
+
+def _load_one(
+    stores: Stores, rt: RecordType, key: Any, fields: Sequence[str] | None = None
+) -> dict[str, Any] | None:
+    for batch in stores.adapter_for(rt).iter_records(
+        rt, Eq(rt.primary_key, key), fields=fields, batch_size=1
+    ):
+        for record in batch:
+            return record
+    return None
+
+
+def _when(value: dt.datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def record_fate(
+    policy: Policy,
+    stores: Stores,
+    record_type: RecordType | str,
+    record_or_key: Mapping[str, Any] | Any,
+    *,
+    holds: HoldRegistry | None,
+    resolver: Resolver,
+    now: dt.datetime,
+    settings: RetentionSettings | None = None,
+) -> RecordFate:
+    """The fate of one record (see :meth:`privacy_kit.Engine.fate`).
+
+    Args:
+        policy: the policy (its retention rules).
+        stores: the adapters, per store (the record, and its account, are read from them).
+        record_type: the record type or its name.
+        record_or_key: the record (a mapping) or its primary key.
+        holds: the legal holds (``None``: none).
+        resolver: turns a held subject into its scope (an :class:`~privacy_kit.Engine` is one).
+        now: the instant to answer for.
+        settings: customers' per-account overrides.
+    """
+    at = require_aware(now).astimezone(dt.UTC)
+    rt = stores.record_type(record_type)
+    if isinstance(record_or_key, Mapping):
+        record = dict(record_or_key)
+        key = record.get(rt.primary_key)
+    else:
+        key = record_or_key
+        loaded = _load_one(stores, rt, key)
+        if loaded is None:
+            raise ConfigurationError(f"no {rt.name} record with {rt.primary_key} = {key!r}")
+        record = loaded
+    name = f"{rt.name} {key}"
+    registry = holds
+    held = tuple(
+        hold.id
+        for hold, sel in (registry.holds_on(resolver, rt, at) if registry is not None else [])
+        if sel.matches(record)
+    )
+    rule = rule_for_record_type(policy, rt)
+    if rule is None:
+        return RecordFate(
+            record_type=rt.name,
+            key=key,
+            held=held,
+            sentence=f"{name} is not covered by any retention rule, so no sweep removes it.",
+        )
+    group = _groups(rule, rt, None)[0]
+    account_key = record.get(rt.account.field) if rt.account is not None else None
+    if settings is not None and rule.override is not None and rt.account is not None:
+        chosen = settings.get(account_key, rule.key) if account_key is not None else None
+        if chosen is not None:
+            check_override(rule, chosen)
+            group = _Group(
+                "override", rule.override.trigger or rule.trigger, chosen, override=chosen
+            )
+    source = trigger_source(stores.datamap, rt, group.trigger)
+    if source is None:
+        return RecordFate(
+            record_type=rt.name,
+            key=key,
+            rule=rule.key,
+            action=_final_action(rule),
+            trigger=group.trigger,
+            duration=group.duration,
+            override=group.override,
+            held=held,
+            sentence=(
+                f"{name} falls under rule {rule.key!r}, but its {group.trigger.value} time is "
+                "not recorded anywhere, so no sweep can remove it."
+            ),
+        )
+    account: dict[str, Any] | None = None
+    if source.account is None:
+        trigger_time = record.get(source.field)
+    else:
+        accounts = stores.record_type(source.account)
+        account = (
+            None
+            if account_key is None
+            else _load_one(stores, accounts, account_key, [accounts.primary_key, source.field])
+        )
+        trigger_time = None if account is None else account.get(source.field)
+    stages = _stages(rule, rt, group.duration, source)
+    final = stages[-1]
+    whose = "the customer's setting" if group.override is not None else "the policy's default"
+    if trigger_time is None:
+        waiting = {
+            Trigger.ACCOUNT_CLOSED: "while the account exists (it is not closed)",
+            Trigger.ACCOUNT_DEACTIVATED: "while the account is active",
+        }.get(group.trigger, f"until its {group.trigger.value} time is recorded")
+        if source.account is not None and account_key is None:
+            waiting = "indefinitely: it is linked to no account"
+        elif source.account is not None and account is None:
+            waiting = f"indefinitely: its account {account_key!r} is not found"
+        span = f"{final.duration.describe()} after" if final.duration else "at"
+        sentence = (
+            f"{name} is kept {waiting}; rule {rule.key!r} will {final.action} it {span} "
+            f"{group.trigger.value} ({whose})."
+        )
+        return RecordFate(
+            record_type=rt.name,
+            key=key,
+            rule=rule.key,
+            action=final.action,
+            trigger=group.trigger,
+            time_field=source.describe(),
+            duration=final.duration,
+            override=group.override,
+            held=held,
+            sentence=sentence,
+        )
+    fate_stages = tuple(
+        FateStage(expires_at(trigger_time, s.duration), s.action, s.fields) for s in stages
+    )
+    due = fate_stages[-1].at
+    expired = due <= at
+    span = f"{final.duration.describe()} after" if final.duration else "at"
+    verb = {"delete": "deleted", "anonymize": "anonymised"}.get(final.action, final.action)
+    tense = "was due to be" if expired else "will be"
+    sentence = (
+        f"{name} {tense} {verb} on {_when(due)} by rule {rule.key!r}: {span} "
+        f"{group.trigger.value} ({source.describe()} = {_when(trigger_time)}; {whose})."
+    )
+    for stage in fate_stages[:-1]:
+        sentence += (
+            f" On {_when(stage.at)} {', '.join(stage.fields)} "
+            f"{'were' if stage.at <= at else 'will be'} cleared; the rest is kept for a legal "
+            "obligation."
+        )
+    if held:
+        sentence += f" It is under legal hold ({', '.join(held)}) and is kept while the hold lasts."
+    return RecordFate(
+        record_type=rt.name,
+        key=key,
+        rule=rule.key,
+        action=final.action,
+        trigger=group.trigger,
+        time_field=source.describe(),
+        trigger_time=trigger_time,
+        duration=final.duration,
+        expires_at=due,
+        override=group.override,
+        stages=fate_stages,
+        held=held,
+        expired=expired,
+        sentence=sentence,
+    )

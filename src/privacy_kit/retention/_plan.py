@@ -1,0 +1,416 @@
+"""Planning a retention sweep: per rule, record type and group, what expires and how many.
+
+:func:`plan_retention` turns the policy's rules, the data map, the customers' settings and the
+legal holds into a :class:`RetentionPlan` whose entries carry their selections, cutoffs and
+counts (read from the store, nothing changed). Held records are excluded and counted apart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import orjson
+
+from .._scope import Stores
+from .._types import Duration, require_aware
+from ..adapters import After, And, Before, In, IsNull, Not, Or, Selection
+from ..adapters._base import WRITE_BATCH
+from ..model._check import rule_for_record_type
+from ..model._datamap import DataMap, RecordType
+from ..model._policy import Policy, RetentionRule
+from ._holds import HoldRegistry, combine_holds, describe_selection
+from ._journal import RetentionJournal
+from ._rules import Action, TriggerSource, _Group, _groups, _Stage, _stages, cutoff, trigger_source
+from ._settings import RetentionSettings
+
+if TYPE_CHECKING:
+    from .._scope import Resolver, Scope, Subject
+
+__all__ = ["RetentionEntry", "RetentionPlan", "plan_retention", "units"]
+
+_DEFAULT_BATCH = WRITE_BATCH
+
+
+# == the plan ======================================================================================
+@attrs.frozen
+class RetentionEntry:
+    """One step of a sweep: a rule, a record type, a group of accounts and an action.
+
+    Attributes:
+        rule: the rule's key.
+        record_type: the record type's name.
+        action: ``delete``, ``anonymize`` (the rule's action) or ``minimize`` (clear the fields no
+            legal-obligation exception keeps, while the rest is kept).
+        group: ``default`` or ``override P30D (3 accounts)``.
+        override: the customers' chosen duration for an override group.
+        source: where the trigger time is read.
+        duration: counted from the trigger (``None``: at the trigger itself).
+        cutoff: records whose trigger time is ``<= cutoff`` are covered.
+        after: and ``> after`` (older ones are covered by a later step of the same group).
+        fields: the fields anonymised or cleared.
+        kept: for ``minimize``: the fields kept, and for how long after the trigger.
+        selection: the selection on the record type (with held records excluded). When the trigger
+            is the account's, it is combined with ``link_field IN (accounts)`` per batch.
+        account_selection: the accounts whose trigger time has passed (trigger via the account).
+        count: records covered, counted by the store (held ones excluded).
+        held: records that would be covered but are under a legal hold.
+        hold_ids: the holds in force on this record type.
+    """
+
+    rule: str
+    record_type: str
+    action: Action
+    group: str
+    override: Duration | None
+    source: TriggerSource
+    duration: Duration | None
+    cutoff: dt.datetime
+    after: dt.datetime | None
+    fields: tuple[str, ...]
+    kept: tuple[tuple[str, Duration], ...]
+    selection: Selection = attrs.field(repr=False)
+    account_selection: Selection | None = attrs.field(repr=False)
+    excluded_accounts: frozenset[Any] = attrs.field(repr=False)
+    held_selection: Selection | None = attrs.field(repr=False)
+    count: int
+    held: int
+    hold_ids: tuple[str, ...]
+
+    def describe(self) -> str:
+        """One line: what, where, which records, how many."""
+        span = f"{self.duration} after" if self.duration else "at"
+        what = {
+            "delete": "delete",
+            "anonymize": f"anonymise {', '.join(self.fields)} of",
+            "minimize": f"clear {', '.join(self.fields)} of",
+        }[self.action]
+        text = (
+            f"{self.rule}: {what} {self.count} {self.record_type} record(s) "
+            f"{span} {self.source.trigger.value} ({self.source.describe()} <= "
+            f"{self.cutoff.isoformat()}"
+            + (f" and > {self.after.isoformat()}" if self.after is not None else "")
+            + f"); group {self.group}"
+        )
+        if self.kept:
+            text += "; keeping " + ", ".join(f"{f} until +{d}" for f, d in self.kept)
+        if self.held:
+            text += f"; {self.held} held ({', '.join(self.hold_ids)})"
+        return text
+
+    def selection_text(self) -> str:
+        """The selection in SQL-like words (the account part included)."""
+        text = describe_selection(self.selection)
+        if self.account_selection is not None:
+            text = (
+                f"{self.source.link_field} IN (keys of {self.source.account} where "
+                f"{describe_selection(self.account_selection)}) AND {text}"
+            )
+        return text
+
+
+@attrs.frozen
+class RetentionPlan:
+    """What a sweep at ``now`` would do (see :meth:`privacy_kit.Engine.plan_retention`).
+
+    Attributes:
+        now: the instant the plan is for.
+        entries: the steps, in the order they run (records whose trigger is their account's
+            before the accounts themselves, so no record loses its trigger time mid-sweep).
+        skipped: ``(record type, reason)`` for record types no rule can be enforced on.
+        notes: anything the reader should know (orphan risks, ...).
+        batch_size: records per statement batch and accounts per ``IN`` list.
+        journal: the finished units, so a re-run after a failure resumes.
+        id: a hash of what the plan does (not of its counts), naming it in the journal.
+    """
+
+    now: dt.datetime
+    entries: tuple[RetentionEntry, ...]
+    skipped: tuple[tuple[str, str], ...]
+    notes: tuple[str, ...]
+    batch_size: int
+    journal: RetentionJournal = attrs.field(repr=False, eq=False)
+    id: str
+
+    @property
+    def total(self) -> int:
+        """Records the plan covers (deleted, anonymised or minimised)."""
+        return sum(e.count for e in self.entries)
+
+    @property
+    def total_held(self) -> int:
+        """Records that would be covered but are held."""
+        return sum(e.held for e in self.entries)
+
+    def by_rule(self) -> dict[str, dict[str, int]]:
+        """``{rule: {action: count}}``."""
+        out: dict[str, dict[str, int]] = {}
+        for e in self.entries:
+            counts = out.setdefault(e.rule, {})
+            counts[e.action] = counts.get(e.action, 0) + e.count
+        return out
+
+    def summary(self) -> str:
+        """A readable multi-line summary."""
+        lines = [
+            (
+                f"Retention plan as of {self.now.isoformat()}: {self.total} record(s) in "
+                f"{len(self.entries)} step(s), {self.total_held} held"
+            )
+        ]
+        lines.extend("  " + e.describe() for e in self.entries)
+        lines.extend(f"  skipped {rt}: {reason}" for rt, reason in self.skipped)
+        lines.extend(f"  note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+
+def _time_window(field: str, upper: dt.datetime, lower: dt.datetime | None) -> Selection:
+    window: Selection = Before(field, upper, inclusive=True)
+    if lower is not None:
+        window = And((After(field, lower), window))
+    return window
+
+
+def _not_held(selection: Selection, held: Selection | None) -> Selection:
+    return selection if held is None else And((selection, Not(held)))
+
+
+def plan_retention(
+    policy: Policy,
+    stores: Stores,
+    *,
+    holds: HoldRegistry | None,
+    resolver: Resolver,
+    now: dt.datetime,
+    settings: RetentionSettings | None = None,
+    batch_size: int | None = None,
+    journal: RetentionJournal | str | os.PathLike[str] | None = None,
+) -> RetentionPlan:
+    """Plan a retention sweep at ``now`` (see :meth:`privacy_kit.Engine.plan_retention`).
+
+    Args:
+        policy: the policy (its retention rules).
+        stores: the adapters, per store (counts are read from them; nothing is changed).
+        holds: the legal holds (``None``: none); held records are excluded and counted apart.
+        resolver: turns a held subject into its scope (an :class:`~privacy_kit.Engine` is one).
+        now: the instant to evaluate expiry at (timezone-aware).
+        settings: customers' per-account overrides (``None``: the policy's defaults).
+        batch_size: records per statement batch and accounts per ``IN`` list.
+        journal: where applying records finished units (resumable).
+    """
+    datamap = stores.datamap
+    at = require_aware(now).astimezone(dt.UTC)
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    size = batch_size or _DEFAULT_BATCH
+    registry = holds
+    entries: list[RetentionEntry] = []
+    skipped: list[tuple[str, str]] = []
+    notes: list[str] = []
+    account_types = {rt.account.record_type for rt in datamap.record_types if rt.account}
+    resolved: dict[Subject, Scope] = {}
+    for rt in datamap.record_types:
+        rule = rule_for_record_type(policy, rt)
+        if rule is None:
+            skipped.append((rt.name, "no retention rule covers it"))
+            continue
+        holds_here = (
+            registry.holds_on(resolver, rt, at, resolved=resolved) if registry is not None else []
+        )
+        held = combine_holds(holds_here)
+        hold_ids = tuple(h.id for h, _ in holds_here)
+        if settings is not None and rule.override is not None and rt.account is None:
+            notes.append(
+                f"{rt.name}: rule {rule.key!r} allows per-customer overrides but {rt.name} has no "
+                "account link, so the policy's default applies to all of it"
+            )
+        for group in _groups(rule, rt, settings):
+            source = trigger_source(datamap, rt, group.trigger)
+            if source is None:
+                skipped.append(
+                    (
+                        rt.name,
+                        (
+                            f"rule {rule.key!r} ({group.label}) needs the "
+                            f"{group.trigger.value} time, and neither {rt.name} nor its account "
+                            "has such a field"
+                        ),
+                    )
+                )
+                continue
+            stages = _stages(rule, rt, group.duration, source)
+            # Stages are disjoint windows of trigger time: the latest stage takes the oldest
+            # records, each earlier stage the band between its cutoff and the next one's.
+            later: dt.datetime | None = None
+            planned: list[RetentionEntry] = []
+            for stage in reversed(stages):
+                upper = cutoff(stage.duration, at)
+                entry = _entry(
+                    stores,
+                    rt,
+                    rule,
+                    group,
+                    source,
+                    stage=stage,
+                    window=(upper, later),
+                    held=(held, hold_ids),
+                    batch_size=size,
+                )
+                planned.append(entry)
+                later = upper
+            entries.extend(reversed(planned))
+        if rt.name in account_types:
+            notes.extend(_orphan_notes(policy, datamap, rt, rule))
+    # Records whose trigger is their account's go before the accounts themselves.
+    entries.sort(key=lambda e: e.record_type in account_types)
+    ident = hashlib.sha256(
+        orjson.dumps(
+            [
+                at.isoformat(),
+                [
+                    [e.rule, e.record_type, e.action, e.group, e.cutoff.isoformat(), list(e.fields)]
+                    for e in entries
+                ],
+            ]
+        )
+    ).hexdigest()[:16]
+    if not isinstance(journal, RetentionJournal):
+        journal = RetentionJournal(journal)
+    return RetentionPlan(
+        now=at,
+        entries=tuple(entries),
+        skipped=tuple(skipped),
+        notes=tuple(dict.fromkeys(notes)),
+        batch_size=size,
+        journal=journal,
+        id="ret_" + ident,
+    )
+
+
+def _orphan_notes(
+    policy: Policy, datamap: DataMap, accounts: RecordType, rule: RetentionRule
+) -> Iterator[str]:
+    """Warn where records keyed to an account outlive the account record they read their time from."""
+    life = max([rule.effective_duration, *(e.duration for e in rule.exceptions if e.duration)])
+    for rt in datamap.record_types:
+        if (
+            rt.account is None
+            or rt.account.record_type != accounts.name
+            or rt.name == accounts.name
+        ):
+            continue
+        other = rule_for_record_type(policy, rt)
+        if other is None:
+            continue
+        source = trigger_source(datamap, rt, other.trigger)
+        if source is not None and source.account == accounts.name:
+            longest = max(
+                [other.effective_duration, *(e.duration for e in other.exceptions if e.duration)]
+            )
+            if longest > life:
+                yield (
+                    f"{rt.name} (rule {other.key!r}) reads its trigger time from {accounts.name}, "
+                    f"which rule {rule.key!r} removes sooner ({life} vs {longest}): records left "
+                    "without their account are never swept"
+                )
+
+
+def _entry(
+    stores: Stores,
+    rt: RecordType,
+    rule: RetentionRule,
+    group: _Group,
+    source: TriggerSource,
+    *,
+    stage: _Stage,
+    window: tuple[dt.datetime, dt.datetime | None],
+    held: tuple[Selection | None, tuple[str, ...]],
+    batch_size: int,
+) -> RetentionEntry:
+    upper, lower = window
+    held_sel, hold_ids = held
+    parts: list[Selection] = []
+    account_selection: Selection | None = None
+    excluded: frozenset[Any] = frozenset()
+    if source.account is None:
+        parts.append(_time_window(source.field, upper, lower))
+        if rt.account is not None and group.accounts is not None:
+            parts.append(In(rt.account.field, group.accounts))
+        elif rt.account is not None and group.excluded:
+            link = rt.account.field
+            # A NULL account key belongs to no override group: it is in the default group.
+            parts.append(Or((IsNull(link), Not(In(link, tuple(group.excluded))))))
+    else:
+        accounts = stores.record_type(source.account)
+        account_selection = _time_window(source.field, upper, lower)
+        if group.accounts is not None:
+            account_selection = And((account_selection, In(accounts.primary_key, group.accounts)))
+        excluded = group.excluded
+    if stage.action == "minimize":
+        # Only records still holding something to clear: a re-run changes nothing.
+        parts.append(Or(tuple(Not(IsNull(f)) for f in stage.fields)))
+    base: Selection = parts[0] if len(parts) == 1 else And(tuple(parts))
+    entry = RetentionEntry(
+        rule=rule.key,
+        record_type=rt.name,
+        action=stage.action,
+        group=group.label,
+        override=group.override,
+        source=source,
+        duration=stage.duration,
+        cutoff=upper,
+        after=lower,
+        fields=stage.fields,
+        kept=stage.kept,
+        selection=_not_held(base, held_sel),
+        account_selection=account_selection,
+        excluded_accounts=excluded,
+        held_selection=held_sel,
+        count=0,
+        held=0,
+        hold_ids=hold_ids,
+    )
+    adapter = stores.adapter_for(rt)
+    count = held_count = 0
+    for _unit, selection in units(stores, entry, batch_size, with_held=False):
+        count += adapter.count(rt, _not_held(selection, held_sel))
+        if held_sel is not None:
+            held_count += adapter.count(rt, And((selection, held_sel)))
+    return attrs.evolve(entry, count=count, held=held_count)
+
+
+def _base(entry: RetentionEntry) -> Selection:
+    """The entry's selection without the held-records exclusion."""
+    if entry.held_selection is None:
+        return entry.selection
+    assert isinstance(entry.selection, And)  # built by _not_held
+    return entry.selection.items[0]
+
+
+def units(
+    stores: Stores, entry: RetentionEntry, batch_size: int, *, with_held: bool = True
+) -> Iterator[tuple[int, Selection]]:
+    """The concrete selections of an entry: one, or one per batch of accounts."""
+    selection = entry.selection if with_held else _base(entry)
+    if entry.account_selection is None:
+        yield 0, selection
+        return
+    accounts = stores.record_type(entry.source.account or "")
+    link = entry.source.link_field or ""
+    adapter = stores.adapter_for(accounts)
+    batches = adapter.iter_records(
+        accounts, entry.account_selection, fields=[accounts.primary_key], batch_size=batch_size
+    )
+    for unit, batch in enumerate(batches):
+        keys = tuple(
+            r[accounts.primary_key]
+            for r in batch
+            if r[accounts.primary_key] is not None
+            and r[accounts.primary_key] not in entry.excluded_accounts
+        )
+        if keys:
+            yield unit, And((In(link, keys), selection))

@@ -1,0 +1,257 @@
+"""Planning an erasure: what erasing a subject deletes, anonymises and keeps, and why.
+
+:func:`plan_erasure` reads counts from the store and changes nothing. It works from the subject's
+scope (resolved once by the engine), the policy's retention rules and exceptions, and the held
+records; the rules it follows are described in ``privacy_kit.rights._erasure``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Iterable, Mapping
+
+from .._errors import ConfigurationError
+from .._scope import Scope
+from .._types import require_aware
+from ..adapters import Selection
+from ..adapters._base import WRITE_BATCH
+from ..audit._log import AuditLog
+from ..model._check import rule_for_record_type
+from ..model._datamap import FieldSpec, RecordType, SubjectLink
+from ..model._policy import ExceptionKind, Policy, RetentionException, RetentionRule
+from ..model._taxonomy import is_within
+from ..retention._anonymize import FieldAnonymization, strategy_for, update_method
+from ._erasure import (
+    ErasureAction,
+    ErasurePlan,
+    ErasureStep,
+    KeepReason,
+    KeptItem,
+    kept_summary,
+)
+
+__all__ = ["plan_erasure"]
+
+
+def _invoked(
+    rule: RetentionRule | None, waive: Collection[ExceptionKind]
+) -> list[RetentionException]:
+    if rule is None:
+        return []
+    return [
+        e
+        for e in rule.exceptions
+        if e.kind not in waive
+        and (e.duration is not None or e.kind is ExceptionKind.SHARED_CONTENT)
+    ]
+
+
+def _covers(exc: RetentionException, rule: RetentionRule, field: FieldSpec) -> bool:
+    scope = exc.categories or rule.categories
+    return any(is_within(cat, key) for cat in field.categories for key in scope)
+
+
+def _owner_role(rt: RecordType) -> str | None:
+    for link in rt.subjects:
+        if link.owner:
+            return link.role_name
+    return None
+
+
+def _candidates(rt: RecordType, link: SubjectLink, owns: bool) -> list[FieldSpec]:
+    """The subject's fields in these records: what erasure must delete or anonymise."""
+    role = link.role_name
+    pk = rt.primary_key
+    if owns:
+        return [f for f in rt.fields if f.name != pk and f.personal and f.party in (None, role)]
+    return [
+        f
+        for f in rt.fields
+        if f.name != pk and (f.name == link.field or (f.party == role and f.personal))
+    ]
+
+
+def plan_erasure(
+    scope: Scope,
+    *,
+    policy: Policy,
+    now: dt.datetime,
+    held: Mapping[str, Selection] | None = None,
+    audit: AuditLog | None = None,
+    waive: Iterable[ExceptionKind | str] = (),
+    batch_size: int = WRITE_BATCH,
+) -> ErasurePlan:
+    """Plan the erasure of ``subject``: what is deleted, anonymised and kept, and why.
+
+    Counts come from the store (``adapter.count``); no record is loaded or changed.
+
+    Args:
+        scope: the subject, resolved (``Engine.scope``): where their records are.
+        policy: the policy (its retention rules and their exceptions).
+        now: the time of the request; exception end dates count from it.
+        held: the records under a legal hold in force at ``now``, per record type name
+            (kept untouched).
+        audit: where ``erasure.planned`` is recorded (``None``: nowhere).
+        waive: exception kinds not to invoke (e.g. ``shared_content`` when no collaborator
+            needs the content).
+        batch_size: records per round trip when the plan is applied.
+
+    Returns:
+        The plan (apply it with ``engine.apply(plan)``).
+
+    Raises:
+        ValueError: ``now`` is naive, or an unknown exception kind is waived.
+        AdapterError: the store failed while counting.
+
+    Example:
+        >>> import datetime as dt, privacy_kit as pk
+        >>> from privacy_kit.adapters import InMemoryAdapter
+        >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
+        >>> mem = InMemoryAdapter({rt.table_name: [] for rt in dm.record_types})
+        >>> _ = mem.insert("users", [{"id": 7, "name": "Bo", "email": "bo@example.com"}])
+        >>> _ = mem.insert("sessions", [{"id": 1, "user_id": 7, "ip_address": "10.0.0.1"}])
+        >>> engine = pk.Engine(pk.load_policy(pk.example_path()), dm, mem, secret=b"s" * 32,
+        ...                    verify=False)
+        >>> plan = plan_erasure(engine.scope(pk.Subject.of("customer", user_id=7)),
+        ...                     policy=engine.policy, now=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
+        >>> plan.deleted["sessions"], plan.anonymised["users"]
+        (1, 1)
+        >>> [(k.fields, k.reason.value, k.until.year) for k in plan.kept if k.count]
+        [(('name', 'email'), 'legal_obligation', 2031)]
+    """
+    require_aware(now)
+    if batch_size < 1:
+        raise ConfigurationError(f"batch_size must be at least 1, got {batch_size}")
+    waived = tuple(dict.fromkeys(ExceptionKind(w) for w in waive))
+    held = held or {}
+    steps: list[ErasureStep] = []
+    kept: list[KeptItem] = []
+    for entry in scope:
+        rt, link, selection, adapter = entry.record_type, entry.link, entry.selection, entry.adapter
+        role = link.role_name
+        owns = link.owner or len(rt.subjects) == 1
+        on_hold = held.get(rt.name)
+        work = selection if on_hold is None else selection & ~on_hold
+        count = adapter.count(rt, work)
+        if on_hold is not None:
+            # Records whose hold status is unknown (a NULL in the hold's fields) are kept too.
+            held_count = adapter.count(rt, selection) - count
+            if held_count:
+                kept.append(
+                    KeptItem(
+                        rt.name,
+                        role,
+                        held_count,
+                        KeepReason.LEGAL_HOLD,
+                        "under an active legal hold; kept untouched until the hold is released",
+                        selection=selection & on_hold,
+                    )
+                )
+        rule = rule_for_record_type(policy, rt)
+        candidates = _candidates(rt, link, owns)
+        covered: dict[str, None] = {}
+        for exc in _invoked(rule, waived):
+            assert rule is not None  # _invoked returns nothing without a rule
+            fields = tuple(f.name for f in candidates if _covers(exc, rule, f))
+            if not fields:
+                continue
+            covered.update(dict.fromkeys(fields))
+            kept.append(
+                KeptItem(
+                    rt.name,
+                    role,
+                    count,
+                    KeepReason(exc.kind.value),
+                    exc.reason.get_text("en"),
+                    fields=fields,
+                    until=exc.duration.after(now) if exc.duration is not None else None,
+                    citation=exc.citation,
+                    selection=work,
+                )
+            )
+        rest = [f for f in candidates if f.name not in covered]
+        if owns and not covered:
+            steps.append(
+                ErasureStep(
+                    f"{rt.name}:{role}:delete",
+                    rt.name,
+                    role,
+                    ErasureAction.DELETE,
+                    work,
+                    count,
+                    method="pushed down: delete the selection",
+                )
+            )
+            continue
+        if owns:
+            # The record is kept for the covered fields: it keeps its key and its link to the
+            # subject (the reason is about them), and everything else of theirs is anonymised.
+            rest = [f for f in rest if f.name != link.field]
+        if rest:
+            strategies = tuple(strategy_for(f) for f in rest)
+            steps.append(
+                ErasureStep(
+                    f"{rt.name}:{role}:anonymize",
+                    rt.name,
+                    role,
+                    ErasureAction.ANONYMIZE,
+                    work,
+                    count,
+                    fields=strategies,
+                    method=_method_text(strategies, update_method(adapter)),
+                )
+            )
+        if not owns:
+            owner = _owner_role(rt)
+            kept.append(
+                KeptItem(
+                    rt.name,
+                    role,
+                    count,
+                    KeepReason.OTHER_PARTY,
+                    f"the record belongs to its {owner or 'other parties'}; "
+                    f"the {role}'s own fields are anonymised",
+                    selection=work,
+                )
+            )
+    plan = ErasurePlan(
+        subject_reference=scope.reference,
+        subject_kind=scope.subject.kind,
+        now=now,
+        policy_version=policy.version,
+        steps=tuple(steps),
+        kept=tuple(kept),
+        waived=waived,
+        batch_size=batch_size,
+    )
+    if audit is not None:
+        audit.record(
+            "erasure.planned",
+            now=now,
+            subject=plan.subject_reference,
+            details={
+                "plan": plan.plan_id,
+                "deleted": plan.deleted,
+                "anonymised": plan.anonymised,
+                "kept": [kept_summary(k) for k in plan.kept if k.count],
+                "waived": [w.value for w in waived],
+            },
+        )
+    return plan
+
+
+def _method_text(strategies: Iterable[FieldAnonymization], method: str) -> str:
+    strategies = list(strategies)
+    constants = [s.field for s in strategies if s.constant]
+    computed = [s.field for s in strategies if not s.constant]
+    parts = []
+    if constants:
+        parts.append("pushed down: " + ", ".join(constants))
+    if computed:
+        how = (
+            "bulk update by key"
+            if method == "bulk"
+            else "one update per key (the adapter lacks bulk_update_by_key)"
+        )
+        parts.append(f"computed per record ({how}): " + ", ".join(computed))
+    return "; ".join(parts)
