@@ -194,7 +194,7 @@ def test_falls_back_to_one_update_per_key_and_says_so(caplog: pytest.LogCaptureF
     adapter = _NoBulk(make_adapter("memory"))
     engine = make_engine(adapter)
     assert update_method(adapter) == "per_key"
-    with caplog.at_level(logging.INFO, logger="privacy_kit.retention._anonymize"):
+    with caplog.at_level(logging.INFO, logger="privacy_kit.retention"):
         n = anonymize(engine, "bookings", where.eq("host_id", 1), ["invitee_phone"])
     assert n == 2
     assert adapter.updates == 2

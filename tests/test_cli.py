@@ -144,7 +144,7 @@ def test_bad_arguments_are_argparse_errors(capsys: pytest.CaptureFixture[str]) -
 
 def test_the_installed_command(tmp_path: Path) -> None:
     exe = shutil.which("privacy-kit")
-    argv = [exe] if exe else [sys.executable, "-m", "privacy_kit.cli._main"]
+    argv = [exe] if exe else [sys.executable, "-m", "privacy_kit"]
     ok = subprocess.run(
         [*argv, "validate"], capture_output=True, text=True, check=False, timeout=120
     )

@@ -114,7 +114,7 @@ def test_demo_via_main(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
 
 def test_demo_subprocess(tmp_path: Path) -> None:
     exe = shutil.which("privacy-kit")
-    cmd = [exe] if exe else [sys.executable, "-m", "privacy_kit.cli._main"]
+    cmd = [exe] if exe else [sys.executable, "-m", "privacy_kit"]
     done = subprocess.run(
         [*cmd, "demo", "--out", str(tmp_path / "tmp")],
         capture_output=True,

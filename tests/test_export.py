@@ -24,7 +24,7 @@ import pytest
 
 import privacy_kit as pk
 from privacy_kit.adapters import BaseAdapter, InMemoryAdapter, Selection, SQLiteAdapter
-from privacy_kit.rights._export import iter_bundle_records
+from privacy_kit.rights import iter_bundle_records
 
 NOW = dt.datetime(2025, 6, 1, 12, tzinfo=dt.UTC)
 SECRET = b"test-secret-for-pseudonyms-0123456789"

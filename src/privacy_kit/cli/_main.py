@@ -264,7 +264,3 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return code
     except KeyboardInterrupt:  # pragma: no cover
         return 130
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -47,7 +47,7 @@ __all__ = [
     "update_method",
 ]
 
-_log = logging.getLogger("privacy_kit.retention._anonymize")
+_log = logging.getLogger("privacy_kit.retention")
 
 PSEUDONYM_PREFIX = "anon_"
 """Every pseudonym starts with this prefix (so a pseudonym is recognised and never re-hashed)."""

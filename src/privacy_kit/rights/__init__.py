@@ -22,6 +22,9 @@ from .._lazy import attach
 
 # name -> the module that defines it
 _NAMES: dict[str, str] = {
+    "Bundle": "._bundle",
+    "RecordWriters": "._bundle",
+    "iter_bundle_records": "._bundle",
     "ErasureAction": "._erasure",
     "ErasurePlan": "._erasure",
     "ErasureReport": "._erasure",
@@ -34,7 +37,6 @@ _NAMES: dict[str, str] = {
     "EXPORT_FORMAT": "._export",
     "ExportResult": "._export",
     "export_subject": "._export",
-    "iter_bundle_records": "._export",
     "Decision": "._preferences",
     "PreferenceRecord": "._preferences",
     "Preferences": "._preferences",
@@ -61,6 +63,7 @@ __all__ = [
     "EXPORT_FORMAT",
     "STOP_THE_CLOCK",
     "TRANSITIONS",
+    "Bundle",
     "Challenge",
     "CodeVerifier",
     "DataSubjectRequest",
@@ -76,6 +79,7 @@ __all__ = [
     "Pause",
     "PreferenceRecord",
     "Preferences",
+    "RecordWriters",
     "RequestStatus",
     "RequestType",
     "RestrictionGround",
@@ -96,6 +100,7 @@ __all__ = [
 __getattr__, __dir__ = attach(__name__, _NAMES, __all__)
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from ._bundle import Bundle, RecordWriters, iter_bundle_records
     from ._erasure import (
         ErasureAction,
         ErasurePlan,
@@ -106,7 +111,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     )
     from ._erasure_apply import apply_erasure, recipients_to_tell
     from ._erasure_plan import plan_erasure
-    from ._export import EXPORT_FORMAT, ExportResult, export_subject, iter_bundle_records
+    from ._export import EXPORT_FORMAT, ExportResult, export_subject
     from ._preferences import (
         Decision,
         PreferenceRecord,
