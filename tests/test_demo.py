@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import privacy_kit as pk
-from privacy_kit.cli._demo import DEFAULT_AS_OF, run_demo
+from privacy_kit.cli import DEFAULT_AS_OF, run_demo
 from privacy_kit.cli._main import main
 
 

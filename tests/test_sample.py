@@ -9,7 +9,7 @@ import pytest
 
 import privacy_kit as pk
 from privacy_kit.adapters import InMemoryAdapter, SQLiteAdapter, where
-from privacy_kit.cli._sample import SampleSummary, generate
+from privacy_kit.cli import SampleSummary, generate
 
 NOW = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
 

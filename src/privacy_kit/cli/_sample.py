@@ -280,7 +280,7 @@ def generate(
         >>> import datetime as dt
         >>> import privacy_kit as pk
         >>> from privacy_kit.adapters import InMemoryAdapter
-        >>> from privacy_kit.cli._sample import generate
+        >>> from privacy_kit.cli import generate
         >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
         >>> mem = InMemoryAdapter()
         >>> summary = generate(mem, dm, customers=5, bookings_per_customer=4,
