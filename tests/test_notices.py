@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 import privacy_kit as pk
 from privacy_kit.cli._main import main
-from privacy_kit.notices._notice import (
+from privacy_kit.notices import (
     describe_duration,
     describe_retention,
     notice_translation_gaps,

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import privacy_kit as pk
-from privacy_kit.notices._notice import render_notice
+from privacy_kit.notices import render_notice
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(

@@ -151,7 +151,7 @@ def _write(args: argparse.Namespace, out: TextIO, text: str) -> None:
 
 def _cmd_render(args: argparse.Namespace, out: TextIO) -> int:
     from ..model._loading import load_policy  # noqa: PLC0415
-    from ..notices._notice import render_notice  # noqa: PLC0415
+    from ..notices._render import render_notice  # noqa: PLC0415
 
     policy = load_policy(_policy_arg(args))
     _write(args, out, render_notice(policy, format=args.format, lang=args.lang))

@@ -82,6 +82,8 @@ _NAMES: dict[str, str] = {
     "Taxonomy": "._taxonomy",
     "default_taxonomy": "._taxonomy",
     "is_within": "._taxonomy",
+    "notice_translation_gaps": "._translations",
+    "phrase_languages": "._translations",
 }
 
 __all__ = [
@@ -143,6 +145,8 @@ __all__ = [
     "jurisdictions",
     "load_datamap",
     "load_policy",
+    "notice_translation_gaps",
+    "phrase_languages",
     "read_document",
     "rule_for_record_type",
     "validation_problems",
@@ -213,3 +217,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
         default_taxonomy,
         is_within,
     )
+    from ._translations import notice_translation_gaps, phrase_languages

@@ -272,7 +272,7 @@ def check(policy: Policy, datamap: DataMap | None = None) -> CheckReport:
             f"policy:{path}",
             f"no {lang!r} text; notices fall back to another language here",
         )
-    from ..notices._notice import notice_translation_gaps  # noqa: PLC0415 - notices imports policy only
+    from ._translations import notice_translation_gaps  # noqa: PLC0415 - read package data only when checking
 
     for path, _lang, message in notice_translation_gaps(policy):
         add("missing-translation", Severity.WARNING, f"policy:{path}", message)

@@ -19,11 +19,11 @@ from .._lazy import attach
 
 # name -> the module that defines it
 _NAMES: dict[str, str] = {
-    "describe_duration": "._notice",
-    "describe_retention": "._notice",
-    "notice_translation_gaps": "._notice",
-    "phrase_languages": "._notice",
-    "render_notice": "._notice",
+    "notice_translation_gaps": "..model._translations",
+    "phrase_languages": "..model._translations",
+    "describe_duration": "._document",
+    "describe_retention": "._document",
+    "render_notice": "._render",
     "EEA_COUNTRIES": "._ropa",
     "ProcessingActivity": "._ropa",
     "ProcessingRecords": "._ropa",
@@ -45,11 +45,7 @@ __all__ = [
 __getattr__, __dir__ = attach(__name__, _NAMES, __all__)
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
-    from ._notice import (
-        describe_duration,
-        describe_retention,
-        notice_translation_gaps,
-        phrase_languages,
-        render_notice,
-    )
+    from ..model._translations import notice_translation_gaps, phrase_languages
+    from ._document import describe_duration, describe_retention
+    from ._render import render_notice
     from ._ropa import EEA_COUNTRIES, ProcessingActivity, ProcessingRecords, records_of_processing

@@ -21,7 +21,7 @@ import orjson
 from .._html import html_table, join_html, text_table
 from ..model._policy import Policy, RetentionRule
 from ..model._taxonomy import is_within
-from ._notice import describe_duration, describe_retention
+from ._document import describe_duration, describe_retention
 
 __all__ = ["EEA_COUNTRIES", "ProcessingActivity", "ProcessingRecords", "records_of_processing"]
 
