@@ -29,7 +29,9 @@ from ..audit._log import AuditLog
 from ..lifecycle._disclosures import DisclosureLog
 from ..model._check import rule_for_record_type
 from ..model._datamap import DataMap, RecordType, SubjectLink
-from ..model._policy import Communication, CommunicationKind, Policy, RetentionRule
+from ..model._policy import Policy
+from ..model._policy_retention import RetentionRule
+from ..model._policy_rights import Communication, CommunicationKind
 from ..retention._holds import HoldRegistry, LegalHold
 from ..retention._retention import (
     RecordFate,

@@ -30,7 +30,10 @@ import orjson
 from .._errors import ConfigurationError
 from .._types import Duration, LocalizedText
 from ..model._jurisdictions import get_jurisdiction
-from ..model._policy import Policy, RetentionRule, Right, Source
+from ..model._policy import Policy
+from ..model._policy_collection import Source
+from ..model._policy_retention import RetentionRule
+from ..model._policy_rights import Right
 from ..model._taxonomy import Taxonomy
 
 __all__ = [

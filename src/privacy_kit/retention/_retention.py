@@ -51,7 +51,8 @@ from .._types import Duration, require_aware
 from ..adapters import After, And, Before, Eq, In, IsNull, Not, Or, Selection
 from ..adapters._base import WRITE_BATCH
 from ..model._datamap import FieldSpec, RecordType
-from ..model._policy import Policy, RetentionAction, RetentionRule, Trigger
+from ..model._policy import Policy
+from ..model._policy_retention import RetentionAction, RetentionRule, Trigger
 from ..model._taxonomy import is_within
 from ._holds import HoldRegistry, combine_holds, describe_selection, write_json_atomically
 

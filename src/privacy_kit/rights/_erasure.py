@@ -43,7 +43,7 @@ from ..adapters import Selection
 from ..adapters._base import WRITE_BATCH
 from ..audit._journal import Journal, open_journal
 from ..model._datamap import FieldSpec, RecordType, SubjectLink
-from ..model._policy import ExceptionKind, RetentionException, RetentionRule
+from ..model._policy_retention import ExceptionKind, RetentionException, RetentionRule
 from ..model._taxonomy import is_within
 from ..retention._anonymize import (
     FieldAnonymization,

@@ -47,7 +47,7 @@ import orjson
 from .._errors import ConfigurationError
 from .._types import require_aware
 from ..model._datamap import FieldSpec, RecordType, SubjectLink
-from ..model._policy import RefusalReason
+from ..model._policy_rights import RefusalReason
 
 if TYPE_CHECKING:
     from ..engine._engine import Engine, Subject
