@@ -12,7 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import privacy_kit as pk
-from privacy_kit.audit._log import GENESIS_HASH, AuditEntry, AuditLog, JsonlSink, MemorySink
+from privacy_kit.audit._entries import GENESIS_HASH, AuditEntry
+from privacy_kit.audit._log import AuditLog
+from privacy_kit.audit._sinks import JsonlSink, MemorySink
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 

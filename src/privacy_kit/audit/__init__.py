@@ -23,21 +23,21 @@ from .._lazy import attach
 
 # name -> the module that defines it
 _NAMES: dict[str, str] = {
+    "AuditEntry": "._entries",
+    "AuditHead": "._entries",
+    "AuditProblem": "._entries",
+    "AuditVerification": "._entries",
+    "GENESIS_HASH": "._entries",
+    "RawEntry": "._entries",
     "FileJournal": "._journal",
     "Journal": "._journal",
     "MemoryJournal": "._journal",
     "open_journal": "._journal",
-    "AuditEntry": "._log",
-    "AuditHead": "._log",
     "AuditLog": "._log",
-    "AuditProblem": "._log",
-    "AuditSink": "._log",
-    "AuditVerification": "._log",
-    "GENESIS_HASH": "._log",
-    "JsonlSink": "._log",
-    "MemorySink": "._log",
-    "RawEntry": "._log",
-    "SqliteSink": "._log",
+    "AuditSink": "._sinks",
+    "JsonlSink": "._sinks",
+    "MemorySink": "._sinks",
+    "SqliteSink": "._sinks",
 }
 
 __all__ = [
@@ -61,17 +61,14 @@ __all__ = [
 __getattr__, __dir__ = attach(__name__, _NAMES, __all__)
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
-    from ._journal import FileJournal, Journal, MemoryJournal, open_journal
-    from ._log import (
+    from ._entries import (
         GENESIS_HASH,
         AuditEntry,
         AuditHead,
-        AuditLog,
         AuditProblem,
-        AuditSink,
         AuditVerification,
-        JsonlSink,
-        MemorySink,
         RawEntry,
-        SqliteSink,
     )
+    from ._journal import FileJournal, Journal, MemoryJournal, open_journal
+    from ._log import AuditLog
+    from ._sinks import AuditSink, JsonlSink, MemorySink, SqliteSink

@@ -15,7 +15,8 @@ from .._errors import ConfigurationError
 from .._scope import Subject
 from .._types import Duration, closest
 from ..audit._log import AuditLog
-from ..model._policy import Communication, CommunicationKind, Policy
+from ..model._policy import Policy
+from ..model._policy_rights import Communication, CommunicationKind
 from ..rights._preferences import (
     DEFAULT_UNSUBSCRIBE_TTL,
     Decision,

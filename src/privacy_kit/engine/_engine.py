@@ -27,7 +27,8 @@ from ..audit._log import AuditLog
 from ..lifecycle._disclosures import DisclosureLog
 from ..model._check import rule_for_record_type
 from ..model._datamap import DataMap, RecordType, SubjectLink
-from ..model._policy import Policy, RetentionRule
+from ..model._policy import Policy
+from ..model._policy_retention import RetentionRule
 from ..retention._apply import apply_retention
 from ..retention._fate import RecordFate, record_fate
 from ..retention._holds import HoldRegistry, LegalHold

@@ -17,7 +17,7 @@ from typing import Literal
 
 import orjson
 
-from ..model._policy import Right
+from ..model._policy_rights import Right
 from ..model._taxonomy import LegalBasis, Taxonomy
 
 __all__ = ["IRI_PATTERN", "dpv_iri", "dpv_table", "taxonomy_iris"]

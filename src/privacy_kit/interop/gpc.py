@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 import attrs
 
 from ..model._jurisdictions import Jurisdiction, get_jurisdiction
-from ..model._policy import Right
+from ..model._policy_rights import Right
 
 __all__ = ["GpcDecision", "gpc_decision", "gpc_signal"]
 

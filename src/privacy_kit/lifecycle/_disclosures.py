@@ -28,7 +28,8 @@ import orjson
 from .._errors import ConfigurationError, DisclosureError
 from .._types import LocalizedText, closest, require_aware
 from ..model._datamap import DataMap
-from ..model._policy import Policy, Recipient
+from ..model._policy import Policy
+from ..model._policy_collection import Recipient
 from ..model._taxonomy import LegalBasis, is_within
 
 __all__ = ["ERASURE_NOTICE_CITATION", "Disclosure", "DisclosureLog", "RecipientSummary"]

@@ -26,7 +26,9 @@ import orjson
 
 from .._errors import ConfigurationError
 from .._types import Duration, LocalizedText, closest, require_aware
-from ..model._policy import ChangeKind, Policy, RetentionRule
+from ..model._policy import Policy
+from ..model._policy_retention import RetentionRule
+from ..model._policy_rights import ChangeKind
 from ..model._taxonomy import is_within
 
 __all__ = [

@@ -18,7 +18,8 @@ from pydantic import BaseModel
 from .._errors import Problem
 from .._types import LocalizedText, closest
 from ._datamap import DataMap, RecordType
-from ._policy import Policy, RetentionRule, Trigger
+from ._policy import Policy
+from ._policy_retention import RetentionRule, Trigger
 from ._taxonomy import is_within
 
 __all__ = ["CheckReport", "Finding", "Severity", "check", "rule_for_record_type"]

@@ -3,447 +3,49 @@
 A :class:`Policy` says who the controller is, whom the policy covers, what is collected (and from
 where, and why), with whom it is shared, where it is stored and how it is protected, how long it is
 kept, which rights people have and how to use them, how fast a breach is reported, the minimum age,
-which messages people can opt out of, and how changes are announced. Every sentence a notice shows
-is :class:`~privacy_kit.LocalizedText`.
-
-Models are frozen pydantic models; cross-references (categories, purposes, subject kinds,
-recipients, channels, jurisdictions) are checked when a policy is built, and a failure names the
-exact location, e.g. ``retention[2].duration``.
+which messages people can opt out of, and how changes are announced; every sentence a notice shows
+is :class:`~privacy_kit.LocalizedText`. Its sections are frozen pydantic models, grouped in
+:mod:`._policy_collection`, :mod:`._policy_retention` and :mod:`._policy_rights`; this module holds
+the root model, whose cross-references (categories, purposes, subject kinds, recipients, channels,
+jurisdictions) are checked when a policy is built, a failure naming the exact location, e.g.
+``retention[2].duration``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import functools
 from collections.abc import Iterable, Iterator
-from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from .._errors import Problem
-from .._types import Duration, LocalizedText, Model, closest
+from .._types import LocalizedText, Model, closest
 from ._jurisdictions import jurisdictions
-from ._taxonomy import DataCategory, Purpose, SubjectKind, Taxonomy, default_taxonomy, is_within
-
-__all__ = [
-    "BreachPromise",
-    "ChangeKind",
-    "ChangePolicy",
-    "Children",
-    "Collection",
-    "Communication",
-    "CommunicationKind",
-    "Contact",
-    "Controller",
-    "ExceptionKind",
-    "IdentityVerification",
-    "OverrideRange",
-    "Policy",
-    "Recipient",
-    "RecipientKind",
-    "RefusalReason",
-    "RequestChannel",
-    "Requests",
-    "RetentionAction",
-    "RetentionException",
-    "RetentionRule",
-    "Right",
-    "RightOffer",
-    "SecurityMeasure",
-    "Source",
-    "Storage",
-    "StorageLocation",
-    "SubjectScope",
-    "TaxonomySpec",
-    "Transfer",
-    "Trigger",
-]
-
-
-class Source(enum.StrEnum):
-    """Where collected data comes from."""
-
-    PROVIDED = "provided"
-    """Given by the subject (a form, a message)."""
-    AUTOMATIC = "automatic"
-    """Collected automatically while the service is used (logs, cookies)."""
-    THIRD_PARTY = "third_party"
-    """Received from someone else (another user, an integration, a partner)."""
-
-
-class RecipientKind(enum.StrEnum):
-    """The kinds of recipient a policy can disclose data to."""
-
-    OTHER_USERS = "other_users"
-    ACCOUNT_ADMINS = "account_admins"
-    SERVICE_PROVIDERS = "service_providers"
-    INTEGRATION_PARTNERS = "integration_partners"
-    AUTHORITIES = "authorities"
-    AFFILIATES = "affiliates"
-    BUSINESS_TRANSFER = "business_transfer"
-
-
-class Trigger(enum.StrEnum):
-    """What starts a retention clock."""
-
-    CREATED = "created"
-    """The record was created."""
-    EVENT = "event"
-    """An event time on the record, e.g. a booking's end."""
-    ACCOUNT_CLOSED = "account_closed"
-    """The owning account was closed ("for the life of the account")."""
-    ACCOUNT_DEACTIVATED = "account_deactivated"
-    """The owning account was deactivated."""
-    LAST_ACTIVITY = "last_activity"
-    """The subject's last activity."""
-
-
-class RetentionAction(enum.StrEnum):
-    """What happens when retention expires."""
-
-    DELETE = "delete"
-    ANONYMIZE = "anonymize"
-
-
-class ExceptionKind(enum.StrEnum):
-    """Why data may be kept beyond its rule (GDPR Art. 17(3) and the policy's own reasons)."""
-
-    LEGAL_OBLIGATION = "legal_obligation"
-    """Art. 17(3)(b): a legal obligation, e.g. tax records."""
-    LEGAL_CLAIMS = "legal_claims"
-    """Art. 17(3)(e): establishment, exercise or defence of legal claims (disputes)."""
-    SHARED_CONTENT = "shared_content"
-    """Content kept so collaborators can keep using the service."""
-    ARCHIVING = "archiving"
-    """Art. 17(3)(d): archiving, research or statistics."""
-    FREEDOM_OF_EXPRESSION = "freedom_of_expression"
-    """Art. 17(3)(a)."""
-    PUBLIC_HEALTH = "public_health"
-    """Art. 17(3)(c)."""
-
-
-class Right(enum.StrEnum):
-    """Rights a data subject can exercise."""
-
-    ACCESS = "access"
-    PORTABILITY = "portability"
-    ERASURE = "erasure"
-    RECTIFICATION = "rectification"
-    RESTRICTION = "restriction"
-    OBJECTION = "objection"
-    OPT_OUT = "opt_out"
-    """Opt out of promotional communications."""
-    OPT_OUT_OF_SALE = "opt_out_of_sale"
-    """Opt out of sale or sharing (CCPA/CPRA)."""
-    WITHDRAW_CONSENT = "withdraw_consent"
-    COMPLAINT = "complaint"
-    """Lodge a complaint with a supervisory authority."""
-    NON_DISCRIMINATION = "non_discrimination"
-
-
-class RefusalReason(enum.StrEnum):
-    """Grounds on which a rights request may be refused or limited."""
-
-    REVEALS_OTHER_USER_DATA = "reveals_other_user_data"
-    LEGAL_PROHIBITION = "legal_prohibition"
-    LEGAL_OBLIGATION = "legal_obligation"
-    MANIFESTLY_UNFOUNDED = "manifestly_unfounded"
-    IDENTITY_NOT_VERIFIED = "identity_not_verified"
-    HELD_BY_THIRD_PARTY = "held_by_third_party"
-    """Data shared with a third party at the subject's request: ask that party."""
-
-
-class CommunicationKind(enum.StrEnum):
-    """Promotional messages can be opted out of; transactional ones are needed to run the service."""
-
-    PROMOTIONAL = "promotional"
-    TRANSACTIONAL = "transactional"
-
-
-class ChangeKind(enum.StrEnum):
-    """Kinds of policy change, as :func:`privacy_kit.diff` reports them."""
-
-    CATEGORY_ADDED = "category_added"
-    CATEGORY_REMOVED = "category_removed"
-    PURPOSE_ADDED = "purpose_added"
-    PURPOSE_REMOVED = "purpose_removed"
-    RECIPIENT_ADDED = "recipient_added"
-    RECIPIENT_REMOVED = "recipient_removed"
-    RECIPIENT_CHANGED = "recipient_changed"
-    RETENTION_LENGTHENED = "retention_lengthened"
-    RETENTION_SHORTENED = "retention_shortened"
-    RETENTION_CHANGED = "retention_changed"
-    RIGHT_ADDED = "right_added"
-    RIGHT_REMOVED = "right_removed"
-    TRANSFER_ADDED = "transfer_added"
-    TRANSFER_REMOVED = "transfer_removed"
-    STORAGE_CHANGED = "storage_changed"
-    SECURITY_CHANGED = "security_changed"
-    BREACH_PROMISE_CHANGED = "breach_promise_changed"
-    MINIMUM_AGE_CHANGED = "minimum_age_changed"
-    CONTROLLER_CHANGED = "controller_changed"
-    TEXT_CHANGED = "text_changed"
-
-
-class Contact(Model):
-    """A way to reach someone: the support tool, an e-mail address, a web form, a postal address."""
-
-    kind: Literal["email", "support_tool", "web_form", "postal", "phone"]
-    value: str = Field(min_length=1)
-    description: LocalizedText | None = None
-
-
-class Controller(Model):
-    """The controller: who is responsible for the data, and how to reach them."""
-
-    name: str = Field(min_length=1)
-    legal_name: str | None = None
-    address: str | None = None
-    website: str | None = None
-    contacts: tuple[Contact, ...] = Field(min_length=1)
-    dpo: Contact | None = Field(default=None, description="Data protection officer, if appointed")
-    representative_eu: str | None = None
-
-
-class SubjectScope(Model):
-    """A kind of data subject the policy applies to, in the policy's own words."""
-
-    kind: str
-    description: LocalizedText
-
-
-class TaxonomySpec(Model):
-    """The policy's vocabulary: a base taxonomy plus its own categories, purposes and kinds."""
-
-    base: Literal["default", "none"] = "default"
-    categories: tuple[DataCategory, ...] = ()
-    purposes: tuple[Purpose, ...] = ()
-    subject_kinds: tuple[SubjectKind, ...] = ()
-
-
-class Collection(Model):
-    """A category the policy says is collected: from whom, from where, and why."""
-
-    category: str
-    source: Source
-    purposes: tuple[str, ...] = ()
-    subjects: tuple[str, ...] = Field(default=(), description="Subject kinds; empty means all")
-    description: LocalizedText | None = None
-    required: bool = True
-
-
-class Recipient(Model):
-    """Someone the policy says data is shared with: which categories, why, and on what terms."""
-
-    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    kind: RecipientKind
-    name: LocalizedText
-    categories: tuple[str, ...] = Field(min_length=1)
-    purposes: tuple[str, ...] = Field(min_length=1)
-    subjects: tuple[str, ...] = ()
-    conditions: LocalizedText | None = None
-    examples: tuple[LocalizedText, ...] = ()
-    countries: tuple[str, ...] = ()
-    is_recipient_under_gdpr: bool = Field(
-        default=True,
-        description="False for authorities receiving data in a particular inquiry (GDPR Art. 4(9))",
-    )
-
-
-class StorageLocation(Model):
-    """Where data is stored."""
-
-    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    provider: str
-    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
-    region: str | None = None
-    categories: tuple[str, ...] = Field(default=(), description="Empty means all")
-    description: LocalizedText | None = None
-
-
-class Transfer(Model):
-    """A cross-border transfer and its safeguard."""
-
-    to_country: str = Field(pattern=r"^[A-Z]{2}$")
-    from_region: str = "EU/EEA"
-    mechanism: Literal["adequacy", "scc", "bcr", "dpf", "consent", "contract_necessity", "other"]
-    description: LocalizedText | None = None
-
-
-class Storage(Model):
-    """Storage locations and transfers."""
-
-    locations: tuple[StorageLocation, ...] = Field(min_length=1)
-    transfers: tuple[Transfer, ...] = ()
-
-
-class SecurityMeasure(Model):
-    """A declared technical or organisational measure."""
-
-    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    kind: Literal[
-        "encryption_in_transit",
-        "encryption_at_rest",
-        "access_control",
-        "payment_processor",
-        "pseudonymisation",
-        "backup",
-        "monitoring",
-        "organisational",
-        "other",
-    ]
-    description: LocalizedText
-    standard: str | None = Field(default=None, description="e.g. TLS 1.2+, AES-256, PCI-DSS")
-
-
-class OverrideRange(Model):
-    """The range within which a customer may set their own retention for a rule."""
-
-    minimum: Duration
-    maximum: Duration
-    trigger: Trigger | None = Field(
-        default=None, description="Trigger of the customer's setting; defaults to the rule's"
-    )
-    configurable_by: str = "customer"
-    description: LocalizedText | None = None
-
-
-class RetentionException(Model):
-    """A reason to keep data past its rule, with how long (``None``: while the reason lasts)."""
-
-    kind: ExceptionKind
-    reason: LocalizedText
-    duration: Duration | None = None
-    categories: tuple[str, ...] = Field(default=(), description="Empty means the rule's categories")
-    citation: str | None = None
-
-
-class RetentionRule(Model):
-    """How long a set of categories is kept, from what trigger, and what happens then.
-
-    ``duration`` is counted from ``trigger``; leave it out for "until the trigger" (e.g. for the
-    life of the account: trigger ``account_closed``, no duration).
-    """
-
-    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    description: LocalizedText
-    categories: tuple[str, ...] = Field(min_length=1)
-    trigger: Trigger
-    duration: Duration | None = None
-    action: RetentionAction = RetentionAction.DELETE
-    override: OverrideRange | None = None
-    legal_minimum: Duration | None = Field(
-        default=None, description="A minimum the law requires; the rule must not be shorter"
-    )
-    exceptions: tuple[RetentionException, ...] = ()
-
-    @property
-    def effective_duration(self) -> Duration:
-        """The duration, ``P0D`` when the rule ends at its trigger."""
-        return self.duration or Duration()
-
-
-class RequestChannel(Model):
-    """A way to make a data request."""
-
-    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    kind: Literal["self_service", "support_tool", "email", "web_form", "postal", "phone"]
-    description: LocalizedText
-    requires_login: bool = False
-    from_account_email: bool = Field(
-        default=False, description="The request must come from the account's own e-mail address"
-    )
-
-
-class IdentityVerification(Model):
-    """How identity is checked before a request is acted on."""
-
-    required: bool = True
-    methods: tuple[
-        Literal["account_login", "account_email", "verification_code", "extra_proof"], ...
-    ] = ("account_login",)
-    extra_proof_may_be_required: bool = False
-    description: LocalizedText | None = None
-
-
-class Requests(Model):
-    """How data requests are made."""
-
-    channels: tuple[RequestChannel, ...] = Field(min_length=1)
-    identity: IdentityVerification = IdentityVerification()
-    automated_tools: bool = False
-    free_of_charge: bool = True
-    description: LocalizedText | None = None
-
-
-class RightOffer(Model):
-    """A right the policy offers: where it applies, how to use it, and when it may be refused."""
-
-    right: Right
-    jurisdictions: tuple[str, ...] = Field(default=(), description="Empty means all the policy's")
-    subjects: tuple[str, ...] = Field(default=(), description="Empty means all")
-    channels: tuple[str, ...] = Field(
-        default=(), description="Request channel keys; empty means all"
-    )
-    description: LocalizedText
-    refusal_reasons: tuple[RefusalReason, ...] = ()
-    format: LocalizedText | None = Field(
-        default=None, description="For access/portability: the format given, as text people read"
-    )
-
-
-class BreachPromise(Model):
-    """The policy's promise about breaches: whom it tells, within how long, about what."""
-
-    notify_within: Duration
-    notify: tuple[str, ...] = Field(default=("customer",), description="Subject kinds told")
-    triggers: tuple[Literal["breach", "misconfiguration", "unauthorised_access"], ...] = ("breach",)
-    from_awareness: bool = True
-    channels: tuple[Literal["email", "in_service", "website", "phone"], ...] = ("email",)
-    description: LocalizedText
-
-
-class Children(Model):
-    """The minimum age and the promise about children's data."""
-
-    minimum_age: int = Field(ge=0, le=21)
-    knowingly_collects: bool = False
-    description: LocalizedText
-
-
-class Communication(Model):
-    """A kind of message the service sends."""
-
-    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    kind: CommunicationKind
-    purpose: str
-    channel: Literal["email", "sms", "push", "in_service"] = "email"
-    unsubscribe_link: bool = False
-    description: LocalizedText
-
-
-class ChangePolicy(Model):
-    """How policy changes are published and announced."""
-
-    posted_at: str | None = Field(default=None, description="Where changes are posted (a URL)")
-    material: tuple[ChangeKind, ...] = Field(
-        default=(
-            ChangeKind.CATEGORY_ADDED,
-            ChangeKind.PURPOSE_ADDED,
-            ChangeKind.RECIPIENT_ADDED,
-            ChangeKind.RETENTION_LENGTHENED,
-            ChangeKind.RIGHT_REMOVED,
-            ChangeKind.TRANSFER_ADDED,
-            ChangeKind.MINIMUM_AGE_CHANGED,
-        ),
-        description="Changes that count as material (significant)",
-    )
-    notify_channels: tuple[Literal["email", "in_service", "website"], ...] = ("email", "in_service")
-    notice_period: Duration | None = None
-    prior_versions_available: bool = True
-    description: LocalizedText
+from ._policy_collection import (
+    Collection,
+    Controller,
+    Recipient,
+    SecurityMeasure,
+    Storage,
+    SubjectScope,
+    TaxonomySpec,
+)
+from ._policy_retention import RetentionRule
+from ._policy_rights import (
+    BreachPromise,
+    ChangePolicy,
+    Children,
+    Communication,
+    RequestChannel,
+    Requests,
+    Right,
+    RightOffer,
+)
+from ._taxonomy import Taxonomy, default_taxonomy, is_within
+
+__all__ = ["Policy"]
 
 
 class Policy(Model):

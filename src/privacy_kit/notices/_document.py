@@ -16,7 +16,8 @@ import attrs
 
 from .._types import Duration, LocalizedText
 from ..model._jurisdictions import get_jurisdiction
-from ..model._policy import Policy, RetentionRule
+from ..model._policy import Policy
+from ..model._policy_retention import RetentionRule
 from ..model._taxonomy import Taxonomy
 from ..model._translations import base_language as _base
 from ..model._translations import phrases as _phrases

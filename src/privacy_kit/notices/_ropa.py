@@ -19,7 +19,8 @@ import attrs
 import orjson
 
 from .._html import html_table, join_html, text_table
-from ..model._policy import Policy, RetentionRule
+from ..model._policy import Policy
+from ..model._policy_retention import RetentionRule
 from ..model._taxonomy import is_within
 from ._document import describe_duration, describe_retention
 

@@ -12,7 +12,9 @@ import attrs
 
 from .._types import LocalizedText
 from ..model._jurisdictions import get_jurisdiction
-from ..model._policy import Policy, Right, Source
+from ..model._policy import Policy
+from ..model._policy_collection import Source
+from ..model._policy_rights import Right
 from ._document import (
     _SECTIONS,
     Inline,

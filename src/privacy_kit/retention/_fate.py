@@ -18,7 +18,8 @@ from .._types import Duration, require_aware
 from ..adapters import Eq
 from ..model._check import rule_for_record_type
 from ..model._datamap import RecordType
-from ..model._policy import Policy, Trigger
+from ..model._policy import Policy
+from ..model._policy_retention import Trigger
 from ._holds import HoldRegistry
 from ._rules import Action, _final_action, _Group, _groups, _stages, expires_at, trigger_source
 from ._settings import RetentionSettings, check_override

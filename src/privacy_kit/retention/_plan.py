@@ -22,7 +22,8 @@ from ..adapters import After, And, Before, In, IsNull, Not, Or, Selection
 from ..adapters._base import WRITE_BATCH
 from ..model._check import rule_for_record_type
 from ..model._datamap import DataMap, RecordType
-from ..model._policy import Policy, RetentionRule
+from ..model._policy import Policy
+from ..model._policy_retention import RetentionRule
 from ._holds import HoldRegistry, combine_holds, describe_selection
 from ._journal import RetentionJournal
 from ._rules import Action, TriggerSource, _Group, _groups, _Stage, _stages, cutoff, trigger_source

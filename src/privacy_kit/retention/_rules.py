@@ -17,7 +17,7 @@ import attrs
 
 from .._types import Duration, require_aware
 from ..model._datamap import DataMap, FieldSpec, RecordType
-from ..model._policy import RetentionAction, RetentionRule, Trigger
+from ..model._policy_retention import RetentionAction, RetentionRule, Trigger
 from ..model._taxonomy import is_within
 from ._settings import RetentionSettings, check_override
 

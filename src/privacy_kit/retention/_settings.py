@@ -14,7 +14,8 @@ import orjson
 
 from .._errors import ConfigurationError
 from .._types import Duration
-from ..model._policy import Policy, RetentionRule
+from ..model._policy import Policy
+from ..model._policy_retention import RetentionRule
 from ._holds import write_json_atomically
 
 __all__ = ["RetentionSettings", "check_override"]

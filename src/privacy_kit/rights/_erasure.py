@@ -39,7 +39,7 @@ import orjson
 
 from ..adapters import Selection
 from ..adapters._base import WRITE_BATCH
-from ..model._policy import ExceptionKind
+from ..model._policy_retention import ExceptionKind
 from ..retention._anonymize import FieldAnonymization
 
 __all__ = [

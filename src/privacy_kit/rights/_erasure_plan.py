@@ -18,7 +18,8 @@ from ..adapters._base import WRITE_BATCH
 from ..audit._log import AuditLog
 from ..model._check import rule_for_record_type
 from ..model._datamap import FieldSpec, RecordType, SubjectLink
-from ..model._policy import ExceptionKind, Policy, RetentionException, RetentionRule
+from ..model._policy import Policy
+from ..model._policy_retention import ExceptionKind, RetentionException, RetentionRule
 from ..model._taxonomy import is_within
 from ..retention._anonymize import FieldAnonymization, strategy_for, update_method
 from ._erasure import (

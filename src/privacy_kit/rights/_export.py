@@ -44,7 +44,8 @@ from ..audit._log import AuditLog
 from ..lifecycle._disclosures import DisclosureLog
 from ..model._check import rule_for_record_type
 from ..model._datamap import FieldSpec, RecordType, SubjectLink
-from ..model._policy import Policy, RefusalReason
+from ..model._policy import Policy
+from ..model._policy_rights import RefusalReason
 from ._bundle import (
     SPOOL,
     Bundle,

@@ -36,7 +36,7 @@ import orjson
 
 from .._errors import ConfigurationError, VerificationError
 from .._types import Duration, require_aware
-from ..model._policy import Communication, CommunicationKind
+from ..model._policy_rights import Communication, CommunicationKind
 from ..model._taxonomy import LegalBasis, Purpose
 
 __all__ = [

@@ -39,7 +39,7 @@ from .._errors import InvalidTransitionError, RequestError
 from .._types import Duration, Model, require_aware
 from ..audit._log import AuditLog
 from ..model._jurisdictions import RequestDeadline, get_jurisdiction
-from ..model._policy import RefusalReason
+from ..model._policy_rights import RefusalReason
 
 __all__ = [
     "STOP_THE_CLOCK",

@@ -1,0 +1,164 @@
+"""The policy's who and what: the controller, whom the policy covers, its own vocabulary, what is
+collected (from where, and why), with whom it is shared, where it is stored and transferred, and how
+it is protected, as the frozen pydantic models of those sections of a
+:class:`~privacy_kit.model.Policy` (which checks their cross-references when it is built).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Literal
+
+from pydantic import Field
+
+from .._types import LocalizedText, Model
+from ._taxonomy import DataCategory, Purpose, SubjectKind
+
+__all__ = [
+    "Collection",
+    "Contact",
+    "Controller",
+    "Recipient",
+    "RecipientKind",
+    "SecurityMeasure",
+    "Source",
+    "Storage",
+    "StorageLocation",
+    "SubjectScope",
+    "TaxonomySpec",
+    "Transfer",
+]
+
+
+class Source(enum.StrEnum):
+    """Where collected data comes from."""
+
+    PROVIDED = "provided"
+    """Given by the subject (a form, a message)."""
+    AUTOMATIC = "automatic"
+    """Collected automatically while the service is used (logs, cookies)."""
+    THIRD_PARTY = "third_party"
+    """Received from someone else (another user, an integration, a partner)."""
+
+
+class RecipientKind(enum.StrEnum):
+    """The kinds of recipient a policy can disclose data to."""
+
+    OTHER_USERS = "other_users"
+    ACCOUNT_ADMINS = "account_admins"
+    SERVICE_PROVIDERS = "service_providers"
+    INTEGRATION_PARTNERS = "integration_partners"
+    AUTHORITIES = "authorities"
+    AFFILIATES = "affiliates"
+    BUSINESS_TRANSFER = "business_transfer"
+
+
+class Contact(Model):
+    """A way to reach someone: the support tool, an e-mail address, a web form, a postal address."""
+
+    kind: Literal["email", "support_tool", "web_form", "postal", "phone"]
+    value: str = Field(min_length=1)
+    description: LocalizedText | None = None
+
+
+class Controller(Model):
+    """The controller: who is responsible for the data, and how to reach them."""
+
+    name: str = Field(min_length=1)
+    legal_name: str | None = None
+    address: str | None = None
+    website: str | None = None
+    contacts: tuple[Contact, ...] = Field(min_length=1)
+    dpo: Contact | None = Field(default=None, description="Data protection officer, if appointed")
+    representative_eu: str | None = None
+
+
+class SubjectScope(Model):
+    """A kind of data subject the policy applies to, in the policy's own words."""
+
+    kind: str
+    description: LocalizedText
+
+
+class TaxonomySpec(Model):
+    """The policy's vocabulary: a base taxonomy plus its own categories, purposes and kinds."""
+
+    base: Literal["default", "none"] = "default"
+    categories: tuple[DataCategory, ...] = ()
+    purposes: tuple[Purpose, ...] = ()
+    subject_kinds: tuple[SubjectKind, ...] = ()
+
+
+class Collection(Model):
+    """A category the policy says is collected: from whom, from where, and why."""
+
+    category: str
+    source: Source
+    purposes: tuple[str, ...] = ()
+    subjects: tuple[str, ...] = Field(default=(), description="Subject kinds; empty means all")
+    description: LocalizedText | None = None
+    required: bool = True
+
+
+class Recipient(Model):
+    """Someone the policy says data is shared with: which categories, why, and on what terms."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    kind: RecipientKind
+    name: LocalizedText
+    categories: tuple[str, ...] = Field(min_length=1)
+    purposes: tuple[str, ...] = Field(min_length=1)
+    subjects: tuple[str, ...] = ()
+    conditions: LocalizedText | None = None
+    examples: tuple[LocalizedText, ...] = ()
+    countries: tuple[str, ...] = ()
+    is_recipient_under_gdpr: bool = Field(
+        default=True,
+        description="False for authorities receiving data in a particular inquiry (GDPR Art. 4(9))",
+    )
+
+
+class StorageLocation(Model):
+    """Where data is stored."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    provider: str
+    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
+    region: str | None = None
+    categories: tuple[str, ...] = Field(default=(), description="Empty means all")
+    description: LocalizedText | None = None
+
+
+class Transfer(Model):
+    """A cross-border transfer and its safeguard."""
+
+    to_country: str = Field(pattern=r"^[A-Z]{2}$")
+    from_region: str = "EU/EEA"
+    mechanism: Literal["adequacy", "scc", "bcr", "dpf", "consent", "contract_necessity", "other"]
+    description: LocalizedText | None = None
+
+
+class Storage(Model):
+    """Storage locations and transfers."""
+
+    locations: tuple[StorageLocation, ...] = Field(min_length=1)
+    transfers: tuple[Transfer, ...] = ()
+
+
+class SecurityMeasure(Model):
+    """A declared technical or organisational measure."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    kind: Literal[
+        "encryption_in_transit",
+        "encryption_at_rest",
+        "access_control",
+        "payment_processor",
+        "pseudonymisation",
+        "backup",
+        "monitoring",
+        "organisational",
+        "other",
+    ]
+    description: LocalizedText
+    standard: str | None = Field(default=None, description="e.g. TLS 1.2+, AES-256, PCI-DSS")

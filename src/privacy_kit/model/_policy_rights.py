@@ -1,0 +1,193 @@
+"""The policy's promises to people: which rights they have and how to use them (request
+channels, identity verification, grounds for refusal), how fast a breach is reported, the minimum
+age, which messages they can opt out of, and how policy changes are announced, as the frozen
+pydantic models of those sections of a :class:`~privacy_kit.model.Policy`.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Literal
+
+from pydantic import Field
+
+from .._types import Duration, LocalizedText, Model
+
+__all__ = [
+    "BreachPromise",
+    "ChangeKind",
+    "ChangePolicy",
+    "Children",
+    "Communication",
+    "CommunicationKind",
+    "IdentityVerification",
+    "RefusalReason",
+    "RequestChannel",
+    "Requests",
+    "Right",
+    "RightOffer",
+]
+
+
+class Right(enum.StrEnum):
+    """Rights a data subject can exercise."""
+
+    ACCESS = "access"
+    PORTABILITY = "portability"
+    ERASURE = "erasure"
+    RECTIFICATION = "rectification"
+    RESTRICTION = "restriction"
+    OBJECTION = "objection"
+    OPT_OUT = "opt_out"
+    """Opt out of promotional communications."""
+    OPT_OUT_OF_SALE = "opt_out_of_sale"
+    """Opt out of sale or sharing (CCPA/CPRA)."""
+    WITHDRAW_CONSENT = "withdraw_consent"
+    COMPLAINT = "complaint"
+    """Lodge a complaint with a supervisory authority."""
+    NON_DISCRIMINATION = "non_discrimination"
+
+
+class RefusalReason(enum.StrEnum):
+    """Grounds on which a rights request may be refused or limited."""
+
+    REVEALS_OTHER_USER_DATA = "reveals_other_user_data"
+    LEGAL_PROHIBITION = "legal_prohibition"
+    LEGAL_OBLIGATION = "legal_obligation"
+    MANIFESTLY_UNFOUNDED = "manifestly_unfounded"
+    IDENTITY_NOT_VERIFIED = "identity_not_verified"
+    HELD_BY_THIRD_PARTY = "held_by_third_party"
+    """Data shared with a third party at the subject's request: ask that party."""
+
+
+class CommunicationKind(enum.StrEnum):
+    """Promotional messages can be opted out of; transactional ones are needed to run the service."""
+
+    PROMOTIONAL = "promotional"
+    TRANSACTIONAL = "transactional"
+
+
+class ChangeKind(enum.StrEnum):
+    """Kinds of policy change, as :func:`privacy_kit.diff` reports them."""
+
+    CATEGORY_ADDED = "category_added"
+    CATEGORY_REMOVED = "category_removed"
+    PURPOSE_ADDED = "purpose_added"
+    PURPOSE_REMOVED = "purpose_removed"
+    RECIPIENT_ADDED = "recipient_added"
+    RECIPIENT_REMOVED = "recipient_removed"
+    RECIPIENT_CHANGED = "recipient_changed"
+    RETENTION_LENGTHENED = "retention_lengthened"
+    RETENTION_SHORTENED = "retention_shortened"
+    RETENTION_CHANGED = "retention_changed"
+    RIGHT_ADDED = "right_added"
+    RIGHT_REMOVED = "right_removed"
+    TRANSFER_ADDED = "transfer_added"
+    TRANSFER_REMOVED = "transfer_removed"
+    STORAGE_CHANGED = "storage_changed"
+    SECURITY_CHANGED = "security_changed"
+    BREACH_PROMISE_CHANGED = "breach_promise_changed"
+    MINIMUM_AGE_CHANGED = "minimum_age_changed"
+    CONTROLLER_CHANGED = "controller_changed"
+    TEXT_CHANGED = "text_changed"
+
+
+class RequestChannel(Model):
+    """A way to make a data request."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    kind: Literal["self_service", "support_tool", "email", "web_form", "postal", "phone"]
+    description: LocalizedText
+    requires_login: bool = False
+    from_account_email: bool = Field(
+        default=False, description="The request must come from the account's own e-mail address"
+    )
+
+
+class IdentityVerification(Model):
+    """How identity is checked before a request is acted on."""
+
+    required: bool = True
+    methods: tuple[
+        Literal["account_login", "account_email", "verification_code", "extra_proof"], ...
+    ] = ("account_login",)
+    extra_proof_may_be_required: bool = False
+    description: LocalizedText | None = None
+
+
+class Requests(Model):
+    """How data requests are made."""
+
+    channels: tuple[RequestChannel, ...] = Field(min_length=1)
+    identity: IdentityVerification = IdentityVerification()
+    automated_tools: bool = False
+    free_of_charge: bool = True
+    description: LocalizedText | None = None
+
+
+class RightOffer(Model):
+    """A right the policy offers: where it applies, how to use it, and when it may be refused."""
+
+    right: Right
+    jurisdictions: tuple[str, ...] = Field(default=(), description="Empty means all the policy's")
+    subjects: tuple[str, ...] = Field(default=(), description="Empty means all")
+    channels: tuple[str, ...] = Field(
+        default=(), description="Request channel keys; empty means all"
+    )
+    description: LocalizedText
+    refusal_reasons: tuple[RefusalReason, ...] = ()
+    format: LocalizedText | None = Field(
+        default=None, description="For access/portability: the format given, as text people read"
+    )
+
+
+class BreachPromise(Model):
+    """The policy's promise about breaches: whom it tells, within how long, about what."""
+
+    notify_within: Duration
+    notify: tuple[str, ...] = Field(default=("customer",), description="Subject kinds told")
+    triggers: tuple[Literal["breach", "misconfiguration", "unauthorised_access"], ...] = ("breach",)
+    from_awareness: bool = True
+    channels: tuple[Literal["email", "in_service", "website", "phone"], ...] = ("email",)
+    description: LocalizedText
+
+
+class Children(Model):
+    """The minimum age and the promise about children's data."""
+
+    minimum_age: int = Field(ge=0, le=21)
+    knowingly_collects: bool = False
+    description: LocalizedText
+
+
+class Communication(Model):
+    """A kind of message the service sends."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    kind: CommunicationKind
+    purpose: str
+    channel: Literal["email", "sms", "push", "in_service"] = "email"
+    unsubscribe_link: bool = False
+    description: LocalizedText
+
+
+class ChangePolicy(Model):
+    """How policy changes are published and announced."""
+
+    posted_at: str | None = Field(default=None, description="Where changes are posted (a URL)")
+    material: tuple[ChangeKind, ...] = Field(
+        default=(
+            ChangeKind.CATEGORY_ADDED,
+            ChangeKind.PURPOSE_ADDED,
+            ChangeKind.RECIPIENT_ADDED,
+            ChangeKind.RETENTION_LENGTHENED,
+            ChangeKind.RIGHT_REMOVED,
+            ChangeKind.TRANSFER_ADDED,
+            ChangeKind.MINIMUM_AGE_CHANGED,
+        ),
+        description="Changes that count as material (significant)",
+    )
+    notify_channels: tuple[Literal["email", "in_service", "website"], ...] = ("email", "in_service")
+    notice_period: Duration | None = None
+    prior_versions_available: bool = True
+    description: LocalizedText
