@@ -12,7 +12,7 @@ import pytest
 
 import privacy_kit as pk
 from privacy_kit.adapters import InMemoryAdapter, Record, Selection
-from privacy_kit.lifecycle._breach import BREACH_RULES, DutyStatus
+from privacy_kit.lifecycle import BREACH_RULES, DutyStatus
 
 UTC = dt.UTC
 PARIS = ZoneInfo("Europe/Paris")

@@ -12,7 +12,7 @@ import yaml
 
 import privacy_kit as pk
 from privacy_kit import ChangeKind
-from privacy_kit.lifecycle._versions import PolicyChange
+from privacy_kit.lifecycle import PolicyChange
 
 UTC = dt.UTC
 

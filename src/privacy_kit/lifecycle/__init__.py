@@ -27,31 +27,31 @@ _NAMES: dict[str, str] = {
     "age_on": "._age",
     "age_table": "._age",
     "check_age": "._age",
-    "AffectedSubject": "._breach",
-    "BREACH_RULES": "._breach",
-    "BreachAssessment": "._breach",
-    "BreachDuty": "._breach",
-    "BreachNotice": "._breach",
-    "BreachRule": "._breach",
-    "DutyStatus": "._breach",
-    "Exemption": "._breach",
-    "Incident": "._breach",
-    "RiskLevel": "._breach",
-    "add_business_days": "._breach",
-    "assess": "._breach",
-    "draft_notice": "._breach",
-    "subjects_to_notify": "._breach",
+    "BreachAssessment": "._breach_assessment",
+    "BreachDuty": "._breach_assessment",
+    "DutyStatus": "._breach_assessment",
+    "add_business_days": "._breach_assessment",
+    "assess": "._breach_assessment",
+    "BreachNotice": "._breach_notice",
+    "draft_notice": "._breach_notice",
+    "BREACH_RULES": "._breach_rules",
+    "BreachRule": "._breach_rules",
+    "Exemption": "._breach_rules",
+    "AffectedSubject": "._breach_subjects",
+    "subjects_to_notify": "._breach_subjects",
+    "PolicyChange": "._change",
+    "ChangeNotification": "._change_notice",
+    "Materiality": "._diff",
+    "PolicyDiff": "._diff",
+    "diff": "._diff",
     "Disclosure": "._disclosures",
     "DisclosureLog": "._disclosures",
     "ERASURE_NOTICE_CITATION": "._disclosures",
     "RecipientSummary": "._disclosures",
-    "ChangeNotification": "._versions",
-    "Materiality": "._versions",
-    "PolicyChange": "._versions",
-    "PolicyDiff": "._versions",
-    "PolicyHistory": "._versions",
-    "PolicyVersion": "._versions",
-    "diff": "._versions",
+    "PolicyHistory": "._history",
+    "PolicyVersion": "._history",
+    "Incident": "._incident",
+    "RiskLevel": "._incident",
 }
 
 __all__ = [
@@ -93,29 +93,19 @@ __getattr__, __dir__ = attach(__name__, _NAMES, __all__)
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from ._age import AGE_DATA_VERSION, AgeDecision, AgeRule, AgeTable, age_on, age_table, check_age
-    from ._breach import (
-        BREACH_RULES,
-        AffectedSubject,
+    from ._breach_assessment import (
         BreachAssessment,
         BreachDuty,
-        BreachNotice,
-        BreachRule,
         DutyStatus,
-        Exemption,
-        Incident,
-        RiskLevel,
         add_business_days,
         assess,
-        draft_notice,
-        subjects_to_notify,
     )
+    from ._breach_notice import BreachNotice, draft_notice
+    from ._breach_rules import BREACH_RULES, BreachRule, Exemption
+    from ._breach_subjects import AffectedSubject, subjects_to_notify
+    from ._change import PolicyChange
+    from ._change_notice import ChangeNotification
+    from ._diff import Materiality, PolicyDiff, diff
     from ._disclosures import ERASURE_NOTICE_CITATION, Disclosure, DisclosureLog, RecipientSummary
-    from ._versions import (
-        ChangeNotification,
-        Materiality,
-        PolicyChange,
-        PolicyDiff,
-        PolicyHistory,
-        PolicyVersion,
-        diff,
-    )
+    from ._history import PolicyHistory, PolicyVersion
+    from ._incident import Incident, RiskLevel
