@@ -119,4 +119,6 @@ def test_selection_for_each_role(engine: pk.Engine, datamap: pk.DataMap) -> None
     assert invitee_sel is not None
     assert adapter.count(bookings, host_sel) == 1
     assert adapter.count(bookings, invitee_sel) == 1
-    assert engine.selection_for(pk.Subject.of("end_user", user_id=1), bookings) is None
+    # an identity no end_user link uses is refused, never an empty selection
+    with pytest.raises(pk.SubjectError, match="no identity 'user_id'"):
+        engine.selection_for(pk.Subject.of("end_user", user_id=1), bookings)

@@ -203,9 +203,12 @@ def test_invitee_export_holds_their_bookings_with_host_fields_redacted(
     assert manifest["generated_at"] == "2025-06-01T12:00:00+00:00"
     assert manifest["subject"] == {
         "kind": "end_user",
+        "kinds": ["end_user"],
         "identities": ["email"],
         "reference": engine.reference(ANN),
     }
+    assert manifest["nothing_held"] is False
+    assert manifest["searched"] == ["bookings (invitee)"]
     (entry,) = manifest["record_types"]
     assert entry["role"] == "invitee"
     assert entry["count"] == 2

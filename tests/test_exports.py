@@ -182,6 +182,7 @@ PUBLIC_API = [
     "Storage",
     "StorageLocation",
     "Subject",
+    "SubjectError",
     "SubjectKind",
     "SubjectLink",
     "SubjectScope",

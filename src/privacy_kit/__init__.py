@@ -33,6 +33,7 @@ _LAZY: dict[str, str] = {
     "Problem": "._errors",
     "RequestError": "._errors",
     "SchemaMismatchError": "._errors",
+    "SubjectError": "._errors",
     "VerificationError": "._errors",
     # small value types
     "Duration": "._types",
@@ -289,6 +290,7 @@ __all__ = [
     "Storage",
     "StorageLocation",
     "Subject",
+    "SubjectError",
     "SubjectKind",
     "SubjectLink",
     "SubjectScope",
@@ -355,6 +357,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         Problem,
         RequestError,
         SchemaMismatchError,
+        SubjectError,
         VerificationError,
     )
     from ._types import Duration, LocalizedText

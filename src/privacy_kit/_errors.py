@@ -7,6 +7,7 @@ inherits it too, so ``except ValueError`` keeps working in code that does not kn
     PrivacyKitError
     ├── PolicyError (ValueError)           a policy or data map is malformed or inconsistent
     ├── ConfigurationError (ValueError)    an argument or setting is refused (override out of range, ...)
+    ├── SubjectError (ValueError)          a data subject that cannot be resolved (unknown kind or identity, bad value)
     ├── AdapterError (RuntimeError)        a storage adapter failed; names adapter, record type, operation
     │   └── SchemaMismatchError            the store lacks a record type or field the data map names
     ├── PlanError (RuntimeError)           a plan cannot be applied (stale, already applied elsewhere, ...)
@@ -35,6 +36,7 @@ __all__ = [
     "Problem",
     "RequestError",
     "SchemaMismatchError",
+    "SubjectError",
     "VerificationError",
 ]
 
@@ -103,6 +105,18 @@ class ConfigurationError(PrivacyKitError, ValueError):
         Traceback (most recent call last):
         ...
         privacy_kit._errors.ConfigurationError: override P20Y is outside P1D..P10Y
+    """
+
+
+class SubjectError(PrivacyKitError, ValueError):
+    """A data subject that cannot be resolved: an unknown kind or identity, or a value of the wrong type.
+
+    Raised before any store is read, so a typo never becomes an empty export or erasure.
+
+    Example:
+        >>> import privacy_kit as pk
+        >>> issubclass(pk.SubjectError, ValueError)
+        True
     """
 
 

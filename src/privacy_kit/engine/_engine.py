@@ -278,7 +278,7 @@ class Engine(Choices):
             1
         """
         return export_subject(
-            self.scope(subject),
+            self._resolver.scope(subject, every_role=True),
             destination,
             now=now,
             format=format,

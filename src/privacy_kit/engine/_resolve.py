@@ -1,10 +1,14 @@
 """Subject resolution: from the identities a caller gives to one immutable :class:`Scope`.
 
 A subject arrives with whatever identities the caller had (a user id, an e-mail address). The
-resolver fills in the identities the store holds (``extra_identities`` of a profile record
-type), derives the canonical keyed reference, and lists every record type and role through which
-the subject is found, each with its adapter and selection. That value is computed once per
-operation and handed down; nothing below the engine resolves a subject again.
+resolver first checks them: the kind must be one the data map links, every identity one its
+links use, and every value a value of the field it is compared with (``"7"`` becomes ``7`` for an
+integer key, an address is trimmed and normalised as the data map declares; anything else is a
+:class:`~privacy_kit.SubjectError` before any store is read). It then fills in the identities the
+store holds (``extra_identities`` of a profile record type), derives the canonical keyed
+reference, and lists every record type and role through which the subject is found, each with
+its adapter and selection. That value is computed once per operation and handed down; nothing
+below the engine resolves a subject again.
 """
 
 from __future__ import annotations
@@ -14,9 +18,12 @@ import hmac
 from collections.abc import Iterator
 from typing import Any
 
+from .._errors import SubjectError
 from .._scope import Scope, ScopeEntry, Stores, Subject
+from .._types import closest
 from ..adapters import Eq, Selection
-from ..model._datamap import DataMap, RecordType, SubjectLink
+from ..model._datamap import DataMap, FieldSpec, RecordType, SubjectLink
+from ..model._identity import identity_value
 
 __all__ = ["SubjectResolver"]
 
@@ -32,11 +39,15 @@ class SubjectResolver:
         >>> mem = InMemoryAdapter({rt.table_name: [] for rt in dm.record_types})
         >>> _ = mem.insert("users", [{"id": 7, "email": "bo@example.com"}])
         >>> resolver = SubjectResolver(Stores.of(dm, mem), b"k" * 32)
-        >>> scope = resolver.scope(pk.Subject.of("customer", email="bo@example.com"))
+        >>> scope = resolver.scope(pk.Subject.of("customer", email=" BO@example.com"))
         >>> scope.resolved.identity("user_id"), scope.primary_identity
         (7, 'user_id')
-        >>> scope.reference == resolver.scope(pk.Subject.of("customer", user_id=7)).reference
+        >>> scope.reference == resolver.scope(pk.Subject.of("customer", user_id="7")).reference
         True
+        >>> resolver.scope(pk.Subject.of("customer", usr_id=7))
+        Traceback (most recent call last):
+        ...
+        privacy_kit._errors.SubjectError: a customer has no identity 'usr_id'; did you mean 'user_id'? (known: email, user_id)
     """
 
     def __init__(self, stores: Stores, secret: bytes) -> None:
@@ -49,6 +60,60 @@ class SubjectResolver:
         """The data map subjects are resolved against."""
         return self.stores.datamap
 
+    # -- checking and normalising -------------------------------------------------------------
+    def _identity_fields(self, kind: str) -> dict[str, tuple[RecordType, FieldSpec]]:
+        """Each identity a subject of ``kind`` can be known by, with the field that holds it.
+
+        The profile link (an owner link holding the subject's other identities) comes first, so
+        its field decides how a value is normalised for the reference.
+        """
+        found: dict[str, tuple[RecordType, FieldSpec]] = {}
+        links = sorted(
+            self.datamap.linked_to(kind),
+            key=lambda rl: not (rl[1].owner and rl[1].extra_identities),
+        )
+        for rt, link in links:
+            found.setdefault(link.identity, (rt, rt.field(link.field)))
+            for identity, field in link.extra_identities.items():
+                found.setdefault(identity, (rt, rt.field(field)))
+        return found
+
+    def check(self, subject: Subject) -> Subject:
+        """``subject`` with every identity checked and normalised, or a :class:`SubjectError`.
+
+        Raises:
+            SubjectError: a kind no record type links, an identity no link of that kind uses
+                (both with a "did you mean" hint), or a value that cannot be the field's.
+        """
+        kinds = sorted({s.kind for rt in self.datamap.record_types for s in rt.subjects})
+        if subject.kind not in kinds:
+            hint = closest(subject.kind, kinds)
+            suffix = f"; did you mean {hint!r}?" if hint else ""
+            raise SubjectError(
+                f"no record type of the data map holds a {subject.kind!r}{suffix} "
+                f"(known kinds: {', '.join(kinds)})"
+            )
+        fields = self._identity_fields(subject.kind)
+        values: dict[str, Any] = {}
+        for name, value in subject.identities:
+            if name not in fields:
+                hint = closest(name, fields)
+                suffix = f"; did you mean {hint!r}?" if hint else ""
+                raise SubjectError(
+                    f"a {subject.kind} has no identity {name!r}{suffix} "
+                    f"(known: {', '.join(sorted(fields))})"
+                )
+            _rt, spec = fields[name]
+            values[name] = identity_value(spec, value, where=f"{subject.kind}.{name}")
+        return Subject(subject.kind, values)
+
+    def _value(self, rt: RecordType, field: str, subject: Subject, identity: str) -> Any:
+        value = subject.identity(identity)
+        if value is None:
+            return None
+        return identity_value(rt.field(field), value, where=f"{subject.kind}.{identity}")
+
+    # -- resolution ---------------------------------------------------------------------------
     def primary_identity(self, kind: str) -> str | None:
         """The identity that names a subject of ``kind`` canonically (e.g. ``user_id``).
 
@@ -73,12 +138,13 @@ class SubjectResolver:
         return primary
 
     def resolve(self, subject: Subject) -> Subject:
-        """The subject with the identities the store holds filled in (``extra_identities``).
+        """The subject, checked, with the identities the store holds filled in.
 
         A customer known by user id gains the e-mail address held in the users table, and one
         known only by that e-mail address gains the user id, so every record that links by
         either is found.
         """
+        subject = self.check(subject)
         found: dict[str, Any] = {}
         for rt, link in self.datamap.linked_to(subject.kind):
             if not link.extra_identities:
@@ -86,7 +152,9 @@ class SubjectResolver:
             identity_fields = {link.identity: link.field, **link.extra_identities}
             wanted = {i: f for i, f in identity_fields.items() if subject.identity(i) is None}
             known = [
-                (f, subject.identity(i)) for i, f in identity_fields.items() if i not in wanted
+                (f, self._value(rt, f, subject, i))
+                for i, f in identity_fields.items()
+                if i not in wanted
             ]
             if not wanted or not known:
                 continue
@@ -103,6 +171,7 @@ class SubjectResolver:
 
     def reference_of(self, subject: Subject, resolved: Subject) -> str:
         """The keyed reference of ``subject`` (``resolved`` supplies a missing primary identity)."""
+        subject = self.check(subject)
         primary = self.primary_identity(subject.kind)
         value = subject.identity(primary) if primary is not None else None
         if value is None and primary is not None:
@@ -115,24 +184,56 @@ class SubjectResolver:
             )
         return "subj_" + hmac.new(self.secret, payload.encode(), hashlib.sha256).hexdigest()[:32]
 
-    def links(self, subject: Subject) -> Iterator[tuple[RecordType, SubjectLink, Selection]]:
-        """Each record type, link and selection through which ``subject`` (as given) is found."""
-        for rt, link in self.datamap.linked_to(subject.kind):
-            value = subject.identity(link.identity)
-            if value is not None:
-                yield rt, link, Eq(link.field, value)
+    def links(
+        self, subject: Subject, *, kinds: tuple[str, ...] | None = None
+    ) -> Iterator[tuple[RecordType, SubjectLink, Selection]]:
+        """Each record type, link and selection through which ``subject`` (as given) is found.
 
-    def scope(self, subject: Subject) -> Scope:
-        """Resolve ``subject`` once: identities, reference, and every record type and role."""
+        ``kinds``: the kinds whose links to follow (default: the subject's own).
+        """
+        subject = self.check(subject)
+        for kind in kinds or (subject.kind,):
+            for rt, link in self.datamap.linked_to(kind):
+                value = self._value(rt, link.field, subject, link.identity)
+                if value is not None:
+                    yield rt, link, Eq(link.field, value)
+
+    def scope(self, subject: Subject, *, every_role: bool = False) -> Scope:
+        """Resolve ``subject`` once: identities, reference, and every record type and role.
+
+        With ``every_role``, links of other kinds are followed too, through the data map's
+        ``person_identities`` (an e-mail address names one person whatever their kind): a
+        customer who also books as an invitee is found in both roles.
+        """
         resolved = self.resolve(subject)
-        entries = tuple(
+        entries = [
             ScopeEntry(rt, link, selection, self.stores.adapter_for(rt))
             for rt, link, selection in self.links(resolved)
-        )
+        ]
+        shared = [i for i in self.datamap.person_identities if resolved.identity(i) is not None]
+        if every_role and shared:
+            others = {
+                s.kind
+                for rt in self.datamap.record_types
+                for s in rt.subjects
+                if s.kind != resolved.kind
+            }
+            for kind in sorted(others):
+                carried = {i: resolved.identity(i) for i in shared}
+                for rt, link in self.datamap.linked_to(kind):
+                    if link.identity in carried:
+                        value = identity_value(
+                            rt.field(link.field),
+                            carried[link.identity],
+                            where=f"{kind}.{link.identity}",
+                        )
+                        entries.append(
+                            ScopeEntry(rt, link, Eq(link.field, value), self.stores.adapter_for(rt))
+                        )
         return Scope(
-            subject=subject,
+            subject=self.check(subject),
             resolved=resolved,
             reference=self.reference_of(subject, resolved),
             primary_identity=self.primary_identity(subject.kind),
-            entries=entries,
+            entries=tuple(entries),
         )

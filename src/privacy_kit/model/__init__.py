@@ -34,6 +34,7 @@ _NAMES: dict[str, str] = {
     "RecordType": "._datamap",
     "SubjectLink": "._datamap",
     "Timestamps": "._datamap",
+    "identity_value": "._identity",
     "Jurisdiction": "._jurisdictions",
     "RequestDeadline": "._jurisdictions",
     "get_jurisdiction": "._jurisdictions",
@@ -141,6 +142,7 @@ __all__ = [
     "example_path",
     "format_location",
     "get_jurisdiction",
+    "identity_value",
     "is_within",
     "jurisdictions",
     "load_datamap",
@@ -166,6 +168,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
         SubjectLink,
         Timestamps,
     )
+    from ._identity import identity_value
     from ._jurisdictions import Jurisdiction, RequestDeadline, get_jurisdiction, jurisdictions
     from ._loading import (
         example_path,

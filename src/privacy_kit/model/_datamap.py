@@ -84,6 +84,21 @@ class FieldSpec(Model):
     party: str | None = None
     anonymize: Anonymization | None = None
     description: LocalizedText | None = None
+    normalize: tuple[Literal["lower", "casefold", "nfc", "nfkc"], ...] = Field(
+        default=(),
+        description="How the store normalises this text field's values (e.g. [lower] for e-mail "
+        "addresses kept in lower case): identity values given for it are normalised the same way",
+    )
+
+    @model_validator(mode="after")
+    def _normalize_is_for_text(self) -> FieldSpec:
+        if self.normalize and self.type != "text":
+            raise PydanticCustomError(
+                "normalize",
+                "'normalize' applies to text fields only; {name!r} has type {type!r}",
+                {"name": self.name, "type": self.type},
+            )
+        return self
 
 
 class SubjectLink(Model):
@@ -220,6 +235,11 @@ class DataMap(Model):
     """
 
     record_types: tuple[RecordType, ...] = Field(min_length=1)
+    person_identities: tuple[str, ...] = Field(
+        default=(),
+        description="Identities that name one person whatever their kind (an e-mail address): "
+        "an export for a person known by one of them includes every role they play, of every kind",
+    )
 
     @model_validator(mode="after")
     def _internal_references(self) -> DataMap:
@@ -299,6 +319,16 @@ class DataMap(Model):
 
 
 def _datamap_problems(dm: DataMap) -> Iterator[Problem]:
+    used = {s.identity for r in dm.record_types for s in r.subjects} | {
+        i for r in dm.record_types for s in r.subjects for i in s.extra_identities
+    }
+    for i, name in enumerate(dm.person_identities):
+        if name not in used:
+            hint = closest(name, used)
+            suffix = f"; did you mean {hint!r}?" if hint else ""
+            yield Problem(
+                f"person_identities[{i}]", f"no subject link uses identity {name!r}{suffix}"
+            )
     seen: dict[str, int] = {}
     for i, r in enumerate(dm.record_types):
         where = f"record_types[{i}]"

@@ -79,6 +79,8 @@ class ExportResult:
         files: the files in the bundle, in order.
         sha256: for a zip, the SHA-256 of the file; for a folder, of its ``manifest.json``
             (which holds the SHA-256 of every other file).
+        searched: every record type and role that was searched (``bookings (invitee)``), so
+            an empty bundle says where nothing was found.
     """
 
     path: Path
@@ -89,11 +91,17 @@ class ExportResult:
     redacted: dict[str, tuple[str, ...]]
     files: tuple[str, ...]
     sha256: str
+    searched: tuple[str, ...] = ()
 
     @property
     def total(self) -> int:
         """Records exported in all."""
         return sum(self.counts.values())
+
+    @property
+    def nothing_held(self) -> bool:
+        """Whether no record of the subject was found anywhere that was searched."""
+        return self.total == 0
 
 
 @attrs.frozen
@@ -107,7 +115,7 @@ class _Entry:
     redacted: tuple[FieldSpec, ...]
 
 
-def _entries(scope: Scope) -> list[tuple[_Entry, ScopeEntry]]:
+def _entries(scope: Sequence[ScopeEntry]) -> list[tuple[_Entry, ScopeEntry]]:
     per_type: dict[str, int] = {}
     for found in scope:
         per_type[found.record_type.name] = per_type.get(found.record_type.name, 0) + 1
@@ -201,6 +209,7 @@ def _describe_entry(policy: Policy, entry: _Entry, kind: str, lang: str) -> dict
         "record_type": entry.record_type.name,
         "description": _text(entry.record_type.description, lang),
         "role": entry.link.role_name,
+        "kind": entry.link.kind,
         "fields": [f.name for f in entry.exported],
         "categories": cats,
         "purposes": sorted(purposes.values(), key=lambda p: str(p["key"])),
@@ -345,14 +354,24 @@ def export_subject(
         )
     destination = Path(destination)
     subject, resolved, reference = scope.subject, scope.resolved, scope.reference
-    entries = _entries(scope)
+    searched = [f"{found.record_type.name} ({found.role})" for found in scope]
+    # The subject's own roles are always listed; another kind's role (the same person found
+    # through a person identity) only where it holds records, so bundles keep their names.
+    entries = _entries(
+        [
+            found
+            for found in scope
+            if found.link.kind == subject.kind
+            or found.adapter.count(found.record_type, found.selection)
+        ]
+    )
     target = prepare_destination(destination, format)
     bundle = Bundle(target, format)
     described: list[dict[str, Any]] = []
     try:
         for entry, found in entries:
             count = _stream_entry(found, entry, bundle, batch_size, kinds=kinds)
-            item = _describe_entry(policy, entry, subject.kind, lang)
+            item = _describe_entry(policy, entry, entry.link.kind, lang)
             item["count"] = count
             item["files"] = {
                 k: {
@@ -376,10 +395,13 @@ def export_subject(
             },
             "subject": {
                 "kind": subject.kind,
+                "kinds": sorted({found.link.kind for _entry, found in entries} | {subject.kind}),
                 "identities": [k for k, _ in resolved.identities],
                 "reference": reference,
             },
             "total_records": sum(d["count"] for d in described),
+            "nothing_held": not any(d["count"] for d in described),
+            "searched": searched,
             "record_types": described,
             "disclosures": _disclosures(disclosures, reference, subject.kind, lang),
         }
@@ -413,6 +435,7 @@ def export_subject(
         redacted={d["name"]: tuple(r["field"] for r in d["redacted"]) for d in described},
         files=tuple(bundle.files),
         sha256=sha,
+        searched=tuple(searched),
     )
     if audit is not None:
         audit.record(
@@ -425,6 +448,8 @@ def export_subject(
                 "total": result.total,
                 "redacted": {k: list(v) for k, v in result.redacted.items() if v},
                 "sha256": sha,
+                "nothing_held": result.nothing_held,
+                "searched": list(result.searched),
             },
         )
     return result
