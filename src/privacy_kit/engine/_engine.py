@@ -333,10 +333,13 @@ class Engine(Choices):
         changes: Mapping[str, Any],
         *,
         now: datetime.datetime,
+        key: Any = None,
+        where: Selection | None = None,
     ) -> int:
         """Correct the subject's own fields in ``record_type``; return how many records changed.
 
-        See :func:`privacy_kit.rights._erasure.rectify` (which fields are refused, and why).
+        See :func:`privacy_kit.rights.rectify`: which fields are refused and why, and how
+        ``key=`` (one record) or ``where=`` (a selection) targets the correction.
 
         Example:
             >>> import datetime as dt, privacy_kit as pk
@@ -350,7 +353,9 @@ class Engine(Choices):
             1
         """
         rt = self.stores.record_type(record_type)
-        return rectify(self.scope(subject), rt, changes, now=now, audit=self.audit)
+        return rectify(
+            self.scope(subject), rt, changes, now=now, key=key, where=where, audit=self.audit
+        )
 
     # == retention, legal holds, a record's fate (retention.py, holds.py) ========================
     def place_hold(

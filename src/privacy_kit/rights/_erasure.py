@@ -188,6 +188,7 @@ class ErasurePlan:
         kept: what is kept, each with its reason and end date.
         waived: exception kinds the caller chose not to invoke.
         batch_size: records per round trip when applying.
+        searched: every record type and role that was searched (``bookings (invitee)``).
 
     Example:
         >>> import datetime as dt, privacy_kit as pk
@@ -216,6 +217,12 @@ class ErasurePlan:
     kept: tuple[KeptItem, ...]
     waived: tuple[ExceptionKind, ...] = ()
     batch_size: int = WRITE_BATCH
+    searched: tuple[str, ...] = ()
+
+    @property
+    def nothing_held(self) -> bool:
+        """Whether nothing of the subject was found: no step and nothing kept has a record."""
+        return not any(s.count for s in self.steps) and not any(k.count for k in self.kept)
 
     @property
     def plan_id(self) -> str:
@@ -267,7 +274,10 @@ class ErasurePlan:
             where = f"{k.record_type} ({k.role})"
             lines.append(f"  KEEP       {where:<28} {_plural(k.count)}: {k.describe()}")
         if len(lines) == 1:
-            lines.append("  nothing is held about this subject")
+            lines.append(
+                "  nothing is held about this subject; searched: "
+                + (", ".join(self.searched) or "no record type links this subject")
+            )
         return "\n".join(lines)
 
 

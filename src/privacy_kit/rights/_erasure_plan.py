@@ -224,6 +224,7 @@ def plan_erasure(
         kept=tuple(kept),
         waived=waived,
         batch_size=batch_size,
+        searched=tuple(f"{e.record_type.name} ({e.role})" for e in scope),
     )
     if audit is not None:
         audit.record(
@@ -236,6 +237,8 @@ def plan_erasure(
                 "anonymised": plan.anonymised,
                 "kept": [kept_summary(k) for k in plan.kept if k.count],
                 "waived": [w.value for w in waived],
+                "nothing_held": plan.nothing_held,
+                "searched": list(plan.searched),
             },
         )
     return plan

@@ -14,7 +14,7 @@ from typing import Any
 from .._errors import ConfigurationError
 from .._scope import Scope
 from .._types import require_aware
-from ..adapters import Selection
+from ..adapters import Eq, Or, Selection
 from ..audit._log import AuditLog
 from ..model._datamap import FieldSpec, RecordType, SubjectLink
 
@@ -57,6 +57,11 @@ def _refusal(rt: RecordType, link: SubjectLink, name: str) -> str | None:
         return f"it identifies the {role} (change the identity through the account instead)"
     if field.party is not None and field.party != role:
         return f"it belongs to the {field.party}, not to the {role}"
+    if field.party is None and rt.is_multi_party and not link.owner:
+        return (
+            f"it is shared by every party of the record, and the {role} does not own it "
+            "(ask its owner to correct it)"
+        )
     if not field.personal:
         return "it is not personal data about the subject"
     return None
@@ -68,14 +73,21 @@ def rectify(
     changes: Mapping[str, Any],
     *,
     now: dt.datetime,
+    key: Any = None,
+    where: Selection | None = None,
     audit: AuditLog | None = None,
 ) -> int:
     """Correct the subject's own fields in their records of ``record_type`` (GDPR Art. 16).
 
-    Only the subject's own personal fields may change: a field of another party, one that is
-    not personal, the primary key or the field that identifies the subject is refused (before
-    anything is written). Where the subject has several roles in the record type, each role's
-    records get the changes that role may make. The audit entry names the fields, never the
+    Only the subject's own personal fields may change: a field of another party, a field shared
+    by every party of a record the subject does not own (a booking's start time, for its
+    invitee), one that is not personal, the primary key or the field that identifies the
+    subject is refused (before anything is written). Where the subject has several roles in the
+    record type, each role's records get the changes that role may make.
+
+    A correction is targeted: ``key`` names one record, ``where`` a selection of the subject's
+    records; without either, the subject must hold exactly one record of the type (a correction
+    is never spread silently over many records). The audit entry names the fields, never the
     values.
 
     Args:
@@ -83,6 +95,8 @@ def rectify(
         record_type: the record type.
         changes: ``{field: new value}``.
         now: the time of the request (for the audit entry).
+        key: the primary key of the one record to correct.
+        where: a selection narrowing the subject's records to correct.
         audit: where ``rectification.completed`` is recorded (``None``: nowhere).
 
     Returns:
@@ -90,7 +104,8 @@ def rectify(
 
     Raises:
         ConfigurationError: no changes, an unknown field (with a hint), a refused field, a value
-            of the wrong type, or a record type that does not hold the subject.
+            of the wrong type, a record type that does not hold the subject, no target where the
+            subject holds several records, or a target that matches none of theirs.
         AdapterError: the store failed.
 
     Example:
@@ -146,6 +161,26 @@ def rectify(
     for name, value in changes.items():
         _check_value(rt, rt.field(name), value)
     adapter = entries[0].adapter
+    if key is not None and where is not None:
+        raise ConfigurationError("rectify takes key= or where=, not both")
+    target = Eq(rt.primary_key, key) if key is not None else where
+    if target is not None:
+        allowed = [(sel & target, mine) for sel, mine in allowed]
+    matched = adapter.count(
+        rt, Or(tuple(sel for sel, _ in allowed)) if len(allowed) > 1 else allowed[0][0]
+    )
+    if matched == 0:
+        what = f"{rt.primary_key} = {key!r}" if key is not None else "the selection"
+        raise ConfigurationError(
+            f"no {rt.name} record of this {subject.kind} matches {what}; nothing was changed"
+            if target is not None
+            else f"this {subject.kind} holds no {rt.name} record; nothing was changed"
+        )
+    if target is None and matched > 1:
+        raise ConfigurationError(
+            f"this {subject.kind} holds {matched} {rt.name} records; pass key= (one record) or "
+            "where= (a selection) to say which to correct"
+        )
     updated = sum(adapter.update(rt, sel, mine, batch_size=1000) for sel, mine in allowed)
     if audit is not None:
         audit.record(
