@@ -41,12 +41,10 @@ from ..retention._retention import (
 )
 from ..rights._erasure import ErasurePlan, plan_erasure, rectify
 from ..rights._export import ExportResult, export_subject
-from ..rights._preferences import (
+from ..rights._preference_records import Decision, PreferenceRecord, RestrictionGround
+from ..rights._preferences import Preferences
+from ..rights._unsubscribe import (
     DEFAULT_UNSUBSCRIBE_TTL,
-    Decision,
-    PreferenceRecord,
-    Preferences,
-    RestrictionGround,
     make_unsubscribe_token,
     read_unsubscribe_token,
 )

@@ -34,22 +34,22 @@ _NAMES: dict[str, str] = {
     "ExportResult": "._export",
     "export_subject": "._export",
     "iter_bundle_records": "._export",
-    "Decision": "._preferences",
-    "PreferenceRecord": "._preferences",
+    "Decision": "._preference_records",
+    "PreferenceRecord": "._preference_records",
+    "RestrictionGround": "._preference_records",
     "Preferences": "._preferences",
-    "RestrictionGround": "._preferences",
-    "UnsubscribeToken": "._preferences",
-    "make_unsubscribe_token": "._preferences",
-    "read_unsubscribe_token": "._preferences",
+    "UnsubscribeToken": "._unsubscribe",
+    "make_unsubscribe_token": "._unsubscribe",
+    "read_unsubscribe_token": "._unsubscribe",
+    "STOP_THE_CLOCK": "._deadlines",
+    "add_deadline": "._deadlines",
+    "Extension": "._request_states",
+    "Pause": "._request_states",
+    "RequestStatus": "._request_states",
+    "RequestType": "._request_states",
+    "TRANSITIONS": "._request_states",
+    "Transition": "._request_states",
     "DataSubjectRequest": "._requests",
-    "Extension": "._requests",
-    "Pause": "._requests",
-    "RequestStatus": "._requests",
-    "RequestType": "._requests",
-    "STOP_THE_CLOCK": "._requests",
-    "TRANSITIONS": "._requests",
-    "Transition": "._requests",
-    "add_deadline": "._requests",
     "Challenge": "._verification",
     "CodeVerifier": "._verification",
     "Verifier": "._verification",
@@ -92,6 +92,7 @@ __all__ = [
 __getattr__, __dir__ = attach(__name__, _NAMES, __all__)
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from ._deadlines import STOP_THE_CLOCK, add_deadline
     from ._erasure import (
         ErasureAction,
         ErasurePlan,
@@ -103,24 +104,16 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
         rectify,
     )
     from ._export import EXPORT_FORMAT, ExportResult, export_subject, iter_bundle_records
-    from ._preferences import (
-        Decision,
-        PreferenceRecord,
-        Preferences,
-        RestrictionGround,
-        UnsubscribeToken,
-        make_unsubscribe_token,
-        read_unsubscribe_token,
-    )
-    from ._requests import (
-        STOP_THE_CLOCK,
+    from ._preference_records import Decision, PreferenceRecord, RestrictionGround
+    from ._preferences import Preferences
+    from ._request_states import (
         TRANSITIONS,
-        DataSubjectRequest,
         Extension,
         Pause,
         RequestStatus,
         RequestType,
         Transition,
-        add_deadline,
     )
+    from ._requests import DataSubjectRequest
+    from ._unsubscribe import UnsubscribeToken, make_unsubscribe_token, read_unsubscribe_token
     from ._verification import Challenge, CodeVerifier, Verifier
