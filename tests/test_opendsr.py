@@ -11,7 +11,8 @@ import pytest
 
 import privacy_kit as pk
 from privacy_kit.interop import opendsr
-from privacy_kit.rights._requests import DataSubjectRequest, RequestStatus
+from privacy_kit.rights._request_states import RequestStatus
+from privacy_kit.rights._requests import DataSubjectRequest
 
 # The sample request object from the OpenDSR README (github.com/opengdpr/OpenDSR, "Sample Request Object").
 README_REQUEST = b"""{

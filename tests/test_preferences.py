@@ -12,12 +12,9 @@ from hypothesis import strategies as st
 
 import privacy_kit as pk
 from privacy_kit.adapters import InMemoryAdapter
-from privacy_kit.rights._preferences import (
-    Preferences,
-    RestrictionGround,
-    make_unsubscribe_token,
-    read_unsubscribe_token,
-)
+from privacy_kit.rights._preference_records import RestrictionGround
+from privacy_kit.rights._preferences import Preferences
+from privacy_kit.rights._unsubscribe import make_unsubscribe_token, read_unsubscribe_token
 
 NOW = dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC)
 LATER = NOW + dt.timedelta(days=1)
@@ -346,7 +343,7 @@ def test_token_tampering_detected() -> None:
 
 
 def test_token_with_valid_signature_but_garbage_payload() -> None:
-    from privacy_kit.rights._preferences import _sign
+    from privacy_kit.rights._unsubscribe import _sign
 
     body = "bm90IGpzb24"  # base64url("not json")
     with pytest.raises(pk.VerificationError, match=r"^malformed"):

@@ -14,13 +14,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 import privacy_kit as pk
 from privacy_kit.audit._log import AuditLog
-from privacy_kit.rights._requests import (
-    STOP_THE_CLOCK,
-    TRANSITIONS,
-    DataSubjectRequest,
-    RequestStatus,
-    add_deadline,
-)
+from privacy_kit.rights._deadlines import STOP_THE_CLOCK, add_deadline
+from privacy_kit.rights._request_states import TRANSITIONS, RequestStatus
+from privacy_kit.rights._requests import DataSubjectRequest
 
 UTC = dt.UTC
 LONDON = zoneinfo.ZoneInfo("Europe/London")

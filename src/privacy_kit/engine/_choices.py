@@ -17,12 +17,10 @@ from .._types import Duration, closest
 from ..audit._log import AuditLog
 from ..model._policy import Policy
 from ..model._policy_rights import Communication, CommunicationKind
-from ..rights._preferences import (
+from ..rights._preference_records import Decision, PreferenceRecord, RestrictionGround
+from ..rights._preferences import Preferences
+from ..rights._unsubscribe import (
     DEFAULT_UNSUBSCRIBE_TTL,
-    Decision,
-    PreferenceRecord,
-    Preferences,
-    RestrictionGround,
     make_unsubscribe_token,
     read_unsubscribe_token,
 )

@@ -29,7 +29,8 @@ from pydantic import UUID4, AwareDatetime, Field, ValidationError, model_validat
 
 from .._errors import RequestError
 from .._types import Model, require_aware
-from ..rights._requests import DataSubjectRequest, RequestStatus, RequestType
+from ..rights._request_states import RequestStatus, RequestType
+from ..rights._requests import DataSubjectRequest
 
 __all__ = [
     "FROM_OPENDSR_STATUS",

@@ -25,6 +25,8 @@ _NAMES: dict[str, str] = {
     "Bundle": "._bundle",
     "RecordWriters": "._bundle",
     "iter_bundle_records": "._bundle",
+    "STOP_THE_CLOCK": "._deadlines",
+    "add_deadline": "._deadlines",
     "ErasureAction": "._erasure",
     "ErasurePlan": "._erasure",
     "ErasureReport": "._erasure",
@@ -37,23 +39,27 @@ _NAMES: dict[str, str] = {
     "EXPORT_FORMAT": "._export",
     "ExportResult": "._export",
     "export_subject": "._export",
-    "Decision": "._preferences",
-    "PreferenceRecord": "._preferences",
+    "Decision": "._preference_records",
+    "PreferenceRecord": "._preference_records",
+    "RestrictionGround": "._preference_records",
+    "read_json": "._preference_store",
+    "read_sqlite": "._preference_store",
+    "to_json": "._preference_store",
+    "write_json": "._preference_store",
+    "write_sqlite": "._preference_store",
     "Preferences": "._preferences",
-    "RestrictionGround": "._preferences",
-    "UnsubscribeToken": "._preferences",
-    "make_unsubscribe_token": "._preferences",
-    "read_unsubscribe_token": "._preferences",
     "rectify": "._rectify",
+    "RequestData": "._request_data",
+    "Extension": "._request_states",
+    "Pause": "._request_states",
+    "RequestStatus": "._request_states",
+    "RequestType": "._request_states",
+    "TRANSITIONS": "._request_states",
+    "Transition": "._request_states",
     "DataSubjectRequest": "._requests",
-    "Extension": "._requests",
-    "Pause": "._requests",
-    "RequestStatus": "._requests",
-    "RequestType": "._requests",
-    "STOP_THE_CLOCK": "._requests",
-    "TRANSITIONS": "._requests",
-    "Transition": "._requests",
-    "add_deadline": "._requests",
+    "UnsubscribeToken": "._unsubscribe",
+    "make_unsubscribe_token": "._unsubscribe",
+    "read_unsubscribe_token": "._unsubscribe",
     "Challenge": "._verification",
     "CodeVerifier": "._verification",
     "Verifier": "._verification",
@@ -80,6 +86,7 @@ __all__ = [
     "PreferenceRecord",
     "Preferences",
     "RecordWriters",
+    "RequestData",
     "RequestStatus",
     "RequestType",
     "RestrictionGround",
@@ -92,15 +99,21 @@ __all__ = [
     "iter_bundle_records",
     "make_unsubscribe_token",
     "plan_erasure",
+    "read_json",
+    "read_sqlite",
     "read_unsubscribe_token",
     "recipients_to_tell",
     "rectify",
+    "to_json",
+    "write_json",
+    "write_sqlite",
 ]
 
 __getattr__, __dir__ = attach(__name__, _NAMES, __all__)
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from ._bundle import Bundle, RecordWriters, iter_bundle_records
+    from ._deadlines import STOP_THE_CLOCK, add_deadline
     from ._erasure import (
         ErasureAction,
         ErasurePlan,
@@ -112,25 +125,19 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from ._erasure_apply import apply_erasure, recipients_to_tell
     from ._erasure_plan import plan_erasure
     from ._export import EXPORT_FORMAT, ExportResult, export_subject
-    from ._preferences import (
-        Decision,
-        PreferenceRecord,
-        Preferences,
-        RestrictionGround,
-        UnsubscribeToken,
-        make_unsubscribe_token,
-        read_unsubscribe_token,
-    )
+    from ._preference_records import Decision, PreferenceRecord, RestrictionGround
+    from ._preference_store import read_json, read_sqlite, to_json, write_json, write_sqlite
+    from ._preferences import Preferences
     from ._rectify import rectify
-    from ._requests import (
-        STOP_THE_CLOCK,
+    from ._request_data import RequestData
+    from ._request_states import (
         TRANSITIONS,
-        DataSubjectRequest,
         Extension,
         Pause,
         RequestStatus,
         RequestType,
         Transition,
-        add_deadline,
     )
+    from ._requests import DataSubjectRequest
+    from ._unsubscribe import UnsubscribeToken, make_unsubscribe_token, read_unsubscribe_token
     from ._verification import Challenge, CodeVerifier, Verifier

@@ -8,190 +8,38 @@ are asked *as of* a time: ``may_process(ref, purpose, now=...)`` and
 ``may_send(ref, communication, now=...)`` return a :class:`Decision` saying whether, why, and
 under which article.
 
-Unsubscribe links carry a token made by :func:`make_unsubscribe_token`: HMAC-SHA256 signed,
-base64url, expiring, and holding the subject's reference rather than an address.
-
 The registry is kept in memory, per instance; :meth:`Preferences.save_json` /
 :meth:`Preferences.load_json` and :meth:`Preferences.save_sqlite` / :meth:`Preferences.load_sqlite`
-persist a snapshot of it.
+persist a snapshot of it (:mod:`._preference_store`). The records and decisions are defined in
+:mod:`._preference_records`; unsubscribe links carry a token from :mod:`._unsubscribe`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import enum
-import hashlib
-import hmac
 import os
-import re
 import sqlite3
 from collections.abc import Iterable, Iterator
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import attrs
-import orjson
 
-from .._errors import ConfigurationError, VerificationError
-from .._types import Duration, require_aware
+from .._errors import ConfigurationError
 from ..model._policy_rights import Communication, CommunicationKind
 from ..model._taxonomy import LegalBasis, Purpose
-
-__all__ = [
-    "Decision",
-    "PreferenceRecord",
-    "Preferences",
-    "RestrictionGround",
-    "UnsubscribeToken",
-    "make_unsubscribe_token",
-    "read_unsubscribe_token",
-]
-
-RecordKind = Literal["objection", "compelling_grounds", "restriction", "opt_out", "sale_opt_out"]
-_KINDS: tuple[str, ...] = (
-    "objection",
-    "compelling_grounds",
-    "restriction",
-    "opt_out",
-    "sale_opt_out",
+from . import _preference_store
+from ._preference_records import (
+    Decision,
+    PreferenceRecord,
+    RecordKind,
+    RestrictionGround,
+    _allow,
+    _covers,
+    _refuse,
+    _to_utc,
 )
-_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_TOKEN_VERSION = 1
-DEFAULT_UNSUBSCRIBE_TTL = Duration(days=90)
 
-
-class RestrictionGround(enum.StrEnum):
-    """The grounds of GDPR Art. 18(1) on which a subject may obtain restriction."""
-
-    ACCURACY_CONTESTED = "accuracy_contested"
-    """Art. 18(1)(a): for the time needed to check the data's accuracy."""
-    UNLAWFUL_PROCESSING = "unlawful_processing"
-    """Art. 18(1)(b): processing is unlawful and the subject prefers restriction to erasure."""
-    LEGAL_CLAIMS = "legal_claims"
-    """Art. 18(1)(c): the controller no longer needs the data but the subject needs it for legal claims."""
-    OBJECTION_PENDING = "objection_pending"
-    """Art. 18(1)(d): an objection is pending the check of the controller's grounds."""
-
-    @property
-    def citation(self) -> str:
-        """The article of this ground."""
-        letter = "abcd"[list(RestrictionGround).index(self)]
-        return f"GDPR Art. 18(1)({letter})"
-
-
-@attrs.frozen
-class Decision:
-    """Whether something may be done, why, and the article behind the answer.
-
-    A decision is truthy when allowed.
-
-    Example:
-        >>> d = Decision(False, "objected to direct marketing", "GDPR Art. 21(3)")
-        >>> bool(d), str(d)
-        (False, 'refused: objected to direct marketing (GDPR Art. 21(3))')
-    """
-
-    allowed: bool
-    reason: str
-    citation: str | None = None
-
-    def __bool__(self) -> bool:
-        return self.allowed
-
-    def __str__(self) -> str:
-        verdict = "allowed" if self.allowed else "refused"
-        cite = f" ({self.citation})" if self.citation else ""
-        return f"{verdict}: {self.reason}{cite}"
-
-
-def _allow(reason: str, citation: str | None = None) -> Decision:
-    return Decision(allowed=True, reason=reason, citation=citation)
-
-
-def _refuse(reason: str, citation: str | None = None) -> Decision:
-    return Decision(allowed=False, reason=reason, citation=citation)
-
-
-def _to_utc(value: dt.datetime, name: str) -> dt.datetime:
-    return require_aware(value, name).astimezone(dt.UTC)
-
-
-@attrs.frozen
-class PreferenceRecord:
-    """One recorded choice of one subject.
-
-    Attributes:
-        subject: the subject's reference.
-        kind: ``objection``, ``compelling_grounds``, ``restriction``, ``opt_out`` or ``sale_opt_out``.
-        key: the purpose key, restriction ground, communication key (or ``kind:promotional``),
-            or ``sale``.
-        at: when it took effect (UTC).
-        ended_at: when it was lifted or withdrawn (UTC), or ``None``.
-        note: free text (an objection's stated grounds, the controller's compelling grounds, ...).
-        source: where it came from (``request``, ``unsubscribe``, ``gpc``, ...).
-    """
-
-    subject: str
-    kind: str
-    key: str
-    at: dt.datetime
-    ended_at: dt.datetime | None = None
-    note: str | None = None
-    source: str | None = None
-
-    def active(self, now: dt.datetime) -> bool:
-        """Whether it is in effect at ``now``."""
-        return self.at <= now and (self.ended_at is None or self.ended_at > now)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {
-            "subject": self.subject,
-            "kind": self.kind,
-            "key": self.key,
-            "at": self.at.isoformat(),
-            "ended_at": None if self.ended_at is None else self.ended_at.isoformat(),
-            "note": self.note,
-            "source": self.source,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Any, where: str) -> PreferenceRecord:
-        """Parse :meth:`to_dict` output; ``ValueError`` naming ``where`` and the bad field."""
-        if not isinstance(data, dict):
-            raise ValueError(f"{where}: expected an object, got {type(data).__name__}")
-        try:
-            kind = data["kind"]
-            if kind not in _KINDS:
-                raise ValueError(f"kind {kind!r} is not one of {', '.join(_KINDS)}")
-            for name in ("subject", "key"):
-                if not isinstance(data[name], str) or not data[name]:
-                    raise ValueError(f"{name} must be a non-empty string")
-            at = _to_utc(dt.datetime.fromisoformat(data["at"]), "at")
-            ended = data.get("ended_at")
-            ended_at = (
-                None if ended is None else _to_utc(dt.datetime.fromisoformat(ended), "ended_at")
-            )
-        except KeyError as exc:
-            raise ValueError(f"{where}: missing field {exc.args[0]!r}") from None
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{where}: {exc}") from None
-        return cls(
-            subject=data["subject"],
-            kind=kind,
-            key=data["key"],
-            at=at,
-            ended_at=ended_at,
-            note=data.get("note"),
-            source=data.get("source"),
-        )
-
-
-def _covers(objected: str, purpose: str) -> bool:
-    """An objection to ``marketing`` covers ``marketing.email`` (dotted purpose keys)."""
-    return purpose == objected or purpose.startswith(objected + ".")
+__all__ = ["Preferences"]
 
 
 class Preferences:
@@ -567,20 +415,14 @@ class Preferences:
 
     def to_json(self) -> bytes:
         """A JSON snapshot of every record."""
-        return orjson.dumps(
-            {"version": 1, "records": [r.to_dict() for r in self.records()]},
-            option=orjson.OPT_INDENT_2,
-        )
+        return _preference_store.to_json(self.records())
 
     def _load(self, rows: Iterable[PreferenceRecord]) -> None:
         self._records = {(r.subject, r.kind, r.key): r for r in rows}
 
     def save_json(self, path: str | os.PathLike[str]) -> None:
         """Write a snapshot to ``path`` (atomically: a temporary file, then a rename)."""
-        target = Path(path)
-        temporary = target.with_name(target.name + ".tmp")
-        temporary.write_bytes(self.to_json())
-        temporary.replace(target)
+        _preference_store.write_json(path, self.to_json())
 
     @classmethod
     def load_json(cls, path: str | os.PathLike[str], **options: Any) -> Preferences:
@@ -589,17 +431,9 @@ class Preferences:
         Raises:
             ValueError: the file is not a snapshot; names the file and the bad record.
         """
-        try:
-            data = orjson.loads(Path(path).read_bytes())
-        except orjson.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not valid JSON ({exc})") from None
-        if not isinstance(data, dict) or not isinstance(data.get("records"), list):
-            raise ValueError(f"{path}: expected an object with a 'records' list")
+        records = _preference_store.read_json(path)
         prefs = cls(**options)
-        prefs._load(
-            PreferenceRecord.from_dict(row, f"{path}: records[{i}]")
-            for i, row in enumerate(data["records"])
-        )
+        prefs._load(records)
         return prefs
 
     def save_sqlite(
@@ -613,19 +447,7 @@ class Preferences:
         The table: ``subject TEXT, kind TEXT, key TEXT, at TEXT, ended_at TEXT, note TEXT,
         source TEXT, PRIMARY KEY (subject, kind, key)``; times are ISO 8601 in UTC.
         """
-        conn, owned = _connect(path_or_connection, table)
-        try:
-            with conn:
-                _create(conn, table)
-                conn.execute(f'DELETE FROM "{table}"')
-                conn.executemany(
-                    f'INSERT INTO "{table}" (subject, kind, key, at, ended_at, note, source) '
-                    "VALUES (:subject, :kind, :key, :at, :ended_at, :note, :source)",
-                    [r.to_dict() for r in self.records()],
-                )
-        finally:
-            if owned:
-                conn.close()
+        _preference_store.write_sqlite(path_or_connection, table, self.records())
 
     @classmethod
     def load_sqlite(
@@ -636,153 +458,7 @@ class Preferences:
         **options: Any,
     ) -> Preferences:
         """A registry from a :meth:`save_sqlite` table (empty if the table does not exist)."""
-        conn, owned = _connect(path_or_connection, table)
-        try:
-            _create(conn, table)
-            cursor = conn.execute(
-                f'SELECT subject, kind, key, at, ended_at, note, source FROM "{table}"'
-            )
-            names = [c[0] for c in cursor.description]
-            rows = [dict(zip(names, row, strict=True)) for row in cursor]
-        finally:
-            if owned:
-                conn.close()
+        records = _preference_store.read_sqlite(path_or_connection, table)
         prefs = cls(**options)
-        prefs._load(
-            PreferenceRecord.from_dict(row, f"{table} row {i}") for i, row in enumerate(rows, 1)
-        )
+        prefs._load(records)
         return prefs
-
-
-def _connect(
-    path_or_connection: str | os.PathLike[str] | sqlite3.Connection, table: str
-) -> tuple[sqlite3.Connection, bool]:
-    if not _TABLE.match(table):
-        raise ValueError(f"invalid table name {table!r} (letters, digits and underscores)")
-    if isinstance(path_or_connection, sqlite3.Connection):
-        return path_or_connection, False
-    return sqlite3.connect(os.fspath(path_or_connection)), True
-
-
-def _create(conn: sqlite3.Connection, table: str) -> None:
-    conn.execute(
-        f'CREATE TABLE IF NOT EXISTS "{table}" (subject TEXT NOT NULL, kind TEXT NOT NULL, '
-        "key TEXT NOT NULL, at TEXT NOT NULL, ended_at TEXT, note TEXT, source TEXT, "
-        "PRIMARY KEY (subject, kind, key))"
-    )
-
-
-# -- unsubscribe tokens ------------------------------------------------------------------------
-@attrs.frozen
-class UnsubscribeToken:
-    """What an unsubscribe token says: whose, for which communication, and its validity."""
-
-    subject_ref: str
-    communication_key: str
-    issued_at: dt.datetime
-    expires_at: dt.datetime
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _sign(secret: bytes, body: str) -> str:
-    return _b64(hmac.new(secret, b"unsubscribe\x00" + body.encode(), hashlib.sha256).digest())
-
-
-def _check_secret(secret: bytes) -> None:
-    if len(secret) < 16:
-        raise ConfigurationError("secret must be at least 16 bytes")
-
-
-def make_unsubscribe_token(
-    secret: bytes,
-    subject_ref: str,
-    communication_key: str,
-    *,
-    now: dt.datetime,
-    ttl: Duration = DEFAULT_UNSUBSCRIBE_TTL,
-) -> str:
-    """A signed, expiring token for an unsubscribe link.
-
-    The token is ``base64url(payload).base64url(HMAC-SHA256(secret, payload))``; the payload
-    holds the subject's *reference* (not an address), the communication key and the expiry.
-
-    Args:
-        secret: at least 16 bytes, kept by the host.
-        subject_ref: the subject's reference.
-        communication_key: the communication to stop.
-        now: when the token is issued.
-        ttl: how long it stays valid (90 days by default).
-
-    Raises:
-        ConfigurationError: a short secret.
-
-    Example:
-        >>> secret = b"s" * 32
-        >>> now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-        >>> token = make_unsubscribe_token(secret, "subj_1", "newsletter", now=now)
-        >>> read_unsubscribe_token(secret, token, now=now).communication_key
-        'newsletter'
-    """
-    _check_secret(secret)
-    issued = _to_utc(now, "now")
-    expires = ttl.after(issued)
-    payload = {
-        "v": _TOKEN_VERSION,
-        "s": subject_ref,
-        "c": communication_key,
-        "i": int(issued.timestamp()),
-        "e": int(expires.timestamp()),
-    }
-    body = _b64(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS))
-    return f"{body}.{_sign(secret, body)}"
-
-
-def read_unsubscribe_token(secret: bytes, token: str, *, now: dt.datetime) -> UnsubscribeToken:
-    """Check and decode a token made by :func:`make_unsubscribe_token`.
-
-    Raises:
-        VerificationError: ``malformed`` (not a token), ``tampered`` (the signature does not
-            match: altered, or signed with another secret) or ``expired`` (saying when).
-
-    Example:
-        >>> secret = b"s" * 32
-        >>> now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-        >>> token = make_unsubscribe_token(secret, "subj_1", "newsletter", now=now, ttl=Duration(days=1))
-        >>> read_unsubscribe_token(secret, token, now=now + dt.timedelta(days=2))
-        Traceback (most recent call last):
-        ...
-        privacy_kit._errors.VerificationError: expired: the unsubscribe token expired at 2026-01-02T00:00:00+00:00
-    """
-    _check_secret(secret)
-    at = _to_utc(now, "now")
-    if token.count(".") != 1:
-        raise VerificationError("malformed: not an unsubscribe token")
-    body, signature = token.split(".")
-    if not hmac.compare_digest(_sign(secret, body).encode(), signature.encode("utf-8", "replace")):
-        raise VerificationError("tampered: the unsubscribe token's signature does not match")
-    try:
-        payload = orjson.loads(_unb64(body))
-        subject_ref = payload["s"]
-        key = payload["c"]
-        issued = dt.datetime.fromtimestamp(payload["i"], dt.UTC)
-        expires = dt.datetime.fromtimestamp(payload["e"], dt.UTC)
-        if (
-            payload["v"] != _TOKEN_VERSION
-            or not isinstance(subject_ref, str)
-            or not isinstance(key, str)
-        ):
-            raise ValueError("unsupported payload")
-    except (binascii.Error, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-        raise VerificationError(
-            "malformed: the unsubscribe token's payload is unreadable"
-        ) from None
-    if at >= expires:
-        raise VerificationError(f"expired: the unsubscribe token expired at {expires.isoformat()}")
-    return UnsubscribeToken(subject_ref, key, issued, expires)

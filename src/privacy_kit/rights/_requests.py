@@ -21,164 +21,37 @@ datetime in the zone that governs the request, e.g. ``Europe/London``; DST is ha
 
 While identity is awaited (:meth:`DataSubjectRequest.await_identity`) the clock stops where the
 regime says so (:data:`STOP_THE_CLOCK`), and the due date moves by the whole days paused.
+
+The types, states and history entries are in :mod:`._request_states`, the fields and the
+deadline computation in :mod:`._request_data`, the deadline arithmetic in :mod:`._deadlines`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import hashlib
 import uuid
 import zoneinfo
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import Any
 
-from pydantic import UUID4, AwareDatetime, Field, ValidationError, field_validator, model_validator
+from pydantic import ValidationError
 
 from .._errors import InvalidTransitionError, RequestError
-from .._types import Duration, Model, require_aware
+from .._types import require_aware
 from ..audit._log import AuditLog
-from ..model._jurisdictions import RequestDeadline, get_jurisdiction
 from ..model._policy_rights import RefusalReason
+from ._request_data import RequestData
+from ._request_states import TRANSITIONS, Extension, Pause, RequestStatus, RequestType, Transition
 
-__all__ = [
-    "STOP_THE_CLOCK",
-    "TRANSITIONS",
-    "DataSubjectRequest",
-    "Extension",
-    "Pause",
-    "RequestStatus",
-    "RequestType",
-    "Transition",
-    "add_deadline",
-]
-
-
-class RequestType(enum.StrEnum):
-    """What the subject asks for."""
-
-    ACCESS = "access"
-    PORTABILITY = "portability"
-    ERASURE = "erasure"
-    RECTIFICATION = "rectification"
-    RESTRICTION = "restriction"
-    OBJECTION = "objection"
-    OPT_OUT = "opt_out"
-
-
-class RequestStatus(enum.StrEnum):
-    """Where a request stands."""
-
-    RECEIVED = "received"
-    VERIFIED = "verified"
-    IN_PROGRESS = "in_progress"
-    COMPLETED = "completed"
-    REFUSED = "refused"
-    CANCELLED = "cancelled"
-
-    @property
-    def terminal(self) -> bool:
-        """Whether no move leaves this state.
-
-        Example:
-            >>> RequestStatus.COMPLETED.terminal, RequestStatus.VERIFIED.terminal
-            (True, False)
-        """
-        return not TRANSITIONS[self]
-
-
-_S = RequestStatus
-#: The allowed moves: state -> the states it may go to.
-TRANSITIONS: Mapping[RequestStatus, frozenset[RequestStatus]] = {
-    _S.RECEIVED: frozenset({_S.VERIFIED, _S.REFUSED, _S.CANCELLED}),
-    _S.VERIFIED: frozenset({_S.IN_PROGRESS, _S.COMPLETED, _S.REFUSED, _S.CANCELLED}),
-    _S.IN_PROGRESS: frozenset({_S.COMPLETED, _S.REFUSED, _S.CANCELLED}),
-    _S.COMPLETED: frozenset(),
-    _S.REFUSED: frozenset(),
-    _S.CANCELLED: frozenset(),
-}
-
-#: Whether time spent awaiting identity stops the clock, per jurisdiction, and why.
-STOP_THE_CLOCK: Mapping[str, tuple[bool, str]] = {
-    "uk_gdpr": (
-        True,
-        (
-            "UK GDPR Art. 12 as amended by the Data (Use and Access) Act 2025: the time limit "
-            "does not run while the controller awaits information needed to confirm identity (check)"
-        ),
-    ),
-    "gdpr": (
-        False,
-        (
-            "privacy_kit's conservative choice: GDPR Art. 12(3) counts one month from receipt and "
-            "has no stop-the-clock rule; pass stop_the_clock=True to follow a supervisory "
-            "authority that counts from receipt of the identity information"
-        ),
-    ),
-    "ccpa": (
-        False,
-        "CCPA regs 7021(b): the 45 days begin on receipt, regardless of the time needed to verify",
-    ),
-    "lgpd": (False, "LGPD Art. 19: no provision pauses the 15 days"),
-    "pipeda": (False, "PIPEDA s. 8(3): no provision pauses the 30 days"),
-}
-
-
-def _add_business_days(start: dt.date, days: int) -> dt.date:
-    current = start
-    while days > 0:
-        current += dt.timedelta(days=1)
-        if current.weekday() < 5:
-            days -= 1
-    return current
-
-
-def add_deadline(start: dt.date, duration: Duration, *, business_days: bool = False) -> dt.date:
-    """The date ``duration`` after ``start`` (calendar months; Mon-Fri if ``business_days``).
-
-    Example:
-        >>> add_deadline(dt.date(2024, 1, 31), Duration(months=1))
-        datetime.date(2024, 2, 29)
-        >>> add_deadline(dt.date(2026, 1, 2), Duration(days=10), business_days=True)  # a Friday
-        datetime.date(2026, 1, 16)
-    """
-    if not business_days:
-        return duration.after(dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC)).date()
-    if duration.years or duration.months or duration.hours or duration.minutes or duration.seconds:
-        raise ValueError(f"business-day deadlines must be whole days or weeks, got {duration}")
-    return _add_business_days(start, duration.days + 7 * duration.weeks)
-
-
-class Transition(Model):
-    """One move of a request's state."""
-
-    at: AwareDatetime
-    from_status: RequestStatus | None
-    to_status: RequestStatus
-    note: str | None = None
-
-
-class Pause(Model):
-    """A span during which the request awaited the subject (identity, by default)."""
-
-    started_at: AwareDatetime
-    ended_at: AwareDatetime | None = None
-    reason: str = "awaiting_identity"
-
-
-class Extension(Model):
-    """An extension of the deadline, with the reason the subject was given."""
-
-    at: AwareDatetime
-    by: Duration
-    reason: str = Field(min_length=1)
+__all__ = ["DataSubjectRequest"]
 
 
 def _hash(text: str | None) -> str | None:
     return None if text is None else hashlib.sha256(text.encode()).hexdigest()
 
 
-class DataSubjectRequest(Model):
+class DataSubjectRequest(RequestData):
     """A data-subject request: what, whose, under which law, and where it stands.
 
     Build one with :meth:`receive`; every change returns a new request.
@@ -197,67 +70,6 @@ class DataSubjectRequest(Model):
         >>> r.status
         <RequestStatus.IN_PROGRESS: 'in_progress'>
     """
-
-    id: UUID4 = Field(default_factory=uuid.uuid4)
-    type: RequestType
-    subject_kind: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    identities: dict[str, str] = Field(min_length=1)
-    jurisdiction: str
-    received_at: AwareDatetime
-    status: RequestStatus = RequestStatus.RECEIVED
-    history: tuple[Transition, ...] = ()
-    pauses: tuple[Pause, ...] = ()
-    extensions: tuple[Extension, ...] = ()
-    refusal: RefusalReason | None = None
-    stop_the_clock: bool | None = Field(
-        default=None, description="Override whether awaiting identity stops the clock"
-    )
-    subject_ref: str | None = Field(
-        default=None, description="The subject's reference, for audit entries"
-    )
-    timezone: str | None = Field(
-        default=None,
-        description="IANA zone the deadline is counted in (default: received_at's own zone)",
-    )
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                zoneinfo.ZoneInfo(value)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                raise ValueError(
-                    f"unknown time zone {value!r} (expected an IANA name such as 'Europe/London')"
-                ) from None
-        return value
-
-    @field_validator("jurisdiction")
-    @classmethod
-    def _known_jurisdiction(cls, value: str) -> str:
-        try:
-            get_jurisdiction(value)
-        except KeyError as exc:
-            raise ValueError(exc.args[0]) from None
-        return value
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        if self.history and self.history[-1].to_status is not self.status:
-            raise ValueError(
-                f"status {self.status.value!r} does not match the last transition "
-                f"({self.history[-1].to_status.value!r})"
-            )
-        if (self.status is RequestStatus.REFUSED) != (self.refusal is not None):
-            raise ValueError("a refused request needs a refusal reason, and only a refused one")
-        if any(p.ended_at is None for p in self.pauses[:-1]):
-            raise ValueError("only the last pause may still be open")
-        rule = self.rule
-        if len(self.extensions) > rule.max_extensions:
-            raise ValueError(
-                f"{len(self.extensions)} extensions, but {rule.citation} allows {rule.max_extensions}"
-            )
-        return self
 
     # -- construction and I/O ---------------------------------------------------------------
     @classmethod
@@ -290,7 +102,9 @@ class DataSubjectRequest(Model):
             "received_at": received_at,
             "subject_ref": subject_ref,
             "stop_the_clock": stop_the_clock,
-            "history": (Transition(at=received_at, from_status=None, to_status=_S.RECEIVED),),
+            "history": (
+                Transition(at=received_at, from_status=None, to_status=RequestStatus.RECEIVED),
+            ),
         }
         if id is not None:
             data["id"] = id
@@ -328,102 +142,6 @@ class DataSubjectRequest(Model):
                 f"{'.'.join(map(str, e['loc'])) or '<request>'}: {e['msg']}" for e in exc.errors()
             )
             raise RequestError(f"invalid data-subject request: {problems}") from None
-
-    # -- the rule and the deadline ----------------------------------------------------------
-    @property
-    def rule(self) -> RequestDeadline:
-        """The jurisdiction's deadline rule."""
-        return get_jurisdiction(self.jurisdiction).request_deadline
-
-    @property
-    def citation(self) -> str:
-        """Where the deadline comes from."""
-        return self.rule.citation
-
-    @property
-    def clock_stops(self) -> bool:
-        """Whether awaiting identity stops the clock for this request."""
-        if self.stop_the_clock is not None:
-            return self.stop_the_clock
-        return STOP_THE_CLOCK.get(self.jurisdiction, (False, ""))[0]
-
-    @property
-    def zone(self) -> dt.tzinfo:
-        """The zone deadlines are counted in: :attr:`timezone`, else ``received_at``'s own."""
-        if self.timezone is not None:
-            return zoneinfo.ZoneInfo(self.timezone)
-        zone = self.received_at.tzinfo
-        if zone is None:  # AwareDatetime makes this unreachable; kept for the type checker
-            raise RequestError("received_at must be timezone-aware")
-        return zone
-
-    @property
-    def received_local(self) -> dt.datetime:
-        """``received_at`` in :attr:`zone`."""
-        return self.received_at.astimezone(self.zone)
-
-    def paused_days(self, now: dt.datetime | None = None) -> int:
-        """Whole days the clock stood still (an open pause counts up to ``now`` if given)."""
-        if not self.clock_stops:
-            return 0
-        zone = self.zone
-        total = 0
-        for pause in self.pauses:
-            end = pause.ended_at
-            if end is None:
-                if now is None:
-                    continue
-                end = max(require_aware(now), pause.started_at)
-            total += (end.astimezone(zone).date() - pause.started_at.astimezone(zone).date()).days
-        return total
-
-    def _end_of(self, day: dt.date) -> dt.datetime:
-        # The end of that day in the zone of receipt (zoneinfo gives the right DST offset).
-        return dt.datetime.combine(day, dt.time.max, tzinfo=self.zone)
-
-    def _due_date(self, now: dt.datetime | None) -> dt.date:
-        rule = self.rule
-        day = add_deadline(
-            self.received_local.date(), rule.respond_within, business_days=rule.business_days
-        )
-        for extension in self.extensions:
-            day = add_deadline(day, extension.by, business_days=rule.business_days)
-        return day + dt.timedelta(days=self.paused_days(now))
-
-    @property
-    def due_at(self) -> dt.datetime:
-        """The end of the last day to respond (extensions and closed pauses included).
-
-        While a pause is open the clock is stopped: use :meth:`due_at_as_of`.
-        """
-        return self._end_of(self._due_date(None))
-
-    def due_at_as_of(self, now: dt.datetime) -> dt.datetime:
-        """The deadline, counting an open pause up to ``now``."""
-        return self._end_of(self._due_date(now))
-
-    @property
-    def extension_notice_due_at(self) -> dt.datetime | None:
-        """The end of the last day to tell the subject of an extension (``None``: no extension)."""
-        rule = self.rule
-        if rule.extension is None:
-            return None
-        within = rule.notify_extension_within or rule.respond_within
-        day = add_deadline(self.received_local.date(), within, business_days=rule.business_days)
-        return self._end_of(day + dt.timedelta(days=self.paused_days()))
-
-    def is_overdue(self, now: dt.datetime) -> bool:
-        """Whether the request is still open after its deadline."""
-        return not self.status.terminal and require_aware(now) > self.due_at_as_of(now)
-
-    def time_left(self, now: dt.datetime) -> dt.timedelta:
-        """Time until the deadline (negative once overdue; frozen while the clock is stopped)."""
-        return self.due_at_as_of(now) - require_aware(now)
-
-    @property
-    def paused(self) -> bool:
-        """Whether a pause is open."""
-        return bool(self.pauses) and self.pauses[-1].ended_at is None
 
     # -- changes ----------------------------------------------------------------------------
     def _audit(
