@@ -34,14 +34,44 @@ def test_customer_corrects_their_profile(adapter_kind: str) -> None:
 def test_invitee_corrects_their_fields_in_their_bookings_only(adapter_kind: str) -> None:
     engine = make_engine(make_adapter(adapter_kind))
     before = snapshot(engine)
-    n = engine.rectify(
-        ANN, "bookings", {"invitee_name": "Ann Smith", "invitee_phone": "+44 1"}, now=NOW
-    )
-    assert n == 2
+    changes = {"invitee_name": "Ann Smith", "invitee_phone": "+44 1"}
+    # Ann has two bookings: a correction without a target is refused, nothing written
+    with pytest.raises(pk.ConfigurationError, match="holds 2 bookings records; pass key="):
+        engine.rectify(ANN, "bookings", changes, now=NOW)
+    assert snapshot(engine) == before
+    # one booking, by key: only that one changes
+    assert engine.rectify(ANN, "bookings", changes, now=NOW, key=100) == 1
+    after = snapshot(engine)["bookings"]
+    assert after[100]["invitee_name"] == "Ann Smith"
+    assert after[101] == before["bookings"][101]
+    # both, by an explicit selection
+    both = pk.adapters.where.in_("id", [100, 101])
+    assert engine.rectify(ANN, "bookings", changes, now=NOW, where=both) == 2
     after = snapshot(engine)["bookings"]
     assert after[100]["invitee_name"] == after[101]["invitee_name"] == "Ann Smith"
     assert after[102] == before["bookings"][102]
     assert after[100]["host_notes"] == "Ann is a VIP"
+
+
+def test_a_target_outside_the_subjects_records_is_refused(adapter_kind: str) -> None:
+    engine = make_engine(make_adapter(adapter_kind))
+    before = snapshot(engine)
+    # booking 102 is not Ann's: the key narrows her records, it never reaches someone else's
+    with pytest.raises(pk.ConfigurationError, match="no bookings record of this end_user"):
+        engine.rectify(ANN, "bookings", {"invitee_name": "X"}, now=NOW, key=102)
+    with pytest.raises(pk.ConfigurationError, match="key= or where=, not both"):
+        engine.rectify(
+            ANN, "bookings", {"invitee_name": "X"}, now=NOW, key=100, where=pk.adapters.All()
+        )
+    assert snapshot(engine) == before
+
+
+def test_an_invitee_cannot_rewrite_fields_shared_with_the_host() -> None:
+    engine = make_engine(make_adapter("memory"))
+    before = snapshot(engine)
+    with pytest.raises(pk.ConfigurationError, match="shared by every party"):
+        engine.rectify(ANN, "bookings", {"start_at": NOW}, now=NOW, key=100)
+    assert snapshot(engine) == before
 
 
 def test_refused_fields_change_nothing() -> None:
@@ -52,11 +82,12 @@ def test_refused_fields_change_nothing() -> None:
         "meeting_url": "belongs to the host",
         "created_at": "not personal data",
         "id": "the record's key",
+        "start_at": "shared by every party of the record, and the invitee does not own it",
         "invitee_email": "identifies the invitee",
     }
     for field, why in cases.items():
         with pytest.raises(pk.ConfigurationError, match=why):
-            engine.rectify(ANN, "bookings", {"invitee_name": "X", field: None}, now=NOW)
+            engine.rectify(ANN, "bookings", {"invitee_name": "X", field: None}, now=NOW, key=100)
     assert snapshot(engine) == before
 
 

@@ -57,13 +57,13 @@ def _refusal(rt: RecordType, link: SubjectLink, name: str) -> str | None:
         return f"it identifies the {role} (change the identity through the account instead)"
     if field.party is not None and field.party != role:
         return f"it belongs to the {field.party}, not to the {role}"
+    if not field.personal:
+        return "it is not personal data about the subject"
     if field.party is None and rt.is_multi_party and not link.owner:
         return (
             f"it is shared by every party of the record, and the {role} does not own it "
             "(ask its owner to correct it)"
         )
-    if not field.personal:
-        return "it is not personal data about the subject"
     return None
 
 
