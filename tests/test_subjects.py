@@ -204,3 +204,37 @@ def test_any_spelling_of_an_identity_resolves_to_the_same_reference_and_records(
         assert entry.adapter.count(entry.record_type, entry.selection) == entry.adapter.count(
             entry.record_type, canonical.selection_for(entry.record_type) or pk.adapters.All()
         )
+
+
+def test_the_request_workflow_records_nothing_held(tmp_path: Path) -> None:
+    audit = pk.AuditLog.memory()
+    engine = make_engine(make_adapter("memory"), audit=audit)
+    request = pk.DataSubjectRequest.receive(
+        "access", "end_user", {"email": "nobody@example.com"}, jurisdiction="gdpr", received_at=NOW
+    )
+    request = request.verify(now=NOW).start(now=NOW)
+    subject = pk.Subject("end_user", request.identities)
+    result = engine.export(subject, tmp_path / "nobody.zip", now=NOW)
+    done = request.complete(now=NOW, result=result, audit=audit)
+    assert done.outcome is not None
+    assert done.outcome.nothing_held
+    assert done.outcome.searched == ("bookings (invitee)",)
+    assert pk.DataSubjectRequest.from_json(done.to_json()).outcome == done.outcome
+    (entry,) = [e for e in audit.entries() if e.details.get("to") == "completed"]
+    assert entry.details["nothing_held"] is True
+    assert entry.details["searched"] == ["bookings (invitee)"]
+
+    # an erasure report that found something is recorded with its count
+    erasure = (
+        pk.DataSubjectRequest.receive(
+            "erasure", "customer", {"user_id": "1"}, jurisdiction="gdpr", received_at=NOW
+        )
+        .verify(now=NOW)
+        .start(now=NOW)
+    )
+    report = engine.apply(engine.plan_erasure(pk.Subject("customer", erasure.identities), now=NOW))
+    assert not report.nothing_held
+    finished = erasure.complete(now=NOW, result=report)
+    assert finished.outcome is not None
+    assert not finished.outcome.nothing_held
+    assert finished.outcome.records > 0

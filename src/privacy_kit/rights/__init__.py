@@ -51,6 +51,7 @@ _NAMES: dict[str, str] = {
     "rectify": "._rectify",
     "RequestData": "._request_data",
     "Extension": "._request_states",
+    "Outcome": "._request_states",
     "Pause": "._request_states",
     "RequestStatus": "._request_states",
     "RequestType": "._request_states",
@@ -82,6 +83,7 @@ __all__ = [
     "Extension",
     "KeepReason",
     "KeptItem",
+    "Outcome",
     "Pause",
     "PreferenceRecord",
     "Preferences",
@@ -133,6 +135,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from ._request_states import (
         TRANSITIONS,
         Extension,
+        Outcome,
         Pause,
         RequestStatus,
         RequestType,

@@ -296,6 +296,7 @@ class ErasureReport:
         resumed_steps: steps already done according to the journal (skipped this time).
         dry_run: ``True`` if nothing was changed.
         journal: where the journal is (``None`` for an in-memory journal).
+        searched: every record type and role the plan searched.
     """
 
     plan_id: str
@@ -307,6 +308,16 @@ class ErasureReport:
     resumed_steps: tuple[str, ...] = ()
     dry_run: bool = False
     journal: str | None = None
+    searched: tuple[str, ...] = ()
+
+    @property
+    def nothing_held(self) -> bool:
+        """Whether the erasure found nothing of the subject: nothing deleted, anonymised or kept."""
+        return (
+            not any(self.deleted.values())
+            and not any(self.anonymised.values())
+            and not any(k.count for k in self.kept)
+        )
 
     def to_records(self) -> list[dict[str, Any]]:
         """Deleted, anonymised and kept counts as flat, JSON-ready records."""

@@ -92,6 +92,7 @@ def apply_erasure(
             plan.kept,
             recipients=recipients_to_tell(disclosures, plan.subject_reference, plan.subject_kind),
             dry_run=True,
+            searched=plan.searched,
         )
     log = open_journal(journal, plan_id, prefix="erasure")
     done = log.completed_steps(plan_id)
@@ -142,6 +143,7 @@ def apply_erasure(
         recipients=recipients,
         resumed_steps=tuple(resumed),
         journal=str(path) if path is not None else None,
+        searched=plan.searched,
     )
     if audit is not None:
         audit.record(

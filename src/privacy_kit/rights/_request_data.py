@@ -20,7 +20,7 @@ from .._types import Model, require_aware
 from ..model._jurisdictions import RequestDeadline, get_jurisdiction
 from ..model._policy_rights import RefusalReason
 from ._deadlines import STOP_THE_CLOCK, add_deadline
-from ._request_states import Extension, Pause, RequestStatus, RequestType, Transition
+from ._request_states import Extension, Outcome, Pause, RequestStatus, RequestType, Transition
 
 __all__ = ["RequestData"]
 
@@ -43,6 +43,9 @@ class RequestData(Model):
     pauses: tuple[Pause, ...] = ()
     extensions: tuple[Extension, ...] = ()
     refusal: RefusalReason | None = None
+    outcome: Outcome | None = Field(
+        default=None, description="What answering the request found (set when it is completed)"
+    )
     stop_the_clock: bool | None = Field(
         default=None, description="Override whether awaiting identity stops the clock"
     )

@@ -14,7 +14,15 @@ from pydantic import AwareDatetime, Field
 
 from .._types import Duration, Model
 
-__all__ = ["TRANSITIONS", "Extension", "Pause", "RequestStatus", "RequestType", "Transition"]
+__all__ = [
+    "TRANSITIONS",
+    "Extension",
+    "Outcome",
+    "Pause",
+    "RequestStatus",
+    "RequestType",
+    "Transition",
+]
 
 
 class RequestType(enum.StrEnum):
@@ -85,3 +93,20 @@ class Extension(Model):
     at: AwareDatetime
     by: Duration
     reason: str = Field(min_length=1)
+
+
+class Outcome(Model):
+    """What carrying out a request found: how many records, and whether nothing was held.
+
+    Recorded by :meth:`~privacy_kit.DataSubjectRequest.complete` from the export or erasure that
+    answered the request, so "we hold nothing about you" is a recorded finding with what was
+    searched, never an empty success.
+
+    Example:
+        >>> Outcome(nothing_held=True, searched=("bookings (invitee)",)).nothing_held
+        True
+    """
+
+    nothing_held: bool
+    records: int = Field(default=0, ge=0)
+    searched: tuple[str, ...] = ()

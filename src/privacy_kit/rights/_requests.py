@@ -33,7 +33,7 @@ import hashlib
 import uuid
 import zoneinfo
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -42,13 +42,47 @@ from .._types import require_aware
 from ..audit._log import AuditLog
 from ..model._policy_rights import RefusalReason
 from ._request_data import RequestData
-from ._request_states import TRANSITIONS, Extension, Pause, RequestStatus, RequestType, Transition
+from ._request_states import (
+    TRANSITIONS,
+    Extension,
+    Outcome,
+    Pause,
+    RequestStatus,
+    RequestType,
+    Transition,
+)
 
 __all__ = ["DataSubjectRequest"]
 
 
 def _hash(text: str | None) -> str | None:
     return None if text is None else hashlib.sha256(text.encode()).hexdigest()
+
+
+class Answer(Protocol):
+    """What answered a request: an export result, an erasure plan or report, an :class:`Outcome`."""
+
+    @property
+    def nothing_held(self) -> bool:
+        """Whether nothing of the subject was found."""
+        ...
+
+    @property
+    def searched(self) -> tuple[str, ...]:
+        """Every record type and role that was searched."""
+        ...
+
+
+def _outcome(result: Answer) -> Outcome:
+    if isinstance(result, Outcome):
+        return result
+    records = getattr(result, "total", None)
+    if not isinstance(records, int):
+        counts = [getattr(result, name, None) for name in ("deleted", "anonymised")]
+        records = sum(sum(c.values()) for c in counts if isinstance(c, dict))
+    return Outcome(
+        nothing_held=bool(result.nothing_held), records=records, searched=tuple(result.searched)
+    )
 
 
 class DataSubjectRequest(RequestData):
@@ -254,10 +288,57 @@ class DataSubjectRequest(RequestData):
         return self.transition(RequestStatus.IN_PROGRESS, now=now, note=note, audit=audit)
 
     def complete(
-        self, *, now: dt.datetime, note: str | None = None, audit: AuditLog | None = None
+        self,
+        *,
+        now: dt.datetime,
+        note: str | None = None,
+        audit: AuditLog | None = None,
+        result: Answer | None = None,
     ) -> DataSubjectRequest:
-        """Done: -> ``completed``."""
-        return self.transition(RequestStatus.COMPLETED, now=now, note=note, audit=audit)
+        """Done: -> ``completed``, recording what the answer found.
+
+        Args:
+            now: when.
+            note: free text kept in the history.
+            audit: where to record it (``request.transition``, with the outcome).
+            result: the export result or erasure plan/report that answered the request; its
+                ``nothing_held`` and ``searched`` become the request's :class:`Outcome`, so a
+                request answered with "nothing held" says so, and where it looked.
+
+        Example:
+            >>> from privacy_kit.rights import Outcome
+            >>> t = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+            >>> r = DataSubjectRequest.receive("access", "end_user", {"email": "b@example.com"},
+            ...     jurisdiction="gdpr", received_at=t).verify(now=t).start(now=t)
+            >>> done = r.complete(now=t, result=Outcome(nothing_held=True, searched=("bookings (invitee)",)))
+            >>> done.outcome.nothing_held, done.outcome.searched
+            (True, ('bookings (invitee)',))
+        """
+        outcome = None if result is None else _outcome(result)
+        done = self.transition(RequestStatus.COMPLETED, now=now, note=note)
+        done = done.model_copy(update={"outcome": outcome})
+        last = done.history[-1]
+        done._audit(
+            audit,
+            "request.transition",
+            now,
+            {
+                "from": last.from_status.value if last.from_status else None,
+                "to": RequestStatus.COMPLETED.value,
+                "refusal": None,
+                "note_sha256": _hash(note),
+                **(
+                    {}
+                    if outcome is None
+                    else {
+                        "nothing_held": outcome.nothing_held,
+                        "records": outcome.records,
+                        "searched": list(outcome.searched),
+                    }
+                ),
+            },
+        )
+        return done
 
     def refuse(
         self,
