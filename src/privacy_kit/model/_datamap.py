@@ -108,10 +108,15 @@ class SubjectLink(Model):
     the kind. ``owner`` marks the party that owns the record (the one whose erasure may delete it).
     """
 
-    kind: str
+    kind: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)
     field: str
     identity: str = Field(default="user_id", pattern=r"^[a-z][a-z0-9_]*$")
-    role: str | None = None
+    role: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9_]*$",
+        max_length=64,
+        description="A plain name (it becomes part of export file names)",
+    )
     owner: bool = False
     extra_identities: dict[str, str] = Field(
         default_factory=dict,

@@ -16,6 +16,7 @@ import html
 import io
 import operator
 import os
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -26,7 +27,7 @@ import orjson
 
 from .._errors import ConfigurationError
 
-__all__ = ["Bundle", "RecordWriters", "iter_bundle_records"]
+__all__ = ["Bundle", "RecordWriters", "iter_bundle_records", "neutralise_formula"]
 
 SPOOL = 1 << 20  # bytes a temporary file keeps in memory before it spills to disk
 _OPTIONS = orjson.OPT_NON_STR_KEYS
@@ -46,10 +47,27 @@ def _json(value: Any) -> bytes:
     return orjson.dumps(value, default=json_default, option=_OPTIONS)
 
 
+_FORMULA_LEADS = frozenset("=+-@\t\r")
+
+
+def neutralise_formula(text: str) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula (the OWASP CSV-injection rule).
+
+    A cell beginning with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is prefixed with
+    a single quote, which spreadsheets show as text; every other cell is unchanged. Only the CSV
+    files get this: JSON and NDJSON keep the exact value.
+
+    Example:
+        >>> neutralise_formula("=1+2"), neutralise_formula("Ann")
+        ("'=1+2", 'Ann')
+    """
+    return "'" + text if text and text[0] in _FORMULA_LEADS else text
+
+
 def _csv_cell(value: Any) -> str:
     kind = type(value)
     if kind is str:  # the common cases first: this runs once per exported cell
-        return value  # type: ignore[no-any-return]
+        return "'" + value if value and value[0] in _FORMULA_LEADS else value  # type: ignore[no-any-return]
     if kind is int or kind is float:
         return str(value)
     if value is None:
@@ -62,7 +80,7 @@ def _csv_cell(value: Any) -> str:
         return _json(value).decode("utf-8")
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
-    return str(value)
+    return neutralise_formula(str(value))
 
 
 class _Sink:
@@ -190,19 +208,74 @@ def summary_html(manifest: Mapping[str, Any]) -> bytes:
 
 
 def prepare_destination(destination: Path, fmt: str) -> Path:
+    """A new, private, uniquely named place beside ``destination`` to write the bundle into.
+
+    The zip is written to a file created exclusively (``O_EXCL``: a file or symlink planted at
+    that name makes creation fail, it is never followed), the folder into a fresh directory
+    (``mkdtemp``); :func:`publish` then moves it into place without overwriting anything.
+    Concurrent exports to one destination each write their own file, and at most one is
+    published.
+    """
     if fmt == "zip":
         if destination.is_dir():
             raise ConfigurationError(
                 f"{destination} is a directory; give the path of the zip file to write"
             )
-        if destination.exists():
+        if destination.exists() or destination.is_symlink():
             raise ConfigurationError(f"{destination} exists; an export never overwrites a file")
         destination.parent.mkdir(parents=True, exist_ok=True)
-        return destination.with_name(destination.name + ".partial")
-    if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
+        fd, name = tempfile.mkstemp(
+            prefix=f".{destination.name}.", suffix=".partial", dir=destination.parent
+        )
+        os.close(fd)
+        return Path(name)
+    if destination.is_symlink() or (
+        destination.exists() and (not destination.is_dir() or any(destination.iterdir()))
+    ):
         raise ConfigurationError(f"{destination} exists and is not an empty directory")
     destination.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=destination.name + ".partial-", dir=destination.parent))
+    return Path(
+        tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".partial", dir=destination.parent)
+    )
+
+
+def publish(target: Path, destination: Path, fmt: str) -> None:
+    """Move a finished bundle into place, atomically and without overwriting anything.
+
+    A zip is hard-linked to its name (which fails if the name exists, whoever created it in the
+    meantime) and its temporary name removed; a folder replaces the empty directory it was asked
+    for, or takes a free name.
+
+    Raises:
+        ConfigurationError: the destination appeared while the bundle was written.
+    """
+    try:
+        if fmt == "zip":
+            try:
+                os.link(target, destination)
+            except FileExistsError:
+                raise
+            except OSError:  # a filesystem without hard links: rename, after one more check
+                if destination.exists() or destination.is_symlink():
+                    raise FileExistsError(destination) from None
+                os.rename(target, destination)
+                return
+            target.unlink()
+            return
+        if destination.is_symlink():
+            raise FileExistsError(destination)
+        if destination.exists():
+            destination.rmdir()  # empty, checked before writing; fails if something arrived
+        os.rename(target, destination)
+    except (FileExistsError, OSError) as exc:
+        if target.is_dir():
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            target.unlink(missing_ok=True)
+        raise ConfigurationError(
+            f"{destination} appeared while the export was written; nothing was overwritten "
+            f"({type(exc).__name__})"
+        ) from None
 
 
 class Bundle:
@@ -217,6 +290,9 @@ class Bundle:
         self.files: dict[str, dict[str, Any]] = {}
 
     def _open(self, name: str) -> IO[bytes]:
+        parts = name.split("/")
+        if name.startswith("/") or any(p in ("", ".", "..") for p in parts):
+            raise ConfigurationError(f"refusing to write bundle member {name!r} (not a plain path)")
         if self.zip is not None:
             return self.zip.open(name, "w", force_zip64=True)
         path = self.target / name

@@ -53,6 +53,7 @@ from ._bundle import (
     file_sha256,
     json_default,
     prepare_destination,
+    publish,
     summary_html,
 )
 
@@ -418,14 +419,9 @@ def export_subject(
         else:
             target.unlink(missing_ok=True)
         raise
-    if format == "zip":
-        os.replace(target, destination)
-        sha = file_sha256(destination)
-    else:
-        if destination.exists():
-            destination.rmdir()  # empty, checked above
-        os.replace(target, destination)
-        sha = bundle.files["manifest.json"]["sha256"]
+    # The hash is taken of the file this export wrote, before it is published under its name.
+    sha = file_sha256(target) if format == "zip" else bundle.files["manifest.json"]["sha256"]
+    publish(target, destination, format)
     result = ExportResult(
         path=destination,
         format=format,
