@@ -44,6 +44,10 @@ _NAMES: dict[str, str] = {
     "load_policy": "._loading",
     "read_document": "._loading",
     "validation_problems": "._loading",
+    "DeletionOrder": "._order",
+    "ForeignKey": "._order",
+    "RecordReference": "._order",
+    "deletion_order": "._order",
     "Policy": "._policy",
     "Collection": "._policy_collection",
     "Contact": "._policy_collection",
@@ -102,9 +106,11 @@ __all__ = [
     "Controller",
     "DataCategory",
     "DataMap",
+    "DeletionOrder",
     "ExceptionKind",
     "FieldSpec",
     "Finding",
+    "ForeignKey",
     "IdentityVerification",
     "Jurisdiction",
     "LegalBasis",
@@ -113,6 +119,7 @@ __all__ = [
     "Purpose",
     "Recipient",
     "RecipientKind",
+    "RecordReference",
     "RecordType",
     "RefusalReason",
     "RequestChannel",
@@ -138,6 +145,7 @@ __all__ = [
     "Trigger",
     "check",
     "default_taxonomy",
+    "deletion_order",
     "example_path",
     "format_location",
     "get_jurisdiction",
@@ -175,6 +183,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
         read_document,
         validation_problems,
     )
+    from ._order import DeletionOrder, ForeignKey, RecordReference, deletion_order
     from ._policy import Policy
     from ._policy_collection import (
         Collection,
