@@ -25,6 +25,7 @@ from ._base import (
     missing_problems,
 )
 from ._memory import InMemoryAdapter
+from ._order import ForeignKeyReporter, reported_foreign_keys, store_deletion_order
 from ._selection import After, All, And, Before, Eq, In, IsNull, Not, Or, Selection, where
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "Before",
     "Capability",
     "Eq",
+    "ForeignKeyReporter",
     "In",
     "InMemoryAdapter",
     "IsNull",
@@ -48,6 +50,8 @@ __all__ = [
     "SQLiteAdapter",
     "Selection",
     "missing_problems",
+    "reported_foreign_keys",
+    "store_deletion_order",
     "where",
 ]
 

@@ -60,6 +60,9 @@ class Capability(enum.StrEnum):
     """Writes per-record computed values for many keys in one round trip per batch."""
     TRANSACTIONS = "transactions"
     """Each batch of a delete or update is atomic."""
+    FOREIGN_KEYS = "foreign_keys"
+    """Reports the store's foreign keys between record types (``foreign_keys(record_types)``),
+    so erasures and sweeps delete children before the records they reference."""
 
 
 @runtime_checkable

@@ -13,6 +13,7 @@ from typing import Any
 
 from .._errors import Problem
 from ..model._datamap import DataMap, RecordType
+from ..model._order import ForeignKey
 from ._base import (
     BaseAdapter,
     Capability,
@@ -49,7 +50,12 @@ class InMemoryAdapter(BaseAdapter):
     """
 
     capabilities = frozenset(
-        {Capability.COUNT, Capability.BULK_UPDATE_BY_KEY, Capability.TRANSACTIONS}
+        {
+            Capability.COUNT,
+            Capability.BULK_UPDATE_BY_KEY,
+            Capability.TRANSACTIONS,
+            Capability.FOREIGN_KEYS,
+        }
     )
 
     def __init__(
@@ -176,6 +182,10 @@ class InMemoryAdapter(BaseAdapter):
                 row.update(copy.deepcopy(dict(values)))
                 updated += 1
         return updated
+
+    def foreign_keys(self, record_types: Sequence[RecordType]) -> tuple[ForeignKey, ...]:
+        """None: records in memory reference nothing the store enforces (so it can tell: none)."""
+        return ()
 
     def verify(self, datamap: DataMap) -> list[Problem]:
         """Tables must exist; a table's columns are the union of its records' keys (if any)."""

@@ -30,6 +30,7 @@ except ImportError as exc:  # pragma: no cover - exercised in the core-only test
 
 from .._errors import Problem
 from ..model._datamap import DataMap, FieldSpec, RecordType
+from ..model._order import ForeignKey
 from ._base import (
     BaseAdapter,
     Capability,
@@ -126,7 +127,12 @@ class SQLAlchemyAdapter(BaseAdapter):
     """
 
     capabilities = frozenset(
-        {Capability.COUNT, Capability.BULK_UPDATE_BY_KEY, Capability.TRANSACTIONS}
+        {
+            Capability.COUNT,
+            Capability.BULK_UPDATE_BY_KEY,
+            Capability.TRANSACTIONS,
+            Capability.FOREIGN_KEYS,
+        }
     )
 
     def __init__(
@@ -419,6 +425,70 @@ class SQLAlchemyAdapter(BaseAdapter):
                         else None
                     )
         return missing_problems(datamap, self.store, existing)
+
+    def foreign_keys(self, record_types: Sequence[RecordType]) -> tuple[ForeignKey, ...]:
+        """The database's foreign keys between ``record_types`` (within the adapter's schema).
+
+        Read with SQLAlchemy's inspector (``get_multi_foreign_keys``, one query for all tables);
+        on MariaDB/MySQL from ``information_schema.KEY_COLUMN_USAGE`` (as :meth:`verify` does).
+
+        Example:
+            >>> import privacy_kit as pk
+            >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
+            >>> with SQLAlchemyAdapter("sqlite://") as db:
+            ...     db.create_schema(dm)
+            ...     db.foreign_keys(dm.record_types)
+            ()
+        """
+        names: dict[str, list[str]] = {}
+        for rt in record_types:
+            if self.serves(rt):
+                names.setdefault(rt.table_name, []).append(rt.name)
+        rows: list[tuple[str, str, list[str], list[str]]] = []
+        with self.wrap_errors("foreign_keys"):
+            if self._mysql:
+                query = sa.text(
+                    "SELECT CONSTRAINT_NAME, TABLE_NAME, COLUMN_NAME, REFERENCED_TABLE_NAME, "
+                    "REFERENCED_COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE "
+                    "WHERE TABLE_SCHEMA = COALESCE(:schema, DATABASE()) "
+                    "AND REFERENCED_TABLE_SCHEMA = TABLE_SCHEMA "
+                    "AND REFERENCED_TABLE_NAME IS NOT NULL "
+                    "ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION"
+                )
+                grouped: dict[tuple[str, str], tuple[str, list[str], list[str]]] = {}
+                with self.engine.connect() as conn:
+                    for constraint, table, column, parent, referenced in conn.execute(
+                        query, {"schema": self.schema}
+                    ):
+                        if table in names:
+                            entry = grouped.setdefault((table, constraint), (parent, [], []))
+                            entry[1].append(column)
+                            entry[2].append(referenced)
+                rows = [(t, p, c, r) for (t, _), (p, c, r) in grouped.items()]
+            elif names:
+                inspector = sa.inspect(self.engine)
+                found = inspector.get_multi_foreign_keys(
+                    schema=self.schema, filter_names=list(names)
+                )
+                for (_, table), keys in found.items():
+                    rows.extend(
+                        (
+                            table,
+                            key["referred_table"],
+                            list(key["constrained_columns"]),
+                            list(key["referred_columns"]),
+                        )
+                        for key in keys
+                        if key.get("referred_schema") in (None, self.schema)
+                    )
+        return tuple(
+            dict.fromkeys(
+                ForeignKey(child, parent, columns, referenced)
+                for table, parent_table, columns, referenced in rows
+                for child in names.get(table, ())
+                for parent in names.get(parent_table, ())
+            )
+        )
 
     # -- extras: loading data and creating tables ---------------------------------------------
     def insert(

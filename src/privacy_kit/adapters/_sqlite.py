@@ -25,6 +25,7 @@ import orjson
 
 from .._errors import Problem
 from ..model._datamap import DataMap, RecordType
+from ..model._order import ForeignKey
 from ._base import (
     BaseAdapter,
     Capability,
@@ -179,7 +180,12 @@ class SQLiteAdapter(BaseAdapter):
     """
 
     capabilities = frozenset(
-        {Capability.COUNT, Capability.BULK_UPDATE_BY_KEY, Capability.TRANSACTIONS}
+        {
+            Capability.COUNT,
+            Capability.BULK_UPDATE_BY_KEY,
+            Capability.TRANSACTIONS,
+            Capability.FOREIGN_KEYS,
+        }
     )
 
     def __init__(
@@ -410,6 +416,49 @@ class SQLiteAdapter(BaseAdapter):
                 }
                 existing[rt.table_name] = columns or None
         return missing_problems(datamap, self.store, existing)
+
+    def foreign_keys(self, record_types: Sequence[RecordType]) -> tuple[ForeignKey, ...]:
+        """The database's foreign keys between ``record_types`` (``PRAGMA foreign_key_list``).
+
+        Table names match case-insensitively, as SQLite's do. SQLite enforces them only with
+        ``PRAGMA foreign_keys=ON``; privacy_kit deletes children first either way.
+
+        Example:
+            >>> import privacy_kit as pk
+            >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
+            >>> db = SQLiteAdapter()
+            >>> db.create_schema(dm)
+            >>> _ = db.connection.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, "
+            ...                           "booking_id INTEGER REFERENCES bookings (id))")
+            >>> notes = pk.RecordType(name="notes", store="main",
+            ...                       fields=[{"name": "id"}, {"name": "booking_id"}])
+            >>> db.foreign_keys([*dm.record_types, notes])
+            (ForeignKey(record_type='notes', references='bookings', fields=('booking_id',), referenced_fields=('id',)),)
+        """
+        names: dict[str, list[str]] = {}
+        for rt in record_types:
+            if self.serves(rt):
+                names.setdefault(rt.table_name.casefold(), []).append(rt.name)
+        found: list[ForeignKey] = []
+        with self.wrap_errors("foreign_keys"):
+            for table in dict.fromkeys(rt.table_name for rt in record_types if self.serves(rt)):
+                keys: dict[int, tuple[str, list[str], list[str]]] = {}
+                for key_id, _seq, parent, column, referenced in self.connection.execute(
+                    'SELECT id, seq, "table", "from", "to" FROM pragma_foreign_key_list(?) '
+                    "ORDER BY id, seq",
+                    [table],
+                ):
+                    entry = keys.setdefault(key_id, (parent, [], []))
+                    entry[1].append(column)
+                    if referenced is not None:
+                        entry[2].append(referenced)
+                for parent, columns, referenced_columns in keys.values():
+                    for child_name in names[table.casefold()]:
+                        found.extend(
+                            ForeignKey(child_name, parent_name, columns, referenced_columns)
+                            for parent_name in names.get(parent.casefold(), ())
+                        )
+        return tuple(dict.fromkeys(found))
 
     # -- extras: loading data and creating tables ---------------------------------------------
     def insert(

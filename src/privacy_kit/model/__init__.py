@@ -45,6 +45,10 @@ _NAMES: dict[str, str] = {
     "load_policy": "._loading",
     "read_document": "._loading",
     "validation_problems": "._loading",
+    "DeletionOrder": "._order",
+    "ForeignKey": "._order",
+    "RecordReference": "._order",
+    "deletion_order": "._order",
     "Policy": "._policy",
     "Collection": "._policy_collection",
     "Contact": "._policy_collection",
@@ -103,9 +107,11 @@ __all__ = [
     "Controller",
     "DataCategory",
     "DataMap",
+    "DeletionOrder",
     "ExceptionKind",
     "FieldSpec",
     "Finding",
+    "ForeignKey",
     "IdentityVerification",
     "Jurisdiction",
     "LegalBasis",
@@ -114,6 +120,7 @@ __all__ = [
     "Purpose",
     "Recipient",
     "RecipientKind",
+    "RecordReference",
     "RecordType",
     "RefusalReason",
     "RequestChannel",
@@ -139,6 +146,7 @@ __all__ = [
     "Trigger",
     "check",
     "default_taxonomy",
+    "deletion_order",
     "example_path",
     "format_location",
     "get_jurisdiction",
@@ -178,6 +186,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
         read_document,
         validation_problems,
     )
+    from ._order import DeletionOrder, ForeignKey, RecordReference, deletion_order
     from ._policy import Policy
     from ._policy_collection import (
         Collection,

@@ -20,6 +20,7 @@ from .._scope import Stores
 from .._types import Duration, require_aware
 from ..adapters import After, And, Before, In, IsNull, Not, Or, Selection
 from ..adapters._base import WRITE_BATCH
+from ..adapters._order import store_deletion_order
 from ..model._check import rule_for_record_type
 from ..model._datamap import DataMap, RecordType
 from ..model._policy import Policy
@@ -266,8 +267,10 @@ def plan_retention(
             entries.extend(reversed(planned))
         if rt.name in account_types:
             notes.extend(_orphan_notes(policy, datamap, rt, rule))
-    # Records whose trigger is their account's go before the accounts themselves.
-    entries.sort(key=lambda e: e.record_type in account_types)
+    # Children (records whose trigger is their account's among them) before what they reference.
+    order = store_deletion_order((rt, stores.adapter_for(rt)) for rt in datamap.record_types)
+    notes.extend(order.notes)
+    entries.sort(key=lambda e: order.rank(e.record_type))
     ident = hashlib.sha256(
         orjson.dumps(
             [

@@ -10,11 +10,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Iterable, Mapping
 
+import attrs
+
 from .._errors import ConfigurationError
 from .._scope import Scope
 from .._types import require_aware
 from ..adapters import Selection
 from ..adapters._base import WRITE_BATCH
+from ..adapters._order import store_deletion_order
 from ..audit._log import AuditLog
 from ..model._check import rule_for_record_type
 from ..model._datamap import FieldSpec, RecordType, SubjectLink
@@ -215,6 +218,15 @@ def plan_erasure(
                     selection=work,
                 )
             )
+    # -- deletion order: children before the records they reference (data map + foreign keys).
+    order = store_deletion_order((e.record_type, e.adapter) for e in scope)
+    steps.sort(key=lambda step: order.rank(step.record_type))
+    steps = [
+        attrs.evolve(s, method=f"{s.method}; {note}")
+        if s.action is ErasureAction.DELETE and (note := order.cycle_note(s.record_type))
+        else s
+        for s in steps
+    ]
     plan = ErasurePlan(
         subject_reference=scope.reference,
         subject_kind=scope.subject.kind,
