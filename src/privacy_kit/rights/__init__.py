@@ -68,12 +68,14 @@ _NAMES: dict[str, str] = {
 }
 
 __all__ = [
+    "EXPORT_FORMAT",
+    "STOP_THE_CLOCK",
+    "TRANSITIONS",
     "Bundle",
     "Challenge",
     "CodeVerifier",
     "DataSubjectRequest",
     "Decision",
-    "EXPORT_FORMAT",
     "ErasureAction",
     "ErasurePlan",
     "ErasureReport",
@@ -91,8 +93,6 @@ __all__ = [
     "RequestStatus",
     "RequestType",
     "RestrictionGround",
-    "STOP_THE_CLOCK",
-    "TRANSITIONS",
     "Transition",
     "UnsubscribeToken",
     "Verifier",
@@ -118,7 +118,14 @@ __getattr__, __dir__ = attach(__name__, _NAMES, __all__)
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from ._bundle import Bundle, RecordWriters, iter_bundle_records, neutralise_formula
     from ._deadlines import STOP_THE_CLOCK, add_deadline
-    from ._erasure import ErasureAction, ErasurePlan, ErasureReport, ErasureStep, KeepReason, KeptItem
+    from ._erasure import (
+        ErasureAction,
+        ErasurePlan,
+        ErasureReport,
+        ErasureStep,
+        KeepReason,
+        KeptItem,
+    )
     from ._erasure_apply import apply_erasure, recipients_to_tell
     from ._erasure_plan import plan_erasure
     from ._export import EXPORT_FORMAT, ExportResult, export_subject
@@ -127,7 +134,15 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from ._preferences import Preferences
     from ._rectify import rectify
     from ._request_data import RequestData
-    from ._request_states import Extension, Outcome, Pause, RequestStatus, RequestType, TRANSITIONS, Transition
+    from ._request_states import (
+        TRANSITIONS,
+        Extension,
+        Outcome,
+        Pause,
+        RequestStatus,
+        RequestType,
+        Transition,
+    )
     from ._requests import DataSubjectRequest
     from ._unsubscribe import UnsubscribeToken, make_unsubscribe_token, read_unsubscribe_token
     from ._verification import Challenge, CodeVerifier, Verifier
