@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -164,3 +165,88 @@ def test_the_installed_command(tmp_path: Path) -> None:
         [*argv, "schema", "datamap"], capture_output=True, text=True, check=True, timeout=120
     )
     assert json.loads(schema.stdout)["title"] == "DataMap"
+
+
+# -- never a traceback ------------------------------------------------------------------------------
+
+
+def _this_checkout() -> list[str]:
+    """``python -m privacy_kit`` running the code under test (not whatever is installed)."""
+    return [sys.executable, "-m", "privacy_kit"]
+
+
+def _env() -> dict[str, str]:
+    src = str(Path(pk.__file__).resolve().parents[1])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+
+
+def test_a_closed_pipe_exits_141_without_a_traceback() -> None:
+    # The reader goes away before a byte is read: every write fails with EPIPE.
+    proc = subprocess.Popen(
+        [*_this_checkout(), "validate"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_env(),
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 141
+    assert err == ""
+
+
+@pytest.mark.skipif(shutil.which("head") is None, reason="needs head(1)")
+def test_validate_piped_into_head_prints_one_line_and_no_traceback() -> None:
+    command = " ".join([*_this_checkout(), "validate"])
+    result = subprocess.run(
+        ["sh", "-c", f"{command} | head -1"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env=_env(),
+    )
+    assert result.returncode == 0
+    assert result.stdout.startswith("(no policy given: checking the built-in example")
+    assert result.stdout.count("\n") == 1
+    assert result.stderr == ""
+
+
+def test_a_refused_operation_is_one_line_on_stderr_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _run(["demo", "--customers", "0", "--plain", "--out", str(tmp_path)], capsys)
+    assert code == 2
+    assert err.startswith("privacy-kit: ConfigurationError: customers must be >= 1")
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+def test_any_privacy_kit_error_is_reported_on_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(args: object, out: object) -> int:
+        raise pk.SchemaMismatchError(
+            "the store does not match the data map:\n  users: no column 'email'",
+            adapter="SQLiteAdapter",
+            operation="verify",
+        )
+
+    monkeypatch.setattr("privacy_kit.cli._main._cmd_schema", broken)
+    code, _, err = _run(["schema", "policy"], capsys)
+    assert code == 2
+    assert err == (
+        "privacy-kit: SchemaMismatchError: SQLiteAdapter: verify failed: the store does not "
+        "match the data map: users: no column 'email'\n"
+    )
+
+
+def test_an_unwritable_output_is_one_line_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "no" / "such" / "folder" / "notice.md"
+    code, _, err = _run(["render", "-o", str(target)], capsys)
+    assert code == 2
+    assert err == f"privacy-kit: {target}: No such file or directory\n"

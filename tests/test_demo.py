@@ -105,7 +105,7 @@ def test_demo_via_main(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     )
     assert code == 0
     assert "as of 2025-06-30" in out.getvalue()
-    assert main(["demo", "--out", str(tmp_path / "d")], io.StringIO()) == 1
+    assert main(["demo", "--out", str(tmp_path / "d")], io.StringIO()) == 2  # refused: exit 2
     assert "already exists" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["demo", "--as-of", "soon"], io.StringIO())

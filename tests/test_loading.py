@@ -11,6 +11,7 @@ import yaml
 
 import privacy_kit as pk
 from privacy_kit.model._loading import format_location, read_document
+from strategies import example_datamap_data, example_policy_data
 
 MALFORMED = Path(__file__).parent / "malformed"
 EXPECTED: list[dict[str, str]] = yaml.safe_load((MALFORMED / "expected.yaml").read_text("utf-8"))
@@ -134,3 +135,149 @@ def test_example_path() -> None:
     assert pk.example_path("datamap.yaml").exists()
     with pytest.raises(FileNotFoundError, match=r"no file 'nope\.yaml'"):
         pk.example_path("nope.yaml")
+
+
+# -- every problem at once: structural and cross-reference together -------------------------------
+
+
+def _problems(data: dict[str, Any], **kwargs: Any) -> dict[str, str]:
+    loader = pk.load_datamap if "record_types" in data else pk.load_policy
+    with pytest.raises(pk.PolicyError) as info:
+        loader(data, **kwargs)
+    return {p.location: p.message for p in info.value.problems}
+
+
+def test_a_structural_error_does_not_hide_the_cross_reference_errors(tmp_path: Path) -> None:
+    data = example_policy_data()
+    data["children"]["minimum_age"] = 99  # structural: out of range
+    data["collection"][2]["category"] = "user.contct.email"  # cross-reference: unknown category
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(pk.PolicyError) as info:
+        pk.load_policy(path)
+    err = info.value
+    assert [p.location for p in err.problems] == [
+        "children.minimum_age",
+        "collection[2].category",
+    ]
+    assert "less than or equal to 21" in err.problems[0].message
+    assert err.problems[1].message == (
+        "unknown category 'user.contct.email'; did you mean 'user.contact.email'?"
+    )
+    assert str(err).startswith(f"{path}: 2 problems\n  children.minimum_age: ")
+
+
+def test_an_unknown_top_level_key_does_not_hide_the_rest() -> None:
+    data = example_policy_data()
+    data["retension"] = []
+    data["breach"]["notify_within"] = "soon"
+    data["jurisdictions"] = ["gdrp"]
+    assert _problems(data) == {
+        "": "unknown key 'retension'; did you mean 'retention'?",
+        "breach.notify_within": "invalid duration 'soon': expected ISO 8601 such as 'P30D', "
+        "'P1Y6M', 'PT72H' or words such as '30 days'",
+        "jurisdictions[0]": "unknown jurisdiction 'gdrp'; did you mean 'gdpr'?",
+    }
+
+
+def test_a_malformed_entry_does_not_hide_its_neighbours() -> None:
+    data = example_policy_data()
+    data["collection"][1]["source"] = "guessed"
+    data["collection"][3]["category"] = "user.contct.email"
+    data["recipients"][0]["purposes"] = ["suport"]
+    problems = _problems(data)
+    assert set(problems) == {
+        "collection[1].source",
+        "collection[3].category",  # at its place in the document, not among the kept entries
+        "recipients[0].purposes[0]",
+    }
+    assert (
+        problems["recipients[0].purposes[0]"] == "unknown purpose 'suport'; did you mean 'support'?"
+    )
+
+
+def test_checks_that_read_a_malformed_section_are_left_out() -> None:
+    # subjects malformed: whether another section names one of them cannot be told, but a kind
+    # the vocabulary does not know is still reported
+    data = example_policy_data()
+    data["subjects"][0]["description"] = 5
+    data["collection"][0]["subjects"] = ["customer", "custmer"]
+    assert set(_problems(data)) == {"subjects[0].description", "collection[0].subjects[1]"}
+    # requests malformed: a right's channels cannot be checked; its other references still are
+    data = example_policy_data()
+    data["requests"]["channels"] = "email"
+    data["rights"][0]["channels"] = ["no_such_channel"]
+    data["rights"][0]["subjects"] = ["custmer"]
+    assert set(_problems(data)) == {"requests.channels", "rights[0].subjects[0]"}
+    # jurisdictions malformed: a right's jurisdictions cannot be checked
+    data = example_policy_data()
+    data["jurisdictions"] = "gdpr"
+    data["rights"][0]["jurisdictions"] = ["pipeda"]
+    assert set(_problems(data)) == {"jurisdictions"}
+    # the taxonomy malformed: no name can be checked against it
+    data = example_policy_data()
+    data["taxonomy"] = {"base": "fides"}
+    data["collection"][0]["category"] = "user.contct.email"
+    assert set(_problems(data)) == {"taxonomy.base"}
+
+
+def test_a_data_map_reports_structure_internal_references_and_vocabulary_at_once() -> None:
+    data = example_datamap_data()
+    data["record_types"][1]["fields"] = "id, name"  # structural
+    data["record_types"][3]["primary_key"] = "booking_id"  # internal reference
+    data["record_types"][2]["fields"][1]["categories"] = ["user.nope"]  # the policy's vocabulary
+    problems = _problems(data, policy=pk.load_policy(pk.example_path()))
+    assert set(problems) == {
+        "record_types[1].fields",
+        "record_types[3].primary_key",
+        "record_types[2].fields[1].categories[0]",
+    }
+    assert problems["record_types[3].primary_key"].startswith(
+        "primary key 'booking_id' is not a field of 'bookings'"
+    )
+    assert problems["record_types[2].fields[1].categories[0]"].startswith(
+        "unknown category 'user.nope'"
+    )
+
+
+def test_a_data_map_with_only_internal_errors_also_reports_the_vocabulary() -> None:
+    data = example_datamap_data()
+    data["record_types"][3]["primary_key"] = "booking_id"
+    data["record_types"][2]["fields"][1]["categories"] = ["user.nope"]
+    problems = _problems(data, policy=pk.load_policy(pk.example_path()))
+    assert set(problems) == {
+        "record_types[3].primary_key",
+        "record_types[2].fields[1].categories[0]",
+    }
+
+
+def test_an_account_link_to_a_malformed_record_type_is_not_reported() -> None:
+    data = example_datamap_data()
+    data["record_types"][0]["fields"] = "broken"  # users, which every account link names
+    assert set(_problems(data)) == {"record_types[0].fields"}
+
+
+# -- the policy= argument and sources of the wrong type ---------------------------------------------
+
+
+def test_policy_may_be_given_as_a_path_or_a_mapping() -> None:
+    datamap = pk.load_datamap(pk.example_path("datamap.yaml"))
+    assert pk.load_datamap(pk.example_path("datamap.yaml"), policy=pk.example_path()) == datamap
+    assert pk.load_datamap(datamap, policy=str(pk.example_path())) is datamap
+    assert pk.load_datamap(datamap, policy=example_policy_data()) is datamap
+    bad = example_datamap_data()
+    bad["record_types"][2]["fields"][1]["categories"] = ["user.nope"]
+    with pytest.raises(pk.PolicyError, match=r"unknown category 'user\.nope'"):
+        pk.load_datamap(bad, policy=str(pk.example_path()))
+
+
+def test_a_policy_of_the_wrong_type_is_a_wrong_type_error() -> None:
+    with pytest.raises(
+        pk.WrongTypeError, match="policy must be a Policy, a path or a mapping, got int"
+    ):
+        pk.load_datamap(pk.example_path("datamap.yaml"), policy=3)  # type: ignore[arg-type]
+    with pytest.raises(pk.WrongTypeError, match="expected a path or a mapping for the data map"):
+        pk.load_datamap([])  # type: ignore[arg-type]
+    with pytest.raises(pk.WrongTypeError) as info:
+        pk.load_policy(3)  # type: ignore[arg-type]
+    assert isinstance(info.value, TypeError)

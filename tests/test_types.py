@@ -291,3 +291,34 @@ def test_closest_and_require_aware() -> None:
 def test_public_names() -> None:
     assert pk.Duration is Duration
     assert pk.LocalizedText is LocalizedText
+
+
+def test_require_aware_refuses_with_privacy_kit_errors() -> None:
+    with pytest.raises(pk.NaiveDatetimeError) as info:
+        require_aware(dt.datetime(2024, 1, 1), "as_of")
+    err = info.value
+    assert isinstance(err, pk.ConfigurationError)
+    assert isinstance(err, ValueError)
+    assert err.argument == "as_of"
+    assert err.value == dt.datetime(2024, 1, 1)
+    # a date, a string: not an instant at all (was an AttributeError)
+    for value in (dt.date(2024, 1, 1), "2024-01-01T00:00:00+00:00", None):
+        with pytest.raises(pk.WrongTypeError, match="now must be a timezone-aware datetime, got"):
+            require_aware(value)  # type: ignore[arg-type]
+
+
+def test_closest_prefers_a_match_that_differs_only_in_case() -> None:
+    assert closest("Bookings", ["booking_notes", "bookings"]) == "bookings"
+    assert closest("GDPR", ["gdpr", "uk_gdpr"]) == "gdpr"
+
+
+def test_duration_errors_are_privacy_kit_errors() -> None:
+    with pytest.raises(pk.ConfigurationError, match="invalid duration 'forever'") as info:
+        Duration.parse("forever")
+    assert isinstance(info.value, ValueError)
+    with pytest.raises(pk.ConfigurationError, match="must not be negative"):
+        Duration(days=-1)
+    with pytest.raises(pk.WrongTypeError, match="expected a duration string"):
+        Duration.parse(30)  # type: ignore[arg-type]
+    with pytest.raises(pk.WrongTypeError, match="duration part days must be an integer"):
+        Duration(days="3")  # type: ignore[arg-type]

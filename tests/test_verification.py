@@ -144,6 +144,42 @@ def test_bad_arguments() -> None:
         verifier.issue("", now=NOW)
 
 
+def test_bad_arguments_are_privacy_kit_errors() -> None:
+    verifier = CodeVerifier(SECRET)
+    with pytest.raises(pk.NaiveDatetimeError, match="now must be a timezone-aware"):
+        verifier.issue("subj_1", now=dt.datetime(2026, 1, 1))
+    with pytest.raises(pk.ConfigurationError, match="must not be empty"):
+        verifier.issue("", now=NOW)
+    with pytest.raises(pk.WrongTypeError, match="subject_ref must be a string"):
+        verifier.issue(7, now=NOW)  # type: ignore[arg-type]
+    with pytest.raises(pk.WrongTypeError, match="secret must be bytes"):
+        CodeVerifier("s" * 32)  # type: ignore[arg-type]
+    with pytest.raises(pk.WrongTypeError, match="ttl must be a Duration"):
+        CodeVerifier(SECRET, ttl="PT15M")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("as_type", [int, lambda code: None, str.encode, float])
+def test_a_code_of_the_wrong_type_is_refused_and_never_verifies(as_type: object) -> None:
+    verifier = CodeVerifier(SECRET, max_attempts=1)
+    challenge = verifier.issue("subj_1", now=NOW)
+    # the right code, but not as a string: refused as malformed, not an AttributeError
+    answer = as_type(challenge.code)  # type: ignore[operator]
+    with pytest.raises(pk.VerificationError, match=r"^malformed: the code must be a string"):
+        verifier.check(challenge.challenge_id, answer, now=NOW)
+    with pytest.raises(pk.VerificationError, match=r"^malformed: the code must be a string"):
+        verifier.check(challenge.challenge_id, answer, now=NOW)
+    # neither a success (the challenge is not used up) nor a counted attempt (max_attempts=1)
+    assert verifier.check(challenge.challenge_id, challenge.code, now=NOW) == "subj_1"
+
+
+def test_a_challenge_id_of_the_wrong_type_is_malformed() -> None:
+    verifier = CodeVerifier(SECRET)
+    challenge = verifier.issue("subj_1", now=NOW)
+    for challenge_id in (None, 12, challenge.challenge_id.encode()):
+        with pytest.raises(pk.VerificationError, match=r"^malformed: the challenge id"):
+            verifier.check(challenge_id, challenge.code, now=NOW)  # type: ignore[arg-type]
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.text(min_size=1, max_size=30), st.integers(6, 8))
 def test_codes_verify_for_any_subject(ref: str, digits: int) -> None:

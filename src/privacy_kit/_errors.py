@@ -7,7 +7,10 @@ inherits it too, so ``except ValueError`` keeps working in code that does not kn
     PrivacyKitError
     ├── PolicyError (ValueError)           a policy or data map is malformed or inconsistent
     ├── ConfigurationError (ValueError)    an argument or setting is refused (override out of range, ...)
+    │   └── NaiveDatetimeError             a datetime without a timezone where an instant is needed
     ├── SubjectError (ValueError)          a data subject that cannot be resolved (unknown kind or identity, bad value)
+    ├── UnknownNameError (KeyError)        an unknown record type, field, jurisdiction, ... (did you mean?)
+    ├── WrongTypeError (TypeError)         an argument of the wrong type (a path where a Policy is expected)
     ├── AdapterError (RuntimeError)        a storage adapter failed; names adapter, record type, operation
     │   └── SchemaMismatchError            the store lacks a record type or field the data map names
     ├── PlanError (RuntimeError)           a plan cannot be applied (stale, already applied elsewhere, ...)
@@ -20,7 +23,9 @@ inherits it too, so ``except ValueError`` keeps working in code that does not kn
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
 
@@ -30,6 +35,7 @@ __all__ = [
     "ConfigurationError",
     "DisclosureError",
     "InvalidTransitionError",
+    "NaiveDatetimeError",
     "PlanError",
     "PolicyError",
     "PrivacyKitError",
@@ -37,7 +43,9 @@ __all__ = [
     "RequestError",
     "SchemaMismatchError",
     "SubjectError",
+    "UnknownNameError",
     "VerificationError",
+    "WrongTypeError",
 ]
 
 
@@ -117,6 +125,98 @@ class SubjectError(PrivacyKitError, ValueError):
         >>> import privacy_kit as pk
         >>> issubclass(pk.SubjectError, ValueError)
         True
+    """
+
+
+class NaiveDatetimeError(ConfigurationError):
+    """A datetime without a timezone was given where an instant is needed (``now=``, ``as_of=``).
+
+    It is a :class:`ConfigurationError`, so also a ``ValueError``.
+
+    Attributes:
+        argument: the name of the argument (``"now"``).
+        value: the naive datetime that was given.
+
+    Example:
+        >>> import datetime as dt
+        >>> err = NaiveDatetimeError("now", dt.datetime(2026, 1, 1))
+        >>> print(err)
+        now must be a timezone-aware datetime, got 2026-01-01 00:00:00 (naive)
+        >>> isinstance(err, ValueError)
+        True
+    """
+
+    def __init__(self, argument: str, value: object) -> None:
+        self.argument = argument
+        self.value = value
+        super().__init__(f"{argument} must be a timezone-aware datetime, got {value} (naive)")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.argument, self.value))
+
+
+class UnknownNameError(PrivacyKitError, KeyError):
+    """A name that is not known: a record type, a field, a jurisdiction, ...
+
+    It is also a ``KeyError`` (so a ``LookupError``); unlike a plain ``KeyError`` its ``str()`` is
+    the readable message, with a "did you mean" hint when a known name is close.
+
+    Attributes:
+        kind: what was looked up (``"record type"``, ``"field"``, ``"jurisdiction"``).
+        name: the name that was given.
+        hint: the closest known name, or ``None``.
+        known: the known names, when the message lists them.
+        owner: where it was looked up (``"record type 'users'"``), or ``None``.
+
+    Example:
+        >>> err = UnknownNameError("record type", "booking", hint="bookings")
+        >>> print(err)
+        unknown record type 'booking'; did you mean 'bookings'?
+        >>> print(UnknownNameError("field", "mail", owner="record type 'users'", known=["id", "email"]))
+        record type 'users' has no field 'mail'; known: id, email
+        >>> isinstance(err, KeyError)
+        True
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        name: object,
+        *,
+        hint: str | None = None,
+        known: Sequence[str] = (),
+        owner: str | None = None,
+    ) -> None:
+        self.kind = kind
+        self.name = name
+        self.hint = hint
+        self.known: tuple[str, ...] = tuple(known)
+        self.owner = owner
+        message = f"{owner} has no {kind} {name!r}" if owner else f"unknown {kind} {name!r}"
+        if hint is not None:
+            message += f"; did you mean {hint!r}?"
+        if self.known:
+            message += f"{' (' if hint is not None else '; '}known: {', '.join(self.known)}"
+            message += ")" if hint is not None else ""
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        # KeyError's own __str__ shows the repr of its argument, quotes and all.
+        return str(self.args[0])
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        rebuild = functools.partial(type(self), hint=self.hint, known=self.known, owner=self.owner)
+        return (rebuild, (self.kind, self.name))
+
+
+class WrongTypeError(PrivacyKitError, TypeError):
+    """An argument of the wrong type, such as a path where a :class:`~privacy_kit.Policy` is expected.
+
+    Example:
+        >>> raise WrongTypeError("policy must be a Policy, a path or a mapping, got int")
+        Traceback (most recent call last):
+        ...
+        privacy_kit._errors.WrongTypeError: policy must be a Policy, a path or a mapping, got int
     """
 
 

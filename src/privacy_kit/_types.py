@@ -25,7 +25,9 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
-__all__ = ["Duration", "LocalizedText", "Model", "closest", "require_aware"]
+from ._errors import ConfigurationError, NaiveDatetimeError, UnknownNameError, WrongTypeError
+
+__all__ = ["Duration", "LocalizedText", "Model", "closest", "require_aware", "unknown_name"]
 
 _ISO = re.compile(
     r"^P(?!$)(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -51,25 +53,69 @@ _MAX_YEARS = 1000
 def closest(word: str, candidates: Iterable[str]) -> str | None:
     """Return the candidate closest to ``word`` (for "did you mean" hints), or ``None``.
 
+    A candidate that differs only in case wins outright.
+
     Example:
         >>> closest("retension", ["retention", "rights"])
         'retention'
+        >>> closest("Bookings", ["bookings", "booking_notes"])
+        'bookings'
     """
-    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    options = list(candidates)
+    folded = [c for c in options if c.casefold() == word.casefold()]
+    if folded:
+        return folded[0]
+    matches = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return matches[0] if matches else None
 
 
+def unknown_name(
+    kind: str,
+    name: object,
+    candidates: Iterable[str],
+    *,
+    owner: str | None = None,
+    list_known: bool = False,
+) -> UnknownNameError:
+    """The :class:`~privacy_kit.UnknownNameError` for ``name``, with a hint from ``candidates``.
+
+    Args:
+        kind: what was looked up (``"record type"``).
+        name: the name given.
+        candidates: the known names.
+        owner: where it was looked up (``"record type 'users'"``).
+        list_known: also list every known name in the message (for short lists).
+
+    Example:
+        >>> print(unknown_name("record type", "booking", ["bookings", "users"]))
+        unknown record type 'booking'; did you mean 'bookings'?
+    """
+    known = list(candidates)
+    hint = closest(name, known) if isinstance(name, str) else None
+    return UnknownNameError(kind, name, hint=hint, known=known if list_known else (), owner=owner)
+
+
 def require_aware(value: dt.datetime, name: str = "now") -> dt.datetime:
-    """Return ``value`` if it is timezone-aware, else raise ``ValueError`` naming the argument.
+    """Return ``value`` if it is a timezone-aware datetime, else refuse it, naming the argument.
+
+    Raises:
+        NaiveDatetimeError: a datetime without a timezone (a ``ValueError`` too).
+        WrongTypeError: not a datetime at all (a ``TypeError`` too), such as a date or a string.
 
     Example:
         >>> require_aware(dt.datetime(2026, 1, 1))
         Traceback (most recent call last):
         ...
-        ValueError: now must be a timezone-aware datetime, got 2026-01-01 00:00:00 (naive)
+        privacy_kit._errors.NaiveDatetimeError: now must be a timezone-aware datetime, got 2026-01-01 00:00:00 (naive)
+        >>> require_aware(dt.datetime(2026, 1, 1, tzinfo=dt.UTC)).year
+        2026
     """
+    if not isinstance(value, dt.datetime):
+        raise WrongTypeError(
+            f"{name} must be a timezone-aware datetime, got {type(value).__name__} {value!r}"
+        )
     if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be a timezone-aware datetime, got {value} (naive)")
+        raise NaiveDatetimeError(name, value)
     return value
 
 
@@ -103,8 +149,13 @@ class Duration:
 
     def __attrs_post_init__(self) -> None:
         for unit in _UNITS:
-            if getattr(self, unit) < 0:
-                raise ValueError(
+            value = getattr(self, unit)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise WrongTypeError(
+                    f"duration part {unit} must be an integer, got {type(value).__name__} {value!r}"
+                )
+            if value < 0:
+                raise ConfigurationError(
                     f"duration parts must not be negative ({unit}={getattr(self, unit)})"
                 )
         # Durations are compared by where they land from a reference date; one that lands past
@@ -114,13 +165,22 @@ class Duration:
         except (ValueError, OverflowError):
             end = None
         if end is None or end > _REFERENCE.replace(year=_REFERENCE.year + _MAX_YEARS):
-            raise ValueError(f"duration {self} is too long (at most {_MAX_YEARS} years)")
+            raise ConfigurationError(f"duration {self} is too long (at most {_MAX_YEARS} years)")
 
     @classmethod
     def parse(cls, text: str | Duration) -> Duration:
-        """Parse ISO 8601 or words; raise ``ValueError`` saying what is accepted."""
+        """Parse ISO 8601 or words; refuse anything else saying what is accepted.
+
+        Raises:
+            ConfigurationError: text that is not a duration (a ``ValueError`` too).
+            WrongTypeError: not a string (a ``TypeError`` too).
+        """
         if isinstance(text, Duration):
             return text
+        if not isinstance(text, str):
+            raise WrongTypeError(
+                f"expected a duration string such as 'P30D' or '30 days', got {type(text).__name__}"
+            )
         raw = text.strip()
         match = _ISO.match(raw.upper())
         if match:
@@ -133,19 +193,21 @@ class Duration:
             for number, unit in parts:
                 name = _WORDS.get(unit.rstrip("s")) or _WORDS.get(unit)
                 if name is None:
-                    raise ValueError(
+                    raise ConfigurationError(
                         f"unknown duration unit {unit!r} in {text!r} (use years, months, weeks, "
                         "days, hours, minutes or seconds)"
                     )
                 if int(number) < 0:
-                    raise ValueError(
+                    raise ConfigurationError(
                         f"duration {text!r} is negative; durations must not be negative"
                     )
                 values[name] = values.get(name, 0) + int(number)
             return cls(**values)
         if raw.startswith("-"):
-            raise ValueError(f"duration {text!r} is negative; durations must not be negative")
-        raise ValueError(
+            raise ConfigurationError(
+                f"duration {text!r} is negative; durations must not be negative"
+            )
+        raise ConfigurationError(
             f"invalid duration {text!r}: expected ISO 8601 such as 'P30D', 'P1Y6M', 'PT72H' "
             "or words such as '30 days'"
         )

@@ -1,7 +1,10 @@
 """The ``privacy-kit`` command line.
 
-Exit codes: 0 when all is well, 1 when a check found an error (or an operation failed), 2 when an
-input cannot be read or parsed; the message is printed, never a traceback.
+Exit codes: 0 when all is well, 1 when a check found an error (or the demo's steps did not all
+succeed), 2 when an input cannot be read or parsed or privacy_kit refuses an operation (a
+malformed file lists each of its problems on its own line on stderr; any other
+:class:`~privacy_kit.PrivacyKitError` is one line), 141 when the reader of the output went away (``privacy-kit validate | head -1``: 128 + SIGPIPE, as a command killed by the
+signal would report). The message is printed, never a traceback.
 
 Example:
     >>> main(["schema", "policy"]) # doctest: +ELLIPSIS
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -251,16 +255,52 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+_EXIT_BROKEN_PIPE = 141
+"""The exit code when standard output is closed early (128 + SIGPIPE)."""
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    """Run the command line; returns the exit code (0 ok, 1 error finding, 2 unreadable input)."""
+    """Run the command line; returns the exit code.
+
+    0 ok, 1 an error finding, 2 unreadable input or a refused operation (one line on stderr),
+    141 when the output's reader went away (a closed pipe).
+    """
     stream = out or sys.stdout
     args = _parser().parse_args(argv)
     func: Command = args.func
     try:
-        return func(args, stream)
-    except PrivacyKitError as exc:
-        code = 2 if isinstance(exc, PolicyError) else 1
+        code = func(args, stream)
+        stream.flush()
+    except BrokenPipeError:
+        _silence(stream)
+        return _EXIT_BROKEN_PIPE
+    except PolicyError as exc:
+        # the one multi-line report: each problem of the file on its own line
         sys.stderr.write(f"privacy-kit: {exc}\n")
-        return code
+        return 2
+    except PrivacyKitError as exc:
+        sys.stderr.write(f"privacy-kit: {_one_line(exc)}\n")
+        return 2
+    except OSError as exc:  # e.g. -o names a folder that does not exist
+        where = f"{exc.filename}: " if exc.filename else ""
+        sys.stderr.write(f"privacy-kit: {where}{exc.strerror or exc}\n")
+        return 2
     except KeyboardInterrupt:  # pragma: no cover
         return 130
+    return code
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _silence(stream: TextIO) -> None:
+    """After a broken pipe, point the standard output at devnull so the final flush is silent."""
+    if stream is not sys.stdout:
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # pragma: no cover - no file descriptor to redirect
+        return

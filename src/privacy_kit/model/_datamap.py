@@ -17,8 +17,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from .._errors import Problem
-from .._types import LocalizedText, Model, closest
+from .._errors import Problem, WrongTypeError
+from .._types import LocalizedText, Model, closest, unknown_name
 
 __all__ = [
     "AccountLink",
@@ -174,13 +174,27 @@ class RecordType(Model):
         return {f.name: f for f in self.fields}
 
     def field(self, name: str) -> FieldSpec:
-        """The field ``name``; ``KeyError`` with a hint if unknown."""
-        try:
-            return self._field_index[name]
-        except KeyError:
-            hint = closest(name, self._field_index)
-            suffix = f"; did you mean {hint!r}?" if hint else ""
-            raise KeyError(f"record type {self.name!r} has no field {name!r}{suffix}") from None
+        """The field ``name``.
+
+        Raises:
+            UnknownNameError: no such field (a ``KeyError`` too), with a "did you mean" hint.
+            WrongTypeError: ``name`` is not a string.
+
+        Example:
+            >>> import privacy_kit as pk
+            >>> users = pk.load_datamap(pk.example_path("datamap.yaml")).record_type("users")
+            >>> users.field("email").categories
+            ('user.contact.email',)
+            >>> users.field("mail")
+            Traceback (most recent call last):
+            ...
+            privacy_kit._errors.UnknownNameError: record type 'users' has no field 'mail'; did you mean 'email'?
+        """
+        _require_name(name, "a field name")
+        found = self._field_index.get(name)
+        if found is None:
+            raise unknown_name("field", name, self._field_index, owner=f"record type {self.name!r}")
+        return found
 
     def has_field(self, name: str) -> bool:
         """Whether the record type declares field ``name``."""
@@ -205,11 +219,19 @@ class RecordType(Model):
         return tuple(s for s in self.subjects if s.kind == kind)
 
     def link(self, role: str) -> SubjectLink:
-        """The subject link for ``role``."""
+        """The subject link for ``role``.
+
+        Raises:
+            UnknownNameError: no such role (a ``KeyError`` too), listing the roles there are.
+            WrongTypeError: ``role`` is not a string.
+        """
+        _require_name(role, "a subject role")
         for s in self.subjects:
             if s.role_name == role:
                 return s
-        raise KeyError(f"record type {self.name!r} has no subject role {role!r}")
+        raise unknown_name(
+            "subject role", role, self.roles(), owner=f"record type {self.name!r}", list_known=True
+        )
 
     @property
     def is_multi_party(self) -> bool:
@@ -298,13 +320,25 @@ class DataMap(Model):
         return {r.name: r for r in self.record_types}
 
     def record_type(self, name: str) -> RecordType:
-        """The record type ``name``; ``KeyError`` with a hint if unknown."""
-        try:
-            return self._index[name]
-        except KeyError:
-            hint = closest(name, self._index)
-            suffix = f"; did you mean {hint!r}?" if hint else ""
-            raise KeyError(f"unknown record type {name!r}{suffix}") from None
+        """The record type ``name``.
+
+        Raises:
+            UnknownNameError: no such record type (a ``KeyError`` too), with a "did you mean" hint.
+            WrongTypeError: ``name`` is not a string.
+
+        Example:
+            >>> import privacy_kit as pk
+            >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
+            >>> dm.record_type("booking")
+            Traceback (most recent call last):
+            ...
+            privacy_kit._errors.UnknownNameError: unknown record type 'booking'; did you mean 'bookings'?
+        """
+        _require_name(name, "a record type name")
+        found = self._index.get(name)
+        if found is None:
+            raise unknown_name("record type", name, self._index)
+        return found
 
     def has_record_type(self, name: str) -> bool:
         """Whether ``name`` is a record type of this map."""
@@ -321,6 +355,11 @@ class DataMap(Model):
             for s in r.subjects:
                 if s.kind == kind:
                     yield r, s
+
+
+def _require_name(value: object, what: str) -> None:
+    if not isinstance(value, str):
+        raise WrongTypeError(f"{what} must be a string, got {type(value).__name__} {value!r}")
 
 
 def _datamap_problems(dm: DataMap) -> Iterator[Problem]:

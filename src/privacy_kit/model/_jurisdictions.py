@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 import attrs
 
+from .._errors import UnknownNameError, WrongTypeError
 from .._types import Duration, closest
 
 __all__ = ["Jurisdiction", "RequestDeadline", "get_jurisdiction", "jurisdictions"]
@@ -148,16 +149,47 @@ def jurisdictions() -> tuple[Jurisdiction, ...]:
     return _ALL
 
 
+def _normalise(key: str) -> str:
+    return key.strip().casefold().replace("-", "_").replace(" ", "_")
+
+
+def _region_matches(key: str) -> list[str]:
+    """The jurisdictions whose region is (or contains) ``key``: ``us`` -> ccpa (region US-CA)."""
+    wanted = _normalise(key).replace("_", "")
+    exact, partial = [], []
+    for j in _ALL:
+        region = j.region.casefold()
+        if region.replace("-", "").replace("/", "") == wanted:
+            exact.append(j.key)
+        elif wanted in region.replace("/", "-").split("-"):
+            partial.append(j.key)
+    return exact + partial
+
+
 def get_jurisdiction(key: str) -> Jurisdiction:
-    """The jurisdiction ``key``; ``KeyError`` with a "did you mean" hint if unknown.
+    """The jurisdiction ``key``, found whatever its case (``"GDPR"``, ``"uk-gdpr"``).
+
+    Raises:
+        UnknownNameError: an unknown key (a ``KeyError`` too), with a "did you mean" hint (by
+            spelling, or by region: ``"us"`` suggests ``'ccpa'``, whose region is US-CA) and the
+            list of known keys.
+        WrongTypeError: ``key`` is not a string.
 
     Example:
         >>> get_jurisdiction("lgpd").request_deadline.citation
         'LGPD Art. 19 II'
+        >>> get_jurisdiction("GDPR").key
+        'gdpr'
+        >>> get_jurisdiction("us")
+        Traceback (most recent call last):
+        ...
+        privacy_kit._errors.UnknownNameError: unknown jurisdiction 'us'; did you mean 'ccpa'? (known: gdpr, uk_gdpr, ccpa, lgpd, pipeda)
     """
-    try:
-        return _index()[key]
-    except KeyError:
-        hint = closest(key, _index())
-        suffix = f"; did you mean {hint!r}?" if hint else f"; known: {', '.join(_index())}"
-        raise KeyError(f"unknown jurisdiction {key!r}{suffix}") from None
+    if not isinstance(key, str):
+        raise WrongTypeError(f"a jurisdiction key must be a string, got {type(key).__name__}")
+    found = _index().get(_normalise(key))
+    if found is not None:
+        return found
+    keys = list(_index())
+    hint = closest(_normalise(key), keys) or next(iter(_region_matches(key)), None)
+    raise UnknownNameError("jurisdiction", key, hint=hint, known=keys)

@@ -22,7 +22,7 @@ from typing import Protocol, runtime_checkable
 import attrs
 import orjson
 
-from .._errors import ConfigurationError, VerificationError
+from .._errors import ConfigurationError, VerificationError, WrongTypeError
 from .._types import Duration, require_aware
 
 __all__ = ["Challenge", "CodeVerifier", "Verifier"]
@@ -80,6 +80,7 @@ class CodeVerifier:
 
     Raises:
         ConfigurationError: a short secret, ``max_attempts < 1`` or ``digits`` outside 6-8.
+        WrongTypeError: a secret that is not bytes or a ttl that is not a Duration.
 
     Example:
         >>> v = CodeVerifier(b"k" * 32, max_attempts=2)
@@ -103,6 +104,10 @@ class CodeVerifier:
         max_attempts: int = 5,
         digits: int = 6,
     ) -> None:
+        if not isinstance(secret, bytes):
+            raise WrongTypeError(f"secret must be bytes, got {type(secret).__name__}")
+        if not isinstance(ttl, Duration):
+            raise WrongTypeError(f"ttl must be a Duration, got {type(ttl).__name__}")
         if len(secret) < 16:
             raise ConfigurationError("secret must be at least 16 bytes")
         if max_attempts < 1:
@@ -128,8 +133,12 @@ class CodeVerifier:
     def issue(self, subject_ref: str, *, now: dt.datetime) -> Challenge:
         """Issue a challenge: keep ``challenge_id`` with the request, send ``code`` to the subject."""
         at = require_aware(now).astimezone(dt.UTC)
+        if not isinstance(subject_ref, str):
+            raise WrongTypeError(
+                f"subject_ref must be a string, got {type(subject_ref).__name__} {subject_ref!r}"
+            )
         if not subject_ref:
-            raise ValueError("subject_ref must not be empty")
+            raise ConfigurationError("subject_ref must not be empty")
         expires = self.ttl.after(at)
         payload = {"n": _b64(secrets.token_bytes(12)), "s": subject_ref, "e": expires.timestamp()}
         body = _b64(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS))
@@ -152,11 +161,35 @@ class CodeVerifier:
     def check(self, challenge_id: str, answer: str, *, now: dt.datetime) -> str:
         """Check ``answer`` for ``challenge_id``; return the subject reference it was issued for.
 
+        The answer must be the code as a string (``"042137"``): a number would lose leading
+        zeros, so an ``int``, ``bytes`` or ``None`` is refused as ``malformed`` without touching
+        the challenge (it is neither a success nor a counted attempt).
+
         Raises:
             VerificationError: starting with ``malformed``, ``tampered``, ``locked``, ``reused``,
                 ``expired`` or ``wrong`` (with the attempts left), saying why.
+
+        Example:
+            >>> v = CodeVerifier(b"k" * 32)
+            >>> now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+            >>> c = v.issue("subj_1", now=now)
+            >>> v.check(c.challenge_id, int(c.code), now=now)
+            Traceback (most recent call last):
+            ...
+            privacy_kit._errors.VerificationError: malformed: the code must be a string such as '042137', got int
+            >>> v.check(c.challenge_id, c.code, now=now)
+            'subj_1'
         """
         at = require_aware(now).astimezone(dt.UTC)
+        if not isinstance(challenge_id, str):
+            raise VerificationError(
+                f"malformed: the challenge id must be a string, got {type(challenge_id).__name__}"
+            )
+        if not isinstance(answer, str):
+            raise VerificationError(
+                "malformed: the code must be a string such as '042137', "
+                f"got {type(answer).__name__}"
+            )
         if challenge_id.count(".") != 1:
             raise VerificationError("malformed: not a challenge id")
         body, signature = challenge_id.split(".")
