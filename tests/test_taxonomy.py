@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pydantic
 import pytest
+import yaml
 
 import privacy_kit as pk
 from privacy_kit import DataCategory, LegalBasis, Purpose, SubjectKind, Taxonomy
 from privacy_kit.model._taxonomy import is_within
+from strategies import minimal_policy_data
 
 TAX = pk.default_taxonomy()
 
@@ -184,3 +188,104 @@ def test_default_taxonomy_is_cached_and_frozen() -> None:
     assert pk.default_taxonomy() is pk.default_taxonomy()
     with pytest.raises(pydantic.ValidationError):
         TAX.categories = ()  # type: ignore[misc]
+
+
+# --- a policy cannot make a special category not special ----------------------------------------
+
+SPECIAL = [c.key for c in TAX.categories if c.special]
+
+
+def _policy_with(categories: list[dict[str, object]], base: str = "default") -> dict[str, object]:
+    data = minimal_policy_data()
+    data["taxonomy"] = {"base": base, "categories": categories}
+    return data
+
+
+def test_the_default_taxonomy_has_nine_special_categories() -> None:
+    assert SPECIAL == [
+        "user.health",
+        "user.biometric",
+        "user.genetic",
+        "user.racial_ethnic_origin",
+        "user.political_opinion",
+        "user.religious_belief",
+        "user.trade_union",
+        "user.sexual_orientation",
+        "user.criminal",
+    ]
+
+
+@pytest.mark.parametrize("key", SPECIAL)
+def test_a_policy_cannot_declare_a_default_special_category_not_special(key: str) -> None:
+    data = _policy_with([{"key": key, "name": "Not so special", "special": False}])
+    with pytest.raises(pk.PolicyError) as info:
+        pk.load_policy(data)
+    expected = (
+        f"taxonomy.categories[0].special: {key!r} is a special category (GDPR Art. 9/10) of the "
+        "base taxonomy; a policy cannot make it not special: set special: true"
+    )
+    assert [str(p) for p in info.value.problems] == [expected]
+
+
+def test_redefining_a_special_category_without_the_flag_is_refused(tmp_path: Path) -> None:
+    data = _policy_with(
+        [
+            {"key": "user.contact.fax", "name": "Fax"},
+            {"key": "user.health", "name": {"en": "Wellness", "de": "Wohlbefinden"}},
+        ]
+    )
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(pk.PolicyError) as info:
+        pk.load_policy(path)
+    assert str(info.value) == (
+        f"{path}: taxonomy.categories[1].special: 'user.health' is a special category "
+        "(GDPR Art. 9/10) of the base taxonomy; a policy cannot make it not special: "
+        "add special: true"
+    )
+
+
+def test_a_special_category_may_be_redefined_when_it_stays_special() -> None:
+    data = _policy_with(
+        [
+            {"key": "user.health", "name": "Wellness", "special": True},
+            {"key": "user.health.diagnosis", "name": "Diagnosis"},
+            {"key": "user.health.steps", "name": "Steps", "special": False},
+        ]
+    )
+    vocabulary = pk.load_policy(data).vocabulary
+    assert vocabulary.category("user.health").name.get_text("en") == "Wellness"
+    assert vocabulary.is_special("user.health")
+    # a category below a special one is special by inheritance, whatever its own flag says
+    assert vocabulary.is_special("user.health.diagnosis")
+    assert vocabulary.is_special("user.health.steps")
+
+
+def test_a_policy_without_the_default_base_defines_its_own_special_categories() -> None:
+    data = _policy_with(
+        [
+            {"key": "user", "name": "User"},
+            {"key": "user.contact", "name": "Contact"},
+            {"key": "user.contact.email", "name": "E-mail"},
+            {"key": "user.health", "name": "Health", "special": False},
+        ],
+        base="none",
+    )
+    data["taxonomy"]["purposes"] = [  # type: ignore[index]
+        {"key": "support", "name": "Support", "legal_basis": "contract"}
+    ]
+    data["subjects"] = [{"kind": "customer", "description": "Customers"}]
+    data["taxonomy"]["subject_kinds"] = [{"key": "customer", "name": "Customer"}]  # type: ignore[index]
+    assert not pk.load_policy(data).vocabulary.is_special("user.health")
+
+
+def test_extend_refuses_to_drop_a_special_flag() -> None:
+    with pytest.raises(pk.PolicyError, match=r"categories\[1\]\.special: 'user\.genetic'"):
+        TAX.extend(
+            categories=[
+                DataCategory(key="user.content.recipes", name="Recipes"),
+                DataCategory(key="user.genetic", name="Genes"),
+            ]
+        )
+    kept = TAX.extend(categories=[DataCategory(key="user.genetic", name="Genes", special=True)])
+    assert kept.is_special("user.genetic")

@@ -6,19 +6,22 @@ A fides manifest is YAML (or JSON) with top-level lists: ``data_category``, ``da
 ``fides_meta`` such as ``primary_key``, ``identity`` and ``data_type``). This module maps them
 onto privacy_kit's :class:`~privacy_kit.Taxonomy` and :class:`~privacy_kit.DataMap`, and back.
 
-What fides has no place for (which field identifies which data subject of which kind, the
-account link and the time fields retention rules start from) is supplied with ``overlay``: a
-mapping from collection name to record-type settings, merged in before validation.
+Manifests privacy_kit writes round-trip: what fides has no field for (a category's special flag,
+a purpose's legal basis, texts in other languages, which field identifies which data subject of
+which kind and role, field parties, the account link, time fields, anonymisation, ...) travels as
+privacy_kit metadata that fides tools ignore (see :mod:`._fides_meta`) and is read back.
 
-fides data uses carry no legal basis; :data:`DEFAULT_LEGAL_BASES` gives a documented default per
-top-level use (``essential`` -> contract, ``marketing`` -> consent, ...), overridable per key.
+For a plain fides manifest, what fides has no place for is supplied with ``overlay``: a mapping
+from collection name to record-type settings, merged in before validation; and, since fides data
+uses carry no legal basis, :data:`DEFAULT_LEGAL_BASES` gives a documented default per top-level
+use (``essential`` -> contract, ``marketing`` -> consent, ...), overridable per key.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -27,8 +30,17 @@ import orjson
 
 from .._errors import PolicyError, Problem
 from .._types import LocalizedText
-from ..model._datamap import DataMap, RecordType
-from ..model._taxonomy import DataCategory, LegalBasis, Purpose, SubjectKind, Taxonomy
+from ..model._datamap import DataMap
+from ..model._taxonomy import (
+    DataCategory,
+    LegalBasis,
+    Purpose,
+    SubjectKind,
+    Taxonomy,
+    default_taxonomy,
+    is_within,
+)
+from . import _fides_manifest as _m
 
 __all__ = [
     "DEFAULT_LEGAL_BASES",
@@ -65,14 +77,6 @@ These are privacy_kit's defaults, not fides': a data use says *why*, not *on wha
 them for your own processing and pass ``legal_bases`` to override.
 """
 
-_DATA_TYPES = {
-    "string": "text",
-    "integer": "integer",
-    "float": "real",
-    "boolean": "boolean",
-    "object": "json",
-    "object_id": "text",
-}
 _SPECIAL_PREFIXES = (
     "user.biometric",
     "user.health_and_medical",
@@ -82,11 +86,7 @@ _SPECIAL_PREFIXES = (
     "user.demographic.religious_belief",
     "user.demographic.sexual_orientation",
 )
-_KEY_FIELDS = {"fides_key", "name"}
-
-
-def _problem(where: str, message: str) -> PolicyError:
-    return PolicyError("<fides manifest>", [Problem(where, message)])
+_problem = _m.problem
 
 
 def load_manifest(source: str | os.PathLike[str] | Mapping[str, Any]) -> dict[str, Any]:
@@ -174,18 +174,24 @@ def taxonomy_from_fides(
 ) -> Taxonomy:
     """A :class:`~privacy_kit.Taxonomy` from a fides manifest's taxonomy lists.
 
-    Keys, names, descriptions and parents are kept as they are. A category is marked special
-    (GDPR Art. 9/10) when it lies under one of fides' sensitive branches, and not personal under
-    ``system``.
+    Keys, names, descriptions and parents are kept as they are. An entry's ``privacy_kit``
+    metadata (written by :func:`taxonomy_to_fides`) gives back what fides has no field for: a
+    category's ``special`` and ``personal`` flags, a data use's ``legal_basis`` and
+    ``direct_marketing``, ``dpv`` IRIs and texts in every language. Without it, a category is
+    special (GDPR Art. 9/10) when it lies under one of fides' sensitive branches or under a
+    special category of privacy_kit's default taxonomy, and not personal under ``system``; a data
+    use's legal basis comes from ``legal_bases``.
 
     Args:
         source: the manifest (path or mapping).
-        legal_bases: legal basis per data-use key prefix, on top of :data:`DEFAULT_LEGAL_BASES`.
+        legal_bases: legal basis per data-use key prefix, on top of :data:`DEFAULT_LEGAL_BASES`,
+            for data uses without a ``privacy_kit`` legal basis.
         default_legal_basis: the basis of a data use no prefix matches.
 
     Raises:
         PolicyError: when an entry lacks a key, a key does not fit privacy_kit's dotted-key
-            pattern, or a ``parent_key`` disagrees with the key.
+            pattern, a ``parent_key`` disagrees with the key, or its ``privacy_kit`` metadata
+            is malformed.
 
     Example:
         >>> tax = taxonomy_from_fides({
@@ -207,49 +213,68 @@ def taxonomy_from_fides(
     for i, item in enumerate(_entries(manifest, "data_category")):
         _check_parent("data_category", i, item)
         key = str(item["fides_key"])
+        cat = _m.read_term_meta("data_category", i, item, _m.CategoryMeta)
         categories.append(
             _build(
                 "data_category",
                 i,
                 DataCategory,
-                key=key,
-                name=item.get("name") or key,
-                description=_text(item.get("description")),
-                special=key.startswith(_SPECIAL_PREFIXES),
-                personal=not (key == "system" or key.startswith("system.")),
+                **_texts(key, item, cat),
+                special=_pick(cat, "special", _derived_special(key)),
+                personal=_pick(cat, "personal", not _m.is_system(key)),
+                dpv=_pick(cat, "dpv", None),
             )
         )
     purposes = []
     for i, item in enumerate(_entries(manifest, "data_use")):
         _check_parent("data_use", i, item)
         key = str(item["fides_key"])
+        use = _m.read_term_meta("data_use", i, item, _m.PurposeMeta)
         purposes.append(
             _build(
                 "data_use",
                 i,
                 Purpose,
-                key=key,
-                name=item.get("name") or key,
-                description=_text(item.get("description")),
-                legal_basis=_basis(key, bases, default),
-                direct_marketing=key.startswith("marketing."),
+                **_texts(key, item, use),
+                legal_basis=_pick(use, "legal_basis", None) or _basis(key, bases, default),
+                direct_marketing=_pick(use, "direct_marketing", key.startswith("marketing.")),
+                dpv=_pick(use, "dpv", None),
             )
         )
-    kinds = [
-        _build(
-            "data_subject",
-            i,
-            SubjectKind,
-            key=str(item["fides_key"]),
-            name=item.get("name") or item["fides_key"],
-            description=_text(item.get("description")),
-        )
-        for i, item in enumerate(_entries(manifest, "data_subject"))
-    ]
+    kinds = []
+    for i, item in enumerate(_entries(manifest, "data_subject")):
+        key = str(item["fides_key"])
+        texts = _m.read_term_meta("data_subject", i, item, _m.TextsMeta)
+        kinds.append(_build("data_subject", i, SubjectKind, **_texts(key, item, texts)))
     try:
         return Taxonomy(categories=categories, purposes=purposes, subject_kinds=kinds)
     except ValueError as exc:
         raise _problem("", str(exc)) from exc
+
+
+def _texts(key: str, item: Mapping[str, Any], texts: _m.TextsMeta | None) -> dict[str, Any]:
+    return {
+        "key": key,
+        "name": _pick(texts, "name", None) or item.get("name") or key,
+        "description": _pick(texts, "description", None) or _text(item.get("description")),
+    }
+
+
+def _pick(found: object, attr: str, default: Any) -> Any:
+    """The metadata's value of ``attr`` when the entry has metadata that sets it, else ``default``."""
+    value = getattr(found, attr, None) if found is not None else None
+    return default if value is None else value
+
+
+@functools.cache
+def _default_special() -> tuple[str, ...]:
+    return tuple(c.key for c in default_taxonomy().categories if c.special)
+
+
+def _derived_special(key: str) -> bool:
+    # fides' sensitive branches, and privacy_kit's own special categories (e.g. user.health in a
+    # manifest written before privacy_kit carried the flag as metadata)
+    return key.startswith(_SPECIAL_PREFIXES) or any(is_within(key, k) for k in _default_special())
 
 
 def _build(section: str, i: int, model: Any, **values: Any) -> Any:
@@ -268,35 +293,44 @@ def taxonomy_to_fides(
 ) -> dict[str, list[dict[str, Any]]]:
     """A fides manifest mapping (``data_category``, ``data_use``, ``data_subject``).
 
+    Names and descriptions are written in ``lang``. Each entry also carries a ``privacy_kit``
+    mapping that fides tools ignore and :func:`taxonomy_from_fides` reads back, so the taxonomy
+    round-trips: a category's ``special`` and ``personal`` flags, a data use's ``legal_basis``
+    and ``direct_marketing``, ``dpv`` IRIs, and the texts in every language when the written
+    ones would not give them back.
+
     Example:
         >>> from privacy_kit import default_taxonomy
         >>> m = taxonomy_to_fides(default_taxonomy())
         >>> m["data_category"][1]["fides_key"], m["data_category"][1]["parent_key"]
         ('user.account', 'user')
+        >>> health = next(e for e in m["data_category"] if e["fides_key"] == "user.health")
+        >>> health["privacy_kit"]
+        {'special': True, 'personal': True}
+        >>> taxonomy_from_fides(m) == default_taxonomy()
+        True
     """
 
-    def entry(key: str, name: LocalizedText, description: LocalizedText | None) -> dict[str, Any]:
+    def entry(term: DataCategory | Purpose | SubjectKind) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "fides_key": key,
+            "fides_key": term.key,
             "organization_fides_key": organization,
-            "name": name.get_text(lang),
+            "name": term.name.get_text(lang),
         }
-        if description is not None:
-            out["description"] = description.get_text(lang)
+        if term.description is not None:
+            out["description"] = term.description.get_text(lang)
+        parent = term.key.rpartition(".")[0]
+        if parent and not isinstance(term, SubjectKind):
+            out["parent_key"] = parent
+        extra = _m.term_meta(term, lang)
+        if extra:
+            out[_m.KEY] = extra
         return out
 
-    def with_parent(item: dict[str, Any]) -> dict[str, Any]:
-        parent = str(item["fides_key"]).rpartition(".")[0]
-        if parent:
-            item["parent_key"] = parent
-        return item
-
     return {
-        "data_category": [
-            with_parent(entry(c.key, c.name, c.description)) for c in taxonomy.categories
-        ],
-        "data_use": [with_parent(entry(p.key, p.name, p.description)) for p in taxonomy.purposes],
-        "data_subject": [entry(k.key, k.name, k.description) for k in taxonomy.subject_kinds],
+        "data_category": [entry(c) for c in taxonomy.categories],
+        "data_use": [entry(p) for p in taxonomy.purposes],
+        "data_subject": [entry(k) for k in taxonomy.subject_kinds],
     }
 
 
@@ -316,87 +350,6 @@ def category_map() -> Mapping[str, str]:
     return data
 
 
-def _record_type(
-    dataset_key: str,
-    i: int,
-    collection: Mapping[str, Any],
-    *,
-    mapping: Mapping[str, str],
-    subject_kind: str,
-    overlay: Mapping[str, Any],
-) -> dict[str, Any]:
-    where = f"dataset[{dataset_key}].collections[{i}]"
-    name = collection.get("name")
-    if not isinstance(name, str) or not name:
-        raise _problem(where, "each collection needs a 'name'")
-    defaults = [mapping.get(c, c) for c in collection.get("data_categories") or []]
-    fields: list[dict[str, Any]] = []
-    subjects: list[dict[str, Any]] = []
-    primary_key = None
-    for j, field in enumerate(_flatten(collection.get("fields") or [])):
-        fname = field.get("name")
-        if not isinstance(fname, str) or not fname:
-            raise _problem(f"{where}.fields[{j}]", "each field needs a 'name'")
-        meta = field.get("fides_meta") or {}
-        cats = [mapping.get(c, c) for c in field.get("data_categories") or []] or defaults
-        personal_cats = [c for c in cats if not (c == "system" or c.startswith("system."))]
-        spec: dict[str, Any] = {"name": fname}
-        if field.get("description"):
-            spec["description"] = str(field["description"])
-        dtype = meta.get("data_type")
-        if isinstance(dtype, str):
-            spec["type"] = "json" if dtype.endswith("[]") else _DATA_TYPES.get(dtype, "text")
-        if personal_cats:
-            spec["categories"] = personal_cats
-        else:
-            spec["personal"] = False
-        fields.append(spec)
-        if meta.get("primary_key"):
-            primary_key = fname
-        if meta.get("identity"):
-            subjects.append(
-                {
-                    "kind": subject_kind,
-                    "field": fname,
-                    "identity": str(meta["identity"]),
-                    "role": f"{subject_kind}_{fname}" if subjects else None,
-                }
-            )
-    record: dict[str, Any] = {"name": name, "store": dataset_key, "fields": fields}
-    if collection.get("description"):
-        record["description"] = str(collection["description"])
-    if primary_key is not None:
-        record["primary_key"] = primary_key
-    if subjects:
-        record["subjects"] = [{k: v for k, v in s.items() if v is not None} for s in subjects]
-    extra = overlay.get(name) or {}
-    if not isinstance(extra, Mapping):
-        raise _problem(f"overlay.{name}", "expected a mapping of record-type settings")
-    for key, value in extra.items():
-        if key == "fields":
-            by_name = {f["name"]: f for f in fields}
-            for fname, changes in dict(value).items():
-                if fname not in by_name:
-                    raise _problem(f"overlay.{name}.fields.{fname}", "no such field in the dataset")
-                by_name[fname].update(dict(changes))
-                if by_name[fname].get("personal", True) is False:
-                    by_name[fname].pop("categories", None)
-        else:
-            record[key] = value
-    return record
-
-
-def _flatten(fields: Iterable[Mapping[str, Any]], prefix: str = "") -> Iterable[dict[str, Any]]:
-    # Nested fields (documents) become parent_child names: one flat field per leaf value.
-    for field in fields:
-        name = f"{prefix}{field.get('name')}"
-        children = field.get("fields")
-        if children:
-            yield from _flatten(children, prefix=name + "_")
-        else:
-            yield {**field, "name": name}
-
-
 def datamap_from_fides(
     source: str | os.PathLike[str] | Mapping[str, Any],
     *,
@@ -411,17 +364,25 @@ def datamap_from_fides(
     ``primary_key``; a field with ``fides_meta.identity`` links the record to a data subject of
     ``subject_kind``. Nested fields are flattened as ``parent_child``.
 
+    A dataset written by :func:`datamap_to_fides` carries the rest in ``_m.privacy_kit``
+    (subject links with their kind, role, identity, owner and extra identities; field types,
+    parties, anonymisation; the account link, time fields, retention rule, table name; texts in
+    every language; the order of record types and fields), which is applied first, so the data
+    map comes back equal.
+
     Args:
         source: the manifest (path or mapping).
         categories: category key translation, e.g. :func:`category_map` for fides' defaults.
-        subject_kind: the kind of subject an ``identity`` field identifies.
+        subject_kind: the kind of subject an ``identity`` field identifies, for collections
+            whose metadata does not list their subjects.
         overlay: per collection name, record-type settings fides cannot express
             (``subjects``, ``account``, ``timestamps``, ``retention``) and per-field changes
-            under ``fields`` (e.g. ``{"created_at": {"type": "timestamp"}}``).
+            under ``fields`` (e.g. ``{"created_at": {"type": "timestamp"}}``); applied after
+            the manifest's own metadata.
 
     Raises:
         PolicyError: naming the dataset, collection and field, when the result is not a valid
-            data map.
+            data map or the manifest's ``privacy_kit`` metadata is malformed.
 
     Example:
         >>> dm = datamap_from_fides({"dataset": [{"fides_key": "app", "collections": [
@@ -440,24 +401,45 @@ def datamap_from_fides(
 
     manifest = load_manifest(source)
     mapping = categories or {}
-    record_types = []
+    overlay = overlay or {}
+    placed: list[tuple[float, int, dict[str, Any]]] = []
+    person_identities: list[str] = []
     for i, dataset in enumerate(_entries(manifest, "dataset")):
         key = str(dataset["fides_key"])
-        for j, collection in enumerate(dataset.get("collections") or []):
-            record_types.append(
-                _record_type(
-                    key,
-                    j,
-                    collection,
-                    mapping=mapping,
-                    subject_kind=subject_kind,
-                    overlay=overlay or {},
-                )
-            )
-        if not dataset.get("collections"):
+        person_identities += [
+            p for p in _m.read_person_identities(i, dataset) if p not in person_identities
+        ]
+        collections = dataset.get("collections")
+        if not collections:
             raise _problem(f"dataset[{i}]", f"dataset {key!r} has no collections")
+        if not isinstance(collections, list):
+            raise _problem(f"dataset[{i}].collections", "expected a list of collections")
+        for j, collection in enumerate(collections):
+            if not isinstance(collection, Mapping):
+                raise _problem(f"dataset[{i}].collections[{j}]", "expected a collection mapping")
+        names = [str(c.get("name")) for c in collections]
+        embedded = _m.read_dataset_meta(i, dataset, names)
+        for j, (name, collection) in enumerate(zip(names, collections, strict=True)):
+            at, settings = embedded.get(name, ("", {}))
+            record = _m.record_type(
+                key,
+                j,
+                collection,
+                mapping=mapping,
+                subject_kind=subject_kind,
+                overlays=[
+                    (at, _m.overlay_settings(settings)),
+                    (f"overlay.{name}", overlay.get(name)),
+                ],
+            )
+            record["fields"] = _m.ordered_fields(at, record["fields"], settings.get("field_order"))
+            position = settings.get("position")
+            placed.append((float("inf") if position is None else position, len(placed), record))
+    record_types = [record for _, _, record in sorted(placed, key=lambda p: p[:2])]
     try:
-        return DataMap.model_validate({"record_types": record_types})
+        return DataMap.model_validate(
+            {"record_types": record_types, "person_identities": person_identities}
+        )
     except ValidationError as exc:
         raise PolicyError("<fides dataset>", validation_problems(exc)) from None
 
@@ -471,7 +453,9 @@ def datamap_to_fides(
     """A manifest mapping with one ``dataset`` per store of ``datamap``.
 
     Non-personal fields are labelled ``system.operations``; ``categories`` translates keys
-    (e.g. the inverse of :func:`category_map`).
+    (e.g. the inverse of :func:`category_map`). What a fides dataset has no field for is written
+    to each dataset's free-form ``meta`` under ``privacy_kit`` (fides keeps and ignores it), so
+    :func:`datamap_from_fides` gives the data map back equal.
 
     Example:
         >>> import privacy_kit as pk
@@ -479,11 +463,15 @@ def datamap_to_fides(
         >>> users = m["dataset"][0]["collections"][0]
         >>> users["name"], users["fields"][2]
         ('users', {'name': 'email', 'data_categories': ['user.contact.email'], 'fides_meta': {'data_type': 'string', 'identity': 'email'}})
+        >>> m["dataset"][0]["meta"]["privacy_kit"]["record_types"]["bookings"]["subjects"][1]
+        {'kind': 'end_user', 'field': 'invitee_email', 'identity': 'email', 'role': 'invitee'}
+        >>> datamap_from_fides(m) == pk.load_datamap(pk.example_path("datamap.yaml"))
+        True
     """
     mapping = categories or {}
-    reverse_types = {"text": "string", "integer": "integer", "real": "float", "boolean": "boolean"}
     datasets: dict[str, dict[str, Any]] = {}
-    for rt in datamap.record_types:
+    records: dict[str, dict[str, Any]] = {}
+    for position, rt in enumerate(datamap.record_types):
         dataset = datasets.setdefault(
             rt.store,
             {
@@ -493,7 +481,7 @@ def datamap_to_fides(
                 "collections": [],
             },
         )
-        identities = _identities(rt)
+        identities = _m.identities(rt)
         fields = []
         for f in rt.fields:
             item: dict[str, Any] = {
@@ -504,30 +492,22 @@ def datamap_to_fides(
             }
             if f.description is not None:
                 item["description"] = f.description.get_text("en")
-            meta: dict[str, Any] = {}
+            fides_meta: dict[str, Any] = {}
             if f.name == rt.primary_key:
-                meta["primary_key"] = True
-            if f.type in reverse_types:
-                meta["data_type"] = reverse_types[f.type]
+                fides_meta["primary_key"] = True
+            if f.type in _m.WRITTEN_TYPES:
+                fides_meta["data_type"] = _m.WRITTEN_TYPES[f.type]
             if f.name in identities:
-                meta["identity"] = identities[f.name]
-            if meta:
-                item["fides_meta"] = meta
+                fides_meta["identity"] = identities[f.name]
+            if fides_meta:
+                item["fides_meta"] = fides_meta
             fields.append(item)
         collection: dict[str, Any] = {"name": rt.name, "fields": fields}
         if rt.description is not None:
             collection["description"] = rt.description.get_text("en")
         dataset["collections"].append(collection)
+        written = {f["name"]: f["data_categories"] for f in fields}
+        records.setdefault(rt.store, {})[rt.name] = _m.record_meta(rt, position, written)
+    for store, dataset in datasets.items():
+        dataset["meta"] = _m.dataset_meta(records[store], datamap.person_identities)
     return {"dataset": list(datasets.values())}
-
-
-def _identities(rt: RecordType) -> dict[str, str]:
-    # fides identities are the values a request arrives with (email, phone_number), not internal
-    # ids that point at another record: only links by such an identity are written as identities.
-    out: dict[str, str] = {}
-    for link in rt.subjects:
-        if link.identity != "user_id":
-            out.setdefault(link.field, link.identity)
-        for identity, field in link.extra_identities.items():
-            out.setdefault(field, identity)
-    return out

@@ -43,7 +43,7 @@ from ._policy_rights import (
     Right,
     RightOffer,
 )
-from ._taxonomy import Taxonomy, default_taxonomy, is_within
+from ._taxonomy import Taxonomy, default_taxonomy, is_within, special_category_problems
 
 __all__ = ["Policy"]
 
@@ -286,6 +286,7 @@ def _taxonomy_problems(spec: TaxonomySpec) -> Iterator[Problem]:
                 f"taxonomy.categories[{i}].key",
                 f"category {c.key!r} has no parent category {c.parent!r}; declare {c.parent!r} too",
             )
+    yield from special_category_problems(base, spec.categories, "taxonomy.categories")
 
 
 def _policy_problems(policy: Policy) -> Iterator[Problem]:

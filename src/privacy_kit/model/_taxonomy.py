@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import enum
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from importlib import resources
 from typing import TypeVar
 
 import orjson
 from pydantic import Field, field_validator
 
+from .._errors import PolicyError, Problem
 from .._types import LocalizedText, Model, closest
 
 __all__ = [
@@ -255,17 +256,57 @@ class Taxonomy(Model):
     ) -> Taxonomy:
         """A new taxonomy with these terms added; a term whose key exists replaces it.
 
+        A replacement cannot make a special category of this taxonomy (or a category below one)
+        not special: see :func:`special_category_problems`.
+
+        Raises:
+            PolicyError: when a category would stop being special.
+
         Example:
             >>> tax = default_taxonomy().extend(
             ...     categories=[DataCategory(key="user.content.recipes", name="Recipes")])
             >>> tax.has_category("user.content.recipes")
             True
         """
-
+        categories = tuple(categories)
+        problems = list(special_category_problems(self, categories, "categories"))
+        if problems:
+            raise PolicyError("Taxonomy.extend", problems)
         return Taxonomy(
             categories=_merged(self.categories, categories),
             purposes=_merged(self.purposes, purposes),
             subject_kinds=_merged(self.subject_kinds, subject_kinds),
+        )
+
+
+def special_category_problems(
+    base: Taxonomy, categories: Sequence[DataCategory], where: str = "categories"
+) -> Iterator[Problem]:
+    """Entries of ``categories`` that would make a special category of ``base`` not special.
+
+    An entry that redefines a category ``base`` flags as special (GDPR Art. 9/10) must say
+    ``special: true``: ``special`` defaults to false, so ``special: false`` or leaving it out
+    would silently drop the flag, and with it the flag every category below inherits. A category
+    below a special one is special by inheritance (:meth:`Taxonomy.is_special`) whatever its own
+    flag says, so it cannot lose the flag and is not reported. Each problem is located at
+    ``<where>[i].special``.
+
+    Example:
+        >>> bad = DataCategory(key="user.health", name="Wellness")
+        >>> [str(p) for p in special_category_problems(default_taxonomy(), [bad])]
+        ["categories[0].special: 'user.health' is a special category (GDPR Art. 9/10) of the base taxonomy; a policy cannot make it not special: add special: true"]
+        >>> child = DataCategory(key="user.health.diagnosis", name="Diagnosis")
+        >>> list(special_category_problems(default_taxonomy(), [child]))
+        []
+    """
+    for i, c in enumerate(categories):
+        if c.special or not base.has_category(c.key) or not base.category(c.key).special:
+            continue
+        fix = "set special: true" if "special" in c.model_fields_set else "add special: true"
+        yield Problem(
+            f"{where}[{i}].special",
+            f"{c.key!r} is a special category (GDPR Art. 9/10) of the base taxonomy; a policy "
+            f"cannot make it not special: {fix}",
         )
 
 
