@@ -33,9 +33,15 @@ counted separately. ``engine.apply(plan)`` runs it as a few statements per entry
 accounts when the trigger is an account's), journals each finished unit so a re-run after a
 failure resumes, and writes counts (never data) to the audit log. ``dry_run=True`` changes nothing.
 
+**Commitments and orphans.** What an erasure keeps "until" a date is a :class:`Commitment` in a
+:class:`CommitmentRegistry`; a sweep carries out every commitment due at its ``now``. Records that
+read their trigger time from an account that no longer exists can never be timed: the plan counts
+them (:class:`Orphans`, ``plan.orphans``) and a record's fate says so.
+
 **Where things are.** Rules as time (``_rules``), customers' settings (``_settings``), legal holds
-(``_holds``), anonymisation strategies (``_anonymize``, used by erasure too), the plan
-(``_plan``), applying it (``_apply``, ``_journal``) and one record's fate (``_fate``). A sweep is
+(``_holds``), commitments (``_commitments``), orphans (``_orphans``), anonymisation strategies
+(``_anonymize``, used by erasure too), the plan (``_plan``), applying it (``_apply``,
+``_journal``) and one record's fate (``_fate``). A sweep is
 planned from the policy, the data map, the holds and the settings, as values, and applied through
 the adapters; nothing here reaches back into the engine.
 
@@ -70,6 +76,9 @@ _NAMES: dict[str, str] = {
     "ReportLine": "._apply",
     "RetentionReport": "._apply",
     "apply_retention": "._apply",
+    "Commitment": "._commitments",
+    "CommitmentRegistry": "._commitments",
+    "schedule_after": "._commitments",
     "FateStage": "._fate",
     "RecordFate": "._fate",
     "record_fate": "._fate",
@@ -80,6 +89,8 @@ _NAMES: dict[str, str] = {
     "selection_from_data": "._holds",
     "selection_to_data": "._holds",
     "RetentionJournal": "._journal",
+    "Orphans": "._orphans",
+    "find_orphans": "._orphans",
     "RetentionEntry": "._plan",
     "RetentionPlan": "._plan",
     "plan_retention": "._plan",
@@ -94,10 +105,13 @@ _NAMES: dict[str, str] = {
 
 __all__ = [
     "PSEUDONYM_PREFIX",
+    "Commitment",
+    "CommitmentRegistry",
     "FateStage",
     "FieldAnonymization",
     "HoldRegistry",
     "LegalHold",
+    "Orphans",
     "RecordFate",
     "ReportLine",
     "RetentionEntry",
@@ -113,11 +127,13 @@ __all__ = [
     "cutoff",
     "definitely",
     "expires_at",
+    "find_orphans",
     "generalize_date",
     "mask",
     "plan_retention",
     "pseudonym",
     "record_fate",
+    "schedule_after",
     "selection_from_data",
     "selection_to_data",
     "strategy_for",
@@ -140,6 +156,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
         update_method,
     )
     from ._apply import ReportLine, RetentionReport, apply_retention
+    from ._commitments import Commitment, CommitmentRegistry, schedule_after
     from ._fate import FateStage, RecordFate, record_fate
     from ._holds import (
         HoldRegistry,
@@ -150,6 +167,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
         selection_to_data,
     )
     from ._journal import RetentionJournal
+    from ._orphans import Orphans, find_orphans
     from ._plan import RetentionEntry, RetentionPlan, plan_retention, units
     from ._rules import TriggerSource, cutoff, expires_at, trigger_source
     from ._settings import RetentionSettings, check_override
