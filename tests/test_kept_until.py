@@ -291,6 +291,48 @@ def test_registry_refuses_what_it_cannot_keep(tmp_path: Path) -> None:
     reg = CommitmentRegistry()
     with pytest.raises(pk.ConfigurationError, match="no commitment 'kept_x'"):
         reg.get("kept_x")
+    kept = Commitment(
+        id="kept_x1",
+        record_type="users",
+        selection=where.eq("id", 1),
+        fields=("name",),
+        due=T,
+        action="delete",
+        reason="legal_obligation",
+        explanation="tax",
+        origin="erasure p",
+        made_at=T,
+    )
+    odd = Commitment(
+        id="kept_x2",
+        record_type="users",
+        selection=where.eq("id", object()),
+        fields=("name",),
+        due=T,
+        action="delete",
+        reason="legal_obligation",
+        explanation="tax",
+        origin="erasure p",
+        made_at=T,
+    )
+    in_file = CommitmentRegistry(tmp_path / "c.json")
+    with pytest.raises(pk.ConfigurationError, match="kept_x2 on users cannot be kept in"):
+        in_file.record([kept, odd])
+    assert len(in_file) == 0  # nothing recorded
+    assert len(CommitmentRegistry().record([kept, odd])) == 2  # in memory, any value will do
+    with pytest.raises(pk.ConfigurationError, match="clears fields but names none"):
+        Commitment(
+            id="c",
+            record_type="users",
+            selection=where.eq("id", 1),
+            fields=(),
+            due=T,
+            action="clear",
+            reason="r",
+            explanation="e",
+            origin="o",
+            made_at=T,
+        )
     with pytest.raises(pk.ConfigurationError, match="action must be one of"):
         Commitment(
             id="c",

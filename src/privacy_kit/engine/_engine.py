@@ -310,6 +310,8 @@ class Engine(Choices):
         """Plan the erasure of ``subject``: what is deleted, anonymised and kept, and why.
 
         See :func:`privacy_kit.rights._erasure.plan_erasure`; run the plan with :meth:`apply`.
+        ``plan.commitments`` and ``plan.notes`` say what applying it schedules for the retention
+        sweep (what is kept until a date, and records that would lose their account row).
 
         Example:
             >>> import datetime as dt, privacy_kit as pk

@@ -245,18 +245,25 @@ class CommitmentRegistry:
 
         Returns:
             The registry's version of each (the earlier one where it existed).
+
+        Raises:
+            ConfigurationError: the registry keeps a file and a selection holds a value JSON
+                cannot (nothing is recorded then).
         """
-        out: list[Commitment] = []
-        changed = False
-        for c in commitments:
-            if c.id not in self._items:
-                selection_to_data(c.selection)  # refuse what the file could not hold, now
-                self._items[c.id] = c
-                changed = True
-            out.append(self._items[c.id])
-        if changed:
+        given = list(commitments)
+        new = {c.id: c for c in given if c.id not in self._items}
+        if self.path is not None:
+            for c in new.values():
+                try:  # refuse what the file could not hold, now
+                    selection_to_data(c.selection)
+                except ConfigurationError as exc:
+                    raise ConfigurationError(
+                        f"commitment {c.id} on {c.record_type} cannot be kept in {self.path}: {exc}"
+                    ) from exc
+        if new:
+            self._items.update(new)
             self._save()
-        return tuple(out)
+        return tuple(self._items[c.id] for c in given)
 
     def fulfil(self, commitment_id: str, *, now: dt.datetime, by: str) -> Commitment:
         """Mark a commitment carried out at ``now`` by ``by`` (a no-op if it already is)."""
