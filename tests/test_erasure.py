@@ -341,3 +341,55 @@ def test_file_journal_tolerates_a_torn_last_line_and_rejects_garbage(tmp_path: P
     path.write_bytes(b"[1, 2]\n")
     with pytest.raises(pk.PlanError, match="not a JSON object"):
         list(FileJournal(path).entries())
+
+
+def test_erasing_an_invitee_schedules_nothing_their_booking_follows_its_host() -> None:
+    engine = make_engine(make_adapter("memory"))
+    plan = engine.plan_erasure(ANN, now=NOW)
+    assert plan.commitments == ()
+    assert plan.notes == ()
+    assert "SCHEDULE" not in str(plan)
+    report = engine.apply(plan)
+    assert report.commitments == ()
+    assert len(engine.commitments) == 0
+
+
+class _FailsOnce(pk.adapters.InMemoryAdapter):
+    """Fails the first delete of one record type (a crash half-way through an erasure)."""
+
+    def __init__(self, tables: dict[str, list[dict[str, Any]]], fail_on: str) -> None:
+        super().__init__(tables)
+        self.fail_on: str | None = fail_on
+
+    def delete(self, record_type: pk.RecordType, selection: Any, *, batch_size: int = 1000) -> int:
+        if record_type.name == self.fail_on:
+            self.fail_on = None
+            raise RuntimeError("disk full")
+        return super().delete(record_type, selection, batch_size=batch_size)
+
+
+def test_commitments_are_recorded_before_the_steps_and_survive_a_resume() -> None:
+    _, datamap = policy_and_datamap()
+    # Children are deleted before the account row (deletion order): fail on the last step.
+    adapter = _FailsOnce({rt.table_name: [] for rt in datamap.record_types}, "users")
+    source = make_adapter("memory")
+    for rt in datamap.record_types:
+        adapter.insert(rt.table_name, source.rows(rt.table_name))
+    engine = make_engine(adapter)
+    plan = engine.plan_erasure(HANA, now=NOW, waive=["legal_obligation"])
+    assert plan.steps[-1].id == "users:customer:delete"
+    journal = MemoryJournal()
+    with pytest.raises(RuntimeError, match="disk full"):
+        engine.apply(plan, journal=journal)
+    assert adapter.rows("users") == source.rows("users")  # the failing step changed nothing
+    assert adapter.rows("bookings") != source.rows("bookings")  # earlier steps were applied
+    recorded = {c.id for c in engine.commitments.pending()}
+    assert recorded == {c.id for c in plan.commitments}
+    assert {c.record_type for c in plan.commitments} == {"companies", "services"}
+    # The resumed apply skips the finished steps and reports (and keeps) the same commitments.
+    report = engine.apply(plan, journal=journal)
+    assert "users:customer:delete" not in report.resumed_steps
+    assert set(report.resumed_steps) == {s.id for s in plan.steps[:-1]}
+    assert adapter.rows("users") == [r for r in source.rows("users") if r["id"] != 1]
+    assert {c.id for c in report.commitments} == recorded
+    assert len(engine.commitments) == 2

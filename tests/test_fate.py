@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from typing import Any
 
+import attrs
 import pytest
 
 import privacy_kit as pk
@@ -87,12 +88,62 @@ def test_legal_obligation_stages() -> None:
     assert old.expires_at == d(2025, 1, 1)
 
 
-def test_orphans_and_missing_links() -> None:
+def test_orphans_and_missing_links_cannot_be_timed() -> None:
     e = engine()
-    assert "linked to no account" in e.fate("bookings", 12, now=NOW).sentence
+    unlinked = e.fate("bookings", 12, now=NOW)
+    assert unlinked.sentence.startswith("bookings 12 cannot be timed: it is linked to no account")
+    assert unlinked.untimed
     orphan = e.fate("bookings", 13, now=NOW)
-    assert "account 99 is not found" in orphan.sentence
+    assert orphan.sentence.startswith(
+        "bookings 13 cannot be timed: the account 99 (users) no longer exists"
+    )
+    assert "users.closed_at (via host_id)" in orphan.sentence
+    assert orphan.untimed
     assert orphan.expires_at is None
+    assert orphan.to_dict()["untimed"] is True
+    assert not e.fate("bookings", 10, now=NOW).untimed
+
+
+def test_fate_never_says_kept_indefinitely() -> None:
+    e = engine()
+    for rt in DATAMAP.record_types:
+        for record in e.adapter_for(rt).rows(rt.table_name):  # type: ignore[attr-defined]
+            sentence = e.fate(rt, record, now=NOW).sentence
+            assert "indefinitely" not in sentence, sentence
+
+
+def test_a_commitment_on_the_record_is_part_of_its_fate() -> None:
+    from privacy_kit.adapters import where
+    from privacy_kit.retention import Commitment
+
+    e = engine()
+    kept = Commitment(
+        id="kept_a",
+        record_type="bookings",
+        selection=where.eq("host_id", 99),
+        fields=(),
+        due=d(2027, 1, 1),
+        action="delete",
+        reason="legal_obligation",
+        explanation="invoices",
+        origin="erasure p",
+        made_at=d(2025, 1, 1),
+    )
+    later = attrs.evolve(kept, id="kept_b", selection=where.eq("host_id", 2), due=d(2030, 1, 1))
+    e.commitments.record([kept, later])
+    orphan = e.fate("bookings", 13, now=NOW)
+    assert orphan.expires_at == d(2027, 1, 1)
+    assert orphan.commitments == ("kept_a",)
+    assert not orphan.untimed
+    assert orphan.sentence.startswith(
+        "bookings 13 will be deleted on 2027-01-01 00:00 UTC by commitment kept_a"
+    )
+    assert "By its retention rule alone: bookings 13 cannot be timed" in orphan.sentence
+    # A rule that ends the record sooner still governs it.
+    sooner = e.fate("bookings", 11, now=NOW)
+    assert sooner.expires_at == d(2025, 6, 1, 9, 30)
+    assert sooner.commitments == ("kept_b",)
+    assert "Commitment kept_b from an erasure would end it on 2030-01-01" in sooner.sentence
 
 
 def test_held_records_say_so() -> None:

@@ -325,6 +325,67 @@ def test_orphan_risk_is_noted() -> None:
     assert any("payment_methods" in n and "never swept" in n for n in notes)
 
 
+def _with_orphans(kind: str) -> tuple[pk.Engine, Any]:
+    rows = tables()
+    session = rows["sessions"][0]
+    rows["sessions"] += [dict(session, id=5, user_id=99), dict(session, id=6, user_id=98)]
+    rows["bookings"].append(booking(7, 98, d(2025, 12, 20)))
+    if kind == "memory":
+        adapter: Any = InMemoryAdapter(rows)
+    else:
+        adapter = SQLiteAdapter(":memory:")
+        adapter.create_schema(DATAMAP)
+        for name, items in rows.items():
+            adapter.insert(DATAMAP.record_type(name), items)
+    return pk.Engine(POLICY, DATAMAP, adapter, secret=b"s" * 32), adapter
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+@pytest.mark.parametrize("batch_size", [None, 1])
+def test_orphans_are_counted_per_record_type_and_reported(
+    kind: str, batch_size: int | None
+) -> None:
+    engine, _ = _with_orphans(kind)
+    plan = engine.plan_retention(now=NOW, batch_size=batch_size)
+    found = {o.record_type: (o.missing, o.unlinked) for o in plan.orphans}
+    # bookings 6 links to no account, 7 to account 98 (gone); sessions 5 and 6 to 99 and 98.
+    assert found == {"bookings": (1, 1), "sessions": (2, 0)}
+    assert plan.total_orphans == 4
+    text = str(plan)
+    assert text.splitlines()[1].startswith("  ORPHANS: 4 record(s) can never be timed")
+    assert "sessions: 2 record(s) cannot be timed (2 whose users record no longer exists)" in text
+    assert "users.closed_at (via user_id)" in text
+    report = engine.apply(plan)
+    assert report.orphans == plan.orphans
+    assert "ORPHANS: 4 record(s)" in report.summary()
+    applied = [e for e in engine.audit.entries() if e.action == "retention.applied"][-1]
+    assert applied.details["orphans"]["sessions"]["missing"] == 2
+    assert applied.details["orphans"]["bookings"]["unlinked"] == 1
+    assert engine.apply(plan, dry_run=True).orphans == plan.orphans
+
+
+def test_an_override_on_the_records_own_time_is_not_an_orphan() -> None:
+    engine, _ = _with_orphans("memory")
+    s = settings_()
+    s.set(98, "booking_data", "P30D")  # booking 7 is timed by its end, account or not
+    plan = engine.plan_retention(now=NOW, settings=s)
+    assert {o.record_type: (o.missing, o.unlinked) for o in plan.orphans} == {
+        "bookings": (0, 1),
+        "sessions": (2, 0),
+    }
+
+
+def test_no_orphans_no_section() -> None:
+    engine, _ = memory_engine()
+    plan = engine.plan_retention(now=NOW)
+    assert [o.record_type for o in plan.orphans] == ["bookings"]  # booking 6 has no account
+    rows = tables()
+    rows["bookings"] = [b for b in rows["bookings"] if b["host_id"] is not None]
+    clean = pk.Engine(POLICY, DATAMAP, InMemoryAdapter(rows)).plan_retention(now=NOW)
+    assert clean.orphans == ()
+    assert "ORPHANS" not in str(clean)
+
+
 def test_bad_arguments() -> None:
     engine, _ = memory_engine()
     with pytest.raises(ValueError, match="timezone-aware"):

@@ -30,13 +30,14 @@ from ..model._datamap import DataMap, RecordType, SubjectLink
 from ..model._policy import Policy
 from ..model._policy_retention import RetentionRule
 from ..retention._apply import apply_retention
+from ..retention._commitments import CommitmentRegistry
 from ..retention._fate import RecordFate, record_fate
 from ..retention._holds import HoldRegistry, LegalHold
 from ..retention._journal import RetentionJournal
 from ..retention._plan import RetentionPlan, plan_retention
 from ..retention._settings import RetentionSettings
 from ..rights._erasure import ErasurePlan
-from ..rights._erasure_apply import apply_erasure
+from ..rights._erasure_apply import apply_erasure, foresee_commitments
 from ..rights._erasure_plan import plan_erasure
 from ..rights._export import ExportResult, export_subject
 from ..rights._preferences import Preferences
@@ -63,6 +64,10 @@ class Engine(Choices):
         audit: an :class:`~privacy_kit.AuditLog`; every operation is recorded there.
         journal_dir: where erasures keep their journals (``None``: in memory, per apply).
         verify: check the adapters against the data map now (default ``True``).
+        commitments: where erasures record what they keep "until" a date, for the retention
+            sweep to carry out then (``None``: a new in-memory
+            :class:`~privacy_kit.retention.CommitmentRegistry`; pass one with a path to keep
+            them across runs).
 
     Raises:
         ConfigurationError: a store of the data map has no adapter.
@@ -92,6 +97,7 @@ class Engine(Choices):
         disclosures: DisclosureLog | None = None,
         journal_dir: str | os.PathLike[str] | None = None,
         verify: bool = True,
+        commitments: CommitmentRegistry | None = None,
     ) -> None:
         self.policy = policy
         self.datamap = datamap
@@ -106,6 +112,7 @@ class Engine(Choices):
         self.disclosures = disclosures
         self._resolver = SubjectResolver(self.stores, self.secret)
         self.journal_dir = journal_dir
+        self.commitments = commitments if commitments is not None else CommitmentRegistry()
         if verify:
             self.verify()
 
@@ -236,6 +243,8 @@ class Engine(Choices):
                 disclosures=self.disclosures,
                 journal=journal if journal is not None else self.journal_dir,
                 dry_run=dry_run,
+                policy=self.policy,
+                commitments=self.commitments,
             )
         if isinstance(plan, RetentionPlan):
             if journal is not None:
@@ -301,6 +310,8 @@ class Engine(Choices):
         """Plan the erasure of ``subject``: what is deleted, anonymised and kept, and why.
 
         See :func:`privacy_kit.rights._erasure.plan_erasure`; run the plan with :meth:`apply`.
+        ``plan.commitments`` and ``plan.notes`` say what applying it schedules for the retention
+        sweep (what is kept until a date, and records that would lose their account row).
 
         Example:
             >>> import datetime as dt, privacy_kit as pk
@@ -316,7 +327,7 @@ class Engine(Choices):
         """
         require_aware(now)
         scope = self.scope(subject)
-        return plan_erasure(
+        plan = plan_erasure(
             scope,
             policy=self.policy,
             held=self._held((e.record_type for e in scope), now),
@@ -325,6 +336,7 @@ class Engine(Choices):
             waive=waive,
             batch_size=batch_size,
         )
+        return foresee_commitments(plan, self.stores, policy=self.policy)
 
     def rectify(
         self,
@@ -482,6 +494,7 @@ class Engine(Choices):
             settings=settings,
             batch_size=batch_size,
             journal=journal,
+            commitments=self.commitments,
         )
 
     def fate(
@@ -529,6 +542,7 @@ class Engine(Choices):
             resolver=self._resolver,
             now=now,
             settings=settings,
+            commitments=self.commitments,
         )
 
     def __repr__(self) -> str:

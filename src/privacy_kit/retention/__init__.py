@@ -70,6 +70,10 @@ _NAMES: dict[str, str] = {
     "ReportLine": "._apply",
     "RetentionReport": "._apply",
     "apply_retention": "._apply",
+    "Commitment": "._commitments",
+    "CommitmentAction": "._commitments",
+    "CommitmentRegistry": "._commitments",
+    "schedule_after": "._commitments",
     "FateStage": "._fate",
     "RecordFate": "._fate",
     "record_fate": "._fate",
@@ -80,6 +84,8 @@ _NAMES: dict[str, str] = {
     "selection_from_data": "._holds",
     "selection_to_data": "._holds",
     "RetentionJournal": "._journal",
+    "Orphans": "._orphans",
+    "find_orphans": "._orphans",
     "RetentionEntry": "._plan",
     "RetentionPlan": "._plan",
     "plan_retention": "._plan",
@@ -94,10 +100,14 @@ _NAMES: dict[str, str] = {
 
 __all__ = [
     "PSEUDONYM_PREFIX",
+    "Commitment",
+    "CommitmentAction",
+    "CommitmentRegistry",
     "FateStage",
     "FieldAnonymization",
     "HoldRegistry",
     "LegalHold",
+    "Orphans",
     "RecordFate",
     "ReportLine",
     "RetentionEntry",
@@ -113,11 +123,13 @@ __all__ = [
     "cutoff",
     "definitely",
     "expires_at",
+    "find_orphans",
     "generalize_date",
     "mask",
     "plan_retention",
     "pseudonym",
     "record_fate",
+    "schedule_after",
     "selection_from_data",
     "selection_to_data",
     "strategy_for",
@@ -140,6 +152,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
         update_method,
     )
     from ._apply import ReportLine, RetentionReport, apply_retention
+    from ._commitments import Commitment, CommitmentAction, CommitmentRegistry, schedule_after
     from ._fate import FateStage, RecordFate, record_fate
     from ._holds import (
         HoldRegistry,
@@ -150,6 +163,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
         selection_to_data,
     )
     from ._journal import RetentionJournal
+    from ._orphans import Orphans, find_orphans
     from ._plan import RetentionEntry, RetentionPlan, plan_retention, units
     from ._rules import TriggerSource, cutoff, expires_at, trigger_source
     from ._settings import RetentionSettings, check_override

@@ -2,7 +2,9 @@
 
 :func:`apply_retention` runs each entry's units (one, or one per batch of accounts), skips the
 units the plan's journal marks finished (so a re-run after a failure resumes), and writes counts,
-never data, to the audit log. :class:`RetentionReport` says what each entry did.
+never data, to the audit log. :class:`RetentionReport` says what each entry did. A commitment's
+entry, once applied with none of its records held, marks the commitment fulfilled; the plan's
+orphans (records no sweep can time) are repeated in the report and the audit entry.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ..adapters import Adapter, Selection
 from ..audit._log import AuditLog
 from ..model._datamap import RecordType
 from ._anonymize import anonymize_selection
+from ._orphans import Orphans
 from ._plan import RetentionEntry, RetentionPlan, units
 from ._rules import Action
 
@@ -54,12 +57,18 @@ class RetentionReport:
         dry_run: nothing was changed.
         lines: per entry, planned and done counts.
         skipped_units: units already finished by an earlier, interrupted run (resumed).
+        orphans: the plan's records that no sweep can ever time (see ``RetentionPlan.orphans``).
+        fulfilled: the commitments this run carried out (none for a dry run).
+        still_pending: the commitments due but kept pending because some records are held.
     """
 
     now: dt.datetime
     dry_run: bool
     lines: tuple[ReportLine, ...]
     skipped_units: int
+    orphans: tuple[Orphans, ...] = ()
+    fulfilled: tuple[str, ...] = ()
+    still_pending: tuple[str, ...] = ()
 
     @property
     def total(self) -> int:
@@ -79,6 +88,10 @@ class RetentionReport:
         """A readable multi-line summary."""
         verb = "would change" if self.dry_run else "changed"
         lines = [f"Retention as of {self.now.isoformat()}: {verb} {self.total} record(s)"]
+        if self.orphans:
+            total = sum(o.total for o in self.orphans)
+            lines.append(f"  ORPHANS: {total} record(s) can never be timed by any sweep:")
+            lines.extend("    " + o.describe() for o in self.orphans)
         for line in self.lines:
             n = line.planned if self.dry_run else line.done
             held = f", {line.held} held" if line.held else ""
@@ -87,7 +100,16 @@ class RetentionReport:
             )
         if self.skipped_units:
             lines.append(f"  resumed: {self.skipped_units} unit(s) already done were skipped")
+        if self.fulfilled:
+            lines.append(f"  commitments fulfilled: {', '.join(self.fulfilled)}")
+        if self.still_pending:
+            lines.append(
+                "  commitments still pending (records held): " + ", ".join(self.still_pending)
+            )
         return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
 
 
 def _run_unit(
@@ -132,8 +154,12 @@ def apply_retention(
             ReportLine(e.rule, e.record_type, e.action, e.group, e.count, 0, e.held, resumed=False)
             for e in plan.entries
         ]
-        return RetentionReport(plan.now, dry_run=True, lines=tuple(lines), skipped_units=0)
+        return RetentionReport(
+            plan.now, dry_run=True, lines=tuple(lines), skipped_units=0, orphans=plan.orphans
+        )
     journal = plan.journal
+    fulfilled: list[str] = []
+    still_pending: list[str] = []
     for index, entry in enumerate(plan.entries):
         rt = stores.record_type(entry.record_type)
         adapter = stores.adapter_for(rt)
@@ -169,21 +195,47 @@ def apply_retention(
                 "rule": entry.rule,
                 "record_type": entry.record_type,
                 "action": entry.action,
-                "group": "override" if entry.override is not None else "default",
+                "group": _group(entry),
                 "override": None if entry.override is None else str(entry.override),
                 "cutoff": entry.cutoff.isoformat(),
                 "count": done,
                 "held": entry.held,
                 "holds": list(entry.hold_ids),
+                "commitment": None if entry.commitment is None else entry.commitment.id,
             },
         )
+        if entry.commitment is not None:
+            if entry.held:
+                still_pending.append(entry.commitment.id)
+            elif plan.commitments is not None:
+                plan.commitments.fulfil(entry.commitment.id, now=plan.now, by=plan.id)
+                fulfilled.append(entry.commitment.id)
     report = RetentionReport(
-        plan.now, dry_run=False, lines=tuple(lines), skipped_units=skipped_units
+        plan.now,
+        dry_run=False,
+        lines=tuple(lines),
+        skipped_units=skipped_units,
+        orphans=plan.orphans,
+        fulfilled=tuple(fulfilled),
+        still_pending=tuple(still_pending),
     )
     _audit(
         audit,
         "retention.applied",
         plan.now,
-        {"plan": plan.id, "total": report.total, "by_rule": report.counts()},
+        {
+            "plan": plan.id,
+            "total": report.total,
+            "by_rule": report.counts(),
+            "orphans": {o.record_type: o.to_dict() for o in plan.orphans},
+            "commitments_fulfilled": list(fulfilled),
+            "commitments_pending": list(still_pending),
+        },
     )
     return report
+
+
+def _group(entry: RetentionEntry) -> str:
+    if entry.commitment is not None:
+        return "commitment"
+    return "override" if entry.override is not None else "default"

@@ -1,7 +1,10 @@
 """The fate of one record: when it will be deleted or anonymised, by which rule, and whether held.
 
 :func:`record_fate` answers for one record what a sweep would do to it and when, reading the
-record (and its account) from the store, with a readable sentence for people.
+record (and its account) from the store, with a readable sentence for people. A pending
+commitment on the record (an erasure kept it "until" a date) is part of the answer; a record whose
+trigger time is its account's, and whose account no longer exists, "cannot be timed": the answer
+never says "kept indefinitely" for it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from ..model._check import rule_for_record_type
 from ..model._datamap import RecordType
 from ..model._policy import Policy
 from ..model._policy_retention import Trigger
+from ._commitments import Commitment, CommitmentRegistry
 from ._holds import HoldRegistry
 from ._rules import Action, _final_action, _Group, _groups, _stages, expires_at, trigger_source
 from ._settings import RetentionSettings, check_override
@@ -58,6 +62,9 @@ class RecordFate:
             obligation keeps some fields longer).
         held: the ids of the legal holds in force on the record.
         expired: the action is due at ``now`` (a sweep would act, unless held).
+        commitments: the pending commitments on the record (an erasure kept it until a date).
+        untimed: no sweep can time it: its trigger time is its account's and the account no
+            longer exists (or it links to none), and no commitment gives it an end.
         sentence: the answer in one readable sentence.
     """
 
@@ -75,6 +82,8 @@ class RecordFate:
     stages: tuple[FateStage, ...] = ()
     held: tuple[str, ...] = ()
     expired: bool = False
+    commitments: tuple[str, ...] = ()
+    untimed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (for an export manifest)."""
@@ -94,6 +103,8 @@ class RecordFate:
             ],
             "held": list(self.held),
             "expired": self.expired,
+            "commitments": list(self.commitments),
+            "untimed": self.untimed,
             "sentence": self.sentence,
         }
 
@@ -123,6 +134,7 @@ def record_fate(
     resolver: Resolver,
     now: dt.datetime,
     settings: RetentionSettings | None = None,
+    commitments: CommitmentRegistry | None = None,
 ) -> RecordFate:
     """The fate of one record (see :meth:`privacy_kit.Engine.fate`).
 
@@ -135,6 +147,8 @@ def record_fate(
         resolver: turns a held subject into its scope (an :class:`~privacy_kit.Engine` is one).
         now: the instant to answer for.
         settings: customers' per-account overrides.
+        commitments: the commitments (an erasure's "kept until"); a pending one that selects the
+            record ends it at its date, unless its rule ends it sooner.
     """
     at = require_aware(now).astimezone(dt.UTC)
     rt = stores.record_type(record_type)
@@ -147,13 +161,34 @@ def record_fate(
         if loaded is None:
             raise ConfigurationError(f"no {rt.name} record with {rt.primary_key} = {key!r}")
         record = loaded
-    name = f"{rt.name} {key}"
     registry = holds
     held = tuple(
         hold.id
         for hold, sel in (registry.holds_on(resolver, rt, at) if registry is not None else [])
         if sel.matches(record)
     )
+    fate = _rule_fate(policy, stores, rt, record, key, held=held, at=at, settings=settings)
+    found = (
+        [c for c in commitments.pending(rt.name) if c.selection.matches(record)]
+        if commitments is not None
+        else []
+    )
+    return _with_commitments(fate, found, at) if found else fate
+
+
+def _rule_fate(
+    policy: Policy,
+    stores: Stores,
+    rt: RecordType,
+    record: Mapping[str, Any],
+    key: Any,
+    *,
+    held: tuple[str, ...],
+    at: dt.datetime,
+    settings: RetentionSettings | None,
+) -> RecordFate:
+    """What the record's retention rule does to it, and when."""
+    name = f"{rt.name} {key}"
     rule = rule_for_record_type(policy, rt)
     if rule is None:
         return RecordFate(
@@ -206,15 +241,22 @@ def record_fate(
             Trigger.ACCOUNT_CLOSED: "while the account exists (it is not closed)",
             Trigger.ACCOUNT_DEACTIVATED: "while the account is active",
         }.get(group.trigger, f"until its {group.trigger.value} time is recorded")
+        untimed = None
         if source.account is not None and account_key is None:
-            waiting = "indefinitely: it is linked to no account"
+            untimed = f"it is linked to no account ({source.link_field} is empty)"
         elif source.account is not None and account is None:
-            waiting = f"indefinitely: its account {account_key!r} is not found"
+            untimed = f"the account {account_key!r} ({source.account}) no longer exists"
         span = f"{final.duration.describe()} after" if final.duration else "at"
         sentence = (
             f"{name} is kept {waiting}; rule {rule.key!r} will {final.action} it {span} "
             f"{group.trigger.value} ({whose})."
         )
+        if untimed is not None:
+            sentence = (
+                f"{name} cannot be timed: {untimed}, and rule {rule.key!r} reads its "
+                f"{group.trigger.value} time from it ({source.describe()}), so no sweep will "
+                f"ever {final.action} it."
+            )
         return RecordFate(
             record_type=rt.name,
             key=key,
@@ -225,6 +267,7 @@ def record_fate(
             duration=final.duration,
             override=group.override,
             held=held,
+            untimed=untimed is not None,
             sentence=sentence,
         )
     fate_stages = tuple(
@@ -261,5 +304,59 @@ def record_fate(
         stages=fate_stages,
         held=held,
         expired=expired,
+        sentence=sentence,
+    )
+
+
+_VERBS = {"delete": "deleted", "anonymize": "anonymised"}
+
+
+def _with_commitments(fate: RecordFate, found: list[Commitment], at: dt.datetime) -> RecordFate:
+    """The rule's answer, with the pending commitments on the record (an erasure's "kept until")."""
+    name = f"{fate.record_type} {fate.key}"
+    ids = tuple(c.id for c in found)
+    clears = sorted((c for c in found if c.action == "clear"), key=lambda c: c.due)
+    ends = sorted((c for c in found if c.action != "clear"), key=lambda c: c.due)
+    stages = [FateStage(c.due, "minimize", c.fields) for c in clears]
+    clear_text = "".join(
+        f" On {_when(c.due)} {', '.join(c.fields)} {'were due to be' if c.due <= at else 'will be'}"
+        f" cleared by commitment {c.id}: an erasure kept them ({c.reason}: {c.explanation})"
+        " and the record stays with its owner."
+        for c in clears
+    )
+    hold = (
+        f" It is under legal hold ({', '.join(fate.held)}) and is kept while the hold lasts."
+        if fate.held and "legal hold" not in fate.sentence
+        else ""
+    )
+    end = ends[0] if ends else None
+    if end is None or (fate.expires_at is not None and fate.expires_at <= end.due):
+        also = (
+            f" Commitment {end.id} from an erasure would end it on {_when(end.due)} otherwise."
+            if end is not None
+            else ""
+        )
+        return attrs.evolve(
+            fate,
+            stages=tuple(sorted((*fate.stages, *stages), key=lambda s: s.at)),
+            commitments=ids,
+            sentence=fate.sentence + clear_text + also,
+        )
+    action: Action = "anonymize" if end.action == "anonymize" else "delete"
+    tense = "was due to be" if end.due <= at else "will be"
+    kept = f" ({', '.join(end.fields)})" if end.fields else ""
+    sentence = (
+        f"{name} {tense} {_VERBS[action]} on {_when(end.due)} by commitment {end.id}: an erasure "
+        f"kept it{kept} until then ({end.reason}: {end.explanation}).{clear_text}{hold} "
+        f"By its retention rule alone: {fate.sentence}"
+    )
+    return attrs.evolve(
+        fate,
+        action=action,
+        expires_at=end.due,
+        stages=(*stages, FateStage(end.due, action, end.fields)),
+        expired=end.due <= at,
+        commitments=ids,
+        untimed=False,
         sentence=sentence,
     )

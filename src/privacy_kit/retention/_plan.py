@@ -3,6 +3,9 @@
 :func:`plan_retention` turns the policy's rules, the data map, the customers' settings and the
 legal holds into a :class:`RetentionPlan` whose entries carry their selections, cutoffs and
 counts (read from the store, nothing changed). Held records are excluded and counted apart.
+Every commitment due at ``now`` (records an erasure kept "until" a date,
+:mod:`privacy_kit.retention._commitments`) is an entry too, and the records no sweep can ever
+time (their account is gone, :mod:`privacy_kit.retention._orphans`) are counted in ``orphans``.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ from ..model._check import rule_for_record_type
 from ..model._datamap import DataMap, RecordType
 from ..model._policy import Policy
 from ..model._policy_retention import RetentionRule
+from ._commitments import Commitment, CommitmentRegistry
 from ._holds import HoldRegistry, combine_holds, describe_selection
 from ._journal import RetentionJournal
+from ._orphans import Orphans, find_orphans
 from ._rules import Action, TriggerSource, _Group, _groups, _Stage, _stages, cutoff, trigger_source
 from ._settings import RetentionSettings
 
@@ -50,7 +55,7 @@ class RetentionEntry:
             legal-obligation exception keeps, while the rest is kept).
         group: ``default`` or ``override P30D (3 accounts)``.
         override: the customers' chosen duration for an override group.
-        source: where the trigger time is read.
+        source: where the trigger time is read (``None`` for a commitment's entry).
         duration: counted from the trigger (``None``: at the trigger itself).
         cutoff: records whose trigger time is ``<= cutoff`` are covered.
         after: and ``> after`` (older ones are covered by a later step of the same group).
@@ -62,6 +67,9 @@ class RetentionEntry:
         count: records covered, counted by the store (held ones excluded).
         held: records that would be covered but are under a legal hold.
         hold_ids: the holds in force on this record type.
+        commitment: the commitment the entry carries out (``None``: a rule's entry). Its
+            ``rule`` is then the commitment's id, its ``group`` ``commitment`` and its ``cutoff``
+            the commitment's due date; ``minimize`` clears the kept fields.
     """
 
     rule: str
@@ -69,7 +77,7 @@ class RetentionEntry:
     action: Action
     group: str
     override: Duration | None
-    source: TriggerSource
+    source: TriggerSource | None
     duration: Duration | None
     cutoff: dt.datetime
     after: dt.datetime | None
@@ -82,6 +90,7 @@ class RetentionEntry:
     count: int
     held: int
     hold_ids: tuple[str, ...]
+    commitment: Commitment | None = None
 
     def describe(self) -> str:
         """One line: what, where, which records, how many."""
@@ -91,6 +100,16 @@ class RetentionEntry:
             "anonymize": f"anonymise {', '.join(self.fields)} of",
             "minimize": f"clear {', '.join(self.fields)} of",
         }[self.action]
+        if self.commitment is not None or self.source is None:
+            c = self.commitment
+            why = "" if c is None else f" ({c.reason}: {c.explanation}; from {c.origin})"
+            text = (
+                f"{self.rule}: {what} {self.count} {self.record_type} record(s) kept until "
+                f"{self.cutoff.isoformat()}{why}; group {self.group}"
+            )
+            if self.held:
+                text += f"; {self.held} held ({', '.join(self.hold_ids)})"
+            return text
         text = (
             f"{self.rule}: {what} {self.count} {self.record_type} record(s) "
             f"{span} {self.source.trigger.value} ({self.source.describe()} <= "
@@ -107,7 +126,7 @@ class RetentionEntry:
     def selection_text(self) -> str:
         """The selection in SQL-like words (the account part included)."""
         text = describe_selection(self.selection)
-        if self.account_selection is not None:
+        if self.account_selection is not None and self.source is not None:
             text = (
                 f"{self.source.link_field} IN (keys of {self.source.account} where "
                 f"{describe_selection(self.account_selection)}) AND {text}"
@@ -128,6 +147,9 @@ class RetentionPlan:
         batch_size: records per statement batch and accounts per ``IN`` list.
         journal: the finished units, so a re-run after a failure resumes.
         id: a hash of what the plan does (not of its counts), naming it in the journal.
+        orphans: per record type, records no sweep can ever time: they read their trigger time
+            from an account that no longer exists, or link to none (shown first in the summary).
+        commitments: the registry the commitment entries come from (marked fulfilled on apply).
     """
 
     now: dt.datetime
@@ -137,6 +159,13 @@ class RetentionPlan:
     batch_size: int
     journal: RetentionJournal = attrs.field(repr=False, eq=False)
     id: str
+    orphans: tuple[Orphans, ...] = ()
+    commitments: CommitmentRegistry | None = attrs.field(default=None, repr=False, eq=False)
+
+    @property
+    def total_orphans(self) -> int:
+        """Records that can never be timed (see ``orphans``)."""
+        return sum(o.total for o in self.orphans)
 
     @property
     def total(self) -> int:
@@ -164,10 +193,19 @@ class RetentionPlan:
                 f"{len(self.entries)} step(s), {self.total_held} held"
             )
         ]
+        if self.orphans:
+            lines.append(
+                f"  ORPHANS: {self.total_orphans} record(s) can never be timed by any sweep; "
+                "restore their account, give them an end, or delete them:"
+            )
+            lines.extend("    " + o.describe() for o in self.orphans)
         lines.extend("  " + e.describe() for e in self.entries)
         lines.extend(f"  skipped {rt}: {reason}" for rt, reason in self.skipped)
         lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
 
 
 def _time_window(field: str, upper: dt.datetime, lower: dt.datetime | None) -> Selection:
@@ -191,6 +229,7 @@ def plan_retention(
     settings: RetentionSettings | None = None,
     batch_size: int | None = None,
     journal: RetentionJournal | str | os.PathLike[str] | None = None,
+    commitments: CommitmentRegistry | None = None,
 ) -> RetentionPlan:
     """Plan a retention sweep at ``now`` (see :meth:`privacy_kit.Engine.plan_retention`).
 
@@ -203,6 +242,8 @@ def plan_retention(
         settings: customers' per-account overrides (``None``: the policy's defaults).
         batch_size: records per statement batch and accounts per ``IN`` list.
         journal: where applying records finished units (resumable).
+        commitments: the commitments (``None``: none); each one due at ``now`` becomes an entry
+            (held records excluded), and pending ones are not counted as orphans.
     """
     datamap = stores.datamap
     at = require_aware(now).astimezone(dt.UTC)
@@ -215,16 +256,24 @@ def plan_retention(
     notes: list[str] = []
     account_types = {rt.account.record_type for rt in datamap.record_types if rt.account}
     resolved: dict[Subject, Scope] = {}
+    holds_cache: dict[str, tuple[Selection | None, tuple[str, ...]]] = {}
+
+    def holds_for(rt: RecordType) -> tuple[Selection | None, tuple[str, ...]]:
+        if rt.name not in holds_cache:
+            found = (
+                registry.holds_on(resolver, rt, at, resolved=resolved)
+                if registry is not None
+                else []
+            )
+            holds_cache[rt.name] = (combine_holds(found), tuple(h.id for h, _ in found))
+        return holds_cache[rt.name]
+
     for rt in datamap.record_types:
         rule = rule_for_record_type(policy, rt)
         if rule is None:
             skipped.append((rt.name, "no retention rule covers it"))
             continue
-        holds_here = (
-            registry.holds_on(resolver, rt, at, resolved=resolved) if registry is not None else []
-        )
-        held = combine_holds(holds_here)
-        hold_ids = tuple(h.id for h, _ in holds_here)
+        held, hold_ids = holds_for(rt)
         if settings is not None and rule.override is not None and rt.account is None:
             notes.append(
                 f"{rt.name}: rule {rule.key!r} allows per-customer overrides but {rt.name} has no "
@@ -267,6 +316,23 @@ def plan_retention(
             entries.extend(reversed(planned))
         if rt.name in account_types:
             notes.extend(_orphan_notes(policy, datamap, rt, rule))
+    pending: dict[str, list[Selection]] = {}
+    for commitment in commitments.pending() if commitments is not None else ():
+        if not datamap.has_record_type(commitment.record_type):
+            skipped.append(
+                (
+                    commitment.record_type,
+                    (
+                        f"commitment {commitment.id} ({commitment.describe()}) names a record "
+                        "type the data map no longer has"
+                    ),
+                )
+            )
+            continue
+        rt = datamap.record_type(commitment.record_type)
+        pending.setdefault(rt.name, []).append(commitment.selection)
+        if commitment.is_due(at):
+            entries.append(_commitment_entry(stores, rt, commitment, holds_for(rt), size))
     # Children (records whose trigger is their account's among them) before what they reference.
     order = store_deletion_order((rt, stores.adapter_for(rt)) for rt in datamap.record_types)
     notes.extend(order.notes)
@@ -284,6 +350,9 @@ def plan_retention(
     ).hexdigest()[:16]
     if not isinstance(journal, RetentionJournal):
         journal = RetentionJournal(journal)
+    covered = {
+        name: sels[0] if len(sels) == 1 else Or(tuple(sels)) for name, sels in pending.items()
+    }
     return RetentionPlan(
         now=at,
         entries=tuple(entries),
@@ -292,6 +361,56 @@ def plan_retention(
         batch_size=size,
         journal=journal,
         id="ret_" + ident,
+        orphans=find_orphans(policy, stores, settings=settings, covered=covered, batch_size=size),
+        commitments=commitments,
+    )
+
+
+_COMMITMENT_ACTIONS: dict[str, Action] = {
+    "delete": "delete",
+    "clear": "minimize",
+    "anonymize": "anonymize",
+}
+
+
+def _commitment_entry(
+    stores: Stores,
+    rt: RecordType,
+    commitment: Commitment,
+    held: tuple[Selection | None, tuple[str, ...]],
+    batch_size: int,
+) -> RetentionEntry:
+    """The entry that carries out a due commitment (counted, held records excluded)."""
+    held_sel, hold_ids = held
+    action: Action = _COMMITMENT_ACTIONS[commitment.action]
+    base = commitment.selection
+    if action == "minimize":
+        # Only records still holding a kept field: a re-run changes nothing.
+        base = And((base, Or(tuple(Not(IsNull(f)) for f in commitment.fields))))
+    fields = commitment.fields
+    if action == "anonymize" and not fields:
+        fields = tuple(f.name for f in rt.fields if f.personal and f.name != rt.primary_key)
+    adapter = stores.adapter_for(rt)
+    return RetentionEntry(
+        rule=commitment.id,
+        record_type=rt.name,
+        action=action,
+        group="commitment",
+        override=None,
+        source=None,
+        duration=None,
+        cutoff=commitment.due,
+        after=None,
+        fields=fields,
+        kept=(),
+        selection=_not_held(base, held_sel),
+        account_selection=None,
+        excluded_accounts=frozenset(),
+        held_selection=held_sel,
+        count=adapter.count(rt, _not_held(base, held_sel)),
+        held=0 if held_sel is None else adapter.count(rt, And((base, held_sel))),
+        hold_ids=hold_ids,
+        commitment=commitment,
     )
 
 
@@ -403,6 +522,7 @@ def units(
     if entry.account_selection is None:
         yield 0, selection
         return
+    assert entry.source is not None  # only a rule's entry reads an account
     accounts = stores.record_type(entry.source.account or "")
     link = entry.source.link_field or ""
     adapter = stores.adapter_for(accounts)

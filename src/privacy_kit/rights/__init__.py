@@ -35,6 +35,8 @@ _NAMES: dict[str, str] = {
     "KeepReason": "._erasure",
     "KeptItem": "._erasure",
     "apply_erasure": "._erasure_apply",
+    "erasure_commitments": "._erasure_apply",
+    "foresee_commitments": "._erasure_apply",
     "recipients_to_tell": "._erasure_apply",
     "plan_erasure": "._erasure_plan",
     "EXPORT_FORMAT": "._export",
@@ -98,7 +100,9 @@ __all__ = [
     "Verifier",
     "add_deadline",
     "apply_erasure",
+    "erasure_commitments",
     "export_subject",
+    "foresee_commitments",
     "iter_bundle_records",
     "make_unsubscribe_token",
     "neutralise_formula",
@@ -126,7 +130,12 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
         KeepReason,
         KeptItem,
     )
-    from ._erasure_apply import apply_erasure, recipients_to_tell
+    from ._erasure_apply import (
+        apply_erasure,
+        erasure_commitments,
+        foresee_commitments,
+        recipients_to_tell,
+    )
     from ._erasure_plan import plan_erasure
     from ._export import EXPORT_FORMAT, ExportResult, export_subject
     from ._preference_records import Decision, PreferenceRecord, RestrictionGround

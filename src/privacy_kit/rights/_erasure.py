@@ -18,6 +18,14 @@ years for tax records, counted from ``now``), and the policy's ``shared_content`
 other kind (legal claims "until the dispute is resolved") applies only through a legal hold
 that names the dispute. Pass ``waive=`` to not invoke an exception the controller does not need.
 
+What is kept "until" a date does not stay forever: applying the plan records, for each such kept
+item, a :class:`~privacy_kit.retention.Commitment` (delete the record then, or clear the kept
+fields of a record that belongs to someone else), and the retention sweep carries it out when it
+is due. Records that read their retention time from an account row this erasure removes (now, or
+when its own commitment ends) and that it does not delete get a commitment too, at the time their
+rule gives counted from the erasure (and never before their account row goes), so none is left
+without an end; the plan lists both (``plan.commitments``, ``plan.notes``) when the engine made it.
+
 The plan records its selections, so :meth:`Engine.apply` touches exactly the planned records.
 Applying is idempotent and journalled (:mod:`privacy_kit.audit._journal`): a crash part-way leaves a
 journal, and applying the plan again with it skips the finished steps and completes the rest.
@@ -41,6 +49,7 @@ from ..adapters import Selection
 from ..adapters._base import WRITE_BATCH
 from ..model._policy_retention import ExceptionKind
 from ..retention._anonymize import FieldAnonymization
+from ..retention._commitments import Commitment
 
 __all__ = [
     "ErasureAction",
@@ -189,6 +198,10 @@ class ErasurePlan:
         waived: exception kinds the caller chose not to invoke.
         batch_size: records per round trip when applying.
         searched: every record type and role that was searched (``bookings (invitee)``).
+        commitments: what applying will schedule for the retention sweep: the kept items'
+            ends, and the end of records that lose the account row they read their time from
+            (filled in by :meth:`Engine.plan_erasure`; empty when the plan was made without it).
+        notes: what the reader should know, such as records this erasure would otherwise orphan.
 
     Example:
         >>> import datetime as dt, privacy_kit as pk
@@ -223,6 +236,9 @@ class ErasurePlan:
     def nothing_held(self) -> bool:
         """Whether nothing of the subject was found: no step and nothing kept has a record."""
         return not any(s.count for s in self.steps) and not any(k.count for k in self.kept)
+
+    commitments: tuple[Commitment, ...] = attrs.field(default=(), eq=False)
+    notes: tuple[str, ...] = attrs.field(default=(), eq=False)
 
     @property
     def plan_id(self) -> str:
@@ -273,6 +289,8 @@ class ErasurePlan:
                 continue
             where = f"{k.record_type} ({k.role})"
             lines.append(f"  KEEP       {where:<28} {_plural(k.count)}: {k.describe()}")
+        lines += [f"  SCHEDULE   {c.record_type:<28} {_scheduled(c)}" for c in self.commitments]
+        lines += [f"  NOTE       {n}" for n in self.notes]
         if len(lines) == 1:
             lines.append(
                 "  nothing is held about this subject; searched: "
@@ -297,6 +315,10 @@ class ErasureReport:
         dry_run: ``True`` if nothing was changed.
         journal: where the journal is (``None`` for an in-memory journal).
         searched: every record type and role the plan searched.
+        commitments: what the retention sweep will carry out later (recorded in the engine's
+            commitment registry; for a dry run, what would be recorded).
+        notes: what the reader should know (records that would have been orphaned, a
+            registry missing).
     """
 
     plan_id: str
@@ -318,6 +340,9 @@ class ErasureReport:
             and not any(self.anonymised.values())
             and not any(k.count for k in self.kept)
         )
+
+    commitments: tuple[Commitment, ...] = attrs.field(default=(), eq=False)
+    notes: tuple[str, ...] = ()
 
     def to_records(self) -> list[dict[str, Any]]:
         """Deleted, anonymised and kept counts as flat, JSON-ready records."""
@@ -341,11 +366,22 @@ class ErasureReport:
             for k in self.kept
             if k.count
         ]
+        lines += [f"  scheduled   {c.record_type:<20} {_scheduled(c)}" for c in self.commitments]
+        lines += [f"  note: {n}" for n in self.notes]
         if self.recipients:
             lines.append("  tell: " + ", ".join(self.recipients))
         if self.resumed_steps:
             lines.append(f"  resumed: {len(self.resumed_steps)} step(s) were already done")
         return "\n".join(lines)
+
+
+def _scheduled(c: Commitment) -> str:
+    what = {
+        "delete": "delete",
+        "clear": f"clear {', '.join(c.fields)} of",
+        "anonymize": "anonymise",
+    }[c.action]
+    return f"{what} {_plural(c.count)} on {c.due.date().isoformat()} ({c.reason}; {c.id})"
 
 
 def _totals(steps: Iterable[ErasureStep], action: ErasureAction) -> dict[str, int]:
@@ -354,6 +390,19 @@ def _totals(steps: Iterable[ErasureStep], action: ErasureAction) -> dict[str, in
         if s.action is action:
             out[s.record_type] = out.get(s.record_type, 0) + s.count
     return out
+
+
+def commitment_summary(c: Commitment) -> dict[str, Any]:
+    """A commitment as the audit log records it (no selection, dates as text)."""
+    return {
+        "id": c.id,
+        "record_type": c.record_type,
+        "action": c.action,
+        "fields": list(c.fields),
+        "due": c.due.isoformat(),
+        "reason": c.reason,
+        "count": c.count,
+    }
 
 
 def kept_summary(k: KeptItem) -> dict[str, Any]:

@@ -1,0 +1,176 @@
+"""Orphans: records a sweep can never time, because the account they read their time from is gone.
+
+A booking under an ``account_closed`` rule reads its trigger time from ``users.closed_at`` of its
+host (``trigger_source`` with an account). When the host's users row no longer exists (deleted by
+hand, by an erasure, by a shorter rule), or the booking links to no account at all, no sweep can
+ever select it: it would be kept forever, silently. :func:`find_orphans` counts them per record
+type, so a retention plan reports them prominently instead.
+
+Records a pending commitment already covers (:mod:`privacy_kit.retention._commitments`) are not
+orphans: the commitment gives them their end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from .._scope import Stores
+from ..adapters import And, In, IsNull, Not, Selection
+from ..model._check import rule_for_record_type
+from ..model._datamap import RecordType
+from ..model._policy import Policy
+from ._holds import definitely
+from ._rules import _groups, trigger_source
+from ._settings import RetentionSettings
+
+__all__ = ["Orphans", "find_orphans"]
+
+
+@attrs.frozen
+class Orphans:
+    """Records of one record type that read their trigger time from an account and cannot be timed.
+
+    Attributes:
+        record_type: the record type.
+        rule: the rule that cannot be enforced on them.
+        account: the accounts record type (``users``).
+        time_field: where the time would be read (``users.closed_at (via host_id)``).
+        missing: records whose account row no longer exists.
+        unlinked: records linked to no account (the link field is NULL).
+    """
+
+    record_type: str
+    rule: str
+    account: str
+    time_field: str
+    missing: int
+    unlinked: int = 0
+
+    @property
+    def total(self) -> int:
+        """Records that can never be timed."""
+        return self.missing + self.unlinked
+
+    def describe(self) -> str:
+        """One line: how many, why, and what it means."""
+        parts = []
+        if self.missing:
+            parts.append(f"{self.missing} whose {self.account} record no longer exists")
+        if self.unlinked:
+            parts.append(f"{self.unlinked} linked to no {self.account} record")
+        return (
+            f"{self.record_type}: {self.total} record(s) cannot be timed ({'; '.join(parts)}): "
+            f"rule {self.rule!r} reads {self.time_field}, so no sweep will ever remove them"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (for the audit log)."""
+        return {
+            "record_type": self.record_type,
+            "rule": self.rule,
+            "account": self.account,
+            "missing": self.missing,
+            "unlinked": self.unlinked,
+        }
+
+
+def _eligible(
+    policy: Policy, stores: Stores, rt: RecordType, settings: RetentionSettings | None
+) -> tuple[str, str, str, Selection] | None:
+    """(rule, accounts, time field, records timed through the account) for ``rt``, if any."""
+    if rt.account is None or rt.account.record_type == rt.name:
+        return None
+    rule = rule_for_record_type(policy, rt)
+    if rule is None:
+        return None
+    groups = _groups(rule, rt, settings)
+    default = trigger_source(stores.datamap, rt, groups[0].trigger)
+    if default is None or default.account is None:
+        return None
+    link = rt.account.field
+    # Accounts in an override group whose trigger is the record's own are timed without it.
+    timed: list[Any] = []
+    for group in groups[1:]:
+        source = trigger_source(stores.datamap, rt, group.trigger)
+        if source is not None and source.account is None and group.accounts:
+            timed.extend(group.accounts)
+    base: Selection = Not(IsNull(link))
+    if timed:
+        base = And((base, Not(In(link, tuple(timed)))))
+    return rule.key, default.account, default.describe(), base
+
+
+def find_orphans(
+    policy: Policy,
+    stores: Stores,
+    *,
+    settings: RetentionSettings | None = None,
+    covered: Mapping[str, Selection] | None = None,
+    batch_size: int = 1000,
+) -> tuple[Orphans, ...]:
+    """Count, per record type, the records whose account-read trigger time can never be known.
+
+    Reads the accounts' keys in batches of ``batch_size`` and counts the records linked to each
+    batch; what is linked but not found is orphaned. Nothing is changed.
+
+    Args:
+        policy: the policy (which rule, which trigger).
+        stores: the adapters.
+        settings: customers' overrides (accounts whose override reads the record's own time
+            are timed without the account).
+        covered: per record type, the records a pending commitment will act on (not orphans).
+        batch_size: account keys per ``IN`` list.
+
+    Example:
+        >>> import privacy_kit as pk
+        >>> from privacy_kit.adapters import InMemoryAdapter
+        >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
+        >>> tables = {rt.table_name: [] for rt in dm.record_types}
+        >>> tables["users"] = [{"id": 1}]
+        >>> tables["sessions"] = [{"id": 5, "user_id": 1}, {"id": 6, "user_id": 2}]
+        >>> from privacy_kit._scope import Stores
+        >>> stores = Stores.of(dm, InMemoryAdapter(tables))
+        >>> [o.describe() for o in find_orphans(pk.load_policy(pk.example_path()), stores)]
+        ["sessions: 1 record(s) cannot be timed (1 whose users record no longer exists): rule 'account_data' reads users.closed_at (via user_id), so no sweep will ever remove them"]
+    """
+    covered = covered or {}
+    by_account: dict[str, list[tuple[RecordType, str, str, Selection, int]]] = {}
+    unlinked: dict[str, int] = {}
+    for rt in stores.datamap.record_types:
+        found = _eligible(policy, stores, rt, settings)
+        if found is None:
+            continue
+        assert rt.account is not None  # _eligible checked
+        rule, accounts, time_field, base = found
+        nulls: Selection = IsNull(rt.account.field)
+        if rt.name in covered:
+            exclude = Not(definitely(covered[rt.name]))
+            base, nulls = And((base, exclude)), And((nulls, exclude))
+        adapter = stores.adapter_for(rt)
+        unlinked[rt.name] = adapter.count(rt, nulls)
+        linked = adapter.count(rt, base)
+        by_account.setdefault(accounts, []).append((rt, rule, time_field, base, linked))
+    out: list[Orphans] = []
+    for accounts_name, dependants in by_account.items():
+        remaining = {rt.name: linked for rt, _r, _t, _b, linked in dependants}
+        if any(remaining.values()):
+            account_rt = stores.record_type(accounts_name)
+            pk = account_rt.primary_key
+            for batch in stores.adapter_for(account_rt).iter_records(
+                account_rt, Not(IsNull(pk)), fields=[pk], batch_size=batch_size
+            ):
+                keys = tuple(r[pk] for r in batch)
+                for rt, _rule, _time, base, _linked in dependants:
+                    assert rt.account is not None  # _eligible checked
+                    if remaining[rt.name] > 0 and keys:
+                        remaining[rt.name] -= stores.adapter_for(rt).count(
+                            rt, And((base, In(rt.account.field, keys)))
+                        )
+        for rt, rule, time_field, _base, _linked in dependants:
+            missing, nulls_count = remaining[rt.name], unlinked[rt.name]
+            if missing or nulls_count:
+                out.append(Orphans(rt.name, rule, accounts_name, time_field, missing, nulls_count))
+    return tuple(out)
