@@ -25,7 +25,19 @@ except ImportError:  # pragma: no cover - Windows has no flock
 __all__ = ["JsonlSink"]
 
 _CHUNK = 8192
+# Binary, not inherited by child processes (where the platform has these flags).
+_OPEN_FLAGS = (
+    os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+)
 _TORN = "incomplete last line (no newline): a torn write"
+
+
+def _pread(fd: int, size: int, offset: int) -> bytes:
+    """``size`` bytes at ``offset`` (``os.pread`` where it exists; seek and read elsewhere)."""
+    if hasattr(os, "pread"):
+        return os.pread(fd, size, offset)
+    os.lseek(fd, offset, os.SEEK_SET)  # pragma: no cover - Windows
+    return os.read(fd, size)  # pragma: no cover - Windows
 
 
 def _shared_size(fd: int) -> int:
@@ -49,7 +61,7 @@ def _last_line(fd: int, size: int) -> RawEntry | None:
     while pos > 0:
         step = min(_CHUNK, pos)
         pos -= step
-        tail = os.pread(fd, step, pos) + tail
+        tail = _pread(fd, step, pos) + tail
         if tail.rfind(b"\n", 0, len(tail) - 1) != -1:
             break
     start = tail.rfind(b"\n", 0, len(tail) - 1) + 1
@@ -62,7 +74,7 @@ def _last_line(fd: int, size: int) -> RawEntry | None:
     newlines = 0
     offset = 0
     while offset < size:
-        block = os.pread(fd, min(1 << 16, size - offset), offset)
+        block = _pread(fd, min(1 << 16, size - offset), offset)
         if not block:
             break
         newlines += block.count(b"\n")
@@ -118,7 +130,7 @@ class JsonlSink:
         """
         while True:
             try:
-                fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                fd = os.open(self.path, _OPEN_FLAGS, 0o644)
             except OSError as exc:
                 raise self._fail("open", exc) from exc
             try:
