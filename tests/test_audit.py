@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import privacy_kit as pk
-from privacy_kit.audit._entries import GENESIS_HASH, AuditEntry
+from privacy_kit.audit._entries import GENESIS_HASH, AuditEntry, RawEntry
 from privacy_kit.audit._log import AuditLog
-from privacy_kit.audit._sinks import JsonlSink, MemorySink
+from privacy_kit.audit._sink_jsonl import JsonlSink
+from privacy_kit.audit._sinks import MemorySink
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -364,7 +368,16 @@ def test_sqlite_clean_and_schema(sqlite_log: tuple[AuditLog, sqlite3.Connection]
     log, conn = sqlite_log
     assert log.verify().ok
     columns = [row[1] for row in conn.execute("PRAGMA table_info(privacy_kit_audit)")]
-    assert columns == ["sequence", "at", "action", "subject", "details", "prev_hash", "hash"]
+    assert columns == [
+        "sequence",
+        "at",
+        "action",
+        "subject",
+        "details",
+        "prev_hash",
+        "hash",
+        "chain",
+    ]
 
 
 def test_sqlite_edit_detected(sqlite_log: tuple[AuditLog, sqlite3.Connection]) -> None:
@@ -472,3 +485,271 @@ def test_engine_defaults_to_a_memory_log() -> None:
         audit=mine,
     )
     assert other.audit is mine
+
+
+# -- keyed chains ----------------------------------------------------------------------------------
+KEY = b"0123456789abcdef0123456789abcdef"
+
+
+def _forged_line(entry: AuditEntry, *, key: bytes | None = None) -> bytes:
+    """``entry`` hashed (with ``key`` for a keyed one), as the canonical line a sink writes."""
+    hashed = attrs.evolve(entry, hash=entry.compute_hash(key))
+    return orjson.dumps(hashed.to_dict(), option=orjson.OPT_SORT_KEYS) + b"\n"
+
+
+def test_keyed_log_records_hmacs_and_verifies_only_with_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "keyed.jsonl"
+    log = AuditLog.jsonl(path, key=KEY)
+    assert log.keyed
+    _fill(log, 3)
+    rows = [orjson.loads(line) for line in _lines(path)]
+    assert {row["chain"] for row in rows} == {"hmac-sha256"}
+    entries = list(log.entries())
+    assert all(e.keyed and e.hash == e.compute_hash(KEY) for e in entries)
+    assert all(e.hash != attrs.evolve(e, chain="sha256").compute_hash() for e in entries)
+    assert log.verify().ok
+    assert AuditLog.jsonl(path).verify(key=KEY).ok
+    wrong = AuditLog.jsonl(path).verify(key=b"another key")
+    assert [(p.location, p.sequence) for p in wrong.problems] == [
+        ("line 1", 1),
+        ("line 2", 2),
+        ("line 3", 3),
+    ]
+    assert all("written without the key" in p.message for p in wrong.problems)
+    keyless = AuditLog.jsonl(path).verify()
+    assert [(p.location, p.sequence) for p in keyless.problems] == [("line 1", 1)]
+    assert "cannot be checked without the key" in keyless.problems[0].message
+    assert "keyed" in repr(log)
+
+
+def test_forged_entry_without_the_key_fails_a_keyed_log(tmp_path: Path) -> None:
+    path = tmp_path / "keyed.jsonl"
+    log = AuditLog.jsonl(path, key=KEY)
+    _fill(log, 3)
+    tail = list(log.entries())[-1]
+    # A writer without the key cannot use the library to append ...
+    with pytest.raises(pk.AuditIntegrityError, match=r"keyed .* has no key"):
+        AuditLog.jsonl(path).record("forged.entry", now=NOW)
+    # ... and what it writes by hand does not verify: a plain SHA-256 entry, correctly linked,
+    forged = AuditEntry(4, NOW, "forged.entry", None, {}, tail.hash, "")
+    _write(path, [*_lines(path), _forged_line(forged)])
+    result = log.verify()
+    assert [(p.location, p.sequence) for p in result.problems] == [("line 4", 4)]
+    assert "not keyed" in result.problems[0].message
+    # ... or an entry claiming to be keyed, hashed under a guessed key.
+    lines = _lines(path)[:3]
+    keyed_forgery = attrs.evolve(forged, chain="hmac-sha256")
+    _write(path, [*lines, _forged_line(keyed_forgery, key=b"guess")])
+    result = log.verify()
+    assert [(p.location, p.sequence) for p in result.problems] == [("line 4", 4)]
+    assert "written without the key" in result.problems[0].message
+    with pytest.raises(pk.AuditIntegrityError, match=r"last line, sequence 4.*without the key"):
+        log.record("next.step", now=NOW)
+
+
+def test_a_chain_rewritten_whole_without_the_key_fails(tmp_path: Path) -> None:
+    path = tmp_path / "keyed.jsonl"
+    _fill(AuditLog.jsonl(path, key=KEY), 3)
+    path.unlink()
+    _fill(AuditLog.jsonl(path), 3)  # a consistent unkeyed chain in its place
+    result = AuditLog.jsonl(path, key=KEY).verify()
+    assert len(result.problems) == 3
+    assert all("not keyed" in p.message for p in result.problems)
+
+
+def test_keyed_and_unkeyed_writers_do_not_mix(tmp_path: Path) -> None:
+    path = tmp_path / "plain.jsonl"
+    _fill(AuditLog.jsonl(path), 2)
+    with pytest.raises(pk.AuditIntegrityError, match="cannot continue an unkeyed chain"):
+        AuditLog.jsonl(path, key=KEY).record("a.b", now=NOW)
+    assert len(_lines(path)) == 2
+    with pytest.raises(pk.ConfigurationError, match="non-empty bytes"):
+        AuditLog.memory(key=b"")
+    with pytest.raises(pk.ConfigurationError, match="non-empty bytes"):
+        AuditLog.memory(key="text")  # type: ignore[arg-type]
+
+
+def test_unkeyed_lines_of_the_old_format_still_verify(tmp_path: Path) -> None:
+    # Written by hand as privacy_kit wrote them before keys existed: no "chain" field, SHA-256.
+    payload = {
+        "sequence": 1,
+        "at": "2026-03-01T12:00:00+00:00",
+        "action": "a.b",
+        "subject": None,
+        "details": {"n": 1},
+        "prev_hash": GENESIS_HASH,
+    }
+    digest = hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    path = tmp_path / "old.jsonl"
+    path.write_bytes(orjson.dumps({**payload, "hash": digest}, option=orjson.OPT_SORT_KEYS) + b"\n")
+    log = AuditLog.jsonl(path)
+    assert log.verify().ok
+    assert log.record("c.d", now=NOW).sequence == 2
+    assert log.verify().ok
+    assert b"chain" not in path.read_bytes()
+
+
+def test_sqlite_keyed_log_and_a_table_from_before_keys() -> None:
+    conn = sqlite3.connect(":memory:")
+    conn.execute(
+        "CREATE TABLE privacy_kit_audit (sequence INTEGER PRIMARY KEY, at TEXT NOT NULL, "
+        "action TEXT NOT NULL, subject TEXT, details TEXT NOT NULL, prev_hash TEXT NOT NULL, "
+        "hash TEXT NOT NULL)"
+    )
+    conn.commit()
+    log = AuditLog.sqlite(conn, key=KEY)
+    assert log.verify().ok
+    _fill(log, 3)  # the first keyed append adds the chain column
+    columns = [row[1] for row in conn.execute("PRAGMA table_info(privacy_kit_audit)")]
+    assert columns[-1] == "chain"
+    assert log.verify().ok
+    assert not AuditLog.sqlite(conn).verify(key=b"wrong").ok
+    conn.execute("UPDATE privacy_kit_audit SET chain = NULL WHERE sequence = 2")
+    result = log.verify()
+    assert [(p.location, p.sequence) for p in result.problems] == [("row 2", 2)]
+
+
+# -- duplicated JSON keys --------------------------------------------------------------------------
+def test_jsonl_duplicated_key_reported_with_its_line(jsonl: tuple[AuditLog, Path]) -> None:
+    log, path = jsonl
+    lines = _lines(path)
+    # orjson keeps the last value, so the hash still matches; a reader of the first sees another.
+    lines[1] = lines[1].replace(b'{"action":', b'{"action":"shown.instead","action":', 1)
+    lines[2] = lines[2].replace(b'"details":{"n":2}', b'"details":{"n":7,"n":2}', 1)
+    _write(path, lines)
+    result = log.verify()
+    assert [(p.location, p.sequence) for p in result.problems] == [("line 2", 2), ("line 3", 3)]
+    assert "duplicated JSON key 'action'" in result.problems[0].message
+    assert "duplicated JSON key 'n'" in result.problems[1].message
+    with pytest.raises(pk.AuditIntegrityError, match=r"line 2: duplicated JSON key"):
+        list(log.entries())
+
+
+def test_appending_after_an_ambiguous_tail_refuses(jsonl: tuple[AuditLog, Path]) -> None:
+    log, path = jsonl
+    lines = _lines(path)
+    lines[-1] = lines[-1].replace(b'{"action":', b'{"action":"x.y","action":', 1)
+    _write(path, lines)
+    with pytest.raises(pk.AuditIntegrityError, match=r"line 5\) is ambiguous: duplicated"):
+        log.record("next.step", now=NOW)
+
+
+def test_non_canonical_lines_without_duplicates_still_verify(jsonl: tuple[AuditLog, Path]) -> None:
+    log, path = jsonl
+    # Pretty-printed by another tool: not canonical, but unambiguous.
+    lines = [line.replace(b":", b": ", 1) for line in _lines(path)]
+    _write(path, lines)
+    assert log.verify().ok
+
+
+def test_sqlite_duplicated_key_in_details(sqlite_log: tuple[AuditLog, sqlite3.Connection]) -> None:
+    log, conn = sqlite_log
+    conn.execute("""UPDATE privacy_kit_audit SET details = '{"n":9,"n":3}' WHERE sequence = 4""")
+    result = log.verify()
+    assert [(p.location, p.sequence) for p in result.problems] == [("row 4", 4)]
+    assert "details duplicated JSON key 'n'" in result.problems[0].message
+
+
+# -- anchors ---------------------------------------------------------------------------------------
+def test_anchor_is_json_and_catches_truncation(jsonl: tuple[AuditLog, Path]) -> None:
+    log, path = jsonl
+    published = orjson.dumps(log.anchor())  # e.g. sent to another system
+    anchor = orjson.loads(published)
+    assert anchor == {"sequence": 5, "hash": log.head().hash}  # type: ignore[union-attr]
+    log.record("later.work", now=NOW)
+    assert log.verify(expected_head=anchor).ok
+    _write(path, _lines(path)[:4])
+    result = log.verify(expected_head=anchor)
+    assert [(p.location, p.sequence) for p in result.problems] == [("end", 5)]
+    assert "truncated" in result.problems[0].message
+
+
+def test_anchor_catches_a_forked_or_rewritten_chain(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog.jsonl(path)
+    _fill(log, 3)
+    fork = tmp_path / "fork.jsonl"
+    fork.write_bytes(path.read_bytes())
+    log.record("original.four", now=NOW)
+    log.record("original.five", now=NOW)
+    anchor = log.anchor()
+    other = AuditLog.jsonl(fork)
+    other.record("forked.four", now=NOW)
+    other.record("forked.five", now=NOW)
+    other.record("forked.six", now=NOW)
+    assert other.verify().ok  # a valid chain on its own
+    result = other.verify(expected_head=anchor)
+    assert [(p.location, p.sequence) for p in result.problems] == [("end", 5)]
+    assert "rewritten or forked" in result.problems[0].message
+    # The same with the hash alone, and with the AuditHead.
+    assert not other.verify(expected_head=anchor["hash"]).ok
+    assert not other.verify(expected_head=pk.audit.AuditHead.from_dict(anchor)).ok
+    assert log.verify(expected_head=anchor).ok
+
+
+def test_anchor_of_an_empty_log_and_bad_anchors() -> None:
+    log = AuditLog.memory()
+    empty = log.anchor()
+    assert empty == {"sequence": 0, "hash": GENESIS_HASH}
+    _fill(log, 2)
+    assert log.verify(expected_head=empty).ok
+    with pytest.raises(pk.ConfigurationError, match="expected_head: audit anchor: sequence"):
+        log.verify(expected_head={"sequence": -1, "hash": GENESIS_HASH})
+    with pytest.raises(pk.ConfigurationError, match="genesis"):
+        log.verify(expected_head={"sequence": 0, "hash": "a" * 64})
+    with pytest.raises(pk.ConfigurationError, match="must be an AuditHead"):
+        log.verify(expected_head=5)  # type: ignore[arg-type]
+
+
+# -- sink failures name the sink -------------------------------------------------------------------
+def test_sqlite_locked_database_raises_a_sink_error(tmp_path: Path) -> None:
+    path = tmp_path / "audit.db"
+    log = AuditLog.sqlite(path, timeout=0.2)
+    log.record("a.b", now=NOW)
+    other = sqlite3.connect(path, timeout=0.1)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(pk.audit.AuditSinkError, match=r"SqliteSink\(.*audit\.db, table") as err:
+            log.record("c.d", now=NOW)
+    finally:
+        other.rollback()
+        other.close()
+    assert isinstance(err.value, pk.PrivacyKitError)
+    assert isinstance(err.value.__cause__, sqlite3.OperationalError)
+    assert log.record("e.f", now=NOW).sequence == 2
+
+
+def test_sqlite_duplicate_sequence_is_a_sink_error_not_an_integrity_error() -> None:
+    log = AuditLog.sqlite(":memory:")
+    entry = log.record("a.b", now=NOW)
+    with pytest.raises(pk.audit.AuditSinkError, match=r"append failed: UNIQUE constraint"):
+        log.sink.append(entry)
+    assert log.verify(expected_count=1).ok
+
+
+def test_jsonl_unwritable_path_is_a_sink_error(tmp_path: Path) -> None:
+    log = AuditLog.jsonl(tmp_path / "missing-dir" / "audit.jsonl")
+    with pytest.raises(pk.audit.AuditSinkError, match=r"JsonlSink: open failed: .*missing-dir"):
+        log.record("a.b", now=NOW)
+
+
+class _PlainSink:
+    """A sink of one's own without append_next: still works (one process)."""
+
+    def __init__(self) -> None:
+        self.inner = MemorySink()
+
+    def append(self, entry: AuditEntry) -> None:
+        self.inner.append(entry)
+
+    def read(self) -> Iterator[RawEntry]:
+        return self.inner.read()
+
+    def last(self) -> RawEntry | None:
+        return self.inner.last()
+
+
+def test_a_sink_without_append_next_still_chains() -> None:
+    log = AuditLog(_PlainSink())
+    _fill(log, 3)
+    assert log.verify(expected_count=3).ok

@@ -1,7 +1,8 @@
 """What happened, kept so that it can be proven: the audit log and the journals.
 
-The hash-chained :class:`AuditLog` (memory, JSONL and SQLite sinks) and the journals with which
-erasures resume after a failure.
+The hash-chained :class:`AuditLog` (memory, JSONL, SQLite and SQLAlchemy sinks; several
+processes may append to one file or table; optionally keyed with an HMAC) and the journals with
+which erasures resume after a failure.
 
 Layer rule: imports only the foundation; the operations above record into it through the values
 they are handed (an audit log, a journal), never through the engine.
@@ -27,6 +28,8 @@ _NAMES: dict[str, str] = {
     "AuditHead": "._entries",
     "AuditProblem": "._entries",
     "AuditVerification": "._entries",
+    "CHAIN_HMAC": "._entries",
+    "CHAIN_SHA256": "._entries",
     "GENESIS_HASH": "._entries",
     "RawEntry": "._entries",
     "FileJournal": "._journal",
@@ -34,19 +37,24 @@ _NAMES: dict[str, str] = {
     "MemoryJournal": "._journal",
     "open_journal": "._journal",
     "AuditLog": "._log",
+    "JsonlSink": "._sink_jsonl",
+    "SQLAlchemySink": "._sink_sqlalchemy",
     "AuditSink": "._sinks",
-    "JsonlSink": "._sinks",
+    "AuditSinkError": "._sinks",
     "MemorySink": "._sinks",
     "SqliteSink": "._sinks",
 }
 
 __all__ = [
+    "CHAIN_HMAC",
+    "CHAIN_SHA256",
     "GENESIS_HASH",
     "AuditEntry",
     "AuditHead",
     "AuditLog",
     "AuditProblem",
     "AuditSink",
+    "AuditSinkError",
     "AuditVerification",
     "FileJournal",
     "Journal",
@@ -54,6 +62,7 @@ __all__ = [
     "MemoryJournal",
     "MemorySink",
     "RawEntry",
+    "SQLAlchemySink",
     "SqliteSink",
     "open_journal",
 ]
@@ -62,6 +71,8 @@ __getattr__, __dir__ = attach(__name__, _NAMES, __all__)
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from ._entries import (
+        CHAIN_HMAC,
+        CHAIN_SHA256,
         GENESIS_HASH,
         AuditEntry,
         AuditHead,
@@ -71,4 +82,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     )
     from ._journal import FileJournal, Journal, MemoryJournal, open_journal
     from ._log import AuditLog
-    from ._sinks import AuditSink, JsonlSink, MemorySink, SqliteSink
+    from ._sink_jsonl import JsonlSink
+    from ._sink_sqlalchemy import SQLAlchemySink
+    from ._sinks import AuditSink, AuditSinkError, MemorySink, SqliteSink

@@ -4,17 +4,24 @@ Every entry carries a sequence number, a UTC timestamp, an action (``"erasure.ap
 ``"request.transition"``, ...), a subject *reference* (a keyed hash such as
 ``engine.reference(subject)``, never an e-mail address or a name), details made of references,
 counts and hashes, the hash of the entry before it and its own hash: SHA-256 over a canonical
-orjson encoding (sorted keys) of everything else. Editing, removing, inserting or reordering an
-entry therefore breaks the chain, and :meth:`AuditLog.verify` says where. A truncated tail leaves
-a valid chain behind, so it can only be caught against a head kept elsewhere
-(:meth:`AuditLog.head`, then ``verify(expected_head=...)``).
+orjson encoding (sorted keys) of everything else, or, with ``key=``, HMAC-SHA256 under that key so
+that nobody without it can append entries that verify. Editing, removing, inserting or reordering
+an entry therefore breaks the chain, and :meth:`AuditLog.verify` says where. A truncated tail, or
+a chain rewritten whole by someone who can write (and, unkeyed, hash), leaves a valid chain
+behind, so it can only be caught against an anchor published elsewhere (:meth:`AuditLog.anchor`,
+then ``verify(expected_head=...)``).
+
+Appending reads the tail and writes the next entry under one lock that every writer respects
+(other processes too, for the JSON-lines, SQLite and SQLAlchemy sinks), so several processes may
+share one log.
 
 **The log must never hold personal data.** Callers pass references and hashes only; as a safety
 net, ``record`` refuses values that are not plain JSON and strings that look like an e-mail
 address, but it cannot recognise every kind of personal data: that stays the caller's duty.
 
-The entries and the chain are in :mod:`._entries`, the sinks (memory, JSON lines, SQLite) in
-:mod:`._sinks`; this module holds the :class:`AuditLog` facade over them.
+The entries and the chain are in :mod:`._entries`, the checks in :mod:`._verify`, the sinks in
+:mod:`._sinks` (memory, SQLite), :mod:`._sink_jsonl` and :mod:`._sink_sqlalchemy`; this module
+holds the :class:`AuditLog` facade over them.
 """
 
 from __future__ import annotations
@@ -26,14 +33,27 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .._errors import AuditIntegrityError
+from .._errors import AuditIntegrityError, ConfigurationError
 from .._types import require_aware
-from ._entries import GENESIS_HASH, AuditEntry, AuditHead, AuditProblem, AuditVerification
-from ._sinks import AuditSink, JsonlSink, MemorySink, SqliteSink
+from ._entries import (
+    CHAIN_HMAC,
+    CHAIN_SHA256,
+    GENESIS_HASH,
+    AuditEntry,
+    AuditHead,
+    AuditVerification,
+    RawEntry,
+)
+from ._sink_jsonl import JsonlSink
+from ._sinks import AuditSink, MemorySink, SqliteSink
+from ._verify import Anchor, verify_chain
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 __all__ = ["AuditLog"]
 
@@ -77,12 +97,26 @@ def _check_json(value: Any, path: str) -> Any:
     )
 
 
+def _check_key(key: object) -> bytes | None:
+    if key is None:
+        return None
+    if not isinstance(key, bytes | bytearray) or not key:
+        raise ConfigurationError(
+            f"audit key must be non-empty bytes (32 random bytes are a good key), got "
+            f"{type(key).__name__}"
+        )
+    return bytes(key)
+
+
 class AuditLog:
     """An append-only, hash-chained log over a sink.
 
     Args:
         sink: where entries are stored (:class:`MemorySink`, :class:`JsonlSink`,
-            :class:`SqliteSink` or your own :class:`AuditSink`).
+            :class:`SqliteSink`, :class:`SQLAlchemySink` or your own :class:`AuditSink`).
+        key: makes the chain keyed: each entry's hash is an HMAC-SHA256 under this key (and the
+            entry says so), so a writer without the key cannot append entries that verify. Keep
+            it out of the store, like any secret. ``None``: plain SHA-256, as before keys existed.
 
     Example:
         >>> log = AuditLog.memory()
@@ -97,21 +131,39 @@ class AuditLog:
         Traceback (most recent call last):
         ...
         ValueError: details.email: looks like an e-mail address; the audit log holds references and hashes only, never personal data (pass engine.reference(subject) or a hash)
+
+        A keyed log, and what a writer without the key leaves behind:
+
+        >>> keyed = AuditLog.memory(key=b"a secret of 32 random bytes.....")
+        >>> _ = keyed.record("a.b", now=now)
+        >>> forger = AuditLog(keyed.sink)
+        >>> forger.record("forged.entry", now=now)
+        Traceback (most recent call last):
+        ...
+        privacy_kit._errors.AuditIntegrityError: refusing to append: the log is keyed (hmac-sha256) and this AuditLog has no key; pass key=
     """
 
-    def __init__(self, sink: AuditSink) -> None:
+    def __init__(self, sink: AuditSink, *, key: bytes | None = None) -> None:
         self.sink = sink
+        self._key = _check_key(key)
         self._lock = threading.Lock()
 
-    @classmethod
-    def memory(cls) -> AuditLog:
-        """A log held in memory (lost when the process ends)."""
-        return cls(MemorySink())
+    @property
+    def keyed(self) -> bool:
+        """Whether this log writes (and verifies) a keyed chain."""
+        return self._key is not None
 
     @classmethod
-    def jsonl(cls, path: str | os.PathLike[str], *, fsync: bool = False) -> AuditLog:
-        """A log in a JSON-lines file (see :class:`JsonlSink`)."""
-        return cls(JsonlSink(path, fsync=fsync))
+    def memory(cls, *, key: bytes | None = None) -> AuditLog:
+        """A log held in memory (lost when the process ends)."""
+        return cls(MemorySink(), key=key)
+
+    @classmethod
+    def jsonl(
+        cls, path: str | os.PathLike[str], *, fsync: bool = False, key: bytes | None = None
+    ) -> AuditLog:
+        """A log in a JSON-lines file (see :class:`JsonlSink`); several processes may append."""
+        return cls(JsonlSink(path, fsync=fsync), key=key)
 
     @classmethod
     def sqlite(
@@ -119,31 +171,70 @@ class AuditLog:
         path_or_connection: str | os.PathLike[str] | sqlite3.Connection,
         *,
         table: str = "privacy_kit_audit",
+        timeout: float = 30.0,
+        key: bytes | None = None,
     ) -> AuditLog:
-        """A log in an SQLite table (see :class:`SqliteSink` for the schema)."""
-        return cls(SqliteSink(path_or_connection, table=table))
+        """A log in an SQLite table (see :class:`SqliteSink`); several processes may append."""
+        return cls(SqliteSink(path_or_connection, table=table, timeout=timeout), key=key)
 
-    def _tail(self) -> AuditEntry | None:
-        raw = self.sink.last()
+    @classmethod
+    def sqlalchemy(
+        cls,
+        engine: sa.Engine | str,
+        *,
+        table: str = "privacy_kit_audit",
+        schema: str | None = None,
+        timeout: float = 30.0,
+        key: bytes | None = None,
+    ) -> AuditLog:
+        """A log in a database server's table (see :class:`SQLAlchemySink`): PostgreSQL, MariaDB.
+
+        The default for several processes or machines. Needs ``privacy-kit[sqlalchemy]``.
+        """
+        from ._sink_sqlalchemy import SQLAlchemySink  # noqa: PLC0415 - an optional extra
+
+        return cls(SQLAlchemySink(engine, table=table, schema=schema, timeout=timeout), key=key)
+
+    def _trusted(self, raw: RawEntry | None, *, appending: bool) -> AuditEntry | None:
+        """The stored tail as an entry, if it can be trusted to continue the chain from."""
         if raw is None:
             return None
+        refuse = "refusing to append" if appending else "cannot read the head"
         where = raw.location
         if raw.data is None:
             raise AuditIntegrityError(
-                f"refusing to append: the log's last entry ({where}) is corrupt: {raw.error}"
+                f"{refuse}: the log's last entry ({where}) is corrupt: {raw.error}"
+            )
+        if raw.error is not None:
+            raise AuditIntegrityError(
+                f"{refuse}: the log's last entry ({where}) is ambiguous: {raw.error}"
             )
         try:
             entry = AuditEntry.from_dict(raw.data)
         except ValueError as exc:
             raise AuditIntegrityError(
-                f"refusing to append: the log's last entry ({where}) is malformed: {exc}"
+                f"{refuse}: the log's last entry ({where}) is malformed: {exc}"
             ) from None
-        if entry.compute_hash() != entry.hash:
+        if entry.keyed and self._key is None:
             raise AuditIntegrityError(
-                f"refusing to append: the log's last entry ({where}, sequence {entry.sequence}) "
-                "does not match its hash (edited)"
+                f"{refuse}: the log is keyed ({CHAIN_HMAC}) and this AuditLog has no key; pass key="
+            )
+        if not entry.keyed and self._key is not None:
+            raise AuditIntegrityError(
+                f"{refuse}: the log's last entry ({where}, sequence {entry.sequence}) is not "
+                "keyed: a keyed log cannot continue an unkeyed chain (start the keyed log in a "
+                "new file or table)"
+            )
+        if entry.compute_hash(self._key) != entry.hash:
+            raise AuditIntegrityError(
+                f"{refuse}: the log's last entry ({where}, sequence {entry.sequence}) "
+                "does not match its hash (edited"
+                + (", or written without the key)" if self._key else ")")
             )
         return entry
+
+    def _tail(self) -> AuditEntry | None:
+        return self._trusted(self.sink.last(), appending=False)
 
     def record(
         self,
@@ -154,6 +245,10 @@ class AuditLog:
         details: Mapping[str, Any] | None = None,
     ) -> AuditEntry:
         """Append an entry and return it.
+
+        The next sequence number and ``prev_hash`` come from the store's tail as it is when the
+        sink's lock is taken (for the shipped file and database sinks, a lock every process
+        respects), so writers in several processes extend one chain.
 
         Args:
             action: what happened, dotted lower case (``"request.transition"``).
@@ -167,7 +262,9 @@ class AuditLog:
         Raises:
             ValueError: a naive ``now``, a malformed action, or details that are not plain JSON
                 or contain something that looks like an e-mail address.
-            AuditIntegrityError: the log's last entry is corrupt, so the chain cannot continue.
+            AuditIntegrityError: the log's last entry is corrupt, ambiguous or of the other
+                scheme (keyed / unkeyed), so the chain cannot continue.
+            AuditSinkError: the store failed or stayed locked (names the sink).
 
         Example:
             >>> log = AuditLog.memory()
@@ -188,8 +285,10 @@ class AuditLog:
                 )
             _check_json(subject, "subject")
         clean = _check_json(dict(details or {}), "details")
-        with self._lock:
-            tail = self._tail()
+        key = self._key
+
+        def make(raw: RawEntry | None) -> AuditEntry:
+            tail = self._trusted(raw, appending=True)
             entry = AuditEntry(
                 sequence=1 if tail is None else tail.sequence + 1,
                 at=now.astimezone(dt.UTC),
@@ -198,47 +297,94 @@ class AuditLog:
                 details=clean,
                 prev_hash=GENESIS_HASH if tail is None else tail.hash,
                 hash="",
+                chain=CHAIN_SHA256 if key is None else CHAIN_HMAC,
             )
-            entry = attrs.evolve(entry, hash=entry.compute_hash())
+            return attrs.evolve(entry, hash=entry.compute_hash(key))
+
+        with self._lock:
+            append_next = getattr(self.sink, "append_next", None)
+            if callable(append_next):
+                stored: AuditEntry = append_next(make)
+                return stored
+            # A sink of your own without append_next: serialised within this AuditLog only.
+            entry = make(self.sink.last())
             self.sink.append(entry)
-        return entry
+            return entry
 
     def entries(self) -> Iterator[AuditEntry]:
         """Every entry, in order.
 
         Raises:
-            AuditIntegrityError: an entry cannot be read (names where); use :meth:`verify` to
-                check the chain itself.
+            AuditIntegrityError: an entry cannot be read, or is ambiguous (names where); use
+                :meth:`verify` to check the chain itself.
         """
         for raw in self.sink.read():
-            if raw.data is None:
+            if raw.error is not None:
                 raise AuditIntegrityError(f"{raw.location}: {raw.error}")
+            if raw.data is None:  # pragma: no cover - sinks always say why
+                raise AuditIntegrityError(f"{raw.location}: unreadable")
             try:
                 yield AuditEntry.from_dict(raw.data)
             except ValueError as exc:
                 raise AuditIntegrityError(f"{raw.location}: {exc}") from None
 
     def head(self) -> AuditHead | None:
-        """The last entry's sequence and hash (keep it elsewhere to catch truncation later)."""
+        """The last entry's sequence and hash (keep it elsewhere to catch truncation later).
+
+        Raises:
+            AuditIntegrityError: the last entry is corrupt, does not match its hash, or is keyed
+                and this log has no key.
+        """
         tail = self._tail()
         return None if tail is None else AuditHead(tail.sequence, tail.hash)
+
+    def anchor(self) -> dict[str, Any]:
+        """The head as a small JSON value to publish elsewhere and check later.
+
+        ``{"sequence": n, "hash": "..."}`` (``sequence`` 0 and :data:`GENESIS_HASH` for an empty
+        log). Store it where the log's writers cannot rewrite it (another system, a ticket, a
+        signed message, a transparency log); later, ``verify(expected_head=anchor)`` reports a
+        log truncated before it or rewritten or forked at or before it. Entries after the anchor
+        are protected by the next anchor only.
+
+        Example:
+            >>> log = AuditLog.memory()
+            >>> log.anchor() == {"sequence": 0, "hash": GENESIS_HASH}
+            True
+            >>> _ = log.record("a.b", now=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+            >>> anchor = log.anchor()
+            >>> anchor["sequence"], log.verify(expected_head=anchor).ok
+            (1, True)
+            >>> log.sink.rows.clear()
+            >>> print(log.verify(expected_head=anchor))  # doctest: +ELLIPSIS
+            audit log does not verify (1 problem(s)):
+              end (sequence 1): expected head ... is missing; the log is empty: the tail was truncated
+        """
+        head = self.head()
+        return AuditHead(0, GENESIS_HASH).to_dict() if head is None else head.to_dict()
 
     def verify(
         self,
         *,
-        expected_head: AuditHead | str | None = None,
+        expected_head: Anchor | None = None,
         expected_count: int | None = None,
+        key: bytes | None = None,
     ) -> AuditVerification:
         """Check the whole chain and say where it breaks.
 
         Finds edited entries (hash mismatch), removed, inserted or reordered ones (sequence gaps
-        and a broken ``prev_hash`` link), corrupt lines, and, given a head or a count recorded
-        earlier, a truncated tail.
+        and a broken ``prev_hash`` link), corrupt lines, entries with a duplicated JSON key, and,
+        given an anchor or a count recorded earlier, a truncated tail or a chain rewritten or
+        forked at or before the anchor. With a key (this log's, or ``key=``), every entry must be
+        an HMAC under it: an entry written without the key is reported. Without one, the hashes
+        of a keyed log cannot be checked, and that is reported too.
 
         Args:
-            expected_head: an :class:`AuditHead` (or just its hash) taken earlier; the log must
-                still contain it (it may have grown since).
+            expected_head: an anchor taken earlier (:meth:`anchor`'s value, an
+                :class:`AuditHead`, or just its hash); the log must still hold that entry
+                unchanged at that sequence (it may have grown since).
             expected_count: the log must hold at least this many entries.
+            key: the HMAC key to check a keyed chain with (default: this log's key).
 
         Returns:
             An :class:`AuditVerification` listing every problem with its location.
@@ -253,116 +399,19 @@ class AuditLog:
             audit log does not verify (1 problem(s)):
               entry 2 (sequence 2): content does not match its hash (entry edited)
         """
-        problems: list[AuditProblem] = []
-        expected_seq = 1
-        prev_hash: str | None = GENESIS_HASH
-        seen_hashes: dict[str, int] = {}
-        count = 0
-        last: AuditEntry | None = None
-        for index, raw in enumerate(self.sink.read()):
-            count += 1
-            if raw.data is None:
-                problems.append(AuditProblem(index, raw.location, None, f"corrupt: {raw.error}"))
-                prev_hash = None  # the link to the next entry cannot be checked
-                expected_seq += 1
-                continue
-            try:
-                entry = AuditEntry.from_dict(raw.data)
-            except ValueError as exc:
-                seq = raw.data.get("sequence")
-                problems.append(
-                    AuditProblem(
-                        index,
-                        raw.location,
-                        seq if isinstance(seq, int) else None,
-                        f"malformed entry: {exc}",
-                    )
-                )
-                prev_hash = None
-                expected_seq += 1
-                continue
-            where = raw.location
-            if entry.compute_hash() != entry.hash:
-                problems.append(
-                    AuditProblem(
-                        index,
-                        where,
-                        entry.sequence,
-                        "content does not match its hash (entry edited)",
-                    )
-                )
-            if entry.sequence < expected_seq:
-                # Keep the chain position: the entries after it are checked against the entry
-                # before it, so one moved entry is reported once, not as a cascade.
-                problems.append(
-                    AuditProblem(
-                        index,
-                        where,
-                        entry.sequence,
-                        f"expected sequence {expected_seq}: entry out of order, duplicated or inserted",
-                    )
-                )
-                continue
-            if entry.sequence > expected_seq:
-                missing = entry.sequence - expected_seq
-                first = expected_seq
-                span = str(first) if missing == 1 else f"{first}-{entry.sequence - 1}"
-                problems.append(
-                    AuditProblem(
-                        index,
-                        where,
-                        entry.sequence,
-                        f"expected sequence {expected_seq}: sequence {span} missing before this "
-                        "entry (removed or moved)",
-                    )
-                )
-            elif prev_hash is not None and entry.prev_hash != prev_hash:
-                # Sequence looks right but the link is wrong: the entry before was rewritten
-                # (with a recomputed hash), or this one was inserted with a forged sequence.
-                problems.append(
-                    AuditProblem(
-                        index,
-                        where,
-                        entry.sequence,
-                        "prev_hash does not match the hash of the entry before it "
-                        "(an entry was inserted, removed or rewritten here)",
-                    )
-                )
-            seen_hashes.setdefault(entry.hash, entry.sequence)
-            prev_hash = entry.hash
-            expected_seq = entry.sequence + 1
-            last = entry
-        head = None if last is None else AuditHead(last.sequence, last.hash)
-        if expected_head is not None:
-            wanted = expected_head.hash if isinstance(expected_head, AuditHead) else expected_head
-            if wanted not in seen_hashes:
-                where_seq = expected_head.sequence if isinstance(expected_head, AuditHead) else None
-                ends = f"the log ends at sequence {head.sequence}" if head else "the log is empty"
-                problems.append(
-                    AuditProblem(
-                        None,
-                        "end",
-                        where_seq,
-                        f"expected head {wanted[:16]}... is missing; {ends}: the tail was "
-                        "truncated or rewritten",
-                    )
-                )
-        if expected_count is not None and count < expected_count:
-            problems.append(
-                AuditProblem(
-                    None,
-                    "end",
-                    None,
-                    f"{count} entries, expected at least {expected_count}: the tail was truncated",
-                )
-            )
-        return AuditVerification(tuple(problems), count, head)
+        return verify_chain(
+            self.sink.read(),
+            key=self._key if key is None else _check_key(key),
+            expected_head=expected_head,
+            expected_count=expected_count,
+        )
 
     def verify_or_raise(
         self,
         *,
-        expected_head: AuditHead | str | None = None,
+        expected_head: Anchor | None = None,
         expected_count: int | None = None,
+        key: bytes | None = None,
     ) -> None:
         """Like :meth:`verify`, but raise if anything is wrong.
 
@@ -376,9 +425,10 @@ class AuditLog:
             privacy_kit._errors.AuditIntegrityError: audit log does not verify (1 problem(s)):
               end: 0 entries, expected at least 1: the tail was truncated
         """
-        result = self.verify(expected_head=expected_head, expected_count=expected_count)
+        result = self.verify(expected_head=expected_head, expected_count=expected_count, key=key)
         if not result.ok:
             raise AuditIntegrityError(str(result))
 
     def __repr__(self) -> str:
-        return f"<AuditLog sink={type(self.sink).__name__}>"
+        keyed = ", keyed" if self._key is not None else ""
+        return f"<AuditLog sink={type(self.sink).__name__}{keyed}>"

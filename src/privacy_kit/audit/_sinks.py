@@ -1,7 +1,9 @@
 """Where the audit log's entries are stored: the :class:`AuditSink` protocol (append, read back
-in order, read the last entry) and the three sinks that ship, in memory (tests), a JSON-lines file
-(one entry per line, opened for append only) and an SQLite table (stdlib :mod:`sqlite3`); one
-writer at a time per file or table, and entries are only ever appended.
+in order, read the last entry, and optionally ``append_next``: read the tail and append under one
+lock), :class:`AuditSinkError`, and two of the sinks that ship: in memory (tests) and an SQLite
+table (stdlib :mod:`sqlite3`, several processes serialised by ``BEGIN IMMEDIATE``). The JSON-lines
+sink is in :mod:`._sink_jsonl`, the SQLAlchemy one (PostgreSQL, MariaDB) in
+:mod:`._sink_sqlalchemy`. Entries are only ever appended.
 """
 
 from __future__ import annotations
@@ -9,27 +11,59 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
-import orjson
-
-from ._entries import AuditEntry, RawEntry, _canonical, _utc_text
+from .._errors import AdapterError
+from ._entries import CHAIN_SHA256, AuditEntry, RawEntry, _canonical, _utc_text, decode_object
 
 __all__ = [
     "AuditSink",
-    "JsonlSink",
+    "AuditSinkError",
     "MemorySink",
     "SqliteSink",
 ]
 
 _TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_T = TypeVar("_T")
+
+#: Builds the entry to append from the current last stored entry (``None``: the sink is empty).
+MakeEntry = Callable[[RawEntry | None], AuditEntry]
+
+
+class AuditSinkError(AdapterError):
+    """An audit sink could not store or read entries (the store failed, or stayed locked).
+
+    The message names the sink and where it stores; the original error is the ``__cause__``.
+
+    Example:
+        >>> str(AuditSinkError("database is locked", sink="SqliteSink(audit.db)", operation="append"))
+        'SqliteSink(audit.db): append failed: database is locked'
+    """
+
+    def __init__(self, message: str, *, sink: str, operation: str) -> None:
+        super().__init__(message, adapter=sink, operation=operation)
+        self.sink = sink
+
+
+def check_table_name(table: str) -> str:
+    """``table`` if it is letters, digits and underscores; else ``ValueError``."""
+    if not _TABLE.match(table):
+        raise ValueError(f"invalid table name {table!r} (letters, digits and underscores)")
+    return table
 
 
 @runtime_checkable
 class AuditSink(Protocol):
-    """Where entries are stored. Three methods; entries are only ever appended."""
+    """Where entries are stored. Three methods; entries are only ever appended.
+
+    A sink may also offer ``append_next(make)``: take a lock that other writers (other
+    processes too) respect, read the last entry, append ``make(last)`` and release the lock.
+    :class:`~privacy_kit.audit.AuditLog` uses it when it is there; without it, appends are
+    serialised only within one ``AuditLog``.
+    """
 
     def append(self, entry: AuditEntry) -> None:
         """Store ``entry`` after the others (durably, for file and database sinks)."""
@@ -54,115 +88,68 @@ class MemorySink:
         1
     """
 
+    #: One process only: the list lives in it.
+    multiprocess_safe = False
+
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
 
     def append(self, entry: AuditEntry) -> None:
         """Keep a copy of ``entry``'s stored form."""
-        self.rows.append(entry.to_dict())
+        with self._lock:
+            self.rows.append(entry.to_dict())
+
+    def append_next(self, make: MakeEntry) -> AuditEntry:
+        """Append ``make(last row)`` while holding the sink's lock (threads of one process)."""
+        with self._lock:
+            entry = make(self.last())
+            self.rows.append(entry.to_dict())
+            return entry
 
     def read(self) -> Iterator[RawEntry]:
         """Every row."""
-        for i, row in enumerate(self.rows, start=1):
+        for i, row in enumerate(list(self.rows), start=1):
             yield RawEntry(f"entry {i}", row)
 
     def last(self) -> RawEntry | None:
         """The last row."""
-        return RawEntry(f"entry {len(self.rows)}", self.rows[-1]) if self.rows else None
+        rows = self.rows
+        return RawEntry(f"entry {len(rows)}", rows[-1]) if rows else None
 
 
-def _decode_line(raw: bytes, location: str) -> RawEntry:
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        return RawEntry(location, None, f"not valid JSON ({exc})")
-    if not isinstance(data, dict):
-        return RawEntry(location, None, f"not a JSON object (got {type(data).__name__})")
-    return RawEntry(location, data)
+def _is_busy(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text  # pragma: no cover - sqlite3 without error codes
 
 
-class JsonlSink:
-    """A JSON-lines file: one entry per line, appended, optionally fsynced.
+_COLUMNS = "sequence, at, action, subject, details, prev_hash, hash"
+_PAGE = 1000
 
-    Args:
-        path: the file (created on first append).
-        fsync: call ``os.fsync`` after each append (durable across power loss; slower).
 
-    Example:
-        >>> import datetime as dt
-        >>> from privacy_kit.audit import AuditLog
-        >>> import tempfile, pathlib
-        >>> path = pathlib.Path(tempfile.mkdtemp()) / "audit.jsonl"
-        >>> log = AuditLog.jsonl(path)
-        >>> _ = log.record("a.b", now=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
-        >>> len(path.read_bytes().splitlines()), log.verify().ok
-        (1, True)
-    """
-
-    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False) -> None:
-        self.path = Path(path)
-        self.fsync = fsync
-
-    def append(self, entry: AuditEntry) -> None:
-        """Append one line."""
-        line = _canonical(entry.to_dict()) + b"\n"
-        with self.path.open("ab") as handle:
-            handle.write(line)
-            handle.flush()
-            if self.fsync:
-                os.fsync(handle.fileno())
-
-    def read(self) -> Iterator[RawEntry]:
-        """Every non-empty line, with its 1-based line number."""
-        if not self.path.exists():
-            return
-        with self.path.open("rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                if not raw.strip():
-                    yield RawEntry(f"line {number}", None, "empty line")
-                    continue
-                if not raw.endswith(b"\n"):
-                    yield RawEntry(
-                        f"line {number}", None, "incomplete last line (no newline): a torn write"
-                    )
-                    continue
-                yield _decode_line(raw, f"line {number}")
-
-    def last(self) -> RawEntry | None:
-        """The last line, read backwards from the end of the file (a full scan only if it is broken)."""
-        if not self.path.exists():
-            return None
-        with self.path.open("rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            if size == 0:
-                return None
-            chunk = 8192
-            pos = size
-            tail = b""
-            # Read backwards until the start of the last line (a newline before its last byte).
-            while pos > 0:
-                step = min(chunk, pos)
-                pos -= step
-                handle.seek(pos)
-                tail = handle.read(step) + tail
-                if tail.rfind(b"\n", 0, len(tail) - 1) != -1:
-                    break
-            start = tail.rfind(b"\n", 0, len(tail) - 1) + 1
-            line = tail[start:]
-            decoded = _decode_line(line, "last line") if line.endswith(b"\n") else None
-            if decoded is not None and decoded.data is not None:
-                return decoded
-            # Only a broken tail is worth a full count of newlines, to name its line number.
-            handle.seek(0)
-            newlines = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 16), b""))
-        number = newlines if line.endswith(b"\n") else newlines + 1
-        location = f"line {number}"
-        if not line.strip():
-            return RawEntry(location, None, "empty line")
-        if not line.endswith(b"\n"):
-            return RawEntry(location, None, "incomplete last line (no newline): a torn write")
-        return _decode_line(line, location)
+def row_entry(row: tuple[Any, ...] | Any, location: str) -> RawEntry:
+    """A table row (the columns of :data:`_COLUMNS`, then ``chain``), read at ``location``."""
+    sequence, at, action, subject, details, prev_hash, hash_, chain = tuple(row)
+    if not isinstance(details, str):
+        return RawEntry(location, None, f"details are not text (got {type(details).__name__})")
+    decoded = decode_object(details, location, "details ")
+    if decoded.data is None:
+        return decoded
+    data: dict[str, Any] = {
+        "sequence": sequence,
+        "at": at,
+        "action": action,
+        "subject": subject,
+        "details": decoded.data,
+        "prev_hash": prev_hash,
+        "hash": hash_,
+    }
+    if chain is not None:
+        data["chain"] = chain
+    return RawEntry(location, data, decoded.error)
 
 
 class SqliteSink:
@@ -177,103 +164,184 @@ class SqliteSink:
             subject   TEXT,                 -- subject reference (keyed hash) or NULL
             details   TEXT NOT NULL,        -- canonical JSON object (sorted keys)
             prev_hash TEXT NOT NULL,        -- hash of the entry before (64 hex digits)
-            hash      TEXT NOT NULL         -- SHA-256 of the canonical entry (64 hex digits)
+            hash      TEXT NOT NULL,        -- SHA-256 (or HMAC-SHA256) of the entry (64 hex digits)
+            chain     TEXT                  -- NULL, or 'hmac-sha256' in a keyed chain
         )
 
+    A table made before keyed chains existed gets its ``chain`` column on the first keyed append.
     Rows are read in ``sequence`` order; a row removed, edited or renumbered breaks the chain.
+
+    Several processes may append to one database file: each append is one ``BEGIN IMMEDIATE``
+    transaction that reads the last row and inserts the next, waiting up to ``timeout`` seconds
+    for the other writers (and retrying while SQLite answers busy); past that it raises
+    :class:`AuditSinkError` naming the database and table. An append commits the connection (also
+    a transaction you had open on a connection you passed). WAL mode
+    (``PRAGMA journal_mode=WAL``) lets readers verify while others write. Threads of one process
+    share the sink's connection one at a time (a lock in the sink).
 
     Args:
         path_or_connection: a database file path, ``":memory:"``, or an open ``sqlite3.Connection``
             (not closed by the sink).
         table: the table name (letters, digits and underscores).
+        timeout: how long an append waits for other writers, in seconds.
 
     Example:
         >>> import datetime as dt
         >>> from privacy_kit.audit import AuditLog
         >>> log = AuditLog.sqlite(":memory:")
         >>> _ = log.record("a.b", now=dt.datetime(2026, 1, 1, tzinfo=dt.UTC), subject="subj_1")
-        >>> [e.subject for e in log.entries()], log.verify().ok
-        (['subj_1'], True)
+        >>> [e.subject for e in log.entries()], log.verify().ok, log.sink.multiprocess_safe
+        (['subj_1'], True, True)
     """
+
+    #: Appends from several processes are serialised by SQLite's own locking.
+    multiprocess_safe = True
 
     def __init__(
         self,
         path_or_connection: str | os.PathLike[str] | sqlite3.Connection,
         *,
         table: str = "privacy_kit_audit",
+        timeout: float = 30.0,
     ) -> None:
-        if not _TABLE.match(table):
-            raise ValueError(f"invalid table name {table!r} (letters, digits and underscores)")
-        self.table = table
+        self.table = check_table_name(table)
+        self.timeout = timeout
+        self._lock = threading.RLock()
         if isinstance(path_or_connection, sqlite3.Connection):
             self.connection = path_or_connection
             self._owned = False
+            where = "connection"
         else:
-            self.connection = sqlite3.connect(os.fspath(path_or_connection))
+            where = os.fspath(path_or_connection)
+            try:
+                # Shared by the threads of this process (one at a time, under the sink's lock).
+                self.connection = sqlite3.connect(where, timeout=timeout, check_same_thread=False)
+            except sqlite3.Error as exc:
+                raise AuditSinkError(
+                    str(exc), sink=f"SqliteSink({where})", operation="open"
+                ) from exc
             self._owned = True
-        with self.connection:
+        self.name = f"SqliteSink({where}, table {table})"
+
+        def create() -> None:
             self.connection.execute(
                 f'CREATE TABLE IF NOT EXISTS "{table}" ('
                 "sequence INTEGER PRIMARY KEY, at TEXT NOT NULL, action TEXT NOT NULL, "
-                "subject TEXT, details TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)"
+                "subject TEXT, details TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, "
+                "chain TEXT)"
             )
+
+        self._transaction(create, "create table")
+
+    def _transaction(self, work: Callable[[], _T], operation: str) -> _T:
+        """Run ``work`` in one immediate (write-locked) transaction, retrying while busy."""
+        conn = self.connection
+        deadline = time.monotonic() + self.timeout
+        delay = 0.002
+        while True:
+            # A transaction the caller left open on their connection is joined (and committed),
+            # never retried: a retry would replay our half without theirs.
+            ours = not conn.in_transaction
+            try:
+                if ours:
+                    conn.execute("BEGIN IMMEDIATE")
+                result = work()
+                conn.commit()
+            except sqlite3.Error as exc:
+                conn.rollback()
+                if ours and _is_busy(exc) and time.monotonic() < deadline:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.1)
+                    continue
+                raise AuditSinkError(
+                    f"{exc} ({type(exc).__name__})", sink=self.name, operation=operation
+                ) from exc
+            except BaseException:
+                conn.rollback()
+                raise
+            return result
+
+    def _has_chain_column(self) -> bool:
+        rows = self.connection.execute(f'PRAGMA table_info("{self.table}")').fetchall()
+        return any(row[1] == "chain" for row in rows)
+
+    def _select(self) -> str:
+        chain = "chain" if self._has_chain_column() else "NULL"
+        return f'SELECT {_COLUMNS}, {chain} FROM "{self.table}"'
+
+    def _insert(self, entry: AuditEntry) -> None:
+        keyed = entry.chain != CHAIN_SHA256
+        if keyed and not self._has_chain_column():
+            self.connection.execute(f'ALTER TABLE "{self.table}" ADD COLUMN chain TEXT')
+        self.connection.execute(
+            f'INSERT INTO "{self.table}" ({_COLUMNS}{", chain" if keyed else ""}) '
+            f"VALUES (?, ?, ?, ?, ?, ?, ?{', ?' if keyed else ''})",
+            (
+                entry.sequence,
+                _utc_text(entry.at),
+                entry.action,
+                entry.subject,
+                _canonical(dict(entry.details)).decode(),
+                entry.prev_hash,
+                entry.hash,
+                *((entry.chain,) if keyed else ()),
+            ),
+        )
 
     def append(self, entry: AuditEntry) -> None:
-        """Insert one row (in its own transaction)."""
-        with self.connection:
-            self.connection.execute(
-                f'INSERT INTO "{self.table}" (sequence, at, action, subject, details, prev_hash, '
-                "hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    entry.sequence,
-                    _utc_text(entry.at),
-                    entry.action,
-                    entry.subject,
-                    _canonical(dict(entry.details)).decode(),
-                    entry.prev_hash,
-                    entry.hash,
-                ),
-            )
+        """Insert one row as it is, in its own transaction (prefer :meth:`append_next`)."""
+        with self._lock:
+            self._transaction(lambda: self._insert(entry), "append")
 
-    def _row(self, row: tuple[Any, ...], number: int) -> RawEntry:
-        location = f"row {number}"
-        sequence, at, action, subject, details, prev_hash, hash_ = row
-        try:
-            decoded = orjson.loads(details)
-        except (orjson.JSONDecodeError, TypeError) as exc:
-            return RawEntry(location, None, f"details are not valid JSON ({exc})")
-        return RawEntry(
-            location,
-            {
-                "sequence": sequence,
-                "at": at,
-                "action": action,
-                "subject": subject,
-                "details": decoded,
-                "prev_hash": prev_hash,
-                "hash": hash_,
-            },
-        )
+    def append_next(self, make: MakeEntry) -> AuditEntry:
+        """In one ``BEGIN IMMEDIATE`` transaction: read the last row, insert ``make(last)``."""
+
+        def work() -> AuditEntry:
+            entry = make(self._last())
+            self._insert(entry)
+            return entry
+
+        with self._lock:
+            return self._transaction(work, "append")
 
     def read(self) -> Iterator[RawEntry]:
-        """Every row, in sequence order, numbered from 1."""
-        cursor = self.connection.execute(
-            f'SELECT sequence, at, action, subject, details, prev_hash, hash FROM "{self.table}" '
-            "ORDER BY sequence"
-        )
-        for number, row in enumerate(cursor, start=1):
-            yield self._row(row, number)
+        """Every row, in sequence order, numbered from 1 (read in pages of 1,000)."""
+        number = 0
+        after: int | None = None
+        while True:
+            with self._lock:
+                where = "" if after is None else f"WHERE sequence > {int(after)} "
+                rows = self.connection.execute(
+                    f"{self._select()} {where}ORDER BY sequence LIMIT {_PAGE}"
+                ).fetchall()
+            for row in rows:
+                number += 1
+                yield row_entry(row, f"row {number}")
+            if len(rows) < _PAGE:
+                return
+            after = rows[-1][0]
+
+    def _last(self) -> RawEntry | None:
+        row = self.connection.execute(f"{self._select()} ORDER BY sequence DESC LIMIT 1").fetchone()
+        if row is None:
+            return None
+        raw = row_entry(row, "last row")
+        if raw.error is None:
+            return raw
+        # Only a broken tail is worth counting the rows, to name its row number.
+        count = self.connection.execute(f'SELECT count(*) FROM "{self.table}"').fetchone()[0]
+        return row_entry(row, f"row {count}")
 
     def last(self) -> RawEntry | None:
         """The row with the highest sequence."""
-        count = self.connection.execute(f'SELECT count(*) FROM "{self.table}"').fetchone()[0]
-        row = self.connection.execute(
-            f'SELECT sequence, at, action, subject, details, prev_hash, hash FROM "{self.table}" '
-            "ORDER BY sequence DESC LIMIT 1"
-        ).fetchone()
-        return None if row is None else self._row(row, count)
+        with self._lock:
+            return self._last()
 
     def close(self) -> None:
         """Close the connection if the sink opened it."""
         if self._owned:
-            self.connection.close()
+            with self._lock:
+                self.connection.close()
+
+    def __repr__(self) -> str:
+        return self.name
