@@ -1,7 +1,8 @@
 """What happened, kept so that it can be proven: the audit log and the journals.
 
-The hash-chained :class:`AuditLog` (memory, JSONL and SQLite sinks) and the journals with which
-erasures resume after a failure.
+The hash-chained :class:`AuditLog` (memory, JSONL and SQLite sinks), the journals with which
+erasures resume after a failure, and the :class:`StateStore` every process of a deployment shares
+(memory, SQLite, SQLAlchemy; see docs/state.md).
 
 Layer rule: imports only the foundation; the operations above record into it through the values
 they are handed (an audit log, a journal), never through the engine.
@@ -38,10 +39,26 @@ _NAMES: dict[str, str] = {
     "JsonlSink": "._sinks",
     "MemorySink": "._sinks",
     "SqliteSink": "._sinks",
+    "MAX_DOCUMENT_BYTES": "._state",
+    "MAX_KEY_BYTES": "._state",
+    "SCHEMA_VERSION": "._state",
+    "LogEntry": "._state",
+    "MemoryStateStore": "._state_base",
+    "SchemaMigration": "._state",
+    "StateConflictError": "._state",
+    "StateError": "._state",
+    "StateStore": "._state",
+    "StateValueError": "._state",
+    "StoredDocument": "._state",
+    "SqliteStateStore": "._state_sqlite",
+    "SQLAlchemyStateStore": "._state_sqlalchemy",
 }
 
 __all__ = [
     "GENESIS_HASH",
+    "MAX_DOCUMENT_BYTES",
+    "MAX_KEY_BYTES",
+    "SCHEMA_VERSION",
     "AuditEntry",
     "AuditHead",
     "AuditLog",
@@ -51,10 +68,20 @@ __all__ = [
     "FileJournal",
     "Journal",
     "JsonlSink",
+    "LogEntry",
     "MemoryJournal",
     "MemorySink",
+    "MemoryStateStore",
     "RawEntry",
+    "SQLAlchemyStateStore",
+    "SchemaMigration",
     "SqliteSink",
+    "SqliteStateStore",
+    "StateConflictError",
+    "StateError",
+    "StateStore",
+    "StateValueError",
+    "StoredDocument",
     "open_journal",
 ]
 
@@ -72,3 +99,18 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from ._journal import FileJournal, Journal, MemoryJournal, open_journal
     from ._log import AuditLog
     from ._sinks import AuditSink, JsonlSink, MemorySink, SqliteSink
+    from ._state import (
+        MAX_DOCUMENT_BYTES,
+        MAX_KEY_BYTES,
+        SCHEMA_VERSION,
+        LogEntry,
+        SchemaMigration,
+        StateConflictError,
+        StateError,
+        StateStore,
+        StateValueError,
+        StoredDocument,
+    )
+    from ._state_base import MemoryStateStore
+    from ._state_sqlalchemy import SQLAlchemyStateStore
+    from ._state_sqlite import SqliteStateStore
