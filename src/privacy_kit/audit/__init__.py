@@ -1,8 +1,9 @@
 """What happened, kept so that it can be proven: the audit log and the journals.
 
 The hash-chained :class:`AuditLog` (memory, JSONL, SQLite and SQLAlchemy sinks; several
-processes may append to one file or table; optionally keyed with an HMAC) and the journals with
-which erasures resume after a failure.
+processes may append to one file or table; optionally keyed with an HMAC), the journals with
+which erasures resume after a failure, and the :class:`StateStore` every process of a
+deployment shares (memory, SQLite, SQLAlchemy; see docs/state.md).
 
 Layer rule: imports only the foundation; the operations above record into it through the values
 they are handed (an audit log, a journal), never through the engine.
@@ -43,12 +44,28 @@ _NAMES: dict[str, str] = {
     "AuditSinkError": "._sinks",
     "MemorySink": "._sinks",
     "SqliteSink": "._sinks",
+    "MAX_DOCUMENT_BYTES": "._state",
+    "MAX_KEY_BYTES": "._state",
+    "SCHEMA_VERSION": "._state",
+    "LogEntry": "._state",
+    "MemoryStateStore": "._state_base",
+    "SchemaMigration": "._state",
+    "StateConflictError": "._state",
+    "StateError": "._state",
+    "StateStore": "._state",
+    "StateValueError": "._state",
+    "StoredDocument": "._state",
+    "SqliteStateStore": "._state_sqlite",
+    "SQLAlchemyStateStore": "._state_sqlalchemy",
 }
 
 __all__ = [
     "CHAIN_HMAC",
     "CHAIN_SHA256",
     "GENESIS_HASH",
+    "MAX_DOCUMENT_BYTES",
+    "MAX_KEY_BYTES",
+    "SCHEMA_VERSION",
     "AuditEntry",
     "AuditHead",
     "AuditLog",
@@ -59,11 +76,21 @@ __all__ = [
     "FileJournal",
     "Journal",
     "JsonlSink",
+    "LogEntry",
     "MemoryJournal",
     "MemorySink",
+    "MemoryStateStore",
     "RawEntry",
     "SQLAlchemySink",
+    "SQLAlchemyStateStore",
+    "SchemaMigration",
     "SqliteSink",
+    "SqliteStateStore",
+    "StateConflictError",
+    "StateError",
+    "StateStore",
+    "StateValueError",
+    "StoredDocument",
     "open_journal",
 ]
 
@@ -85,3 +112,18 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from ._sink_jsonl import JsonlSink
     from ._sink_sqlalchemy import SQLAlchemySink
     from ._sinks import AuditSink, AuditSinkError, MemorySink, SqliteSink
+    from ._state import (
+        MAX_DOCUMENT_BYTES,
+        MAX_KEY_BYTES,
+        SCHEMA_VERSION,
+        LogEntry,
+        SchemaMigration,
+        StateConflictError,
+        StateError,
+        StateStore,
+        StateValueError,
+        StoredDocument,
+    )
+    from ._state_base import MemoryStateStore
+    from ._state_sqlalchemy import SQLAlchemyStateStore
+    from ._state_sqlite import SqliteStateStore
