@@ -320,7 +320,7 @@ def test_assessment_summaries(policy: pk.Policy) -> None:
     assert a.next_deadline.key == "gdpr.authority"
     assert "lgpd.authority" in {d.key for d in a.required}
     assert str(a.duty("gdpr.authority")).startswith("gdpr.authority [late]")
-    with pytest.raises(KeyError, match=r"no duty 'gdpr\.nothing'"):
+    with pytest.raises(pk.UnknownNameError, match=r"unknown duty 'gdpr\.nothing'"):
         a.duty("gdpr.nothing")
 
 

@@ -247,3 +247,33 @@ def test_each_obvious_misuse_raises_a_privacy_kit_error(
     assert isinstance(info.value, expected), f"{label}: {type(info.value).__name__}: {info.value}"
     assert isinstance(info.value, builtin)
     assert str(info.value), "the message says what is wrong"
+
+
+def test_every_lookup_by_name_is_an_unknown_name_error() -> None:
+    import datetime as dt
+
+    from privacy_kit.adapters import InMemoryAdapter
+    from privacy_kit.interop import dpv
+
+    policy = pk.load_policy(pk.example_path())
+    datamap = pk.load_datamap(pk.example_path("datamap.yaml"))
+    engine = pk.Engine(policy, datamap, InMemoryAdapter({}), verify=False, secret=b"k" * 32)
+    history = pk.PolicyHistory([policy])
+    t0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    incident = pk.Incident(
+        occurred_at=t0, aware_at=t0, categories=("user.contact.email",), risk="high"
+    )
+    lookups = {
+        "recipient": lambda: policy.recipient("hostng"),
+        "retention rule": lambda: policy.rule("acount_data"),
+        "request channel": lambda: policy.channel("nope"),
+        "category": lambda: policy.vocabulary.category("user.contct.email"),
+        "communication": lambda: engine.communication("newsleter"),
+        "duty": lambda: pk.assess(incident, policy, now=t0).duty("x"),
+        "policy version": lambda: history.get("1999"),
+        "DPV section": lambda: dpv.dpv_iri("nope", "x"),
+    }
+    for kind, lookup in lookups.items():
+        with pytest.raises(pk.UnknownNameError, match=f"unknown {kind}") as caught:
+            lookup()
+        assert isinstance(caught.value, KeyError)

@@ -13,7 +13,7 @@ import datetime
 
 from .._errors import ConfigurationError
 from .._scope import Subject
-from .._types import Duration, closest
+from .._types import Duration, closest, unknown_name
 from ..audit._log import AuditLog
 from ..model._policy import Policy
 from ..model._policy_rights import Communication, CommunicationKind
@@ -46,9 +46,7 @@ class Choices:
             if communication.key == key:
                 return communication
         known = [c.key for c in self.policy.communications]
-        hint = closest(key, known)
-        suffix = f"; did you mean {hint!r}?" if hint else f"; known: {', '.join(known) or 'none'}"
-        raise KeyError(f"unknown communication {key!r}{suffix}")
+        raise unknown_name("communication", key, known, list_known=not closest(key, known))
 
     def _promotional(self, key: str, what: str) -> Communication:
         communication = self.communication(key)

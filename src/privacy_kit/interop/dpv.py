@@ -17,6 +17,7 @@ from typing import Literal
 
 import orjson
 
+from .._types import unknown_name
 from ..model._policy_rights import Right
 from ..model._taxonomy import LegalBasis, Taxonomy
 
@@ -56,7 +57,7 @@ def dpv_iri(section: Section, key: str | LegalBasis | Right) -> str | None:
     """
     table = dpv_table().get(section)
     if table is None:
-        raise KeyError(f"unknown DPV section {section!r}; use one of {sorted(dpv_table())}")
+        raise unknown_name("DPV section", section, sorted(dpv_table()), list_known=True)
     return table.get(str(key.value if isinstance(key, LegalBasis | Right) else key))
 
 

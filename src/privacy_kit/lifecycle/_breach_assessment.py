@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 import attrs
 
 from .._errors import ConfigurationError
-from .._types import Duration, require_aware
+from .._types import Duration, require_aware, unknown_name
 from ..model._policy import Policy
 from ._breach_rules import BREACH_RULES, BreachRule
 from ._incident import Incident, RiskLevel, _check_categories
@@ -107,7 +107,7 @@ class BreachAssessment:
         for d in self.duties:
             if d.key == key:
                 return d
-        raise KeyError(f"no duty {key!r}; duties: {[d.key for d in self.duties]}")
+        raise unknown_name("duty", key, [d.key for d in self.duties], list_known=True)
 
     @property
     def required(self) -> tuple[BreachDuty, ...]:

@@ -14,7 +14,7 @@ import attrs
 import orjson
 
 from .._errors import ConfigurationError
-from .._types import closest, require_aware
+from .._types import closest, require_aware, unknown_name
 from ..model._policy import Policy
 from ._diff import Materiality, PolicyDiff, diff
 
@@ -163,9 +163,7 @@ class PolicyHistory:
             if v.version == version:
                 return v
         names = [v.version for v in self._versions]
-        hint = closest(version, names)
-        suffix = f"; did you mean {hint!r}?" if hint else f"; known versions: {names}"
-        raise KeyError(f"unknown policy version {version!r}{suffix}")
+        raise unknown_name("policy version", version, names, list_known=not closest(version, names))
 
     def in_force(self, at: dt.datetime) -> PolicyVersion:
         """The version in force at ``at`` (the latest one that took effect at or before it).

@@ -21,7 +21,7 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from .._errors import Problem
-from .._types import LocalizedText, Model, closest
+from .._types import LocalizedText, Model, closest, unknown_name
 from ._jurisdictions import jurisdictions
 from ._policy_collection import (
     Collection,
@@ -179,18 +179,14 @@ class Policy(Model):
         for r in self.recipients:
             if r.key == key:
                 return r
-        hint = closest(key, [r.key for r in self.recipients])
-        raise KeyError(f"unknown recipient {key!r}" + (f"; did you mean {hint!r}?" if hint else ""))
+        raise unknown_name("recipient", key, [r.key for r in self.recipients])
 
     def rule(self, key: str) -> RetentionRule:
         """The retention rule ``key``; ``KeyError`` with a hint if unknown."""
         for r in self.retention:
             if r.key == key:
                 return r
-        hint = closest(key, [r.key for r in self.retention])
-        raise KeyError(
-            f"unknown retention rule {key!r}" + (f"; did you mean {hint!r}?" if hint else "")
-        )
+        raise unknown_name("retention rule", key, [r.key for r in self.retention])
 
     def rule_for(self, category: str) -> RetentionRule | None:
         """The most specific retention rule covering ``category`` (``None`` if none does)."""
@@ -218,7 +214,9 @@ class Policy(Model):
         for c in self.requests.channels:
             if c.key == key:
                 return c
-        raise KeyError(f"unknown request channel {key!r}")
+        raise unknown_name(
+            "request channel", key, [c.key for c in self.requests.channels], list_known=True
+        )
 
 
 def _resolve_taxonomy(spec: TaxonomySpec) -> Taxonomy:

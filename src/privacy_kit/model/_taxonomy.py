@@ -19,7 +19,7 @@ import orjson
 from pydantic import Field, field_validator
 
 from .._errors import PolicyError, Problem
-from .._types import LocalizedText, Model, closest
+from .._types import LocalizedText, Model, closest, unknown_name
 
 __all__ = [
     "DataCategory",
@@ -333,9 +333,7 @@ def _lookup(index: dict[str, _T], key: str, what: str) -> _T:
     try:
         return index[key]
     except KeyError:
-        hint = closest(key, index)
-        suffix = f"; did you mean {hint!r}?" if hint else ""
-        raise KeyError(f"unknown {what} {key!r}{suffix}") from None
+        raise unknown_name(what, key, index) from None
 
 
 @functools.cache
