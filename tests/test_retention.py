@@ -208,6 +208,9 @@ def test_plan_shows_selection_cutoff_and_kept_fields() -> None:
     assert "host_id IN (4)" in override.selection_text()
     linked = next(e for e in plan.entries if e.record_type == "payment_methods")
     assert linked.selection_text().startswith("user_id IN (keys of users where closed_at <=")
+    assert linked.recheck
+    assert linked.selection_text().endswith("[re-checked on users by each statement]")
+    assert not override.recheck  # its trigger is the booking's own end_at: nothing to re-check
     text = plan.summary()
     assert "Retention plan as of 2026-01-01" in text
     assert "booking_data" in text

@@ -26,7 +26,21 @@ from ._base import (
 )
 from ._memory import InMemoryAdapter
 from ._order import ForeignKeyReporter, reported_foreign_keys, store_deletion_order
-from ._selection import After, All, And, Before, Eq, In, IsNull, Not, Or, Selection, where
+from ._selection import (
+    After,
+    All,
+    And,
+    Before,
+    Eq,
+    In,
+    IsNull,
+    Not,
+    Or,
+    Related,
+    Selection,
+    UnsupportedSelectionError,
+    where,
+)
 
 __all__ = [
     "WRITE_BATCH",
@@ -46,9 +60,11 @@ __all__ = [
     "Or",
     "Record",
     "RecordKey",
+    "Related",
     "SQLAlchemyAdapter",
     "SQLiteAdapter",
     "Selection",
+    "UnsupportedSelectionError",
     "missing_problems",
     "reported_foreign_keys",
     "store_deletion_order",

@@ -63,6 +63,10 @@ class Capability(enum.StrEnum):
     FOREIGN_KEYS = "foreign_keys"
     """Reports the store's foreign keys between record types (``foreign_keys(record_types)``),
     so erasures and sweeps delete children before the records they reference."""
+    RELATED = "related"
+    """Runs :class:`~privacy_kit.adapters.Related` selections (a sub-select on another record type
+    of the same store) when the statement runs, so a sweep re-checks an account's state in the
+    statement that deletes. Without it, sweeps fall back to the keys read before and say so."""
 
 
 @runtime_checkable

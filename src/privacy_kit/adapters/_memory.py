@@ -22,7 +22,7 @@ from ._base import (
     check_batch_size,
     missing_problems,
 )
-from ._selection import Selection
+from ._selection import Related, Selection, bind_related, has_related
 
 __all__ = ["InMemoryAdapter"]
 
@@ -55,6 +55,7 @@ class InMemoryAdapter(BaseAdapter):
             Capability.BULK_UPDATE_BY_KEY,
             Capability.TRANSACTIONS,
             Capability.FOREIGN_KEYS,
+            Capability.RELATED,
         }
     )
 
@@ -107,6 +108,24 @@ class InMemoryAdapter(BaseAdapter):
             except KeyError:
                 raise LookupError(f"no table {record_type.table_name!r}") from None
 
+    def _bound(self, record_type: RecordType, selection: Selection, operation: str) -> Selection:
+        """``selection`` with each ``Related`` read from its table now (the statement's time)."""
+        if not has_related(selection):
+            return selection
+
+        def keys(related: Related) -> list[Any]:
+            inner = bind_related(related.selection, keys)
+            try:
+                rows = self.tables[related.record_type.table_name]
+            except KeyError:
+                raise LookupError(
+                    f"no table {related.record_type.table_name!r} (read by a Related selection)"
+                ) from None
+            return [row.get(related.key) for row in rows if inner.matches(row)]
+
+        with self.wrap_errors(operation, record_type):
+            return bind_related(selection, keys)
+
     def iter_records(
         self,
         record_type: RecordType,
@@ -118,6 +137,7 @@ class InMemoryAdapter(BaseAdapter):
         """Yield matching records (copies, restricted to ``fields`` if given) in batches."""
         check_batch_size(batch_size)
         table = self._table(record_type, "read")
+        selection = self._bound(record_type, selection, "read")
         batch: list[Record] = []
         # A snapshot of the matches, so a caller may delete while iterating.
         for row in [r for r in table if selection.matches(r)]:
@@ -134,7 +154,9 @@ class InMemoryAdapter(BaseAdapter):
 
     def count(self, record_type: RecordType, selection: Selection) -> int:
         """How many records match."""
-        return sum(1 for r in self._table(record_type, "count") if selection.matches(r))
+        table = self._table(record_type, "count")
+        selection = self._bound(record_type, selection, "count")
+        return sum(1 for r in table if selection.matches(r))
 
     def delete(
         self, record_type: RecordType, selection: Selection, *, batch_size: int = 1000
@@ -142,6 +164,7 @@ class InMemoryAdapter(BaseAdapter):
         """Delete matching records; return the count."""
         check_batch_size(batch_size)
         table = self._table(record_type, "delete")
+        selection = self._bound(record_type, selection, "delete")
         keep = [r for r in table if not selection.matches(r)]
         deleted = len(table) - len(keep)
         table[:] = keep
@@ -158,6 +181,7 @@ class InMemoryAdapter(BaseAdapter):
         """Set constant ``values`` on matching records; return the count."""
         check_batch_size(batch_size)
         table = self._table(record_type, "update")
+        selection = self._bound(record_type, selection, "update")
         matched = [r for r in table if selection.matches(r)]
         for row in matched:
             row.update(copy.deepcopy(dict(values)))

@@ -6,6 +6,10 @@ the in-memory reference adapter and the SQL adapters agree exactly: a comparison
 or NULL value is *unknown*, ``~unknown`` is still unknown, and a record is selected only when the
 whole selection is *true*.
 
+:class:`Related` reads another record type of the same store (``field IN (SELECT key FROM other
+WHERE ...)``); adapters that can run it declare ``Capability.RELATED`` and evaluate it when the
+statement runs, never from a copy read earlier.
+
 Example:
     >>> import datetime as dt
     >>> from privacy_kit.adapters import where
@@ -19,10 +23,13 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
+
+from .._errors import PrivacyKitError
+from ..model._datamap import RecordType
 
 __all__ = [
     "After",
@@ -34,9 +41,33 @@ __all__ = [
     "IsNull",
     "Not",
     "Or",
+    "Related",
     "Selection",
+    "UnsupportedSelectionError",
+    "bind_related",
+    "has_related",
     "where",
 ]
+
+
+class UnsupportedSelectionError(PrivacyKitError, TypeError):
+    """A selection an adapter cannot run: it lacks the capability the selection needs.
+
+    Attributes:
+        capability: the capability's value (``"related"``).
+
+    Example:
+        >>> err = UnsupportedSelectionError("related", "Related(...) cannot be evaluated here")
+        >>> err.capability, isinstance(err, TypeError)
+        ('related', True)
+    """
+
+    def __init__(self, capability: str, message: str) -> None:
+        self.capability = capability
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.capability, str(self)))
 
 
 def _aware(value: Any, field: str) -> dt.datetime:
@@ -241,6 +272,113 @@ class Not(Selection):
         return self.item.fields()
 
 
+def _record_type_name(record_type: RecordType) -> str:
+    return repr(record_type.name)
+
+
+@attrs.frozen
+class Related(Selection):
+    """``field IN (SELECT key FROM record_type WHERE selection)``: a condition on another record.
+
+    The other record type lives in the same store, and the adapter evaluates the sub-select *when
+    the statement runs* (an SQL sub-select in the same ``DELETE`` / ``UPDATE`` / ``SELECT``; in
+    memory, the other table at call time). A retention sweep uses it to re-check that an account
+    is still closed in the very statement that deletes the account's records.
+
+    Meaning, in SQL's three-valued logic: true when some selected record's ``key`` equals the
+    record's ``field``; false when none is selected or none equals it; unknown when ``field`` is
+    NULL (and some record is selected), or when no key equals it but a selected key is NULL.
+
+    Only adapters declaring ``Capability.RELATED`` run it; others fail with
+    :class:`UnsupportedSelectionError` (``evaluate`` cannot see the other record type).
+
+    Args:
+        field: the field of the selected record holding the other record's key.
+        record_type: the other record type (its fields name the columns read).
+        key: the other record type's field compared with ``field`` (usually its primary key).
+        selection: which records of the other record type count (may itself hold a ``Related``).
+
+    Raises:
+        UnknownNameError: ``key`` or a field ``selection`` reads is not a field of ``record_type``.
+
+    Example:
+        >>> import datetime as dt
+        >>> import privacy_kit as pk
+        >>> from privacy_kit.adapters import InMemoryAdapter, Related, where
+        >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
+        >>> users, bookings = dm.record_type("users"), dm.record_type("bookings")
+        >>> closed = Related("host_id", users, "id", where.not_null("closed_at"))
+        >>> mem = InMemoryAdapter({"users": [{"id": 1, "closed_at": dt.datetime(2020, 1, 1, tzinfo=dt.UTC)},
+        ...                                  {"id": 2, "closed_at": None}],
+        ...                        "bookings": [{"id": 10, "host_id": 1}, {"id": 11, "host_id": 2}]})
+        >>> mem.count(bookings, closed)
+        1
+    """
+
+    field: str
+    record_type: RecordType = attrs.field(repr=_record_type_name, hash=False)
+    key: str
+    selection: Selection
+
+    def __attrs_post_init__(self) -> None:
+        self.record_type.field(self.key)
+        for name in self.selection.fields():
+            self.record_type.field(name)
+
+    def evaluate(self, record: Mapping[str, Any]) -> bool | None:
+        """Refused: the other record type is the adapter's to read (see :func:`bind_related`)."""
+        raise UnsupportedSelectionError(
+            "related",
+            f"a Related selection on {self.record_type.name!r} (via {self.field!r}) reads another "
+            "record type and can only be run by an adapter declaring Capability.RELATED, which "
+            "evaluates it when the statement runs; this adapter evaluated it record by record",
+        )
+
+    def fields(self) -> Iterator[str]:
+        yield self.field
+
+
+def has_related(selection: Selection) -> bool:
+    """Whether ``selection`` contains a :class:`Related` anywhere.
+
+    Example:
+        >>> has_related(where.eq("a", 1) & ~where.is_null("b"))
+        False
+    """
+    if isinstance(selection, Related):
+        return True
+    if isinstance(selection, And | Or):
+        return any(has_related(item) for item in selection.items)
+    if isinstance(selection, Not):
+        return has_related(selection.item)
+    return False
+
+
+def bind_related(selection: Selection, keys: Callable[[Related], Iterable[Any]]) -> Selection:
+    """``selection`` with every :class:`Related` replaced by ``In(field, keys(related))``.
+
+    ``keys(related)`` returns the ``key`` values of the other record type's selected records (NULL
+    ones included), read at the moment of the call; ``In`` then has exactly ``Related``'s meaning.
+    The in-memory adapter binds at the start of each statement.
+
+    Example:
+        >>> import privacy_kit as pk
+        >>> users = pk.load_datamap(pk.example_path("datamap.yaml")).record_type("users")
+        >>> bind_related(where.eq("id", 1) & Related("host_id", users, "id", where.all()),
+        ...              lambda related: [3, 4])
+        And(items=(Eq(field='id', value=1), In(field='host_id', values=(3, 4))))
+    """
+    if isinstance(selection, Related):
+        return In(selection.field, tuple(keys(selection)))
+    if isinstance(selection, And):
+        return And(tuple(bind_related(item, keys) for item in selection.items))
+    if isinstance(selection, Or):
+        return Or(tuple(bind_related(item, keys) for item in selection.items))
+    if isinstance(selection, Not):
+        return Not(bind_related(selection.item, keys))
+    return selection
+
+
 class _Where:
     """Shorthand constructors: ``where.eq("f", 1) & where.is_null("g")``."""
 
@@ -278,6 +416,13 @@ class _Where:
     def not_null(field: str) -> Selection:
         """``field IS NOT NULL``."""
         return Not(IsNull(field))
+
+    @staticmethod
+    def related(
+        field: str, record_type: RecordType, selection: Selection, *, key: str | None = None
+    ) -> Selection:
+        """``field IN (SELECT key FROM record_type WHERE selection)`` (``key``: its primary key)."""
+        return Related(field, record_type, key or record_type.primary_key, selection)
 
     @staticmethod
     def all_of(*items: Selection) -> Selection:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ._selection import After, All, And, Before, Eq, In, IsNull, Not, Or, Selection
+from ..model._datamap import RecordType
+from ._selection import After, All, And, Before, Eq, In, IsNull, Not, Or, Related, Selection
 
 __all__ = ["compile_selection", "quote_identifier"]
 
@@ -47,7 +48,12 @@ def quote_identifier(name: str) -> str:
 
 
 def compile_selection(
-    selection: Selection, convert: Convert, *, table: str | None = None, json_in: bool = False
+    selection: Selection,
+    convert: Convert,
+    *,
+    table: str | None = None,
+    json_in: bool = False,
+    related: Callable[[RecordType], Convert] | None = None,
 ) -> tuple[str, list[Any]]:
     """Compile ``selection`` to a ``WHERE`` expression with ``?`` placeholders and its parameters.
 
@@ -57,6 +63,10 @@ def compile_selection(
         table: qualify every column with this table name. SQLite reads an unknown double-quoted
             name as a string literal; a qualified one is an error, as it should be.
         json_in: bind long ``IN`` lists as one JSON array read through ``json_each`` (SQLite).
+        related: ``related(record_type)`` is the ``convert`` of the values a
+            :class:`~privacy_kit.adapters.Related` binds on its other record type (``None``:
+            ``convert``). A ``Related`` compiles to ``column IN (SELECT "t"."key" FROM "t" WHERE
+            ...)``, its selection compiled inside with columns qualified by its own table.
 
     Returns:
         ``(sql, params)``; ``sql`` contains no value, only quoted identifiers and placeholders.
@@ -68,6 +78,11 @@ def compile_selection(
         >>> from privacy_kit.adapters import where
         >>> compile_selection(where.eq("host_id", 7) & ~where.is_null("email"), lambda f, v: v)
         ('("host_id" = ? AND NOT ("email" IS NULL))', [7])
+        >>> import privacy_kit as pk
+        >>> users = pk.load_datamap(pk.example_path("datamap.yaml")).record_type("users")
+        >>> compile_selection(where.related("host_id", users, where.in_("id", [1, 2])),
+        ...                   lambda f, v: v, table="bookings")
+        ('"bookings"."host_id" IN (SELECT "users"."id" FROM "users" WHERE "users"."id" IN (?, ?))', [1, 2])
     """
     params: list[Any] = []
     prefix = quote_identifier(table) + "." if table is not None else ""
@@ -109,9 +124,33 @@ def compile_selection(
             return "(" + " OR ".join(walk(item) for item in sel.items) + ")"
         if isinstance(sel, Not):
             return f"NOT ({walk(sel.item)})"
+        if isinstance(sel, Related):
+            return f"{column(sel.field)} IN ({_sub_select(sel, convert, json_in, related, params)})"
         raise TypeError(f"cannot compile selection {sel!r} to SQL")
 
     return walk(selection), params
+
+
+def _sub_select(
+    sel: Related,
+    convert: Convert,
+    json_in: bool,
+    related: Callable[[RecordType], Convert] | None,
+    params: list[Any],
+) -> str:
+    """``SELECT "t"."key" FROM "t" WHERE ...`` for a ``Related``; its values go to ``params``.
+
+    Columns inside are qualified by the other table: the innermost ``FROM`` of that name wins in
+    SQL, so the sub-select reads its own table even when it is the outer statement's table too.
+    """
+    other = sel.record_type.table_name
+    inner_convert = related(sel.record_type) if related is not None else convert
+    where, inner = compile_selection(
+        sel.selection, inner_convert, table=other, json_in=json_in, related=related
+    )
+    params.extend(inner)
+    name = quote_identifier(other)
+    return f"SELECT {name}.{quote_identifier(sel.key)} FROM {name} WHERE {where}"
 
 
 def _json_safe(values: Sequence[Any]) -> bool:

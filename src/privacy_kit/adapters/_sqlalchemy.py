@@ -39,7 +39,7 @@ from ._base import (
     check_batch_size,
     missing_problems,
 )
-from ._selection import After, All, And, Before, Eq, In, IsNull, Not, Or, Selection
+from ._selection import After, All, And, Before, Eq, In, IsNull, Not, Or, Related, Selection
 from ._sqlite import indexed_fields
 
 __all__ = ["SQLAlchemyAdapter"]
@@ -132,6 +132,7 @@ class SQLAlchemyAdapter(BaseAdapter):
             Capability.BULK_UPDATE_BY_KEY,
             Capability.TRANSACTIONS,
             Capability.FOREIGN_KEYS,
+            Capability.RELATED,
         }
     )
 
@@ -227,9 +228,22 @@ class SQLAlchemyAdapter(BaseAdapter):
                 return sa.or_(sa.false(), *map(walk, sel.items))
             if isinstance(sel, Not):
                 return sa.not_(walk(sel.item))
+            if isinstance(sel, Related):
+                return self._column(table, sel.field).in_(self._sub_select(sel))
             raise TypeError(f"cannot compile selection {sel!r} to SQL")
 
         return walk(selection)
+
+    def _sub_select(self, sel: Related) -> sa.Select[Any]:
+        """``SELECT key FROM other WHERE ...`` for a ``Related``, run inside the outer statement.
+
+        Never correlated (``correlate(None)``): the sub-select keeps its own ``FROM`` even when
+        the other record type is the outer statement's table, so it reads the rows as they are
+        when the statement runs.
+        """
+        other = self.table(sel.record_type)
+        key = self._column(other, sel.key)
+        return sa.select(key).where(self._where(other, sel.selection)).correlate(None)
 
     # -- the protocol -------------------------------------------------------------------------
     def iter_records(

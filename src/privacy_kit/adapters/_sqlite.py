@@ -152,6 +152,11 @@ def _to_store(record_type: RecordType | None, field: str, value: Any) -> Any:
     return value if write is None else write(value)
 
 
+def _related_convert(record_type: RecordType) -> Callable[[str, Any], Any]:
+    """How values bound on a ``Related``'s other record type are stored (by its field types)."""
+    return lambda field, value: _to_store(record_type, field, value)
+
+
 class SQLiteAdapter(BaseAdapter):
     """Records in an SQLite database.
 
@@ -185,6 +190,7 @@ class SQLiteAdapter(BaseAdapter):
             Capability.BULK_UPDATE_BY_KEY,
             Capability.TRANSACTIONS,
             Capability.FOREIGN_KEYS,
+            Capability.RELATED,
         }
     )
 
@@ -227,6 +233,7 @@ class SQLiteAdapter(BaseAdapter):
             lambda f, v: _to_store(record_type, f, v),
             table=record_type.table_name,
             json_in=True,
+            related=_related_convert,
         )
 
     # -- the protocol -------------------------------------------------------------------------

@@ -5,6 +5,10 @@ units the plan's journal marks finished (so a re-run after a failure resumes), a
 never data, to the audit log. :class:`RetentionReport` says what each entry did. A commitment's
 entry, once applied with none of its records held, marks the commitment fulfilled; the plan's
 orphans (records no sweep can time) are repeated in the report and the audit entry.
+
+An entry whose trigger is the account's and that the plan marked ``recheck`` runs statements that
+re-check the account's state themselves; applied through an adapter that cannot, it is refused
+before anything changes rather than run without the re-check.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from typing import Any
 
 import attrs
 
+from .._errors import PlanError
 from .._scope import Stores
-from ..adapters import Adapter, Selection
+from ..adapters import Adapter, Capability, Selection
 from ..audit._log import AuditLog
 from ..model._datamap import RecordType
 from ._anonymize import anonymize_selection
@@ -157,6 +162,7 @@ def apply_retention(
         return RetentionReport(
             plan.now, dry_run=True, lines=tuple(lines), skipped_units=0, orphans=plan.orphans
         )
+    _refuse_lost_recheck(plan, stores)
     journal = plan.journal
     fulfilled: list[str] = []
     still_pending: list[str] = []
@@ -202,6 +208,7 @@ def apply_retention(
                 "held": entry.held,
                 "holds": list(entry.hold_ids),
                 "commitment": None if entry.commitment is None else entry.commitment.id,
+                "recheck": entry.recheck,
             },
         )
         if entry.commitment is not None:
@@ -233,6 +240,26 @@ def apply_retention(
         },
     )
     return report
+
+
+def _refuse_lost_recheck(plan: RetentionPlan, stores: Stores) -> None:
+    """Refuse a plan whose re-checking entries reach an adapter that cannot re-check."""
+    for entry in plan.entries:
+        if not entry.recheck or entry.source is None or entry.source.account is None:
+            continue
+        adapter = stores.adapter_for(entry.record_type)
+        accounts = stores.adapter_for(entry.source.account)
+        if adapter is not accounts:
+            why = f"adapter {adapter.name!r} does not hold {entry.source.account}"
+        elif Capability.RELATED not in adapter.capabilities:
+            why = f"adapter {adapter.name!r} lacks the {Capability.RELATED.value!r} capability"
+        else:
+            continue
+        raise PlanError(
+            f"plan {plan.id}: entry {entry.rule}/{entry.record_type} was planned to re-check "
+            f"{entry.source.account} in each statement, but {why}; plan again with these stores "
+            "(the plan then says it cannot re-check)"
+        )
 
 
 def _group(entry: RetentionEntry) -> str:

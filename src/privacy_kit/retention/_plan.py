@@ -21,7 +21,7 @@ import orjson
 
 from .._scope import Stores
 from .._types import Duration, require_aware
-from ..adapters import After, And, Before, In, IsNull, Not, Or, Selection
+from ..adapters import After, And, Before, Capability, In, IsNull, Not, Or, Related, Selection
 from ..adapters._base import WRITE_BATCH
 from ..adapters._order import store_deletion_order
 from ..model._check import rule_for_record_type
@@ -70,6 +70,11 @@ class RetentionEntry:
         commitment: the commitment the entry carries out (``None``: a rule's entry). Its
             ``rule`` is then the commitment's id, its ``group`` ``commitment`` and its ``cutoff``
             the commitment's due date; ``minimize`` clears the kept fields.
+        recheck: for a trigger via the account, each statement re-checks the account's
+            ``account_selection`` itself (a sub-select on the accounts, see
+            :class:`~privacy_kit.adapters.Related`), so an account reopened after its key was
+            read is not swept. ``False`` where the store cannot (the plan's notes say why): the
+            statements then trust the keys read just before.
     """
 
     rule: str
@@ -91,6 +96,7 @@ class RetentionEntry:
     held: int
     hold_ids: tuple[str, ...]
     commitment: Commitment | None = None
+    recheck: bool = False
 
     def describe(self) -> str:
         """One line: what, where, which records, how many."""
@@ -130,6 +136,11 @@ class RetentionEntry:
             text = (
                 f"{self.source.link_field} IN (keys of {self.source.account} where "
                 f"{describe_selection(self.account_selection)}) AND {text}"
+            )
+            text += (
+                f" [re-checked on {self.source.account} by each statement]"
+                if self.recheck
+                else f" [NOT re-checked on {self.source.account} when the statement runs]"
             )
         return text
 
@@ -314,6 +325,8 @@ def plan_retention(
                 planned.append(entry)
                 later = upper
             entries.extend(reversed(planned))
+            if planned and planned[0].account_selection is not None and not planned[0].recheck:
+                notes.append(_no_recheck_note(stores, rt, rule, source))
         if rt.name in account_types:
             notes.extend(_orphan_notes(policy, datamap, rt, rule))
     pending: dict[str, list[Selection]] = {}
@@ -414,6 +427,33 @@ def _commitment_entry(
     )
 
 
+def _can_recheck(stores: Stores, record_type: RecordType, accounts: RecordType) -> bool:
+    """Whether statements on ``record_type`` can re-check its ``accounts`` with a sub-select.
+
+    They can when both live in one adapter that declares ``Capability.RELATED``.
+    """
+    adapter = stores.adapter_for(record_type)
+    return adapter is stores.adapter_for(accounts) and Capability.RELATED in adapter.capabilities
+
+
+def _no_recheck_note(
+    stores: Stores, rt: RecordType, rule: RetentionRule, source: TriggerSource
+) -> str:
+    accounts = stores.record_type(source.account or "")
+    adapter = stores.adapter_for(rt)
+    why = (
+        f"{accounts.name} is in another store ({accounts.store!r}, not {rt.store!r})"
+        if adapter is not stores.adapter_for(accounts)
+        else f"adapter {adapter.name!r} does not declare the {Capability.RELATED.value!r} "
+        "capability"
+    )
+    return (
+        f"{rt.name} (rule {rule.key!r}): the statements cannot re-check that each account is "
+        f"still due ({source.describe()}) because {why}; they use the account keys read just "
+        f"before, so an account reopened in between still loses its {rt.name}"
+    )
+
+
 def _orphan_notes(
     policy: Policy, datamap: DataMap, accounts: RecordType, rule: RetentionRule
 ) -> Iterator[str]:
@@ -459,6 +499,7 @@ def _entry(
     parts: list[Selection] = []
     account_selection: Selection | None = None
     excluded: frozenset[Any] = frozenset()
+    recheck = False
     if source.account is None:
         parts.append(_time_window(source.field, upper, lower))
         if rt.account is not None and group.accounts is not None:
@@ -469,6 +510,7 @@ def _entry(
             parts.append(Or((IsNull(link), Not(In(link, tuple(group.excluded))))))
     else:
         accounts = stores.record_type(source.account)
+        recheck = _can_recheck(stores, rt, accounts)
         account_selection = _time_window(source.field, upper, lower)
         if group.accounts is not None:
             account_selection = And((account_selection, In(accounts.primary_key, group.accounts)))
@@ -496,6 +538,7 @@ def _entry(
         count=0,
         held=0,
         hold_ids=hold_ids,
+        recheck=recheck,
     )
     adapter = stores.adapter_for(rt)
     count = held_count = 0
@@ -517,7 +560,14 @@ def _base(entry: RetentionEntry) -> Selection:
 def units(
     stores: Stores, entry: RetentionEntry, batch_size: int, *, with_held: bool = True
 ) -> Iterator[tuple[int, Selection]]:
-    """The concrete selections of an entry: one, or one per batch of accounts."""
+    """The concrete selections of an entry: one, or one per batch of accounts.
+
+    A batch of accounts bounds each unit (``link IN (keys)``, read just before), so a sweep is
+    resumable batch by batch. When the entry re-checks (``entry.recheck``), each unit also
+    selects ``link IN (SELECT key FROM accounts WHERE account_selection AND key IN (keys))``,
+    evaluated by the store when the statement runs: an account reopened after its key was read
+    keeps its records.
+    """
     selection = entry.selection if with_held else _base(entry)
     if entry.account_selection is None:
         yield 0, selection
@@ -536,5 +586,10 @@ def units(
             if r[accounts.primary_key] is not None
             and r[accounts.primary_key] not in entry.excluded_accounts
         )
-        if keys:
-            yield unit, And((In(link, keys), selection))
+        if not keys:
+            continue
+        bound: Selection = In(link, keys)
+        if entry.recheck:
+            still_due = And((entry.account_selection, In(accounts.primary_key, keys)))
+            bound = And((bound, Related(link, accounts, accounts.primary_key, still_due)))
+        yield unit, And((bound, selection))

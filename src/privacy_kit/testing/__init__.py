@@ -33,12 +33,14 @@ from __future__ import annotations
 
 from ._fixtures import SELECTION_CASES, SelectionCase, conformance_datamap, conformance_records
 from ._suite import (
+    RELATED_CASES,
     AdapterConformance,
     AdapterFactory,
     CountConformance,
     DeleteConformance,
     ErrorConformance,
     ReadConformance,
+    RelatedConformance,
     SelectionConformance,
     UpdateByKeyConformance,
     UpdateConformance,
@@ -47,6 +49,7 @@ from ._suite import (
 )
 
 __all__ = [
+    "RELATED_CASES",
     "SELECTION_CASES",
     "AdapterConformance",
     "AdapterFactory",
@@ -54,6 +57,7 @@ __all__ = [
     "DeleteConformance",
     "ErrorConformance",
     "ReadConformance",
+    "RelatedConformance",
     "SelectionCase",
     "SelectionConformance",
     "UpdateByKeyConformance",
