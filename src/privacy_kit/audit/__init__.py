@@ -36,6 +36,7 @@ _NAMES: dict[str, str] = {
     "FileJournal": "._journal",
     "Journal": "._journal",
     "MemoryJournal": "._journal",
+    "StateJournal": "._journal",
     "open_journal": "._journal",
     "AuditLog": "._log",
     "JsonlSink": "._sink_jsonl",
@@ -88,6 +89,7 @@ __all__ = [
     "SqliteStateStore",
     "StateConflictError",
     "StateError",
+    "StateJournal",
     "StateStore",
     "StateValueError",
     "StoredDocument",
@@ -107,7 +109,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
         AuditVerification,
         RawEntry,
     )
-    from ._journal import FileJournal, Journal, MemoryJournal, open_journal
+    from ._journal import FileJournal, Journal, MemoryJournal, StateJournal, open_journal
     from ._log import AuditLog
     from ._sink_jsonl import JsonlSink
     from ._sink_sqlalchemy import SQLAlchemySink

@@ -8,13 +8,16 @@ A step that started but never finished is simply run again: every step privacy_k
 idempotent.
 
 :class:`MemoryJournal` lives as long as the object; :class:`FileJournal` is a JSON-lines file,
-flushed and synced after every entry, that survives the process. Entries hold plan and step
+flushed and synced after every entry, that survives the process; :class:`StateJournal` is a log in
+a :class:`~privacy_kit.audit.StateStore`, so a plan interrupted in one process resumes in another. Entries hold plan and step
 identifiers and counts, never personal data.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,8 +25,23 @@ from typing import Any
 import orjson
 
 from .._errors import PlanError
+from ._state import StateStore
 
-__all__ = ["FileJournal", "Journal", "MemoryJournal", "open_journal"]
+__all__ = ["FileJournal", "Journal", "MemoryJournal", "StateJournal", "open_journal"]
+
+_PLAN_NAME = re.compile(r"^[a-z0-9_.\-]{1,100}$")
+
+
+def journal_collection(kind: str, plan_id: str) -> str:
+    """The state store log of ``plan_id``'s journal: ``journal.<kind>.<plan id>`` (or its hash).
+
+    Example:
+        >>> journal_collection("erasure", "0123abcd")
+        'journal.erasure.0123abcd'
+    """
+    if _PLAN_NAME.match(plan_id):
+        return f"journal.{kind}.{plan_id}"
+    return f"journal.{kind}.h-" + hashlib.sha256(plan_id.encode()).hexdigest()[:32]
 
 
 class Journal:
@@ -160,6 +178,50 @@ class FileJournal(Journal):
 
     def __repr__(self) -> str:
         return f"<FileJournal {str(self.path)!r}>"
+
+
+class StateJournal(Journal):
+    """A journal kept as an append-only log in a :class:`~privacy_kit.audit.StateStore`.
+
+    Every entry is appended atomically (``store.append``), so entries from several processes
+    are all kept, in one order; a plan interrupted in one process resumes in any other that
+    shares the store.
+
+    Args:
+        store: the state store.
+        collection: the log (see :meth:`for_plan` for the one the engine uses per plan).
+
+    Raises:
+        StateValueError: ``collection`` is not a valid collection name.
+
+    Example:
+        >>> from privacy_kit.audit import MemoryStateStore
+        >>> store = MemoryStateStore()
+        >>> StateJournal.for_plan(store, "p1").done("p1", "bookings:delete", 2)
+        >>> StateJournal.for_plan(store, "p1").completed_steps("p1")
+        {'bookings:delete': 2}
+    """
+
+    def __init__(self, store: StateStore, collection: str = "journal.erasure") -> None:
+        self.store = store
+        self.collection = collection
+        store.entries(collection, limit=1)  # checks the name now
+
+    @classmethod
+    def for_plan(cls, store: StateStore, plan_id: str, *, prefix: str = "erasure") -> StateJournal:
+        """The journal of one plan: the log ``journal.<prefix>.<plan id>``."""
+        return cls(store, journal_collection(prefix, plan_id))
+
+    def append(self, entry: Mapping[str, Any]) -> None:
+        """Append one entry to the log (atomically, whatever the number of processes)."""
+        self.store.append(self.collection, dict(entry))
+
+    def entries(self) -> Iterator[dict[str, Any]]:
+        """Every entry, oldest first."""
+        return iter([found.document for found in self.store.entries(self.collection)])
+
+    def __repr__(self) -> str:
+        return f"<StateJournal {self.collection} in {self.store!r}>"
 
 
 def open_journal(

@@ -26,6 +26,7 @@ _NAMES: dict[str, str] = {
     "Plan": "._engine",
     "Subject": "._engine",
     "SubjectResolver": "._resolve",
+    "UnsharedSecretWarning": "._engine",
 }
 
 __all__ = [
@@ -34,11 +35,12 @@ __all__ = [
     "Plan",
     "Subject",
     "SubjectResolver",
+    "UnsharedSecretWarning",
 ]
 
 __getattr__, __dir__ = attach(__name__, _NAMES, __all__)
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from ._choices import Choices
-    from ._engine import Engine, Plan, Subject
+    from ._engine import Engine, Plan, Subject, UnsharedSecretWarning
     from ._resolve import SubjectResolver

@@ -7,6 +7,10 @@ rectification, ...) live in their own modules; the engine holds what they share:
 the subject selections, the secret for pseudonyms and tokens, the audit log, the legal holds and
 the subjects' recorded choices. Every destructive operation is *plan, then apply*:
 ``engine.apply(plan)`` runs any plan the engine produced.
+
+``Engine(..., state=store)`` keeps all of that state in a :class:`~privacy_kit.audit.StateStore`
+(holds, preferences, commitments, retention overrides, the journals and the disclosure log) and
+takes the secret from ``store.secret()``, so every process sharing the store behaves as one.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import datetime
 import os
 import secrets
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal
 
@@ -22,8 +27,9 @@ from .._scope import Scope, Stores, Subject
 from .._types import require_aware
 from ..adapters import Adapter, Or, Selection
 from ..adapters._base import WRITE_BATCH
-from ..audit._journal import Journal
+from ..audit._journal import Journal, StateJournal
 from ..audit._log import AuditLog
+from ..audit._state import StateStore
 from ..lifecycle._disclosures import DisclosureLog
 from ..model._check import rule_for_record_type
 from ..model._datamap import DataMap, RecordType, SubjectLink
@@ -45,7 +51,14 @@ from ..rights._rectify import rectify
 from ._choices import Choices
 from ._resolve import SubjectResolver
 
-__all__ = ["Engine", "Plan", "Subject"]
+__all__ = ["Engine", "Plan", "Subject", "UnsharedSecretWarning"]
+
+
+class UnsharedSecretWarning(UserWarning):
+    """An :class:`Engine` was made with neither ``secret`` nor ``state``: it made up a random
+    secret, so its subject references, pseudonyms and tokens differ from every other process's
+    (and from its own after a restart). Pass ``secret=`` or ``state=``.
+    """
 
 
 #: What :meth:`Engine.apply` runs: a plan the engine made.
@@ -59,8 +72,9 @@ class Engine(Choices):
         policy: the policy.
         datamap: where the data lives.
         adapters: one adapter (serving every store) or ``{store name: adapter}``.
-        secret: key for pseudonyms, subject references and signed tokens (random if omitted,
-            so pass your own to keep pseudonyms stable across runs).
+        secret: key for pseudonyms, subject references and signed tokens. If omitted: the
+            state store's secret (``state.secret()``), the same in every process; without a
+            store, a random one for this engine only, with an :class:`UnsharedSecretWarning`.
         audit: an :class:`~privacy_kit.AuditLog`; every operation is recorded there.
         journal_dir: where erasures keep their journals (``None``: in memory, per apply).
         verify: check the adapters against the data map now (default ``True``).
@@ -68,6 +82,11 @@ class Engine(Choices):
             sweep to carry out then (``None``: a new in-memory
             :class:`~privacy_kit.retention.CommitmentRegistry`; pass one with a path to keep
             them across runs).
+        state: a :class:`~privacy_kit.audit.StateStore` every process of the deployment
+            shares. The holds, preferences, commitments, disclosure log and retention overrides
+            (:attr:`settings`) not given explicitly are kept there, and so are the erasure and
+            retention journals unless a journal is given; the secret defaults to the store's.
+            A hold placed through one engine then stops the sweep of every other.
 
     Raises:
         ConfigurationError: a store of the data map has no adapter.
@@ -98,21 +117,45 @@ class Engine(Choices):
         journal_dir: str | os.PathLike[str] | None = None,
         verify: bool = True,
         commitments: CommitmentRegistry | None = None,
+        state: StateStore | None = None,
     ) -> None:
         self.policy = policy
         self.datamap = datamap
         self.stores = Stores.of(datamap, adapters)
         self.adapters: dict[str, Adapter] = dict(self.stores.adapters)
-        self.secret = secret if secret is not None else secrets.token_bytes(32)
+        self.state = state
+        if secret is None and state is not None:
+            secret = state.secret()
+        elif secret is None:
+            warnings.warn(
+                "Engine made with neither secret= nor state=: it uses a random secret, so its "
+                "subject references, pseudonyms and tokens differ from every other process's "
+                "and from its own after a restart; pass secret=... or state=...",
+                UnsharedSecretWarning,
+                stacklevel=2,
+            )
+            secret = secrets.token_bytes(32)
+        self.secret = secret
         if len(self.secret) < 16:
             raise ConfigurationError("secret must be at least 16 bytes")
         self.audit: AuditLog = audit if audit is not None else AuditLog.memory()
-        self.holds: HoldRegistry = holds if holds is not None else HoldRegistry()
-        self.preferences: Preferences = preferences if preferences is not None else Preferences()
+        self.holds: HoldRegistry = holds if holds is not None else HoldRegistry(state=state)
+        self.preferences: Preferences = (
+            preferences if preferences is not None else Preferences(state=state)
+        )
         self.disclosures = disclosures
+        if disclosures is None and state is not None:
+            self.disclosures = DisclosureLog(policy, datamap=datamap, state=state)
         self._resolver = SubjectResolver(self.stores, self.secret)
         self.journal_dir = journal_dir
-        self.commitments = commitments if commitments is not None else CommitmentRegistry()
+        self.commitments = (
+            commitments if commitments is not None else CommitmentRegistry(state=state)
+        )
+        self.settings: RetentionSettings | None = (
+            None if state is None else RetentionSettings.shared(policy, state)
+        )
+        """Customers' retention overrides the engine plans with when none are passed (with a
+        state store: those kept in it; else ``None``, the policy's defaults)."""
         if verify:
             self.verify()
 
@@ -234,6 +277,8 @@ class Engine(Choices):
             PlanError: the plan was made under another policy version.
         """
         if isinstance(plan, ErasurePlan):
+            if journal is None and self.journal_dir is None and self.state is not None:
+                journal = StateJournal.for_plan(self.state, plan.plan_id)
             return apply_erasure(
                 plan,
                 self.stores,
@@ -458,10 +503,12 @@ class Engine(Choices):
 
         Args:
             now: the instant to evaluate expiry at (timezone-aware).
-            settings: customers' per-account overrides (``None``: the policy's defaults).
+            settings: customers' per-account overrides (``None``: the engine's :attr:`settings`,
+                those kept in its state store; without a store, the policy's defaults).
             batch_size: records per statement batch and accounts per ``IN`` list (default 1000).
             journal: where applying records finished units (a :class:`~privacy_kit.RetentionJournal`
-                or a file path), so an interrupted run resumes; in memory by default.
+                or a file path), so an interrupted run resumes; the engine's state store if it
+                has one, else in memory.
 
         Returns:
             A :class:`~privacy_kit.RetentionPlan`; run it with :meth:`apply`.
@@ -485,13 +532,15 @@ class Engine(Choices):
             >>> engine.apply(plan).total
             1
         """
+        if journal is None and self.state is not None:
+            journal = RetentionJournal(state=self.state)
         return plan_retention(
             self.policy,
             self.stores,
             holds=self.holds,
             resolver=self._resolver,
             now=now,
-            settings=settings,
+            settings=settings if settings is not None else self.settings,
             batch_size=batch_size,
             journal=journal,
             commitments=self.commitments,
@@ -511,7 +560,7 @@ class Engine(Choices):
             record_type: the record type (or its name).
             record_or_key: the record (a mapping) or its primary key (then it is read).
             now: the instant to answer for.
-            settings: customers' per-account overrides.
+            settings: customers' per-account overrides (``None``: the engine's :attr:`settings`).
 
         Returns:
             A :class:`~privacy_kit.RecordFate` with a readable ``sentence``.
@@ -541,7 +590,7 @@ class Engine(Choices):
             holds=self.holds,
             resolver=self._resolver,
             now=now,
-            settings=settings,
+            settings=settings if settings is not None else self.settings,
             commitments=self.commitments,
         )
 

@@ -7,7 +7,9 @@ policy does not describe: an undeclared recipient, a category the recipient is n
 receive (a recipient of ``user.contact`` may receive ``user.contact.email``), a purpose not declared
 for it, or a kind of subject it does not receive data about.
 
-The log is append-only, in memory or backed by a JSON-lines file. It answers "who received my
+The log is append-only, in memory, backed by a JSON-lines file, or kept in a
+:class:`~privacy_kit.audit.StateStore` (the log ``disclosures``; every process appends to the same
+log, and the store numbers the entries without gaps or duplicates). It answers "who received my
 data" for an access export (:meth:`DisclosureLog.received_by`) and which recipients must be told
 of an erasure, rectification or restriction (:meth:`DisclosureLog.recipients_to_notify`, GDPR
 Art. 17(2) and 19), leaving out public authorities receiving data in a particular inquiry, which
@@ -27,12 +29,16 @@ import orjson
 
 from .._errors import ConfigurationError, DisclosureError
 from .._types import LocalizedText, closest, require_aware
+from ..audit._state import StateStore
 from ..model._datamap import DataMap
 from ..model._policy import Policy
 from ..model._policy_collection import Recipient
 from ..model._taxonomy import LegalBasis, is_within
 
 __all__ = ["ERASURE_NOTICE_CITATION", "Disclosure", "DisclosureLog", "RecipientSummary"]
+
+DISCLOSURES = "disclosures"
+"""The state store log of the disclosures (its sequence number is the disclosure's ``seq``)."""
 
 ERASURE_NOTICE_CITATION = "GDPR Art. 17(2), Art. 19"
 """Where the duty to tell recipients of an erasure, rectification or restriction comes from."""
@@ -159,9 +165,12 @@ class DisclosureLog:
         path: a JSON-lines file to append to (read back on construction if it exists);
             ``None`` keeps the log in memory.
         datamap: if given, record types are checked against it.
+        state: a :class:`~privacy_kit.audit.StateStore` to keep the log in instead of ``path``
+            (the log ``disclosures``), shared by every process that opens the store.
 
     Raises:
-        ConfigurationError: the file holds a malformed entry or entries out of sequence.
+        ConfigurationError: the file or store holds a malformed entry or entries out of
+            sequence, or both a path and a state store are given.
 
     Example:
         >>> import datetime as dt, privacy_kit as pk
@@ -185,13 +194,32 @@ class DisclosureLog:
         *,
         path: str | os.PathLike[str] | None = None,
         datamap: DataMap | None = None,
+        state: StateStore | None = None,
     ) -> None:
+        if path is not None and state is not None:
+            raise ConfigurationError("a DisclosureLog is kept in a file or a state store")
         self.policy = policy
         self.datamap = datamap
         self.path = Path(path) if path is not None else None
+        self.state = state
         self._entries: list[Disclosure] = []
         if self.path is not None and self.path.exists():
             self._entries.extend(_read(self.path))
+
+    def _sync(self) -> list[Disclosure]:
+        """The entries, with those any process appended to the state store since the last read."""
+        if self.state is not None:
+            for found in self.state.entries(DISCLOSURES, after=len(self._entries)):
+                where = f"state store log {DISCLOSURES}, entry {found.seq}"
+                if found.seq != len(self._entries) + 1:
+                    raise ConfigurationError(f"{where}: expected entry {len(self._entries) + 1}")
+                try:
+                    self._entries.append(Disclosure.from_json({**found.document, "seq": found.seq}))
+                except (ValueError, TypeError) as exc:
+                    raise ConfigurationError(
+                        f"{where}: malformed disclosure entry: {exc}"
+                    ) from None
+        return self._entries
 
     # -- recording ----------------------------------------------------------------------------
     def record(
@@ -280,7 +308,7 @@ class DisclosureLog:
                     raise ConfigurationError(f"unknown record type {name!r}{suffix}")
         ground = self._ground(legal_ground, purpose)
         entry = Disclosure(
-            seq=len(self._entries) + 1,
+            seq=len(self._sync()) + 1,
             recipient=target.key,
             recipient_kind=target.kind.value,
             gdpr_recipient=target.is_recipient_under_gdpr,
@@ -294,6 +322,12 @@ class DisclosureLog:
             policy_version=self.policy.version,
             note=note,
         )
+        if self.state is not None:  # the store numbers it: another process may have appended
+            document = entry.to_json()
+            del document["seq"]
+            entry = attrs.evolve(entry, seq=self.state.append(DISCLOSURES, document))
+            self._sync()
+            return entry
         if self.path is not None:
             line = orjson.dumps(entry.to_json()) + b"\n"
             with self.path.open("ab") as handle:
@@ -327,19 +361,19 @@ class DisclosureLog:
     @property
     def entries(self) -> tuple[Disclosure, ...]:
         """Every disclosure, in the order recorded."""
-        return tuple(self._entries)
+        return tuple(self._sync())
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._sync())
 
     def __iter__(self) -> Iterator[Disclosure]:
-        return iter(tuple(self._entries))
+        return iter(tuple(self._sync()))
 
     def for_subject(self, subject_ref: str, *, kind: str | None = None) -> tuple[Disclosure, ...]:
         """The disclosures about ``subject_ref``, plus (with ``kind``) those about every subject of that kind."""
         return tuple(
             e
-            for e in self._entries
+            for e in self._sync()
             if e.subject_ref == subject_ref
             or (kind is not None and e.subject_ref is None and e.subject_kind == kind)
         )
@@ -387,7 +421,8 @@ class DisclosureLog:
 
     def __repr__(self) -> str:
         where = str(self.path) if self.path is not None else "memory"
-        return f"<DisclosureLog {len(self._entries)} entries in {where}>"
+        where = repr(self.state) if self.state is not None else where
+        return f"<DisclosureLog {len(self)} entries in {where}>"
 
 
 def _read(path: Path) -> Iterator[Disclosure]:

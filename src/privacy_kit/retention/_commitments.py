@@ -5,8 +5,8 @@ e-mail address for six years), and those records must still go when the reason e
 :class:`Commitment` is that promise made durable: *what* (a record type, the kept selection and
 the kept fields), *when* (``due``) and *then* (``delete`` the record, ``clear`` the kept fields
 of a record that belongs to someone else, or ``anonymize`` it). A :class:`CommitmentRegistry`
-keeps them (in memory, or in a JSON file rewritten atomically on every change, like the legal
-holds' registry); :func:`~privacy_kit.retention.plan_retention` makes every commitment due at
+keeps them (in memory, in a JSON file rewritten atomically on every change, like the legal
+holds' registry, or in a :class:`~privacy_kit.audit.StateStore` every process shares); :func:`~privacy_kit.retention.plan_retention` makes every commitment due at
 ``now`` a plan entry, and applying the plan marks it fulfilled.
 
 Commitments are never removed: a fulfilled one records when and by which sweep, so the registry
@@ -28,6 +28,7 @@ import orjson
 from .._errors import ConfigurationError
 from .._types import closest, require_aware
 from ..adapters import Selection
+from ..audit._state import StateConflictError, StateStore
 from ..model._datamap import RecordType
 from ..model._policy_retention import RetentionRule
 from ._holds import (
@@ -43,6 +44,8 @@ __all__ = ["Commitment", "CommitmentAction", "CommitmentRegistry", "schedule_aft
 #: What a commitment does when it is due.
 CommitmentAction = Literal["delete", "clear", "anonymize"]
 _ACTIONS: tuple[str, ...] = ("delete", "clear", "anonymize")
+COMMITMENTS = "commitments"
+"""The state store collection of the commitments (key: the commitment id)."""
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -200,9 +203,11 @@ class CommitmentRegistry:
     Args:
         path: a JSON file to keep them in (read now if it exists, rewritten atomically on every
             change). ``None`` keeps them in memory, per instance.
+        state: a :class:`~privacy_kit.audit.StateStore` to keep them in instead (collection
+            ``commitments``; see :meth:`shared`).
 
     Raises:
-        ConfigurationError: the file exists but is not a commitment registry.
+        ConfigurationError: the file exists but is not a commitment registry, or both are given.
 
     Example:
         >>> from privacy_kit.adapters import where
@@ -220,8 +225,15 @@ class CommitmentRegistry:
         ()
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, state: StateStore | None = None
+    ) -> None:
+        if path is not None and state is not None:
+            raise ConfigurationError(
+                "a CommitmentRegistry keeps its commitments in a file or a state store"
+            )
         self.path = Path(path) if path is not None else None
+        self.state = state
         self._items: dict[str, Commitment] = {}
         if self.path is not None and self.path.exists():
             try:
@@ -232,6 +244,31 @@ class CommitmentRegistry:
                     f"{self.path}: not a commitment registry ({type(exc).__name__}: {exc})"
                 ) from exc
             self._items = {c.id: c for c in items}
+
+    @classmethod
+    def shared(cls, state: StateStore) -> CommitmentRegistry:
+        """A registry kept in ``state``: recording (``put`` if absent) and fulfilling (an atomic
+        ``update``) are safe from any number of processes, and none records a commitment twice.
+
+        Example:
+            >>> from privacy_kit.adapters import where
+            >>> from privacy_kit.audit import MemoryStateStore
+            >>> store = MemoryStateStore()
+            >>> c = Commitment(id="kept_1", record_type="users", selection=where.eq("id", 7),
+            ...                fields=(), due=dt.datetime(2031, 6, 1, tzinfo=dt.UTC),
+            ...                action="delete", reason="legal_obligation", explanation="tax",
+            ...                origin="erasure p1", made_at=dt.datetime(2025, 6, 1, tzinfo=dt.UTC))
+            >>> _ = CommitmentRegistry.shared(store).record([c])
+            >>> [x.id for x in CommitmentRegistry.shared(store).pending()]
+            ['kept_1']
+        """
+        return cls(state=state)
+
+    def _current(self) -> dict[str, Commitment]:
+        if self.state is None:
+            return self._items
+        found = [_stored(d.key, d.document) for d in self.state.items(COMMITMENTS)]
+        return {c.id: c for c in sorted(found, key=lambda c: (c.made_at, c.id))}
 
     def _save(self) -> None:
         if self.path is not None:
@@ -251,6 +288,13 @@ class CommitmentRegistry:
                 cannot (nothing is recorded then).
         """
         given = list(commitments)
+        if self.state is not None:
+            for c in given:
+                try:
+                    self.state.put(COMMITMENTS, c.id, c.to_dict(), if_absent=True)
+                except StateConflictError:
+                    continue  # recorded before (here or by another process): kept as it is
+            return tuple(self.get(c.id) for c in given)
         new = {c.id: c for c in given if c.id not in self._items}
         if self.path is not None:
             for c in new.values():
@@ -268,6 +312,16 @@ class CommitmentRegistry:
     def fulfil(self, commitment_id: str, *, now: dt.datetime, by: str) -> Commitment:
         """Mark a commitment carried out at ``now`` by ``by`` (a no-op if it already is)."""
         c = self.get(commitment_id)
+        if self.state is not None:  # fulfilled once, whatever the number of sweeps at once
+
+            def fulfil(data: dict[str, Any] | None) -> dict[str, Any] | None:
+                if data is None or data.get("fulfilled_at") is not None:
+                    return data
+                found = _stored(commitment_id, data)
+                return attrs.evolve(found, fulfilled_at=now, fulfilled_by=by).to_dict()
+
+            stored = self.state.update(COMMITMENTS, commitment_id, fulfil)
+            return c if stored is None else _stored(commitment_id, stored.document)
         if c.fulfilled:
             return c
         done = attrs.evolve(c, fulfilled_at=now, fulfilled_by=by)
@@ -277,10 +331,15 @@ class CommitmentRegistry:
 
     def get(self, commitment_id: str) -> Commitment:
         """The commitment ``commitment_id``; ``ConfigurationError`` with a hint if unknown."""
+        if self.state is not None and commitment_id:
+            found = self.state.get(COMMITMENTS, commitment_id)
+            if found is not None:
+                return _stored(commitment_id, found.document)
+        items = self._current()
         try:
-            return self._items[commitment_id]
+            return items[commitment_id]
         except KeyError:
-            hint = closest(commitment_id, self._items)
+            hint = closest(commitment_id, items)
             suffix = f"; did you mean {hint!r}?" if hint else ""
             raise ConfigurationError(f"no commitment {commitment_id!r}{suffix}") from None
 
@@ -288,7 +347,7 @@ class CommitmentRegistry:
         """The commitments not yet fulfilled (on ``record_type`` only, if given), by due date."""
         found = [
             c
-            for c in self._items.values()
+            for c in self._current().values()
             if not c.fulfilled and (record_type is None or c.record_type == record_type)
         ]
         return tuple(sorted(found, key=lambda c: (c.due, c.id)))
@@ -298,15 +357,26 @@ class CommitmentRegistry:
         return tuple(c for c in self.pending() if c.is_due(now))
 
     def __iter__(self) -> Iterator[Commitment]:
-        return iter(tuple(self._items.values()))
+        return iter(tuple(self._current().values()))
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._current())
 
     def __repr__(self) -> str:
         where = f" path={str(self.path)!r}" if self.path is not None else ""
-        pending = sum(1 for c in self._items.values() if not c.fulfilled)
-        return f"<CommitmentRegistry commitments={len(self._items)} pending={pending}{where}>"
+        where += f" state={self.state!r}" if self.state is not None else ""
+        items = self._current()
+        pending = sum(1 for c in items.values() if not c.fulfilled)
+        return f"<CommitmentRegistry commitments={len(items)} pending={pending}{where}>"
+
+
+def _stored(key: str, data: Mapping[str, Any]) -> Commitment:
+    try:
+        return Commitment.from_dict(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigurationError(
+            f"state store {COMMITMENTS}/{key!r}: not a commitment ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def schedule_after(

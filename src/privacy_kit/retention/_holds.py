@@ -27,10 +27,21 @@ import orjson
 from .._errors import ConfigurationError
 from .._types import closest, require_aware
 from ..adapters import After, All, And, Before, Eq, In, IsNull, Not, Or, Selection
+from ..audit._state import StateConflictError
 from ..model._datamap import RecordType
+from ._selection_json import (
+    _value_from_data,
+    _value_to_data,
+    selection_from_data,
+    selection_to_data,
+)
 
 if TYPE_CHECKING:
     from .._scope import Resolver, Scope, Subject
+    from ..audit._state import StateStore
+
+HOLDS = "holds"
+"""The state store collection of the holds (key: the hold id)."""
 
 __all__ = [
     "HoldRegistry",
@@ -227,90 +238,6 @@ def _false(s: Selection) -> Selection:
     raise TypeError(f"unknown selection {s!r}")
 
 
-# -- JSON form of selections and subjects (for the registry file) -------------------------------
-def _value_to_data(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return {"$datetime": _utc(value, "value").isoformat()}
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    raise ConfigurationError(
-        f"a hold's selection can only hold JSON values and datetimes, got {type(value).__name__}"
-    )
-
-
-def _value_from_data(value: Any) -> Any:
-    if isinstance(value, Mapping) and "$datetime" in value:
-        return dt.datetime.fromisoformat(value["$datetime"])
-    return value
-
-
-def selection_to_data(selection: Selection) -> dict[str, Any]:
-    """A JSON-ready form of ``selection`` (see :func:`selection_from_data`).
-
-    Example:
-        >>> from privacy_kit.adapters import where
-        >>> selection_to_data(where.eq("host_id", 7))
-        {'op': 'eq', 'field': 'host_id', 'value': 7}
-    """
-    s = selection
-    if isinstance(s, All):
-        return {"op": "all"}
-    if isinstance(s, Eq):
-        return {"op": "eq", "field": s.field, "value": _value_to_data(s.value)}
-    if isinstance(s, In):
-        return {"op": "in", "field": s.field, "values": [_value_to_data(v) for v in s.values]}
-    if isinstance(s, Before | After):
-        return {
-            "op": "before" if isinstance(s, Before) else "after",
-            "field": s.field,
-            "instant": _value_to_data(s.instant),
-            "inclusive": s.inclusive,
-        }
-    if isinstance(s, IsNull):
-        return {"op": "is_null", "field": s.field}
-    if isinstance(s, And | Or):
-        return {
-            "op": "and" if isinstance(s, And) else "or",
-            "items": [selection_to_data(i) for i in s.items],
-        }
-    if isinstance(s, Not):
-        return {"op": "not", "item": selection_to_data(s.item)}
-    raise ConfigurationError(f"cannot store selection {s!r}")
-
-
-def selection_from_data(data: Mapping[str, Any]) -> Selection:
-    """Rebuild a selection from :func:`selection_to_data`'s form.
-
-    Raises:
-        ConfigurationError: the data is not a stored selection.
-
-    Example:
-        >>> selection_from_data({"op": "eq", "field": "host_id", "value": 7})
-        Eq(field='host_id', value=7)
-    """
-    try:
-        op = data["op"]
-        if op == "all":
-            return All()
-        if op == "eq":
-            return Eq(data["field"], _value_from_data(data["value"]))
-        if op == "in":
-            return In(data["field"], tuple(_value_from_data(v) for v in data["values"]))
-        if op in ("before", "after"):
-            cls = Before if op == "before" else After
-            return cls(data["field"], _value_from_data(data["instant"]), bool(data["inclusive"]))
-        if op == "is_null":
-            return IsNull(data["field"])
-        if op in ("and", "or"):
-            items = tuple(selection_from_data(i) for i in data["items"])
-            return And(items) if op == "and" else Or(items)
-        if op == "not":
-            return Not(selection_from_data(data["item"]))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ConfigurationError(f"malformed stored selection {dict(data)!r}: {exc}") from exc
-    raise ConfigurationError(f"unknown selection operator {op!r}")
-
-
 def _hold_to_data(hold: LegalHold) -> dict[str, Any]:
     return {
         "id": hold.id,
@@ -351,6 +278,15 @@ def _hold_from_data(data: Mapping[str, Any]) -> LegalHold:
     )
 
 
+def _stored_hold(key: str, data: Mapping[str, Any]) -> LegalHold:
+    try:
+        return _hold_from_data(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigurationError(
+            f"state store {HOLDS}/{key!r}: not a legal hold ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
 def write_json_atomically(path: Path, payload: Any) -> None:
     """Write ``payload`` as JSON to ``path`` via a temporary file and a rename (never half-written)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -372,9 +308,11 @@ class HoldRegistry:
     Args:
         path: a JSON file to keep the holds in (read now if it exists, rewritten atomically on
             every change). ``None`` keeps them in memory, per instance.
+        state: a :class:`~privacy_kit.audit.StateStore` to keep them in instead (collection
+            ``holds``, see :meth:`shared`): every process sharing the store sees every hold.
 
     Raises:
-        ConfigurationError: the file exists but is not a hold registry.
+        ConfigurationError: the file exists but is not a hold registry, or both are given.
 
     Example:
         >>> import privacy_kit as pk
@@ -389,11 +327,37 @@ class HoldRegistry:
         ()
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, state: StateStore | None = None
+    ) -> None:
+        if path is not None and state is not None:
+            raise ConfigurationError("a HoldRegistry keeps its holds in a file or a state store")
         self.path = Path(path) if path is not None else None
+        self.state = state
         self._holds: dict[str, LegalHold] = {}
         if self.path is not None and self.path.exists():
             self._load(self.path)
+
+    @classmethod
+    def shared(cls, state: StateStore) -> HoldRegistry:
+        """A registry kept in ``state``: placing (``put`` if absent) and releasing (an atomic
+        ``update`` that refuses a released hold) are safe from any number of processes.
+
+        Example:
+            >>> from privacy_kit.audit import MemoryStateStore
+            >>> store, now = MemoryStateStore(), dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
+            >>> _ = HoldRegistry.shared(store).place(reason="Case 12", placed_by="legal", now=now,
+            ...                                      record_type="bookings", hold_id="h1")
+            >>> [h.id for h in HoldRegistry.shared(store).active(now)]
+            ['h1']
+        """
+        return cls(state=state)
+
+    def _current(self) -> dict[str, LegalHold]:
+        if self.state is None:
+            return self._holds
+        found = [_stored_hold(d.key, d.document) for d in self.state.items(HOLDS)]
+        return {h.id: h for h in sorted(found, key=lambda h: (h.placed_at, h.id))}
 
     def _load(self, path: Path) -> None:
         try:
@@ -451,6 +415,14 @@ class HoldRegistry:
         )
         if selection is not None:
             selection_to_data(selection)  # refuse what the file could not hold, now
+        if self.state is not None:
+            try:
+                self.state.put(HOLDS, hold.id, _hold_to_data(hold), if_absent=True)
+            except StateConflictError:
+                raise ConfigurationError(
+                    f"a legal hold with id {hold.id!r} already exists"
+                ) from None
+            return hold
         if hold.id in self._holds:
             raise ConfigurationError(f"a legal hold with id {hold.id!r} already exists")
         self._holds[hold.id] = hold
@@ -464,34 +436,50 @@ class HoldRegistry:
             ConfigurationError: unknown id, already released, or released before it was placed.
         """
         hold = self.get(hold_id)
-        if hold.released_at is not None:
-            raise ConfigurationError(
-                f"hold {hold_id!r} was already released at {hold.released_at.isoformat()} "
-                f"by {hold.released_by}"
-            )
-        released = attrs.evolve(hold, released_at=now, released_by=released_by)
+        if self.state is not None:  # released once, whatever the number of processes trying
+
+            def release(data: dict[str, Any] | None) -> dict[str, Any]:
+                if data is None:
+                    raise ConfigurationError(f"no legal hold {hold_id!r}")
+                return _hold_to_data(self._released(_stored_hold(hold_id, data), released_by, now))
+
+            stored = self.state.update(HOLDS, hold_id, release)
+            return _stored_hold(hold_id, stored.document if stored is not None else {})
+        released = self._released(hold, released_by, now)
         self._holds[hold_id] = released
         self._save()
         return released
 
+    @staticmethod
+    def _released(hold: LegalHold, released_by: str, now: dt.datetime) -> LegalHold:
+        if hold.released_at is not None:
+            raise ConfigurationError(
+                f"hold {hold.id!r} was already released at {hold.released_at.isoformat()} "
+                f"by {hold.released_by}"
+            )
+        return attrs.evolve(hold, released_at=now, released_by=released_by)
+
     def get(self, hold_id: str) -> LegalHold:
         """The hold ``hold_id``; ``ConfigurationError`` with a hint if unknown."""
+        if self.state is not None and hold_id and (found := self.state.get(HOLDS, hold_id)):
+            return _stored_hold(hold_id, found.document)
+        holds = self._current()
         try:
-            return self._holds[hold_id]
+            return holds[hold_id]
         except KeyError:
-            hint = closest(hold_id, self._holds)
+            hint = closest(hold_id, holds)
             suffix = f"; did you mean {hint!r}?" if hint else ""
             raise ConfigurationError(f"no legal hold {hold_id!r}{suffix}") from None
 
     def active(self, now: dt.datetime) -> tuple[LegalHold, ...]:
         """The holds in force at ``now``, in the order they were placed."""
-        return tuple(h for h in self._holds.values() if h.is_active(now))
+        return tuple(h for h in self._current().values() if h.is_active(now))
 
     def __iter__(self) -> Iterator[LegalHold]:
-        return iter(tuple(self._holds.values()))
+        return iter(tuple(self._current().values()))
 
     def __len__(self) -> int:
-        return len(self._holds)
+        return len(self._current())
 
     def selection_of(
         self,
@@ -559,7 +547,8 @@ class HoldRegistry:
 
     def __repr__(self) -> str:
         where = f" path={str(self.path)!r}" if self.path is not None else ""
-        return f"<HoldRegistry holds={len(self._holds)}{where}>"
+        where += f" state={self.state!r}" if self.state is not None else ""
+        return f"<HoldRegistry holds={len(self)}{where}>"
 
 
 def merge_equalities(parts: list[Selection]) -> list[Selection]:

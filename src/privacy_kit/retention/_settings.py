@@ -1,7 +1,7 @@
 """Per-customer retention overrides: the duration each account chose, within the policy's range.
 
-:class:`RetentionSettings` holds those choices (in memory or in a JSON file written atomically)
-and refuses anything outside the range the rule allows (:func:`check_override`).
+:class:`RetentionSettings` holds those choices (in memory, in a JSON file written atomically, or
+in a :class:`~privacy_kit.audit.StateStore` every process shares) and refuses anything outside the range the rule allows (:func:`check_override`).
 """
 
 from __future__ import annotations
@@ -14,11 +14,15 @@ import orjson
 
 from .._errors import ConfigurationError
 from .._types import Duration
+from ..audit._state import StateStore
 from ..model._policy import Policy
 from ..model._policy_retention import RetentionRule
 from ._holds import write_json_atomically
 
 __all__ = ["RetentionSettings", "check_override"]
+
+OVERRIDES = "retention.overrides"
+"""The state store collection of the overrides (key: ``rule|account``, the account as JSON)."""
 
 
 # == per-customer overrides =========================================================================
@@ -60,9 +64,13 @@ class RetentionSettings:
         policy: the policy whose rules' ``override`` ranges the choices must respect.
         path: a JSON file to keep the choices in (read now if it exists, rewritten atomically on
             every change); ``None`` keeps them in memory, per instance.
+        state: a :class:`~privacy_kit.audit.StateStore` to keep them in instead (collection
+            ``retention.overrides``, one document per rule and account): every process sharing
+            the store plans with the same choices.
 
     Raises:
-        ConfigurationError: the file is malformed or holds a choice the policy refuses.
+        ConfigurationError: the file is malformed or holds a choice the policy refuses, or both
+            a path and a state store are given.
 
     Example:
         >>> import privacy_kit as pk
@@ -80,9 +88,20 @@ class RetentionSettings:
         privacy_kit._errors.ConfigurationError: retention rule 'payment_data' cannot be overridden (the policy sets no override range); refused P1Y
     """
 
-    def __init__(self, policy: Policy, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        state: StateStore | None = None,
+    ) -> None:
+        if path is not None and state is not None:
+            raise ConfigurationError(
+                "RetentionSettings keeps its choices in a file or a state store"
+            )
         self.policy = policy
         self.path = Path(path) if path is not None else None
+        self.state = state
         self._values: dict[str, dict[Any, Duration]] = {}
         if self.path is not None and self.path.exists():
             self._load(self.path)
@@ -132,13 +151,43 @@ class RetentionSettings:
         value = self.validate(rule_key, duration)
         self._values.setdefault(rule_key, {})[_check_account_key(account)] = value
 
+    @classmethod
+    def shared(cls, policy: Policy, state: StateStore) -> RetentionSettings:
+        """The choices kept in ``state``, the same in every process that shares it.
+
+        Example:
+            >>> import privacy_kit as pk
+            >>> from privacy_kit.audit import MemoryStateStore
+            >>> policy, store = pk.load_policy(pk.example_path()), MemoryStateStore()
+            >>> RetentionSettings.shared(policy, store).set(7, "booking_data", "P30D")
+            >>> str(RetentionSettings.shared(policy, store).get(7, "booking_data"))
+            'P30D'
+        """
+        return cls(policy, state=state)
+
     def set(self, account: Any, rule_key: str, duration: Duration | str) -> None:
         """Record that ``account`` keeps ``rule_key``'s data for ``duration`` (validated)."""
-        self._put(account, rule_key, duration)
-        self._save()
+        if self.state is None:
+            self._put(account, rule_key, duration)
+            self._save()
+            return
+        value = self.validate(rule_key, duration)
+        document = {
+            "rule": rule_key,
+            "account": _check_account_key(account),
+            "duration": str(value),
+        }
+        self.state.put(OVERRIDES, _key(rule_key, account), document)
 
     def clear(self, account: Any, rule_key: str | None = None) -> None:
         """Remove ``account``'s choice for ``rule_key`` (every rule if ``None``): the default applies."""
+        if self.state is not None:
+            for rule, found, _value in self._stored(
+                self.state, None if rule_key is None else rule_key + "|"
+            ):
+                if found == account and type(found) is type(account):
+                    self.state.delete(OVERRIDES, _key(rule, found))
+            return
         for key, by_account in self._values.items():
             if rule_key is None or key == rule_key:
                 by_account.pop(account, None)
@@ -146,17 +195,51 @@ class RetentionSettings:
 
     def get(self, account: Any, rule_key: str) -> Duration | None:
         """``account``'s duration for ``rule_key``, or ``None`` (the policy's default applies)."""
-        return self._values.get(rule_key, {}).get(account)
+        if self.state is None:
+            return self._values.get(rule_key, {}).get(account)
+        stored = self.state.get(OVERRIDES, _key(rule_key, _check_account_key(account)))
+        return None if stored is None else self._duration(stored.key, stored.document)[2]
 
     def overrides(self, rule_key: str) -> dict[Any, Duration]:
         """Every account's choice for ``rule_key``, re-validated against the policy."""
-        found = dict(self._values.get(rule_key, {}))
+        if self.state is not None:
+            found = {
+                account: value for _r, account, value in self._stored(self.state, rule_key + "|")
+            }
+        else:
+            found = dict(self._values.get(rule_key, {}))
         for value in set(found.values()):
             self.validate(rule_key, value)
         return found
 
+    def _stored(self, state: StateStore, prefix: str | None) -> list[tuple[str, Any, Duration]]:
+        return [
+            self._duration(d.key, d.document) for d in state.items(OVERRIDES, prefix=prefix or "")
+        ]
+
+    @staticmethod
+    def _duration(key: str, data: dict[str, Any]) -> tuple[str, Any, Duration]:
+        try:
+            return (
+                str(data["rule"]),
+                _check_account_key(data["account"]),
+                Duration.parse(data["duration"]),
+            )
+        except (ConfigurationError, KeyError, TypeError, ValueError) as exc:
+            raise ConfigurationError(
+                f"state store {OVERRIDES}/{key!r}: not a retention override ({exc})"
+            ) from exc
+
     def __len__(self) -> int:
+        if self.state is not None:
+            return len(self.state.items(OVERRIDES))
         return sum(len(v) for v in self._values.values())
 
     def __repr__(self) -> str:
-        return f"<RetentionSettings overrides={len(self)}>"
+        where = f" state={self.state!r}" if self.state is not None else ""
+        return f"<RetentionSettings overrides={len(self)}{where}>"
+
+
+def _key(rule_key: str, account: Any) -> str:
+    """The store key of one override: the rule and the account as JSON (``7`` and ``"7"`` differ)."""
+    return f"{rule_key}|{orjson.dumps(account).decode()}"

@@ -8,7 +8,9 @@ are asked *as of* a time: ``may_process(ref, purpose, now=...)`` and
 ``may_send(ref, communication, now=...)`` return a :class:`Decision` saying whether, why, and
 under which article.
 
-The registry is kept in memory, per instance; :meth:`Preferences.save_json` /
+The registry is kept in memory, per instance, or in a :class:`~privacy_kit.audit.StateStore`
+(``Preferences(state=store)``), shared by every process that opens the store, each change one
+atomic update; :meth:`Preferences.save_json` /
 :meth:`Preferences.load_json` and :meth:`Preferences.save_sqlite` / :meth:`Preferences.load_sqlite`
 persist a snapshot of it (:mod:`._preference_store`). The records and decisions are defined in
 :mod:`._preference_records`; unsubscribe links carry a token from :mod:`._unsubscribe`.
@@ -25,6 +27,7 @@ from typing import Any
 import attrs
 
 from .._errors import ConfigurationError
+from ..audit._state import StateStore
 from ..model._policy_rights import Communication, CommunicationKind
 from ..model._taxonomy import LegalBasis, Purpose
 from . import _preference_store
@@ -38,6 +41,7 @@ from ._preference_records import (
     _refuse,
     _to_utc,
 )
+from ._preference_store import MemoryRecords, StateRecords
 
 __all__ = ["Preferences"]
 
@@ -52,6 +56,9 @@ class Preferences:
             defence of legal claims, which Art. 18(2) also allows while restricted.
         restriction_blocks_transactional: whether a restriction also stops transactional
             messages (default ``False``; see :meth:`may_send`).
+        state: a :class:`~privacy_kit.audit.StateStore` to keep the records in (collection
+            ``preferences``, key ``subject|kind|key``): an objection recorded in one process is
+            honoured in every other. ``None`` keeps them in memory, per instance.
 
     Example:
         >>> prefs = Preferences()
@@ -71,11 +78,15 @@ class Preferences:
         storage_purposes: Iterable[str] = ("storage",),
         legal_claims_purposes: Iterable[str] = ("legal.claims",),
         restriction_blocks_transactional: bool = False,
+        state: StateStore | None = None,
     ) -> None:
         self.storage_purposes = tuple(storage_purposes)
         self.legal_claims_purposes = tuple(legal_claims_purposes)
         self.restriction_blocks_transactional = restriction_blocks_transactional
-        self._records: dict[tuple[str, str, str], PreferenceRecord] = {}
+        self.state = state
+        self._records: MemoryRecords | StateRecords = (
+            MemoryRecords() if state is None else StateRecords(state)
+        )
 
     # -- recording --------------------------------------------------------------------------
     def _start(
@@ -93,23 +104,31 @@ class Preferences:
         if not key:
             raise ValueError(f"{kind}: key must not be empty")
         at = _to_utc(now, "now")
-        current = self._records.get((subject_ref, kind, key))
-        if current is not None and current.active(at):
-            return current  # idempotent: already in effect
         record = PreferenceRecord(subject_ref, kind, key, at, None, note, source)
-        self._records[(subject_ref, kind, key)] = record
-        return record
+
+        def start(current: PreferenceRecord | None) -> PreferenceRecord:
+            if current is not None and current.active(at):
+                return current  # idempotent: already in effect
+            return record
+
+        kept = self._records.change(subject_ref, kind, key, start)
+        return record if kept is None else kept
 
     def _end(
         self, subject_ref: str, kind: RecordKind, key: str, now: dt.datetime
     ) -> PreferenceRecord | None:
         at = _to_utc(now, "now")
-        current = self._records.get((subject_ref, kind, key))
-        if current is None or not current.active(at):
-            return None
-        ended = attrs.evolve(current, ended_at=at)
-        self._records[(subject_ref, kind, key)] = ended
-        return ended
+        ended: list[bool] = []
+
+        def end(current: PreferenceRecord | None) -> PreferenceRecord | None:
+            ended.clear()  # the store may call this again: the last call is the one kept
+            if current is None or not current.active(at):
+                return current
+            ended.append(True)
+            return attrs.evolve(current, ended_at=at)
+
+        kept = self._records.change(subject_ref, kind, key, end)
+        return kept if ended else None
 
     def object_to(
         self,
@@ -188,12 +207,7 @@ class Preferences:
 
     def restrictions(self, subject_ref: str, *, now: dt.datetime) -> tuple[PreferenceRecord, ...]:
         """The restrictions in effect at ``now``."""
-        at = _to_utc(now, "now")
-        return tuple(
-            r
-            for (s, kind, _k), r in self._records.items()
-            if s == subject_ref and kind == "restriction" and r.active(at)
-        )
+        return tuple(self._active(subject_ref, "restriction", _to_utc(now, "now")))
 
     def opt_out(
         self,
@@ -250,11 +264,7 @@ class Preferences:
 
     # -- decisions --------------------------------------------------------------------------
     def _active(self, subject_ref: str, kind: str, now: dt.datetime) -> list[PreferenceRecord]:
-        return [
-            r
-            for (s, k, _key), r in self._records.items()
-            if s == subject_ref and k == kind and r.active(now)
-        ]
+        return [r for r in self._records.scan(subject_ref, kind) if r.active(now)]
 
     def may_process(self, subject_ref: str, purpose: Purpose, *, now: dt.datetime) -> Decision:
         """May the subject's data be processed for ``purpose`` at ``now``?
@@ -409,16 +419,14 @@ class Preferences:
     # -- inspection and persistence ---------------------------------------------------------
     def records(self, subject_ref: str | None = None) -> Iterator[PreferenceRecord]:
         """Every record (of one subject, if given), active or ended."""
-        for (s, _k, _key), record in sorted(self._records.items()):
-            if subject_ref is None or s == subject_ref:
-                yield record
+        yield from self._records.scan(subject_ref)
 
     def to_json(self) -> bytes:
         """A JSON snapshot of every record."""
         return _preference_store.to_json(self.records())
 
     def _load(self, rows: Iterable[PreferenceRecord]) -> None:
-        self._records = {(r.subject, r.kind, r.key): r for r in rows}
+        self._records.replace(rows)
 
     def save_json(self, path: str | os.PathLike[str]) -> None:
         """Write a snapshot to ``path`` (atomically: a temporary file, then a rename)."""
@@ -427,6 +435,9 @@ class Preferences:
     @classmethod
     def load_json(cls, path: str | os.PathLike[str], **options: Any) -> Preferences:
         """A registry from a :meth:`save_json` snapshot.
+
+        With ``state=store`` among ``options``, the snapshot's records are written into the
+        store (each replacing the stored record of the same subject, kind and key).
 
         Raises:
             ValueError: the file is not a snapshot; names the file and the bad record.

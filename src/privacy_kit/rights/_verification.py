@@ -3,8 +3,11 @@
 A :class:`Verifier` issues a challenge for a subject and later checks the answer. The built-in
 :class:`CodeVerifier` sends (through the host) a short numeric code and hands back a signed
 challenge id; the code is derived from the challenge with HMAC-SHA256, so nothing secret is
-stored, while the per-instance state remembers attempts and used challenges so that each code
-works once, expires, and locks after too many wrong tries. Codes are compared in constant time.
+stored, while the state remembers attempts and used challenges so that each code works once,
+expires, and locks after too many wrong tries. The state is per instance, or kept in a
+:class:`~privacy_kit.audit.StateStore` (collection ``verification``) so that a code issued in one
+process is checked in another, and works once across all of them. A challenge is found by its id
+(a dictionary or store key), never by scanning the others. Codes are compared in constant time.
 Time is always an argument.
 """
 
@@ -14,16 +17,18 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
+import heapq
 import hmac
 import secrets
 import threading
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 import orjson
 
 from .._errors import ConfigurationError, VerificationError, WrongTypeError
 from .._types import Duration, require_aware
+from ..audit._state import StateStore
 
 __all__ = ["Challenge", "CodeVerifier", "Verifier"]
 
@@ -62,11 +67,10 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-@attrs.define
-class _State:
-    attempts: int = 0
-    used: bool = False
-    expires_at: dt.datetime | None = None
+VERIFICATION = "verification"
+"""The state store collection of the challenges (key: a hash of the challenge)."""
+_FORGET_AFTER = dt.timedelta(days=1)
+"""Challenges are forgotten a day after they expired: they then fail as expired on signature alone."""
 
 
 class CodeVerifier:
@@ -77,6 +81,8 @@ class CodeVerifier:
         ttl: how long a code is valid (15 minutes by default).
         max_attempts: wrong answers allowed before the challenge locks (5 by default).
         digits: code length, 6 to 8.
+        state: a :class:`~privacy_kit.audit.StateStore` to keep the challenges in (see
+            :meth:`shared`); ``None`` keeps them in this instance.
 
     Raises:
         ConfigurationError: a short secret, ``max_attempts < 1`` or ``digits`` outside 6-8.
@@ -103,6 +109,7 @@ class CodeVerifier:
         ttl: Duration = Duration(minutes=15),  # noqa: B008 - Duration is frozen, a safe default
         max_attempts: int = 5,
         digits: int = 6,
+        state: StateStore | None = None,
     ) -> None:
         if not isinstance(secret, bytes):
             raise WrongTypeError(f"secret must be bytes, got {type(secret).__name__}")
@@ -120,8 +127,34 @@ class CodeVerifier:
         self.ttl = ttl
         self.max_attempts = max_attempts
         self.digits = digits
-        self._states: dict[str, _State] = {}
+        self.state = state
+        self._states: dict[str, dict[str, Any]] = {}  # challenge key -> its state
+        self._expiry: list[tuple[dt.datetime, str]] = []  # a heap: the next to forget first
         self._lock = threading.Lock()
+
+    @classmethod
+    def shared(cls, store: StateStore, **options: Any) -> CodeVerifier:
+        """A verifier whose challenges live in ``store``, keyed with the store's ``verification``
+        secret: every process sharing the store checks the codes any of them issued, each code
+        works once across all of them (an atomic ``update`` marks it used), and wrong attempts
+        are counted across all of them.
+
+        Example:
+            >>> from privacy_kit.audit import MemoryStateStore
+            >>> store, now = MemoryStateStore(), dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+            >>> c = CodeVerifier.shared(store).issue("subj_1", now=now)
+            >>> CodeVerifier.shared(store).check(c.challenge_id, c.code, now=now)
+            'subj_1'
+            >>> CodeVerifier.shared(store).check(c.challenge_id, c.code, now=now)
+            Traceback (most recent call last):
+            ...
+            privacy_kit._errors.VerificationError: reused: this code was already used
+        """
+        return cls(store.secret("verification"), state=store, **options)
+
+    @staticmethod
+    def _key(body: str) -> str:
+        return hashlib.sha256(body.encode()).hexdigest()[:32]
 
     def _mac(self, purpose: bytes, body: str) -> bytes:
         return hmac.new(self._secret, purpose + b"\x00" + body.encode(), hashlib.sha256).digest()
@@ -143,20 +176,50 @@ class CodeVerifier:
         payload = {"n": _b64(secrets.token_bytes(12)), "s": subject_ref, "e": expires.timestamp()}
         body = _b64(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS))
         challenge_id = f"{body}.{_b64(self._mac(b'challenge', body))}"
-        with self._lock:
-            self._purge(at)
-            self._states[body] = _State(expires_at=expires)
+        key, state = (
+            self._key(body),
+            {"attempts": 0, "used": False, "expires_at": expires.isoformat()},
+        )
+        if self.state is not None:
+            self.state.put(VERIFICATION, key, state, if_absent=True)
+        else:
+            with self._lock:
+                self._forget(at)
+                self._states[key] = state
+                heapq.heappush(self._expiry, (expires, key))
         return Challenge(challenge_id, self._code(body), expires)
 
-    def _purge(self, at: dt.datetime) -> None:
-        # Forget challenges a day after they expired: they fail as "expired" on signature alone.
-        stale = [
-            k
-            for k, s in self._states.items()
-            if s.expires_at is not None and s.expires_at + dt.timedelta(days=1) < at
-        ]
-        for key in stale:
-            del self._states[key]
+    def _forget(self, at: dt.datetime) -> int:
+        # The heap gives the challenge that expired first: only those to forget are touched.
+        count = 0
+        while self._expiry and self._expiry[0][0] + _FORGET_AFTER < at:
+            _expires, key = heapq.heappop(self._expiry)
+            count += self._states.pop(key, None) is not None
+        return count
+
+    def purge(self, *, now: dt.datetime) -> int:
+        """Forget the challenges that expired more than a day before ``now``; return how many.
+
+        An instance does this itself as it issues codes; with a state store, run it from a
+        periodic job (it reads every stored challenge). A forgotten challenge still fails, as
+        ``expired``, on its signature alone.
+
+        Example:
+            >>> v, now = CodeVerifier(b"k" * 32), dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+            >>> _ = v.issue("subj_1", now=now)
+            >>> v.purge(now=now), v.purge(now=now + dt.timedelta(days=2))
+            (0, 1)
+        """
+        at = require_aware(now).astimezone(dt.UTC)
+        if self.state is None:
+            with self._lock:
+                return self._forget(at)
+        count = 0
+        for found in self.state.items(VERIFICATION):
+            expires = dt.datetime.fromisoformat(found.document["expires_at"])
+            if expires + _FORGET_AFTER < at:
+                count += self.state.delete(VERIFICATION, found.key, if_version=found.version)
+        return count
 
     def check(self, challenge_id: str, answer: str, *, now: dt.datetime) -> str:
         """Check ``answer`` for ``challenge_id``; return the subject reference it was issued for.
@@ -204,30 +267,47 @@ class CodeVerifier:
                 raise TypeError(subject_ref)
         except (binascii.Error, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             raise VerificationError("malformed: the challenge payload is unreadable") from None
-        with self._lock:
-            state = self._states.get(body)
+        wrong: list[str] = []
+
+        def attempt(state: dict[str, Any] | None) -> dict[str, Any]:
+            wrong.clear()  # a store may call this again: the last call is the one kept
             if state is None:
-                # Signed by us but unknown to this instance: issued elsewhere or forgotten.
+                # Signed by us but unknown: forgotten, or issued by another verifier.
                 if at >= expires:
                     raise VerificationError(f"expired: the code expired at {expires.isoformat()}")
                 raise VerificationError(
-                    "unknown: this challenge was not issued by this verifier (state is per instance)"
+                    "unknown: this challenge was not issued by this verifier (state is per "
+                    "instance: see CodeVerifier.shared)"
+                    if self.state is None
+                    else "unknown: this challenge is not in the state store"
                 )
-            if state.used:
+            if state["used"]:
                 raise VerificationError("reused: this code was already used")
-            if state.attempts >= self.max_attempts:
+            if state["attempts"] >= self.max_attempts:
                 raise VerificationError(
-                    f"locked: too many wrong attempts ({state.attempts} of {self.max_attempts})"
+                    f"locked: too many wrong attempts ({state['attempts']} of {self.max_attempts})"
                 )
             if at >= expires:
                 raise VerificationError(f"expired: the code expired at {expires.isoformat()}")
-            if not hmac.compare_digest(self._code(body).encode(), answer.strip().encode()):
-                state.attempts += 1
-                left = self.max_attempts - state.attempts
-                if left == 0:
-                    raise VerificationError(
-                        "wrong: the code does not match; the challenge is now locked"
-                    )
-                raise VerificationError(f"wrong: the code does not match ({left} attempt(s) left)")
-            state.used = True
+            if hmac.compare_digest(self._code(body).encode(), answer.strip().encode()):
+                return {**state, "used": True}
+            left = self.max_attempts - state["attempts"] - 1
+            wrong.append(
+                "wrong: the code does not match; the challenge is now locked"
+                if left == 0
+                else f"wrong: the code does not match ({left} attempt(s) left)"
+            )
+            return {**state, "attempts": state["attempts"] + 1}
+
+        key = self._key(body)
+        if self.state is not None:
+            self.state.update(VERIFICATION, key, attempt)
+        else:
+            with self._lock:
+                if key in self._states:
+                    self._states[key] = attempt(self._states[key])
+                else:
+                    attempt(None)
+        if wrong:
+            raise VerificationError(wrong[0])
         return subject_ref
