@@ -227,6 +227,7 @@ class SQLiteAdapter(BaseAdapter):
             lambda f, v: _to_store(record_type, f, v),
             table=record_type.table_name,
             json_in=True,
+            kinds=lambda f: record_type.field(f).type if record_type.has_field(f) else None,
         )
 
     # -- the protocol -------------------------------------------------------------------------
