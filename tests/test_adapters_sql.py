@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import sqlite3
 import subprocess
 import sys
@@ -184,6 +185,45 @@ def test_long_in_lists_bind_one_json_parameter() -> None:
     assert db.count(items, ~where.in_("id", [*keys, None])) == 0
     labels = [f"r{i}" for i in range(250)] + [EVIL]
     assert db.count(items, where.in_("label", labels)) == 249
+
+
+def test_values_json_cannot_carry_exactly_are_bound_beside_the_json_array() -> None:
+    # NaN would become JSON null (NOT IN would turn unknown) and 2**70 cannot be a JSON integer.
+    values = [*range(300), float("nan"), 2**70]
+    sql, params = compile_selection(where.in_("x", values), lambda f, v: v, json_in=True)
+    assert sql == '("x" IN (SELECT value FROM json_each(?)) OR "x" IN (?, ?))'
+    assert len(params) == 3
+    assert math.isnan(params[1])
+    assert params[2] == 2**70
+    db = SQLiteAdapter()
+    dm = _datamap()
+    items = dm.record_type("items")
+    db.create_schema(dm)
+    db.insert(items, _rows(5))
+    assert db.count(items, ~where.in_("id", [*range(3, 303), float("inf")])) == 2
+
+
+def test_an_in_list_keeps_only_values_the_field_type_can_equal() -> None:
+    kinds = {"id": "integer", "score": "real"}.get
+    sql, params = compile_selection(
+        where.in_("id", ["1", "2abc", 1.5, 2.0, None]) | where.in_("score", ["1.5", 2, 2**53 + 1]),
+        lambda f, v: v,
+        kinds=kinds,
+    )
+    assert sql == '("id" IN (?, ?) OR "score" IN (?))'
+    assert params == [2, None, 2.0]
+    # Nothing left: false for a value, still unknown for a NULL (so NOT selects only values).
+    sql, params = compile_selection(~where.in_("id", ["1"]), lambda f, v: v, kinds=kinds)
+    assert sql == 'NOT (CASE WHEN "id" IS NULL THEN NULL ELSE 0 END)'
+    assert params == []
+    db = SQLiteAdapter()
+    dm = _datamap()
+    items = dm.record_type("items")
+    db.create_schema(dm)
+    db.insert(items, [*_rows(3), {"id": 4, "owner": None, "at": None, "label": "x"}])
+    assert db.count(items, where.in_("owner", ["1", "2"])) == 0
+    assert db.count(items, ~where.in_("owner", ["1", "2"])) == 3
+    assert db.count(items, where.in_("owner", [1.0, True])) == 1
 
 
 def test_create_schema_indexes_subject_and_time_fields() -> None:

@@ -127,15 +127,18 @@ def test_sql_sub_select_quotes_identifiers_and_binds_values() -> None:
     data = EXAMPLE.record_type("users").model_dump(mode="json", exclude_none=True)
     accounts = pk.RecordType.model_validate({**data, "table": nasty})
     selection = Eq("id", 3) & Related(
-        "host_id", accounts, "id", where.before("closed_at", NOW) & In("id", ("1'; --", 2))
+        "host_id", accounts, "id", where.before("closed_at", NOW) & In("email", ("1'; --", "x"))
     )
     sql, params = compile_selection(selection, lambda f, v: v, table="bookings")
     assert sql == (
         '("bookings"."id" = ? AND "bookings"."host_id" IN (SELECT "u""; DROP TABLE bookings; --".'
         '"id" FROM "u""; DROP TABLE bookings; --" WHERE ("u""; DROP TABLE bookings; --".'
-        '"closed_at" < ? AND "u""; DROP TABLE bookings; --"."id" IN (?, ?))))'
+        '"closed_at" < ? AND "u""; DROP TABLE bookings; --"."email" IN (?, ?))))'
     )
-    assert params == [3, NOW, "1'; --", 2]
+    assert params == [3, NOW, "1'; --", "x"]
+    # inside the sub-select too, a value the other table's field cannot hold is never compared
+    typed = Related("host_id", accounts, "id", In("id", ("1'; --", 2)))
+    assert compile_selection(typed, lambda f, v: v, table="bookings")[1] == [2]
 
 
 def test_memory_reads_the_other_table_when_the_statement_runs() -> None:

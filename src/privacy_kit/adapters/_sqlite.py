@@ -234,6 +234,7 @@ class SQLiteAdapter(BaseAdapter):
             table=record_type.table_name,
             json_in=True,
             related=_related_convert,
+            kinds=lambda f: record_type.field(f).type if record_type.has_field(f) else None,
         )
 
     # -- the protocol -------------------------------------------------------------------------
