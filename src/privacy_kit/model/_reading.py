@@ -25,7 +25,7 @@ import os
 import reprlib
 import stat
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -377,6 +377,25 @@ def _constructor_problem(node: Any, exc: Exception) -> str:
     return f"invalid {what}{shown}"
 
 
+# What PyYAML's constructors raise on a value they cannot build, besides its own ConstructorError.
+_UNBUILDABLE = (ValueError, TypeError, AttributeError, OverflowError, LookupError)
+
+
+def _unbuildable(node: Any, exc: Exception) -> Exception:
+    import yaml  # noqa: PLC0415 - optional dependency
+
+    return yaml.constructor.ConstructorError(
+        None, None, _constructor_problem(node, exc), node.start_mark
+    )
+
+
+def _located(generator: Iterator[Any], node: Any) -> Iterator[Any]:
+    try:
+        yield from generator
+    except _UNBUILDABLE as exc:
+        raise _unbuildable(node, exc) from exc
+
+
 @functools.cache
 def _strict_yaml_loader(libyaml: bool) -> Any:
     """A safe loader that refuses duplicate keys (PyYAML silently keeps the last one) and turns a
@@ -391,12 +410,16 @@ def _strict_yaml_loader(libyaml: bool) -> Any:
             self.depth = 0
 
         def construct_object(self, node: Any, deep: bool = False) -> Any:
+            pending = len(self.state_generators)
             try:
-                return super().construct_object(node, deep=deep)
-            except (ValueError, TypeError, AttributeError, OverflowError) as exc:
-                raise yaml.constructor.ConstructorError(
-                    None, None, _constructor_problem(node, exc), node.start_mark
-                ) from exc
+                data = super().construct_object(node, deep=deep)
+            except _UNBUILDABLE as exc:
+                raise _unbuildable(node, exc) from exc
+            if len(self.state_generators) == pending + 1:
+                # A collection is built in two steps, the second after this returns: locate its
+                # errors too (``!!set x``, ``!!map [1]``).
+                self.state_generators[-1] = _located(self.state_generators[-1], node)
+            return data
 
         def construct_mapping(self, node: Any, deep: bool = False) -> Any:
             seen: set[Any] = set()
@@ -461,7 +484,7 @@ def _surrogate_problem(path: tuple[int | str, ...], text: str, index: int, what:
     return Problem(
         _where(path),
         f"{what} has a lone surrogate {text[index]!r} at character {index}, which cannot be "
-        "written as UTF-8 (was a character escaped as two '\\u' halves, or one half only?)",
+        "written as UTF-8",
     )
 
 
