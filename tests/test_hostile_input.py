@@ -31,6 +31,8 @@ from privacy_kit.model._loading import read_document
 from strategies import example_policy_data
 
 EXAMPLE = pk.example_path().read_text(encoding="utf-8")
+# the parsers to run each YAML test with: libyaml's (when installed) and PyYAML's own
+PARSERS = [True, False] if yaml.__with_libyaml__ else [False]
 
 
 def _policy_error(path_or_data: Any, **kwargs: Any) -> pk.PolicyError:
@@ -232,28 +234,27 @@ def test_a_huge_list_is_refused_in_well_under_a_second(tmp_path: Path) -> None:
 # -- nesting -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("libyaml", [True, False], ids=["libyaml", "pure"])
+@pytest.mark.parametrize("libyaml", PARSERS, ids=["libyaml", "pure"][-len(PARSERS) :])
 @pytest.mark.parametrize("levels", [65, 200, 5000])
 def test_deep_yaml_nesting_is_refused(libyaml: bool, levels: int) -> None:
-    if libyaml and not yaml.__with_libyaml__:
-        pytest.skip("libyaml is not installed")
     flow = "a: " + "[" * levels + "]" * levels + "\n"
     with pytest.raises(pk.PolicyError) as info:
         _reading.parse_yaml(flow, "p.yaml", libyaml=libyaml)
     ((location, message),) = _messages(info.value).items()
     assert location.startswith("line 1, column ")
     assert message == "nested more than 64 levels deep"
+    levels = min(levels, 300)  # indented blocks grow with the square of the depth
     block = "".join(f"{' ' * i}k:\n" for i in range(levels)) + " " * levels + "1\n"
     with pytest.raises(pk.PolicyError) as info:
         _reading.parse_yaml(block, "p.yaml", libyaml=libyaml)
     ((location, message),) = _messages(info.value).items()
     assert location.startswith("line ")
-    assert message == "nested more than 64 levels deep" or "maximum nesting depth" in message
+    assert message == "nested more than 64 levels deep"
 
 
 def test_nesting_up_to_the_limit_is_read() -> None:
     flow = "a: " + "[" * 63 + "1" + "]" * 63 + "\n"
-    for libyaml in (True, False):
+    for libyaml in PARSERS:
         data = _reading.parse_yaml(flow, "p.yaml", libyaml=libyaml)
         depth = 0
         while isinstance(data, dict | list):
@@ -297,7 +298,7 @@ def test_deep_json_and_mappings_are_refused(tmp_path: Path) -> None:
         ("!!map [1]", "invalid YAML: invalid map value"),
     ],
 )
-@pytest.mark.parametrize("libyaml", [True, False], ids=["libyaml", "pure"])
+@pytest.mark.parametrize("libyaml", PARSERS, ids=["libyaml", "pure"][-len(PARSERS) :])
 def test_a_value_yaml_cannot_build_is_located(
     value: str, message: str, libyaml: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -340,7 +341,7 @@ def test_huge_integers_and_durations_are_policy_errors(tmp_path: Path) -> None:
 def test_a_lone_surrogate_is_refused_at_load(tmp_path: Path) -> None:
     text = EXAMPLE.replace("en: Appointlet privacy notice", 'en: "Appointlet \\ud800 notice"')
     path = _write(tmp_path, text)
-    for libyaml in (True, False):
+    for libyaml in PARSERS:
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(yaml, "__with_libyaml__", libyaml)
             err = _policy_error(path)

@@ -286,6 +286,7 @@ def test_a_policy_of_the_wrong_type_is_a_wrong_type_error() -> None:
 # -- the parser: libyaml's when installed, PyYAML's otherwise, with the same results ----------------
 
 
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="libyaml is not installed")
 @pytest.mark.parametrize("name", ["policy.yaml", "datamap.yaml"])
 def test_libyaml_and_pyyaml_read_the_examples_alike(name: str) -> None:
     from privacy_kit.model._reading import parse_yaml

@@ -32,20 +32,8 @@ import orjson
 
 from .._errors import ConfigurationError, PolicyError, Problem, WrongTypeError
 
-__all__ = [
-    "DEFAULT_MAX_BYTES",
-    "MAX_DEPTH",
-    "MAX_MESSAGE",
-    "MAX_PROBLEMS",
-    "MAX_SHOWN",
-    "MAX_VALUES",
-    "bounded",
-    "data_problems",
-    "parse_document",
-    "read_bytes",
-    "require_max_bytes",
-    "shorten",
-]
+# Nothing here is public: model._loading (load_policy, load_datamap, read_document) uses it.
+__all__: list[str] = []
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 """The largest file read by default (10 MiB); ``max_bytes=`` raises or lowers it."""
@@ -225,6 +213,8 @@ def parse_yaml(text: str, name: str, *, libyaml: bool | None = None) -> Any:
             name, "", "reading YAML needs PyYAML: pip install 'privacy-kit[yaml]'"
         ) from exc
     use_c = yaml.__with_libyaml__ if libyaml is None else libyaml
+    if use_c and not yaml.__with_libyaml__:
+        raise ConfigurationError("libyaml=True, but PyYAML was installed without libyaml")
     try:
         return _build(yaml, text, libyaml=use_c)
     except _LimitError as exc:
