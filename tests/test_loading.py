@@ -281,3 +281,48 @@ def test_a_policy_of_the_wrong_type_is_a_wrong_type_error() -> None:
     with pytest.raises(pk.WrongTypeError) as info:
         pk.load_policy(3)  # type: ignore[arg-type]
     assert isinstance(info.value, TypeError)
+
+
+# -- the parser: libyaml's when installed, PyYAML's otherwise, with the same results ----------------
+
+
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="libyaml is not installed")
+@pytest.mark.parametrize("name", ["policy.yaml", "datamap.yaml"])
+def test_libyaml_and_pyyaml_read_the_examples_alike(name: str) -> None:
+    from privacy_kit.model._reading import parse_yaml
+
+    text = pk.example_path(name).read_text(encoding="utf-8")
+    assert parse_yaml(text, name, libyaml=True) == parse_yaml(text, name, libyaml=False)
+    assert parse_yaml(text, name, libyaml=True) == yaml.safe_load(text)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [c for c in EXPECTED if c["file"].endswith((".yaml", ".yml"))],
+    ids=[c["file"] for c in EXPECTED if c["file"].endswith((".yaml", ".yml"))],
+)
+def test_the_corpus_reads_the_same_without_libyaml(
+    case: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = MALFORMED / case["file"]
+    with pytest.raises(pk.PolicyError) as with_libyaml:
+        _load(case["kind"], path)
+    monkeypatch.setattr(yaml, "__with_libyaml__", False)
+    with pytest.raises(pk.PolicyError) as without:
+        _load(case["kind"], path)
+    assert str(with_libyaml.value) == str(without.value)
+
+
+def test_read_document_takes_max_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "x.json"
+    path.write_text('{"a": [1, 2, 3]}', encoding="utf-8")
+    assert read_document(path, max_bytes=16) == {"a": [1, 2, 3]}
+    with pytest.raises(pk.PolicyError, match=r"x\.json: the file is larger than 15 bytes"):
+        read_document(path, max_bytes=15)
+
+
+def test_an_unsupported_suffix_is_refused_before_reading(tmp_path: Path) -> None:
+    path = tmp_path / "policy.txt"
+    path.write_text("version: 1\n", encoding="utf-8")
+    with pytest.raises(pk.PolicyError, match=r"policy\.txt: unsupported file type"):
+        pk.load_policy(path)

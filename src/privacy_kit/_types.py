@@ -48,6 +48,29 @@ _UNITS = ("years", "months", "weeks", "days", "hours", "minutes", "seconds")
 # where they land from the same start, which is deterministic and matches intuition (P1M < P31D).
 _REFERENCE = dt.datetime(2000, 1, 31, tzinfo=dt.UTC)
 _MAX_YEARS = 1000
+# No part of a duration within the limit has more digits (1000 years is 31,536,000,000 seconds).
+_MAX_DIGITS = 12
+_MAX_SHOWN = 200
+
+
+def _quoted(text: str) -> str:
+    """``repr(text)``, cut at 200 characters: an error quotes the input, never all of a huge one."""
+    shown = repr(text[: _MAX_SHOWN + 1])
+    return shown if len(shown) <= _MAX_SHOWN else shown[: _MAX_SHOWN - 3] + "..."
+
+
+def _refuse_surrogates(text: str, lang: str) -> None:
+    """Refuse text with a lone surrogate: it cannot be written as UTF-8 (a notice could not be)."""
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise PydanticCustomError(
+            "text_surrogate",
+            f"text for {lang!r} has a lone surrogate {text[exc.start]!r} at character "
+            f"{exc.start}, which cannot be written as UTF-8",
+        ) from None
 
 
 def closest(word: str, candidates: Iterable[str]) -> str | None:
@@ -182,6 +205,10 @@ class Duration:
                 f"expected a duration string such as 'P30D' or '30 days', got {type(text).__name__}"
             )
         raw = text.strip()
+        shown = _quoted(text)
+        if any(len(digits.lstrip("0")) > _MAX_DIGITS for digits in re.findall(r"\d+", raw)):
+            # int() would refuse past 4,300 digits; far fewer are already beyond the limit
+            raise ConfigurationError(f"duration {shown} is too long (at most {_MAX_YEARS} years)")
         match = _ISO.match(raw.upper())
         if match:
             return cls(**{k: int(v) for k, v in match.groupdict().items() if v})
@@ -194,21 +221,21 @@ class Duration:
                 name = _WORDS.get(unit.rstrip("s")) or _WORDS.get(unit)
                 if name is None:
                     raise ConfigurationError(
-                        f"unknown duration unit {unit!r} in {text!r} (use years, months, weeks, "
-                        "days, hours, minutes or seconds)"
+                        f"unknown duration unit {_quoted(unit)} in {shown} (use years, months, "
+                        "weeks, days, hours, minutes or seconds)"
                     )
                 if int(number) < 0:
                     raise ConfigurationError(
-                        f"duration {text!r} is negative; durations must not be negative"
+                        f"duration {shown} is negative; durations must not be negative"
                     )
                 values[name] = values.get(name, 0) + int(number)
             return cls(**values)
         if raw.startswith("-"):
             raise ConfigurationError(
-                f"duration {text!r} is negative; durations must not be negative"
+                f"duration {shown} is negative; durations must not be negative"
             )
         raise ConfigurationError(
-            f"invalid duration {text!r}: expected ISO 8601 such as 'P30D', 'P1Y6M', 'PT72H' "
+            f"invalid duration {shown}: expected ISO 8601 such as 'P30D', 'P1Y6M', 'PT72H' "
             "or words such as '30 days'"
         )
 
@@ -357,6 +384,7 @@ class LocalizedText(dict[str, str]):
             if isinstance(value, LocalizedText):
                 return value
             if isinstance(value, str):
+                _refuse_surrogates(value, cls.default_language)
                 return cls({cls.default_language: value})
             if isinstance(value, Mapping):
                 if not value:
@@ -372,6 +400,7 @@ class LocalizedText(dict[str, str]):
                         raise PydanticCustomError(
                             "text_value", f"text for {key!r} must be a string"
                         )
+                    _refuse_surrogates(item, key)
                 return cls(dict(value))
             raise PydanticCustomError(
                 "text_type", "expected text: a string or a mapping of language to string"

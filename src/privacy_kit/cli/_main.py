@@ -15,8 +15,10 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import os
+import stat
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -146,11 +148,56 @@ def _policy_arg(args: argparse.Namespace) -> Path:
     return Path(args.policy) if args.policy is not None else example_path("policy.yaml")
 
 
+class _OutputError(PrivacyKitError, OSError):
+    """The output could not be written (a missing folder, a full disk); names the file."""
+
+    def __init__(self, target: str, cause: OSError) -> None:
+        self.target = target
+        super().__init__(f"{target}: {cause.strerror or cause}")
+        self.errno, self.strerror, self.filename = cause.errno, cause.strerror, target
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 def _write(args: argparse.Namespace, out: TextIO, text: str) -> None:
+    text = text if text.endswith("\n") or args.output is not None else text + "\n"
     if args.output is None:
-        out.write(text if text.endswith("\n") else text + "\n")
-    else:
-        Path(args.output).write_text(text, encoding="utf-8")
+        try:
+            out.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _OutputError("standard output", exc) from exc
+        return
+    _write_file(Path(args.output), text)
+
+
+def _write_file(target: Path, text: str) -> None:
+    """Write ``text`` to ``target`` whole or not at all: a full disk leaves no truncated file.
+
+    The text goes to a temporary file next to ``target``, which then replaces it (a device or
+    a pipe is written to directly).
+    """
+    data = text.encode("utf-8")
+    real = Path(os.path.realpath(target))  # through a symbolic link, as a plain write would go
+    temporary = real.with_name(f".{real.name}.{os.getpid()}.tmp")
+    try:
+        if target.exists() and not target.is_file():  # a device or a pipe (-o /dev/stdout)
+            with open(target, "wb") as handle:
+                handle.write(data)
+            return
+        with open(temporary, "xb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if real.exists():  # keep the permissions of the file it replaces
+            os.chmod(temporary, stat.S_IMODE(real.stat().st_mode))
+        os.replace(temporary, real)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise _OutputError(str(target), exc) from exc
 
 
 def _cmd_render(args: argparse.Namespace, out: TextIO) -> int:
@@ -274,9 +321,16 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except BrokenPipeError:
         _silence(stream)
         return _EXIT_BROKEN_PIPE
-    except PolicyError as exc:
-        # the one multi-line report: each problem of the file on its own line
+    except (PolicyError, _OutputError) as exc:
+        # a policy error is the one multi-line report: each problem of the file on its own line
         sys.stderr.write(f"privacy-kit: {exc}\n")
+        return 2
+    except UnicodeEncodeError as exc:  # the terminal's encoding cannot show the text
+        encoding = getattr(stream, "encoding", None) or exc.encoding
+        sys.stderr.write(
+            f"privacy-kit: the output cannot be written as {encoding}: {exc.reason} "
+            f"(write it to a file with -o, or set PYTHONIOENCODING=utf-8)\n"
+        )
         return 2
     except PrivacyKitError as exc:
         sys.stderr.write(f"privacy-kit: {_one_line(exc)}\n")

@@ -27,7 +27,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import UUID4, AwareDatetime, Field, ValidationError, model_validator
 
-from .._errors import RequestError
+from .._errors import PrivacyKitError, RequestError
 from .._types import Model, require_aware
 from ..rights._request_states import RequestStatus, RequestType
 from ..rights._requests import DataSubjectRequest
@@ -208,7 +208,19 @@ def to_request(
         jurisdiction: override the jurisdiction (default: the ``regulation``; e.g. ``uk_gdpr``).
 
     Raises:
-        RequestError: an invalid body, or two identities with the same type and format.
+        RequestError: an invalid body, two identities with the same type and format, or a time
+            so close to the year 9999 that the request's deadline cannot be computed.
+
+    Example:
+        >>> body = {"subject_request_id": "a7551968-d5d6-44b2-9831-815ac9017798",
+        ...         "regulation": "gdpr", "subject_request_type": "erasure",
+        ...         "submitted_time": "9999-12-30T00:00:00Z",
+        ...         "subject_identities": [{"identity_type": "email",
+        ...             "identity_value": "johndoe@example.com", "identity_format": "raw"}]}
+        >>> to_request(body, subject_kind="customer")
+        Traceback (most recent call last):
+        ...
+        privacy_kit._errors.RequestError: OpenDSR request: received at 9999-12-30T00:00:00+00:00: the request's deadline falls after the year 9999, which no date can hold
     """
     parsed = request if isinstance(request, OpenDSRRequest) else parse_request(request)
     identities: dict[str, str] = {}
@@ -217,14 +229,25 @@ def to_request(
         if key in identities:
             raise RequestError(f"OpenDSR request: two identities of type {key!r}")
         identities[key] = identity.identity_value
-    return DataSubjectRequest.receive(
-        RequestType(parsed.subject_request_type),
-        subject_kind,
-        identities,
-        jurisdiction=jurisdiction or parsed.regulation,
-        received_at=received_at or parsed.submitted_time,
-        id=parsed.subject_request_id,
-    )
+    received = received_at or parsed.submitted_time
+    try:
+        return DataSubjectRequest.receive(
+            RequestType(parsed.subject_request_type),
+            subject_kind,
+            identities,
+            jurisdiction=jurisdiction or parsed.regulation,
+            received_at=received,
+            id=parsed.subject_request_id,
+        )
+    except (ValueError, OverflowError) as exc:
+        if isinstance(exc, PrivacyKitError):
+            raise
+        # Every refusal of receive() is a RequestError; a bare one is date arithmetic past the
+        # calendar's end ("year 10000 is out of range", "date value out of range").
+        raise RequestError(
+            f"OpenDSR request: received at {received.isoformat()}: the request's deadline "
+            "falls after the year 9999, which no date can hold"
+        ) from exc
 
 
 def from_request(

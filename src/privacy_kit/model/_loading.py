@@ -16,13 +16,21 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import attrs
-import orjson
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from .._errors import PolicyError, Problem, WrongTypeError
 from .._types import LocalizedText
 from ._datamap import DataMap
 from ._policy import Policy
+from ._reading import (
+    DEFAULT_MAX_BYTES,
+    bounded,
+    data_problems,
+    parse_document,
+    read_bytes,
+    require_max_bytes,
+    shorten,
+)
 
 __all__ = [
     "example_path",
@@ -106,11 +114,11 @@ def validation_problems(exc: ValidationError) -> list[Problem]:
         if error["type"] == "missing":
             message = "required field is missing"
         elif error["type"] in ("enum", "literal_error") and "expected" in error.get("ctx", {}):
-            message = f"{message} (got {error['input']!r})"
+            message = f"{message} (got {shorten(error['input'])})"
         elif error["type"] in _TYPE_ERRORS:
             message = f"{message} (got {_type_name(error['input'])})"
         elif error["type"].endswith("_parsing") and isinstance(error.get("input"), str):
-            message = f"{message} (got {error['input']!r})"
+            message = f"{message} (got {shorten(error['input'])})"
         problems.append(Problem(prefix, message))
     return problems
 
@@ -132,74 +140,25 @@ def _type_name(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def read_document(path: str | os.PathLike[str]) -> Any:
-    """Read a YAML or JSON file; raise :class:`PolicyError` naming the file on any failure."""
+def read_document(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
+    """Read a YAML or JSON file; raise :class:`PolicyError` naming the file on any failure.
+
+    Only a regular file of at most ``max_bytes`` bytes (10 MiB by default) is read; a YAML alias
+    bomb, nesting deeper than 64 levels, a value YAML cannot build (``!!float x``, ``2024-02-30``)
+    and text that cannot be written as UTF-8 (a lone surrogate) are refused, each at its place.
+
+    Example:
+        >>> read_document(example_path(), max_bytes=100)
+        Traceback (most recent call last):
+        ...
+        privacy_kit._errors.PolicyError: ...: the file is larger than 100 bytes, the limit (raise it with max_bytes=)
+    """
+    limit = require_max_bytes(max_bytes)
     p = Path(path)
     name = str(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise PolicyError(name, [Problem("", f"cannot read file: {exc.strerror or exc}")]) from exc
-    if p.suffix.lower() not in (".json", ".yaml", ".yml"):
-        raise PolicyError(name, [Problem("", "unsupported file type; use .yaml, .yml or .json")])
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise PolicyError(
-            name,
-            [
-                Problem(
-                    "", f"file is not UTF-8 text: byte {raw[exc.start]:#04x} at offset {exc.start}"
-                )
-            ],
-        ) from exc
-    if p.suffix.lower() == ".json":
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
-            where = f"line {exc.lineno}, column {exc.colno}"
-            raise PolicyError(name, [Problem(where, f"invalid JSON: {exc.msg}")]) from exc
-    try:
-        import yaml  # noqa: PLC0415 - optional dependency, imported only when a YAML file is read
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise PolicyError(
-            name, [Problem("", "reading YAML needs PyYAML: pip install 'privacy-kit[yaml]'")]
-        ) from exc
-    try:
-        return yaml.load(text, Loader=_strict_yaml_loader())  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
-        if context and start is not None:
-            # e.g. an unclosed '[': PyYAML notices it lines later; say where it was opened
-            problem += f" ({context} at line {start.line + 1}, column {start.column + 1})"
-        raise PolicyError(name, [Problem(where, f"invalid YAML: {problem}")]) from exc
-
-
-@functools.cache
-def _strict_yaml_loader() -> Any:
-    """A ``yaml.SafeLoader`` that refuses duplicate keys (PyYAML silently keeps the last one)."""
-    import yaml  # noqa: PLC0415 - optional dependency
-
-    class StrictLoader(yaml.SafeLoader):
-        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-            seen: set[Any] = set()
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=deep)
-                try:
-                    duplicate = key in seen
-                    seen.add(key)
-                except TypeError:  # an unhashable key: PyYAML reports it itself
-                    continue
-                if duplicate:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate key {key!r}", key_node.start_mark
-                    )
-            return super().construct_mapping(node, deep=deep)
-
-    return StrictLoader
+    suffix = p.suffix.lower()
+    raw = read_bytes(p, name, limit, suffix_ok=suffix in (".json", ".yaml", ".yml"))
+    return parse_document(raw, name, json=suffix == ".json")
 
 
 def _load(
@@ -208,13 +167,18 @@ def _load(
     what: str,
     *,
     salvage: Callable[[Mapping[str, Any]], list[Problem]],
+    max_bytes: int,
 ) -> _M:
+    require_max_bytes(max_bytes)
     if isinstance(source, model):
         return source
     if isinstance(source, Mapping):
         name, data = f"<{what} mapping>", source
+        limits = data_problems(data)  # a file's data was checked as it was read
+        if limits:
+            raise PolicyError(name, bounded(limits))
     elif isinstance(source, str | os.PathLike):
-        name, data = str(source), read_document(source)
+        name, data = str(source), read_document(source, max_bytes=max_bytes)
     else:
         raise WrongTypeError(
             f"expected a path or a mapping for the {what}, got {type(source).__name__}"
@@ -240,7 +204,9 @@ def _load(
             )
         else:
             problems += salvage(data)
-        raise PolicyError(name, _unique(problems)) from None
+        raise PolicyError(name, bounded(_unique(problems))) from None
+    except RecursionError:  # pragma: no cover - data_problems bounds the nesting first
+        raise PolicyError(name, [Problem("", "the document is nested too deeply")]) from None
 
 
 def _problems_without_unknown_keys(
@@ -265,25 +231,30 @@ def _known_keys(model: type[BaseModel]) -> set[str]:
     }
 
 
-def _as_policy(policy: Policy | Source | None) -> Policy | None:
+def _as_policy(policy: Policy | Source | None, max_bytes: int) -> Policy | None:
     if policy is None or isinstance(policy, Policy):
         return policy
     if isinstance(policy, str | os.PathLike | Mapping):
-        return load_policy(policy)
+        return load_policy(policy, max_bytes=max_bytes)
     raise WrongTypeError(
         f"policy must be a Policy, a path or a mapping, got {type(policy).__name__}"
     )
 
 
-def load_policy(source: Source | Policy) -> Policy:
+def load_policy(source: Source | Policy, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Policy:
     """Load and validate a policy from a YAML/JSON path or a mapping.
 
     Every problem of the document is reported at once: the structural ones (a wrong type, a
     missing section, an unknown key) together with the cross-references that can still be checked
     in the sections that are well formed (an unknown category, a duplicate key, ...).
 
+    Hostile input is refused, not let run: only a regular file of at most ``max_bytes`` bytes
+    is read, and YAML alias bombs, nesting deeper than 64 levels and text with lone surrogates
+    are located errors (see "Limits" in ``docs/errors.md``).
+
     Args:
         source: a path to a ``.yaml``/``.yml``/``.json`` file, or a mapping.
+        max_bytes: the largest file read (default 10 MiB).
 
     Returns:
         The validated, frozen :class:`~privacy_kit.Policy`.
@@ -301,16 +272,23 @@ def load_policy(source: Source | Policy) -> Policy:
         ...
         privacy_kit._errors.PolicyError: <policy mapping>: ...
     """
-    return _load(Policy, source, "policy", salvage=_policy_salvage)
+    return _load(Policy, source, "policy", salvage=_policy_salvage, max_bytes=max_bytes)
 
 
-def load_datamap(source: Source | DataMap, policy: Policy | Source | None = None) -> DataMap:
+def load_datamap(
+    source: Source | DataMap,
+    policy: Policy | Source | None = None,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> DataMap:
     """Load and validate a data map; with ``policy``, also check its categories and subject kinds.
 
     Args:
         source: a path to a ``.yaml``/``.yml``/``.json`` file, a mapping or a ``DataMap``.
         policy: the policy whose vocabulary the data map must use: a ``Policy``, or a path or
             mapping that is loaded with :func:`load_policy` first.
+        max_bytes: the largest file read, for the data map and a policy given as a path
+            (default 10 MiB).
 
     Raises:
         PolicyError: naming the file, each location inside it and what was expected; all the
@@ -323,12 +301,13 @@ def load_datamap(source: Source | DataMap, policy: Policy | Source | None = None
         >>> "bookings" in [r.name for r in dm.record_types]
         True
     """
-    resolved = _as_policy(policy)
+    resolved = _as_policy(policy, max_bytes)
     datamap = _load(
         DataMap,
         source,
         "data map",
         salvage=lambda data: _datamap_salvage(data, resolved),
+        max_bytes=max_bytes,
     )
     if resolved is not None:
         problems = list(datamap_reference_problems(datamap, resolved))
@@ -336,7 +315,7 @@ def load_datamap(source: Source | DataMap, policy: Policy | Source | None = None
             name = (
                 str(source) if not isinstance(source, Mapping | DataMap) else "<data map mapping>"
             )
-            raise PolicyError(name, problems)
+            raise PolicyError(name, bounded(problems))
     return datamap
 
 

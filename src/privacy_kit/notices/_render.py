@@ -23,7 +23,7 @@ from typing import Literal
 
 import attrs
 
-from .._errors import ConfigurationError
+from .._errors import ConfigurationError, PolicyError, Problem
 from ..model._policy import Policy
 from ._document import (
     Inline,
@@ -223,6 +223,8 @@ def render_notice(
 
     Raises:
         ConfigurationError: (a ``ValueError``) for an unknown format or a malformed language tag.
+        PolicyError: the policy's text cannot be written as UTF-8 (a lone surrogate in a field
+            that was never validated; :func:`~privacy_kit.load_policy` refuses such text).
 
     Example:
         >>> import privacy_kit as pk
@@ -251,8 +253,29 @@ def render_notice(
     if ctx.fell_back:
         note = ctx.t("notice.fallback", lang="/".join(sorted(ctx.fell_back)))
     if format == "md":
-        return _to_markdown(title, meta, note, sections)
-    return _to_html(lang, title=title, meta=meta, note=note, sections=sections, toc=toc)
+        return _writable(_to_markdown(title, meta, note, sections))
+    return _writable(_to_html(lang, title=title, meta=meta, note=note, sections=sections, toc=toc))
+
+
+def _writable(text: str) -> str:
+    """``text`` if it can be written as UTF-8; a policy built around the loader's checks (with
+    ``model_construct`` or a plain field holding a lone surrogate) is refused here, not when the
+    notice is written."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        near = text[max(0, exc.start - 30) : exc.start + 30]
+        raise PolicyError(
+            "<policy>",
+            [
+                Problem(
+                    "",
+                    f"the policy's text has a lone surrogate {text[exc.start]!r}, which cannot "
+                    f"be written as UTF-8, near {near!r} in the notice",
+                )
+            ],
+        ) from None
+    return text
 
 
 def _date(value: dt.date, lang: str) -> str:
