@@ -3,10 +3,11 @@
 ``Engine(policy, datamap, adapters)`` checks at construction that every store the data map
 names has an adapter and that each adapter's store has every table and field the data map names
 (never half-way through an erasure). Its operations (export, erasure, retention, objections,
-rectification, ...) live in their own modules; the engine holds what they share: the adapters,
-the subject selections, the secret for pseudonyms and tokens, the audit log, the legal holds and
-the subjects' recorded choices. Every destructive operation is *plan, then apply*:
-``engine.apply(plan)`` runs any plan the engine produced.
+rectification, ...) live in :mod:`privacy_kit.rights` and :mod:`privacy_kit.retention`; the
+engine resolves each subject once into a scope (``_resolve``) and hands the operations that value
+and the collaborators they need (stores, secret, audit log, holds, journals), never itself.
+Every destructive operation is *plan, then apply*: ``engine.apply(plan)`` runs any plan the
+engine produced.
 
 ``Engine(..., state=store)`` keeps all of that state in a :class:`~privacy_kit.audit.StateStore`
 (holds, preferences, commitments, retention overrides, the journals and the disclosure log) and
@@ -303,7 +304,7 @@ class Engine(Choices):
             f"engine.apply takes an ErasurePlan or a RetentionPlan, not {type(plan).__name__}"
         )
 
-    # == access, portability, erasure, rectification (export.py, erasure.py) ==================
+    # == access, portability, erasure, rectification (privacy_kit.rights) =====================
     def export(
         self,
         subject: Subject,
@@ -414,7 +415,7 @@ class Engine(Choices):
             self.scope(subject), rt, changes, now=now, key=key, where=where, audit=self.audit
         )
 
-    # == retention, legal holds, a record's fate (retention.py, holds.py) ========================
+    # == retention, legal holds, a record's fate (privacy_kit.retention) =======================
     def place_hold(
         self,
         *,
