@@ -5,7 +5,9 @@ run (``done``, with how many records it changed). If the process crashes, or the
 part-way, applying the same plan again with the same journal skips the steps recorded as done
 (taking their counts from the journal, so the final report is complete) and runs the rest.
 A step that started but never finished is simply run again: every step privacy_kit plans is
-idempotent.
+idempotent. A ``started`` entry may carry how many records the step's selection matched when it
+started (``count``), so a resumed step can tell how many records the interrupted attempt changed
+(:meth:`Journal.started_count`); entries written without it still load.
 
 :class:`MemoryJournal` lives as long as the object; :class:`FileJournal` is a JSON-lines file,
 flushed and synced after every entry, that survives the process; :class:`StateJournal` is a log in
@@ -65,9 +67,37 @@ class Journal:
         """Every entry, oldest first."""
         raise NotImplementedError
 
-    def started(self, plan_id: str, step: str) -> None:
-        """Record that ``step`` of ``plan_id`` is about to run."""
-        self.append({"plan": plan_id, "step": step, "event": "started"})
+    def started(self, plan_id: str, step: str, count: int | None = None) -> None:
+        """Record that ``step`` of ``plan_id`` is about to run.
+
+        Args:
+            plan_id: the plan.
+            step: the step.
+            count: how many records the step's selection matches now (``None``: not counted).
+        """
+        entry: dict[str, Any] = {"plan": plan_id, "step": step, "event": "started"}
+        if count is not None:
+            entry["count"] = count
+        self.append(entry)
+
+    def started_count(self, plan_id: str, step: str) -> int | None:
+        """The records ``step`` matched when it *first* started (``None``: not recorded).
+
+        ``None`` when the step never started, or its first ``started`` entry has no count (a
+        journal written before counts were recorded).
+
+        Example:
+            >>> j = MemoryJournal()
+            >>> j.started("p", "users:delete", count=10)
+            >>> j.started("p", "users:delete", count=4)
+            >>> j.started_count("p", "users:delete"), j.started_count("p", "other")
+            (10, None)
+        """
+        for e in self.entries():
+            if e.get("plan") == plan_id and e.get("step") == step and e.get("event") == "started":
+                count = e.get("count")
+                return count if isinstance(count, int) and not isinstance(count, bool) else None
+        return None
 
     def done(self, plan_id: str, step: str, count: int) -> None:
         """Record that ``step`` of ``plan_id`` ran and changed ``count`` records."""

@@ -2,7 +2,11 @@
 
 :func:`apply_retention` runs each entry's units (one, or one per batch of accounts), skips the
 units the plan's journal marks finished (so a re-run after a failure resumes), and writes counts,
-never data, to the audit log. :class:`RetentionReport` says what each entry did. A commitment's
+never data, to the audit log. :class:`RetentionReport` says what each entry did. The journal
+keeps each unit's counts (records matched when it started, records changed when it finished), so
+a resumed sweep counts the units an interrupted run finished, and what it did to a unit it left
+half-done; when the journal cannot tell (written before counts were kept), the line says its count
+is a lower bound. A commitment's
 entry, once applied with none of its records held, marks the commitment fulfilled; the plan's
 orphans (records no sweep can time) are repeated in the report and the audit entry.
 
@@ -51,6 +55,10 @@ class ReportLine:
     done: int
     held: int
     resumed: bool
+    earlier: int = 0
+    """Of ``done``: records changed by an earlier, interrupted run (taken from the journal)."""
+    exact: bool = True
+    """``False``: what an earlier run changed is partly unknown, so ``done`` is a lower bound."""
 
 
 @attrs.frozen
@@ -74,6 +82,11 @@ class RetentionReport:
     orphans: tuple[Orphans, ...] = ()
     fulfilled: tuple[str, ...] = ()
     still_pending: tuple[str, ...] = ()
+
+    @property
+    def exact(self) -> bool:
+        """Whether every count is exact (``False``: some are lower bounds, see each line)."""
+        return all(line.exact for line in self.lines)
 
     @property
     def total(self) -> int:
@@ -100,11 +113,19 @@ class RetentionReport:
         for line in self.lines:
             n = line.planned if self.dry_run else line.done
             held = f", {line.held} held" if line.held else ""
+            bound = "" if line.exact else "at least "
+            earlier = f" ({line.earlier} by an earlier, interrupted run)" if line.earlier else ""
             lines.append(
-                f"  {line.rule}/{line.record_type} [{line.group}] {line.action}: {n}{held}"
+                f"  {line.rule}/{line.record_type} [{line.group}] {line.action}: "
+                f"{bound}{n}{held}{earlier}"
             )
         if self.skipped_units:
             lines.append(f"  resumed: {self.skipped_units} unit(s) already done were skipped")
+        if not self.exact:
+            lines.append(
+                "  counts marked 'at least' are lower bounds: the journal does not say what an "
+                "earlier, interrupted run changed"
+            )
         if self.fulfilled:
             lines.append(f"  commitments fulfilled: {', '.join(self.fulfilled)}")
         if self.still_pending:
@@ -170,16 +191,33 @@ def apply_retention(
         rt = stores.record_type(entry.record_type)
         adapter = stores.adapter_for(rt)
         done = 0
+        earlier = 0
+        exact = True
         resumed = False
         for unit, selection in units(stores, entry, plan.batch_size):
             if journal.done(plan.id, index, unit):
                 skipped_units += 1
                 resumed = True
+                counted = journal.done_count(plan.id, index, unit)
+                exact = exact and counted is not None
+                done += counted or 0
+                earlier += counted or 0
                 continue
-            done += _run_unit(
-                adapter, entry, rt, selection, secret=secret, batch_size=plan.batch_size
-            )
-            journal.mark(plan.id, index, unit)
+            matching = adapter.count(rt, selection)
+            interrupted = journal.started(plan.id, index, unit)
+            first = journal.started_count(plan.id, index, unit)
+            journal.start(plan.id, index, unit, matching)
+            n = _run_unit(adapter, entry, rt, selection, secret=secret, batch_size=plan.batch_size)
+            if interrupted:
+                # The interrupted run changed the records that stopped matching since it started.
+                resumed = True
+                if first is None or matching > first:
+                    exact = False
+                else:
+                    n += first - matching
+                    earlier += first - matching
+            journal.mark(plan.id, index, unit, count=n)
+            done += n
         lines.append(
             ReportLine(
                 entry.rule,
@@ -190,6 +228,8 @@ def apply_retention(
                 done,
                 entry.held,
                 resumed,
+                earlier,
+                exact,
             )
         )
         _audit(
@@ -205,6 +245,9 @@ def apply_retention(
                 "override": None if entry.override is None else str(entry.override),
                 "cutoff": entry.cutoff.isoformat(),
                 "count": done,
+                "exact": exact,
+                "resumed": resumed,
+                "earlier_runs": earlier,
                 "held": entry.held,
                 "holds": list(entry.hold_ids),
                 "commitment": None if entry.commitment is None else entry.commitment.id,
@@ -233,6 +276,7 @@ def apply_retention(
         {
             "plan": plan.id,
             "total": report.total,
+            "exact": report.exact,
             "by_rule": report.counts(),
             "orphans": {o.record_type: o.to_dict() for o in plan.orphans},
             "commitments_fulfilled": list(fulfilled),

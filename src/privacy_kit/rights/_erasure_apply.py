@@ -333,6 +333,52 @@ def foresee_commitments(plan: ErasurePlan, stores: Stores, *, policy: Policy) ->
     return attrs.evolve(plan, commitments=made, notes=notes)
 
 
+def _recount(first: int | None, matching: int, this_run: int) -> dict[str, Any]:
+    """The count of a step resumed after an interrupted attempt, and how it was reached.
+
+    The interrupted attempt changed the records that stopped matching the step's selection
+    between its first start (``first``) and this one (``matching``): deleted records, or
+    anonymised ones whose selected fields changed. Records it anonymised that still match are
+    anonymised (idempotently) and counted again by this run. Without a first count (a journal
+    written before counts were kept), or when the selection now matches more records than at
+    first (records added meanwhile), the earlier attempt's effect is unknown: the total is a
+    lower bound, marked ``exact: False``.
+    """
+    exact = first is not None and matching <= first
+    earlier = first - matching if first is not None and exact else 0
+    return {
+        "first_count": first,
+        "count_at_resume": matching,
+        "earlier_attempts": earlier,
+        "this_run": this_run,
+        "total": earlier + this_run,
+        "exact": exact,
+    }
+
+
+def _recount_note(step: str, recount: dict[str, Any]) -> str:
+    """The report's note on a step resumed after an interrupted attempt."""
+    total, this_run = recount["total"], recount["this_run"]
+    if recount["exact"]:
+        return (
+            f"step {step} was resumed after an interrupted attempt: its selection matched "
+            f"{recount['first_count']} record(s) when it first started and "
+            f"{recount['count_at_resume']} when resumed, so the interrupted attempt changed "
+            f"{recount['earlier_attempts']} and this run {this_run}: {total} in all"
+        )
+    why = (
+        "the journal has no count from its first start"
+        if recount["first_count"] is None
+        else f"its selection matches more records now ({recount['count_at_resume']}) than when "
+        f"it first started ({recount['first_count']})"
+    )
+    return (
+        f"step {step} was resumed after an interrupted attempt and {why}: the records the "
+        f"interrupted attempt changed are unknown, so its count is AT LEAST {total} "
+        f"(this run's {this_run})"
+    )
+
+
 def apply_erasure(
     plan: ErasurePlan,
     stores: Stores,
@@ -408,9 +454,11 @@ def apply_erasure(
         made = tuple(c for c in commitments if c.origin == origin)
     log = open_journal(journal, plan_id, prefix="erasure")
     done = log.completed_steps(plan_id)
+    interrupted = set(log.interrupted_steps(plan_id))
     deleted: dict[str, int] = {}
     anonymised: dict[str, int] = {}
     resumed: list[str] = []
+    recounted: dict[str, dict[str, Any]] = {}
     for step in plan.steps:
         totals = deleted if step.action is ErasureAction.DELETE else anonymised
         totals.setdefault(step.record_type, 0)
@@ -419,13 +467,16 @@ def apply_erasure(
             resumed.append(step.id)
             continue
         rt = stores.record_type(step.record_type)
-        log.started(plan_id, step.id)
+        adapter = stores.adapter_for(rt)
+        matching = adapter.count(rt, step.selection)
+        first = log.started_count(plan_id, step.id) if step.id in interrupted else None
+        log.started(plan_id, step.id, count=matching)
         try:
             if step.action is ErasureAction.DELETE:
-                n = stores.adapter_for(rt).delete(rt, step.selection, batch_size=plan.batch_size)
+                n = adapter.delete(rt, step.selection, batch_size=plan.batch_size)
             else:
                 n = anonymize_selection(
-                    stores.adapter_for(rt),
+                    adapter,
                     rt,
                     step.selection,
                     step.fields,
@@ -441,6 +492,11 @@ def apply_erasure(
                     details={"plan": plan_id, "step": step.id, "error": type(exc).__name__},
                 )
             raise
+        if step.id in interrupted:
+            recount = _recount(first, matching, n)
+            recounted[step.id] = recount
+            notes += (_recount_note(step.id, recount),)
+            n = recount["total"]
         log.done(plan_id, step.id, n)
         totals[step.record_type] += n
     log.finished(plan_id)
@@ -470,6 +526,8 @@ def apply_erasure(
                 "anonymised": anonymised,
                 "kept": [kept_summary(k) for k in plan.kept if k.count],
                 "resumed_steps": list(resumed),
+                "recounted_steps": recounted,
+                "counts_exact": all(r["exact"] for r in recounted.values()),
                 "recipients_to_tell": list(recipients),
                 "commitments": [commitment_summary(c) for c in made],
                 "notes": list(notes),
