@@ -20,7 +20,7 @@ import attrs
 import orjson
 
 from .._scope import Stores
-from .._types import Duration, require_aware
+from .._types import require_aware
 from ..adapters import After, And, Before, Capability, In, IsNull, Not, Or, Related, Selection
 from ..adapters._base import WRITE_BATCH
 from ..adapters._order import store_deletion_order
@@ -29,9 +29,10 @@ from ..model._datamap import DataMap, RecordType
 from ..model._policy import Policy
 from ..model._policy_retention import RetentionRule
 from ._commitments import Commitment, CommitmentRegistry
-from ._holds import HoldRegistry, combine_holds, describe_selection
+from ._holds import HoldRegistry, combine_holds
 from ._journal import RetentionJournal
-from ._orphans import Orphans, find_orphans
+from ._orphans import find_orphans
+from ._plan_model import RetentionEntry, RetentionPlan
 from ._rules import Action, TriggerSource, _Group, _groups, _Stage, _stages, cutoff, trigger_source
 from ._settings import RetentionSettings
 
@@ -41,182 +42,6 @@ if TYPE_CHECKING:
 __all__ = ["RetentionEntry", "RetentionPlan", "plan_retention", "units"]
 
 _DEFAULT_BATCH = WRITE_BATCH
-
-
-# == the plan ======================================================================================
-@attrs.frozen
-class RetentionEntry:
-    """One step of a sweep: a rule, a record type, a group of accounts and an action.
-
-    Attributes:
-        rule: the rule's key.
-        record_type: the record type's name.
-        action: ``delete``, ``anonymize`` (the rule's action) or ``minimize`` (clear the fields no
-            legal-obligation exception keeps, while the rest is kept).
-        group: ``default`` or ``override P30D (3 accounts)``.
-        override: the customers' chosen duration for an override group.
-        source: where the trigger time is read (``None`` for a commitment's entry).
-        duration: counted from the trigger (``None``: at the trigger itself).
-        cutoff: records whose trigger time is ``<= cutoff`` are covered.
-        after: and ``> after`` (older ones are covered by a later step of the same group).
-        fields: the fields anonymised or cleared.
-        kept: for ``minimize``: the fields kept, and for how long after the trigger.
-        selection: the selection on the record type (with held records excluded). When the trigger
-            is the account's, it is combined with ``link_field IN (accounts)`` per batch.
-        account_selection: the accounts whose trigger time has passed (trigger via the account).
-        count: records covered, counted by the store (held ones excluded).
-        held: records that would be covered but are under a legal hold.
-        hold_ids: the holds in force on this record type.
-        commitment: the commitment the entry carries out (``None``: a rule's entry). Its
-            ``rule`` is then the commitment's id, its ``group`` ``commitment`` and its ``cutoff``
-            the commitment's due date; ``minimize`` clears the kept fields.
-        recheck: for a trigger via the account, each statement re-checks the account's
-            ``account_selection`` itself (a sub-select on the accounts, see
-            :class:`~privacy_kit.adapters.Related`), so an account reopened after its key was
-            read is not swept. ``False`` where the store cannot (the plan's notes say why): the
-            statements then trust the keys read just before.
-    """
-
-    rule: str
-    record_type: str
-    action: Action
-    group: str
-    override: Duration | None
-    source: TriggerSource | None
-    duration: Duration | None
-    cutoff: dt.datetime
-    after: dt.datetime | None
-    fields: tuple[str, ...]
-    kept: tuple[tuple[str, Duration], ...]
-    selection: Selection = attrs.field(repr=False)
-    account_selection: Selection | None = attrs.field(repr=False)
-    excluded_accounts: frozenset[Any] = attrs.field(repr=False)
-    held_selection: Selection | None = attrs.field(repr=False)
-    count: int
-    held: int
-    hold_ids: tuple[str, ...]
-    commitment: Commitment | None = None
-    recheck: bool = False
-
-    def describe(self) -> str:
-        """One line: what, where, which records, how many."""
-        span = f"{self.duration} after" if self.duration else "at"
-        what = {
-            "delete": "delete",
-            "anonymize": f"anonymise {', '.join(self.fields)} of",
-            "minimize": f"clear {', '.join(self.fields)} of",
-        }[self.action]
-        if self.commitment is not None or self.source is None:
-            c = self.commitment
-            why = "" if c is None else f" ({c.reason}: {c.explanation}; from {c.origin})"
-            text = (
-                f"{self.rule}: {what} {self.count} {self.record_type} record(s) kept until "
-                f"{self.cutoff.isoformat()}{why}; group {self.group}"
-            )
-            if self.held:
-                text += f"; {self.held} held ({', '.join(self.hold_ids)})"
-            return text
-        text = (
-            f"{self.rule}: {what} {self.count} {self.record_type} record(s) "
-            f"{span} {self.source.trigger.value} ({self.source.describe()} <= "
-            f"{self.cutoff.isoformat()}"
-            + (f" and > {self.after.isoformat()}" if self.after is not None else "")
-            + f"); group {self.group}"
-        )
-        if self.kept:
-            text += "; keeping " + ", ".join(f"{f} until +{d}" for f, d in self.kept)
-        if self.held:
-            text += f"; {self.held} held ({', '.join(self.hold_ids)})"
-        return text
-
-    def selection_text(self) -> str:
-        """The selection in SQL-like words (the account part included)."""
-        text = describe_selection(self.selection)
-        if self.account_selection is not None and self.source is not None:
-            text = (
-                f"{self.source.link_field} IN (keys of {self.source.account} where "
-                f"{describe_selection(self.account_selection)}) AND {text}"
-            )
-            text += (
-                f" [re-checked on {self.source.account} by each statement]"
-                if self.recheck
-                else f" [NOT re-checked on {self.source.account} when the statement runs]"
-            )
-        return text
-
-
-@attrs.frozen
-class RetentionPlan:
-    """What a sweep at ``now`` would do (see :meth:`privacy_kit.Engine.plan_retention`).
-
-    Attributes:
-        now: the instant the plan is for.
-        entries: the steps, in the order they run (records whose trigger is their account's
-            before the accounts themselves, so no record loses its trigger time mid-sweep).
-        skipped: ``(record type, reason)`` for record types no rule can be enforced on.
-        notes: anything the reader should know (orphan risks, ...).
-        batch_size: records per statement batch and accounts per ``IN`` list.
-        journal: the finished units, so a re-run after a failure resumes.
-        id: a hash of what the plan does (not of its counts), naming it in the journal.
-        orphans: per record type, records no sweep can ever time: they read their trigger time
-            from an account that no longer exists, or link to none (shown first in the summary).
-        commitments: the registry the commitment entries come from (marked fulfilled on apply).
-    """
-
-    now: dt.datetime
-    entries: tuple[RetentionEntry, ...]
-    skipped: tuple[tuple[str, str], ...]
-    notes: tuple[str, ...]
-    batch_size: int
-    journal: RetentionJournal = attrs.field(repr=False, eq=False)
-    id: str
-    orphans: tuple[Orphans, ...] = ()
-    commitments: CommitmentRegistry | None = attrs.field(default=None, repr=False, eq=False)
-
-    @property
-    def total_orphans(self) -> int:
-        """Records that can never be timed (see ``orphans``)."""
-        return sum(o.total for o in self.orphans)
-
-    @property
-    def total(self) -> int:
-        """Records the plan covers (deleted, anonymised or minimised)."""
-        return sum(e.count for e in self.entries)
-
-    @property
-    def total_held(self) -> int:
-        """Records that would be covered but are held."""
-        return sum(e.held for e in self.entries)
-
-    def by_rule(self) -> dict[str, dict[str, int]]:
-        """``{rule: {action: count}}``."""
-        out: dict[str, dict[str, int]] = {}
-        for e in self.entries:
-            counts = out.setdefault(e.rule, {})
-            counts[e.action] = counts.get(e.action, 0) + e.count
-        return out
-
-    def summary(self) -> str:
-        """A readable multi-line summary."""
-        lines = [
-            (
-                f"Retention plan as of {self.now.isoformat()}: {self.total} record(s) in "
-                f"{len(self.entries)} step(s), {self.total_held} held"
-            )
-        ]
-        if self.orphans:
-            lines.append(
-                f"  ORPHANS: {self.total_orphans} record(s) can never be timed by any sweep; "
-                "restore their account, give them an end, or delete them:"
-            )
-            lines.extend("    " + o.describe() for o in self.orphans)
-        lines.extend("  " + e.describe() for e in self.entries)
-        lines.extend(f"  skipped {rt}: {reason}" for rt, reason in self.skipped)
-        lines.extend(f"  note: {n}" for n in self.notes)
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.summary()
 
 
 def _time_window(field: str, upper: dt.datetime, lower: dt.datetime | None) -> Selection:
