@@ -174,8 +174,12 @@ def record_meta(rt: RecordType, position: int, written: Mapping[str, list[str]])
         out["timestamps"] = rt.timestamps.model_dump(mode="json", exclude_none=True)
     if rt.account is not None:
         out["account"] = rt.account.model_dump(mode="json")
-    if rt.retention is not None:
+    if isinstance(rt.retention, str):
         out["retention"] = rt.retention
+    elif rt.retention is not None:
+        out["retention"] = [
+            e.model_dump(mode="json", by_alias=True, exclude_none=True) for e in rt.retention
+        ]
     fields = {f.name: m for f in rt.fields if (m := _field_meta(f, written[f.name]))}
     if fields:
         out["fields"] = fields

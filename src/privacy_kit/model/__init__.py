@@ -26,6 +26,11 @@ _NAMES: dict[str, str] = {
     "Severity": "._check",
     "check": "._check",
     "rule_for_record_type": "._check",
+    "RuleChoice": "._check_retention",
+    "retention_choices": "._check_retention",
+    "rule_for_record": "._check_retention",
+    "Condition": "._conditions",
+    "RetentionChoice": "._conditions",
     "AccountLink": "._datamap",
     "Anonymization": "._datamap",
     "AnonymizationKind": "._datamap",
@@ -103,6 +108,7 @@ __all__ = [
     "Collection",
     "Communication",
     "CommunicationKind",
+    "Condition",
     "Contact",
     "Controller",
     "DataCategory",
@@ -127,10 +133,12 @@ __all__ = [
     "RequestDeadline",
     "Requests",
     "RetentionAction",
+    "RetentionChoice",
     "RetentionException",
     "RetentionRule",
     "Right",
     "RightOffer",
+    "RuleChoice",
     "SecurityMeasure",
     "Severity",
     "Source",
@@ -158,6 +166,8 @@ __all__ = [
     "notice_translation_gaps",
     "phrase_languages",
     "read_document",
+    "retention_choices",
+    "rule_for_record",
     "rule_for_record_type",
     "validation_problems",
 ]
@@ -166,6 +176,8 @@ __getattr__, __dir__ = attach(__name__, _NAMES, __all__)
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from ._check import CheckReport, Finding, Severity, check, rule_for_record_type
+    from ._check_retention import RuleChoice, retention_choices, rule_for_record
+    from ._conditions import Condition, RetentionChoice
     from ._datamap import (
         AccountLink,
         Anonymization,

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from .._errors import Problem
 from .._types import LocalizedText, closest
+from ._check_retention import conditional_findings, retention_choices, rule_for_record_type
 from ._datamap import DataMap, RecordType
 from ._policy import Policy
 from ._policy_retention import RetentionRule, Trigger
@@ -152,36 +153,18 @@ def datamap_vocabulary_problems(datamap: DataMap, policy: Policy) -> list[Proble
                         + (f"; did you mean {hint!r}?" if hint else ""),
                     )
                 )
-        if rt.retention is not None and rt.retention not in rule_keys:
-            hint = closest(rt.retention, rule_keys)
-            problems.append(
-                Problem(
-                    f"record_types[{i}].retention",
-                    f"unknown retention rule {rt.retention!r}"
-                    + (f"; did you mean {hint!r}?" if hint else ""),
+        for j, entry in enumerate(rt.retention_entries):
+            if entry.rule not in rule_keys:
+                hint = closest(entry.rule, rule_keys)
+                where = f"[{j}].rule" if rt.is_conditional else ""
+                problems.append(
+                    Problem(
+                        f"record_types[{i}].retention{where}",
+                        f"unknown retention rule {entry.rule!r}"
+                        + (f"; did you mean {hint!r}?" if hint else ""),
+                    )
                 )
-            )
     return problems
-
-
-def rule_for_record_type(policy: Policy, rt: RecordType) -> RetentionRule | None:
-    """The retention rule that governs records of ``rt``.
-
-    The data map's ``retention`` key wins; otherwise the rule covering the most specific
-    categories of the record type's fields, preferring the rule that covers the most fields.
-    """
-    if rt.retention is not None:
-        return policy.rule(rt.retention)
-    votes: dict[str, int] = {}
-    for f in rt.fields:
-        for cat in f.categories:
-            rule = policy.rule_for(cat)
-            if rule is not None:
-                votes[rule.key] = votes.get(rule.key, 0) + 1
-    if not votes:
-        return None
-    best = max(votes, key=lambda k: (votes[k], -[r.key for r in policy.retention].index(k)))
-    return policy.rule(best)
 
 
 def _missing_translations(
@@ -341,13 +324,10 @@ def _datamap_findings(policy: Policy, datamap: DataMap) -> Iterator[Finding]:
                         f"{where}.fields[{j}].categories[{k}]",
                         f"{rt.name}.{f.name} stores {cat!r}, which no retention rule covers",
                     )
-        rule = (
-            rule_for_record_type(policy, rt)
-            if rt.retention is None or any(r.key == rt.retention for r in policy.retention)
-            else None
-        )
-        if rule is not None:
-            yield from _trigger_findings(rule, rt, where, datamap)
+        for choice in retention_choices(policy, rt):
+            yield from _trigger_findings(choice.rule, rt, where, datamap, choice.trigger_field)
+        for code, severity, location, message in conditional_findings(rt, where):
+            yield Finding(code, Severity(severity), location, message)
     for i, c in enumerate(policy.collection):
         if not any(is_within(s, c.category) for s in stored):
             yield Finding(
@@ -359,9 +339,13 @@ def _datamap_findings(policy: Policy, datamap: DataMap) -> Iterator[Finding]:
 
 
 def _trigger_findings(
-    rule: RetentionRule, rt: RecordType, where: str, datamap: DataMap
+    rule: RetentionRule,
+    rt: RecordType,
+    where: str,
+    datamap: DataMap,
+    trigger_field: str | None = None,
 ) -> Iterator[Finding]:
-    triggers = {rule.trigger}
+    triggers = {rule.trigger} if trigger_field is None else set()
     if rule.override is not None and rule.override.trigger is not None:
         triggers.add(rule.override.trigger)
     for trigger in triggers:

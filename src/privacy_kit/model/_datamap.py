@@ -12,13 +12,14 @@ from __future__ import annotations
 import enum
 import functools
 from collections.abc import Iterator
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Discriminator, Field, Tag, model_validator
 from pydantic_core import PydanticCustomError
 
 from .._errors import Problem, WrongTypeError
 from .._types import LocalizedText, Model, closest, unknown_name
+from ._conditions import RetentionChoice, retention_entry_problems
 
 __all__ = [
     "AccountLink",
@@ -150,6 +151,17 @@ class AccountLink(Model):
     record_type: str
 
 
+def _retention_form(value: Any) -> str:
+    # Tags that are not identifiers stay out of error locations (see format_location).
+    return "entry list" if isinstance(value, list | tuple) else "rule key"
+
+
+_Retention = Annotated[
+    Annotated[str, Tag("rule key")] | Annotated[tuple[RetentionChoice, ...], Tag("entry list")],
+    Discriminator(_retention_form),
+]
+
+
 class RecordType(Model):
     """A kind of record in a store: a table, a collection, a set of documents."""
 
@@ -162,7 +174,23 @@ class RecordType(Model):
     subjects: tuple[SubjectLink, ...] = ()
     timestamps: Timestamps = Timestamps()
     account: AccountLink | None = None
-    retention: str | None = Field(default=None, description="Retention rule key, if not derived")
+    retention: _Retention | None = Field(
+        default=None,
+        description="Retention rule key, if not derived; or a list of {rule, when, trigger_field} "
+        "entries, one per state of the records (the first whose 'when' matches wins)",
+    )
+
+    @property
+    def retention_entries(self) -> tuple[RetentionChoice, ...]:
+        """The ``retention`` entries: one for a rule key, none when the rule is derived."""
+        if isinstance(self.retention, str):
+            return (RetentionChoice(rule=self.retention),)
+        return self.retention or ()
+
+    @property
+    def is_conditional(self) -> bool:
+        """Whether the record type's rules depend on the record's state (a ``retention`` list)."""
+        return isinstance(self.retention, tuple)
 
     @property
     def table_name(self) -> str:
@@ -292,7 +320,7 @@ class DataMap(Model):
                         r.table_name,
                         [f"{s.role_name}: {s.kind} ({s.field})" for s in r.subjects],
                         len(r.fields),
-                        r.retention,
+                        ", ".join(e.rule for e in r.retention_entries) or None,
                     )
                     for r in self.record_types
                 ],
@@ -433,6 +461,7 @@ def _datamap_problems(dm: DataMap) -> Iterator[Problem]:
                 )
         if r.account is not None and r.account.field not in declared:
             yield missing(f"{where}.account.field", r.account.field, "account field")
+        yield from retention_entry_problems(r, where)
     names_all = list(seen)
     for i, r in enumerate(dm.record_types):
         if r.account is not None and r.account.record_type not in seen:

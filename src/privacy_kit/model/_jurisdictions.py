@@ -56,6 +56,54 @@ class Jurisdiction:
     breach_authority: str | None = None
     gpc_is_opt_out: bool = False
     notes: tuple[str, ...] = ()
+    countries: frozenset[str] = frozenset()
+    """ISO 3166-1 alpha-2 codes of the countries the regime covers (data stored there needs no
+    transfer mechanism under it)."""
+
+    def covers(self, country: str) -> bool:
+        """Whether ``country`` (ISO 3166-1 alpha-2) is within the regime's area.
+
+        Example:
+            >>> get_jurisdiction("gdpr").covers("IE"), get_jurisdiction("gdpr").covers("US")
+            (True, False)
+        """
+        return country.upper() in self.countries
+
+
+_EEA = frozenset(
+    # EU member states (Treaty on European Union Art. 52) and the EEA EFTA states (EEA Agreement)
+    [
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+        "IS",
+        "LI",
+        "NO",
+    ]
+)
 
 
 _ALL: tuple[Jurisdiction, ...] = (
@@ -63,6 +111,7 @@ _ALL: tuple[Jurisdiction, ...] = (
         key="gdpr",
         name="EU General Data Protection Regulation",
         region="EU/EEA",
+        countries=_EEA,
         request_deadline=RequestDeadline(
             respond_within=Duration(months=1),
             extension=Duration(months=2),
@@ -79,6 +128,7 @@ _ALL: tuple[Jurisdiction, ...] = (
         key="uk_gdpr",
         name="UK GDPR and Data Protection Act 2018",
         region="UK",
+        countries=frozenset({"GB"}),
         request_deadline=RequestDeadline(
             respond_within=Duration(months=1),
             extension=Duration(months=2),
@@ -93,6 +143,7 @@ _ALL: tuple[Jurisdiction, ...] = (
         key="ccpa",
         name="California Consumer Privacy Act as amended by the CPRA",
         region="US-CA",
+        countries=frozenset({"US"}),
         request_deadline=RequestDeadline(
             respond_within=Duration(days=45),
             extension=Duration(days=45),
@@ -112,6 +163,7 @@ _ALL: tuple[Jurisdiction, ...] = (
         key="lgpd",
         name="Brazil's Lei Geral de Proteção de Dados",
         region="BR",
+        countries=frozenset({"BR"}),
         request_deadline=RequestDeadline(
             respond_within=Duration(days=15), citation="LGPD Art. 19 II"
         ),
@@ -121,6 +173,7 @@ _ALL: tuple[Jurisdiction, ...] = (
         key="pipeda",
         name="Canada's Personal Information Protection and Electronic Documents Act",
         region="CA",
+        countries=frozenset({"CA"}),
         request_deadline=RequestDeadline(
             respond_within=Duration(days=30),
             extension=Duration(days=30),

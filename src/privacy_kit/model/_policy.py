@@ -31,6 +31,7 @@ from ._policy_collection import (
     Storage,
     SubjectScope,
     TaxonomySpec,
+    storage_problems,
 )
 from ._policy_retention import RetentionRule
 from ._policy_rights import (
@@ -333,6 +334,7 @@ def _policy_problems(policy: Policy) -> Iterator[Problem]:
         for j, k in enumerate(loc.categories):
             refs.category(f"storage.locations[{i}].categories[{j}]", k)
     refs.unique("storage.locations", (s.key for s in policy.storage.locations), "storage location")
+    refs.problems.extend(storage_problems(policy.storage))
     refs.unique("security", (s.key for s in policy.security), "security measure")
 
     for i, rule in enumerate(policy.retention):

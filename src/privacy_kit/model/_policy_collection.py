@@ -7,11 +7,13 @@ it is protected, as the frozen pydantic models of those sections of a
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
 from typing import Literal
 
 from pydantic import Field
 
-from .._types import LocalizedText, Model
+from .._errors import Problem
+from .._types import Duration, LocalizedText, Model
 from ._taxonomy import DataCategory, Purpose, SubjectKind
 
 __all__ = [
@@ -119,7 +121,13 @@ class Recipient(Model):
 
 
 class StorageLocation(Model):
-    """Where data is stored."""
+    """Where data is stored: live systems, or backups that roll off within ``expiry``.
+
+    Example:
+        >>> StorageLocation(key="snapshots", provider="Cloud", country="IE", kind="backup",
+        ...                 expiry="P30D").expiry.describe()
+        '30 days'
+    """
 
     key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     provider: str
@@ -127,6 +135,15 @@ class StorageLocation(Model):
     region: str | None = None
     categories: tuple[str, ...] = Field(default=(), description="Empty means all")
     description: LocalizedText | None = None
+    kind: Literal["live", "backup"] = Field(
+        default="live", description="live systems, or backups (which need an 'expiry')"
+    )
+    expiry: Duration | None = Field(
+        default=None, description="For backups: every copy rolls off within this"
+    )
+    stores: tuple[str, ...] = Field(
+        default=(), description="The data map's stores held here; empty means all"
+    )
 
 
 class Transfer(Model):
@@ -162,3 +179,22 @@ class SecurityMeasure(Model):
     ]
     description: LocalizedText
     standard: str | None = Field(default=None, description="e.g. TLS 1.2+, AES-256, PCI-DSS")
+
+
+def storage_problems(storage: Storage) -> Iterator[Problem]:
+    """Located problems of the storage locations (a backup needs its expiry, a live one has none)."""
+    for i, loc in enumerate(storage.locations):
+        if loc.kind == "backup" and loc.expiry is None:
+            yield Problem(
+                f"storage.locations[{i}].expiry",
+                f"backup location {loc.key!r} needs an 'expiry': within how long its copies roll "
+                "off (the notice promises it)",
+            )
+        if loc.kind == "live" and loc.expiry is not None:
+            yield Problem(
+                f"storage.locations[{i}].expiry",
+                f"'expiry' is for backups; set kind: backup on {loc.key!r} or remove it",
+            )
+        for j, store in enumerate(loc.stores):
+            if store in loc.stores[:j]:
+                yield Problem(f"storage.locations[{i}].stores[{j}]", f"duplicate store {store!r}")

@@ -101,6 +101,11 @@ class RetentionRule(Model):
         default=None, description="A minimum the law requires; the rule must not be shorter"
     )
     exceptions: tuple[RetentionException, ...] = ()
+    purge_within: Duration | None = Field(
+        default=None,
+        description="After the action is due, it is carried out on live systems within this "
+        "(staged deletion); backups then roll off within their storage location's expiry",
+    )
 
     @property
     def effective_duration(self) -> Duration:

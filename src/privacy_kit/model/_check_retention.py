@@ -1,0 +1,236 @@
+"""Which retention rule governs which records of a record type, and the findings on conditional rules.
+
+A record type takes one rule (its ``retention`` key, or the rule its categories derive), or a list
+of entries each covering the records in one state (:mod:`privacy_kit.model._conditions`).
+:func:`retention_choices` gives the entries resolved to rules, first match first, and
+:func:`rule_for_record` the rule of one record. :func:`conditional_findings` reports entries that
+can match the same record (``retention-conditions-overlap``) and records no entry matches
+(``retention-conditions-gap``), by trying every combination of the values the conditions tell apart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ._conditions import Condition
+
+if TYPE_CHECKING:
+    from ._datamap import RecordType
+    from ._policy import Policy
+    from ._policy_retention import RetentionRule
+
+__all__ = ["RuleChoice", "retention_choices", "rule_for_record", "rule_for_record_type"]
+
+_MAX_STATES = 4096
+
+
+@attrs.frozen
+class RuleChoice:
+    """A rule and the records of a record type it governs.
+
+    Attributes:
+        rule: the retention rule.
+        when: the state it covers (``None``: every record, or every record no earlier entry took).
+        unless: the conditions of the earlier entries (the first matching entry wins).
+        trigger_field: the record's time field the rule's trigger reads (``None``: the data
+            map's ``timestamps``, or the account's).
+        index: the entry's position in the record type's ``retention`` list (``None``: not a list).
+    """
+
+    rule: RetentionRule
+    when: Condition | None = None
+    unless: tuple[Condition, ...] = ()
+    trigger_field: str | None = None
+    index: int | None = None
+
+    def matches(self, record: Mapping[str, Any]) -> bool:
+        """Whether ``record`` falls under this entry."""
+        if self.when is not None and not self.when.evaluate(record):
+            return False
+        return not any(u.evaluate(record) for u in self.unless)
+
+    def describe(self) -> str:
+        """The state in words (``trashed_at is not null``; ``any other record``)."""
+        if self.when is not None:
+            return self.when.describe()
+        return "any other record" if self.unless else "every record"
+
+
+def retention_choices(policy: Policy, rt: RecordType) -> tuple[RuleChoice, ...]:
+    """The rules governing ``rt``'s records, one per state, the first match first.
+
+    Example:
+        >>> import privacy_kit as pk
+        >>> policy = pk.load_policy(pk.example_path())
+        >>> users = pk.load_datamap(pk.example_path("datamap.yaml")).record_type("users")
+        >>> [c.rule.key for c in retention_choices(policy, users)]
+        ['account_data']
+    """
+    if not rt.is_conditional:
+        if isinstance(rt.retention, str) and rt.retention not in {r.key for r in policy.retention}:
+            return ()  # an unknown key: reported by check() as unknown-reference
+        rule = rule_for_record_type(policy, rt)
+        return () if rule is None else (RuleChoice(rule),)
+    keys = {r.key for r in policy.retention}
+    out: list[RuleChoice] = []
+    earlier: list[Condition] = []
+    for j, entry in enumerate(rt.retention_entries):
+        if entry.rule in keys:
+            out.append(
+                RuleChoice(
+                    policy.rule(entry.rule),
+                    when=entry.when,
+                    unless=tuple(earlier),
+                    trigger_field=entry.trigger_field,
+                    index=j,
+                )
+            )
+        if entry.when is not None:
+            earlier.append(entry.when)
+    return tuple(out)
+
+
+def rule_for_record_type(policy: Policy, rt: RecordType) -> RetentionRule | None:
+    """The retention rule that governs records of ``rt``.
+
+    The data map's ``retention`` key wins; otherwise the rule covering the most specific
+    categories of the record type's fields, preferring the rule that covers the most fields.
+    A record type whose rules depend on the record's state (a ``retention`` list) has one rule
+    only when every entry names the same one, else ``None``: use
+    :func:`~privacy_kit.model.retention_choices` or :func:`~privacy_kit.model.rule_for_record`.
+    """
+    if rt.is_conditional:
+        keys = {e.rule for e in rt.retention_entries}
+        return policy.rule(keys.pop()) if len(keys) == 1 else None
+    if isinstance(rt.retention, str):
+        return policy.rule(rt.retention)
+    votes: dict[str, int] = {}
+    for f in rt.fields:
+        for cat in f.categories:
+            rule = policy.rule_for(cat)
+            if rule is not None:
+                votes[rule.key] = votes.get(rule.key, 0) + 1
+    if not votes:
+        return None
+    best = max(votes, key=lambda k: (votes[k], -[r.key for r in policy.retention].index(k)))
+    return policy.rule(best)
+
+
+def rule_for_record(policy: Policy, rt: RecordType, record: Mapping[str, Any]) -> RuleChoice | None:
+    """The entry whose state ``record`` is in (``None``: no rule covers it).
+
+    Example:
+        >>> import privacy_kit as pk
+        >>> policy = pk.load_policy(pk.example_path())
+        >>> users = pk.load_datamap(pk.example_path("datamap.yaml")).record_type("users")
+        >>> rule_for_record(policy, users, {"id": 1}).rule.key
+        'account_data'
+    """
+    return next((c for c in retention_choices(policy, rt) if c.matches(record)), None)
+
+
+# == overlap and gap ================================================================================
+def _domain(rt: RecordType, field: str, conditions: list[Condition]) -> list[Any]:
+    """NULL, every value the conditions name for ``field``, and one value none of them names."""
+    named: list[Any] = []
+    for cond in conditions:
+        for leaf in _leaves(cond):
+            if leaf.field == field:
+                named.extend(v for v in leaf.values() if v not in named)
+    kind = rt.field(field).type if rt.has_field(field) else "text"
+    if kind == "boolean":
+        return [None, True, False]
+    other: Any
+    if kind in ("integer", "real"):
+        numbers = [v for v in named if isinstance(v, int | float) and not isinstance(v, bool)]
+        other = (max(numbers) + 1) if numbers else 0
+    elif kind in ("timestamp", "date"):
+        other = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    else:
+        other = "\x00" + "".join(str(v) for v in named)  # equals none of them
+    return [None, *named, other]
+
+
+def _leaves(cond: Condition) -> Iterator[Condition]:
+    if cond.field is not None:
+        yield cond
+    for part in cond.parts():
+        yield from _leaves(part)
+
+
+def _state_text(state: Mapping[str, Any], named: set[tuple[str | None, Any]]) -> str:
+    parts = []
+    for field, value in state.items():
+        if value is None:
+            parts.append(f"{field} null")
+        elif (field, value) in named:
+            parts.append(f"{field} = {value!r}")
+        else:
+            parts.append(f"{field} some other value")
+    return ", ".join(parts)
+
+
+def conditional_findings(rt: RecordType, where: str) -> Iterator[tuple[str, str, str, str]]:
+    """``(code, severity, location, message)``: ``retention-conditions-overlap`` and
+    ``retention-conditions-gap`` for ``rt``'s conditional entries."""
+    if not rt.is_conditional:
+        return
+    conditions = [e.when for e in rt.retention_entries if e.when is not None]
+    entries = rt.retention_entries
+    fields = sorted({f for c in conditions for f in c.fields()})
+    domains = [_domain(rt, f, conditions) for f in fields]
+    named = {(leaf.field, v) for c in conditions for leaf in _leaves(c) for v in leaf.values()}
+    size = 1
+    for d in domains:
+        size *= len(d)
+    if size > _MAX_STATES:
+        yield (
+            "retention-conditions-overlap",
+            "warning",
+            f"{where}.retention",
+            (
+                f"{rt.name}: the conditions read too many values to compare ({size} states); "
+                "the entries may overlap or leave records uncovered, so check them by hand"
+            ),
+        )
+        return
+    overlaps: dict[tuple[int, int], Mapping[str, Any]] = {}
+    gap: Mapping[str, Any] | None = None
+    for values in itertools.product(*domains):
+        state: Mapping[str, Any] = dict(zip(fields, values, strict=True))
+        matched = [j for j, e in enumerate(entries) if e.when is None or e.when.evaluate(state)]
+        explicit = [j for j in matched if entries[j].when is not None]
+        for a, b in itertools.combinations(explicit, 2):
+            overlaps.setdefault((a, b), state)
+        if not matched and gap is None:
+            gap = state
+    for (a, b), state in overlaps.items():
+        first, second = entries[a], entries[b]
+        assert first.when is not None
+        assert second.when is not None
+        same_fields = set(first.when.fields()) == set(second.when.fields())
+        yield (
+            "retention-conditions-overlap",
+            "error" if same_fields else "warning",
+            f"{where}.retention[{b}].when",
+            f"{rt.name}: entries {a} (rule {first.rule!r}) and {b} (rule {second.rule!r}) "
+            + ("both match" if same_fields else "may overlap: both match")
+            + f" a record with {_state_text(state, named)}; the first one wins, so make the "
+            "conditions exclusive",
+        )
+    if gap is not None:
+        yield (
+            "retention-conditions-gap",
+            "error",
+            f"{where}.retention",
+            (
+                f"{rt.name}: a record with {_state_text(gap, named)} matches no entry, so no "
+                "rule removes it; cover that state or end with an entry without 'when' (the "
+                "catch-all)"
+            ),
+        )
