@@ -24,17 +24,19 @@ from .._types import require_aware
 from ..adapters import After, And, Before, Capability, In, IsNull, Not, Or, Related, Selection
 from ..adapters._base import WRITE_BATCH
 from ..adapters._order import store_deletion_order
-from ..model._check import rule_for_record_type
+from ..model._check_retention import retention_choices
 from ..model._datamap import DataMap, RecordType
 from ..model._policy import Policy
 from ..model._policy_retention import RetentionRule
+from ..model._staged import staged_bound
 from ._commitments import Commitment, CommitmentRegistry
 from ._holds import HoldRegistry, combine_holds
 from ._journal import RetentionJournal
 from ._orphans import find_orphans
 from ._plan_model import RetentionEntry, RetentionPlan
-from ._rules import Action, TriggerSource, _Group, _groups, _Stage, _stages, cutoff, trigger_source
+from ._rules import Action, TriggerSource, _Group, _groups, _Stage, _stages, cutoff
 from ._settings import RetentionSettings
+from ._states import choice_selection, choice_source, rule_choices, with_state
 
 if TYPE_CHECKING:
     from .._scope import Resolver, Scope, Subject
@@ -104,11 +106,8 @@ def plan_retention(
             holds_cache[rt.name] = (combine_holds(found), tuple(h.id for h, _ in found))
         return holds_cache[rt.name]
 
-    for rt in datamap.record_types:
-        rule = rule_for_record_type(policy, rt)
-        if rule is None:
-            skipped.append((rt.name, "no retention rule covers it"))
-            continue
+    for rt, choice in rule_choices(policy, datamap, skipped):
+        rule = choice.rule
         held, hold_ids = holds_for(rt)
         if settings is not None and rule.override is not None and rt.account is None:
             notes.append(
@@ -116,7 +115,7 @@ def plan_retention(
                 "account link, so the policy's default applies to all of it"
             )
         for group in _groups(rule, rt, settings):
-            source = trigger_source(datamap, rt, group.trigger)
+            source = choice_source(datamap, rt, choice, group.trigger)
             if source is None:
                 skipped.append(
                     (
@@ -130,6 +129,7 @@ def plan_retention(
                 )
                 continue
             stages = _stages(rule, rt, group.duration, source)
+            bound = staged_bound(policy, rule, datamap)
             # Stages are disjoint windows of trigger time: the latest stage takes the oldest
             # records, each earlier stage the band between its cutoff and the next one's.
             later: dt.datetime | None = None
@@ -146,8 +146,9 @@ def plan_retention(
                     window=(upper, later),
                     held=(held, hold_ids),
                     batch_size=size,
+                    state=choice_selection(choice),
                 )
-                planned.append(entry)
+                planned.append(with_state(entry, choice, bound, at))
                 later = upper
             entries.extend(reversed(planned))
             if planned and planned[0].account_selection is not None and not planned[0].recheck:
@@ -181,6 +182,7 @@ def plan_retention(
                 at.isoformat(),
                 [
                     [e.rule, e.record_type, e.action, e.group, e.cutoff.isoformat(), list(e.fields)]
+                    + ([e.when] if e.when is not None else [])
                     for e in entries
                 ],
             ]
@@ -291,11 +293,11 @@ def _orphan_notes(
             or rt.name == accounts.name
         ):
             continue
-        other = rule_for_record_type(policy, rt)
-        if other is None:
-            continue
-        source = trigger_source(datamap, rt, other.trigger)
-        if source is not None and source.account == accounts.name:
+        for choice in retention_choices(policy, rt):
+            other = choice.rule
+            source = choice_source(datamap, rt, choice, other.trigger)
+            if source is None or source.account != accounts.name:
+                continue
             longest = max(
                 [other.effective_duration, *(e.duration for e in other.exceptions if e.duration)]
             )
@@ -318,6 +320,7 @@ def _entry(
     window: tuple[dt.datetime, dt.datetime | None],
     held: tuple[Selection | None, tuple[str, ...]],
     batch_size: int,
+    state: Selection | None = None,
 ) -> RetentionEntry:
     upper, lower = window
     held_sel, hold_ids = held
@@ -343,6 +346,8 @@ def _entry(
     if stage.action == "minimize":
         # Only records still holding something to clear: a re-run changes nothing.
         parts.append(Or(tuple(Not(IsNull(f)) for f in stage.fields)))
+    if state is not None:
+        parts.append(state)  # the record's state: re-checked by the statement itself
     base: Selection = parts[0] if len(parts) == 1 else And(tuple(parts))
     entry = RetentionEntry(
         rule=rule.key,

@@ -50,6 +50,10 @@ class RetentionEntry:
         commitment: the commitment the entry carries out (``None``: a rule's entry). Its
             ``rule`` is then the commitment's id, its ``group`` ``commitment`` and its ``cutoff``
             the commitment's due date; ``minimize`` clears the kept fields.
+        when: for a record type whose rules depend on the record's state, the state this
+            entry covers (part of ``selection``, so each statement re-checks it).
+        gone_from_backups_by: when the records this entry removes are gone from the backups
+            holding them too (``None``: no backup location holds them).
         recheck: for a trigger via the account, each statement re-checks the account's
             ``account_selection`` itself (a sub-select on the accounts, see
             :class:`~privacy_kit.adapters.Related`), so an account reopened after its key was
@@ -77,6 +81,8 @@ class RetentionEntry:
     hold_ids: tuple[str, ...]
     commitment: Commitment | None = None
     recheck: bool = False
+    when: str | None = None
+    gone_from_backups_by: dt.datetime | None = None
 
     def describe(self) -> str:
         """One line: what, where, which records, how many."""
@@ -103,8 +109,12 @@ class RetentionEntry:
             + (f" and > {self.after.isoformat()}" if self.after is not None else "")
             + f"); group {self.group}"
         )
+        if self.when is not None:
+            text += f"; only where {self.when}"
         if self.kept:
             text += "; keeping " + ", ".join(f"{f} until +{d}" for f, d in self.kept)
+        if self.gone_from_backups_by is not None:
+            text += f"; gone from backups by {self.gone_from_backups_by.date().isoformat()}"
         if self.held:
             text += f"; {self.held} held ({', '.join(self.hold_ids)})"
         return text
