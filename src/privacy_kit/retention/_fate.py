@@ -19,14 +19,16 @@ from .._errors import ConfigurationError
 from .._scope import Stores
 from .._types import Duration, require_aware
 from ..adapters import Eq
-from ..model._check import rule_for_record_type
+from ..model._check_retention import RuleChoice, rule_for_record
 from ..model._datamap import RecordType
 from ..model._policy import Policy
-from ..model._policy_retention import Trigger
+from ..model._policy_retention import RetentionRule, Trigger
+from ..model._staged import staged_bound
 from ._commitments import Commitment, CommitmentRegistry
 from ._holds import HoldRegistry
-from ._rules import Action, _final_action, _Group, _groups, _stages, expires_at, trigger_source
+from ._rules import Action, _final_action, _Group, _groups, _stages, expires_at
 from ._settings import RetentionSettings, check_override
+from ._states import choice_source
 
 if TYPE_CHECKING:
     from .._scope import Resolver
@@ -63,6 +65,12 @@ class RecordFate:
         held: the ids of the legal holds in force on the record.
         expired: the action is due at ``now`` (a sweep would act, unless held).
         commitments: the pending commitments on the record (an erasure kept it until a date).
+        when: for a record type whose rules depend on the record's state, the state it is in
+            (which chose ``rule``).
+        gone_from_live_by: when it is gone from live systems at the latest (the rule's
+            ``purge_within`` after ``expires_at``).
+        gone_from_backups_by: when it is gone from backups too (the outer bound; ``None``
+            while ``expires_at`` is unknown).
         untimed: no sweep can time it: its trigger time is its account's and the account no
             longer exists (or it links to none), and no commitment gives it an end.
         sentence: the answer in one readable sentence.
@@ -84,6 +92,9 @@ class RecordFate:
     expired: bool = False
     commitments: tuple[str, ...] = ()
     untimed: bool = False
+    when: str | None = None
+    gone_from_live_by: dt.datetime | None = None
+    gone_from_backups_by: dt.datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (for an export manifest)."""
@@ -105,6 +116,9 @@ class RecordFate:
             "expired": self.expired,
             "commitments": list(self.commitments),
             "untimed": self.untimed,
+            "when": self.when,
+            "gone_from_live_by": _iso(self.gone_from_live_by),
+            "gone_from_backups_by": _iso(self.gone_from_backups_by),
             "sentence": self.sentence,
         }
 
@@ -155,6 +169,11 @@ def record_fate(
     if isinstance(record_or_key, Mapping):
         record = dict(record_or_key)
         key = record.get(rt.primary_key)
+        state_fields = {f for e in rt.retention_entries if e.when for f in e.when.fields()}
+        if key is not None and not state_fields <= record.keys():
+            # The rule depends on fields the caller left out: read them from the store.
+            stored = _load_one(stores, rt, key)
+            record = record if stored is None else {**stored, **record}
     else:
         key = record_or_key
         loaded = _load_one(stores, rt, key)
@@ -189,14 +208,16 @@ def _rule_fate(
 ) -> RecordFate:
     """What the record's retention rule does to it, and when."""
     name = f"{rt.name} {key}"
-    rule = rule_for_record_type(policy, rt)
-    if rule is None:
+    choice = rule_for_record(policy, rt, record)
+    if choice is None:
+        state = " in its present state" if rt.is_conditional else ""
         return RecordFate(
             record_type=rt.name,
             key=key,
             held=held,
-            sentence=f"{name} is not covered by any retention rule, so no sweep removes it.",
+            sentence=f"{name} is not covered by any retention rule{state}, so no sweep removes it.",
         )
+    rule = choice.rule
     group = _groups(rule, rt, None)[0]
     account_key = record.get(rt.account.field) if rt.account is not None else None
     if settings is not None and rule.override is not None and rt.account is not None:
@@ -206,7 +227,7 @@ def _rule_fate(
             group = _Group(
                 "override", rule.override.trigger or rule.trigger, chosen, override=chosen
             )
-    source = trigger_source(stores.datamap, rt, group.trigger)
+    source = choice_source(stores.datamap, rt, choice, group.trigger)
     if source is None:
         return RecordFate(
             record_type=rt.name,
@@ -277,9 +298,10 @@ def _rule_fate(
     expired = due <= at
     span = f"{final.duration.describe()} after" if final.duration else "at"
     verb = {"delete": "deleted", "anonymize": "anonymised"}.get(final.action, final.action)
+    where = f" (records where {choice.describe()})" if choice.index is not None else ""
     tense = "was due to be" if expired else "will be"
     sentence = (
-        f"{name} {tense} {verb} on {_when(due)} by rule {rule.key!r}: {span} "
+        f"{name} {tense} {verb} on {_when(due)} by rule {rule.key!r}{where}: {span} "
         f"{group.trigger.value} ({source.describe()} = {_when(trigger_time)}; {whose})."
     )
     for stage in fate_stages[:-1]:
@@ -288,6 +310,8 @@ def _rule_fate(
             f"{'were' if stage.at <= at else 'will be'} cleared; the rest is kept for a legal "
             "obligation."
         )
+    staged = _staged_text(policy, stores, rule, due)
+    sentence += staged[0]
     if held:
         sentence += f" It is under legal hold ({', '.join(held)}) and is kept while the hold lasts."
     return RecordFate(
@@ -305,6 +329,9 @@ def _rule_fate(
         held=held,
         expired=expired,
         sentence=sentence,
+        when=_state(choice),
+        gone_from_live_by=staged[1],
+        gone_from_backups_by=staged[2],
     )
 
 
@@ -360,3 +387,30 @@ def _with_commitments(fate: RecordFate, found: list[Commitment], at: dt.datetime
         untimed=False,
         sentence=sentence,
     )
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _state(choice: RuleChoice) -> str | None:
+    return None if choice.index is None else choice.describe()
+
+
+def _staged_text(
+    policy: Policy, stores: Stores, rule: RetentionRule, due: dt.datetime
+) -> tuple[str, dt.datetime, dt.datetime]:
+    """The live-purge and backup stages after ``due``: a sentence, and both dates."""
+    bound = staged_bound(policy, rule, stores.datamap)
+    live, backups = bound.live_by(due), bound.backups_by(due)
+    if not bound.staged:
+        return "", live, backups
+    text = ""
+    if bound.purge_within is not None:
+        text += f" It is gone from live systems by {_when(live)}"
+    if bound.backup_expiry is not None:
+        text += (" and" if text else " It is gone") + (
+            f" from backups by {_when(backups)} ({', '.join(bound.backups)} roll off within "
+            f"{bound.backup_expiry.describe()})"
+        )
+    return text + ".", live, backups

@@ -15,16 +15,18 @@ import attrs
 from .._errors import ConfigurationError
 from .._scope import Scope
 from .._types import require_aware
-from ..adapters import Selection
+from ..adapters import Adapter, And, Not, Or, Selection
 from ..adapters._base import WRITE_BATCH
 from ..adapters._order import store_deletion_order
 from ..audit._log import AuditLog
 from ..model._check import rule_for_record_type
+from ..model._check_retention import retention_choices
 from ..model._datamap import FieldSpec, RecordType, SubjectLink
 from ..model._policy import Policy
 from ..model._policy_retention import ExceptionKind, RetentionException, RetentionRule
 from ..model._taxonomy import is_within
 from ..retention._anonymize import FieldAnonymization, strategy_for, update_method
+from ..retention._states import choice_selection
 from ._erasure import (
     ErasureAction,
     ErasurePlan,
@@ -48,6 +50,39 @@ def _invoked(
         if e.kind not in waive
         and (e.duration is not None or e.kind is ExceptionKind.SHARED_CONTENT)
     ]
+
+
+def _rule_parts(
+    policy: Policy,
+    rt: RecordType,
+    adapter: Adapter,
+    whole: tuple[Selection, int],
+    waived: Collection[ExceptionKind],
+) -> list[tuple[RetentionRule | None, Selection, int, str]]:
+    """``(rule, selection, count, step suffix)`` per state whose rule keeps something.
+
+    A record type whose rules depend on the record's state is split by state only when some of
+    its rules have an exception to invoke; otherwise every state is erased alike.
+    """
+    work, count = whole
+    choices = retention_choices(policy, rt)
+    if not rt.is_conditional or not any(_invoked(c.rule, waived) for c in choices):
+        return [(rule_for_record_type(policy, rt), work, count, "")]
+    parts: list[tuple[RetentionRule | None, Selection, int, str]] = []
+    states: list[Selection] = []
+    for choice in choices:
+        state = choice_selection(choice)
+        if state is None:
+            selection = work
+        else:
+            states.append(state)
+            selection = And((work, state))
+        parts.append((choice.rule, selection, adapter.count(rt, selection), f":{choice.index}"))
+    if all(c.when is not None for c in choices):
+        # Records in no state the data map names: no rule keeps them.
+        rest = And((work, Not(Or(tuple(states)))))
+        parts.append((None, rest, adapter.count(rt, rest), ":other"))
+    return parts
 
 
 def _covers(exc: RetentionException, rule: RetentionRule, field: FieldSpec) -> bool:
@@ -151,73 +186,74 @@ def plan_erasure(
                         selection=selection & on_hold,
                     )
                 )
-        rule = rule_for_record_type(policy, rt)
-        candidates = _candidates(rt, link, owns)
-        covered: dict[str, None] = {}
-        for exc in _invoked(rule, waived):
-            assert rule is not None  # _invoked returns nothing without a rule
-            fields = tuple(f.name for f in candidates if _covers(exc, rule, f))
-            if not fields:
+        whole = (work, count)
+        for rule, work, count, suffix in _rule_parts(policy, rt, adapter, whole, waived):
+            candidates = _candidates(rt, link, owns)
+            covered: dict[str, None] = {}
+            for exc in _invoked(rule, waived):
+                assert rule is not None  # _invoked returns nothing without a rule
+                fields = tuple(f.name for f in candidates if _covers(exc, rule, f))
+                if not fields:
+                    continue
+                covered.update(dict.fromkeys(fields))
+                kept.append(
+                    KeptItem(
+                        rt.name,
+                        role,
+                        count,
+                        KeepReason(exc.kind.value),
+                        exc.reason.get_text("en"),
+                        fields=fields,
+                        until=exc.duration.after(now) if exc.duration is not None else None,
+                        citation=exc.citation,
+                        selection=work,
+                    )
+                )
+            rest = [f for f in candidates if f.name not in covered]
+            if owns and not covered:
+                steps.append(
+                    ErasureStep(
+                        f"{rt.name}:{role}:delete{suffix}",
+                        rt.name,
+                        role,
+                        ErasureAction.DELETE,
+                        work,
+                        count,
+                        method="pushed down: delete the selection",
+                    )
+                )
                 continue
-            covered.update(dict.fromkeys(fields))
-            kept.append(
-                KeptItem(
-                    rt.name,
-                    role,
-                    count,
-                    KeepReason(exc.kind.value),
-                    exc.reason.get_text("en"),
-                    fields=fields,
-                    until=exc.duration.after(now) if exc.duration is not None else None,
-                    citation=exc.citation,
-                    selection=work,
+            if owns:
+                # The record is kept for the covered fields: it keeps its key and its link to the
+                # subject (the reason is about them), and everything else of theirs is anonymised.
+                rest = [f for f in rest if f.name != link.field]
+            if rest:
+                strategies = tuple(strategy_for(f) for f in rest)
+                steps.append(
+                    ErasureStep(
+                        f"{rt.name}:{role}:anonymize{suffix}",
+                        rt.name,
+                        role,
+                        ErasureAction.ANONYMIZE,
+                        work,
+                        count,
+                        fields=strategies,
+                        method=_method_text(strategies, update_method(adapter)),
+                    )
                 )
-            )
-        rest = [f for f in candidates if f.name not in covered]
-        if owns and not covered:
-            steps.append(
-                ErasureStep(
-                    f"{rt.name}:{role}:delete",
-                    rt.name,
-                    role,
-                    ErasureAction.DELETE,
-                    work,
-                    count,
-                    method="pushed down: delete the selection",
+            if not owns:
+                owner = _owner_role(rt)
+                kept.append(
+                    KeptItem(
+                        rt.name,
+                        role,
+                        count,
+                        KeepReason.OTHER_PARTY,
+                        f"the record belongs to its {owner or 'other parties'}; "
+                        f"the {role}'s own fields are anonymised",
+                        selection=work,
+                    )
                 )
-            )
-            continue
-        if owns:
-            # The record is kept for the covered fields: it keeps its key and its link to the
-            # subject (the reason is about them), and everything else of theirs is anonymised.
-            rest = [f for f in rest if f.name != link.field]
-        if rest:
-            strategies = tuple(strategy_for(f) for f in rest)
-            steps.append(
-                ErasureStep(
-                    f"{rt.name}:{role}:anonymize",
-                    rt.name,
-                    role,
-                    ErasureAction.ANONYMIZE,
-                    work,
-                    count,
-                    fields=strategies,
-                    method=_method_text(strategies, update_method(adapter)),
-                )
-            )
-        if not owns:
-            owner = _owner_role(rt)
-            kept.append(
-                KeptItem(
-                    rt.name,
-                    role,
-                    count,
-                    KeepReason.OTHER_PARTY,
-                    f"the record belongs to its {owner or 'other parties'}; "
-                    f"the {role}'s own fields are anonymised",
-                    selection=work,
-                )
-            )
     # -- deletion order: children before the records they reference (data map + foreign keys).
     order = store_deletion_order((e.record_type, e.adapter) for e in scope)
     steps.sort(key=lambda step: order.rank(step.record_type))
