@@ -21,6 +21,7 @@ import orjson
 from .._html import html_table, join_html, text_table
 from ..model._policy import Policy
 from ..model._policy_retention import RetentionRule
+from ..model._staged import staged_bound
 from ..model._taxonomy import is_within
 from ._document import describe_duration, describe_retention
 
@@ -284,6 +285,18 @@ def _rule_line(rule: RetentionRule, policy: Policy, lang: str) -> str:
             else "while the reason lasts"
         )
         line += f"; kept for {e.kind.value} {kept}" + (f" ({e.citation})" if e.citation else "")
+    bound = staged_bound(policy, rule)
+    if bound.purge_within is not None:
+        line += (
+            f"; carried out on live systems within {describe_duration(bound.purge_within, lang)}"
+        )
+    if bound.backup_expiry is not None:
+        line += (
+            f"; backups ({', '.join(bound.backups)}) roll off within "
+            f"{describe_duration(bound.backup_expiry, lang)}"
+        )
+    if bound.staged:
+        line += f"; at most {describe_duration(bound.total, lang)} after the trigger in all"
     return line
 
 

@@ -27,6 +27,7 @@ from ._document import (
     _Section,
     _Sub,
 )
+from ._sections_staged import staged_line
 
 __all__: list[str] = []
 
@@ -240,6 +241,8 @@ def _retention(ctx: _Ctx) -> Iterator[_Block]:
         )
         details.append(ctx.labelled("label.kept", span))
         details.append(ctx.labelled("label.at_end", ctx.t(f"action.{rule.action.value}")))
+        if (staged := staged_line(ctx, rule)) is not None:
+            details.append(staged)
         if rule.override is not None:
             o = rule.override
             line = ctx.t(

@@ -43,6 +43,7 @@ from .._types import require_aware
 from ..audit._log import AuditLog
 from ..lifecycle._disclosures import DisclosureLog
 from ..model._check import rule_for_record_type
+from ..model._check_retention import retention_choices
 from ..model._datamap import FieldSpec, RecordType, SubjectLink
 from ..model._policy import Policy
 from ..model._policy_rights import RefusalReason
@@ -203,6 +204,13 @@ def _describe_entry(policy: Policy, entry: _Entry, kind: str, lang: str) -> dict
                 }
                 for e in rule.exceptions
             ],
+        }
+    if rule is None and entry.record_type.is_conditional:
+        retention = {
+            "by_state": [
+                {"when": c.describe(), "rule": c.rule.key, "action": c.rule.action.value}
+                for c in retention_choices(policy, entry.record_type)
+            ]
         }
     refusal = RefusalReason.REVEALS_OTHER_USER_DATA
     return {
