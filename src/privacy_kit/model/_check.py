@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from .._errors import Problem
 from .._types import LocalizedText, closest
 from ._check_retention import conditional_findings, retention_choices, rule_for_record_type
+from ._check_storage import storage_findings, store_findings
 from ._datamap import DataMap, RecordType
 from ._policy import Policy
 from ._policy_retention import RetentionRule, Trigger
@@ -261,8 +262,12 @@ def check(policy: Policy, datamap: DataMap | None = None) -> CheckReport:
     for path, _lang, message in notice_translation_gaps(policy):
         add("missing-translation", Severity.WARNING, f"policy:{path}", message)
 
+    out.extend(Finding(c, Severity(v), at, m) for c, v, at, m in storage_findings(policy))
     if datamap is not None:
         out.extend(_datamap_findings(policy, datamap))
+        out.extend(
+            Finding(c, Severity(v), at, m) for c, v, at, m in store_findings(policy, datamap)
+        )
     return CheckReport(tuple(out))
 
 
