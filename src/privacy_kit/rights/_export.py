@@ -206,11 +206,21 @@ def _describe_entry(policy: Policy, entry: _Entry, kind: str, lang: str) -> dict
             ],
         }
     if rule is None and entry.record_type.is_conditional:
+        states = [
+            {
+                "when": c.describe(),
+                "rule": c.rule.key,
+                "description": _text(c.rule.description, lang),
+                "trigger": c.rule.trigger.value,
+                "duration": str(c.rule.duration) if c.rule.duration is not None else None,
+                "action": c.rule.action.value,
+            }
+            for c in retention_choices(policy, entry.record_type)
+        ]
         retention = {
-            "by_state": [
-                {"when": c.describe(), "rule": c.rule.key, "action": c.rule.action.value}
-                for c in retention_choices(policy, entry.record_type)
-            ]
+            "rule": ", ".join(s["rule"] or "" for s in states),
+            "description": "; ".join(f"{s['when']}: {s['description']}" for s in states),
+            "by_state": states,
         }
     refusal = RefusalReason.REVEALS_OTHER_USER_DATA
     return {
