@@ -68,8 +68,6 @@ def test_required_sections() -> None:
         "collection",
         "storage",
         "requests",
-        "breach",
-        "children",
         "changes",
     ):
         data.pop(key)
@@ -84,8 +82,6 @@ def test_required_sections() -> None:
         "collection",
         "storage",
         "requests",
-        "breach",
-        "children",
         "changes",
     }
     assert set(problems.values()) == {"required field is missing"}
@@ -233,8 +229,9 @@ def test_json_schema_names_every_section() -> None:
         "version",
         "controller",
         "collection",
-        "breach",
-        "children",
     }
+    assert not {"breach", "children", "not_collected", "signals", "products"} & set(
+        schema["required"]
+    )
     assert schema["additionalProperties"] is False
     assert "retention" in schema["properties"]

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from .._errors import Problem
 from .._types import LocalizedText, closest
+from ._check_promises import promise_findings
 from ._datamap import DataMap, RecordType
 from ._policy import Policy
 from ._policy_retention import RetentionRule, Trigger
@@ -280,6 +281,7 @@ def check(policy: Policy, datamap: DataMap | None = None) -> CheckReport:
 
     if datamap is not None:
         out.extend(_datamap_findings(policy, datamap))
+    out.extend(Finding(c, Severity(s), w, m) for c, s, w, m in promise_findings(policy, datamap))
     return CheckReport(tuple(out))
 
 

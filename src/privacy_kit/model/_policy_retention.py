@@ -101,6 +101,7 @@ class RetentionRule(Model):
         default=None, description="A minimum the law requires; the rule must not be shorter"
     )
     exceptions: tuple[RetentionException, ...] = ()
+    products: tuple[str, ...] = Field(default=(), description="Product keys; empty means all")
 
     @property
     def effective_duration(self) -> Duration:

@@ -148,7 +148,9 @@ class BreachPromise(Model):
     notify: tuple[str, ...] = Field(default=("customer",), description="Subject kinds told")
     triggers: tuple[Literal["breach", "misconfiguration", "unauthorised_access"], ...] = ("breach",)
     from_awareness: bool = True
-    channels: tuple[Literal["email", "in_service", "website", "phone"], ...] = ("email",)
+    channels: tuple[Literal["email", "in_service", "website", "phone"], ...] = Field(
+        default=(), description="How people are told; empty: the notice names no channel"
+    )
     description: LocalizedText
 
 
