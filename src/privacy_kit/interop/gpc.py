@@ -108,41 +108,39 @@ def gpc_decision(
     if j.gpc_is_opt_out:
         note = next((n for n in j.notes if "Global Privacy Control" in n), j.name)
         law = f"opt-out of sale/sharing: {note}"
-    if policy is None:
-        if law is not None:
-            return GpcDecision(True, j.key, True, Right.OPT_OUT_OF_SALE, law)
+
+    def decided(opt_out: bool, reason: str, *, conflict: bool = False) -> GpcDecision:
         return GpcDecision(
-            True,
-            j.key,
-            False,
-            None,
-            f"{j.name} does not make the GPC signal an opt-out; record it as a preference",
+            signal=True,
+            jurisdiction=j.key,
+            opt_out=opt_out,
+            right=Right.OPT_OUT_OF_SALE if opt_out else None,
+            reason=reason,
+            policy_promise=promise,
+            conflict=conflict,
+        )
+
+    not_opt_out = f"{j.name} does not make the GPC signal an opt-out; record it as a preference"
+    if policy is None:
+        return (
+            decided(opt_out=True, reason=law)
+            if law is not None
+            else decided(opt_out=False, reason=not_opt_out)
         )
     if promise is True:
         reason = f"opt-out of sale/sharing: policy {policy.version} promises to honour GPC"
         if law is not None:
             reason += f"; the law agrees ({law.removeprefix('opt-out of sale/sharing: ')})"
-        return GpcDecision(True, j.key, True, Right.OPT_OUT_OF_SALE, reason, policy_promise=True)
+        return decided(opt_out=True, reason=reason)
     said = (
         f"policy {policy.version} says it does not honour Global Privacy Control"
         if promise is False
         else "the policy makes no Global Privacy Control promise"
     )
     if law is not None:
-        return GpcDecision(
-            True,
-            j.key,
-            True,
-            Right.OPT_OUT_OF_SALE,
-            f"{said}; {law} (the law applies whatever the policy says)",
-            policy_promise=promise,
+        return decided(
+            opt_out=True,
+            reason=f"{said}; {law} (the law applies whatever the policy says)",
             conflict=promise is False,
         )
-    return GpcDecision(
-        True,
-        j.key,
-        False,
-        None,
-        f"{said}; {j.name} does not make the GPC signal an opt-out; record it as a preference",
-        policy_promise=promise,
-    )
+    return decided(opt_out=False, reason=f"{said}; {not_opt_out}")

@@ -32,6 +32,10 @@ __all__: list[str] = []
 RawFinding = tuple[str, str, str, str]
 
 
+def _finding(code: str, severity: str, location: str, message: str) -> RawFinding:
+    return (code, severity, location, message)
+
+
 def promise_findings(policy: Policy, datamap: DataMap | None) -> Iterator[RawFinding]:
     """Every finding of this module for ``policy`` (and ``datamap`` when given)."""
     yield from _inherited(policy, datamap)
@@ -78,7 +82,7 @@ def _not_collected(policy: Policy, rt: RecordType, where: str) -> Iterator[RawFi
         for k, cat in enumerate(f.categories):
             for i, key in declared:
                 if is_within(cat, key):
-                    yield (
+                    yield _finding(
                         "collected-despite-declaration",
                         "error",
                         f"{where}.fields[{j}].categories[{k}]",
@@ -96,7 +100,7 @@ def _uncategorised(
     for i, key in declared:
         for term, cat in _terms(policy, key).items():
             if _says(f.name, term):
-                yield (
+                yield _finding(
                     "field-matches-not-collected",
                     "error",
                     location,
@@ -131,7 +135,7 @@ def _subject_kinds(policy: Policy, rt: RecordType, where: str) -> Iterator[RawFi
             for kind in kinds:
                 if not any(not c.subjects or kind in c.subjects for c in entries):
                     named = sorted({s for c in entries for s in c.subjects})
-                    yield (
+                    yield _finding(
                         "subject-kind-not-collected",
                         "error",
                         f"{where}.fields[{j}].categories[{k}]",
@@ -174,14 +178,18 @@ def _inherited(policy: Policy, datamap: DataMap | None) -> Iterator[RawFinding]:
         if not below:
             continue
         merged = [k for k in below if k in own]
-        yield (
+        yield _finding(
             "inherited-purposes",
             "warning" if merged else "info",
             f"policy:collection[{i}]",
             f"the purposes of {c.category!r} ({', '.join(c.purposes)}) also apply to "
             f"{', '.join(below)}, below it"
-            + (f" ({', '.join(merged)} also {'has' if len(merged) == 1 else 'have'} an entry "
-               "of its own: the purposes add up)" if merged else "")
+            + (
+                f" ({', '.join(merged)} also {'has' if len(merged) == 1 else 'have'} an entry "
+                "of its own: the purposes add up)"
+                if merged
+                else ""
+            )
             + f"; say 'inherit: true' to confirm, or 'inherit: false' to limit the entry to "
             f"{c.category!r}",
         )
@@ -193,7 +201,7 @@ def _inherited(policy: Policy, datamap: DataMap | None) -> Iterator[RawFinding]:
                 k for k in own if k != key and is_within(k, key) and k not in r.categories
             )
             if below:
-                yield (
+                yield _finding(
                     "inherited-recipients",
                     "info",
                     f"policy:recipients[{i}].categories[{j}]",
@@ -212,7 +220,7 @@ def _products(policy: Policy, rt: RecordType, where: str) -> Iterator[RawFinding
     keys = [p.key for p in policy.products]
     if rt.product not in keys:
         hint = closest(rt.product, keys) if keys else None
-        yield (
+        yield _finding(
             "unknown-product",
             "error",
             f"{where}.product",
@@ -224,7 +232,7 @@ def _products(policy: Policy, rt: RecordType, where: str) -> Iterator[RawFinding
         for k, cat in enumerate(f.categories):
             entries = list(policy.collections_for(cat))
             if entries and not any(not c.products or rt.product in c.products for c in entries):
-                yield (
+                yield _finding(
                     "product-not-collected",
                     "error",
                     f"{where}.fields[{j}].categories[{k}]",

@@ -169,7 +169,8 @@ class Policy(Model):
         return (
             c
             for c in self.collection
-            if category == c.category or (c.inherit is not False and is_within(category, c.category))
+            if category == c.category
+            or (c.inherit is not False and is_within(category, c.category))
         )
 
     def is_declared_not_collected(self, category: str) -> bool:

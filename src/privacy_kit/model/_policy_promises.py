@@ -153,10 +153,11 @@ def promises_problems(policy: _Parts, refs: _Refs) -> None:
             else:
                 hint = closest(key, keys)
                 refs.add(
-                    where, f"unknown product {key!r}" + (f"; did you mean {hint!r}?" if hint else "")
+                    where,
+                    f"unknown product {key!r}" + (f"; did you mean {hint!r}?" if hint else ""),
                 )
 
-    sections: tuple[tuple[str, tuple[Any, ...]], ...] = (
+    sections: tuple[tuple[str, Sequence[Any]], ...] = (
         ("collection", policy.collection),
         ("recipients", policy.recipients),
         ("retention", policy.retention),

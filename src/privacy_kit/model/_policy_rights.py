@@ -189,7 +189,11 @@ class ChangePolicy(Model):
         ),
         description="Changes that count as material (significant)",
     )
-    notify_channels: tuple[Literal["email", "in_service", "website"], ...] = ("email", "in_service")
+    notify_channels: tuple[Literal["email", "in_service", "website"], ...] = Field(
+        default=(), description="How significant changes are announced; empty: the notice names none"
+    )
     notice_period: Duration | None = None
-    prior_versions_available: bool = True
+    prior_versions_available: bool = Field(
+        default=False, description="Earlier versions are kept and given on request (a promise)"
+    )
     description: LocalizedText
