@@ -8,11 +8,11 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from tests.strategies import minimal_datamap_data, minimal_policy_data
 
 import privacy_kit as pk
 from privacy_kit.interop.gpc import gpc_decision
 from privacy_kit.notices import render_notice
-from tests.strategies import minimal_datamap_data, minimal_policy_data
 
 UTC = dt.UTC
 
@@ -75,7 +75,9 @@ def test_a_category_both_collected_and_not_collected_is_refused_at_load() -> Non
     data["not_collected"] = ["user.demographic", "user.contact"]
     problems = _problems(data)
     assert list(problems) == ["not_collected[1].categories[0]"]
-    assert "collection[0] collects 'user.contact.email'" in problems["not_collected[1].categories[0]"]
+    assert (
+        "collection[0] collects 'user.contact.email'" in problems["not_collected[1].categories[0]"]
+    )
 
 
 def test_a_category_shared_but_declared_not_collected_is_refused() -> None:
@@ -91,9 +93,10 @@ def test_a_category_shared_but_declared_not_collected_is_refused() -> None:
         }
     ]
     problems = _problems(data)
-    assert "recipients[0].categories[0] shares 'user.health'" in problems[
-        "not_collected[0].categories[0]"
-    ]
+    assert (
+        "recipients[0].categories[0] shares 'user.health'"
+        in problems["not_collected[0].categories[0]"]
+    )
 
 
 def test_a_field_categorised_under_a_not_collected_category_is_an_error() -> None:
@@ -160,7 +163,8 @@ def test_the_notice_renders_the_negative_promise() -> None:
     assert "### What we do not collect" in md
     assert "**Health data and Biometric data**: Never, for any purpose." in md
     ar = render_notice(policy, lang="ar")
-    assert "ما لا نجمعه" in ar and "أبدًا ولأي غرض." in ar
+    assert "ما لا نجمعه" in ar
+    assert "أبدًا ولأي غرض." in ar
 
 
 # --- signals ----------------------------------------------------------------------------------
@@ -192,7 +196,8 @@ def test_declared_signals_are_rendered_as_declared() -> None:
     assert "We do not act on Do Not Track signals sent by your browser." in md
     assert "We treat a Global Privacy Control signal sent by your browser" in md
     assert "**Where this applies**: In every web browser, for everyone." in md
-    assert policy.signal("dnt") is not None and policy.signal("dnt").honoured is False
+    assert policy.signal("dnt") is not None
+    assert policy.signal("dnt").honoured is False
 
 
 def test_a_signal_declared_twice_is_refused() -> None:
@@ -207,7 +212,8 @@ def test_gpc_without_a_policy_promise_says_so() -> None:
     assert (d.opt_out, d.policy_promise, d.conflict) == (False, None, False)
     assert d.reason.startswith("the policy makes no Global Privacy Control promise")
     law = gpc_decision({"Sec-GPC": "1"}, "ccpa", policy=policy)
-    assert law.opt_out and law.right is pk.Right.OPT_OUT_OF_SALE
+    assert law.opt_out
+    assert law.right is pk.Right.OPT_OUT_OF_SALE
     assert "makes no Global Privacy Control promise" in law.reason
     assert "the law applies whatever the policy says" in law.reason
 
@@ -238,7 +244,8 @@ def test_a_policy_without_breach_age_or_gpc_makes_none_of_those_promises() -> No
     data = policy.model_dump(mode="json")
     data.pop("breach"), data.pop("children")
     policy = pk.load_policy(data)
-    assert policy.breach is None and policy.children is None
+    assert policy.breach is None
+    assert policy.children is None
     for lang in ("en", "ar"):
         for fmt in ("md", "html"):
             text = render_notice(policy, format=fmt, lang=lang)  # type: ignore[arg-type]
@@ -270,7 +277,11 @@ def test_a_breach_channel_is_named_only_when_declared() -> None:
 def test_assessment_without_a_breach_promise_keeps_only_the_law() -> None:
     t = dt.datetime(2025, 3, 2, 10, tzinfo=UTC)
     inc = pk.Incident(
-        occurred_at=t, aware_at=t, categories=["user.contact.email"], risk="high", subjects={"gdpr": 5}
+        occurred_at=t,
+        aware_at=t,
+        categories=["user.contact.email"],
+        risk="high",
+        subjects={"gdpr": 5},
     )
     with_promise = pk.assess(inc, _policy())
     assert any(d.regime == "policy" for d in with_promise.duties)
@@ -332,7 +343,8 @@ def test_the_reference_example_collects_the_names_it_stores() -> None:
     [finding] = _findings(report, "subject-kind-not-collected")
     assert finding.severity is pk.Severity.ERROR
     assert finding.location.startswith("datamap:record_types[3].fields[4]")
-    assert "bookings.invitee_name" in finding.message and "'end_user'" in finding.message
+    assert "bookings.invitee_name" in finding.message
+    assert "'end_user'" in finding.message
 
 
 def test_a_shared_field_concerns_every_party_and_empty_subjects_mean_all() -> None:
@@ -347,7 +359,9 @@ def test_a_shared_field_concerns_every_party_and_empty_subjects_mean_all() -> No
     [finding] = _findings(report, "subject-kind-not-collected")  # email has no party: both
     assert "'end_user'" in finding.message
     data["collection"][0]["subjects"] = []
-    assert not _findings(pk.check(pk.load_policy(data), pk.load_datamap(datamap)), "subject-kind-not-collected")
+    assert not _findings(
+        pk.check(pk.load_policy(data), pk.load_datamap(datamap)), "subject-kind-not-collected"
+    )
 
 
 # --- inheritance ------------------------------------------------------------------------------
@@ -372,7 +386,8 @@ def test_parent_purposes_reaching_children_are_never_silent() -> None:
     [finding] = _findings(pk.check(policy), "inherited-purposes")
     assert finding.severity is pk.Severity.WARNING  # the email entry's purposes add up
     assert finding.location == "policy:collection[1]"
-    assert "user.contact.email" in finding.message and "inherit: true" in finding.message
+    assert "user.contact.email" in finding.message
+    assert "inherit: true" in finding.message
 
 
 def test_inherit_true_confirms_and_false_limits_the_entry() -> None:
