@@ -170,7 +170,11 @@ def test_the_records_of_processing_have_no_word_of_the_reference_domain(
 
 def test_the_default_taxonomy_describes_generic_terms_generically() -> None:
     tax = pk.default_taxonomy()
-    terms = [*tax.categories, *tax.purposes, *tax.subject_kinds]
+    terms: list[pk.DataCategory | pk.Purpose | pk.SubjectKind] = [
+        *tax.categories,
+        *tax.purposes,
+        *tax.subject_kinds,
+    ]
     for term in terms:
         if term.key.startswith(("user.scheduling", "service.scheduling")):
             continue  # the one domain branch: used only by a policy that schedules

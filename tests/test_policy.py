@@ -31,10 +31,12 @@ def test_minimal_policy_and_defaults() -> None:
     assert policy.rights == ()
     assert policy.requests.identity.required
     assert policy.requests.free_of_charge
-    assert policy.breach is not None and policy.breach.notify == ("customer",)
+    assert policy.breach is not None
+    assert policy.breach.notify == ("customer",)
     assert not policy.changes.prior_versions_available  # absent: no promise
     assert policy.changes.notify_channels == ()
-    assert policy.breach is not None and policy.breach.channels == ()
+    assert policy.breach is not None
+    assert policy.breach.channels == ()
     assert pk.ChangeKind.CATEGORY_ADDED in policy.changes.material
     rule = policy.rule("contact")
     assert rule.duration == Duration(years=1)

@@ -190,7 +190,8 @@ class ChangePolicy(Model):
         description="Changes that count as material (significant)",
     )
     notify_channels: tuple[Literal["email", "in_service", "website"], ...] = Field(
-        default=(), description="How significant changes are announced; empty: the notice names none"
+        default=(),
+        description="How significant changes are announced; empty: the notice names none",
     )
     notice_period: Duration | None = None
     prior_versions_available: bool = Field(
