@@ -5,6 +5,7 @@ rendered only as declared."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -493,3 +494,22 @@ def test_the_notice_labels_items_by_product() -> None:
     assert support.erasure_time_limits == (
         "contact: delete for 1 year after the record is created; products: mail",
     )
+
+
+def test_the_cli_summary_says_when_the_policy_makes_no_breach_or_age_promise(
+    tmp_path: Path,
+) -> None:
+    import io
+    import json
+
+    from privacy_kit.cli._main import main
+
+    data = minimal_policy_data()
+    del data["breach"], data["children"]
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    out = io.StringIO()
+    assert main(["validate", str(path)], out=out) == 0
+    text = out.getvalue()
+    assert "Breach: no promise of the policy's own (only the law's duties)" in text
+    assert "Minimum age: none set by the policy (only the law's ages)" in text
