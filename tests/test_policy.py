@@ -31,8 +31,12 @@ def test_minimal_policy_and_defaults() -> None:
     assert policy.rights == ()
     assert policy.requests.identity.required
     assert policy.requests.free_of_charge
+    assert policy.breach is not None
     assert policy.breach.notify == ("customer",)
-    assert policy.changes.prior_versions_available
+    assert not policy.changes.prior_versions_available  # absent: no promise
+    assert policy.changes.notify_channels == ()
+    assert policy.breach is not None
+    assert policy.breach.channels == ()
     assert pk.ChangeKind.CATEGORY_ADDED in policy.changes.material
     rule = policy.rule("contact")
     assert rule.duration == Duration(years=1)
@@ -68,8 +72,6 @@ def test_required_sections() -> None:
         "collection",
         "storage",
         "requests",
-        "breach",
-        "children",
         "changes",
     ):
         data.pop(key)
@@ -84,8 +86,6 @@ def test_required_sections() -> None:
         "collection",
         "storage",
         "requests",
-        "breach",
-        "children",
         "changes",
     }
     assert set(problems.values()) == {"required field is missing"}
@@ -233,8 +233,9 @@ def test_json_schema_names_every_section() -> None:
         "version",
         "controller",
         "collection",
-        "breach",
-        "children",
     }
+    assert not {"breach", "children", "not_collected", "signals", "products"} & set(
+        schema["required"]
+    )
     assert schema["additionalProperties"] is False
     assert "retention" in schema["properties"]

@@ -93,11 +93,19 @@ def _summary(policy_path: Path, datamap_path: Path | None, out: TextIO) -> int:
             extra += "; exceptions: " + ", ".join(e.kind.value for e in rule.exceptions)
         _print(out, f"  {rule.key:<14} {rule.action.value} {span}{extra}")
     _print(out, "Rights: " + ", ".join(o.right.value for o in policy.rights))
+    breach, children = policy.breach, policy.children
     _print(
         out,
-        f"Breach: {', '.join(policy.breach.notify)} told within {policy.breach.notify_within.describe()}",
+        f"Breach: {', '.join(breach.notify)} told within {breach.notify_within.describe()}"
+        if breach is not None
+        else "Breach: no promise of the policy's own (only the law's duties)",
     )
-    _print(out, f"Minimum age: {policy.children.minimum_age}")
+    _print(
+        out,
+        f"Minimum age: {children.minimum_age}"
+        if children is not None
+        else "Minimum age: none set by the policy (only the law's ages)",
+    )
     _print(out, "Languages: " + ", ".join(policy.languages))
     if datamap is not None:
         _print(

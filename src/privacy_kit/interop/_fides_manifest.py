@@ -78,6 +78,7 @@ class CategoryMeta(TextsMeta):
     special: bool | None = None
     personal: bool | None = None
     dpv: str | None = None
+    aliases: tuple[str, ...] | None = None
 
 
 class PurposeMeta(TextsMeta):
@@ -112,6 +113,8 @@ def term_meta(term: DataCategory | Purpose | SubjectKind, lang: str) -> dict[str
         out["description"] = dict(term.description)
     if isinstance(term, DataCategory):
         out["special"], out["personal"] = term.special, term.personal
+        if term.aliases:
+            out["aliases"] = list(term.aliases)
     elif isinstance(term, Purpose):
         out["legal_basis"] = term.legal_basis.value
         out["direct_marketing"] = term.direct_marketing

@@ -223,6 +223,7 @@ def taxonomy_from_fides(
                 special=_pick(cat, "special", _derived_special(key)),
                 personal=_pick(cat, "personal", not _m.is_system(key)),
                 dpv=_pick(cat, "dpv", None),
+                aliases=_pick(cat, "aliases", ()),
             )
         )
     purposes = []
@@ -305,8 +306,8 @@ def taxonomy_to_fides(
         >>> m["data_category"][1]["fides_key"], m["data_category"][1]["parent_key"]
         ('user.account', 'user')
         >>> health = next(e for e in m["data_category"] if e["fides_key"] == "user.health")
-        >>> health["privacy_kit"]
-        {'special': True, 'personal': True}
+        >>> health["privacy_kit"]["special"], health["privacy_kit"]["aliases"][:2]
+        (True, ['health', 'medical'])
         >>> taxonomy_from_fides(m) == default_taxonomy()
         True
     """

@@ -308,7 +308,8 @@ def check_age(
     """Whether a person born on ``birth_date`` may use the service on ``on``.
 
     The required age is the higher of ``policy.children.minimum_age`` and the age of digital
-    consent of ``jurisdiction_or_country``. ``on`` is a date, or a timezone-aware datetime read in
+    consent of ``jurisdiction_or_country`` (only the latter when the policy has no ``children``
+    section: it then sets no age of its own, and the reason says so). ``on`` is a date, or a timezone-aware datetime read in
     ``tz`` (the person's time zone; default: the datetime's own), so that a birthday begins at the
     person's local midnight.
 
@@ -346,7 +347,9 @@ def check_age(
     rules = table or age_table()
     rule = rules.rule_for(jurisdiction_or_country, local)
     age = age_on(birth_date, local, feb29=feb29)
-    minimum = policy.children.minimum_age if policy is not None else None
+    minimum = (
+        policy.children.minimum_age if policy is not None and policy.children is not None else None
+    )
     sources: list[str] = []
     citations: list[str] = []
     required = rule.age if minimum is None else max(minimum, rule.age)
@@ -361,6 +364,8 @@ def check_age(
     reason = f"aged {age}, {verdict} the required age of {required} ({' and '.join(sources)})"
     if not rule.confirmed:
         reason += f"; {rule.name}'s own age is not confirmed, the GDPR default of 16 was applied"
+    if policy is not None and minimum is None:
+        reason += f"; policy {policy.version} sets no minimum age of its own"
     return AgeDecision(
         allowed=allowed,
         age=age,

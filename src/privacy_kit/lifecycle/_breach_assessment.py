@@ -271,6 +271,8 @@ def _duty(
 
 def _policy_duties(policy: Policy, incident: Incident, now: dt.datetime | None) -> list[BreachDuty]:
     promise = policy.breach
+    if promise is None:  # no promise of its own: only the law's duties (assess() notes it)
+        return []
     start = incident.aware_at if promise.from_awareness else incident.occurred_at
     deadline = _after(start, promise.notify_within)
     counted = "becoming aware" if promise.from_awareness else "the incident"
@@ -319,7 +321,8 @@ def assess(
 
     Statutory duties come from :data:`BREACH_RULES` for every regime with people affected
     (``incident.subjects``; when that is empty, the policy's jurisdictions are assumed and a note
-    says so). The policy's own promise (``policy.breach``) adds one duty per subject kind it
+    says so). The policy's own promise (``policy.breach``), when it makes one, adds one duty per
+    subject kind it
     promises to tell. Hour deadlines are elapsed time (72 hours is 72 real hours across a DST
     change); business days skip weekends and ``holidays``, counted in ``aware_at``'s time zone.
 
@@ -373,6 +376,10 @@ def assess(
         if rule.regime in counts and rule.in_force(aware_day):
             duties.extend(_duty(rule, incident, now, counts[rule.regime], skip))
     duties.extend(_policy_duties(policy, incident, now))
+    if policy.breach is None:
+        notes.append(
+            f"policy {policy.version} makes no breach promise of its own; only the law's duties apply"
+        )
     return BreachAssessment(
         incident=incident,
         policy_version=policy.version,

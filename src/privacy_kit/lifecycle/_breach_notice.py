@@ -135,7 +135,8 @@ def draft_notice(
         lines.append(phrases["encrypted"])
     if any(d.to == "authority" and d.required for d in assessment.duties):
         lines.append(phrases["authority"])
-    lines.append(phrases["promise"].format(promise=policy.breach.description.get_text(lang)))
+    if policy.breach is not None:  # no promise of its own: quote none
+        lines.append(phrases["promise"].format(promise=policy.breach.description.get_text(lang)))
     lines.append(phrases["contact"].format(contacts=contacts))
     if policy.complaints is not None:
         lines.append(policy.complaints.get_text(lang))

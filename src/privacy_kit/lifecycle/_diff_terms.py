@@ -209,6 +209,9 @@ def _security_changes(old: Policy, new: Policy) -> Iterator[PolicyChange]:
 
 def _breach_changes(old: Policy, new: Policy) -> Iterator[PolicyChange]:
     o, n = old.breach, new.breach
+    if o is None or n is None:
+        yield from _breach_added_or_removed(old, new)
+        return
     details: list[str] = []
     if o.notify_within != n.notify_within:
         details.append(
@@ -232,8 +235,47 @@ def _breach_changes(old: Policy, new: Policy) -> Iterator[PolicyChange]:
         )
 
 
+def _breach_added_or_removed(old: Policy, new: Policy) -> Iterator[PolicyChange]:
+    o, n = old.breach, new.breach
+    if o is None and n is not None:
+        yield PolicyChange(
+            ChangeKind.BREACH_PROMISE_CHANGED,
+            "breach",
+            "breach",
+            f"breach promise added: {_listed(n.notify)} told within {n.notify_within.describe()}",
+            tuple(k for k in _all_kinds(new) if k in set(n.notify)),
+            n.description,
+        )
+    elif o is not None and n is None:
+        yield PolicyChange(
+            ChangeKind.BREACH_PROMISE_CHANGED,
+            "breach",
+            "breach",
+            f"breach promise removed (was: {_listed(o.notify)} told within "
+            f"{o.notify_within.describe()}); only the law's duties remain",
+            tuple(k for k in _all_kinds(old) if k in set(o.notify)),
+            o.description,
+            side="old",
+        )
+
+
 def _children_changes(old: Policy, new: Policy) -> Iterator[PolicyChange]:
     o, n = old.children, new.children
+    if o is None or n is None:
+        if o is not n:
+            yield PolicyChange(
+                ChangeKind.MINIMUM_AGE_CHANGED,
+                "children",
+                "children",
+                f"minimum age is now {n.minimum_age} (the policy set none)"
+                if n is not None
+                else f"the policy no longer sets a minimum age (was {o.minimum_age if o else '-'})"
+                "; only the law's ages apply",
+                _all_kinds(new),
+                n.description if n is not None else (o.description if o else None),
+                side="new" if n is not None else "old",
+            )
+        return
     details: list[str] = []
     if o.minimum_age != n.minimum_age:
         details.append(f"minimum age is now {n.minimum_age} (was {o.minimum_age})")
@@ -284,8 +326,10 @@ def _text_pairs(
         yield f"principles[{i}]", f"principles[{i}]", t
     yield "complaints", "complaints", policy.complaints
     yield "security_disclaimer", "security_disclaimer", policy.security_disclaimer
-    yield "breach", "breach.description", policy.breach.description
-    yield "children", "children.description", policy.children.description
+    if policy.breach is not None:
+        yield "breach", "breach.description", policy.breach.description
+    if policy.children is not None:
+        yield "children", "children.description", policy.children.description
     yield "changes", "changes.description", policy.changes.description
     yield "requests", "requests.description", policy.requests.description
     for i, s in enumerate(policy.subjects):

@@ -55,6 +55,10 @@ _NAMES: dict[str, str] = {
     "RecordReference": "._order",
     "deletion_order": "._order",
     "Policy": "._policy",
+    "NotCollected": "._policy_promises",
+    "Product": "._policy_promises",
+    "Signal": "._policy_promises",
+    "SignalKind": "._policy_promises",
     "Collection": "._policy_collection",
     "Contact": "._policy_collection",
     "Controller": "._policy_collection",
@@ -121,8 +125,10 @@ __all__ = [
     "IdentityVerification",
     "Jurisdiction",
     "LegalBasis",
+    "NotCollected",
     "OverrideRange",
     "Policy",
+    "Product",
     "Purpose",
     "Recipient",
     "RecipientKind",
@@ -141,6 +147,8 @@ __all__ = [
     "RuleChoice",
     "SecurityMeasure",
     "Severity",
+    "Signal",
+    "SignalKind",
     "Source",
     "Storage",
     "StorageLocation",
@@ -214,6 +222,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
         TaxonomySpec,
         Transfer,
     )
+    from ._policy_promises import NotCollected, Product, Signal, SignalKind
     from ._policy_retention import (
         ExceptionKind,
         OverrideRange,

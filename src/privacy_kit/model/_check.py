@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from .._errors import Problem
 from .._types import LocalizedText, closest
+from ._check_promises import promise_findings
 from ._check_retention import conditional_findings, retention_choices, rule_for_record_type
 from ._check_storage import storage_findings, store_findings
 from ._datamap import DataMap, RecordType
@@ -268,6 +269,7 @@ def check(policy: Policy, datamap: DataMap | None = None) -> CheckReport:
         out.extend(
             Finding(c, Severity(v), at, m) for c, v, at, m in store_findings(policy, datamap)
         )
+    out.extend(Finding(c, Severity(s), w, m) for c, s, w, m in promise_findings(policy, datamap))
     return CheckReport(tuple(out))
 
 

@@ -170,6 +170,9 @@ class RecordType(Model):
     table: str | None = Field(default=None, min_length=1, max_length=128)
     primary_key: str = "id"
     description: LocalizedText | None = None
+    product: str | None = Field(
+        default=None, description="The policy product this record type belongs to; absent: all"
+    )
     fields: tuple[FieldSpec, ...] = Field(min_length=1)
     subjects: tuple[SubjectLink, ...] = ()
     timestamps: Timestamps = Timestamps()

@@ -33,6 +33,7 @@ from ._policy_collection import (
     TaxonomySpec,
     storage_problems,
 )
+from ._policy_promises import NotCollected, Product, Signal, SignalKind, promises_problems
 from ._policy_retention import RetentionRule
 from ._policy_rights import (
     BreachPromise,
@@ -73,8 +74,10 @@ class Policy(Model):
     principles: tuple[LocalizedText, ...] = ()
     jurisdictions: tuple[str, ...] = Field(min_length=1)
     taxonomy: TaxonomySpec = TaxonomySpec()
+    products: tuple[Product, ...] = ()
     subjects: tuple[SubjectScope, ...] = Field(min_length=1)
     collection: tuple[Collection, ...] = Field(min_length=1)
+    not_collected: tuple[NotCollected, ...] = ()
     recipients: tuple[Recipient, ...] = ()
     storage: Storage
     security: tuple[SecurityMeasure, ...] = ()
@@ -83,8 +86,9 @@ class Policy(Model):
     rights: tuple[RightOffer, ...] = ()
     complaints: LocalizedText | None = None
     requests: Requests
-    breach: BreachPromise
-    children: Children
+    signals: tuple[Signal, ...] = ()
+    breach: BreachPromise | None = Field(default=None, description="Absent: no breach promise")
+    children: Children | None = Field(default=None, description="Absent: no minimum age")
     communications: tuple[Communication, ...] = ()
     changes: ChangePolicy
 
@@ -153,17 +157,50 @@ class Policy(Model):
         """The resolved taxonomy: the base plus the policy's own terms."""
         return _resolve_taxonomy(self.taxonomy)
 
-    @functools.cached_property
-    def _collected_keys(self) -> frozenset[str]:
-        return frozenset(c.category for c in self.collection)
-
     def is_collected(self, category: str) -> bool:
         """Whether ``category`` (or an ancestor of it) is declared as collected."""
-        return any(is_within(category, key) for key in self._collected_keys)
+        return any(True for _ in self.collections_for(category))
 
     def collections_for(self, category: str) -> Iterator[Collection]:
-        """The collection entries that cover ``category``."""
-        return (c for c in self.collection if is_within(category, c.category))
+        """The collection entries that cover ``category``.
+
+        An entry covers its own category and, unless it says ``inherit: false``, every category
+        below it.
+        """
+        return (
+            c
+            for c in self.collection
+            if category == c.category
+            or (c.inherit is not False and is_within(category, c.category))
+        )
+
+    def is_declared_not_collected(self, category: str) -> bool:
+        """Whether ``category`` (or an ancestor of it) is declared not collected.
+
+        Example:
+            >>> import privacy_kit as pk
+            >>> pk.load_policy(pk.example_path()).is_declared_not_collected("user.health")
+            False
+        """
+        return any(is_within(category, k) for nc in self.not_collected for k in nc.categories)
+
+    def signal(self, kind: SignalKind | str) -> Signal | None:
+        """The policy's declared answer to the browser signal ``kind`` (``None``: no promise).
+
+        Example:
+            >>> import privacy_kit as pk
+            >>> pk.load_policy(pk.example_path()).signal("gpc") is None
+            True
+        """
+        kind = SignalKind(kind)
+        return next((s for s in self.signals if s.signal is kind), None)
+
+    def product(self, key: str) -> Product:
+        """The product ``key``; ``KeyError`` with a hint if unknown."""
+        for p in self.products:
+            if p.key == key:
+                return p
+        raise unknown_name("product", key, [p.key for p in self.products], list_known=True)
 
     def purposes_of(self, category: str) -> frozenset[str]:
         """Every purpose the policy declares for ``category``."""
@@ -172,7 +209,12 @@ class Policy(Model):
     def recipients_of(self, category: str) -> tuple[Recipient, ...]:
         """The recipients that receive ``category``."""
         return tuple(
-            r for r in self.recipients if any(is_within(category, k) for k in r.categories)
+            r
+            for r in self.recipients
+            if any(
+                category == k or (r.inherit is not False and is_within(category, k))
+                for k in r.categories
+            )
         )
 
     def recipient(self, key: str) -> Recipient:
@@ -395,11 +437,13 @@ def _policy_problems(policy: Policy) -> Iterator[Problem]:
         "rights", (f"{o.right}/{','.join(o.jurisdictions)}" for o in policy.rights), "right offer"
     )
 
-    if policy.breach.notify_within.is_zero():
-        refs.add("breach.notify_within", "duration must be positive")
-    for j, k in enumerate(policy.breach.notify):
-        refs.kind(f"breach.notify[{j}]", k, kinds)
+    if policy.breach is not None:
+        if policy.breach.notify_within.is_zero():
+            refs.add("breach.notify_within", "duration must be positive")
+        for j, k in enumerate(policy.breach.notify):
+            refs.kind(f"breach.notify[{j}]", k, kinds)
     for i, comm in enumerate(policy.communications):
         refs.purpose(f"communications[{i}].purpose", comm.purpose)
     refs.unique("communications", (c.key for c in policy.communications), "communication")
+    promises_problems(policy, refs)
     yield from refs.problems

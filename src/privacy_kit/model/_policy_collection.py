@@ -100,6 +100,12 @@ class Collection(Model):
     subjects: tuple[str, ...] = Field(default=(), description="Subject kinds; empty means all")
     description: LocalizedText | None = None
     required: bool = True
+    inherit: bool | None = Field(
+        default=None,
+        description="Whether the categories below this one share its purposes: true says so "
+        "explicitly, false limits the entry to its own category; unset, check() lists them",
+    )
+    products: tuple[str, ...] = Field(default=(), description="Product keys; empty means all")
 
 
 class Recipient(Model):
@@ -117,6 +123,12 @@ class Recipient(Model):
     is_recipient_under_gdpr: bool = Field(
         default=True,
         description="False for authorities receiving data in a particular inquiry (GDPR Art. 4(9))",
+    )
+    products: tuple[str, ...] = Field(default=(), description="Product keys; empty means all")
+    inherit: bool | None = Field(
+        default=None,
+        description="Whether the recipient also receives the categories below those it lists: "
+        "true says so explicitly, false limits it to the listed ones; unset, check() lists them",
     )
 
 

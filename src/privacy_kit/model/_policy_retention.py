@@ -106,6 +106,7 @@ class RetentionRule(Model):
         description="After the action is due, it is carried out on live systems within this "
         "(staged deletion); backups then roll off within their storage location's expiry",
     )
+    products: tuple[str, ...] = Field(default=(), description="Product keys; empty means all")
 
     @property
     def effective_duration(self) -> Duration:

@@ -148,7 +148,9 @@ class BreachPromise(Model):
     notify: tuple[str, ...] = Field(default=("customer",), description="Subject kinds told")
     triggers: tuple[Literal["breach", "misconfiguration", "unauthorised_access"], ...] = ("breach",)
     from_awareness: bool = True
-    channels: tuple[Literal["email", "in_service", "website", "phone"], ...] = ("email",)
+    channels: tuple[Literal["email", "in_service", "website", "phone"], ...] = Field(
+        default=(), description="How people are told; empty: the notice names no channel"
+    )
     description: LocalizedText
 
 
@@ -187,7 +189,12 @@ class ChangePolicy(Model):
         ),
         description="Changes that count as material (significant)",
     )
-    notify_channels: tuple[Literal["email", "in_service", "website"], ...] = ("email", "in_service")
+    notify_channels: tuple[Literal["email", "in_service", "website"], ...] = Field(
+        default=(),
+        description="How significant changes are announced; empty: the notice names none",
+    )
     notice_period: Duration | None = None
-    prior_versions_available: bool = True
+    prior_versions_available: bool = Field(
+        default=False, description="Earlier versions are kept and given on request (a promise)"
+    )
     description: LocalizedText

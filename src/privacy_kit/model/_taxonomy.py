@@ -91,6 +91,11 @@ class DataCategory(Model):
     )
     personal: bool = Field(default=True, description="Whether this is personal data at all")
     dpv: str | None = Field(default=None, description="W3C DPV IRI for this category, if any")
+    aliases: tuple[str, ...] = Field(
+        default=(),
+        description="Field-name words that suggest this category (e.g. sex for gender): check() "
+        "matches uncategorised fields against the categories a policy declares not collected",
+    )
 
     @property
     def parent(self) -> str | None:

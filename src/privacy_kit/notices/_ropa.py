@@ -297,6 +297,8 @@ def _rule_line(rule: RetentionRule, policy: Policy, lang: str) -> str:
         )
     if bound.staged:
         line += f"; at most {describe_duration(bound.total, lang)} after the trigger in all"
+    if rule.products:
+        line += "; products: " + ", ".join(rule.products)
     return line
 
 
@@ -378,7 +380,12 @@ def records_of_processing(policy: Policy, *, lang: str = "en") -> ProcessingReco
                 special_categories=tuple(
                     tax.category(k).name.get_text(lang) for k in categories if tax.is_special(k)
                 ),
-                recipients=tuple(f"{r.name.get_text(lang)} ({r.kind.value})" for r in recipients),
+                recipients=tuple(
+                    f"{r.name.get_text(lang)} ({r.kind.value}"
+                    + (f"; products: {', '.join(r.products)}" if r.products else "")
+                    + ")"
+                    for r in recipients
+                ),
                 third_countries=third,
                 transfers=transfers,
                 erasure_time_limits=tuple(_rule_line(r, policy, lang) for r in rules),

@@ -27,6 +27,14 @@ from ._document import (
     _Section,
     _Sub,
 )
+from ._sections_promises import (
+    breach_blocks,
+    children_blocks,
+    not_collected_blocks,
+    products_blocks,
+    products_label,
+    signals_blocks,
+)
 from ._sections_staged import staged_line
 
 __all__: list[str] = []
@@ -45,8 +53,8 @@ def _sections(ctx: _Ctx) -> list[_Section]:
         "retention": _retention,
         "rights": _rights,
         "requests": _requests,
-        "breach": _breach,
-        "children": _children,
+        "breach": breach_blocks,
+        "children": children_blocks,
         "communications": _communications,
         "changes": _changes,
         "contact": _contact,
@@ -66,6 +74,7 @@ def _about(ctx: _Ctx) -> Iterator[_Block]:
     if p.principles:
         yield _List(tuple(_Entry(ctx.text(x)) for x in p.principles))
     yield _Para(ctx.t("notice.laws", laws=ctx.join([ctx.law(j) for j in p.jurisdictions])))
+    yield from products_blocks(ctx)
 
 
 def _who(ctx: _Ctx) -> Iterator[_Block]:
@@ -105,8 +114,10 @@ def _collected(ctx: _Ctx) -> Iterator[_Block]:
                 details.append(
                     ctx.labelled("label.concerns", ctx.names_of("subject_kinds", c.subjects))
                 )
+            details.extend(products_label(ctx, c.products))
             entries.append(_Entry(_head(ctx, title, c.description), tuple(details)))
         yield _List(tuple(entries))
+    yield from not_collected_blocks(ctx)
 
 
 def _used_purposes(policy: Policy) -> list[str]:
@@ -172,6 +183,7 @@ def _sharing(ctx: _Ctx) -> Iterator[_Block]:
             )
         if not r.is_recipient_under_gdpr:
             details.append(ctx.t("sharing.not_recipient"))
+        details.extend(products_label(ctx, r.products))
         entries.append(_Entry(_head(ctx, ctx.text(r.name), r.conditions), tuple(details)))
     yield _List(tuple(entries))
 
@@ -243,6 +255,7 @@ def _retention(ctx: _Ctx) -> Iterator[_Block]:
         details.append(ctx.labelled("label.at_end", ctx.t(f"action.{rule.action.value}")))
         if (staged := staged_line(ctx, rule)) is not None:
             details.append(staged)
+        details.extend(products_label(ctx, rule.products))
         if rule.override is not None:
             o = rule.override
             line = ctx.t(
@@ -286,6 +299,7 @@ def _retention(ctx: _Ctx) -> Iterator[_Block]:
 def _rights(ctx: _Ctx) -> Iterator[_Block]:
     p = ctx.policy
     if not p.rights and p.complaints is None:
+        yield from signals_blocks(ctx)
         return
     entries = []
     for offer in p.rights:
@@ -349,10 +363,9 @@ def _rights(ctx: _Ctx) -> Iterator[_Block]:
         )
         if deadline.extension is not None:
             details.append(ctx.t("law.extension", duration=ctx.duration(deadline.extension)))
-        if j.gpc_is_opt_out and Right.OPT_OUT_OF_SALE in offered:
-            details.append(ctx.t("law.gpc"))
         by_law.append(_Entry(_strong(ctx.law(key)), tuple(details)))
     yield _List(tuple(by_law))
+    yield from signals_blocks(ctx)  # only what the policy declares: never a GPC promise of its own
     if p.complaints is not None:
         yield _Sub(ctx.t("heading.complaints"))
         yield _Para(ctx.text(p.complaints))
@@ -401,33 +414,6 @@ def _sentences(parts: Sequence[Inline]) -> Inline:
             out.append(_Run(" "))
         out.extend(part)
     return tuple(out)
-
-
-def _breach(ctx: _Ctx) -> Iterator[_Block]:
-    b = ctx.policy.breach
-    yield _Para(ctx.text(b.description))
-    yield _Para(
-        ctx.t(
-            "breach.promise" if b.from_awareness else "breach.promise_from_event",
-            triggers=ctx.join([ctx.t(f"breach.{t}") for t in b.triggers], last="list.or_last"),
-            who=ctx.names_of("subject_kinds", b.notify),
-            duration=ctx.duration(b.notify_within),
-            channels=ctx.join([ctx.t(f"medium.{c}") for c in b.channels]),
-        )
-    )
-
-
-def _children(ctx: _Ctx) -> Iterator[_Block]:
-    c = ctx.policy.children
-    yield _Para(ctx.text(c.description))
-    yield _Para(
-        _sentences(
-            [
-                (*ctx.labelled("label.minimum_age", (_Run(str(c.minimum_age)),)), _Run(".")),
-                ctx.t("children.knowing" if c.knowingly_collects else "children.no_knowing"),
-            ]
-        )
-    )
 
 
 def _communications(ctx: _Ctx) -> Iterator[_Block]:
