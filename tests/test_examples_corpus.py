@@ -125,6 +125,77 @@ def seed_project_management() -> Tables:
     return tables
 
 
+def seed_email_service() -> Tables:
+    """Postvault: Amal (open), Bruno (deleted his account), Chen (open, erased in the test)."""
+    accounts = [(1, "amal", None), (2, "bruno", at(2025, 12, 20)), (3, "chen", None)]
+    tables: Tables = {
+        "accounts": [
+            {
+                "id": i,
+                "username": name,
+                "address": f"{name}@postvault.example",
+                "recovery_email": f"{name}@elsewhere.example" if i != 3 else None,
+                "plan": "free" if i % 2 else "paid",
+                "storage_bytes": 1000 * i,
+                "created_at": at(2024, 1, i),
+                "last_login_at": closed or at(2026, 1, 12),
+                "closed_at": closed,
+            }
+            for i, name, closed in accounts
+        ],
+        "messages": [],
+        "signup_checks": [],
+        "payments": [],
+        "support_messages": [],
+    }
+    for i, name, _ in accounts:
+        tables["messages"].extend(
+            {
+                "id": 10 * i + j,
+                "account_id": i,
+                "folder": "inbox",
+                "sender": f"friend{j}@example.org",
+                "recipients": f"{name}@postvault.example",
+                "subject": f"Hello {j}",
+                "body_ciphertext": "-----BEGIN PGP MESSAGE-----",
+                "received_at": at(2025, 9, 1 + j),
+            }
+            for j in range(3)
+        )
+        tables["signup_checks"].extend(
+            {
+                "id": 100 * i + j,
+                "account_id": i,
+                "method": "sms" if j else "captcha",
+                "ip_address": f"192.0.2.{i}",
+                "phone": "+41 79 000 00 00" if j else None,
+                "checked_at": at(2025, 11, 1) if j else at(2026, 1, 2),
+            }
+            for j in range(2)
+        )
+        tables["payments"].extend(
+            {
+                "id": 1000 * i + j,
+                "account_id": i,
+                "amount_cents": 499,
+                "card_last4": "1881",
+                "paid_at": paid,
+            }
+            for j, paid in enumerate((at(2015, 3, 1), at(2024, 3, 1)))
+        )
+        tables["support_messages"].extend(
+            {
+                "id": 10000 * i + j,
+                "account_id": i,
+                "from_address": f"{name}@postvault.example",
+                "body": "My filters stopped working.",
+                "written_at": written,
+            }
+            for j, written in enumerate((at(2023, 5, 1), at(2025, 5, 1)))
+        )
+    return tables
+
+
 # == the scenarios =================================================================================
 @attrs.frozen
 class Scenario:
@@ -148,6 +219,13 @@ SCENARIOS = (
         erase=pk.Subject.of("customer", user_id=4),
         export=pk.Subject.of("customer", email="ADA@worklane.example"),
         minimum_export={"people": 1, "sign_ins": 2, "items": 2, "charges": 1},
+    ),
+    Scenario(
+        "email_service",
+        seed_email_service,
+        erase=pk.Subject.of("customer", user_id=3),
+        export=pk.Subject.of("customer", email="Amal@Postvault.example"),
+        minimum_export={"accounts": 1, "messages": 3, "payments": 1, "support_messages": 1},
     ),
 )
 

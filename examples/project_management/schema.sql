@@ -4,9 +4,9 @@ CREATE TABLE people (
     name TEXT NOT NULL,
     email TEXT NOT NULL UNIQUE,
     time_zone TEXT,
-    created_at TIMESTAMP NOT NULL,
-    last_seen_at TIMESTAMP,
-    closed_at TIMESTAMP
+    created_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    last_seen_at TIMESTAMP WITH TIME ZONE,
+    closed_at TIMESTAMP WITH TIME ZONE
 );
 
 CREATE TABLE sign_ins (
@@ -14,7 +14,7 @@ CREATE TABLE sign_ins (
     person_id INTEGER NOT NULL,
     ip_address TEXT,
     user_agent TEXT,
-    signed_in_at TIMESTAMP NOT NULL
+    signed_in_at TIMESTAMP WITH TIME ZONE NOT NULL
 );
 
 CREATE TABLE items (
@@ -24,8 +24,8 @@ CREATE TABLE items (
     kind TEXT NOT NULL,
     title TEXT,
     body TEXT,
-    created_at TIMESTAMP NOT NULL,
-    trashed_at TIMESTAMP
+    created_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    trashed_at TIMESTAMP WITH TIME ZONE
 );
 
 CREATE TABLE charges (
@@ -37,7 +37,7 @@ CREATE TABLE charges (
     card_last4 TEXT,
     card_expiry TEXT,
     billing_address TEXT,
-    charged_at TIMESTAMP NOT NULL
+    charged_at TIMESTAMP WITH TIME ZONE NOT NULL
 );
 
 CREATE TABLE page_views (
@@ -47,5 +47,5 @@ CREATE TABLE page_views (
     page TEXT NOT NULL,
     referrer TEXT,
     browser TEXT,
-    viewed_at TIMESTAMP NOT NULL
+    viewed_at TIMESTAMP WITH TIME ZONE NOT NULL
 );
