@@ -196,6 +196,77 @@ def seed_email_service() -> Tables:
     return tables
 
 
+def seed_mobile_app() -> Tables:
+    """Lingofox: Mia (open, two devices), Noor (deleted her account), Omar (open, erased)."""
+    learners = [(1, "Mia", None), (2, "Noor", at(2026, 1, 3)), (3, "Omar", None)]
+    tables: Tables = {
+        "learners": [
+            {
+                "id": i,
+                "display_name": name,
+                "email": f"{name.lower()}@mail.example",
+                "age_range": "18-24",
+                "created_at": at(2024, 2, i),
+                "last_active_at": closed or at(2026, 1, 14),
+                "closed_at": closed,
+            }
+            for i, name, closed in learners
+        ],
+        "lessons": [],
+        "app_sessions": [],
+        "ad_impressions": [],
+        "purchases": [],
+    }
+    for i, _, _ in learners:
+        tables["lessons"].extend(
+            {
+                "id": 10 * i + j,
+                "learner_id": i,
+                "course": "es",
+                "score": 80 + j,
+                "completed_at": at(2025, 8, 1 + j),
+            }
+            for j in range(2)
+        )
+        for j in range(2):  # one old session, one recent, each on its own device
+            ad_id = f"ad-{i}-{j}"
+            tables["app_sessions"].append(
+                {
+                    "id": 100 * i + j,
+                    "learner_id": i,
+                    "advertising_id": ad_id,
+                    "ip_address": f"198.51.100.{i}",
+                    "device_model": "Pixel 8",
+                    "region": "FR-IDF",
+                    "started_at": at(2025, 11, 1) if j == 0 else at(2026, 1, 10),
+                }
+            )
+            tables["ad_impressions"].extend(
+                {
+                    "id": 1000 * i + 10 * j + k,
+                    "learner_id": i,
+                    "advertising_id": ad_id,
+                    "network": "network-a",
+                    "placement": "after_lesson",
+                    "clicked": k == 0,
+                    "shown_at": at(2025, 9, 1) if k == 0 else at(2025, 12, 20),
+                }
+                for k in range(2)
+            )
+        tables["purchases"].extend(
+            {
+                "id": 10000 * i + j,
+                "learner_id": i,
+                "product": "plus_yearly",
+                "price_cents": 8399,
+                "store_receipt": f"GPA.{i}{j}",
+                "purchased_at": bought,
+            }
+            for j, bought in enumerate((at(2018, 1, 10), at(2025, 1, 10)))
+        )
+    return tables
+
+
 # == the scenarios =================================================================================
 @attrs.frozen
 class Scenario:
@@ -226,6 +297,13 @@ SCENARIOS = (
         erase=pk.Subject.of("customer", user_id=3),
         export=pk.Subject.of("customer", email="Amal@Postvault.example"),
         minimum_export={"accounts": 1, "messages": 3, "payments": 1, "support_messages": 1},
+    ),
+    Scenario(
+        "mobile_app",
+        seed_mobile_app,
+        erase=pk.Subject.of("customer", user_id=3),
+        export=pk.Subject.of("customer", user_id=1),
+        minimum_export={"learners": 1, "lessons": 2, "app_sessions": 1, "ad_impressions": 2},
     ),
 )
 
