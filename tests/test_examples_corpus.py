@@ -267,6 +267,75 @@ def seed_mobile_app() -> Tables:
     return tables
 
 
+def seed_marketplace() -> Tables:
+    """Makersquare: Sana sells; Theo buys (erased); Uma sold and bought, then left; Vik buys."""
+    members = [
+        (1, "sana", None),
+        (2, "theo", None),
+        (3, "uma", at(2025, 10, 1)),
+        (4, "vik", None),
+    ]
+    tables: Tables = {
+        "members": [
+            {
+                "id": i,
+                "username": name,
+                "full_name": name.title() + " Example",
+                "email": f"{name}@mail.example",
+                "created_at": at(2016, 1, i),
+                "last_seen_at": closed or at(2026, 1, 11),
+                "closed_at": closed,
+            }
+            for i, name, closed in members
+        ],
+        "shops": [
+            {
+                "id": 10 * i,
+                "owner_id": i,
+                "shop_name": f"{i}'s workshop",
+                "about": "Hand-thrown mugs",
+                "ships_from": "PT",
+                "opened_at": at(2016, 2, i),
+            }
+            for i in (1, 3)
+        ],
+        "orders": [],
+        "reviews": [],
+    }
+    n = 0
+    for seller in (1, 3):
+        for buyer in (2, 3, 4):
+            if buyer == seller:
+                continue
+            for placed in (at(2017, 3, 1), at(2025, 3, 1)):
+                n += 1
+                tables["orders"].append(
+                    {
+                        "id": n,
+                        "buyer_id": buyer,
+                        "seller_id": seller,
+                        "ship_to_name": f"Buyer {buyer}",
+                        "ship_to_address": f"{buyer} Rua Exemplo, Porto",
+                        "note_to_seller": "Blue glaze, please" if buyer == 2 else None,
+                        "items": "1 mug",
+                        "total_cents": 2800,
+                        "placed_at": placed,
+                    }
+                )
+    tables["reviews"] = [
+        {
+            "id": 100 + k,
+            "author_id": author,
+            "shop_id": shop,
+            "rating": 5,
+            "body": "Lovely work",
+            "written_at": at(2025, 4, 1 + k),
+        }
+        for k, (author, shop) in enumerate(((2, 10), (3, 10), (4, 10), (2, 30)))
+    ]
+    return tables
+
+
 # == the scenarios =================================================================================
 @attrs.frozen
 class Scenario:
@@ -304,6 +373,13 @@ SCENARIOS = (
         erase=pk.Subject.of("customer", user_id=3),
         export=pk.Subject.of("customer", user_id=1),
         minimum_export={"learners": 1, "lessons": 2, "app_sessions": 1, "ad_impressions": 2},
+    ),
+    Scenario(
+        "marketplace",
+        seed_marketplace,
+        erase=pk.Subject.of("customer", user_id=2),
+        export=pk.Subject.of("customer", email="sana@mail.example"),
+        minimum_export={"members": 1, "shops": 1, "orders": 2},
     ),
 )
 
