@@ -32,7 +32,37 @@ AGES = {
     15: ["CZ", "FR", "GR", "SI"],
     16: ["HR", "DE", "HU", "IE", "LU", "NL", "PL", "RO", "SK", "LI"],
 }
-EU = {*["AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"]}
+EU = {
+    *[
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+    ]
+}
 EEA = EU | {"IS", "LI", "NO"}
 # Member states whose national act makes no use of Art. 8(1)'s opening clause.
 DEFAULT_16 = {"DE", "HU", "LU", "PL", "RO", "LI"}

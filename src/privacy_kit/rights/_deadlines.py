@@ -39,8 +39,8 @@ class ClockRule(NamedTuple):
 #: Whether time spent awaiting identity stops the clock, per jurisdiction, and why.
 STOP_THE_CLOCK: Mapping[str, ClockRule] = {
     "uk_gdpr": ClockRule(
-        True,
-        (
+        stops=True,
+        source=(
             "UK GDPR Art. 12 as amended by the Data (Use and Access) Act 2025: the time limit "
             "does not run while the controller awaits information needed to confirm identity; "
             "the exact article of the 2025 Act was not confirmed against the official text"
@@ -48,19 +48,19 @@ STOP_THE_CLOCK: Mapping[str, ClockRule] = {
         confirmed=False,
     ),
     "gdpr": ClockRule(
-        False,
-        (
+        stops=False,
+        source=(
             "privacy_kit's conservative choice: GDPR Art. 12(3) counts one month from receipt and "
             "has no stop-the-clock rule; pass stop_the_clock=True to follow a supervisory "
             "authority that counts from receipt of the identity information"
         ),
     ),
     "ccpa": ClockRule(
-        False,
-        "CCPA regs 7021(b): the 45 days begin on receipt, regardless of the time needed to verify",
+        stops=False,
+        source="CCPA regs 7021(b): the 45 days begin on receipt, regardless of the time needed to verify",
     ),
-    "lgpd": ClockRule(False, "LGPD Art. 19: no provision pauses the 15 days"),
-    "pipeda": ClockRule(False, "PIPEDA s. 8(3): no provision pauses the 30 days"),
+    "lgpd": ClockRule(stops=False, source="LGPD Art. 19: no provision pauses the 15 days"),
+    "pipeda": ClockRule(stops=False, source="PIPEDA s. 8(3): no provision pauses the 30 days"),
 }
 
 
