@@ -25,37 +25,131 @@ def lenient(policy: pk.Policy) -> pk.Policy:
     return policy.replace(children=children)
 
 
-CONFIRMED = {
-    13: ["BE", "DK", "FI", "SE", "GB"],
-    14: ["AT", "IT", "ES"],
-    15: ["CZ", "FR"],
-    16: ["DE", "HU", "IE", "NL", "PL", "SK"],
+# The ages of the project's LAW_FACTS brief: the 30 EEA states and the UK.
+AGES = {
+    13: ["BE", "DK", "EE", "FI", "LV", "MT", "PT", "SE", "IS", "NO", "GB"],
+    14: ["AT", "BG", "CY", "IT", "LT", "ES"],
+    15: ["CZ", "FR", "GR", "SI"],
+    16: ["HR", "DE", "HU", "IE", "LU", "NL", "PL", "RO", "SK", "LI"],
+}
+EU = {
+    *[
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+    ]
+}
+EEA = EU | {"IS", "LI", "NO"}
+# Member states whose national act makes no use of Art. 8(1)'s opening clause.
+DEFAULT_16 = {"DE", "HU", "LU", "PL", "RO", "LI"}
+# The national act named in each citation (a distinctive part of it).
+ACTS = {
+    "AT": "DSG) s. 4(4)",
+    "BE": "Law of 30 July 2018",
+    "BG": "Art. 25c",
+    "HR": "NN 42/2018",
+    "CY": "125(I)/2018",
+    "CZ": "110/2019",
+    "DK": "Act No. 502",
+    "EE": "Personal Data Protection Act (2018)",
+    "FI": "1050/2018",
+    "FR": "78-17",
+    "DE": "BDSG",
+    "GR": "4624/2019",
+    "HU": "Infotv.",
+    "IE": "Data Protection Act 2018, s. 31",
+    "IT": "2-quinquies",
+    "LV": "Personal Data Processing Law",
+    "LT": "Law on the Legal Protection of Personal Data",
+    "LU": "Law of 1 August 2018",
+    "MT": "Cap. 586",
+    "NL": "UAVG",
+    "PL": "Act of 10 May 2018",
+    "PT": "Law 58/2019",
+    "RO": "Law 190/2018",
+    "SK": "18/2018",
+    "SI": "ZVOP-2",
+    "ES": "Organic Law 3/2018 (LOPDGDD), Art. 7",
+    "SE": "2018:218",
+    "IS": "90/2018",
+    "LI": "DSG 2018",
+    "NO": "LOV-2018-06-15-38",
+    "GB": "Data Protection Act 2018 s.9",
 }
 
 
+def test_every_eea_state_and_the_uk_is_in_the_table_once() -> None:
+    listed = [code for codes in AGES.values() for code in codes]
+    assert len(listed) == len(set(listed)) == 31
+    assert set(listed) == EEA | {"GB"}
+    assert len(EEA) == 30
+    table = pk.age_table()
+    countries = [r.key for r in table.rules if r.key not in {"EU", "US"}]
+    assert sorted(countries) == sorted(listed)  # nothing more, nothing twice
+    assert set(ACTS) == set(listed)
+
+
 @pytest.mark.parametrize(
-    ("code", "age"), [(code, age) for age, codes in CONFIRMED.items() for code in codes]
+    ("code", "age"), [(code, age) for age, codes in AGES.items() for code in codes]
 )
-def test_confirmed_ages_are_cited(code: str, age: int) -> None:
+def test_ages_are_as_listed_and_cite_the_national_act(code: str, age: int) -> None:
     rule = pk.age_table().rule_for(code, dt.date(2025, 1, 1))
     assert rule.age == age
     assert rule.confirmed
+    assert rule.note is None
+    assert (rule.valid_from, rule.valid_until) == (None, None)
     assert "Art. 8" in rule.citation
+    assert ACTS[code] in rule.citation
     if code == "GB":
         assert rule.citation == "UK GDPR Art. 8; Data Protection Act 2018 s.9"
+        assert rule.regime == "uk_gdpr"
+        return
+    assert rule.regime == "gdpr"
+    if code in DEFAULT_16:
+        assert rule.citation.startswith("GDPR Art. 8(1) (default age of 16); no lower age in ")
     elif age == 16:
-        assert rule.citation == "GDPR Art. 8(1) (default age of 16)"
+        assert rule.citation.startswith(f"GDPR Art. 8(1), set at 16 by {rule.name}'s ")
     else:
-        assert f"lowered by {rule.name}'s national law to {age}" in rule.citation
+        assert f"lowered by {rule.name}'s national law to {age}: " in rule.citation
 
 
-@pytest.mark.parametrize("code", ["PT", "GR", "NO", "BG"])
-def test_unconfirmed_countries_default_to_16(code: str) -> None:
-    rule = pk.age_table().rule_for(code, dt.date(2025, 1, 1))
-    assert rule.age == 16
-    assert not rule.confirmed
-    assert rule.note is not None
-    assert "not confirmed" in rule.note
+def test_a_row_marked_unconfirmed_says_so_in_every_decision() -> None:
+    table = pk.AgeTable(
+        "t", (pk.AgeRule("XC", "Checkland", 14, "Draft act s.2", "gdpr", confirmed=False),)
+    )
+    d = pk.check_age(
+        dt.date(2010, 1, 1),
+        policy=None,
+        jurisdiction_or_country="XC",
+        on=dt.date(2025, 1, 1),
+        table=table,
+    )
+    assert (d.allowed, d.required_age, d.confirmed) == (True, 14, False)
+    assert d.reason.endswith("; Checkland's age is not confirmed against a primary source")
 
 
 def test_jurisdiction_keys_names_and_aliases() -> None:
@@ -100,7 +194,10 @@ def test_policy_floor_is_the_maximum(policy: pk.Policy) -> None:
         dt.date(2010, 6, 1), policy=policy, jurisdiction_or_country="DE", on=dt.date(2026, 6, 1)
     )
     assert d.allowed
-    assert d.citation == "policy 2024.1: children.minimum_age; GDPR Art. 8(1) (default age of 16)"
+    assert d.citation == (
+        "policy 2024.1: children.minimum_age; GDPR Art. 8(1) (default age of 16); no lower age "
+        "in Germany's Federal Data Protection Act (BDSG 2018)"
+    )
     assert d.reason == (
         "aged 16, at or above the required age of 16 (the policy's minimum age and the age of "
         "digital consent in Germany)"
@@ -112,7 +209,10 @@ def test_jurisdiction_above_the_policy_floor(lenient: pk.Policy) -> None:
         dt.date(2011, 3, 15), policy=lenient, jurisdiction_or_country="FR", on=dt.date(2025, 3, 15)
     )
     assert (d.allowed, d.age, d.required_age) == (False, 14, 15)
-    assert d.citation == "GDPR Art. 8(1), as lowered by France's national law to 15"
+    assert d.citation == (
+        "GDPR Art. 8(1), as lowered by France's national law to 15: Law No. 78-17 of 6 January "
+        "1978 (Informatique et Libertés), Art. 45"
+    )
     assert "the age of digital consent in France" in d.reason
     uk = pk.check_age(
         dt.date(2012, 3, 15),
@@ -123,11 +223,15 @@ def test_jurisdiction_above_the_policy_floor(lenient: pk.Policy) -> None:
     assert uk.allowed
     assert uk.required_age == 13
     portugal = pk.check_age(
-        dt.date(2011, 3, 15), policy=lenient, jurisdiction_or_country="PT", on=dt.date(2025, 3, 15)
+        dt.date(2012, 3, 15), policy=lenient, jurisdiction_or_country="PT", on=dt.date(2025, 3, 15)
     )
-    assert not portugal.allowed
-    assert not portugal.confirmed
-    assert "not confirmed" in portugal.reason
+    assert (portugal.allowed, portugal.required_age, portugal.confirmed) == (True, 13, True)
+    assert "Law 58/2019, Art. 16" in portugal.citation
+    assert "not confirmed" not in portugal.reason
+    greece = pk.check_age(
+        dt.date(2011, 3, 16), policy=lenient, jurisdiction_or_country="EL", on=dt.date(2025, 3, 15)
+    )
+    assert (greece.allowed, greece.age, greece.required_age) == (False, 13, 15)
 
 
 def test_no_policy_uses_the_jurisdiction_only() -> None:

@@ -1,11 +1,12 @@
 """The minimum age: the age of digital consent per jurisdiction, and whether a person may use the service.
 
 The age of digital consent is kept as cited, versioned data (:func:`age_table`): the GDPR's
-default of 16 (Art. 8(1)), the member states that set a lower age (not below 13), the UK's 13
-(Data Protection Act 2018 s.9), and the US COPPA threshold of 13 as a note. Countries whose age
-was not confirmed against a primary source carry the GDPR default of 16 and ``confirmed=False``
-(16 is the highest age a member state may set, so the default never lets a child in early).
-Rules may carry ``valid_from``/``valid_until`` dates, so a change in the law is a new row.
+default of 16 (Art. 8(1)), each of the 30 EEA states with the national act that set its age (or
+that makes no use of the opening clause, leaving 16), the UK's 13 (Data Protection Act 2018 s.9),
+and the US COPPA threshold of 13 as a note. A rule whose figure was not confirmed against a
+primary source says so in ``confirmed=False`` (none of the built-in rows today; a table of your
+own may carry such rows, and every decision made with one says so). Rules may carry
+``valid_from``/``valid_until`` dates, so a change in the law is a new row.
 
 :func:`check_age` answers whether a person born on a given date may use the service on a given
 date: the required age is the higher of the policy's ``children.minimum_age`` and the
@@ -36,7 +37,7 @@ __all__ = [
     "check_age",
 ]
 
-AGE_DATA_VERSION = "2025.1"
+AGE_DATA_VERSION = "2025.2"
 """The version of the built-in age-of-consent data; every :class:`AgeDecision` carries it."""
 
 Feb29 = Literal["march_1", "february_28"]
@@ -76,54 +77,74 @@ class AgeRule:
 
 
 _GDPR_DEFAULT = "GDPR Art. 8(1) (default age of 16)"
-_UNCONFIRMED = (
-    "member state age not confirmed against a primary source; the GDPR default of 16 is applied "
-    "(member states may set 13 to 16)"
-)
 
 
-def _member(code: str, name: str, age: int | None) -> AgeRule:
-    if age is None:
-        return AgeRule(code, name, 16, _GDPR_DEFAULT, "gdpr", confirmed=False, note=_UNCONFIRMED)
-    if age == 16:
-        return AgeRule(code, name, 16, _GDPR_DEFAULT, "gdpr")
-    return AgeRule(
-        code, name, age, f"GDPR Art. 8(1), as lowered by {name}'s national law to {age}", "gdpr"
-    )
+def _member(code: str, name: str, age: int, act: str, *, sets_age: bool = True) -> AgeRule:
+    """A member state's rule, citing the national act beside the figure.
+
+    ``sets_age=False``: the national act makes no use of Art. 8(1)'s opening clause, so the
+    GDPR's own default of 16 applies.
+    """
+    if not sets_age:
+        citation = f"{_GDPR_DEFAULT}; no lower age in {name}'s {act}"
+    elif age == 16:
+        citation = f"GDPR Art. 8(1), set at 16 by {name}'s {act}"
+    else:
+        citation = f"GDPR Art. 8(1), as lowered by {name}'s national law to {age}: {act}"
+    return AgeRule(code, name, age, citation, "gdpr")
 
 
+# The ages are those of the project's LAW_FACTS brief (the 30 EEA states and the UK); the
+# national provisions beside them name where each state set (or did not set) its age.
 _RULES: tuple[AgeRule, ...] = (
     AgeRule("EU", "the European Union (GDPR default)", 16, _GDPR_DEFAULT, "gdpr"),
-    _member("AT", "Austria", 14),
-    _member("BE", "Belgium", 13),
-    _member("BG", "Bulgaria", None),
-    _member("HR", "Croatia", None),
-    _member("CY", "Cyprus", None),
-    _member("CZ", "Czechia", 15),
-    _member("DK", "Denmark", 13),
-    _member("EE", "Estonia", None),
-    _member("FI", "Finland", 13),
-    _member("FR", "France", 15),
-    _member("DE", "Germany", 16),
-    _member("GR", "Greece", None),
-    _member("HU", "Hungary", 16),
-    _member("IE", "Ireland", 16),
-    _member("IT", "Italy", 14),
-    _member("LV", "Latvia", None),
-    _member("LT", "Lithuania", None),
-    _member("LU", "Luxembourg", None),
-    _member("MT", "Malta", None),
-    _member("NL", "Netherlands", 16),
-    _member("PL", "Poland", 16),
-    _member("PT", "Portugal", None),
-    _member("RO", "Romania", None),
-    _member("SK", "Slovakia", 16),
-    _member("SI", "Slovenia", None),
-    _member("ES", "Spain", 14),
-    _member("SE", "Sweden", 13),
-    _member("IS", "Iceland", None),
-    _member("LI", "Liechtenstein", None),
-    _member("NO", "Norway", None),
+    _member("AT", "Austria", 14, "Datenschutzgesetz (DSG) s. 4(4)"),
+    _member("BE", "Belgium", 13, "Law of 30 July 2018 on the protection of personal data, Art. 7"),
+    _member("BG", "Bulgaria", 14, "Personal Data Protection Act, Art. 25c"),
+    _member("HR", "Croatia", 16, "Act on the Implementation of the GDPR (NN 42/2018), Art. 19"),
+    _member("CY", "Cyprus", 14, "Law 125(I)/2018, s. 8"),
+    _member("CZ", "Czechia", 15, "Act No. 110/2019 Coll. on personal data processing, s. 7"),
+    _member("DK", "Denmark", 13, "Data Protection Act (Act No. 502 of 23 May 2018), s. 6"),
+    _member("EE", "Estonia", 13, "Personal Data Protection Act (2018), s. 8"),
+    _member("FI", "Finland", 13, "Data Protection Act (1050/2018), s. 5"),
+    _member(
+        "FR", "France", 15, "Law No. 78-17 of 6 January 1978 (Informatique et Libertés), Art. 45"
+    ),
+    _member("DE", "Germany", 16, "Federal Data Protection Act (BDSG 2018)", sets_age=False),
+    _member("GR", "Greece", 15, "Law 4624/2019, Art. 21"),
+    _member("HU", "Hungary", 16, "Act CXII of 2011 (Infotv.)", sets_age=False),
+    _member("IE", "Ireland", 16, "Data Protection Act 2018, s. 31"),
+    _member(
+        "IT",
+        "Italy",
+        14,
+        "Personal Data Protection Code (Legislative Decree 196/2003), Art. 2-quinquies",
+    ),
+    _member("LV", "Latvia", 13, "Personal Data Processing Law, s. 33"),
+    _member("LT", "Lithuania", 14, "Law on the Legal Protection of Personal Data, Art. 6"),
+    _member(
+        "LU",
+        "Luxembourg",
+        16,
+        "Law of 1 August 2018 on the National Data Protection Commission",
+        sets_age=False,
+    ),
+    _member("MT", "Malta", 13, "Data Protection Act (Cap. 586), S.L. 586.11, reg. 3"),
+    _member("NL", "Netherlands", 16, "GDPR Implementation Act (UAVG), Art. 5"),
+    _member(
+        "PL", "Poland", 16, "Act of 10 May 2018 on the protection of personal data", sets_age=False
+    ),
+    _member("PT", "Portugal", 13, "Law 58/2019, Art. 16"),
+    _member("RO", "Romania", 16, "Law 190/2018", sets_age=False),
+    _member("SK", "Slovakia", 16, "Act No. 18/2018 Coll. on personal data protection, s. 15"),
+    _member("SI", "Slovenia", 15, "Personal Data Protection Act (ZVOP-2, 2022), Art. 8"),
+    _member("ES", "Spain", 14, "Organic Law 3/2018 (LOPDGDD), Art. 7"),
+    _member(
+        "SE", "Sweden", 13, "Act (2018:218) with supplementary provisions to the GDPR, ch. 2 s. 4"
+    ),
+    _member("IS", "Iceland", 13, "Act No. 90/2018 on data protection, Art. 10"),
+    _member("LI", "Liechtenstein", 16, "Data Protection Act (DSG 2018)", sets_age=False),
+    _member("NO", "Norway", 13, "Personal Data Act (LOV-2018-06-15-38), s. 5"),
     AgeRule(
         "GB", "the United Kingdom", 13, "UK GDPR Art. 8; Data Protection Act 2018 s.9", "uk_gdpr"
     ),
@@ -157,8 +178,8 @@ class AgeTable:
         >>> t = age_table()
         >>> t.rule_for("fr", dt.date(2025, 1, 1)).age, t.rule_for("uk_gdpr", dt.date(2025, 1, 1)).age
         (15, 13)
-        >>> t.rule_for("Portugal", dt.date(2025, 1, 1)).confirmed
-        False
+        >>> t.rule_for("Portugal", dt.date(2025, 1, 1)).age, t.rule_for("EL", dt.date(2025, 1, 1)).age
+        (13, 15)
     """
 
     version: str
@@ -214,7 +235,7 @@ def age_table() -> AgeTable:
     Example:
         >>> rule = age_table().rule_for("BE", dt.date(2025, 6, 1))
         >>> rule.age, rule.citation
-        (13, "GDPR Art. 8(1), as lowered by Belgium's national law to 13")
+        (13, "GDPR Art. 8(1), as lowered by Belgium's national law to 13: Law of 30 July 2018 on the protection of personal data, Art. 7")
     """
     return AgeTable(AGE_DATA_VERSION, _RULES, dict(_ALIASES))
 
@@ -363,7 +384,7 @@ def check_age(
     verdict = "at or above" if allowed else "under"
     reason = f"aged {age}, {verdict} the required age of {required} ({' and '.join(sources)})"
     if not rule.confirmed:
-        reason += f"; {rule.name}'s own age is not confirmed, the GDPR default of 16 was applied"
+        reason += f"; {rule.name}'s age is not confirmed against a primary source"
     if policy is not None and minimum is None:
         reason += f"; policy {policy.version} sets no minimum age of its own"
     return AgeDecision(

@@ -27,6 +27,7 @@ _NAMES: dict[str, str] = {
     "iter_bundle_records": "._bundle",
     "neutralise_formula": "._bundle",
     "STOP_THE_CLOCK": "._deadlines",
+    "ClockRule": "._deadlines",
     "add_deadline": "._deadlines",
     "ErasureAction": "._erasure",
     "ErasurePlan": "._erasure",
@@ -75,6 +76,7 @@ __all__ = [
     "TRANSITIONS",
     "Bundle",
     "Challenge",
+    "ClockRule",
     "CodeVerifier",
     "DataSubjectRequest",
     "Decision",
@@ -121,7 +123,7 @@ __getattr__, __dir__ = attach(__name__, _NAMES, __all__)
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from ._bundle import Bundle, RecordWriters, iter_bundle_records, neutralise_formula
-    from ._deadlines import STOP_THE_CLOCK, add_deadline
+    from ._deadlines import STOP_THE_CLOCK, ClockRule, add_deadline
     from ._erasure import (
         ErasureAction,
         ErasurePlan,
