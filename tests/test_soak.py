@@ -12,7 +12,9 @@ Triggers log every row updated or deleted in the application's tables, with the 
 it (its ``application_name``) and the database's clock; each process writes what it did, timed by
 that clock, to a ground-truth table (tests/soak_workers.py). At the end:
 
-- nothing held was touched by an erasure or sweep planned after the hold was placed;
+- nothing held was touched by an erasure or sweep planned after the hold was placed (plans read
+  the holds when they are made: rows that a plan made just before a hold deletes after it are
+  counted in the summary line, not failed);
 - no sweep touched an account after its reopening committed, nor an account never closed;
 - an erasure touched its own subject's records only, and every change belongs to an operation;
 - every export's file matches its reported SHA-256 and counts, holds only its subject's records,
@@ -144,6 +146,8 @@ def _run(url: str, folder: Path) -> dict[str, Any]:
             if p.is_alive():  # pragma: no cover - only when a child hangs
                 p.kill()
                 p.join(timeout=10)
+        queue.close()
+        queue.join_thread()
     assert not failures, "\n\n".join(failures)
     assert [p.exitcode for p in processes] == [0] * len(processes)
     return results
