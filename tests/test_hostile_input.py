@@ -599,3 +599,47 @@ def test_fuzz_a_mutated_example_is_a_policy_or_a_policy_error(
         if isinstance(outcome, pk.PolicyError):
             assert outcome.problems
             assert len(str(outcome)) < 60_000
+
+
+@pytest.mark.parametrize("jurisdiction", ["gdpr", "ccpa", "lgpd"])
+@pytest.mark.parametrize(
+    "received",
+    [
+        "9999-12-30T00:00:00+00:00",
+        "9999-12-31T23:59:59-05:00",
+    ],
+)
+def test_a_request_received_near_the_year_9999_is_a_request_error_naming_the_date(
+    jurisdiction: str, received: str
+) -> None:
+    """``DataSubjectRequest.receive`` itself refuses, naming the date; nothing is audited."""
+    import datetime as dt
+
+    from privacy_kit.rights import DataSubjectRequest
+
+    log = pk.AuditLog.memory()
+    at = dt.datetime.fromisoformat(received)
+    with pytest.raises(pk.RequestError, match="deadline falls after the year 9999") as info:
+        DataSubjectRequest.receive(
+            "access",
+            "customer",
+            {"email": "j@example.com"},
+            jurisdiction=jurisdiction,
+            received_at=at,
+            audit=log,
+        )
+    assert f"received at {at.isoformat()}" in str(info.value)
+    assert not isinstance(info.value.__cause__, pk.PrivacyKitError)  # the date arithmetic's
+    assert list(log.entries()) == []
+    # a year earlier, the same request is received and its deadline audited
+    earlier = at.replace(year=9998)
+    request = DataSubjectRequest.receive(
+        "access",
+        "customer",
+        {"email": "j@example.com"},
+        jurisdiction=jurisdiction,
+        received_at=earlier,
+        audit=log,
+    )
+    assert request.due_at > earlier
+    assert [e.action for e in log.entries()] == ["request.received"]

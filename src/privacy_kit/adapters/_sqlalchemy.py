@@ -23,7 +23,7 @@ from typing import Any
 
 try:
     import sqlalchemy as sa
-    from sqlalchemy.dialects import mysql, postgresql
+    from sqlalchemy.dialects import mysql
 except ImportError as exc:  # pragma: no cover - exercised in the core-only test environment
     raise ImportError(
         "SQLAlchemyAdapter needs SQLAlchemy 2: pip install 'privacy-kit[sqlalchemy]'"
@@ -41,7 +41,8 @@ from ._base import (
     missing_problems,
 )
 from ._selection import After, All, And, Before, Eq, In, IsNull, Not, Or, Related, Selection
-from ._sql import JSON_IN_THRESHOLD, comparable_values, json_table_type
+from ._sql import comparable_values
+from ._sqlalchemy_in import in_list, recheck_condition
 from ._sqlite import indexed_fields
 
 __all__ = ["SQLAlchemyAdapter"]
@@ -250,37 +251,14 @@ class SQLAlchemyAdapter(BaseAdapter):
     def _in(
         self, column: sa.Column[Any], listed: Sequence[Any], *, plain: bool = False
     ) -> sa.ColumnElement[bool]:
-        """``column IN listed`` in one bound parameter, whatever the size (unless ``plain``).
-
-        PostgreSQL binds a typed array (``= ANY``); past ``JSON_IN_THRESHOLD`` keys, SQLite and
-        MariaDB/MySQL bind a JSON array (``json_each``, ``JSON_TABLE``).
-        """
-        if not listed:
-            return sa.false()
-        dialect = self.engine.dialect.name
-        kind = column.info.get("kind")
-        values = comparable_values(kind, listed, strict_text=dialect != "sqlite")
-        if not values:
-            # No value can equal one the column holds: false, but unknown for a NULL, as IN is.
-            return sa.case((column.is_(None), sa.null()), else_=sa.false())
-        if dialect == "postgresql" and not isinstance(column.type, sa.JSON):
-            array = postgresql.ARRAY(column.type)
-            return column == sa.any_(sa.cast(sa.bindparam(None, values, type_=array), array))
-        json = dialect == "sqlite" or (self._mysql and not plain)
-        if json and kind in ("integer", "real", "text") and len(values) > JSON_IN_THRESHOLD:
-            import orjson  # noqa: PLC0415 - only long IN lists need it
-
-            payload = orjson.dumps(values).decode()
-            if dialect == "sqlite":
-                json_each = sa.func.json_each(sa.bindparam(None, payload, type_=sa.String()))
-                return column.in_(sa.select(json_each.table_valued("value").c.value))
-            spec = json_table_type(kind, values, column.table.kwargs.get("mysql_collate"))
-            if spec is not None:
-                name = f"pk_json_{next(self._json_names)}"
-                rows = sa.text(f"JSON_TABLE(:{name}, '$[*]' COLUMNS (v {spec} PATH '$')) AS {name}")
-                rows = rows.bindparams(**{name: payload})
-                return column.in_(sa.select(sa.literal_column(f"{name}.v")).select_from(rows))
-        return column.in_(values)
+        """``column IN listed`` in one bound parameter (see :func:`._sqlalchemy_in.in_list`)."""
+        return in_list(
+            column,
+            listed,
+            dialect=self.engine.dialect.name,
+            next_name=lambda: f"pk_json_{next(self._json_names)}",
+            plain=plain,
+        )
 
     # -- the protocol -------------------------------------------------------------------------
     def iter_records(
@@ -344,7 +322,8 @@ class SQLAlchemyAdapter(BaseAdapter):
                         locked = list(conn.scalars(query.with_for_update()))
                         if locked:
                             by_key = sa.delete(table).where(
-                                self._in(pk, locked, plain=True), *_recheck(selection, condition)
+                                self._in(pk, locked, plain=True),
+                                *recheck_condition(selection, condition),
                             )
                             total += conn.execute(by_key).rowcount
                     if len(locked) < batch_size:
@@ -404,7 +383,9 @@ class SQLAlchemyAdapter(BaseAdapter):
                 with self.engine.begin() as conn:
                     keys = list(conn.scalars(query.order_by(pk).limit(batch_size)))
                     if keys:
-                        recheck = _recheck(selection, condition) if self._mysql else (condition,)
+                        recheck = (
+                            recheck_condition(selection, condition) if self._mysql else (condition,)
+                        )
                         statement = sa.update(table).where(self._in(pk, keys, plain=True), *recheck)
                         total += conn.execute(statement.values(dict(values))).rowcount
                 if len(keys) < batch_size:
@@ -612,24 +593,3 @@ class SQLAlchemyAdapter(BaseAdapter):
         """Dispose of the engine if the adapter created it (an engine you passed stays yours)."""
         if self._owned:
             self.engine.dispose()
-
-
-def _recheck(selection: Selection, condition: Any) -> tuple[Any, ...]:
-    """The condition to test again when MariaDB deletes or updates locked keys.
-
-    The locked rows cannot change, but a :class:`Related` reads another table whose rows a
-    locking read does not hold: an account reopened after the keys were read must stop the
-    statement, so such a condition is checked again in it (the statement is slower; sweeps of
-    account-triggered rules are the only users).
-    """
-    return (condition,) if _has_related(selection) else ()
-
-
-def _has_related(selection: Selection) -> bool:
-    if isinstance(selection, Related):
-        return True
-    if isinstance(selection, And | Or):
-        return any(_has_related(item) for item in selection.items)
-    if isinstance(selection, Not):
-        return _has_related(selection.item)
-    return False

@@ -26,7 +26,7 @@ from typing import Any, Literal
 from .._errors import ConfigurationError, Problem, SchemaMismatchError
 from .._scope import Scope, Stores, Subject
 from .._types import require_aware
-from ..adapters import Adapter, Or, Selection
+from ..adapters import Adapter, Selection
 from ..adapters._base import WRITE_BATCH
 from ..audit._journal import Journal, StateJournal
 from ..audit._log import AuditLog
@@ -243,11 +243,12 @@ class Engine(Choices):
         return self._resolver.scope(subject)
 
     def selection_for(self, subject: Subject, record_type: RecordType) -> Selection | None:
-        """Records of ``record_type`` that concern ``subject`` in any role (``None``: none can)."""
-        parts = [sel for rt, _link, sel in self.links(subject) if rt.name == record_type.name]
-        if not parts:
-            return None
-        return parts[0] if len(parts) == 1 else Or(tuple(parts))
+        """Records of ``record_type`` that concern ``subject`` in any role (``None``: none can).
+
+        Only the identities given are followed, without reading the store (:meth:`resolve` the
+        subject first to follow the others); the same as ``Scope.selection_for``.
+        """
+        return self._resolver.scope(subject, resolve=False).selection_for(record_type)
 
     def _held(
         self, record_types: Iterable[RecordType], now: datetime.datetime

@@ -198,14 +198,16 @@ class SubjectResolver:
                 if value is not None:
                     yield rt, link, Eq(link.field, value)
 
-    def scope(self, subject: Subject, *, every_role: bool = False) -> Scope:
+    def scope(self, subject: Subject, *, every_role: bool = False, resolve: bool = True) -> Scope:
         """Resolve ``subject`` once: identities, reference, and every record type and role.
 
         With ``every_role``, links of other kinds are followed too, through the data map's
         ``person_identities`` (an e-mail address names one person whatever their kind): a
-        customer who also books as an invitee is found in both roles.
+        customer who also books as an invitee is found in both roles. With ``resolve=False``
+        the store is not read: only the identities given are followed (and, when the primary
+        identity is not among them, the reference is made from those given).
         """
-        resolved = self.resolve(subject)
+        resolved = self.resolve(subject) if resolve else self.check(subject)
         entries = [
             ScopeEntry(rt, link, selection, self.stores.adapter_for(rt))
             for rt, link, selection in self.links(resolved)

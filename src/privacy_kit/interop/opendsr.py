@@ -27,7 +27,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import UUID4, AwareDatetime, Field, ValidationError, model_validator
 
-from .._errors import PrivacyKitError, RequestError
+from .._errors import RequestError
 from .._types import Model, require_aware
 from ..rights._request_states import RequestStatus, RequestType
 from ..rights._requests import DataSubjectRequest
@@ -220,7 +220,7 @@ def to_request(
         >>> to_request(body, subject_kind="customer")
         Traceback (most recent call last):
         ...
-        privacy_kit._errors.RequestError: OpenDSR request: received at 9999-12-30T00:00:00+00:00: the request's deadline falls after the year 9999, which no date can hold
+        privacy_kit._errors.RequestError: invalid data-subject request: received at 9999-12-30T00:00:00+00:00: the request's deadline falls after the year 9999, which no date can hold
     """
     parsed = request if isinstance(request, OpenDSRRequest) else parse_request(request)
     identities: dict[str, str] = {}
@@ -229,25 +229,14 @@ def to_request(
         if key in identities:
             raise RequestError(f"OpenDSR request: two identities of type {key!r}")
         identities[key] = identity.identity_value
-    received = received_at or parsed.submitted_time
-    try:
-        return DataSubjectRequest.receive(
-            RequestType(parsed.subject_request_type),
-            subject_kind,
-            identities,
-            jurisdiction=jurisdiction or parsed.regulation,
-            received_at=received,
-            id=parsed.subject_request_id,
-        )
-    except (ValueError, OverflowError) as exc:
-        if isinstance(exc, PrivacyKitError):
-            raise
-        # Every refusal of receive() is a RequestError; a bare one is date arithmetic past the
-        # calendar's end ("year 10000 is out of range", "date value out of range").
-        raise RequestError(
-            f"OpenDSR request: received at {received.isoformat()}: the request's deadline "
-            "falls after the year 9999, which no date can hold"
-        ) from exc
+    return DataSubjectRequest.receive(
+        RequestType(parsed.subject_request_type),
+        subject_kind,
+        identities,
+        jurisdiction=jurisdiction or parsed.regulation,
+        received_at=received_at or parsed.submitted_time,
+        id=parsed.subject_request_id,
+    )
 
 
 def from_request(

@@ -123,7 +123,8 @@ class DataSubjectRequest(RequestData):
         """A newly received request (audited as ``request.received`` if ``audit`` is given).
 
         Raises:
-            RequestError: an unknown type or jurisdiction, no identities, a naive time.
+            RequestError: an unknown type or jurisdiction, no identities, a naive time, or a
+                time so close to the year 9999 that the deadline cannot be computed.
         """
         require_aware(received_at, "received_at")
         zone = received_at.tzinfo
@@ -143,9 +144,14 @@ class DataSubjectRequest(RequestData):
         if id is not None:
             data["id"] = id
         request = cls._validated(data)
-        request._audit(
-            audit, "request.received", received_at, {"due_at": request.due_at.isoformat()}
-        )
+        try:
+            due_at = request.due_at
+        except (ValueError, OverflowError) as exc:  # date arithmetic past the calendar's end
+            raise RequestError(
+                f"invalid data-subject request: received at {received_at.isoformat()}: the "
+                "request's deadline falls after the year 9999, which no date can hold"
+            ) from exc
+        request._audit(audit, "request.received", received_at, {"due_at": due_at.isoformat()})
         return request
 
     @classmethod
