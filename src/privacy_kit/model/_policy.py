@@ -32,7 +32,7 @@ from ._policy_collection import (
     SubjectScope,
     TaxonomySpec,
 )
-from ._policy_retention import RetentionRule
+from ._policy_retention import RetentionRule, retention_r1_problems
 from ._policy_rights import (
     BreachPromise,
     ChangePolicy,
@@ -138,7 +138,7 @@ class Policy(Model):
                         r.key,
                         r.categories,
                         r.trigger.value,
-                        r.duration,
+                        "forever" if r.indefinite else r.duration,
                         r.action.value,
                         [e.kind.value for e in r.exceptions],
                     )
@@ -370,6 +370,7 @@ def _policy_problems(policy: Policy) -> Iterator[Problem]:
             for m, k in enumerate(kept.categories):
                 refs.category(f"{where}.exceptions[{j}].categories[{m}]", k)
     refs.unique("retention", (r.key for r in policy.retention), "retention rule")
+    refs.problems.extend(retention_r1_problems(policy, refs.category))
 
     channel_keys = [c.key for c in policy.requests.channels]
     refs.unique("requests.channels", channel_keys, "request channel")
