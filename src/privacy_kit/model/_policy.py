@@ -370,7 +370,7 @@ def _policy_problems(policy: Policy) -> Iterator[Problem]:
             for m, k in enumerate(kept.categories):
                 refs.category(f"{where}.exceptions[{j}].categories[{m}]", k)
     refs.unique("retention", (r.key for r in policy.retention), "retention rule")
-    refs.problems.extend(retention_r1_problems(policy, refs.category))
+    refs.problems.extend(retention_r1_problems(policy.retention, refs.category))
 
     channel_keys = [c.key for c in policy.requests.channels]
     refs.unique("requests.channels", channel_keys, "request channel")

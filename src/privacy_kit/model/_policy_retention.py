@@ -11,17 +11,14 @@ data is never expired. A document written back (``model_dump``) says ``duration:
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 from pydantic import ConfigDict, Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
 from pydantic import model_validator as _model_validator
 
 from .._errors import Problem
 from .._types import Duration, LocalizedText, Model
-
-if TYPE_CHECKING:
-    from ._policy import Policy
 
 __all__ = [
     "FOREVER",
@@ -212,12 +209,14 @@ class RetentionRule(Model):
         return tuple(e for e in self.exceptions if e.indefinite)
 
 
-def retention_r1_problems(policy: Policy, add: Any) -> Iterator[Problem]:
+def retention_r1_problems(
+    rules: Sequence[RetentionRule], category: Callable[[str, str], None]
+) -> Iterator[Problem]:
     """Located problems of indefinite retention, open-ended exceptions and ``blind`` rules.
 
-    ``add(location, key)`` checks a category reference (the policy's reference checker).
+    ``category(location, key)`` checks a category reference (the policy's reference checker).
     """
-    for i, rule in enumerate(policy.retention):
+    for i, rule in enumerate(rules):
         where = f"retention[{i}]"
         if rule.indefinite:
             if rule.reason is None:
@@ -243,7 +242,7 @@ def retention_r1_problems(policy: Policy, add: Any) -> Iterator[Problem]:
                     "action: blind needs 'blind': the categories whose fields are anonymised",
                 )
             for j, key in enumerate(rule.blind):
-                add(f"{where}.blind[{j}]", key)
+                category(f"{where}.blind[{j}]", key)
         elif rule.blind:
             yield Problem(
                 f"{where}.blind",

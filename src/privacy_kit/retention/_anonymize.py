@@ -412,7 +412,9 @@ def count_pending(
         1
         for batch in adapter.iter_records(rt, selection, fields=wanted, batch_size=batch_size)
         for record in batch
-        if any(_differs(record.get(s.field), s.apply(record.get(s.field), secret)) for s in strategies)
+        if any(
+            _differs(record.get(s.field), s.apply(record.get(s.field), secret)) for s in strategies
+        )
     )
 
 

@@ -21,17 +21,19 @@ import orjson
 
 from .._scope import Stores
 from .._types import Duration, require_aware
-from ..adapters import After, And, Before, Capability, In, IsNull, Not, Or, Related, Selection
+from ..adapters import And, In, IsNull, Not, Or, Related, Selection
 from ..adapters._base import WRITE_BATCH
 from ..adapters._order import store_deletion_order
 from ..model._check import rule_for_record_type
-from ..model._datamap import DataMap, RecordType
+from ..model._datamap import RecordType
 from ..model._policy import Policy
 from ..model._policy_retention import RetentionRule
 from ._commitments import Commitment, CommitmentRegistry
 from ._holds import HoldRegistry, combine_holds, describe_selection
+from ._indefinite import IndefiniteKeep, anonymised_guard, indefinite_keeps
 from ._journal import RetentionJournal
 from ._orphans import Orphans, find_orphans
+from ._plan_support import can_recheck, no_recheck_note, not_held, orphan_notes, time_window
 from ._rules import Action, TriggerSource, _Group, _groups, _Stage, _stages, cutoff, trigger_source
 from ._settings import RetentionSettings
 
@@ -75,6 +77,8 @@ class RetentionEntry:
             :class:`~privacy_kit.adapters.Related`), so an account reopened after its key was
             read is not swept. ``False`` where the store cannot (the plan's notes say why): the
             statements then trust the keys read just before.
+        marker: the record type's ``timestamps.anonymized`` field, set by this (anonymising)
+            step and tested by its selection (``None``: the step sets no marker).
     """
 
     rule: str
@@ -97,6 +101,7 @@ class RetentionEntry:
     hold_ids: tuple[str, ...]
     commitment: Commitment | None = None
     recheck: bool = False
+    marker: str | None = None
 
     def describe(self) -> str:
         """One line: what, where, which records, how many."""
@@ -161,6 +166,8 @@ class RetentionPlan:
         orphans: per record type, records no sweep can ever time: they read their trigger time
             from an account that no longer exists, or link to none (shown first in the summary).
         commitments: the registry the commitment entries come from (marked fulfilled on apply).
+        kept_indefinitely: what no sweep ever expires (``duration: forever`` on a rule or an
+            exception), per rule and record type, with the policy's reason.
     """
 
     now: dt.datetime
@@ -172,6 +179,7 @@ class RetentionPlan:
     id: str
     orphans: tuple[Orphans, ...] = ()
     commitments: CommitmentRegistry | None = attrs.field(default=None, repr=False, eq=False)
+    kept_indefinitely: tuple[IndefiniteKeep, ...] = ()
 
     @property
     def total_orphans(self) -> int:
@@ -211,23 +219,13 @@ class RetentionPlan:
             )
             lines.extend("    " + o.describe() for o in self.orphans)
         lines.extend("  " + e.describe() for e in self.entries)
+        lines.extend(f"  kept indefinitely: {k.describe()}" for k in self.kept_indefinitely)
         lines.extend(f"  skipped {rt}: {reason}" for rt, reason in self.skipped)
         lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
 
     def __str__(self) -> str:
         return self.summary()
-
-
-def _time_window(field: str, upper: dt.datetime, lower: dt.datetime | None) -> Selection:
-    window: Selection = Before(field, upper, inclusive=True)
-    if lower is not None:
-        window = And((After(field, lower), window))
-    return window
-
-
-def _not_held(selection: Selection, held: Selection | None) -> Selection:
-    return selection if held is None else And((selection, Not(held)))
 
 
 def plan_retention(
@@ -265,6 +263,7 @@ def plan_retention(
     entries: list[RetentionEntry] = []
     skipped: list[tuple[str, str]] = []
     notes: list[str] = []
+    kept_forever: list[IndefiniteKeep] = []
     account_types = {rt.account.record_type for rt in datamap.record_types if rt.account}
     resolved: dict[Subject, Scope] = {}
     holds_cache: dict[str, tuple[Selection | None, tuple[str, ...]]] = {}
@@ -283,6 +282,12 @@ def plan_retention(
         rule = rule_for_record_type(policy, rt)
         if rule is None:
             skipped.append((rt.name, "no retention rule covers it"))
+            continue
+        kept_forever.extend(indefinite_keeps(rule, rt))
+        if rule.indefinite:
+            notes.append(
+                f"{rt.name}: rule {rule.key!r} keeps it indefinitely, so no sweep expires it"
+            )
             continue
         held, hold_ids = holds_for(rt)
         if settings is not None and rule.override is not None and rt.account is None:
@@ -305,6 +310,7 @@ def plan_retention(
                 )
                 continue
             stages = _stages(rule, rt, group.duration, source)
+            notes.extend(_forever_notes(rule, rt, stages))
             # Stages are disjoint windows of trigger time: the latest stage takes the oldest
             # records, each earlier stage the band between its cutoff and the next one's.
             later: dt.datetime | None = None
@@ -326,9 +332,9 @@ def plan_retention(
                 later = upper
             entries.extend(reversed(planned))
             if planned and planned[0].account_selection is not None and not planned[0].recheck:
-                notes.append(_no_recheck_note(stores, rt, rule, source))
+                notes.append(no_recheck_note(stores, rt, rule, source))
         if rt.name in account_types:
-            notes.extend(_orphan_notes(policy, datamap, rt, rule))
+            notes.extend(orphan_notes(policy, datamap, rt, rule))
     pending: dict[str, list[Selection]] = {}
     for commitment in commitments.pending() if commitments is not None else ():
         if not datamap.has_record_type(commitment.record_type):
@@ -376,6 +382,7 @@ def plan_retention(
         id="ret_" + ident,
         orphans=find_orphans(policy, stores, settings=settings, covered=covered, batch_size=size),
         commitments=commitments,
+        kept_indefinitely=tuple(kept_forever),
     )
 
 
@@ -416,70 +423,45 @@ def _commitment_entry(
         after=None,
         fields=fields,
         kept=(),
-        selection=_not_held(base, held_sel),
+        selection=not_held(base, held_sel),
         account_selection=None,
         excluded_accounts=frozenset(),
         held_selection=held_sel,
-        count=adapter.count(rt, _not_held(base, held_sel)),
+        count=adapter.count(rt, not_held(base, held_sel)),
         held=0 if held_sel is None else adapter.count(rt, And((base, held_sel))),
         hold_ids=hold_ids,
         commitment=commitment,
     )
 
 
-def _can_recheck(stores: Stores, record_type: RecordType, accounts: RecordType) -> bool:
-    """Whether statements on ``record_type`` can re-check its ``accounts`` with a sub-select.
-
-    They can when both live in one adapter that declares ``Capability.RELATED``.
-    """
-    adapter = stores.adapter_for(record_type)
-    return adapter is stores.adapter_for(accounts) and Capability.RELATED in adapter.capabilities
-
-
-def _no_recheck_note(
-    stores: Stores, rt: RecordType, rule: RetentionRule, source: TriggerSource
-) -> str:
-    accounts = stores.record_type(source.account or "")
-    adapter = stores.adapter_for(rt)
-    why = (
-        f"{accounts.name} is in another store ({accounts.store!r}, not {rt.store!r})"
-        if adapter is not stores.adapter_for(accounts)
-        else f"adapter {adapter.name!r} does not declare the {Capability.RELATED.value!r} "
-        "capability"
-    )
-    return (
-        f"{rt.name} (rule {rule.key!r}): the statements cannot re-check that each account is "
-        f"still due ({source.describe()}) because {why}; they use the account keys read just "
-        f"before, so an account reopened in between still loses its {rt.name}"
-    )
-
-
-def _orphan_notes(
-    policy: Policy, datamap: DataMap, accounts: RecordType, rule: RetentionRule
-) -> Iterator[str]:
-    """Warn where records keyed to an account outlive the account record they read their time from."""
-    life = max([rule.effective_duration, *(e.duration for e in rule.exceptions if e.duration)])
-    for rt in datamap.record_types:
-        if (
-            rt.account is None
-            or rt.account.record_type != accounts.name
-            or rt.name == accounts.name
-        ):
-            continue
-        other = rule_for_record_type(policy, rt)
-        if other is None:
-            continue
-        source = trigger_source(datamap, rt, other.trigger)
-        if source is not None and source.account == accounts.name:
-            longest = max(
-                [other.effective_duration, *(e.duration for e in other.exceptions if e.duration)]
+def _forever_notes(rule: RetentionRule, rt: RecordType, stages: list[_Stage]) -> Iterator[str]:
+    """The plan's notes on what ``rule`` keeps of ``rt`` indefinitely, and on steps that cannot
+    tell anonymised records apart."""
+    for keep in indefinite_keeps(rule, rt):
+        if not stages:
+            yield (
+                f"{rt.name} (rule {rule.key!r}): {', '.join(keep.fields)} kept indefinitely "
+                f"({keep.kind}: {keep.reason}), and nothing else of it is cleared, so no sweep "
+                "changes it"
             )
-            if longest > life:
-                yield (
-                    f"{rt.name} (rule {other.key!r}) reads its trigger time from {accounts.name}, "
-                    f"which rule {rule.key!r} removes sooner ({life} vs {longest}): records left "
-                    "without their account are never swept"
-                )
+        else:
+            yield (
+                f"{rt.name} (rule {rule.key!r}): {', '.join(keep.fields)} kept indefinitely "
+                f"({keep.kind}: {keep.reason}); no sweep touches them, and the records holding "
+                "them are never deleted (the rest of their personal data follows the rule)"
+            )
+    for stage in stages:
+        if (
+            stage.action == "anonymize"
+            and anonymised_guard(rt, stage.fields, marks=stage.marks) is None
+        ):
+            yield (
+                f"{rt.name} (rule {rule.key!r}): the strategies of {', '.join(stage.fields)} "
+                "cannot be recognised in a selection and the record type declares no "
+                "timestamps.anonymized marker, so this step's count includes records an earlier "
+                "sweep anonymised (applying rewrites them to the same values and counts only "
+                "those that change)"
+            )
 
 
 def _entry(
@@ -501,7 +483,7 @@ def _entry(
     excluded: frozenset[Any] = frozenset()
     recheck = False
     if source.account is None:
-        parts.append(_time_window(source.field, upper, lower))
+        parts.append(time_window(source.field, upper, lower))
         if rt.account is not None and group.accounts is not None:
             parts.append(In(rt.account.field, group.accounts))
         elif rt.account is not None and group.excluded:
@@ -510,14 +492,20 @@ def _entry(
             parts.append(Or((IsNull(link), Not(In(link, tuple(group.excluded))))))
     else:
         accounts = stores.record_type(source.account)
-        recheck = _can_recheck(stores, rt, accounts)
-        account_selection = _time_window(source.field, upper, lower)
+        recheck = can_recheck(stores, rt, accounts)
+        account_selection = time_window(source.field, upper, lower)
         if group.accounts is not None:
             account_selection = And((account_selection, In(accounts.primary_key, group.accounts)))
         excluded = group.excluded
     if stage.action == "minimize":
         # Only records still holding something to clear: a re-run changes nothing.
         parts.append(Or(tuple(Not(IsNull(f)) for f in stage.fields)))
+    marker = rt.timestamps.anonymized if stage.action == "anonymize" and stage.marks else None
+    if stage.action == "anonymize":
+        # Only records not yet anonymised (or not yet marked): a re-run changes nothing.
+        guard = anonymised_guard(rt, stage.fields, marks=stage.marks)
+        if guard is not None:
+            parts.append(guard)
     base: Selection = parts[0] if len(parts) == 1 else And(tuple(parts))
     entry = RetentionEntry(
         rule=rule.key,
@@ -531,7 +519,7 @@ def _entry(
         after=lower,
         fields=stage.fields,
         kept=stage.kept,
-        selection=_not_held(base, held_sel),
+        selection=not_held(base, held_sel),
         account_selection=account_selection,
         excluded_accounts=excluded,
         held_selection=held_sel,
@@ -539,11 +527,12 @@ def _entry(
         held=0,
         hold_ids=hold_ids,
         recheck=recheck,
+        marker=marker,
     )
     adapter = stores.adapter_for(rt)
     count = held_count = 0
     for _unit, selection in units(stores, entry, batch_size, with_held=False):
-        count += adapter.count(rt, _not_held(selection, held_sel))
+        count += adapter.count(rt, not_held(selection, held_sel))
         if held_sel is not None:
             held_count += adapter.count(rt, And((selection, held_sel)))
     return attrs.evolve(entry, count=count, held=held_count)
