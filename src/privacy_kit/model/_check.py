@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from .._errors import Problem
 from .._types import LocalizedText, closest
+from ._check_retention_blind import anonymizing_rule_findings
 from ._datamap import DataMap, RecordType
 from ._policy import Policy
 from ._policy_retention import RetentionRule, Trigger
@@ -348,6 +349,8 @@ def _datamap_findings(policy: Policy, datamap: DataMap) -> Iterator[Finding]:
         )
         if rule is not None:
             yield from _trigger_findings(rule, rt, where, datamap)
+            for code, severity, at, message in anonymizing_rule_findings(rule, rt, where):
+                yield Finding(code, Severity(severity), at, message)
     for i, c in enumerate(policy.collection):
         if not any(is_within(s, c.category) for s in stored):
             yield Finding(

@@ -163,6 +163,7 @@ def _stages(
         for f in rt.fields
         if f.personal
         and f.name not in forever
+        and f.name != rt.timestamps.anonymized
         and (f.name in targets if blind else f.name not in structural)
     ]
     keep: dict[str, Duration] = {}
@@ -179,7 +180,7 @@ def _stages(
         f.name
         for f in rt.fields
         if f.personal
-        and f.name != rt.primary_key
+        and f.name not in (rt.primary_key, rt.timestamps.anonymized)
         and f.name not in forever
         and (f.name in targets or not blind)
     )  # what anonymisation rewrites
