@@ -558,3 +558,48 @@ def test_postgres(postgres_engine: Any) -> None:
 @pytest.mark.mariadb
 def test_mariadb(mariadb_engine: Any) -> None:
     _sqlalchemy_run(mariadb_engine)
+
+
+# -- notice and records of processing --------------------------------------------------------------
+
+
+def test_the_notice_states_forever_once_and_truthfully() -> None:
+    text = pk.render_notice(make_policy())
+    assert "**Kept**: indefinitely" in text
+    assert "**Why**: Evidence of account takeovers is kept for good." in text
+    # the rule kept forever is never also "deleted"
+    block = text[text.index("The security log is kept for good.") :]
+    block = block[: block.index("\n\n")]
+    assert "deleted" not in block and "indefinitely" in block
+    # the exception kept forever is stated as such, and the rule's end names what it keeps
+    assert "**Then**: it is deleted; except IP address, which we keep indefinitely" in text
+    assert f"{SPAM} (archiving, research or statistics, indefinitely)" in text
+    # blind: what is anonymised, and that the rest is kept
+    assert "**Then**: we anonymise IP address and Cookie identifier and keep the rest" in text
+    arabic = pk.render_notice(make_policy(), lang="ar")
+    assert "إلى أجل غير مسمّى" in arabic
+
+
+def test_an_exception_kept_forever_over_all_the_data_replaces_the_rules_end() -> None:
+    account = _rules()[0]
+    account["exceptions"] = [{"kind": "archiving", "reason": SPAM, "duration": "forever"}]
+    text = pk.render_notice(make_policy(account=account))
+    block = text[text.index("Account data is kept while the account is open.") :]
+    block = block[: block.index("Kept longer when")]
+    assert "**Kept**: indefinitely" in block
+    assert "deleted" not in block and "until the account is closed" not in block
+
+
+def test_records_of_processing_say_indefinitely() -> None:
+    records = pk.records_of_processing(make_policy())
+    lines = {line for a in records.activities for line in a.erasure_time_limits}
+    assert any(
+        line.startswith("security_log: kept indefinitely (Evidence of account takeovers")
+        for line in lines
+    )
+    assert any("kept for archiving indefinitely" in line for line in lines)
+    assert any(
+        line.startswith("page_views: blind for 30 days after")
+        and "user.device.ip_address" in line
+        for line in lines
+    )
