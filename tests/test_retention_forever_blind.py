@@ -63,9 +63,7 @@ def _rules(**changes: Any) -> list[dict[str, Any]]:
         "duration": "forever",
         "reason": "Evidence of account takeovers is kept for good.",
     }
-    rules = {"account": account, "page_views": views, "security_log": audit}
-    for key, value in changes.items():
-        rules[key] = value
+    rules = {"account": account, "page_views": views, "security_log": audit, **changes}
     return [r for r in rules.values() if r is not None]
 
 
@@ -209,9 +207,7 @@ def _fill(adapter: Any, datamap: pk.DataMap) -> Any:
     for name, table_rows in rows().items():
         rt = datamap.record_type(name)
         fields = set(rt.field_names)
-        adapter.insert(
-            rt, [{k: v for k, v in r.items() if k in fields} for r in table_rows]
-        )
+        adapter.insert(rt, [{k: v for k, v in r.items() if k in fields} for r in table_rows])
     return adapter
 
 
@@ -248,7 +244,8 @@ def table(engine: pk.Engine, name: str) -> dict[Any, dict[str, Any]]:
 def test_forever_loads_and_round_trips() -> None:
     policy = make_policy()
     log = policy.rule("security_log")
-    assert log.indefinite and log.duration is None
+    assert log.indefinite
+    assert log.duration is None
     assert policy.rule("account").exceptions[0].indefinite
     dumped = policy.model_dump(mode="json")
     assert dumped["retention"][2]["duration"] == "forever"
@@ -271,8 +268,10 @@ def test_a_rule_kept_forever_needs_a_reason() -> None:
     rule = {**_rules()[2], "reason": None}
     del rule["reason"]
     assert _problems(security_log=rule) == [
-        "retention[2].reason: a rule kept forever needs a reason: say why the data is kept "
-        "indefinitely"
+        (
+            "retention[2].reason: a rule kept forever needs a reason: say why the data is kept "
+            "indefinitely"
+        )
     ]
 
 
@@ -300,9 +299,11 @@ def test_an_exception_without_a_duration_is_refused_unless_enforceable() -> None
     account["exceptions"] = [{"kind": "archiving", "reason": SPAM}]
     found = _problems(account=account)
     assert found == [
-        "retention[0].exceptions[0].duration: a archiving exception needs a duration: give a "
-        "duration or 'forever' (only legal_claims, kept through legal holds, and shared_content "
-        "may last while the reason lasts)"
+        (
+            "retention[0].exceptions[0].duration: a archiving exception needs a duration: give a "
+            "duration or 'forever' (only legal_claims, kept through legal holds, and shared_content "
+            "may last while the reason lasts)"
+        )
     ]
     for kind in ("legal_claims", "shared_content"):
         account["exceptions"] = [{"kind": kind, "reason": "While it lasts."}]
@@ -320,13 +321,17 @@ def test_blind_needs_its_categories_and_only_blind_may_list_them() -> None:
     views = {**_rules()[1]}
     del views["blind"]
     assert _problems(page_views=views) == [
-        "retention[1].blind: action: blind needs 'blind': the categories whose fields are "
-        "anonymised"
+        (
+            "retention[1].blind: action: blind needs 'blind': the categories whose fields are "
+            "anonymised"
+        )
     ]
     views = {**_rules()[1], "action": "delete"}
     assert _problems(page_views=views) == [
-        "retention[1].blind: 'blind' lists categories only for action: blind (this rule's action "
-        "is delete)"
+        (
+            "retention[1].blind: 'blind' lists categories only for action: blind (this rule's action "
+            "is delete)"
+        )
     ]
     views = {**_rules()[1], "blind": ["user.device.ip_adress"]}
     (problem,) = _problems(page_views=views)
@@ -340,7 +345,8 @@ def test_check_refuses_computed_strategies_without_a_marker() -> None:
     assert len(found) == 1
     assert found[0].severity is pk.Severity.ERROR
     assert found[0].location == "datamap:record_types[1]"
-    assert "cookie" in found[0].message and "timestamps.anonymized" in found[0].message
+    assert "cookie" in found[0].message
+    assert "timestamps.anonymized" in found[0].message
     marked = pk.check(policy, make_datamap(cookie="pseudonym", marker=True))
     assert not [f for f in marked.findings if f.code == "anonymization-not-recognisable"]
     fine = pk.check(policy, make_datamap(cookie="fixed"))
@@ -386,7 +392,8 @@ def test_sweeps_keep_forever_and_say_so(kind: str) -> None:
     assert "kept indefinitely: account: signup_ip of users" in report.summary()
     users = table(engine, "users")
     assert users[1]["signup_ip"] == "10.0.0.1"
-    assert users[1]["name"] is None and users[1]["email"] is None
+    assert users[1]["name"] is None
+    assert users[1]["email"] is None
     assert users[2]["email"] == "bo@example.com"
     assert set(table(engine, "security_log")) == {20, 21}
     applied = [e for e in engine.audit.entries() if e.action == "retention.applied"][-1]
@@ -408,16 +415,20 @@ def test_blind_anonymises_only_its_fields_and_a_second_sweep_counts_nothing(kind
     assert report.counts()["page_views"] == {"anonymize": 2}
     views = table(engine, "views")
     for key in (10, 11):
-        assert views[key]["ip"] is None and views[key]["cookie"] == "-"
-        assert views[key]["page"] and views[key]["browser"] == "Lynx"
+        assert views[key]["ip"] is None
+        assert views[key]["cookie"] == "-"
+        assert views[key]["page"]
+        assert views[key]["browser"] == "Lynx"
         assert views[key]["user_id"] is not None
-    assert views[12]["ip"] == "10.0.0.3" and views[12]["cookie"] == "c3"  # not yet due
+    assert views[12]["ip"] == "10.0.0.3"
+    assert views[12]["cookie"] == "c3"
     second = engine.plan_retention(now=NOW + dt.timedelta(hours=1))
     (entry,) = [e for e in second.entries if e.record_type == "views"]
     assert entry.count == 0
     assert engine.apply(second).counts()["page_views"] == {"anonymize": 0}
     fate = engine.fate("views", 10, now=NOW)
-    assert "blinded" in fate.sentence and "ip, cookie" in fate.sentence
+    assert "blinded" in fate.sentence
+    assert "ip, cookie" in fate.sentence
 
 
 def test_anonymize_rules_are_idempotent_too(kind: str) -> None:
@@ -429,7 +440,9 @@ def test_anonymize_rules_are_idempotent_too(kind: str) -> None:
     first = engine.apply(engine.plan_retention(now=NOW))
     assert first.counts()["page_views"] == {"anonymize": 2}
     view = table(engine, "views")[10]
-    assert view["user_id"] is None and view["page"] is None and view["cookie"] == "-"
+    assert view["user_id"] is None
+    assert view["page"] is None
+    assert view["cookie"] == "-"
     second = engine.apply(engine.plan_retention(now=NOW))
     assert second.counts()["page_views"] == {"anonymize": 0}
 
@@ -443,7 +456,8 @@ def test_a_marker_makes_computed_strategies_idempotent(kind: str) -> None:
     assert entry.count == 2
     assert engine.apply(plan).counts()["page_views"] == {"anonymize": 2}
     views = table(engine, "views")
-    assert views[10]["cookie"].startswith("anon_") and views[10]["blinded_at"] == NOW
+    assert views[10]["cookie"].startswith("anon_")
+    assert views[10]["blinded_at"] == NOW
     assert views[12].get("blinded_at") is None
     second = engine.plan_retention(now=NOW + dt.timedelta(days=1))
     (entry,) = [e for e in second.entries if e.record_type == "views"]
@@ -468,7 +482,8 @@ def test_fate_says_kept_indefinitely(kind: str) -> None:
     assert fate.sentence.startswith(
         "security_log 20 is kept indefinitely: Evidence of account takeovers is kept for good."
     )
-    assert fate.expires_at is None and fate.rule == "security_log"
+    assert fate.expires_at is None
+    assert fate.rule == "security_log"
     assert fate.to_dict()["kept_indefinitely"][0]["rule"] == "security_log"
     user = engine.fate("users", 1, now=NOW)
     assert f"signup_ip is kept indefinitely: {SPAM}" in user.sentence
@@ -489,7 +504,8 @@ def test_erasure_keeps_forever_fields_and_reports_them(kind: str) -> None:
     report = engine.apply(plan)
     user = table(engine, "users")[2]
     assert user["signup_ip"] == "10.0.0.2"
-    assert user["name"] == "Former user" and user["email"] is None
+    assert user["name"] == "Former user"
+    assert user["email"] is None
     assert report.anonymised["users"] == 1
     assert any(k.to_dict()["indefinite"] for k in report.kept)
     applied = [e for e in engine.audit.entries() if e.action == "erasure.applied"][-1]
@@ -526,9 +542,11 @@ def _sqlalchemy_run(engine_: Any) -> None:
         report = engine.apply(engine.plan_retention(now=NOW))
         assert report.counts()["page_views"] == {"anonymize": 2}
         users = table(engine, "users")
-        assert users[1]["signup_ip"] == "10.0.0.1" and users[1]["email"] is None
+        assert users[1]["signup_ip"] == "10.0.0.1"
+        assert users[1]["email"] is None
         views = table(engine, "views")
-        assert views[10]["ip"] is None and views[10]["page"] == "/a"
+        assert views[10]["ip"] is None
+        assert views[10]["page"] == "/a"
         assert views[10]["cookie"].startswith("anon_")
         again = engine.apply(engine.plan_retention(now=NOW + dt.timedelta(days=1)))
         assert again.total == 0
@@ -570,7 +588,8 @@ def test_the_notice_states_forever_once_and_truthfully() -> None:
     # the rule kept forever is never also "deleted"
     block = text[text.index("The security log is kept for good.") :]
     block = block[: block.index("\n\n")]
-    assert "deleted" not in block and "indefinitely" in block
+    assert "deleted" not in block
+    assert "indefinitely" in block
     # the exception kept forever is stated as such, and the rule's end names what it keeps
     assert "**Then**: it is deleted; except IP address, which we keep indefinitely" in text
     assert f"{SPAM} (archiving, research or statistics, indefinitely)" in text
@@ -587,7 +606,8 @@ def test_an_exception_kept_forever_over_all_the_data_replaces_the_rules_end() ->
     block = text[text.index("Account data is kept while the account is open.") :]
     block = block[: block.index("Kept longer when")]
     assert "**Kept**: indefinitely" in block
-    assert "deleted" not in block and "until the account is closed" not in block
+    assert "deleted" not in block
+    assert "until the account is closed" not in block
 
 
 def test_records_of_processing_say_indefinitely() -> None:
@@ -599,7 +619,6 @@ def test_records_of_processing_say_indefinitely() -> None:
     )
     assert any("kept for archiving indefinitely" in line for line in lines)
     assert any(
-        line.startswith("page_views: blind for 30 days after")
-        and "user.device.ip_address" in line
+        line.startswith("page_views: blind for 30 days after") and "user.device.ip_address" in line
         for line in lines
     )
