@@ -622,3 +622,30 @@ def test_records_of_processing_say_indefinitely() -> None:
         line.startswith("page_views: blind for 30 days after") and "user.device.ip_address" in line
         for line in lines
     )
+
+
+# -- interop --------------------------------------------------------------------------------------
+
+
+def test_fides_datasets_carry_forever_and_read_back() -> None:
+    from privacy_kit.interop import dpv, fides
+
+    dm = make_datamap(marker=True)
+    manifest = fides.datamap_to_fides(dm, policy=make_policy())
+    collections = {c["name"]: c for c in manifest["dataset"][0]["collections"]}
+    assert collections["security_log"]["retention"] == "forever"
+    assert collections["views"]["retention"] == "P30D after created"
+    users = {f["name"]: f for f in collections["users"]["fields"]}
+    assert users["signup_ip"]["retention"] == "forever"
+    assert "retention" not in users["email"]
+    assert fides.datamap_from_fides(manifest) == dm  # the marker travels too
+    assert dpv.taxonomy_iris(make_policy().vocabulary)  # the DPV mapping reads such a policy
+
+
+def test_the_policy_diff_says_forever() -> None:
+    rule = {**_rules()[2], "duration": "P1Y"}
+    del rule["reason"]
+    changes = pk.diff(make_policy(security_log=rule), make_policy()).changes
+    (change,) = [c for c in changes if c.key == "security_log"]
+    assert change.kind is pk.ChangeKind.RETENTION_LENGTHENED
+    assert "kept indefinitely (was 1 year after created)" in change.description
