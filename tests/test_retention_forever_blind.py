@@ -649,3 +649,14 @@ def test_the_policy_diff_says_forever() -> None:
     (change,) = [c for c in changes if c.key == "security_log"]
     assert change.kind is pk.ChangeKind.RETENTION_LENGTHENED
     assert "kept indefinitely (was 1 year after created)" in change.description
+
+
+def test_no_commitment_step_for_a_rule_kept_forever() -> None:
+    from privacy_kit.retention import schedule_after, trigger_source
+
+    policy, dm = make_policy(), make_datamap()
+    log = dm.record_type("security_log")
+    rule = policy.rule("security_log")
+    source = trigger_source(dm, log, rule.trigger)
+    assert source is not None
+    assert schedule_after(rule, log, source, NOW) == []

@@ -276,6 +276,13 @@ def _dependants(
             continue
         trigger = rule.trigger.value
         steps = schedule_after(rule, rt, source, plan.now, not_before=end)
+        if not steps:
+            notes.append(
+                f"{count} {rt.name} record(s) this erasure does not delete read their {trigger} "
+                f"time from {source.describe()}; rule {rule.key!r} keeps them indefinitely, so no "
+                "commitment ends them"
+            )
+            continue
         why = (
             f"it reads its {trigger} time from {source.describe()}, and this erasure removes "
             f"that {accounts} record on {end.date().isoformat()}: the erasure counts as its "
