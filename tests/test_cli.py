@@ -159,7 +159,7 @@ def test_the_installed_command(tmp_path: Path) -> None:
         timeout=120,
     )
     assert bad.returncode == 2
-    assert "retention[0].duration: invalid duration 'forever'" in bad.stderr
+    assert "retention[0].duration: invalid duration 'eternally'" in bad.stderr
     assert "Traceback" not in bad.stderr
     schema = subprocess.run(
         [*argv, "schema", "datamap"], capture_output=True, text=True, check=True, timeout=120

@@ -82,7 +82,9 @@ def _summary(policy_path: Path, datamap_path: Path | None, out: TextIO) -> int:
     _print(out, "Retention:")
     for rule in policy.retention:
         span = (
-            f"{rule.duration.describe()} after {rule.trigger.value}"
+            "kept indefinitely"
+            if rule.indefinite
+            else f"{rule.duration.describe()} after {rule.trigger.value}"
             if rule.duration
             else f"until {rule.trigger.value}"
         )
@@ -91,7 +93,8 @@ def _summary(policy_path: Path, datamap_path: Path | None, out: TextIO) -> int:
             extra = f"; customer may set {rule.override.minimum}..{rule.override.maximum}"
         if rule.exceptions:
             extra += "; exceptions: " + ", ".join(e.kind.value for e in rule.exceptions)
-        _print(out, f"  {rule.key:<14} {rule.action.value} {span}{extra}")
+        action = "" if rule.indefinite else f"{rule.action.value} "
+        _print(out, f"  {rule.key:<14} {action}{span}{extra}")
     _print(out, "Rights: " + ", ".join(o.right.value for o in policy.rights))
     breach, children = policy.breach, policy.children
     _print(

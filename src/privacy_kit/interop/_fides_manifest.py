@@ -41,8 +41,11 @@ from pydantic import ValidationError
 
 from .._errors import PolicyError, Problem
 from .._types import LocalizedText, Model, closest
+from ..model._check import rule_for_record_type
 from ..model._datamap import FieldSpec, RecordType, Timestamps
-from ..model._taxonomy import DataCategory, LegalBasis, Purpose, SubjectKind
+from ..model._policy import Policy
+from ..model._policy_retention import FOREVER, RetentionRule
+from ..model._taxonomy import DataCategory, LegalBasis, Purpose, SubjectKind, is_within
 
 __all__: list[str] = []
 
@@ -398,3 +401,26 @@ def identities(rt: RecordType) -> dict[str, str]:
         for identity, field in link.extra_identities.items():
             out.setdefault(field, identity)
     return out
+
+
+def retention_text(rule: RetentionRule) -> str:
+    """fides' free-text ``retention`` for a rule: ``forever``, ``P30D after created``, ..."""
+    if rule.indefinite:
+        return FOREVER
+    if rule.duration is None:
+        return f"until {rule.trigger.value}"
+    return f"{rule.duration} after {rule.trigger.value}"
+
+
+def add_retention(collection: dict[str, Any], policy: Policy, rt: RecordType) -> None:
+    """Write the rule's period on ``collection`` and ``forever`` on fields kept indefinitely."""
+    rule = rule_for_record_type(policy, rt)
+    if rule is None:
+        return
+    collection["retention"] = retention_text(rule)
+    scopes = [e.categories or rule.categories for e in rule.indefinite_exceptions]
+    for item, spec in zip(collection["fields"], rt.fields, strict=True):
+        if spec.personal and any(
+            is_within(c, k) for scope in scopes for k in scope for c in spec.categories
+        ):
+            item["retention"] = FOREVER

@@ -31,6 +31,7 @@ import orjson
 from .._errors import PolicyError, Problem
 from .._types import LocalizedText
 from ..model._datamap import DataMap
+from ..model._policy import Policy
 from ..model._taxonomy import (
     DataCategory,
     LegalBasis,
@@ -450,8 +451,13 @@ def datamap_to_fides(
     *,
     categories: Mapping[str, str] | None = None,
     organization: str = "default_organization",
+    policy: Policy | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """A manifest mapping with one ``dataset`` per store of ``datamap``.
+
+    With ``policy``, each collection carries fides' free-text ``retention``: its rule's period
+    (``forever`` for a rule kept indefinitely, ``P30D after created``, ...), and each field an
+    exception keeps indefinitely says ``forever`` too. Reading a manifest ignores these texts.
 
     Non-personal fields are labelled ``system.operations``; ``categories`` translates keys
     (e.g. the inverse of :func:`category_map`). What a fides dataset has no field for is written
@@ -504,6 +510,8 @@ def datamap_to_fides(
                 item["fides_meta"] = fides_meta
             fields.append(item)
         collection: dict[str, Any] = {"name": rt.name, "fields": fields}
+        if policy is not None:
+            _m.add_retention(collection, policy, rt)
         if rt.description is not None:
             collection["description"] = rt.description.get_text("en")
         dataset["collections"].append(collection)

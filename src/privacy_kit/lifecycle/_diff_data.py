@@ -156,6 +156,8 @@ def _recipient_changes(old: Policy, new: Policy) -> Iterator[PolicyChange]:
 
 
 def _span(rule: RetentionRule) -> str:
+    if rule.indefinite:
+        return "indefinitely"
     until = rule.trigger.value.replace("_", " ")
     if rule.duration is None:
         return f"until {until}"
@@ -163,6 +165,9 @@ def _span(rule: RetentionRule) -> str:
 
 
 def _retention_difference(o: RetentionRule, n: RetentionRule) -> tuple[ChangeKind, str] | None:
+    if o.indefinite != n.indefinite:
+        kind = ChangeKind.RETENTION_LENGTHENED if n.indefinite else ChangeKind.RETENTION_SHORTENED
+        return kind, f"kept {_span(n)} (was {_span(o)})"
     if o.trigger is not n.trigger:
         return ChangeKind.RETENTION_CHANGED, f"kept {_span(n)} (was {_span(o)})"
     was, now = o.effective_duration, n.effective_duration

@@ -139,6 +139,11 @@ class Timestamps(Model):
     last_activity: str | None = None
     closed: str | None = None
     deactivated: str | None = None
+    anonymized: str | None = Field(
+        default=None,
+        description="A timestamp field the retention sweep sets when it anonymises or blinds a "
+        "record, and tests so that a later sweep leaves the record alone",
+    )
 
 
 class AccountLink(Model):
@@ -453,7 +458,7 @@ def _datamap_problems(dm: DataMap) -> Iterator[Problem]:
                     f"{where}.fields[{j}]",
                     "a field marked personal: false must not list categories",
                 )
-        for attr in ("created", "event", "last_activity", "closed", "deactivated"):
+        for attr in ("created", "event", "last_activity", "closed", "deactivated", "anonymized"):
             value = getattr(r.timestamps, attr)
             if value is not None and value not in declared:
                 yield missing(f"{where}.timestamps.{attr}", value, "time field")

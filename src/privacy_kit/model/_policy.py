@@ -34,7 +34,7 @@ from ._policy_collection import (
     storage_problems,
 )
 from ._policy_promises import NotCollected, Product, Signal, SignalKind, promises_problems
-from ._policy_retention import RetentionRule
+from ._policy_retention import RetentionRule, retention_r1_problems
 from ._policy_rights import (
     BreachPromise,
     ChangePolicy,
@@ -143,7 +143,7 @@ class Policy(Model):
                         r.key,
                         r.categories,
                         r.trigger.value,
-                        r.duration,
+                        "forever" if r.indefinite else r.duration,
                         r.action.value,
                         [e.kind.value for e in r.exceptions],
                     )
@@ -414,6 +414,7 @@ def _policy_problems(policy: Policy) -> Iterator[Problem]:
             for m, k in enumerate(kept.categories):
                 refs.category(f"{where}.exceptions[{j}].categories[{m}]", k)
     refs.unique("retention", (r.key for r in policy.retention), "retention rule")
+    refs.problems.extend(retention_r1_problems(policy.retention, refs.category))
 
     channel_keys = [c.key for c in policy.requests.channels]
     refs.unique("requests.channels", channel_keys, "request channel")

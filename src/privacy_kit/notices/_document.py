@@ -291,6 +291,8 @@ def describe_retention(rule: RetentionRule, lang: str = "en") -> str:
         'حتى إغلاق الحساب'
     """
     table = _phrases().get(lang) or _phrases().get(_base(lang)) or _phrases()[_FALLBACK]
+    if rule.indefinite:
+        return str(table["retention.forever"])
     trigger = str(table[f"trigger.{rule.trigger.value}"])
     if rule.duration is None:
         return str(table["retention.until"]).replace("{trigger}", trigger)

@@ -20,7 +20,7 @@ import orjson
 
 from .._html import html_table, join_html, text_table
 from ..model._policy import Policy
-from ..model._policy_retention import RetentionRule
+from ..model._policy_retention import RetentionAction, RetentionRule
 from ..model._staged import staged_bound
 from ..model._taxonomy import is_within
 from ._document import describe_duration, describe_retention
@@ -271,7 +271,14 @@ class ProcessingRecords:
 
 
 def _rule_line(rule: RetentionRule, policy: Policy, lang: str) -> str:
-    line = f"{rule.key}: {rule.action.value} {describe_retention(rule, lang)}"
+    line = (
+        f"{rule.key}: kept {describe_retention(rule, lang)}"
+        + (f" ({rule.reason.get_text(lang)})" if rule.reason is not None else "")
+        if rule.indefinite
+        else f"{rule.key}: {rule.action.value} {describe_retention(rule, lang)}"
+    )
+    if rule.action is RetentionAction.BLIND:
+        line += f" (fields holding {', '.join(rule.blind)}; the rest is kept)"
     if rule.override is not None:
         o = rule.override
         line += (
@@ -280,7 +287,9 @@ def _rule_line(rule: RetentionRule, policy: Policy, lang: str) -> str:
         )
     for e in rule.exceptions:
         kept = (
-            f"up to {describe_duration(e.duration, lang)}"
+            "indefinitely"
+            if e.indefinite
+            else f"up to {describe_duration(e.duration, lang)}"
             if e.duration is not None
             else "while the reason lasts"
         )

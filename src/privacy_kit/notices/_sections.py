@@ -35,6 +35,7 @@ from ._sections_promises import (
     products_label,
     signals_blocks,
 )
+from ._sections_retention import exception_span, retention_details
 from ._sections_staged import staged_line
 
 __all__: list[str] = []
@@ -244,15 +245,18 @@ def _retention(ctx: _Ctx) -> Iterator[_Block]:
         return
     for rule in ctx.policy.retention:
         yield _Sub(ctx.names_of("categories", rule.categories))
-        details: list[Inline] = []
-        trigger = ctx.t(f"trigger.{rule.trigger.value}")
-        span = (
-            ctx.t("retention.until", trigger=trigger)
-            if rule.duration is None
-            else ctx.t("retention.for_after", duration=ctx.duration(rule.duration), trigger=trigger)
-        )
-        details.append(ctx.labelled("label.kept", span))
-        details.append(ctx.labelled("label.at_end", ctx.t(f"action.{rule.action.value}")))
+        details: list[Inline] = retention_details(ctx, rule) or []  # kept forever, blind
+        if not details:
+            trigger = ctx.t(f"trigger.{rule.trigger.value}")
+            span = (
+                ctx.t("retention.until", trigger=trigger)
+                if rule.duration is None
+                else ctx.t(
+                    "retention.for_after", duration=ctx.duration(rule.duration), trigger=trigger
+                )
+            )
+            details.append(ctx.labelled("label.kept", span))
+            details.append(ctx.labelled("label.at_end", ctx.t(f"action.{rule.action.value}")))
         if (staged := staged_line(ctx, rule)) is not None:
             details.append(staged)
         details.extend(products_label(ctx, rule.products))
@@ -273,7 +277,7 @@ def _retention(ctx: _Ctx) -> Iterator[_Block]:
         if rule.exceptions:
             kept = []
             for e in rule.exceptions:
-                how_long = (
+                how_long = exception_span(ctx, e.indefinite) or (
                     ctx.t("retention.exception_for", duration=ctx.duration(e.duration))
                     if e.duration is not None
                     else ctx.t("retention.exception_while")

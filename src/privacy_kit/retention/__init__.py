@@ -19,7 +19,9 @@ duration is monotone, that selects exactly the expired records (tested against b
 when the rule itself expires, the record's other personal fields are cleared (set to NULL: the
 plan's ``minimize`` step), and the record meets the rule's action when the longest exception
 ends. An exception without a duration ("until the dispute is resolved") cannot be timed by a
-sweep: enforce it with a legal hold.
+sweep: enforce it with a legal hold. ``duration: forever`` (``_indefinite``) is never expired:
+plans, reports, the audit log and ``fate()`` state what is kept indefinitely and why; ``action:
+blind`` anonymises only the fields holding the rule's ``blind`` categories.
 
 **Per-customer overrides.** Where the policy allows it (``override``), a customer chooses the
 duration within the range; :class:`RetentionSettings` holds those choices per account and refuses
@@ -78,6 +80,7 @@ _NAMES: dict[str, str] = {
     "RecordFate": "._fate",
     "record_fate": "._fate",
     "HoldRegistry": "._holds",
+    "IndefiniteKeep": "._indefinite",
     "LegalHold": "._holds",
     "combine_holds": "._holds",
     "definitely": "._holds",
@@ -106,6 +109,7 @@ __all__ = [
     "FateStage",
     "FieldAnonymization",
     "HoldRegistry",
+    "IndefiniteKeep",
     "LegalHold",
     "Orphans",
     "RecordFate",
@@ -162,6 +166,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
         selection_from_data,
         selection_to_data,
     )
+    from ._indefinite import IndefiniteKeep
     from ._journal import RetentionJournal
     from ._orphans import Orphans, find_orphans
     from ._plan import RetentionEntry, RetentionPlan, plan_retention, units

@@ -14,7 +14,10 @@ record, so they are pushed down as one ``adapter.update(selection, values)``. *C
 batches and written back by primary key with ``adapter.update_by_key`` (one round trip per batch
 when the adapter has ``Capability.BULK_UPDATE_BY_KEY``, one update per record otherwise, which is
 logged). Every strategy is idempotent: anonymising an anonymised value changes nothing, so an
-interrupted erasure can simply be run again.
+interrupted erasure can simply be run again. The counts are idempotent too: only records whose
+fields are not yet in their anonymised state are written and counted (:func:`pending_selection`
+says which, in the selection language, for constant strategies; computed values are compared
+record by record), so anonymising again changes and counts nothing.
 
 Erasure (:mod:`privacy_kit.rights._erasure`) and retention's ``anonymize`` action both go through
 :func:`anonymize_selection`.
@@ -33,15 +36,17 @@ from typing import Any
 import attrs
 
 from .._errors import ConfigurationError, PlanError
-from ..adapters import Adapter, Capability, Eq, Selection
+from ..adapters import Adapter, And, Capability, Eq, IsNull, Not, Or, Selection
 from ..model._datamap import AnonymizationKind, FieldSpec, RecordType
 
 __all__ = [
     "PSEUDONYM_PREFIX",
     "FieldAnonymization",
     "anonymize_selection",
+    "count_pending",
     "generalize_date",
     "mask",
+    "pending_selection",
     "pseudonym",
     "strategy_for",
     "update_method",
@@ -250,6 +255,33 @@ def strategy_for(field: FieldSpec) -> FieldAnonymization:
     )
 
 
+def pending_selection(strategies: Iterable[FieldAnonymization]) -> Selection | None:
+    """The records some of whose ``strategies`` fields are not yet in their anonymised state.
+
+    Only constant strategies can be recognised in a selection (``null``: the field is not NULL;
+    ``fixed``: it is NULL or holds another value); ``None`` when any strategy is computed
+    (``pseudonym``, ``mask``, ``generalize_date``), whose result a selection cannot tell from an
+    original value.
+
+    Example:
+        >>> from privacy_kit.model._datamap import FieldSpec
+        >>> pending_selection([strategy_for(FieldSpec(name="ip"))])
+        Not(item=IsNull(field='ip'))
+        >>> pending_selection([strategy_for(FieldSpec(name="e", anonymize={"kind": "pseudonym"}))])
+    """
+    parts: list[Selection] = []
+    for s in strategies:
+        if s.kind is AnonymizationKind.NULL:
+            parts.append(Not(IsNull(s.field)))
+        elif s.kind is AnonymizationKind.FIXED:
+            parts.append(Or((IsNull(s.field), Not(Eq(s.field, s.value)))))
+        else:
+            return None
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else Or(tuple(parts))
+
+
 def update_method(adapter: Adapter) -> str:
     """How computed values are written through ``adapter``: ``'bulk'`` or ``'per_key'``.
 
@@ -293,10 +325,11 @@ def anonymize_selection(
 ) -> int:
     """Anonymise ``fields`` of the records of ``record_type`` that match ``selection``.
 
-    Constant strategies that do not touch the fields the selection reads go first, as one
-    pushed-down ``update``. Computed strategies (and constants on the selection's own fields,
-    which would otherwise make later batches miss their records) are written per record by key,
-    batch by batch. Each strategy is idempotent, so running this twice changes nothing more.
+    Only records not yet in their anonymised state are written and counted, so running this
+    twice changes and counts nothing the second time. With constant strategies only, that is one
+    pushed-down ``update`` of the selection narrowed by :func:`pending_selection`. With computed
+    strategies, records are read in batches, every strategy (constants included) is applied in
+    memory, and only the records whose values change are written by key.
 
     Args:
         adapter: the adapter that holds the record type.
@@ -332,31 +365,56 @@ def anonymize_selection(
     strategies = _strategies(rt, fields)
     if not strategies:
         return 0
-    read_by_selection = set(selection.fields())
     computed = [s for s in strategies if not s.constant]
-    early = {s.field: s.apply(None, secret) for s in strategies if s.constant}
-    late: dict[str, Any] = {}
-    if computed:
-        # Constants on a field the selection reads would un-select records before their
-        # computed fields are written; they travel with the per-key writes instead.
-        late = {f: v for f, v in early.items() if f in read_by_selection}
-        early = {f: v for f, v in early.items() if f not in read_by_selection}
-    touched = 0
-    if early:
-        touched = adapter.update(rt, selection, early, batch_size=batch_size)
     if not computed:
-        return touched
-    return max(
-        touched,
-        _write_computed(
-            adapter,
-            rt,
-            selection,
-            computed=computed,
-            constants=late,
-            secret=secret,
-            batch_size=batch_size,
-        ),
+        values = {s.field: s.apply(None, secret) for s in strategies}
+        pending = pending_selection(strategies)
+        narrowed = selection if pending is None else And((selection, pending))
+        return adapter.update(rt, narrowed, values, batch_size=batch_size)
+    return _write_computed(
+        adapter, rt, selection, strategies=strategies, secret=secret, batch_size=batch_size
+    )
+
+
+def count_pending(
+    adapter: Adapter,
+    record_type: RecordType,
+    selection: Selection,
+    fields: Iterable[str | FieldAnonymization],
+    *,
+    secret: bytes,
+    batch_size: int = 1000,
+) -> int:
+    """How many records :func:`anonymize_selection` would write now (the rest are anonymised).
+
+    Counted by the store with :func:`pending_selection` for constant strategies; with a computed
+    one, records are read in batches and each strategy applied in memory (nothing is written).
+
+    Example:
+        >>> import privacy_kit as pk
+        >>> from privacy_kit.adapters import InMemoryAdapter, where
+        >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
+        >>> mem = InMemoryAdapter({rt.table_name: [] for rt in dm.record_types})
+        >>> _ = mem.insert("users", [{"id": 1, "name": "Deleted user", "email": None}])
+        >>> count_pending(mem, dm.record_type("users"), where.eq("id", 1), ["name", "email"],
+        ...               secret=b"s" * 32)
+        0
+    """
+    rt = record_type
+    strategies = _strategies(rt, fields)
+    if not strategies:
+        return 0
+    pending = pending_selection(strategies)
+    if pending is not None:
+        return adapter.count(rt, And((selection, pending)))
+    wanted = list(dict.fromkeys([rt.primary_key, *(s.field for s in strategies)]))
+    return sum(
+        1
+        for batch in adapter.iter_records(rt, selection, fields=wanted, batch_size=batch_size)
+        for record in batch
+        if any(
+            _differs(record.get(s.field), s.apply(record.get(s.field), secret)) for s in strategies
+        )
     )
 
 
@@ -365,13 +423,12 @@ def _write_computed(
     rt: RecordType,
     selection: Selection,
     *,
-    computed: Sequence[FieldAnonymization],
-    constants: Mapping[str, Any],
+    strategies: Sequence[FieldAnonymization],
     secret: bytes,
     batch_size: int,
 ) -> int:
     pk = rt.primary_key
-    wanted = list(dict.fromkeys([pk, *(s.field for s in computed)]))
+    wanted = list(dict.fromkeys([pk, *(s.field for s in strategies)]))
     bulk = update_method(adapter) == "bulk"
     if not bulk:
         _log.info(
@@ -391,11 +448,19 @@ def _write_computed(
         previous = keys
         changes: list[tuple[Any, Mapping[str, Any]]] = []
         for record in batch:
-            values = {s.field: s.apply(record.get(s.field), secret) for s in computed}
-            values.update(constants)
-            changes.append((record[pk], values))
+            values = {s.field: s.apply(record.get(s.field), secret) for s in strategies}
+            # Already anonymised: nothing to write, nothing to count.
+            if any(_differs(record.get(f), v) for f, v in values.items()):
+                changes.append((record[pk], values))
+        if not changes:
+            continue
         if bulk:
             written += adapter.update_by_key(rt, changes)
         else:
             written += sum(adapter.update(rt, Eq(pk, key), values) for key, values in changes)
     return written
+
+
+def _differs(current: Any, new: Any) -> bool:
+    """Whether writing ``new`` over ``current`` changes the stored value."""
+    return bool(current != new)

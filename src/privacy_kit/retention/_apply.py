@@ -27,8 +27,9 @@ from .._errors import PlanError
 from .._scope import Stores
 from ..adapters import Adapter, Capability, Selection
 from ..audit._log import AuditLog
-from ..model._datamap import RecordType
-from ._anonymize import anonymize_selection
+from ..model._datamap import AnonymizationKind, RecordType
+from ._anonymize import FieldAnonymization, anonymize_selection
+from ._indefinite import IndefiniteKeep
 from ._orphans import Orphans
 from ._plan import RetentionEntry, RetentionPlan, units
 from ._rules import Action
@@ -73,6 +74,7 @@ class RetentionReport:
         orphans: the plan's records that no sweep can ever time (see ``RetentionPlan.orphans``).
         fulfilled: the commitments this run carried out (none for a dry run).
         still_pending: the commitments due but kept pending because some records are held.
+        kept_indefinitely: what no sweep expires (the plan's, see ``RetentionPlan``).
     """
 
     now: dt.datetime
@@ -82,6 +84,7 @@ class RetentionReport:
     orphans: tuple[Orphans, ...] = ()
     fulfilled: tuple[str, ...] = ()
     still_pending: tuple[str, ...] = ()
+    kept_indefinitely: tuple[IndefiniteKeep, ...] = ()
 
     @property
     def exact(self) -> bool:
@@ -119,6 +122,7 @@ class RetentionReport:
                 f"  {line.rule}/{line.record_type} [{line.group}] {line.action}: "
                 f"{bound}{n}{held}{earlier}"
             )
+        lines.extend(f"  kept indefinitely: {k.describe()}" for k in self.kept_indefinitely)
         if self.skipped_units:
             lines.append(f"  resumed: {self.skipped_units} unit(s) already done were skipped")
         if not self.exact:
@@ -146,14 +150,17 @@ def _run_unit(
     *,
     secret: bytes,
     batch_size: int,
+    now: dt.datetime,
 ) -> int:
     if entry.action == "delete":
         return adapter.delete(rt, selection, batch_size=batch_size)
     if entry.action == "minimize":
         return adapter.update(rt, selection, dict.fromkeys(entry.fields), batch_size=batch_size)
-    return anonymize_selection(
-        adapter, rt, selection, entry.fields, secret=secret, batch_size=batch_size
-    )
+    fields: list[str | FieldAnonymization] = list(entry.fields)
+    if entry.marker is not None:
+        # The marker the step's selection tests: set with the anonymised values.
+        fields.append(FieldAnonymization(entry.marker, AnonymizationKind.FIXED, value=now))
+    return anonymize_selection(adapter, rt, selection, fields, secret=secret, batch_size=batch_size)
 
 
 def apply_retention(
@@ -181,7 +188,12 @@ def apply_retention(
             for e in plan.entries
         ]
         return RetentionReport(
-            plan.now, dry_run=True, lines=tuple(lines), skipped_units=0, orphans=plan.orphans
+            plan.now,
+            dry_run=True,
+            lines=tuple(lines),
+            skipped_units=0,
+            orphans=plan.orphans,
+            kept_indefinitely=plan.kept_indefinitely,
         )
     _refuse_lost_recheck(plan, stores)
     journal = plan.journal
@@ -207,7 +219,15 @@ def apply_retention(
             interrupted = journal.started(plan.id, index, unit)
             first = journal.started_count(plan.id, index, unit)
             journal.start(plan.id, index, unit, matching)
-            n = _run_unit(adapter, entry, rt, selection, secret=secret, batch_size=plan.batch_size)
+            n = _run_unit(
+                adapter,
+                entry,
+                rt,
+                selection,
+                secret=secret,
+                batch_size=plan.batch_size,
+                now=plan.now,
+            )
             if interrupted:
                 # The interrupted run changed the records that stopped matching since it started.
                 resumed = True
@@ -268,6 +288,7 @@ def apply_retention(
         orphans=plan.orphans,
         fulfilled=tuple(fulfilled),
         still_pending=tuple(still_pending),
+        kept_indefinitely=plan.kept_indefinitely,
     )
     _audit(
         audit,
@@ -281,6 +302,7 @@ def apply_retention(
             "orphans": {o.record_type: o.to_dict() for o in plan.orphans},
             "commitments_fulfilled": list(fulfilled),
             "commitments_pending": list(still_pending),
+            "kept_indefinitely": [k.to_dict() for k in plan.kept_indefinitely],
         },
     )
     return report

@@ -414,5 +414,7 @@ def schedule_after(
             at = floor
         action: CommitmentAction = "clear" if stage.action == "minimize" else stage.action
         steps.append((at, action, stage.fields))
+    if not steps:
+        return []  # the rule keeps these records indefinitely
     final = steps[-1]
     return [s for s in steps[:-1] if s[0] < final[0]] + [final]

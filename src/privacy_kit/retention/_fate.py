@@ -22,10 +22,11 @@ from ..adapters import Eq
 from ..model._check_retention import RuleChoice, rule_for_record
 from ..model._datamap import RecordType
 from ..model._policy import Policy
-from ..model._policy_retention import RetentionRule, Trigger
+from ..model._policy_retention import RetentionAction, RetentionRule, Trigger
 from ..model._staged import staged_bound
 from ._commitments import Commitment, CommitmentRegistry
 from ._holds import HoldRegistry
+from ._indefinite import IndefiniteKeep, indefinite_keeps
 from ._rules import Action, _final_action, _Group, _groups, _stages, expires_at
 from ._settings import RetentionSettings, check_override
 from ._states import choice_source
@@ -74,6 +75,8 @@ class RecordFate:
         untimed: no sweep can time it: its trigger time is its account's and the account no
             longer exists (or it links to none), and no commitment gives it an end.
         sentence: the answer in one readable sentence.
+        kept_indefinitely: what the rule keeps of the record forever (the whole record, or
+            fields), with the policy's reason.
     """
 
     record_type: str
@@ -95,6 +98,7 @@ class RecordFate:
     when: str | None = None
     gone_from_live_by: dt.datetime | None = None
     gone_from_backups_by: dt.datetime | None = None
+    kept_indefinitely: tuple[IndefiniteKeep, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (for an export manifest)."""
@@ -119,6 +123,7 @@ class RecordFate:
             "when": self.when,
             "gone_from_live_by": _iso(self.gone_from_live_by),
             "gone_from_backups_by": _iso(self.gone_from_backups_by),
+            "kept_indefinitely": [k.to_dict() for k in self.kept_indefinitely],
             "sentence": self.sentence,
         }
 
@@ -218,6 +223,52 @@ def _rule_fate(
             sentence=f"{name} is not covered by any retention rule{state}, so no sweep removes it.",
         )
     rule = choice.rule
+    keeps = tuple(indefinite_keeps(rule, rt))
+    if rule.indefinite:
+        return RecordFate(
+            record_type=rt.name,
+            key=key,
+            rule=rule.key,
+            held=held,
+            kept_indefinitely=keeps,
+            sentence=f"{name} is kept indefinitely: {keeps[0].reason} (rule {rule.key!r}); no "
+            "sweep removes it.",
+        )
+    fate = _timed_fate(
+        policy, stores, rt, record, key, choice=choice, held=held, at=at, settings=settings
+    )
+    if not keeps:
+        return fate
+    kept = " ".join(
+        f"{', '.join(k.fields)} {'is' if len(k.fields) == 1 else 'are'} kept indefinitely: "
+        f"{k.reason}."
+        for k in keeps
+    )
+    if fate.action is None:  # no step of the rule changes anything of it
+        return attrs.evolve(
+            fate,
+            kept_indefinitely=keeps,
+            sentence=f"{name} is kept indefinitely: rule {rule.key!r} changes nothing else of "
+            f"it, so no sweep removes it. {kept}",
+        )
+    return attrs.evolve(fate, kept_indefinitely=keeps, sentence=f"{fate.sentence} {kept}")
+
+
+def _timed_fate(
+    policy: Policy,
+    stores: Stores,
+    rt: RecordType,
+    record: Mapping[str, Any],
+    key: Any,
+    *,
+    choice: RuleChoice,
+    held: tuple[str, ...],
+    at: dt.datetime,
+    settings: RetentionSettings | None,
+) -> RecordFate:
+    """The fate of a record under a rule with an end (fields kept forever left to the caller)."""
+    name = f"{rt.name} {key}"
+    rule = choice.rule
     group = _groups(rule, rt, None)[0]
     account_key = record.get(rt.account.field) if rt.account is not None else None
     if settings is not None and rule.override is not None and rt.account is not None:
@@ -255,6 +306,18 @@ def _rule_fate(
         )
         trigger_time = None if account is None else account.get(source.field)
     stages = _stages(rule, rt, group.duration, source)
+    if not stages:
+        return RecordFate(
+            record_type=rt.name,
+            key=key,
+            rule=rule.key,
+            trigger=group.trigger,
+            time_field=source.describe(),
+            trigger_time=trigger_time,
+            held=held,
+            sentence=f"{name} falls under rule {rule.key!r}, which changes none of its fields, "
+            "so no sweep changes it.",
+        )
     final = stages[-1]
     whose = "the customer's setting" if group.override is not None else "the policy's default"
     if trigger_time is None:
@@ -297,7 +360,13 @@ def _rule_fate(
     due = fate_stages[-1].at
     expired = due <= at
     span = f"{final.duration.describe()} after" if final.duration else "at"
-    verb = {"delete": "deleted", "anonymize": "anonymised"}.get(final.action, final.action)
+    verb = {
+        "delete": "deleted",
+        "anonymize": "anonymised" if rule.action is not RetentionAction.BLIND else "blinded",
+        "minimize": "cleared of its other personal data",
+    }.get(final.action, final.action)
+    if rule.action is RetentionAction.BLIND:
+        verb += f" ({', '.join(final.fields)}; the rest is kept)"
     where = f" (records where {choice.describe()})" if choice.index is not None else ""
     tense = "was due to be" if expired else "will be"
     sentence = (

@@ -21,19 +21,20 @@ import orjson
 
 from .._scope import Stores
 from .._types import require_aware
-from ..adapters import After, And, Before, Capability, In, IsNull, Not, Or, Related, Selection
+from ..adapters import And, In, IsNull, Not, Or, Related, Selection
 from ..adapters._base import WRITE_BATCH
 from ..adapters._order import store_deletion_order
-from ..model._check_retention import retention_choices
-from ..model._datamap import DataMap, RecordType
+from ..model._datamap import RecordType
 from ..model._policy import Policy
 from ..model._policy_retention import RetentionRule
 from ..model._staged import staged_bound
 from ._commitments import Commitment, CommitmentRegistry
 from ._holds import HoldRegistry, combine_holds
+from ._indefinite import IndefiniteKeep, anonymised_guard, indefinite_keeps
 from ._journal import RetentionJournal
 from ._orphans import find_orphans
 from ._plan_model import RetentionEntry, RetentionPlan
+from ._plan_support import can_recheck, no_recheck_note, not_held, orphan_notes, time_window
 from ._rules import Action, TriggerSource, _Group, _groups, _Stage, _stages, cutoff
 from ._settings import RetentionSettings
 from ._states import choice_selection, choice_source, rule_choices, with_state
@@ -44,17 +45,6 @@ if TYPE_CHECKING:
 __all__ = ["RetentionEntry", "RetentionPlan", "plan_retention", "units"]
 
 _DEFAULT_BATCH = WRITE_BATCH
-
-
-def _time_window(field: str, upper: dt.datetime, lower: dt.datetime | None) -> Selection:
-    window: Selection = Before(field, upper, inclusive=True)
-    if lower is not None:
-        window = And((After(field, lower), window))
-    return window
-
-
-def _not_held(selection: Selection, held: Selection | None) -> Selection:
-    return selection if held is None else And((selection, Not(held)))
 
 
 def plan_retention(
@@ -92,6 +82,7 @@ def plan_retention(
     entries: list[RetentionEntry] = []
     skipped: list[tuple[str, str]] = []
     notes: list[str] = []
+    kept_forever: list[IndefiniteKeep] = []
     account_types = {rt.account.record_type for rt in datamap.record_types if rt.account}
     resolved: dict[Subject, Scope] = {}
     holds_cache: dict[str, tuple[Selection | None, tuple[str, ...]]] = {}
@@ -108,6 +99,12 @@ def plan_retention(
 
     for rt, choice in rule_choices(policy, datamap, skipped):
         rule = choice.rule
+        kept_forever.extend(indefinite_keeps(rule, rt))
+        if rule.indefinite:
+            notes.append(
+                f"{rt.name}: rule {rule.key!r} keeps it indefinitely, so no sweep expires it"
+            )
+            continue
         held, hold_ids = holds_for(rt)
         if settings is not None and rule.override is not None and rt.account is None:
             notes.append(
@@ -130,6 +127,7 @@ def plan_retention(
                 continue
             stages = _stages(rule, rt, group.duration, source)
             bound = staged_bound(policy, rule, datamap)
+            notes.extend(_forever_notes(rule, rt, stages))
             # Stages are disjoint windows of trigger time: the latest stage takes the oldest
             # records, each earlier stage the band between its cutoff and the next one's.
             later: dt.datetime | None = None
@@ -152,9 +150,9 @@ def plan_retention(
                 later = upper
             entries.extend(reversed(planned))
             if planned and planned[0].account_selection is not None and not planned[0].recheck:
-                notes.append(_no_recheck_note(stores, rt, rule, source))
+                notes.append(no_recheck_note(stores, rt, rule, source))
         if rt.name in account_types:
-            notes.extend(_orphan_notes(policy, datamap, rt, rule))
+            notes.extend(orphan_notes(policy, datamap, rt, rule))
     pending: dict[str, list[Selection]] = {}
     for commitment in commitments.pending() if commitments is not None else ():
         if not datamap.has_record_type(commitment.record_type):
@@ -203,6 +201,7 @@ def plan_retention(
         id="ret_" + ident,
         orphans=find_orphans(policy, stores, settings=settings, covered=covered, batch_size=size),
         commitments=commitments,
+        kept_indefinitely=tuple(kept_forever),
     )
 
 
@@ -243,70 +242,45 @@ def _commitment_entry(
         after=None,
         fields=fields,
         kept=(),
-        selection=_not_held(base, held_sel),
+        selection=not_held(base, held_sel),
         account_selection=None,
         excluded_accounts=frozenset(),
         held_selection=held_sel,
-        count=adapter.count(rt, _not_held(base, held_sel)),
+        count=adapter.count(rt, not_held(base, held_sel)),
         held=0 if held_sel is None else adapter.count(rt, And((base, held_sel))),
         hold_ids=hold_ids,
         commitment=commitment,
     )
 
 
-def _can_recheck(stores: Stores, record_type: RecordType, accounts: RecordType) -> bool:
-    """Whether statements on ``record_type`` can re-check its ``accounts`` with a sub-select.
-
-    They can when both live in one adapter that declares ``Capability.RELATED``.
-    """
-    adapter = stores.adapter_for(record_type)
-    return adapter is stores.adapter_for(accounts) and Capability.RELATED in adapter.capabilities
-
-
-def _no_recheck_note(
-    stores: Stores, rt: RecordType, rule: RetentionRule, source: TriggerSource
-) -> str:
-    accounts = stores.record_type(source.account or "")
-    adapter = stores.adapter_for(rt)
-    why = (
-        f"{accounts.name} is in another store ({accounts.store!r}, not {rt.store!r})"
-        if adapter is not stores.adapter_for(accounts)
-        else f"adapter {adapter.name!r} does not declare the {Capability.RELATED.value!r} "
-        "capability"
-    )
-    return (
-        f"{rt.name} (rule {rule.key!r}): the statements cannot re-check that each account is "
-        f"still due ({source.describe()}) because {why}; they use the account keys read just "
-        f"before, so an account reopened in between still loses its {rt.name}"
-    )
-
-
-def _orphan_notes(
-    policy: Policy, datamap: DataMap, accounts: RecordType, rule: RetentionRule
-) -> Iterator[str]:
-    """Warn where records keyed to an account outlive the account record they read their time from."""
-    life = max([rule.effective_duration, *(e.duration for e in rule.exceptions if e.duration)])
-    for rt in datamap.record_types:
-        if (
-            rt.account is None
-            or rt.account.record_type != accounts.name
-            or rt.name == accounts.name
-        ):
-            continue
-        for choice in retention_choices(policy, rt):
-            other = choice.rule
-            source = choice_source(datamap, rt, choice, other.trigger)
-            if source is None or source.account != accounts.name:
-                continue
-            longest = max(
-                [other.effective_duration, *(e.duration for e in other.exceptions if e.duration)]
+def _forever_notes(rule: RetentionRule, rt: RecordType, stages: list[_Stage]) -> Iterator[str]:
+    """The plan's notes on what ``rule`` keeps of ``rt`` indefinitely, and on steps that cannot
+    tell anonymised records apart."""
+    for keep in indefinite_keeps(rule, rt):
+        if not stages:
+            yield (
+                f"{rt.name} (rule {rule.key!r}): {', '.join(keep.fields)} kept indefinitely "
+                f"({keep.kind}: {keep.reason}), and nothing else of it is cleared, so no sweep "
+                "changes it"
             )
-            if longest > life:
-                yield (
-                    f"{rt.name} (rule {other.key!r}) reads its trigger time from {accounts.name}, "
-                    f"which rule {rule.key!r} removes sooner ({life} vs {longest}): records left "
-                    "without their account are never swept"
-                )
+        else:
+            yield (
+                f"{rt.name} (rule {rule.key!r}): {', '.join(keep.fields)} kept indefinitely "
+                f"({keep.kind}: {keep.reason}); no sweep touches them, and the records holding "
+                "them are never deleted (the rest of their personal data follows the rule)"
+            )
+    for stage in stages:
+        if (
+            stage.action == "anonymize"
+            and anonymised_guard(rt, stage.fields, marks=stage.marks) is None
+        ):
+            yield (
+                f"{rt.name} (rule {rule.key!r}): the strategies of {', '.join(stage.fields)} "
+                "cannot be recognised in a selection and the record type declares no "
+                "timestamps.anonymized marker, so this step's count includes records an earlier "
+                "sweep anonymised (applying rewrites them to the same values and counts only "
+                "those that change)"
+            )
 
 
 def _entry(
@@ -329,7 +303,7 @@ def _entry(
     excluded: frozenset[Any] = frozenset()
     recheck = False
     if source.account is None:
-        parts.append(_time_window(source.field, upper, lower))
+        parts.append(time_window(source.field, upper, lower))
         if rt.account is not None and group.accounts is not None:
             parts.append(In(rt.account.field, group.accounts))
         elif rt.account is not None and group.excluded:
@@ -338,14 +312,20 @@ def _entry(
             parts.append(Or((IsNull(link), Not(In(link, tuple(group.excluded))))))
     else:
         accounts = stores.record_type(source.account)
-        recheck = _can_recheck(stores, rt, accounts)
-        account_selection = _time_window(source.field, upper, lower)
+        recheck = can_recheck(stores, rt, accounts)
+        account_selection = time_window(source.field, upper, lower)
         if group.accounts is not None:
             account_selection = And((account_selection, In(accounts.primary_key, group.accounts)))
         excluded = group.excluded
     if stage.action == "minimize":
         # Only records still holding something to clear: a re-run changes nothing.
         parts.append(Or(tuple(Not(IsNull(f)) for f in stage.fields)))
+    marker = rt.timestamps.anonymized if stage.action == "anonymize" and stage.marks else None
+    if stage.action == "anonymize":
+        # Only records not yet anonymised (or not yet marked): a re-run changes nothing.
+        guard = anonymised_guard(rt, stage.fields, marks=stage.marks)
+        if guard is not None:
+            parts.append(guard)
     if state is not None:
         parts.append(state)  # the record's state: re-checked by the statement itself
     base: Selection = parts[0] if len(parts) == 1 else And(tuple(parts))
@@ -361,7 +341,7 @@ def _entry(
         after=lower,
         fields=stage.fields,
         kept=stage.kept,
-        selection=_not_held(base, held_sel),
+        selection=not_held(base, held_sel),
         account_selection=account_selection,
         excluded_accounts=excluded,
         held_selection=held_sel,
@@ -369,11 +349,12 @@ def _entry(
         held=0,
         hold_ids=hold_ids,
         recheck=recheck,
+        marker=marker,
     )
     adapter = stores.adapter_for(rt)
     count = held_count = 0
     for _unit, selection in units(stores, entry, batch_size, with_held=False):
-        count += adapter.count(rt, _not_held(selection, held_sel))
+        count += adapter.count(rt, not_held(selection, held_sel))
         if held_sel is not None:
             held_count += adapter.count(rt, And((selection, held_sel)))
     return attrs.evolve(entry, count=count, held=held_count)

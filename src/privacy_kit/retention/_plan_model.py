@@ -16,6 +16,7 @@ from .._types import Duration
 from ..adapters import Selection
 from ._commitments import Commitment, CommitmentRegistry
 from ._holds import describe_selection
+from ._indefinite import IndefiniteKeep
 from ._journal import RetentionJournal
 from ._orphans import Orphans
 from ._rules import Action, TriggerSource
@@ -59,6 +60,8 @@ class RetentionEntry:
             :class:`~privacy_kit.adapters.Related`), so an account reopened after its key was
             read is not swept. ``False`` where the store cannot (the plan's notes say why): the
             statements then trust the keys read just before.
+        marker: the record type's ``timestamps.anonymized`` field, set by this (anonymising)
+            step and tested by its selection (``None``: the step sets no marker).
     """
 
     rule: str
@@ -81,6 +84,7 @@ class RetentionEntry:
     hold_ids: tuple[str, ...]
     commitment: Commitment | None = None
     recheck: bool = False
+    marker: str | None = None
     when: str | None = None
     gone_from_backups_by: dt.datetime | None = None
 
@@ -151,6 +155,8 @@ class RetentionPlan:
         orphans: per record type, records no sweep can ever time: they read their trigger time
             from an account that no longer exists, or link to none (shown first in the summary).
         commitments: the registry the commitment entries come from (marked fulfilled on apply).
+        kept_indefinitely: what no sweep ever expires (``duration: forever`` on a rule or an
+            exception), per rule and record type, with the policy's reason.
     """
 
     now: dt.datetime
@@ -162,6 +168,7 @@ class RetentionPlan:
     id: str
     orphans: tuple[Orphans, ...] = ()
     commitments: CommitmentRegistry | None = attrs.field(default=None, repr=False, eq=False)
+    kept_indefinitely: tuple[IndefiniteKeep, ...] = ()
 
     @property
     def total_orphans(self) -> int:
@@ -201,6 +208,7 @@ class RetentionPlan:
             )
             lines.extend("    " + o.describe() for o in self.orphans)
         lines.extend("  " + e.describe() for e in self.entries)
+        lines.extend(f"  kept indefinitely: {k.describe()}" for k in self.kept_indefinitely)
         lines.extend(f"  skipped {rt}: {reason}" for rt, reason in self.skipped)
         lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)

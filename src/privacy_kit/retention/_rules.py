@@ -19,6 +19,7 @@ from .._types import Duration, require_aware
 from ..model._datamap import DataMap, FieldSpec, RecordType
 from ..model._policy_retention import RetentionAction, RetentionRule, Trigger
 from ..model._taxonomy import is_within
+from ._indefinite import blind_targets, forever_fields
 from ._settings import RetentionSettings, check_override
 
 __all__ = ["TriggerSource", "cutoff", "expires_at", "trigger_source"]
@@ -125,10 +126,11 @@ class _Stage:
     action: Action
     fields: tuple[str, ...]  # anonymised (anonymize) or cleared (minimize)
     kept: tuple[tuple[str, Duration], ...] = ()  # (field, kept until trigger + duration)
+    marks: bool = False  # sets the record type's anonymized marker (the last anonymising step)
 
 
 def _final_action(rule: RetentionRule) -> Action:
-    return "anonymize" if rule.action is RetentionAction.ANONYMIZE else "delete"
+    return "delete" if rule.action is RetentionAction.DELETE else "anonymize"
 
 
 def _covers(categories: Sequence[str], field: FieldSpec) -> bool:
@@ -138,7 +140,14 @@ def _covers(categories: Sequence[str], field: FieldSpec) -> bool:
 def _stages(
     rule: RetentionRule, rt: RecordType, duration: Duration | None, source: TriggerSource
 ) -> list[_Stage]:
-    """The steps a record of ``rt`` goes through, the last being the rule's action."""
+    """The steps a record of ``rt`` goes through, the last being the rule's action.
+
+    None for a rule kept forever. Fields an indefinite exception keeps are never touched, and a
+    record holding them is never deleted: its other personal fields are cleared instead. A
+    ``blind`` rule anonymises only its targets (every step anonymises, with the fields' strategies).
+    """
+    if rule.indefinite:
+        return []
     zero = Duration()
     base = duration or zero
     structural = {rt.primary_key}
@@ -146,7 +155,17 @@ def _stages(
         structural.add(rt.account.field)
     if source.account is None:
         structural.add(source.field)
-    personal = [f for f in rt.fields if f.personal and f.name not in structural]
+    forever = forever_fields(rule, rt)
+    blind = rule.action is RetentionAction.BLIND
+    targets = set(blind_targets(rule, rt))
+    personal = [
+        f
+        for f in rt.fields
+        if f.personal
+        and f.name not in forever
+        and f.name != rt.timestamps.anonymized
+        and (f.name in targets if blind else f.name not in structural)
+    ]
     keep: dict[str, Duration] = {}
     for exception in rule.exceptions:
         if exception.duration is None or exception.duration <= base:
@@ -156,22 +175,35 @@ def _stages(
                 current = keep.get(f.name)
                 if current is None or exception.duration > current:
                     keep[f.name] = exception.duration
+    final_action = _final_action(rule)
     final_fields = tuple(
-        f.name for f in rt.fields if f.personal and f.name != rt.primary_key
+        f.name
+        for f in rt.fields
+        if f.personal
+        and f.name not in (rt.primary_key, rt.timestamps.anonymized)
+        and f.name not in forever
+        and (f.name in targets or not blind)
     )  # what anonymisation rewrites
+    if forever and final_action == "delete":
+        # The record stays for the fields kept forever: the rest of what it holds is cleared.
+        final_action, final_fields = "minimize", tuple(f.name for f in personal)
+    if not final_fields:
+        return []
+    marks = final_action == "anonymize"
     if not keep:
-        return [_Stage(duration, _final_action(rule), final_fields)]
+        return [_Stage(duration, final_action, final_fields, marks=marks)]
     longest = max(keep.values())
     stages: list[_Stage] = []
-    marks = sorted({base, *keep.values()} - {longest})
-    for mark in marks:
+    marks_at = sorted({base, *keep.values()} - {longest})
+    for mark in marks_at:
         cleared = tuple(f.name for f in personal if keep.get(f.name, base) <= mark)
         kept = tuple(
             (f.name, keep[f.name]) for f in personal if f.name in keep and keep[f.name] > mark
         )
         if cleared:
-            stages.append(_Stage(None if mark == zero else mark, "minimize", cleared, kept))
-    stages.append(_Stage(longest, _final_action(rule), final_fields))
+            step: Action = "anonymize" if blind else "minimize"
+            stages.append(_Stage(None if mark == zero else mark, step, cleared, kept))
+    stages.append(_Stage(longest, final_action, final_fields, marks=marks))
     return stages
 
 

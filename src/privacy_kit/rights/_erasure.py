@@ -13,7 +13,9 @@ for every record type that holds them, without changing anything:
 - records under an active **legal hold** (``engine.holds``) are kept untouched.
 
 Which exceptions apply: every exception of the rule with a duration (a legal obligation, say six
-years for tax records, counted from ``now``), and the policy's ``shared_content`` exception
+years for tax records, counted from ``now``), every exception kept ``forever`` (the fields it
+covers are kept, reported as kept indefinitely with the policy's reason, and the rest of the
+subject's data in the record is anonymised), and the policy's ``shared_content`` exception
 (content kept so collaborators can go on; open-ended). An exception without a duration of any
 other kind (legal claims "until the dispute is resolved") applies only through a legal hold
 that names the dispute. Pass ``waive=`` to not invoke an exception the controller does not need.
@@ -146,6 +148,7 @@ class KeptItem:
             as a legal hold until it is released, or a record kept for its owner).
         citation: the legal ground, e.g. ``GDPR Art. 17(3)(b)``.
         selection: the records concerned.
+        indefinite: kept forever (an exception with ``duration: forever``): no date ends it.
     """
 
     record_type: str
@@ -157,6 +160,7 @@ class KeptItem:
     until: dt.datetime | None = None
     citation: str | None = None
     selection: Selection | None = attrs.field(default=None, eq=False, repr=False)
+    indefinite: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description."""
@@ -169,13 +173,20 @@ class KeptItem:
             "reason": self.reason.value,
             "explanation": self.explanation,
             "until": self.until.isoformat() if self.until else None,
+            "indefinite": self.indefinite,
             "citation": self.citation,
         }
 
     def describe(self) -> str:
         """One line: what is kept, why, and until when."""
         what = ", ".join(self.fields) if self.fields else "whole record"
-        until = f"until {self.until.date().isoformat()}" if self.until else "open-ended"
+        until = (
+            "kept indefinitely"
+            if self.indefinite
+            else f"until {self.until.date().isoformat()}"
+            if self.until
+            else "open-ended"
+        )
         cite = f" ({self.citation})" if self.citation else ""
         return f"{what}: {self.reason.value} {until}{cite}: {self.explanation}"
 
@@ -414,4 +425,5 @@ def kept_summary(k: KeptItem) -> dict[str, Any]:
         "fields": list(k.fields),
         "reason": k.reason.value,
         "until": k.until.isoformat() if k.until else None,
+        "indefinite": k.indefinite,
     }

@@ -39,7 +39,7 @@ from ..lifecycle._disclosures import DisclosureLog
 from ..model._check import rule_for_record_type
 from ..model._datamap import RecordType
 from ..model._policy import Policy
-from ..retention._anonymize import anonymize_selection
+from ..retention._anonymize import anonymize_selection, count_pending
 from ..retention._commitments import (
     Commitment,
     CommitmentAction,
@@ -276,6 +276,13 @@ def _dependants(
             continue
         trigger = rule.trigger.value
         steps = schedule_after(rule, rt, source, plan.now, not_before=end)
+        if not steps:
+            notes.append(
+                f"{count} {rt.name} record(s) this erasure does not delete read their {trigger} "
+                f"time from {source.describe()}; rule {rule.key!r} keeps them indefinitely, so no "
+                "commitment ends them"
+            )
+            continue
         why = (
             f"it reads its {trigger} time from {source.describe()}, and this erasure removes "
             f"that {accounts} record on {end.date().isoformat()}: the erasure counts as its "
@@ -468,7 +475,15 @@ def apply_erasure(
             continue
         rt = stores.record_type(step.record_type)
         adapter = stores.adapter_for(rt)
-        matching = adapter.count(rt, step.selection)
+        # An anonymisation counts only the records not yet anonymised (an erasure run again
+        # changes and counts nothing), so a resumed step's arithmetic works on those too.
+        matching = (
+            adapter.count(rt, step.selection)
+            if step.action is ErasureAction.DELETE
+            else count_pending(
+                adapter, rt, step.selection, step.fields, secret=secret, batch_size=plan.batch_size
+            )
+        )
         first = log.started_count(plan_id, step.id) if step.id in interrupted else None
         log.started(plan_id, step.id, count=matching)
         try:

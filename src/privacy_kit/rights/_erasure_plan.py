@@ -48,7 +48,7 @@ def _invoked(
         e
         for e in rule.exceptions
         if e.kind not in waive
-        and (e.duration is not None or e.kind is ExceptionKind.SHARED_CONTENT)
+        and (e.duration is not None or e.indefinite or e.kind is ExceptionKind.SHARED_CONTENT)
     ]
 
 
@@ -206,6 +206,7 @@ def plan_erasure(
                         fields=fields,
                         until=exc.duration.after(now) if exc.duration is not None else None,
                         citation=exc.citation,
+                        indefinite=exc.indefinite,
                         selection=work,
                     )
                 )

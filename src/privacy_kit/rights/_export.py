@@ -192,14 +192,22 @@ def _describe_entry(policy: Policy, entry: _Entry, kind: str, lang: str) -> dict
             "rule": rule.key,
             "description": _text(rule.description, lang),
             "trigger": rule.trigger.value,
-            "duration": str(rule.duration) if rule.duration is not None else None,
+            "duration": "forever"
+            if rule.indefinite
+            else str(rule.duration)
+            if rule.duration is not None
+            else None,
             "action": rule.action.value,
             "customer_configurable": rule.override is not None,
             "exceptions": [
                 {
                     "kind": e.kind.value,
                     "reason": _text(e.reason, lang),
-                    "duration": str(e.duration) if e.duration is not None else None,
+                    "duration": "forever"
+                    if e.indefinite
+                    else str(e.duration)
+                    if e.duration is not None
+                    else None,
                     "citation": e.citation,
                 }
                 for e in rule.exceptions
