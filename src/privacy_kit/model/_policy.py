@@ -22,7 +22,7 @@ from pydantic_core import PydanticCustomError
 
 from .._errors import Problem
 from .._types import LocalizedText, Model, closest, unknown_name
-from ._jurisdictions import jurisdictions
+from ._jurisdictions import GLOBAL, jurisdictions
 from ._policy_collection import (
     Collection,
     Controller,
@@ -34,6 +34,7 @@ from ._policy_collection import (
 )
 from ._policy_retention import RetentionRule
 from ._policy_rights import (
+    AutomatedDecisions,
     BreachPromise,
     ChangePolicy,
     Children,
@@ -43,6 +44,7 @@ from ._policy_rights import (
     Right,
     RightOffer,
 )
+from ._policy_rights_check import _rights_problems
 from ._taxonomy import Taxonomy, default_taxonomy, is_within, special_category_problems
 
 __all__ = ["Policy"]
@@ -82,6 +84,7 @@ class Policy(Model):
     rights: tuple[RightOffer, ...] = ()
     complaints: LocalizedText | None = None
     requests: Requests
+    automated_decisions: AutomatedDecisions | None = None
     breach: BreachPromise
     children: Children
     communications: tuple[Communication, ...] = ()
@@ -294,7 +297,7 @@ def _policy_problems(policy: Policy) -> Iterator[Problem]:
         return
     taxonomy = _resolve_taxonomy(policy.taxonomy)
     refs = _Refs(taxonomy)
-    known_jurisdictions = {j.key for j in jurisdictions()}
+    known_jurisdictions = {j.key for j in jurisdictions()} | {GLOBAL}
     for i, key in enumerate(policy.jurisdictions):
         if key not in known_jurisdictions:
             refs.add(
@@ -400,4 +403,7 @@ def _policy_problems(policy: Policy) -> Iterator[Problem]:
     for i, comm in enumerate(policy.communications):
         refs.purpose(f"communications[{i}].purpose", comm.purpose)
     refs.unique("communications", (c.key for c in policy.communications), "communication")
+    refs.problems.extend(
+        _rights_problems(policy.requests, policy.automated_decisions, policy.recipients)
+    )
     yield from refs.problems

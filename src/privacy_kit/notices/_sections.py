@@ -27,6 +27,14 @@ from ._document import (
     _Section,
     _Sub,
 )
+from ._sections_rights import (
+    automated_decisions,
+    disclosure_conditions,
+    everywhere,
+    identity,
+    law_details,
+    reply_promise,
+)
 
 __all__: list[str] = []
 
@@ -171,6 +179,7 @@ def _sharing(ctx: _Ctx) -> Iterator[_Block]:
             )
         if not r.is_recipient_under_gdpr:
             details.append(ctx.t("sharing.not_recipient"))
+        details.extend(disclosure_conditions(ctx, r))
         entries.append(_Entry(_head(ctx, ctx.text(r.name), r.conditions), tuple(details)))
     yield _List(tuple(entries))
 
@@ -290,7 +299,7 @@ def _rights(ctx: _Ctx) -> Iterator[_Block]:
         laws = (
             ctx.join([ctx.law(j) for j in offer.jurisdictions])
             if offer.jurisdictions
-            else ctx.t("rights.everywhere")
+            else everywhere(ctx)
         )
         details.append(ctx.labelled("label.applies_under", laws))
         if offer.subjects:
@@ -328,28 +337,12 @@ def _rights(ctx: _Ctx) -> Iterator[_Block]:
     for key in p.jurisdictions:
         j = get_jurisdiction(key)
         offered = [o.right for o in p.rights if not o.jurisdictions or key in o.jurisdictions]
-        details = []
-        if offered:
-            details.append(
-                ctx.labelled(
-                    "label.rights",
-                    ctx.join([ctx.t(f"right.{r.value}") for r in dict.fromkeys(offered)]),
-                )
-            )
-        deadline = j.request_deadline
-        details.append(
-            ctx.t(
-                "law.reply",
-                duration=ctx.duration(deadline.respond_within),
-                citation=deadline.citation,
-            )
-        )
-        if deadline.extension is not None:
-            details.append(ctx.t("law.extension", duration=ctx.duration(deadline.extension)))
+        details = law_details(ctx, key, offered)
         if j.gpc_is_opt_out and Right.OPT_OUT_OF_SALE in offered:
             details.append(ctx.t("law.gpc"))
         by_law.append(_Entry(_strong(ctx.law(key)), tuple(details)))
     yield _List(tuple(by_law))
+    yield from automated_decisions(ctx)
     if p.complaints is not None:
         yield _Sub(ctx.t("heading.complaints"))
         yield _Para(ctx.text(p.complaints))
@@ -375,20 +368,9 @@ def _requests(ctx: _Ctx) -> Iterator[_Block]:
     if req.automated_tools:
         notes.append(ctx.t("requests.automated"))
     notes.append(ctx.t("requests.free" if req.free_of_charge else "requests.fee"))
+    notes.extend(reply_promise(ctx))
     yield _Para(_sentences(notes))
-    yield _Sub(ctx.t("heading.identity"))
-    ident = req.identity
-    lines: list[Inline] = []
-    if ident.required:
-        methods = [ctx.t(f"identity.{m}") for m in ident.methods]
-        lines.append(ctx.t("identity.required", methods=ctx.join(methods, last="list.or_last")))
-    else:
-        lines.append(ctx.t("identity.not_required"))
-    if ident.description is not None:  # the policy's own words say it better than the stock phrase
-        lines.append(ctx.text(ident.description))
-    elif ident.extra_proof_may_be_required:
-        lines.append(ctx.t("identity.extra"))
-    yield _Para(_sentences(lines))
+    yield from identity(ctx)
 
 
 def _sentences(parts: Sequence[Inline]) -> Inline:
