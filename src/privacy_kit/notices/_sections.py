@@ -292,6 +292,7 @@ def _retention(ctx: _Ctx) -> Iterator[_Block]:
 def _rights(ctx: _Ctx) -> Iterator[_Block]:
     p = ctx.policy
     if not p.rights and p.complaints is None:
+        yield from automated_decisions(ctx)
         return
     entries = []
     for offer in p.rights:
