@@ -65,7 +65,8 @@ def test_identity_methods_stay_alternatives_and_pieces_without_minimum() -> None
     one = build(requests_identity={"min_pieces": 1})
     assert "at least one piece of information we already hold" in pk.render_notice(one)
     assert "They must include your e-mail address and postcode." in text
-    assert "We do not accept requests made by an agent" in text and "Only you can ask." in text
+    assert "We do not accept requests made by an agent" in text
+    assert "Only you can ask." in text
     only = build(requests_identity={"required_pieces": ["phone"]})
     assert "these pieces of information we already hold about you: your phone number." in (
         pk.render_notice(only)
@@ -76,7 +77,8 @@ def test_global_and_the_policys_own_deadline() -> None:
     access = [{"right": "access", "description": "See your data."}]
     policy = build(jurisdictions=["gdpr", "global"], requests_respond_within="P30D", rights=access)
     text = pk.render_notice(policy)
-    assert "This notice is written for:" in text and "everyone, wherever they live" in text
+    assert "This notice is written for:" in text
+    assert "everyone, wherever they live" in text
     rights = section(text, "Your rights")
     assert "**everyone, wherever they live**" in rights
     assert "**Applies under**: everyone, wherever they live" in rights
@@ -109,7 +111,8 @@ def test_rights_know_and_automated_decisions_render_in_both_languages() -> None:
     assert "We make decisions about you based solely on automated processing" in text
     assert "**The logic involved**: A score built" in text
     arabic = pk.render_notice(policy, lang="ar")
-    assert "القرارات المتخذة بوسائل آلية" in arabic and "معرفة البيانات الشخصية" in arabic
+    assert "القرارات المتخذة بوسائل آلية" in arabic
+    assert "معرفة البيانات الشخصية" in arabic
     records = pk.records_of_processing(policy)
     assert records.automated_decisions is not None
     assert records.automated_decisions.startswith("used: Sign-ups")

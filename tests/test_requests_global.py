@@ -104,7 +104,8 @@ def test_no_deadline_is_said_never_invented() -> None:
     policy = policy_with(jurisdictions=["gdpr", "global"])
     r = ask(policy, "JP", audit=log)
     assert r.jurisdiction == "global"
-    assert not r.has_deadline and r.deadline is None
+    assert not r.has_deadline
+    assert r.deadline is None
     assert r.deadline_basis.startswith("no deadline:")
     assert not r.is_overdue(T + dt.timedelta(days=3650))
     with pytest.raises(pk.RequestError, match="no deadline"):
@@ -123,7 +124,8 @@ def test_no_deadline_is_said_never_invented() -> None:
 
 def test_policy_without_global_still_records_the_request_and_says_so() -> None:
     r = ask(policy_with(), "JP")
-    assert r.jurisdiction == "global" and not r.has_deadline
+    assert r.jurisdiction == "global"
+    assert not r.has_deadline
     assert "does not list 'global' either" in (r.jurisdiction_note or "")
 
 
@@ -193,7 +195,8 @@ def test_verify_records_what_was_checked() -> None:
     assert done.identity_check == IdentityCheck(pieces=("email", "phone"))
     details = list(log.entries())[-1].details
     assert details["pieces_checked"] == ["email", "phone"]
-    assert details["proofs_checked"] == [] and details["by_agent"] is False
+    assert details["proofs_checked"] == []
+    assert details["by_agent"] is False
     assert details["rules_declared"] is True
     again = pk.DataSubjectRequest.from_json(done.to_json())
     assert again.identity_check == done.identity_check
@@ -208,7 +211,8 @@ def test_agent_needs_every_declared_proof() -> None:
     with pytest.raises(pk.RequestError, match="unknown agent proof"):
         r.verify(now=T, pieces=pieces, proofs=["a_note"])
     done = r.verify(now=T, pieces=pieces, proofs=["signed_permission", "written_permission"])
-    assert done.identity_check is not None and done.identity_check.by_agent
+    assert done.identity_check is not None
+    assert done.identity_check.by_agent
     assert [p.value for p in done.identity_check.proofs] == [
         "signed_permission",
         "written_permission",
