@@ -120,7 +120,7 @@ def test_get_jurisdiction_ignores_case_and_suggests() -> None:
     with pytest.raises(pk.UnknownNameError) as info:
         pk.get_jurisdiction("us")
     assert str(info.value) == (
-        "unknown jurisdiction 'us'; did you mean 'ccpa'? (known: gdpr, uk_gdpr, ccpa, lgpd, pipeda)"
+        "unknown jurisdiction 'us'; did you mean 'ccpa'? (known: gdpr, uk_gdpr, ccpa, lgpd, pipeda, global)"
     )
     with pytest.raises(pk.UnknownNameError, match="did you mean 'lgpd'"):
         pk.get_jurisdiction("br")  # by region

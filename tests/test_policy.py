@@ -29,7 +29,7 @@ def test_minimal_policy_and_defaults() -> None:
     assert policy.taxonomy.base == "default"
     assert policy.recipients == ()
     assert policy.rights == ()
-    assert policy.requests.identity.required
+    assert policy.requests.identity is None  # absent: no promise about identity checks
     assert policy.requests.free_of_charge
     assert policy.breach is not None
     assert policy.breach.notify == ("customer",)

@@ -168,8 +168,12 @@ def test_storage_outside_the_area_without_a_transfer_is_an_error() -> None:
     assert finding.severity is pk.Severity.ERROR
     assert finding.location == "policy:storage.locations[1].country"
     assert "SG" in finding.message
-    # The example follows the CCPA too, so the US is within its area: no transfer needed.
-    assert "storage-without-transfer" not in _findings(policy_with([LIVE], transfers=[]))
+    # The CCPA covers the US but the GDPR restricts transfers: US storage still needs one.
+    (us,) = _findings(policy_with([LIVE], transfers=[]))["storage-without-transfer"]
+    assert "outside the area of gdpr, uk_gdpr, which restrict transfers" in us.message
+    # A policy under laws that do not restrict transfers (the CCPA alone) needs none.
+    ccpa_only = policy_with([LIVE], transfers=[]).model_copy(update={"jurisdictions": ("ccpa",)})
+    assert "storage-without-transfer" not in _findings(ccpa_only)
     adequate = [
         {"to_country": "SG", "mechanism": "adequacy"},
         {"to_country": "US", "mechanism": "dpf"},

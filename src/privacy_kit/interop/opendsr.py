@@ -253,8 +253,15 @@ def from_request(
             jurisdiction other than gdpr, uk_gdpr or ccpa, or an id that is not a UUID v4.
     """
     if request.type.value not in ("access", "portability", "erasure"):
+        hint = (
+            "; a CCPA request to know is answered with the data held: record it as 'access' "
+            "to exchange it through OpenDSR"
+            if request.type.value == "know"
+            else ""
+        )
         raise RequestError(
-            f"OpenDSR has no {request.type.value!r} request (only access, portability, erasure)"
+            f"OpenDSR has no {request.type.value!r} request (only access, portability, "
+            f"erasure){hint}"
         )
     regulation = _REGULATION.get(request.jurisdiction)
     if regulation is None:
@@ -344,6 +351,10 @@ def status_response(
     api_version: str | None = "2.0",
 ) -> OpenDSRStatus:
     """The OpenDSR status body for ``request`` (expected completion: its due date by default).
+
+    Raises:
+        RequestError: the request has no deadline (under ``global``, with no
+            ``requests.respond_within``) and no ``expected_completion_time`` was given.
 
     Example:
         >>> r = DataSubjectRequest.receive("erasure", "end_user", {"email": "j@example.com"},

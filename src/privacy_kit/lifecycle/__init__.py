@@ -44,10 +44,11 @@ _NAMES: dict[str, str] = {
     "Materiality": "._diff",
     "PolicyDiff": "._diff",
     "diff": "._diff",
-    "Disclosure": "._disclosures",
+    "Disclosure": "._disclosure_entries",
     "DisclosureLog": "._disclosures",
+    "SubjectNotification": "._disclosure_conditions",
     "ERASURE_NOTICE_CITATION": "._disclosures",
-    "RecipientSummary": "._disclosures",
+    "RecipientSummary": "._disclosure_entries",
     "PolicyHistory": "._history",
     "PolicyVersion": "._history",
     "Incident": "._incident",
@@ -79,6 +80,7 @@ __all__ = [
     "PolicyVersion",
     "RecipientSummary",
     "RiskLevel",
+    "SubjectNotification",
     "add_business_days",
     "age_on",
     "age_table",
@@ -106,6 +108,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from ._change import PolicyChange
     from ._change_notice import ChangeNotification
     from ._diff import Materiality, PolicyDiff, diff
-    from ._disclosures import ERASURE_NOTICE_CITATION, Disclosure, DisclosureLog, RecipientSummary
+    from ._disclosure_conditions import SubjectNotification
+    from ._disclosure_entries import Disclosure, RecipientSummary
+    from ._disclosures import ERASURE_NOTICE_CITATION, DisclosureLog
     from ._history import PolicyHistory, PolicyVersion
     from ._incident import Incident, RiskLevel

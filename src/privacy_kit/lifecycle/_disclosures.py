@@ -5,7 +5,11 @@ kind of subject, the categories and record types, the purpose, the legal ground,
 refuses, with a :class:`~privacy_kit.DisclosureError` naming what is wrong, any disclosure the
 policy does not describe: an undeclared recipient, a category the recipient is not declared to
 receive (a recipient of ``user.contact`` may receive ``user.contact.email``), a purpose not declared
-for it, or a kind of subject it does not receive data about.
+for it, or a kind of subject it does not receive data about; and the recipient's declared
+conditions (:mod:`._disclosure_conditions`): authorities only under an accepted kind of legal
+process, the person told unless the law forbids it (a disclosure not yet notified is listed by
+:meth:`DisclosureLog.pending_notifications` until :meth:`DisclosureLog.record_notification`
+settles it), and a business transfer only once its notice was sent.
 
 The log is append-only, in memory, backed by a JSON-lines file, or kept in a
 :class:`~privacy_kit.audit.StateStore` (the log ``disclosures``; every process appends to the same
@@ -34,127 +38,18 @@ from ..model._datamap import DataMap
 from ..model._policy import Policy
 from ..model._policy_collection import Recipient
 from ..model._taxonomy import LegalBasis, is_within
+from ._disclosure_conditions import SubjectNotification, disclosure_conditions
+from ._disclosure_entries import Disclosure, RecipientSummary, _read
 
-__all__ = ["ERASURE_NOTICE_CITATION", "Disclosure", "DisclosureLog", "RecipientSummary"]
+__all__ = ["ERASURE_NOTICE_CITATION", "DisclosureLog"]
 
 DISCLOSURES = "disclosures"
 """The state store log of the disclosures (its sequence number is the disclosure's ``seq``)."""
+NOTIFICATIONS = "disclosure_notifications"
+"""The state store log of the notifications that settle disclosures pending one."""
 
 ERASURE_NOTICE_CITATION = "GDPR Art. 17(2), Art. 19"
 """Where the duty to tell recipients of an erasure, rectification or restriction comes from."""
-
-
-@attrs.frozen
-class Disclosure:
-    """One recorded disclosure.
-
-    Attributes:
-        seq: its position in the log, from 1.
-        recipient: the recipient key.
-        recipient_kind: the recipient's kind when it was recorded.
-        gdpr_recipient: whether the recipient is a recipient under GDPR Art. 4(9).
-        subject_ref: the subject's reference (e.g. ``engine.reference(subject)``), or ``None``
-            for a disclosure about every subject of ``subject_kind``.
-        subject_kind: the kind of subject concerned.
-        categories: the data categories disclosed.
-        record_types: the record types they came from.
-        purpose: the purpose of the disclosure.
-        legal_ground: its legal basis.
-        at: when it happened (timezone-aware).
-        policy_version: the policy version it was checked against.
-        note: free text.
-    """
-
-    seq: int
-    recipient: str
-    recipient_kind: str
-    gdpr_recipient: bool
-    subject_ref: str | None
-    subject_kind: str | None
-    categories: tuple[str, ...]
-    record_types: tuple[str, ...]
-    purpose: str
-    legal_ground: LegalBasis
-    at: dt.datetime
-    policy_version: str
-    note: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-compatible mapping (one line of the log file)."""
-        return {
-            "seq": self.seq,
-            "recipient": self.recipient,
-            "recipient_kind": self.recipient_kind,
-            "gdpr_recipient": self.gdpr_recipient,
-            "subject_ref": self.subject_ref,
-            "subject_kind": self.subject_kind,
-            "categories": list(self.categories),
-            "record_types": list(self.record_types),
-            "purpose": self.purpose,
-            "legal_ground": self.legal_ground.value,
-            "at": self.at.isoformat(),
-            "policy_version": self.policy_version,
-            "note": self.note,
-        }
-
-    @classmethod
-    def from_json(cls, data: Any) -> Disclosure:
-        """Read one entry written by :meth:`to_json`.
-
-        Raises:
-            ValueError: a field is missing or malformed.
-        """
-        if not isinstance(data, dict):
-            raise ValueError(f"expected an object, got {type(data).__name__}")
-        try:
-            at = dt.datetime.fromisoformat(data["at"])
-            require_aware(at, "at")
-            return cls(
-                seq=int(data["seq"]),
-                recipient=str(data["recipient"]),
-                recipient_kind=str(data["recipient_kind"]),
-                gdpr_recipient=bool(data["gdpr_recipient"]),
-                subject_ref=data["subject_ref"],
-                subject_kind=data["subject_kind"],
-                categories=tuple(data["categories"]),
-                record_types=tuple(data["record_types"]),
-                purpose=str(data["purpose"]),
-                legal_ground=LegalBasis(data["legal_ground"]),
-                at=at,
-                policy_version=str(data["policy_version"]),
-                note=data.get("note"),
-            )
-        except KeyError as exc:
-            raise ValueError(f"missing field {exc.args[0]!r}") from None
-
-
-@attrs.frozen
-class RecipientSummary:
-    """What one recipient received about a subject, over every recorded disclosure.
-
-    Attributes:
-        recipient: the recipient key.
-        name: its name in the current policy (``None`` if the policy no longer lists it).
-        kind: the recipient's kind.
-        gdpr_recipient: whether it is a recipient under GDPR Art. 4(9).
-        categories: every category it received.
-        purposes: every purpose.
-        record_types: every record type the data came from.
-        first: the first disclosure.
-        last: the latest disclosure.
-        count: how many disclosures.
-    """
-
-    recipient: str
-    name: LocalizedText | None
-    kind: str
-    gdpr_recipient: bool
-    categories: tuple[str, ...]
-    purposes: tuple[str, ...]
-    record_types: tuple[str, ...]
-    first: dt.datetime
-    last: dt.datetime
-    count: int
 
 
 class DisclosureLog:
@@ -203,8 +98,11 @@ class DisclosureLog:
         self.path = Path(path) if path is not None else None
         self.state = state
         self._entries: list[Disclosure] = []
+        self._notices: list[SubjectNotification] = []
         if self.path is not None and self.path.exists():
-            self._entries.extend(_read(self.path))
+            entries, notices = _read(self.path)
+            self._entries.extend(entries)
+            self._notices.extend(notices)
 
     def _sync(self) -> list[Disclosure]:
         """The entries, with those any process appended to the state store since the last read."""
@@ -218,6 +116,14 @@ class DisclosureLog:
                 except (ValueError, TypeError) as exc:
                     raise ConfigurationError(
                         f"{where}: malformed disclosure entry: {exc}"
+                    ) from None
+            for found in self.state.entries(NOTIFICATIONS, after=len(self._notices)):
+                try:
+                    self._notices.append(SubjectNotification.from_json(found.document))
+                except (ValueError, TypeError) as exc:
+                    raise ConfigurationError(
+                        f"state store log {NOTIFICATIONS}, entry {found.seq}: malformed "
+                        f"notification entry: {exc}"
                     ) from None
         return self._entries
 
@@ -234,6 +140,10 @@ class DisclosureLog:
         record_types: Iterable[str] = (),
         legal_ground: LegalBasis | str | None = None,
         note: str | None = None,
+        legal_process: str | None = None,
+        subject_notified_at: dt.datetime | None = None,
+        notification_prohibited: str | None = None,
+        transfer_notice_sent_at: dt.datetime | None = None,
     ) -> Disclosure:
         """Check a disclosure against the policy and append it to the log.
 
@@ -249,16 +159,46 @@ class DisclosureLog:
             record_types: the record types the data came from.
             legal_ground: the legal basis (default: the purpose's, from the taxonomy).
             note: free text.
+            legal_process: the kind of legal process (``warrant``, ``subpoena``,
+                ``court_order``); required to be one the recipient accepts when it declares
+                ``legal_process``.
+            subject_notified_at: when the person was told of the disclosure.
+            notification_prohibited: what legally forbids telling them (instead of telling).
+                With neither, a recipient that promises to tell records the disclosure as
+                ``pending`` (see :meth:`pending_notifications`).
+            transfer_notice_sent_at: when the notice of a business transfer was sent; required
+                (and no later than ``at``) when the recipient declares ``notify_before_transfer``.
 
         Returns:
             The recorded :class:`Disclosure`.
 
         Raises:
             DisclosureError: the policy does not allow it (unknown recipient, undeclared or
-                unknown category, undeclared purpose, subject kind not covered).
-            ConfigurationError: neither subject given, no categories, an unknown record type or
-                legal ground.
+                unknown category, undeclared purpose, subject kind not covered, no accepted
+                legal process, a prohibition against an "always tell" promise, a business
+                transfer without or before its notice).
+            ConfigurationError: neither subject given, no categories, an unknown record type,
+                legal ground or process kind, both a notification and a prohibition.
             ValueError: ``at`` is naive.
+
+        Example:
+            >>> import datetime as dt, privacy_kit as pk
+            >>> data = pk.load_policy(pk.example_path()).model_dump(mode="json")
+            >>> police = next(r for r in data["recipients"] if r["kind"] == "authorities")
+            >>> police.update(legal_process=["warrant", "court_order"],
+            ...               notify_subject="unless_prohibited")
+            >>> log = DisclosureLog(pk.Policy.model_validate(data))
+            >>> at = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
+            >>> log.record(recipient="authorities", subject_ref="subj_1", subject_kind="customer",
+            ...            categories=["user.contact.email"], purpose="legal.obligation", at=at)
+            Traceback (most recent call last):
+            ...
+            privacy_kit._errors.DisclosureError: recipient 'authorities' receives data only under legal process of these kinds: warrant, court_order (the policy's legal_process); no legal process was given
+            >>> d = log.record(recipient="authorities", subject_ref="subj_1", subject_kind="customer",
+            ...     categories=["user.contact.email"], purpose="legal.obligation", at=at,
+            ...     legal_process="warrant")
+            >>> d.notification, [p.seq for p in log.pending_notifications()]
+            ('pending', [1])
         """
         require_aware(at, "at")
         cats = tuple(categories)
@@ -307,6 +247,14 @@ class DisclosureLog:
                     suffix = f"; did you mean {hint!r}?" if hint else ""
                     raise ConfigurationError(f"unknown record type {name!r}{suffix}")
         ground = self._ground(legal_ground, purpose)
+        conditions = disclosure_conditions(
+            target,
+            at=at,
+            legal_process=legal_process,
+            subject_notified_at=subject_notified_at,
+            notification_prohibited=notification_prohibited,
+            transfer_notice_sent_at=transfer_notice_sent_at,
+        )
         entry = Disclosure(
             seq=len(self._sync()) + 1,
             recipient=target.key,
@@ -321,6 +269,7 @@ class DisclosureLog:
             at=at,
             policy_version=self.policy.version,
             note=note,
+            **attrs.asdict(conditions, recurse=False),
         )
         if self.state is not None:  # the store numbers it: another process may have appended
             document = entry.to_json()
@@ -328,14 +277,92 @@ class DisclosureLog:
             entry = attrs.evolve(entry, seq=self.state.append(DISCLOSURES, document))
             self._sync()
             return entry
+        self._write_line(entry.to_json())
+        self._entries.append(entry)
+        return entry
+
+    def _write_line(self, document: dict[str, Any]) -> None:
         if self.path is not None:
-            line = orjson.dumps(entry.to_json()) + b"\n"
+            line = orjson.dumps(document) + b"\n"
             with self.path.open("ab") as handle:
                 handle.write(line)
                 handle.flush()
                 os.fsync(handle.fileno())
-        self._entries.append(entry)
-        return entry
+
+    # -- telling the person -------------------------------------------------------------------
+    @property
+    def notifications(self) -> tuple[SubjectNotification, ...]:
+        """Every notification that settled a disclosure pending one, in the order recorded."""
+        self._sync()
+        return tuple(self._notices)
+
+    def pending_notifications(self) -> tuple[Disclosure, ...]:
+        """The disclosures whose person must still be told (or a prohibition stated).
+
+        Example:
+            >>> import datetime as dt, privacy_kit as pk
+            >>> DisclosureLog(pk.load_policy(pk.example_path())).pending_notifications()
+            ()
+        """
+        entries = self._sync()
+        settled = {n.disclosure for n in self._notices}
+        return tuple(e for e in entries if e.notification == "pending" and e.seq not in settled)
+
+    def record_notification(
+        self,
+        seq: int,
+        *,
+        at: dt.datetime,
+        notified_at: dt.datetime | None = None,
+        prohibited: str | None = None,
+    ) -> SubjectNotification:
+        """Settle the pending disclosure ``seq``: the person was told at ``notified_at``, or
+        the law forbids telling them (``prohibited`` says what forbids it).
+
+        Raises:
+            ConfigurationError: ``seq`` is not a disclosure pending notification, neither or
+                both of ``notified_at`` and ``prohibited``, an empty prohibition, a naive time.
+            DisclosureError: a prohibition for a recipient whose policy promises to always tell.
+        """
+        require_aware(at, "at")
+        pending = {e.seq: e for e in self.pending_notifications()}
+        if seq not in pending:
+            raise ConfigurationError(
+                f"disclosure {seq} is not pending notification (pending: "
+                f"{', '.join(map(str, pending)) or 'none'})"
+            )
+        if (notified_at is None) == (prohibited is None):
+            raise ConfigurationError(
+                "settle a notification with notified_at (the person was told) or prohibited "
+                "(what forbids telling them), exactly one"
+            )
+        if notified_at is not None:
+            require_aware(notified_at, "notified_at")
+        if prohibited is not None and not prohibited.strip():
+            raise ConfigurationError("a legal prohibition must say what forbids telling the person")
+        promise = next(
+            (r.notify_subject for r in self.policy.recipients if r.key == pending[seq].recipient),
+            None,
+        )
+        if prohibited is not None and promise == "always":
+            raise DisclosureError(
+                f"the policy promises to always tell people of disclosures to "
+                f"{pending[seq].recipient!r}; a prohibition on telling them contradicts that promise"
+            )
+        notice = SubjectNotification(
+            disclosure=seq,
+            recorded_at=at,
+            outcome="notified" if notified_at is not None else "prohibited",
+            notified_at=notified_at,
+            prohibition=None if prohibited is None else prohibited.strip(),
+        )
+        if self.state is not None:
+            self.state.append(NOTIFICATIONS, notice.to_json())
+            self._sync()
+            return notice
+        self._write_line(notice.to_json())
+        self._notices.append(notice)
+        return notice
 
     def _recipient(self, key: str) -> Recipient:
         try:
@@ -423,27 +450,3 @@ class DisclosureLog:
         where = str(self.path) if self.path is not None else "memory"
         where = repr(self.state) if self.state is not None else where
         return f"<DisclosureLog {len(self)} entries in {where}>"
-
-
-def _read(path: Path) -> Iterator[Disclosure]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigurationError(f"{path}: cannot read the disclosure log: {exc}") from exc
-    expected = 1
-    for number, line in enumerate(raw.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            entry = Disclosure.from_json(orjson.loads(line))
-        except (orjson.JSONDecodeError, ValueError, TypeError) as exc:
-            raise ConfigurationError(
-                f"{path}:{number}: malformed disclosure entry: {exc}"
-            ) from None
-        if entry.seq != expected:
-            raise ConfigurationError(
-                f"{path}:{number}: entry has seq {entry.seq}, expected {expected} "
-                "(the log was edited, reordered or truncated)"
-            )
-        expected += 1
-        yield entry

@@ -43,6 +43,7 @@ _NAMES: dict[str, str] = {
     "Jurisdiction": "._jurisdictions",
     "RequestDeadline": "._jurisdictions",
     "get_jurisdiction": "._jurisdictions",
+    "governing_jurisdiction": "._jurisdictions",
     "jurisdictions": "._jurisdictions",
     "example_path": "._loading",
     "format_location": "._loading",
@@ -77,6 +78,9 @@ _NAMES: dict[str, str] = {
     "RetentionException": "._policy_retention",
     "RetentionRule": "._policy_retention",
     "Trigger": "._policy_retention",
+    "AgentProof": "._policy_rights",
+    "AgentRules": "._policy_rights",
+    "AutomatedDecisions": "._policy_rights",
     "BreachPromise": "._policy_rights",
     "ChangeKind": "._policy_rights",
     "ChangePolicy": "._policy_rights",
@@ -102,8 +106,11 @@ _NAMES: dict[str, str] = {
 
 __all__ = [
     "AccountLink",
+    "AgentProof",
+    "AgentRules",
     "Anonymization",
     "AnonymizationKind",
+    "AutomatedDecisions",
     "BreachPromise",
     "ChangeKind",
     "ChangePolicy",
@@ -166,6 +173,7 @@ __all__ = [
     "example_path",
     "format_location",
     "get_jurisdiction",
+    "governing_jurisdiction",
     "identity_value",
     "is_within",
     "jurisdictions",
@@ -197,7 +205,13 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
         Timestamps,
     )
     from ._identity import identity_value
-    from ._jurisdictions import Jurisdiction, RequestDeadline, get_jurisdiction, jurisdictions
+    from ._jurisdictions import (
+        Jurisdiction,
+        RequestDeadline,
+        get_jurisdiction,
+        governing_jurisdiction,
+        jurisdictions,
+    )
     from ._loading import (
         example_path,
         format_location,
@@ -232,6 +246,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
         Trigger,
     )
     from ._policy_rights import (
+        AgentProof,
+        AgentRules,
+        AutomatedDecisions,
         BreachPromise,
         ChangeKind,
         ChangePolicy,

@@ -1,9 +1,10 @@
 """check() findings on where data is stored: locations outside the policy's legal area without a
 declared transfer, and data-map stores no storage location holds.
 
-``storage-without-transfer`` (error): a location's country lies outside every country the policy's
-jurisdictions cover (the EU/EEA for ``gdpr``, GB for ``uk_gdpr``...) and no ``storage.transfers``
-entry names it as ``to_country`` (adequacy counts as a mechanism). ``store-without-location``
+``storage-without-transfer`` (error): a location's country lies outside the area of one of the
+policy's jurisdictions that restrict transfers (the EU/EEA for ``gdpr``, GB for ``uk_gdpr``, BR
+for ``lgpd``; adequacy findings privacy_kit encodes count, e.g. the UK for ``gdpr``) and no ``storage.transfers`` entry names it as ``to_country`` (adequacy counts as a
+mechanism). ``store-without-location``
 (warning): once some location lists the ``stores`` it holds, a data-map store that none holds is
 stored somewhere the policy does not say. A location naming a store the data map lacks is an
 ``unknown-reference`` error.
@@ -27,18 +28,20 @@ __all__: list[str] = []
 
 def storage_findings(policy: Policy) -> Iterator[tuple[str, str, str, str]]:
     """``(code, severity, location, message)`` for the policy's storage locations."""
-    covered: set[str] = set()
-    names: list[str] = []
+    laws = []
     for key in policy.jurisdictions:
         try:
             found = get_jurisdiction(key)
         except UnknownNameError:  # refused when the policy loads; nothing to cover here
             continue
-        covered |= found.countries
-        names.append(found.key)
+        if found.restricts_transfers:
+            laws.append(found)
     destinations = {t.to_country for t in policy.storage.transfers}
     for i, loc in enumerate(policy.storage.locations):
-        if loc.country in covered or loc.country in destinations:
+        if loc.country in destinations:
+            continue
+        outside = [j.key for j in laws if not j.allows_storage_in(loc.country)]
+        if not outside:
             continue
         yield (
             "storage-without-transfer",
@@ -46,9 +49,9 @@ def storage_findings(policy: Policy) -> Iterator[tuple[str, str, str, str]]:
             f"policy:storage.locations[{i}].country",
             (
                 f"location {loc.key!r} stores data in {loc.country}, outside the area of "
-                f"{', '.join(names) or 'the policy jurisdictions'}, and no storage.transfers entry "
-                f"has to_country: {loc.country}; declare the transfer and its mechanism "
-                "(adequacy counts)"
+                f"{', '.join(outside)}, which restrict{'s' if len(outside) == 1 else ''} "
+                f"transfers, and no storage.transfers entry has to_country: {loc.country}; "
+                "declare the transfer and its mechanism (adequacy counts)"
             ),
         )
 

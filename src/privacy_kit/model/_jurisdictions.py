@@ -3,19 +3,35 @@
 Each :class:`Jurisdiction` carries its key (``gdpr``, ``ccpa``, ...), its name and the figures
 privacy_kit computes with, each with the article it comes from, so that a deadline shown to a
 user can always say where it comes from. The figures are those in the project's LAW_FACTS brief.
+
+``global`` (:data:`GLOBAL`) is not a law: a policy that lists it promises the same rights to
+everyone, wherever they live. It carries no legal deadline of its own; a request under it is due
+when the policy's own ``requests.respond_within`` says, or has no deadline at all (and says so).
+:func:`governing_jurisdiction` says which built-in law governs a requester in a given country.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 
 import attrs
 
-from .._errors import UnknownNameError, WrongTypeError
+from .._errors import ConfigurationError, UnknownNameError, WrongTypeError
 from .._types import Duration, closest
 
-__all__ = ["Jurisdiction", "RequestDeadline", "get_jurisdiction", "jurisdictions"]
+__all__ = [
+    "GLOBAL",
+    "Jurisdiction",
+    "RequestDeadline",
+    "get_jurisdiction",
+    "governing_jurisdiction",
+    "jurisdictions",
+]
+
+GLOBAL = "global"
+"""The pseudo-jurisdiction "the same rights for everyone, wherever they live"."""
 
 
 @attrs.frozen
@@ -45,72 +61,74 @@ class Jurisdiction:
 
     Example:
         >>> gdpr = get_jurisdiction("gdpr")
-        >>> str(gdpr.request_deadline.respond_within), gdpr.request_deadline.citation
+        >>> deadline = gdpr.request_deadline
+        >>> deadline is not None and (str(deadline.respond_within), deadline.citation)
         ('P1M', 'GDPR Art. 12(3)')
     """
 
     key: str
     name: str
     region: str
-    request_deadline: RequestDeadline
+    request_deadline: RequestDeadline | None
+    """The law's deadline for requests (``None`` only for :data:`GLOBAL`, which is not a law)."""
+    countries: frozenset[str] = attrs.field(default=frozenset(), repr=False)
+    """ISO 3166 codes of the places whose residents the law governs (``US-CA``: a subdivision)."""
     breach_authority: str | None = None
     gpc_is_opt_out: bool = False
     notes: tuple[str, ...] = ()
-    countries: frozenset[str] = frozenset()
-    """ISO 3166-1 alpha-2 codes of the countries the regime covers (data stored there needs no
-    transfer mechanism under it)."""
+    restricts_transfers: bool = False
+    """Whether the law restricts moving personal data out of its area (data stored outside
+    ``countries`` then needs a declared transfer mechanism)."""
+
+    adequate: frozenset[str] = attrs.field(default=frozenset(), repr=False)
+    """Countries outside ``countries`` to which the law lets data move without further safeguards
+    (an adequacy finding, cited in ``adequacy_citation``); only the findings privacy_kit encodes."""
+    adequacy_citation: str | None = None
+
+    def allows_storage_in(self, country: str) -> bool:
+        """Whether data under this law may be stored in ``country`` without a declared transfer
+        mechanism: inside its area, or in a country its adequacy findings cover.
+
+        Example:
+            >>> uk = get_jurisdiction("uk_gdpr")
+            >>> uk.allows_storage_in("GB"), uk.allows_storage_in("IE"), uk.allows_storage_in("US")
+            (True, True, False)
+        """
+        return (
+            not self.restricts_transfers or self.covers(country) or country.upper() in self.adequate
+        )
 
     def covers(self, country: str) -> bool:
-        """Whether ``country`` (ISO 3166-1 alpha-2) is within the regime's area.
+        """Whether ``country`` (ISO 3166-1 alpha-2, or a subdivision such as ``US-CA``) is
+        within the regime's area; a country covers the subdivisions the law governs.
 
         Example:
             >>> get_jurisdiction("gdpr").covers("IE"), get_jurisdiction("gdpr").covers("US")
             (True, False)
+            >>> get_jurisdiction("ccpa").covers("US")
+            True
         """
-        return country.upper() in self.countries
+        code = country.upper()
+        return code in self.countries or any(c.split("-")[0] == code for c in self.countries)
 
 
+# EU member states (Treaty on European Union Art. 52) and the EEA EFTA states (EEA Agreement)
 _EEA = frozenset(
-    # EU member states (Treaty on European Union Art. 52) and the EEA EFTA states (EEA Agreement)
-    [
-        "AT",
-        "BE",
-        "BG",
-        "HR",
-        "CY",
-        "CZ",
-        "DK",
-        "EE",
-        "FI",
-        "FR",
-        "DE",
-        "GR",
-        "IE",
-        "IT",
-        "LV",
-        "LT",
-        "LU",
-        "MT",
-        "NL",
-        "PL",
-        "PT",
-        "RO",
-        "SK",
-        "SI",
-        "ES",
-        "SE",
-        "IS",
-        "LI",
-        "NO",
-    ]
+    {
+        *("AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE"),
+        *("IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"),
+        *("IS", "LI", "NO"),
+    }
 )
-
 
 _ALL: tuple[Jurisdiction, ...] = (
     Jurisdiction(
         key="gdpr",
         name="EU General Data Protection Regulation",
         region="EU/EEA",
+        restricts_transfers=True,
+        adequate=frozenset({"GB"}),
+        adequacy_citation="Commission Implementing Decision (EU) 2021/1772 (UK), renewed in 2025",
         countries=_EEA,
         request_deadline=RequestDeadline(
             respond_within=Duration(months=1),
@@ -128,6 +146,10 @@ _ALL: tuple[Jurisdiction, ...] = (
         key="uk_gdpr",
         name="UK GDPR and Data Protection Act 2018",
         region="UK",
+        restricts_transfers=True,
+        adequate=_EEA,
+        adequacy_citation="The Data Protection (Adequacy) (United Kingdom Amendment) Regulations "
+        "2021 and DPA 2018 s. 17A (EEA states)",
         countries=frozenset({"GB"}),
         request_deadline=RequestDeadline(
             respond_within=Duration(months=1),
@@ -143,7 +165,7 @@ _ALL: tuple[Jurisdiction, ...] = (
         key="ccpa",
         name="California Consumer Privacy Act as amended by the CPRA",
         region="US-CA",
-        countries=frozenset({"US"}),
+        countries=frozenset({"US-CA"}),
         request_deadline=RequestDeadline(
             respond_within=Duration(days=45),
             extension=Duration(days=45),
@@ -163,6 +185,7 @@ _ALL: tuple[Jurisdiction, ...] = (
         key="lgpd",
         name="Brazil's Lei Geral de Proteção de Dados",
         region="BR",
+        restricts_transfers=True,
         countries=frozenset({"BR"}),
         request_deadline=RequestDeadline(
             respond_within=Duration(days=15), citation="LGPD Art. 19 II"
@@ -187,13 +210,27 @@ _ALL: tuple[Jurisdiction, ...] = (
 )
 
 
+_GLOBAL = Jurisdiction(
+    key=GLOBAL,
+    name="the same rights for everyone, wherever they live",
+    region="*",
+    request_deadline=None,
+    notes=(
+        (
+            "Not a law: the policy's own promise. Requests are due when the policy's "
+            "requests.respond_within says; without it they have no deadline."
+        ),
+    ),
+)
+
+
 @functools.cache
 def _index() -> Mapping[str, Jurisdiction]:
-    return {j.key: j for j in _ALL}
+    return {**{j.key: j for j in _ALL}, GLOBAL: _GLOBAL}
 
 
 def jurisdictions() -> tuple[Jurisdiction, ...]:
-    """Every built-in jurisdiction.
+    """Every built-in law (:data:`GLOBAL`, which is not a law, is not among them).
 
     Example:
         >>> [j.key for j in jurisdictions()]
@@ -236,7 +273,7 @@ def get_jurisdiction(key: str) -> Jurisdiction:
         >>> get_jurisdiction("us")
         Traceback (most recent call last):
         ...
-        privacy_kit._errors.UnknownNameError: unknown jurisdiction 'us'; did you mean 'ccpa'? (known: gdpr, uk_gdpr, ccpa, lgpd, pipeda)
+        privacy_kit._errors.UnknownNameError: unknown jurisdiction 'us'; did you mean 'ccpa'? (known: gdpr, uk_gdpr, ccpa, lgpd, pipeda, global)
     """
     if not isinstance(key, str):
         raise WrongTypeError(f"a jurisdiction key must be a string, got {type(key).__name__}")
@@ -246,3 +283,37 @@ def get_jurisdiction(key: str) -> Jurisdiction:
     keys = list(_index())
     hint = closest(_normalise(key), keys) or next(iter(_region_matches(key)), None)
     raise UnknownNameError("jurisdiction", key, hint=hint, known=keys)
+
+
+_COUNTRY = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
+
+
+def governing_jurisdiction(country: str) -> Jurisdiction | None:
+    """The built-in law that governs a resident of ``country``, or ``None`` if none does.
+
+    Args:
+        country: an ISO 3166-1 alpha-2 code (``DE``), or an ISO 3166-2 subdivision (``US-CA``)
+            where the law is a state's; case does not matter. ``US`` alone is governed by no
+            built-in law (the CCPA covers California residents: give ``US-CA``).
+
+    Raises:
+        WrongTypeError: ``country`` is not a string.
+        ConfigurationError: ``country`` is not an ISO 3166 code.
+
+    Example:
+        >>> governing_jurisdiction("de").key, governing_jurisdiction("US-CA").key
+        ('gdpr', 'ccpa')
+        >>> governing_jurisdiction("JP") is None, governing_jurisdiction("US") is None
+        (True, True)
+    """
+    if not isinstance(country, str):
+        raise WrongTypeError(f"a country must be a string, got {type(country).__name__}")
+    code = country.strip().upper()
+    if not _COUNTRY.match(code):
+        raise ConfigurationError(
+            f"invalid country {country!r}: expected an ISO 3166 code such as 'DE' or 'US-CA'"
+        )
+    for j in _ALL:
+        if code in j.countries or code.split("-")[0] in j.countries:
+            return j
+    return None

@@ -22,7 +22,7 @@ from pydantic_core import PydanticCustomError
 
 from .._errors import Problem
 from .._types import LocalizedText, Model, closest, unknown_name
-from ._jurisdictions import jurisdictions
+from ._jurisdictions import GLOBAL, jurisdictions
 from ._policy_collection import (
     Collection,
     Controller,
@@ -36,6 +36,7 @@ from ._policy_collection import (
 from ._policy_promises import NotCollected, Product, Signal, SignalKind, promises_problems
 from ._policy_retention import RetentionRule, retention_r1_problems
 from ._policy_rights import (
+    AutomatedDecisions,
     BreachPromise,
     ChangePolicy,
     Children,
@@ -45,6 +46,7 @@ from ._policy_rights import (
     Right,
     RightOffer,
 )
+from ._policy_rights_check import _rights_problems
 from ._taxonomy import Taxonomy, default_taxonomy, is_within, special_category_problems
 
 __all__ = ["Policy"]
@@ -89,6 +91,7 @@ class Policy(Model):
     signals: tuple[Signal, ...] = ()
     breach: BreachPromise | None = Field(default=None, description="Absent: no breach promise")
     children: Children | None = Field(default=None, description="Absent: no minimum age")
+    automated_decisions: AutomatedDecisions | None = None
     communications: tuple[Communication, ...] = ()
     changes: ChangePolicy
 
@@ -337,7 +340,7 @@ def _policy_problems(policy: Policy) -> Iterator[Problem]:
         return
     taxonomy = _resolve_taxonomy(policy.taxonomy)
     refs = _Refs(taxonomy)
-    known_jurisdictions = {j.key for j in jurisdictions()}
+    known_jurisdictions = {j.key for j in jurisdictions()} | {GLOBAL}
     for i, key in enumerate(policy.jurisdictions):
         if key not in known_jurisdictions:
             refs.add(
@@ -447,4 +450,7 @@ def _policy_problems(policy: Policy) -> Iterator[Problem]:
         refs.purpose(f"communications[{i}].purpose", comm.purpose)
     refs.unique("communications", (c.key for c in policy.communications), "communication")
     promises_problems(policy, refs)
+    refs.problems.extend(
+        _rights_problems(policy.requests, policy.automated_decisions, policy.recipients)
+    )
     yield from refs.problems

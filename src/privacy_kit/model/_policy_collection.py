@@ -130,6 +130,18 @@ class Recipient(Model):
         description="Whether the recipient also receives the categories below those it lists: "
         "true says so explicitly, false limits it to the listed ones; unset, check() lists them",
     )
+    legal_process: tuple[Literal["warrant", "subpoena", "court_order"], ...] = Field(
+        default=(),
+        description="Authorities only: the kinds of legal process under which data is disclosed",
+    )
+    notify_subject: Literal["unless_prohibited", "always", "never"] | None = Field(
+        default=None,
+        description="Whether the person is told of a disclosure (unless the law forbids it)",
+    )
+    notify_before_transfer: bool = Field(
+        default=False,
+        description="Business transfers only: people are told before their data is transferred",
+    )
 
 
 class StorageLocation(Model):

@@ -1,19 +1,23 @@
 """The policy's promises to people: which rights they have and how to use them (request
-channels, identity verification, grounds for refusal), how fast a breach is reported, the minimum
-age, which messages they can opt out of, and how policy changes are announced, as the frozen
-pydantic models of those sections of a :class:`~privacy_kit.model.Policy`.
+channels, identity verification and authorised agents, grounds for refusal), whether decisions
+are made about them by solely automated means, how fast a breach is reported, the minimum age,
+which messages they can opt out of, and how policy changes are announced, as the frozen pydantic
+models of those sections of a :class:`~privacy_kit.model.Policy`.
 """
 
 from __future__ import annotations
 
 import enum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from .._types import Duration, LocalizedText, Model
 
 __all__ = [
+    "AgentProof",
+    "AgentRules",
+    "AutomatedDecisions",
     "BreachPromise",
     "ChangeKind",
     "ChangePolicy",
@@ -46,6 +50,10 @@ class Right(enum.StrEnum):
     COMPLAINT = "complaint"
     """Lodge a complaint with a supervisory authority."""
     NON_DISCRIMINATION = "non_discrimination"
+    KNOW = "know"
+    """Know what is collected, used, shared or sold, and why (CCPA, Cal. Civ. Code 1798.110)."""
+    AUTOMATED_DECISIONS = "automated_decisions"
+    """Not be subject to a decision based solely on automated processing (GDPR Art. 22)."""
 
 
 class RefusalReason(enum.StrEnum):
@@ -104,14 +112,66 @@ class RequestChannel(Model):
     )
 
 
+class AgentProof(enum.StrEnum):
+    """What an authorised agent must show to make a request for someone else."""
+
+    WRITTEN_PERMISSION = "written_permission"
+    """The holder's permission in writing."""
+    SIGNED_PERMISSION = "signed_permission"
+    """The holder's permission, signed by the holder."""
+    POWER_OF_ATTORNEY = "power_of_attorney"
+    """A power of attorney."""
+    IDENTITY_OF_HOLDER = "identity_of_holder"
+    """The holder confirms their own identity directly with the controller."""
+
+
+class AgentRules(Model):
+    """Whether authorised agents may make requests for someone else, and what they must show.
+
+    Example:
+        >>> AgentRules(allowed=True, proof=["written_permission", "signed_permission"]).proof[1]
+        <AgentProof.SIGNED_PERMISSION: 'signed_permission'>
+    """
+
+    allowed: bool
+    proof: tuple[AgentProof, ...] = Field(
+        default=(), description="Every proof an agent must show (all of them)"
+    )
+    description: LocalizedText | None = None
+
+
+_PIECE = r"^[a-z][a-z0-9_]*$"
+
+
 class IdentityVerification(Model):
-    """How identity is checked before a request is acted on."""
+    """How identity is checked before a request is acted on.
+
+    ``methods`` are alternatives (any one will do); ``min_pieces`` and ``required_pieces`` are
+    conditions that all hold: at least that many pieces of information the controller already
+    holds, among them every required one (identity names such as ``email``).
+
+    Example:
+        >>> rules = IdentityVerification(min_pieces=2, required_pieces=["email"])
+        >>> rules.min_pieces, rules.required_pieces, rules.methods
+        (2, ('email',), ())
+    """
 
     required: bool = True
     methods: tuple[
         Literal["account_login", "account_email", "verification_code", "extra_proof"], ...
-    ] = ("account_login",)
+    ] = Field(default=(), description="Ways of checking identity; any one of them will do")
     extra_proof_may_be_required: bool = False
+    min_pieces: int | None = Field(
+        default=None,
+        ge=1,
+        description="How many pieces of information already held the requester must match",
+    )
+    required_pieces: tuple[Annotated[str, Field(pattern=_PIECE)], ...] = Field(
+        default=(), description="Pieces of information that must be among them (e.g. email)"
+    )
+    agents: AgentRules | None = Field(
+        default=None, description="Whether authorised agents may ask, and with what proof"
+    )
     description: LocalizedText | None = None
 
 
@@ -119,7 +179,13 @@ class Requests(Model):
     """How data requests are made."""
 
     channels: tuple[RequestChannel, ...] = Field(min_length=1)
-    identity: IdentityVerification = IdentityVerification()
+    identity: IdentityVerification | None = Field(
+        default=None, description="How identity is checked; absent: the policy promises nothing"
+    )
+    respond_within: Duration | None = Field(
+        default=None,
+        description="The policy's own reply deadline, used when no listed law governs the requester",
+    )
     automated_tools: bool = False
     free_of_charge: bool = True
     description: LocalizedText | None = None
@@ -138,6 +204,22 @@ class RightOffer(Model):
     refusal_reasons: tuple[RefusalReason, ...] = ()
     format: LocalizedText | None = Field(
         default=None, description="For access/portability: the format given, as text people read"
+    )
+
+
+class AutomatedDecisions(Model):
+    """Whether decisions with legal or similarly significant effects are made by solely
+    automated means (GDPR Art. 13(2)(f), 22), and if so, the logic involved.
+
+    Example:
+        >>> AutomatedDecisions(used=False, description={"en": "A person reviews every decision."}).used
+        False
+    """
+
+    used: bool
+    description: LocalizedText
+    logic: LocalizedText | None = Field(
+        default=None, description="Meaningful information about the logic involved (when used)"
     )
 
 

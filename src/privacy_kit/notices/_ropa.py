@@ -137,6 +137,8 @@ class ProcessingRecords:
     representative_eu: str | None
     policy_version: str
     activities: tuple[ProcessingActivity, ...]
+    automated_decisions: str | None = None
+    """What the policy declares about solely automated decisions (``None``: it declares nothing)."""
 
     def __iter__(self) -> Iterator[ProcessingActivity]:
         return iter(self.activities)
@@ -166,6 +168,7 @@ class ProcessingRecords:
                 "representative_eu": self.representative_eu,
             },
             "policy_version": self.policy_version,
+            "automated_decisions": self.automated_decisions,
             "activities": [a.to_dict() for a in self.activities],
         }
         return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode()
@@ -198,6 +201,7 @@ class ProcessingRecords:
             ("Data protection officer", self.dpo or "not appointed"),
             ("EU representative", self.representative_eu or "none"),
             ("Policy version", self.policy_version),
+            ("Automated decisions", self.automated_decisions or "not declared by the policy"),
         ]
 
     def __str__(self) -> str:
@@ -408,4 +412,15 @@ def records_of_processing(policy: Policy, *, lang: str = "en") -> ProcessingReco
         representative_eu=policy.controller.representative_eu,
         policy_version=policy.version,
         activities=tuple(activities),
+        automated_decisions=_automated_line(policy, lang),
     )
+
+
+def _automated_line(policy: Policy, lang: str) -> str | None:
+    decisions = policy.automated_decisions
+    if decisions is None:
+        return None
+    line = ("used" if decisions.used else "not used") + ": " + decisions.description.get_text(lang)
+    if decisions.logic is not None:
+        line += f" (logic involved: {decisions.logic.get_text(lang)})"
+    return line

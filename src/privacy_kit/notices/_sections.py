@@ -11,7 +11,6 @@ from collections.abc import Iterator, Sequence
 import attrs
 
 from .._types import LocalizedText
-from ..model._jurisdictions import get_jurisdiction
 from ..model._policy import Policy
 from ..model._policy_collection import Source
 from ..model._policy_rights import Right
@@ -36,6 +35,14 @@ from ._sections_promises import (
     signals_blocks,
 )
 from ._sections_retention import exception_span, retention_details
+from ._sections_rights import (
+    automated_decisions,
+    disclosure_conditions,
+    everywhere,
+    identity,
+    law_details,
+    reply_promise,
+)
 from ._sections_staged import staged_line
 
 __all__: list[str] = []
@@ -185,6 +192,7 @@ def _sharing(ctx: _Ctx) -> Iterator[_Block]:
         if not r.is_recipient_under_gdpr:
             details.append(ctx.t("sharing.not_recipient"))
         details.extend(products_label(ctx, r.products))
+        details.extend(disclosure_conditions(ctx, r))
         entries.append(_Entry(_head(ctx, ctx.text(r.name), r.conditions), tuple(details)))
     yield _List(tuple(entries))
 
@@ -304,6 +312,7 @@ def _rights(ctx: _Ctx) -> Iterator[_Block]:
     p = ctx.policy
     if not p.rights and p.complaints is None:
         yield from signals_blocks(ctx)
+        yield from automated_decisions(ctx)
         return
     entries = []
     for offer in p.rights:
@@ -311,7 +320,7 @@ def _rights(ctx: _Ctx) -> Iterator[_Block]:
         laws = (
             ctx.join([ctx.law(j) for j in offer.jurisdictions])
             if offer.jurisdictions
-            else ctx.t("rights.everywhere")
+            else everywhere(ctx)
         )
         details.append(ctx.labelled("label.applies_under", laws))
         if offer.subjects:
@@ -347,29 +356,12 @@ def _rights(ctx: _Ctx) -> Iterator[_Block]:
     yield _Sub(ctx.t("heading.by_law"))
     by_law: list[_Entry] = []
     for key in p.jurisdictions:
-        j = get_jurisdiction(key)
         offered = [o.right for o in p.rights if not o.jurisdictions or key in o.jurisdictions]
-        details = []
-        if offered:
-            details.append(
-                ctx.labelled(
-                    "label.rights",
-                    ctx.join([ctx.t(f"right.{r.value}") for r in dict.fromkeys(offered)]),
-                )
-            )
-        deadline = j.request_deadline
-        details.append(
-            ctx.t(
-                "law.reply",
-                duration=ctx.duration(deadline.respond_within),
-                citation=deadline.citation,
-            )
-        )
-        if deadline.extension is not None:
-            details.append(ctx.t("law.extension", duration=ctx.duration(deadline.extension)))
+        details = law_details(ctx, key, offered)
         by_law.append(_Entry(_strong(ctx.law(key)), tuple(details)))
     yield _List(tuple(by_law))
     yield from signals_blocks(ctx)  # only what the policy declares: never a GPC promise of its own
+    yield from automated_decisions(ctx)
     if p.complaints is not None:
         yield _Sub(ctx.t("heading.complaints"))
         yield _Para(ctx.text(p.complaints))
@@ -395,20 +387,9 @@ def _requests(ctx: _Ctx) -> Iterator[_Block]:
     if req.automated_tools:
         notes.append(ctx.t("requests.automated"))
     notes.append(ctx.t("requests.free" if req.free_of_charge else "requests.fee"))
+    notes.extend(reply_promise(ctx))
     yield _Para(_sentences(notes))
-    yield _Sub(ctx.t("heading.identity"))
-    ident = req.identity
-    lines: list[Inline] = []
-    if ident.required:
-        methods = [ctx.t(f"identity.{m}") for m in ident.methods]
-        lines.append(ctx.t("identity.required", methods=ctx.join(methods, last="list.or_last")))
-    else:
-        lines.append(ctx.t("identity.not_required"))
-    if ident.description is not None:  # the policy's own words say it better than the stock phrase
-        lines.append(ctx.text(ident.description))
-    elif ident.extra_proof_may_be_required:
-        lines.append(ctx.t("identity.extra"))
-    yield _Para(_sentences(lines))
+    yield from identity(ctx)
 
 
 def _sentences(parts: Sequence[Inline]) -> Inline:

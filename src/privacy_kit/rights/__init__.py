@@ -55,6 +55,7 @@ _NAMES: dict[str, str] = {
     "rectify": "._rectify",
     "RequestData": "._request_data",
     "Extension": "._request_states",
+    "IdentityCheck": "._request_states",
     "Outcome": "._request_states",
     "Pause": "._request_states",
     "RequestStatus": "._request_states",
@@ -67,6 +68,7 @@ _NAMES: dict[str, str] = {
     "read_unsubscribe_token": "._unsubscribe",
     "Challenge": "._verification",
     "CodeVerifier": "._verification",
+    "identity_check": "._verification",
     "Verifier": "._verification",
 }
 
@@ -86,6 +88,7 @@ __all__ = [
     "ErasureStep",
     "ExportResult",
     "Extension",
+    "IdentityCheck",
     "KeepReason",
     "KeptItem",
     "Outcome",
@@ -105,6 +108,7 @@ __all__ = [
     "erasure_commitments",
     "export_subject",
     "foresee_commitments",
+    "identity_check",
     "iter_bundle_records",
     "make_unsubscribe_token",
     "neutralise_formula",
@@ -148,6 +152,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from ._request_states import (
         TRANSITIONS,
         Extension,
+        IdentityCheck,
         Outcome,
         Pause,
         RequestStatus,
@@ -156,4 +161,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     )
     from ._requests import DataSubjectRequest
     from ._unsubscribe import UnsubscribeToken, make_unsubscribe_token, read_unsubscribe_token
-    from ._verification import Challenge, CodeVerifier, Verifier
+    from ._verification import Challenge, CodeVerifier, Verifier, identity_check

@@ -3,7 +3,9 @@
 jurisdiction, receipt, status, history, pauses, extensions, refusal, time zone), checks that they
 agree with each other and with the jurisdiction's rule, and computes the deadline from them: the
 end of the last day in the zone of receipt, moved by extensions and by the whole days the clock
-stood still.
+stood still. A request under ``global`` (no law governs the requester, or none the policy lists)
+is due within the policy's own ``respond_within``; without one it has no deadline, and says so
+(:attr:`~RequestData.has_deadline`, :attr:`~RequestData.deadline_basis`): none is invented.
 """
 
 from __future__ import annotations
@@ -16,13 +18,63 @@ from typing import Self
 from pydantic import UUID4, AwareDatetime, Field, field_validator, model_validator
 
 from .._errors import RequestError
-from .._types import Model, require_aware
-from ..model._jurisdictions import RequestDeadline, get_jurisdiction
-from ..model._policy_rights import RefusalReason
+from .._types import Duration, Model, require_aware
+from ..model._jurisdictions import (
+    GLOBAL,
+    RequestDeadline,
+    get_jurisdiction,
+    governing_jurisdiction,
+)
+from ..model._policy import Policy
+from ..model._policy_rights import IdentityVerification, RefusalReason
 from ._deadlines import STOP_THE_CLOCK, add_deadline
-from ._request_states import Extension, Outcome, Pause, RequestStatus, RequestType, Transition
+from ._request_states import (
+    Extension,
+    IdentityCheck,
+    Outcome,
+    Pause,
+    RequestStatus,
+    RequestType,
+    Transition,
+)
 
-__all__ = ["RequestData"]
+POLICY_DEADLINE = "the policy's own promise (requests.respond_within)"
+"""The citation of a deadline that comes from the policy rather than a law."""
+
+__all__ = ["RequestData", "jurisdiction_for"]
+
+
+def jurisdiction_for(policy: Policy, country: str) -> tuple[str, Duration | None, str, str]:
+    """The jurisdiction a request from ``country`` is recorded under, with the policy's own
+    deadline (under ``global`` only), the reason, and the normalised country code.
+
+    The law that governs a resident of ``country`` when the policy lists it; otherwise
+    ``global`` (whether or not the policy lists it: a request is always recorded).
+
+    Raises:
+        ConfigurationError: ``country`` is not an ISO 3166 code.
+    """
+    law = governing_jurisdiction(country)
+    code = country.strip().upper()
+    if law is not None and law.key in policy.jurisdictions:
+        return (
+            law.key,
+            None,
+            f"{law.name} governs a requester in {code}, and the policy lists it",
+            code,
+        )
+    if law is not None:
+        note = f"{law.key} governs a requester in {code}, but the policy does not list it"
+    else:
+        listed = ", ".join(k for k in policy.jurisdictions if k != GLOBAL) or "none"
+        note = f"no law the policy lists ({listed}) governs a requester in {code}"
+    note += (
+        "; the policy's own promises apply"
+        if GLOBAL in policy.jurisdictions
+        else "; the policy does not list 'global' either, so it promises this requester nothing "
+        "beyond its requests section"
+    )
+    return GLOBAL, policy.requests.respond_within, note, code
 
 
 class RequestData(Model):
@@ -55,6 +107,25 @@ class RequestData(Model):
     timezone: str | None = Field(
         default=None,
         description="IANA zone the deadline is counted in (default: received_at's own zone)",
+    )
+    country: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$",
+        description="Where the requester lives (ISO 3166), when known",
+    )
+    respond_within: Duration | None = Field(
+        default=None,
+        description="The policy's own deadline (requests.respond_within), for requests under global",
+    )
+    jurisdiction_note: str | None = Field(
+        default=None, description="Why the request is under its jurisdiction"
+    )
+    identity_rules: IdentityVerification | None = Field(
+        default=None, description="The policy's identity rules verification is held to"
+    )
+    by_agent: bool = Field(default=False, description="Made by an authorised agent")
+    identity_check: IdentityCheck | None = Field(
+        default=None, description="What was checked when the request was verified"
     )
 
     @field_validator("timezone")
@@ -89,23 +160,73 @@ class RequestData(Model):
             raise ValueError("a refused request needs a refusal reason, and only a refused one")
         if any(p.ended_at is None for p in self.pauses[:-1]):
             raise ValueError("only the last pause may still be open")
-        rule = self.rule
-        if len(self.extensions) > rule.max_extensions:
+        if self.respond_within is not None:
+            if self.jurisdiction != GLOBAL:
+                raise ValueError(
+                    "respond_within is the policy's own deadline for requests under 'global'; "
+                    f"under {self.jurisdiction!r} the law's deadline applies"
+                )
+            if self.respond_within.is_zero():
+                raise ValueError("respond_within must be positive")
+        rule = self.deadline_rule
+        allowed = 0 if rule is None else rule.max_extensions
+        if len(self.extensions) > allowed:
             raise ValueError(
-                f"{len(self.extensions)} extensions, but {rule.citation} allows {rule.max_extensions}"
+                f"{len(self.extensions)} extensions, but {self.deadline_basis} allows {allowed}"
             )
         return self
 
     # -- the rule and the deadline ----------------------------------------------------------
     @property
+    def deadline_rule(self) -> RequestDeadline | None:
+        """The deadline rule: the law's, or under ``global`` the policy's own (``None``: none)."""
+        if self.jurisdiction != GLOBAL:
+            return get_jurisdiction(self.jurisdiction).request_deadline
+        if self.respond_within is None:
+            return None
+        return RequestDeadline(respond_within=self.respond_within, citation=POLICY_DEADLINE)
+
+    @property
+    def has_deadline(self) -> bool:
+        """Whether the request has a deadline at all (one under ``global`` may not)."""
+        return self.deadline_rule is not None
+
+    @property
+    def deadline_basis(self) -> str:
+        """Where the deadline comes from, or why there is none.
+
+        Example:
+            >>> import datetime as dt
+            >>> from privacy_kit import DataSubjectRequest
+            >>> r = DataSubjectRequest.receive("access", "customer", {"email": "a@example.com"},
+            ...     jurisdiction="global", received_at=dt.datetime(2026, 1, 5, tzinfo=dt.UTC))
+            >>> r.has_deadline, r.deadline_basis
+            (False, 'no deadline: no law the policy lists governs this request, and the policy sets no requests.respond_within')
+        """
+        rule = self.deadline_rule
+        if rule is not None:
+            return rule.citation
+        return (
+            "no deadline: no law the policy lists governs this request, and the policy sets no "
+            "requests.respond_within"
+        )
+
+    @property
     def rule(self) -> RequestDeadline:
-        """The jurisdiction's deadline rule."""
-        return get_jurisdiction(self.jurisdiction).request_deadline
+        """The deadline rule.
+
+        Raises:
+            RequestError: the request has no deadline (see :attr:`deadline_basis`).
+        """
+        rule = self.deadline_rule
+        if rule is None:
+            raise RequestError(f"request {self.id} has {self.deadline_basis}")
+        return rule
 
     @property
     def citation(self) -> str:
-        """Where the deadline comes from."""
-        return self.rule.citation
+        """Where the deadline comes from (or, without one, why there is none)."""
+        return self.deadline_basis
 
     @property
     def clock_stops(self) -> bool:
@@ -148,8 +269,10 @@ class RequestData(Model):
         # The end of that day in the zone of receipt (zoneinfo gives the right DST offset).
         return dt.datetime.combine(day, dt.time.max, tzinfo=self.zone)
 
-    def _due_date(self, now: dt.datetime | None) -> dt.date:
-        rule = self.rule
+    def _due_date(self, now: dt.datetime | None) -> dt.date | None:
+        rule = self.deadline_rule
+        if rule is None:
+            return None
         day = add_deadline(
             self.received_local.date(), rule.respond_within, business_days=rule.business_days
         )
@@ -157,35 +280,59 @@ class RequestData(Model):
             day = add_deadline(day, extension.by, business_days=rule.business_days)
         return day + dt.timedelta(days=self.paused_days(now))
 
+    def _deadline_as_of(self, now: dt.datetime | None) -> dt.datetime | None:
+        day = self._due_date(now)
+        return None if day is None else self._end_of(day)
+
+    @property
+    def deadline(self) -> dt.datetime | None:
+        """The end of the last day to respond, or ``None`` when the request has no deadline."""
+        return self._deadline_as_of(None)
+
     @property
     def due_at(self) -> dt.datetime:
         """The end of the last day to respond (extensions and closed pauses included).
 
         While a pause is open the clock is stopped: use :meth:`due_at_as_of`.
-        """
-        return self._end_of(self._due_date(None))
 
-    def due_at_as_of(self, now: dt.datetime) -> dt.datetime:
-        """The deadline, counting an open pause up to ``now``."""
-        return self._end_of(self._due_date(now))
+        Raises:
+            RequestError: the request has no deadline (:attr:`deadline` is then ``None``).
+        """
+        return self.due_at_as_of(None)
+
+    def due_at_as_of(self, now: dt.datetime | None) -> dt.datetime:
+        """The deadline, counting an open pause up to ``now``.
+
+        Raises:
+            RequestError: the request has no deadline.
+        """
+        found = self._deadline_as_of(now)
+        if found is None:
+            raise RequestError(f"request {self.id} has {self.deadline_basis}")
+        return found
 
     @property
     def extension_notice_due_at(self) -> dt.datetime | None:
         """The end of the last day to tell the subject of an extension (``None``: no extension)."""
-        rule = self.rule
-        if rule.extension is None:
+        rule = self.deadline_rule
+        if rule is None or rule.extension is None:
             return None
         within = rule.notify_extension_within or rule.respond_within
         day = add_deadline(self.received_local.date(), within, business_days=rule.business_days)
         return self._end_of(day + dt.timedelta(days=self.paused_days()))
 
     def is_overdue(self, now: dt.datetime) -> bool:
-        """Whether the request is still open after its deadline."""
-        return not self.status.terminal and require_aware(now) > self.due_at_as_of(now)
+        """Whether the request is still open after its deadline (never, without a deadline)."""
+        deadline = self._deadline_as_of(require_aware(now))
+        return deadline is not None and not self.status.terminal and now > deadline
 
     def time_left(self, now: dt.datetime) -> dt.timedelta:
-        """Time until the deadline (negative once overdue; frozen while the clock is stopped)."""
-        return self.due_at_as_of(now) - require_aware(now)
+        """Time until the deadline (negative once overdue; frozen while the clock is stopped).
+
+        Raises:
+            RequestError: the request has no deadline.
+        """
+        return self.due_at_as_of(require_aware(now)) - now
 
     @property
     def paused(self) -> bool:

@@ -2,7 +2,8 @@
 (:class:`RequestStatus`), the allowed moves between them (:data:`TRANSITIONS`, the state machine
 that :meth:`DataSubjectRequest.transition <privacy_kit.DataSubjectRequest.transition>` enforces)
 and the entries of its history: each :class:`Transition`, each :class:`Pause` while the subject is
-awaited, and each :class:`Extension` of the deadline.
+awaited, each :class:`Extension` of the deadline, and the :class:`IdentityCheck` made when it was
+verified.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from collections.abc import Mapping
 from pydantic import AwareDatetime, Field
 
 from .._types import Duration, Model
+from ..model._policy_rights import AgentProof
 
 __all__ = [
     "TRANSITIONS",
     "Extension",
+    "IdentityCheck",
     "Outcome",
     "Pause",
     "RequestStatus",
@@ -35,6 +38,10 @@ class RequestType(enum.StrEnum):
     RESTRICTION = "restriction"
     OBJECTION = "objection"
     OPT_OUT = "opt_out"
+    KNOW = "know"
+    """What is collected, used, shared or sold, and why (CCPA right to know)."""
+    AUTOMATED_DECISIONS = "automated_decisions"
+    """Human review of, or not being subject to, a solely automated decision (GDPR Art. 22)."""
 
 
 class RequestStatus(enum.StrEnum):
@@ -110,3 +117,26 @@ class Outcome(Model):
     nothing_held: bool
     records: int = Field(default=0, ge=0)
     searched: tuple[str, ...] = ()
+
+
+class IdentityCheck(Model):
+    """What was checked when a request's identity was verified.
+
+    Recorded on the request (and in the ``request.transition`` audit entry) by
+    :meth:`~privacy_kit.DataSubjectRequest.verify`, so that "verified" always says against what.
+
+    Attributes:
+        pieces: the pieces of information already held that the requester matched.
+        proofs: what an authorised agent showed.
+        by_agent: whether an authorised agent made the request.
+        rules_declared: whether the policy declared identity rules the check was held to.
+
+    Example:
+        >>> IdentityCheck(pieces=("email", "phone")).pieces
+        ('email', 'phone')
+    """
+
+    pieces: tuple[str, ...] = ()
+    proofs: tuple[AgentProof, ...] = ()
+    by_agent: bool = False
+    rules_declared: bool = True

@@ -22,41 +22,45 @@ datetime in the zone that governs the request, e.g. ``Europe/London``; DST is ha
 While identity is awaited (:meth:`DataSubjectRequest.await_identity`) the clock stops where the
 regime says so (:data:`STOP_THE_CLOCK`), and the due date moves by the whole days paused.
 
+:meth:`DataSubjectRequest.for_policy` records a request from anywhere: under the law that governs
+the requester's country when the policy lists it, otherwise under ``global``, due within the
+policy's own ``requests.respond_within`` or, without it, with no deadline (said, never invented).
+It also carries the policy's identity rules, which :meth:`~DataSubjectRequest.verify` then holds
+the verification to (pieces of information, required pieces, authorised agents and their proof).
+
 The types, states and history entries are in :mod:`._request_states`, the fields and the
-deadline computation in :mod:`._request_data`, the deadline arithmetic in :mod:`._deadlines`.
+deadline computation in :mod:`._request_data`, pauses and extensions in :mod:`._request_clock`,
+the deadline arithmetic in :mod:`._deadlines`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import uuid
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from pydantic import ValidationError
 
 from .._errors import InvalidTransitionError, RequestError
-from .._types import require_aware
+from .._types import Duration, require_aware
 from ..audit._log import AuditLog
-from ..model._policy_rights import RefusalReason
-from ._request_data import RequestData
+from ..model._policy import Policy
+from ..model._policy_rights import AgentProof, IdentityVerification, RefusalReason
+from ._request_clock import RequestClock, _hash
+from ._request_data import jurisdiction_for
 from ._request_states import (
     TRANSITIONS,
-    Extension,
+    IdentityCheck,
     Outcome,
-    Pause,
     RequestStatus,
     RequestType,
     Transition,
 )
+from ._verification import identity_check
 
 __all__ = ["DataSubjectRequest"]
-
-
-def _hash(text: str | None) -> str | None:
-    return None if text is None else hashlib.sha256(text.encode()).hexdigest()
 
 
 class Answer(Protocol):
@@ -85,7 +89,7 @@ def _outcome(result: Answer) -> Outcome:
     )
 
 
-class DataSubjectRequest(RequestData):
+class DataSubjectRequest(RequestClock):
     """A data-subject request: what, whose, under which law, and where it stands.
 
     Build one with :meth:`receive`; every change returns a new request.
@@ -119,12 +123,34 @@ class DataSubjectRequest(RequestData):
         subject_ref: str | None = None,
         stop_the_clock: bool | None = None,
         id: uuid.UUID | None = None,  # noqa: A002 - the request's id, as the data names it
+        country: str | None = None,
+        respond_within: Duration | None = None,
+        identity_rules: IdentityVerification | None = None,
+        by_agent: bool = False,
+        jurisdiction_note: str | None = None,
     ) -> DataSubjectRequest:
         """A newly received request (audited as ``request.received`` if ``audit`` is given).
 
+        Args:
+            type: what is asked for.
+            subject_kind: the kind of subject asking.
+            identities: how the subject is identified.
+            jurisdiction: a law's key, or ``global`` (see :meth:`for_policy`, which chooses).
+            received_at: when (aware; its zone is the zone the deadline is counted in).
+            audit: where to record it.
+            subject_ref: the subject's reference, for audit entries.
+            stop_the_clock: override whether awaiting identity stops the clock.
+            id: the request's id (default: a new one).
+            country: where the requester lives (ISO 3166), when known.
+            respond_within: the policy's own deadline, for a request under ``global``.
+            identity_rules: the policy's identity rules :meth:`verify` holds the request to.
+            by_agent: whether an authorised agent made the request.
+            jurisdiction_note: why the request is under its jurisdiction.
+
         Raises:
-            RequestError: an unknown type or jurisdiction, no identities, a naive time, or a
-                time so close to the year 9999 that the deadline cannot be computed.
+            RequestError: an unknown type or jurisdiction, no identities, a naive time, a
+                ``respond_within`` for a request under a law, or a time so close to the year
+                9999 that the deadline cannot be computed.
         """
         require_aware(received_at, "received_at")
         zone = received_at.tzinfo
@@ -140,19 +166,96 @@ class DataSubjectRequest(RequestData):
             "history": (
                 Transition(at=received_at, from_status=None, to_status=RequestStatus.RECEIVED),
             ),
+            "country": country.strip().upper() if isinstance(country, str) else country,
+            "respond_within": respond_within,
+            "identity_rules": identity_rules,
+            "by_agent": by_agent,
+            "jurisdiction_note": jurisdiction_note,
         }
         if id is not None:
             data["id"] = id
         request = cls._validated(data)
         try:
-            due_at = request.due_at
+            deadline = request.deadline
         except (ValueError, OverflowError) as exc:  # date arithmetic past the calendar's end
             raise RequestError(
                 f"invalid data-subject request: received at {received_at.isoformat()}: the "
                 "request's deadline falls after the year 9999, which no date can hold"
             ) from exc
-        request._audit(audit, "request.received", received_at, {"due_at": due_at.isoformat()})
+        request._audit(
+            audit,
+            "request.received",
+            received_at,
+            {
+                "due_at": None if deadline is None else deadline.isoformat(),
+                "deadline_basis": request.deadline_basis,
+                "country": request.country,
+                "by_agent": request.by_agent,
+            },
+        )
         return request
+
+    @classmethod
+    def for_policy(
+        cls,
+        policy: Policy,
+        type: RequestType | str,  # noqa: A002 - the request's type, as the data names it
+        subject_kind: str,
+        identities: Mapping[str, str],
+        *,
+        country: str,
+        received_at: dt.datetime,
+        by_agent: bool = False,
+        audit: AuditLog | None = None,
+        subject_ref: str | None = None,
+        stop_the_clock: bool | None = None,
+        id: uuid.UUID | None = None,  # noqa: A002 - the request's id, as the data names it
+    ) -> DataSubjectRequest:
+        """A request from a requester in ``country``, under the law the policy owes them.
+
+        The law that governs a resident of ``country`` (:func:`~privacy_kit.governing_jurisdiction`)
+        when the policy lists it; otherwise ``global``: due within the policy's own
+        ``requests.respond_within``, or with no deadline when the policy sets none
+        (:attr:`has_deadline` is then false and :attr:`deadline_basis` says why). The reason is
+        kept in :attr:`jurisdiction_note`. The request also carries the policy's identity rules
+        (``requests.identity``), which :meth:`verify` enforces.
+
+        Raises:
+            RequestError: an unknown type, no identities, a naive time.
+            ConfigurationError: ``country`` is not an ISO 3166 code.
+
+        Example:
+            >>> import privacy_kit as pk
+            >>> policy = pk.load_policy(pk.example_path())
+            >>> t = dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC)
+            >>> r = DataSubjectRequest.for_policy(policy, "access", "customer",
+            ...     {"email": "a@example.com"}, country="FR", received_at=t)
+            >>> r.jurisdiction, r.citation
+            ('gdpr', 'GDPR Art. 12(3)')
+            >>> r = DataSubjectRequest.for_policy(policy, "access", "customer",
+            ...     {"email": "a@example.com"}, country="JP", received_at=t)
+            >>> r.jurisdiction, r.has_deadline
+            ('global', False)
+            >>> print(r.jurisdiction_note)
+            no law the policy lists (gdpr, uk_gdpr, ccpa) governs a requester in JP; the policy does not list 'global' either, so it promises this requester nothing beyond its requests section
+        """
+        jurisdiction, respond_within, note, code = jurisdiction_for(policy, country)
+        return cls.receive(
+            type,
+            subject_kind,
+            identities,
+            jurisdiction=jurisdiction,
+            received_at=received_at,
+            audit=audit,
+            subject_ref=subject_ref,
+            stop_the_clock=stop_the_clock,
+            id=id,
+            country=code,
+            respond_within=respond_within,
+            identity_rules=policy.requests.identity,
+            by_agent=by_agent,
+            jurisdiction_note=note,
+        )
 
     @classmethod
     def _validated(cls, data: Any) -> DataSubjectRequest:
@@ -184,28 +287,6 @@ class DataSubjectRequest(RequestData):
             raise RequestError(f"invalid data-subject request: {problems}") from None
 
     # -- changes ----------------------------------------------------------------------------
-    def _audit(
-        self, audit: AuditLog | None, action: str, now: dt.datetime, extra: Mapping[str, Any]
-    ) -> None:
-        if audit is None:
-            return
-        details = {
-            "request_id": str(self.id),
-            "type": self.type.value,
-            "jurisdiction": self.jurisdiction,
-            **extra,
-        }
-        audit.record(action, now=now, subject=self.subject_ref, details=details)
-
-    def _check_time(self, now: dt.datetime) -> dt.datetime:
-        require_aware(now)
-        if now < self.received_at:
-            raise RequestError(
-                f"request {self.id}: {now.isoformat()} is before the request was received "
-                f"({self.received_at.isoformat()})"
-            )
-        return now
-
     def transition(
         self,
         to: RequestStatus | str,
@@ -224,10 +305,13 @@ class DataSubjectRequest(RequestData):
             refusal: the reason, required when ``to`` is ``refused``.
             audit: where to record it (``request.transition``).
 
+        A move to ``verified`` is held to the request's identity rules as :meth:`verify` (with
+        no pieces checked) is: use :meth:`verify` to say what was checked.
+
         Raises:
             InvalidTransitionError: the move is not allowed from the current state.
-            RequestError: a refusal without a reason, a reason without a refusal, or a time
-                before receipt.
+            RequestError: a refusal without a reason, a reason without a refusal, a time
+                before receipt, or a move to ``verified`` the identity rules refuse.
 
         Example:
             >>> r = DataSubjectRequest.receive("erasure", "end_user", {"email": "b@example.com"},
@@ -237,6 +321,18 @@ class DataSubjectRequest(RequestData):
             ...
             privacy_kit._errors.InvalidTransitionError: cannot move request ... from 'received' to 'completed'; from 'received' it may go to: cancelled, refused, verified
         """
+        return self._move(to, now=now, note=note, refusal=refusal, audit=audit, checked=None)
+
+    def _move(
+        self,
+        to: RequestStatus | str,
+        *,
+        now: dt.datetime,
+        note: str | None,
+        refusal: RefusalReason | str | None,
+        audit: AuditLog | None,
+        checked: IdentityCheck | None,
+    ) -> DataSubjectRequest:
         self._check_time(now)
         target = RequestStatus(to)
         if target not in TRANSITIONS[self.status]:
@@ -254,6 +350,16 @@ class DataSubjectRequest(RequestData):
                 if target is RequestStatus.REFUSED
                 else f"a refusal reason was given for a move to {target.value!r}"
             )
+        extra: dict[str, Any] = {}
+        if target is RequestStatus.VERIFIED:
+            if checked is None:
+                checked = identity_check(self.identity_rules, by_agent=self.by_agent)
+            extra = {
+                "pieces_checked": list(checked.pieces),
+                "proofs_checked": [p.value for p in checked.proofs],
+                "by_agent": checked.by_agent,
+                "rules_declared": checked.rules_declared,
+            }
         pauses = self.pauses
         if self.paused:
             pauses = (*pauses[:-1], pauses[-1].model_copy(update={"ended_at": now}))
@@ -262,6 +368,7 @@ class DataSubjectRequest(RequestData):
                 "status": target,
                 "refusal": reason,
                 "pauses": pauses,
+                "identity_check": checked or self.identity_check,
                 "history": (
                     *self.history,
                     Transition(at=now, from_status=self.status, to_status=target, note=note),
@@ -277,15 +384,57 @@ class DataSubjectRequest(RequestData):
                 "to": target.value,
                 "refusal": None if reason is None else reason.value,
                 "note_sha256": _hash(note),
+                **extra,
             },
         )
         return updated
 
     def verify(
-        self, *, now: dt.datetime, note: str | None = None, audit: AuditLog | None = None
+        self,
+        *,
+        now: dt.datetime,
+        note: str | None = None,
+        audit: AuditLog | None = None,
+        pieces: Iterable[str] = (),
+        proofs: Iterable[AgentProof | str] = (),
     ) -> DataSubjectRequest:
-        """Identity confirmed: ``received`` -> ``verified`` (ends an open pause)."""
-        return self.transition(RequestStatus.VERIFIED, now=now, note=note, audit=audit)
+        """Identity confirmed: ``received`` -> ``verified`` (ends an open pause).
+
+        The verification is held to the request's :attr:`identity_rules` (the policy's
+        ``requests.identity``, set by :meth:`for_policy`): at least ``min_pieces`` pieces of
+        information already held, every ``required_pieces`` among them, and for a request made
+        by an authorised agent, agents allowed and every declared proof shown. What was checked
+        is kept in :attr:`identity_check` and in the audit entry.
+
+        Args:
+            now: when.
+            note: free text kept in the history.
+            audit: where to record it (``request.transition``, with what was checked).
+            pieces: the names of the pieces of information the requester matched.
+            proofs: what an authorised agent showed (:class:`~privacy_kit.AgentProof`).
+
+        Raises:
+            RequestError: naming what is missing (the request stays ``received``).
+
+        Example:
+            >>> from privacy_kit import IdentityVerification
+            >>> rules = IdentityVerification(min_pieces=2, required_pieces=["email"])
+            >>> t = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
+            >>> r = DataSubjectRequest.receive("erasure", "customer", {"email": "a@example.com"},
+            ...     jurisdiction="gdpr", received_at=t, identity_rules=rules)
+            >>> r.verify(now=t, pieces=["email"])
+            Traceback (most recent call last):
+            ...
+            privacy_kit._errors.RequestError: identity not verified under the policy's rules: 1 piece(s) of information checked (email), at least 2 required
+            >>> r.verify(now=t, pieces=["email", "last_invoice"]).identity_check.pieces
+            ('email', 'last_invoice')
+        """
+        checked = identity_check(
+            self.identity_rules, pieces=pieces, proofs=proofs, by_agent=self.by_agent
+        )
+        return self._move(
+            RequestStatus.VERIFIED, now=now, note=note, refusal=None, audit=audit, checked=checked
+        )
 
     def start(
         self, *, now: dt.datetime, note: str | None = None, audit: AuditLog | None = None
@@ -364,101 +513,3 @@ class DataSubjectRequest(RequestData):
     ) -> DataSubjectRequest:
         """Withdrawn by the subject (or a duplicate): -> ``cancelled``."""
         return self.transition(RequestStatus.CANCELLED, now=now, note=note, audit=audit)
-
-    def await_identity(
-        self, *, now: dt.datetime, audit: AuditLog | None = None
-    ) -> DataSubjectRequest:
-        """Ask the subject for proof of identity; the clock stops if the regime allows it.
-
-        Raises:
-            RequestError: the request is not ``received``, or already paused.
-
-        Example:
-            >>> import zoneinfo
-            >>> london = zoneinfo.ZoneInfo("Europe/London")
-            >>> r = DataSubjectRequest.receive("access", "customer", {"user_id": "7"},
-            ...     jurisdiction="uk_gdpr", received_at=dt.datetime(2026, 3, 2, 10, tzinfo=london))
-            >>> r = r.await_identity(now=dt.datetime(2026, 3, 3, 9, tzinfo=london))
-            >>> r = r.verify(now=dt.datetime(2026, 3, 8, 16, tzinfo=london))
-            >>> r.due_at.isoformat()  # 2 April, plus the 5 days paused
-            '2026-04-07T23:59:59.999999+01:00'
-        """
-        self._check_time(now)
-        if self.status is not RequestStatus.RECEIVED:
-            raise RequestError(
-                f"request {self.id} is {self.status.value!r}; identity is awaited only while 'received'"
-            )
-        if self.paused:
-            raise RequestError(f"request {self.id} is already awaiting identity")
-        updated = self.model_copy(update={"pauses": (*self.pauses, Pause(started_at=now))})
-        updated._audit(audit, "request.paused", now, {"clock_stops": self.clock_stops})
-        return updated
-
-    def identity_received(
-        self, *, now: dt.datetime, audit: AuditLog | None = None
-    ) -> DataSubjectRequest:
-        """End the open pause without deciding yet (the clock runs again).
-
-        Raises:
-            RequestError: no pause is open.
-        """
-        self._check_time(now)
-        if not self.paused:
-            raise RequestError(f"request {self.id} is not awaiting identity")
-        if now < self.pauses[-1].started_at:
-            raise RequestError("a pause cannot end before it started")
-        pauses = (*self.pauses[:-1], self.pauses[-1].model_copy(update={"ended_at": now}))
-        updated = self.model_copy(update={"pauses": pauses})
-        updated._audit(audit, "request.resumed", now, {"due_at": updated.due_at.isoformat()})
-        return updated
-
-    def extend(
-        self, reason: str, *, now: dt.datetime, audit: AuditLog | None = None
-    ) -> DataSubjectRequest:
-        """Extend the deadline as the jurisdiction allows, telling the subject ``reason``.
-
-        Raises:
-            RequestError: the regime allows no (further) extension, the request is closed, no
-                reason was given, or it is too late (the subject must be told within the
-                first period, e.g. GDPR Art. 12(3): within one month of receipt).
-        """
-        self._check_time(now)
-        rule = self.rule
-        if self.status.terminal:
-            raise RequestError(f"request {self.id} is {self.status.value!r}: nothing to extend")
-        if rule.extension is None:
-            raise RequestError(
-                f"{self.jurisdiction} allows no extension of the deadline ({rule.citation})"
-            )
-        if len(self.extensions) >= rule.max_extensions:
-            raise RequestError(
-                f"request {self.id} was already extended; {rule.citation} allows "
-                f"{rule.max_extensions} extension(s)"
-            )
-        if not reason or not reason.strip():
-            raise RequestError("an extension needs a reason to give the subject")
-        notice_by = self.extension_notice_due_at
-        if notice_by is not None and now > notice_by:
-            raise RequestError(
-                f"too late to extend request {self.id}: the subject had to be told by "
-                f"{notice_by.isoformat()} ({rule.citation})"
-            )
-        updated = self.model_copy(
-            update={
-                "extensions": (
-                    *self.extensions,
-                    Extension(at=now, by=rule.extension, reason=reason),
-                )
-            }
-        )
-        updated._audit(
-            audit,
-            "request.extended",
-            now,
-            {
-                "by": str(rule.extension),
-                "due_at": updated.due_at.isoformat(),
-                "reason_sha256": _hash(reason),
-            },
-        )
-        return updated

@@ -9,6 +9,10 @@ expires, and locks after too many wrong tries. The state is per instance, or kep
 process is checked in another, and works once across all of them. A challenge is found by its id
 (a dictionary or store key), never by scanning the others. Codes are compared in constant time.
 Time is always an argument.
+
+:func:`identity_check` holds a verification to the policy's own rules (``requests.identity``):
+how many pieces of information already held were matched, which ones must be among them, and
+whether an authorised agent may ask and with which proof; what is missing is named, never waived.
 """
 
 from __future__ import annotations
@@ -21,16 +25,102 @@ import heapq
 import hmac
 import secrets
 import threading
+from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
 import orjson
 
-from .._errors import ConfigurationError, VerificationError, WrongTypeError
+from .._errors import ConfigurationError, RequestError, VerificationError, WrongTypeError
 from .._types import Duration, require_aware
 from ..audit._state import StateStore
+from ..model._policy_rights import AgentProof, IdentityVerification
+from ._request_states import IdentityCheck
 
-__all__ = ["Challenge", "CodeVerifier", "Verifier"]
+__all__ = ["Challenge", "CodeVerifier", "Verifier", "identity_check"]
+
+
+def _names(values: object, what: str) -> tuple[str, ...]:
+    if isinstance(values, str) or not isinstance(values, Iterable):
+        raise WrongTypeError(f"{what} must be a list of names, got {type(values).__name__}")
+    out: list[str] = []
+    for v in values:
+        if not isinstance(v, str) or not v.strip():
+            raise WrongTypeError(f"{what} must be non-empty names, got {v!r}")
+        out.append(v.strip())
+    return tuple(dict.fromkeys(out))
+
+
+def identity_check(
+    rules: IdentityVerification | None,
+    *,
+    pieces: Iterable[str] = (),
+    proofs: Iterable[AgentProof | str] = (),
+    by_agent: bool = False,
+) -> IdentityCheck:
+    """Check a verification against the policy's identity rules; return what was checked.
+
+    Args:
+        rules: the policy's ``requests.identity`` (``None``: the policy declares no rule, and
+            the check says so in ``rules_declared``).
+        pieces: the names of the pieces of information already held that the requester matched
+            (``email``, ``phone``, ``last_invoice``...).
+        proofs: what an authorised agent showed (:class:`~privacy_kit.AgentProof` values).
+        by_agent: whether an authorised agent made the request.
+
+    Raises:
+        RequestError: naming everything missing: fewer pieces than ``min_pieces``, a required
+            piece not among them, an agent request when agents are not allowed (or not
+            declared), or an agent without every declared proof.
+
+    Example:
+        >>> rules = IdentityVerification(min_pieces=2, required_pieces=["email"])
+        >>> identity_check(rules, pieces=["email", "phone"]).pieces
+        ('email', 'phone')
+        >>> identity_check(rules, pieces=["phone"])
+        Traceback (most recent call last):
+        ...
+        privacy_kit._errors.RequestError: identity not verified under the policy's rules: 1 piece(s) of information checked (phone), at least 2 required; required piece(s) not checked: email
+    """
+    checked = _names(pieces, "pieces")
+    shown = _names(proofs, "proofs")
+    try:
+        proof_values = tuple(AgentProof(p) for p in shown)
+    except ValueError:
+        known = ", ".join(p.value for p in AgentProof)
+        raise RequestError(f"unknown agent proof in {list(shown)}; known: {known}") from None
+    missing: list[str] = []
+    if rules is not None and rules.min_pieces is not None and len(checked) < rules.min_pieces:
+        listed = f" ({', '.join(checked)})" if checked else ""
+        missing.append(
+            f"{len(checked)} piece(s) of information checked{listed}, at least "
+            f"{rules.min_pieces} required"
+        )
+    if rules is not None:
+        absent = [p for p in rules.required_pieces if p not in checked]
+        if absent:
+            missing.append(f"required piece(s) not checked: {', '.join(absent)}")
+    if by_agent:
+        agents = rules.agents if rules is not None else None
+        if agents is None or not agents.allowed:
+            missing.append(
+                "the request was made by an authorised agent, but the policy "
+                + ("does not allow agents" if agents is not None else "declares no agent rules")
+            )
+        else:
+            lacking = [p.value for p in agents.proof if p not in proof_values]
+            if lacking:
+                missing.append(f"the agent has not shown: {', '.join(lacking)}")
+    elif proof_values:
+        missing.append("agent proof was given for a request not made by an agent")
+    if missing:
+        raise RequestError("identity not verified under the policy's rules: " + "; ".join(missing))
+    return IdentityCheck(
+        pieces=checked,
+        proofs=proof_values,
+        by_agent=by_agent,
+        rules_declared=rules is not None,
+    )
 
 
 @attrs.frozen
