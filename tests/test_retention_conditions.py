@@ -125,9 +125,9 @@ def adapter(request: pytest.FixtureRequest) -> Iterator[tuple[Any, DataMap]]:
         db.create_schema(DATAMAP)
         yield db, DATAMAP
         return
+    engine = request.getfixturevalue("postgres_engine")  # skips without SQLAlchemy or the server
     from privacy_kit.adapters import SQLAlchemyAdapter
 
-    engine = request.getfixturevalue("postgres_engine")
     prefix = f"r2c{uuid.uuid4().hex[:8]}_"
     dm = make_map([TRASHED, {"rule": "content"}], prefix)
     db = SQLAlchemyAdapter(engine)
