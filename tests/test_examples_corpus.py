@@ -5,9 +5,11 @@ test_example.py) holds ``policy.yaml``, ``datamap.yaml`` and ``schema.sql``. For
 and on PostgreSQL, the tables are created from ``schema.sql``, seeded by the deterministic
 function below, and then:
 
-1. a retention sweep runs at a fixed ``NOW``: the records whose trigger time plus their rule's
-   duration is at or before ``NOW`` are gone, and only those (every other record unchanged); a
-   second sweep finds nothing;
+1. a retention sweep runs at a fixed ``NOW``: each record follows the rule of its own state
+   (``retention:`` lists in the data maps); the records whose trigger time plus their rule's
+   duration is at or before ``NOW`` are gone, or lose exactly their blinded fields
+   (``action: blind``), and only those (every other record unchanged, records kept forever
+   included); a second sweep selects, changes and counts nothing;
 2. one subject is erased: the records they own are gone (or kept unchanged where an exception
    with a duration keeps their fields), their fields in other people's records are anonymised,
    and every other record is untouched;
@@ -33,6 +35,7 @@ import pytest
 import privacy_kit as pk
 from privacy_kit import Trigger
 from privacy_kit.adapters import All, SQLiteAdapter
+from privacy_kit.model import RuleChoice, retention_choices, rule_for_record
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 1, 15, 12, tzinfo=UTC)
@@ -68,11 +71,31 @@ def seed_project_management() -> Tables:
             for i, name, email, closed in people
         ],
         "sign_ins": [],
+        "signups": [
+            {
+                "id": 500 + i,
+                "person_id": i,
+                "ip_address": f"192.0.2.{i}",
+                "signed_up_at": at(2023, 1, i),
+            }
+            for i, *_ in people
+        ],
         "items": [],
+        "chat_lines": [],
         "charges": [],
         "page_views": [],
     }
     for i, *_ in people:
+        tables["chat_lines"].extend(
+            {
+                "id": 700 + 10 * i + j,
+                "author_id": i,
+                "room": "general",
+                "body": f"Line {j} by {i}",
+                "posted_at": at(2025, 10, 5 + j),
+            }
+            for j in range(2)
+        )
         for j in range(2):
             tables["sign_ins"].append(
                 {
@@ -197,7 +220,7 @@ def seed_email_service() -> Tables:
 
 
 def seed_mobile_app() -> Tables:
-    """Lingofox: Mia (open, two devices), Noor (deleted her account), Omar (open, erased)."""
+    """Lingofox: Mia (open, subscriber, two devices), Noor (deleted her account), Omar (open, erased)."""
     learners = [(1, "Mia", None), (2, "Noor", at(2026, 1, 3)), (3, "Omar", None)]
     tables: Tables = {
         "learners": [
@@ -238,6 +261,7 @@ def seed_mobile_app() -> Tables:
                     "ip_address": f"198.51.100.{i}",
                     "device_model": "Pixel 8",
                     "region": "FR-IDF",
+                    "subscriber": i == 1,
                     "started_at": at(2025, 11, 1) if j == 0 else at(2026, 1, 10),
                 }
             )
@@ -358,7 +382,14 @@ SCENARIOS = (
         seed_project_management,
         erase=pk.Subject.of("customer", user_id=4),
         export=pk.Subject.of("customer", email="ADA@worklane.example"),
-        minimum_export={"people": 1, "sign_ins": 2, "items": 2, "charges": 1},
+        minimum_export={
+            "people": 1,
+            "signups": 1,
+            "sign_ins": 2,
+            "items": 1,
+            "chat_lines": 2,
+            "charges": 1,
+        },
     ),
     Scenario(
         "email_service",
@@ -494,11 +525,12 @@ def covers(held: tuple[str, ...], named: tuple[str, ...]) -> bool:
 def trigger_time(
     rt: pk.RecordType,
     row: Row,
-    trigger: Trigger,
+    choice: RuleChoice,
     state: Mapping[str, Mapping[Any, Row]],
     datamap: pk.DataMap,
 ) -> dt.datetime | None:
-    own = rt.time_field(trigger)
+    trigger = choice.rule.trigger
+    own = choice.trigger_field or rt.time_field(trigger)
     if own is not None:
         value: dt.datetime | None = row[own]
         return value
@@ -513,23 +545,48 @@ def trigger_time(
     return account[field]
 
 
-def expired(engine: pk.Engine, state: Mapping[str, Mapping[Any, Row]]) -> dict[str, set[Any]]:
-    """Per record type, the keys of the records whose rule has run out at NOW."""
-    out: dict[str, set[Any]] = {}
+def blinded_fields(rt: pk.RecordType, rule: pk.RetentionRule) -> set[str]:
+    """The fields a blind rule clears in ``rt`` (every one NULL-anonymised in the examples)."""
+    fields = {f.name for f in rt.fields if covers(f.categories, rule.blind)}
+    assert all(rt.field(f).anonymize is None for f in fields), "the oracle knows NULL only"
+    return fields
+
+
+def expired(
+    engine: pk.Engine, state: Mapping[str, Mapping[Any, Row]]
+) -> dict[str, dict[Any, set[str] | None]]:
+    """Per record type, the records a sweep at NOW changes: key -> None (deleted) or the fields
+    it blinds. Each record follows the rule of its own state; a rule kept forever changes
+    nothing; a record already blinded is not changed again."""
+    out: dict[str, dict[Any, set[str] | None]] = {}
     for rt in engine.datamap.record_types:
-        rule = engine.rule_for(rt)
-        assert rule is not None, rt.name
-        assert rule.action is pk.RetentionAction.DELETE, "the oracle knows deletion only"
-        assert rule.override is None, "the oracle knows no overrides"
-        out[rt.name] = set()
+        out[rt.name] = {}
         for key, row in state[rt.name].items():
-            start = trigger_time(rt, row, rule.trigger, state, engine.datamap)
+            choice = rule_for_record(engine.policy, rt, row)
+            assert choice is not None, (rt.name, key)
+            rule = choice.rule
+            assert rule.override is None, "the oracle knows no overrides"
+            if rule.indefinite:
+                continue
+            start = trigger_time(rt, row, choice, state, engine.datamap)
             if start is None:
                 continue
             end = rule.duration.after(start) if rule.duration is not None else start
-            if end <= NOW:
-                out[rt.name].add(key)
+            if end > NOW:
+                continue
+            if rule.action is pk.RetentionAction.DELETE:
+                out[rt.name][key] = None
+            else:
+                assert rule.action is pk.RetentionAction.BLIND, "the oracle knows delete and blind"
+                fields = blinded_fields(rt, rule)
+                if any(row[f] is not None for f in fields):
+                    out[rt.name][key] = fields
     return out
+
+
+def kept_forever(engine: pk.Engine, rt: pk.RecordType) -> bool:
+    """Whether every rule of ``rt`` keeps its records forever (then no sweep changes any)."""
+    return all(c.rule.indefinite for c in retention_choices(engine.policy, rt))
 
 
 def same(held: Any, value: Any) -> bool:
@@ -589,22 +646,28 @@ def test_retention_erasure_and_export_keep_every_promise(
         adapter.insert(rt, seed[rt.table_name])
     engine = pk.Engine(policy, datamap, adapter, secret=b"corpus-secret-0123456789abcdef")
 
-    # 1. retention: exactly the expired records go; nothing else changes
+    # 1. retention: exactly the expired records go (or lose their blinded fields); nothing else
+    #    changes; a second sweep selects, changes and counts nothing
     before = snapshot(adapter, datamap)
     due = expired(engine, before)
     plan = engine.plan_retention(now=NOW)
     assert plan.total_orphans == 0
-    engine.apply(plan)
+    report = engine.apply(plan)
     after = snapshot(adapter, datamap)
     for rt in datamap.record_types:
+        changes = due[rt.name]
         gone = set(before[rt.name]) - set(after[rt.name])
-        assert gone == due[rt.name], rt.name
-        assert due[rt.name], f"the seed expires nothing in {rt.name}"
+        assert gone == {k for k, v in changes.items() if v is None}, rt.name
+        assert changes or kept_forever(engine, rt), f"the seed expires nothing in {rt.name}"
         assert after[rt.name], f"the seed keeps nothing in {rt.name}"
         for key, row in after[rt.name].items():
-            assert row == before[rt.name][key], (rt.name, key)
+            blinded = changes.get(key) or set()
+            expected = {**before[rt.name][key], **dict.fromkeys(blinded, None)}
+            assert row == expected, (rt.name, key)
+    assert report.total == sum(len(c) for c in due.values())
     again = engine.plan_retention(now=NOW)
     assert again.total == 0
+    assert engine.apply(again).total == 0
     assert snapshot(adapter, datamap) == after
 
     # 2. erasure of one subject
