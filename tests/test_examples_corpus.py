@@ -5,9 +5,11 @@ test_example.py) holds ``policy.yaml``, ``datamap.yaml`` and ``schema.sql``. For
 and on PostgreSQL, the tables are created from ``schema.sql``, seeded by the deterministic
 function below, and then:
 
-1. a retention sweep runs at a fixed ``NOW``: the records whose trigger time plus their rule's
-   duration is at or before ``NOW`` are gone, and only those (every other record unchanged); a
-   second sweep finds nothing;
+1. a retention sweep runs at a fixed ``NOW``: each record follows the rule of its own state
+   (``retention:`` lists in the data maps); the records whose trigger time plus their rule's
+   duration is at or before ``NOW`` are gone, or lose exactly their blinded fields
+   (``action: blind``), and only those (every other record unchanged, records kept forever
+   included); a second sweep selects, changes and counts nothing;
 2. one subject is erased: the records they own are gone (or kept unchanged where an exception
    with a duration keeps their fields), their fields in other people's records are anonymised,
    and every other record is untouched;
@@ -33,6 +35,7 @@ import pytest
 import privacy_kit as pk
 from privacy_kit import Trigger
 from privacy_kit.adapters import All, SQLiteAdapter
+from privacy_kit.model import RuleChoice, retention_choices, rule_for_record
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 1, 15, 12, tzinfo=UTC)
@@ -68,11 +71,31 @@ def seed_project_management() -> Tables:
             for i, name, email, closed in people
         ],
         "sign_ins": [],
+        "signups": [
+            {
+                "id": 500 + i,
+                "person_id": i,
+                "ip_address": f"192.0.2.{i}",
+                "signed_up_at": at(2023, 1, i),
+            }
+            for i, *_ in people
+        ],
         "items": [],
+        "chat_lines": [],
         "charges": [],
         "page_views": [],
     }
     for i, *_ in people:
+        tables["chat_lines"].extend(
+            {
+                "id": 700 + 10 * i + j,
+                "author_id": i,
+                "room": "general",
+                "body": f"Line {j} by {i}",
+                "posted_at": at(2025, 10, 5 + j),
+            }
+            for j in range(2)
+        )
         for j in range(2):
             tables["sign_ins"].append(
                 {
@@ -197,7 +220,7 @@ def seed_email_service() -> Tables:
 
 
 def seed_mobile_app() -> Tables:
-    """Lingofox: Mia (open, two devices), Noor (deleted her account), Omar (open, erased)."""
+    """Lingofox: Mia (open, subscriber, two devices), Noor (deleted her account), Omar (open, erased)."""
     learners = [(1, "Mia", None), (2, "Noor", at(2026, 1, 3)), (3, "Omar", None)]
     tables: Tables = {
         "learners": [
@@ -238,6 +261,7 @@ def seed_mobile_app() -> Tables:
                     "ip_address": f"198.51.100.{i}",
                     "device_model": "Pixel 8",
                     "region": "FR-IDF",
+                    "subscriber": i == 1,
                     "started_at": at(2025, 11, 1) if j == 0 else at(2026, 1, 10),
                 }
             )
@@ -358,7 +382,14 @@ SCENARIOS = (
         seed_project_management,
         erase=pk.Subject.of("customer", user_id=4),
         export=pk.Subject.of("customer", email="ADA@worklane.example"),
-        minimum_export={"people": 1, "sign_ins": 2, "items": 2, "charges": 1},
+        minimum_export={
+            "people": 1,
+            "signups": 1,
+            "sign_ins": 2,
+            "items": 1,
+            "chat_lines": 2,
+            "charges": 1,
+        },
     ),
     Scenario(
         "email_service",
@@ -494,11 +525,12 @@ def covers(held: tuple[str, ...], named: tuple[str, ...]) -> bool:
 def trigger_time(
     rt: pk.RecordType,
     row: Row,
-    trigger: Trigger,
+    choice: RuleChoice,
     state: Mapping[str, Mapping[Any, Row]],
     datamap: pk.DataMap,
 ) -> dt.datetime | None:
-    own = rt.time_field(trigger)
+    trigger = choice.rule.trigger
+    own = choice.trigger_field or rt.time_field(trigger)
     if own is not None:
         value: dt.datetime | None = row[own]
         return value
@@ -513,23 +545,48 @@ def trigger_time(
     return account[field]
 
 
-def expired(engine: pk.Engine, state: Mapping[str, Mapping[Any, Row]]) -> dict[str, set[Any]]:
-    """Per record type, the keys of the records whose rule has run out at NOW."""
-    out: dict[str, set[Any]] = {}
+def blinded_fields(rt: pk.RecordType, rule: pk.RetentionRule) -> set[str]:
+    """The fields a blind rule clears in ``rt`` (every one NULL-anonymised in the examples)."""
+    fields = {f.name for f in rt.fields if covers(f.categories, rule.blind)}
+    assert all(rt.field(f).anonymize is None for f in fields), "the oracle knows NULL only"
+    return fields
+
+
+def expired(
+    engine: pk.Engine, state: Mapping[str, Mapping[Any, Row]]
+) -> dict[str, dict[Any, set[str] | None]]:
+    """Per record type, the records a sweep at NOW changes: key -> None (deleted) or the fields
+    it blinds. Each record follows the rule of its own state; a rule kept forever changes
+    nothing; a record already blinded is not changed again."""
+    out: dict[str, dict[Any, set[str] | None]] = {}
     for rt in engine.datamap.record_types:
-        rule = engine.rule_for(rt)
-        assert rule is not None, rt.name
-        assert rule.action is pk.RetentionAction.DELETE, "the oracle knows deletion only"
-        assert rule.override is None, "the oracle knows no overrides"
-        out[rt.name] = set()
+        out[rt.name] = {}
         for key, row in state[rt.name].items():
-            start = trigger_time(rt, row, rule.trigger, state, engine.datamap)
+            choice = rule_for_record(engine.policy, rt, row)
+            assert choice is not None, (rt.name, key)
+            rule = choice.rule
+            assert rule.override is None, "the oracle knows no overrides"
+            if rule.indefinite:
+                continue
+            start = trigger_time(rt, row, choice, state, engine.datamap)
             if start is None:
                 continue
             end = rule.duration.after(start) if rule.duration is not None else start
-            if end <= NOW:
-                out[rt.name].add(key)
+            if end > NOW:
+                continue
+            if rule.action is pk.RetentionAction.DELETE:
+                out[rt.name][key] = None
+            else:
+                assert rule.action is pk.RetentionAction.BLIND, "the oracle knows delete and blind"
+                fields = blinded_fields(rt, rule)
+                if any(row[f] is not None for f in fields):
+                    out[rt.name][key] = fields
     return out
+
+
+def kept_forever(engine: pk.Engine, rt: pk.RecordType) -> bool:
+    """Whether every rule of ``rt`` keeps its records forever (then no sweep changes any)."""
+    return all(c.rule.indefinite for c in retention_choices(engine.policy, rt))
 
 
 def same(held: Any, value: Any) -> bool:
@@ -589,22 +646,28 @@ def test_retention_erasure_and_export_keep_every_promise(
         adapter.insert(rt, seed[rt.table_name])
     engine = pk.Engine(policy, datamap, adapter, secret=b"corpus-secret-0123456789abcdef")
 
-    # 1. retention: exactly the expired records go; nothing else changes
+    # 1. retention: exactly the expired records go (or lose their blinded fields); nothing else
+    #    changes; a second sweep selects, changes and counts nothing
     before = snapshot(adapter, datamap)
     due = expired(engine, before)
     plan = engine.plan_retention(now=NOW)
     assert plan.total_orphans == 0
-    engine.apply(plan)
+    report = engine.apply(plan)
     after = snapshot(adapter, datamap)
     for rt in datamap.record_types:
+        changes = due[rt.name]
         gone = set(before[rt.name]) - set(after[rt.name])
-        assert gone == due[rt.name], rt.name
-        assert due[rt.name], f"the seed expires nothing in {rt.name}"
+        assert gone == {k for k, v in changes.items() if v is None}, rt.name
+        assert changes or kept_forever(engine, rt), f"the seed expires nothing in {rt.name}"
         assert after[rt.name], f"the seed keeps nothing in {rt.name}"
         for key, row in after[rt.name].items():
-            assert row == before[rt.name][key], (rt.name, key)
+            blinded = changes.get(key) or set()
+            expected = {**before[rt.name][key], **dict.fromkeys(blinded, None)}
+            assert row == expected, (rt.name, key)
+    assert report.total == sum(len(c) for c in due.values())
     again = engine.plan_retention(now=NOW)
     assert again.total == 0
+    assert engine.apply(again).total == 0
     assert snapshot(adapter, datamap) == after
 
     # 2. erasure of one subject
@@ -677,3 +740,352 @@ def test_retention_erasure_and_export_keep_every_promise(
         assert exported.get(rt.name, set()) == expected, rt.name
     for name, least in scenario.minimum_export.items():
         assert len(exported.get(name, ())) >= least, name
+
+
+# == the issue-14 promises, one by one =============================================================
+def scenario_named(name: str) -> Scenario:
+    return next(s for s in SCENARIOS if s.name == name)
+
+
+def seeded(name: str, backend: Callable[[Scenario], Any]) -> tuple[pk.Engine, Any, pk.DataMap]:
+    scenario = scenario_named(name)
+    policy, datamap = load(scenario)
+    adapter = backend(scenario)
+    seed = scenario.seed()
+    for rt in datamap.record_types:
+        adapter.insert(rt, seed[rt.table_name])
+    engine = pk.Engine(policy, datamap, adapter, secret=b"corpus-secret-0123456789abcdef")
+    return engine, adapter, datamap
+
+
+def test_project_management_sign_up_ip_is_kept_forever_and_said_so(
+    backend: Callable[[Scenario], Any],
+) -> None:
+    engine, adapter, datamap = seeded("project_management", backend)
+    signups = datamap.record_type("signups")
+    before = snapshot(adapter, datamap)["signups"]
+    plan = engine.plan_retention(now=NOW)
+    assert [k.rule for k in plan.kept_indefinitely] == ["signup_ip"]
+    assert "spam sign-ups" in plan.kept_indefinitely[0].describe()
+    report = engine.apply(plan)
+    assert [k.rule for k in report.kept_indefinitely] == ["signup_ip"]
+    # Ben's account closed long ago: his sign-ins are gone, his sign-up address is not
+    after = snapshot(adapter, datamap)
+    assert after["signups"] == before
+    assert not [r for r in after["sign_ins"].values() if r["person_id"] == 2]
+    fate = engine.fate(signups, 502, now=NOW)
+    assert fate.kept_indefinitely is not None
+    assert fate.expires_at is None
+    assert "kept indefinitely" in fate.sentence
+    assert "spam sign-ups" in fate.sentence
+    assert fate.gone_from_backups_by is None
+    # ten years on, still there
+    later = engine.plan_retention(now=NOW.replace(year=2036))
+    assert not [e for e in later.entries if e.record_type == "signups"]
+
+
+def test_project_management_trash_follows_its_own_rule_and_a_restore_wins(
+    backend: Callable[[Scenario], Any],
+) -> None:
+    engine, adapter, datamap = seeded("project_management", backend)
+    items = datamap.record_type("items")
+    before = snapshot(adapter, datamap)["items"]
+    # the outer bound of a trashed item: 30 days in the trash + 30 to purge + 30 of backups
+    trashed = before[101]
+    assert trashed["trashed_at"] == at(2025, 12, 1)
+    fate = engine.fate(items, trashed, now=NOW)
+    assert fate.rule == "trashed_items"
+    assert fate.expired
+    assert fate.expires_at == at(2025, 12, 31)
+    assert fate.gone_from_live_by == at(2026, 1, 30)
+    assert fate.gone_from_backups_by == at(2026, 3, 1)
+    # a live item of an open account follows the account: no date yet
+    live = engine.fate(items, before[100], now=NOW)
+    assert live.rule == "project_content"
+    assert live.expires_at is None
+    # a live item of an account closed on 2026-01-01: 30 days, then 30 days of backups
+    cleo = engine.fate(items, before[300], now=NOW)
+    assert cleo.rule == "project_content"
+    assert cleo.expires_at == at(2026, 1, 31)
+    assert cleo.gone_from_backups_by == at(2026, 3, 2)
+    plan = engine.plan_retention(now=NOW)
+    trash_entries = [
+        e for e in plan.entries if e.record_type == "items" and e.rule == "trashed_items"
+    ]
+    assert trash_entries
+    assert all(e.gone_from_backups_by is not None for e in trash_entries)
+    # Ada restores her trashed item after the plan was made: the sweep must not delete it
+    assert adapter.update_by_key(items, [(101, {"trashed_at": None})]) == 1
+    engine.apply(plan)
+    after = snapshot(adapter, datamap)["items"]
+    assert after[101] == {**trashed, "trashed_at": None}
+    # every other trashed item went by the trash rule, though its account is open
+    assert {k for k in before if k % 100 == 1} - set(after) == {201, 301, 401}
+    # live items follow their account: Ben's (closed 2025-11-01) gone, the others kept
+    assert {k for k in before if k % 100 == 0} - set(after) == {200}
+
+
+@pytest.mark.parametrize(
+    ("name", "record_type", "kept", "cleared"),
+    [
+        (
+            "project_management",
+            "page_views",
+            ("page", "referrer", "browser", "viewed_at"),
+            ("visitor_id", "ip_address"),
+        ),
+        (
+            "mobile_app",
+            "ad_impressions",
+            ("network", "placement", "clicked", "shown_at"),
+            ("learner_id", "advertising_id"),
+        ),
+    ],
+)
+def test_blinded_rows_keep_what_is_not_personal_and_a_second_sweep_counts_nothing(
+    backend: Callable[[Scenario], Any],
+    name: str,
+    record_type: str,
+    kept: tuple[str, ...],
+    cleared: tuple[str, ...],
+) -> None:
+    engine, adapter, datamap = seeded(name, backend)
+    before = snapshot(adapter, datamap)[record_type]
+    report = engine.apply(engine.plan_retention(now=NOW))
+    after = snapshot(adapter, datamap)[record_type]
+    assert set(after) == set(before)  # blinded, never deleted
+    rt = datamap.record_type(record_type)
+    rule = rule_for_record(engine.policy, rt, next(iter(before.values())))
+    assert rule is not None
+    old = {
+        k
+        for k, r in before.items()
+        if rule.rule.duration.after(r[rt.time_field(Trigger.CREATED)]) <= NOW
+    }
+    assert old
+    assert old != set(before)
+    for key, row in after.items():
+        for f in kept:
+            assert row[f] == before[key][f], (key, f)
+        for f in cleared:
+            assert (row[f] is None) == (key in old), (key, f)
+    assert report.counts()[rule.rule.key] == {"anonymize": len(old)}
+    second = engine.apply(engine.plan_retention(now=NOW))
+    assert second.total == 0
+    assert snapshot(adapter, datamap)[record_type] == after
+
+
+def test_mobile_app_subscribers_connection_records_are_kept_longer(
+    backend: Callable[[Scenario], Any],
+) -> None:
+    engine, adapter, datamap = seeded("mobile_app", backend)
+    sessions = datamap.record_type("app_sessions")
+    before = snapshot(adapter, datamap)["app_sessions"]
+    assert engine.fate(sessions, before[100], now=NOW).rule == "subscriber_connections"
+    assert engine.fate(sessions, before[200], now=NOW).rule == "connection_records"
+    engine.apply(engine.plan_retention(now=NOW))
+    after = snapshot(adapter, datamap)["app_sessions"]
+    assert 100 in after  # Mia subscribes: her November session stays for a year
+    assert 200 not in after
+    assert 300 not in after
+
+
+# -- identity rules and disclosure conditions (the request workflow and the disclosure log) --
+T = dt.datetime(2026, 1, 15, 12, tzinfo=UTC)
+
+
+def test_project_management_identity_needs_two_pieces_with_the_email_and_signed_agent_proof() -> (
+    None
+):
+    policy, _ = load(scenario_named("project_management"))
+
+    def request(by_agent: bool = False) -> pk.DataSubjectRequest:
+        return pk.DataSubjectRequest.for_policy(
+            policy,
+            "erasure",
+            "customer",
+            {"email": "ada@worklane.example"},
+            country="JP",
+            received_at=T,
+            by_agent=by_agent,
+        )
+
+    r = request()
+    assert r.has_deadline
+    assert r.deadline is not None
+    with pytest.raises(pk.RequestError, match="at least 2"):
+        r.verify(now=T, pieces=["email"])
+    with pytest.raises(pk.RequestError, match="email"):
+        r.verify(now=T, pieces=["name", "billing_address"])
+    assert r.verify(now=T, pieces=["email", "name"]).identity_check is not None
+    agent = request(by_agent=True)
+    with pytest.raises(pk.RequestError, match="signed_permission"):
+        agent.verify(now=T, pieces=["email", "name"], proofs=["written_permission"])
+    done = agent.verify(
+        now=T, pieces=["email", "name"], proofs=["written_permission", "signed_permission"]
+    )
+    assert done.identity_check is not None
+
+
+def test_email_service_agents_are_not_provided_for() -> None:
+    policy, _ = load(scenario_named("email_service"))
+    r = pk.DataSubjectRequest.for_policy(
+        policy,
+        "access",
+        "customer",
+        {"email": "amal@postvault.example"},
+        country="CH",
+        received_at=T,
+        by_agent=True,
+    )
+    with pytest.raises(pk.RequestError):
+        r.verify(now=T, pieces=["email"], proofs=["written_permission"])
+
+
+@pytest.mark.parametrize(
+    ("name", "process"),
+    [
+        ("project_management", "warrant"),
+        ("email_service", "court_order"),
+        ("marketplace", "subpoena"),
+    ],
+)
+def test_authorities_receive_data_only_under_legal_process_and_the_person_is_told(
+    name: str, process: str
+) -> None:
+    policy, _ = load(scenario_named(name))
+    log = pk.DisclosureLog(policy)
+    police = {
+        "recipient": "authorities",
+        "subject_ref": "subj_1",
+        "subject_kind": "customer",
+        "categories": ["user.device.ip_address" if name != "marketplace" else "user.contact.email"],
+        "purpose": "legal.obligation",
+        "at": T,
+    }
+    with pytest.raises(pk.DisclosureError, match="legal process"):
+        log.record(**police)
+    with pytest.raises(pk.ConfigurationError, match="unknown legal process"):
+        log.record(**police, legal_process="informal_request")
+    if name == "email_service":  # only a court order will do
+        with pytest.raises(pk.DisclosureError):
+            log.record(**police, legal_process="subpoena")
+    d = log.record(**police, legal_process=process)
+    assert d.notification == "pending"
+    assert [e.seq for e in log.pending_notifications()] == [d.seq]
+    log.record_notification(d.seq, at=T, prohibited="a court order forbids telling them for now")
+    assert log.pending_notifications() == ()
+
+
+@pytest.mark.parametrize("name", ["project_management", "marketplace"])
+def test_a_business_transfer_needs_the_notice_sent_first(name: str) -> None:
+    policy, _ = load(scenario_named(name))
+    log = pk.DisclosureLog(policy)
+    transfer = {
+        "recipient": "acquirer",
+        "subject_kind": "customer",
+        "categories": ["user.contact.email"],
+        "purpose": "legal.obligation",
+        "at": T,
+    }
+    with pytest.raises(pk.DisclosureError):
+        log.record(**transfer)
+    with pytest.raises(pk.DisclosureError):
+        log.record(**transfer, transfer_notice_sent_at=T + dt.timedelta(days=1))
+    assert log.record(**transfer, transfer_notice_sent_at=T - dt.timedelta(days=60))
+
+
+# -- the notices say exactly what is declared --
+@pytest.mark.parametrize(
+    ("name", "says", "never"),
+    [
+        (
+            "project_management",
+            [
+                "Do Not Track",
+                "We do not act on Do Not Track",
+                "What we do not collect",
+                "at most 90 days after",
+                "at least 2 pieces of information",
+                "signed permission",
+                "a warrant, a subpoena or a court order",
+                "unless the law forbids us",
+                "We tell you before your data is transferred",
+                "Worklane Chat",
+                "everyone, wherever they live",
+                "We reply within 30 days",
+            ],
+            [
+                "Global Privacy Control",
+                "If your data is exposed",
+                "## Children",
+                "deleted when",
+                "archiving",
+            ],
+        ),
+        (
+            "email_service",
+            [
+                "only when we receive a court order",
+                "unless the law forbids us",
+                "everyone, wherever they live",
+            ],
+            [
+                "Do Not Track",
+                "Global Privacy Control",
+                "If your data is exposed",
+                "What we do not collect",
+            ],
+        ),
+        (
+            "mobile_app",
+            [
+                "Global Privacy Control",
+                "In California",
+                "## Children",
+                "Ad records that no longer name anyone are kept indefinitely",
+            ],
+            ["Do Not Track", "If your data is exposed", "everyone, wherever they live"],
+        ),
+        (
+            "marketplace",
+            [
+                "a subpoena, a court order or a warrant",
+                "We tell you before your data is transferred",
+                "a person reviews every order",
+                "## Children",
+            ],
+            ["Do Not Track", "Global Privacy Control", "If your data is exposed"],
+        ),
+    ],
+)
+def test_each_notice_states_exactly_its_promises(
+    name: str, says: list[str], never: list[str]
+) -> None:
+    policy, _ = load(scenario_named(name))
+    text = pk.render_notice(policy, lang="en")
+    for phrase in says:
+        assert phrase in text, phrase
+    for phrase in never:
+        assert phrase not in text, phrase
+
+
+def test_the_sign_up_ip_is_stated_kept_indefinitely_once_with_no_removal_bound() -> None:
+    policy, _ = load(scenario_named("project_management"))
+    text = pk.render_notice(policy, lang="en")
+    section = text.split("The IP address an account was created from", 1)[1].split("###", 1)[0]
+    assert "**Kept**: indefinitely" in section
+    assert "spam sign-ups" in section
+    assert "Removal" not in section
+    assert "at most" not in section
+    assert "deleted" not in section
+    # the records of processing name one rule per category: without the sign-in rule, the IP
+    # address's rule is the sign-up one, stated with no outer bound either
+    data = policy.model_dump(mode="json", exclude_none=True)
+    data["retention"] = [r for r in data["retention"] if r["key"] != "login_records"]
+    ropa = pk.records_of_processing(pk.load_policy(data))
+    lines = {ln for a in ropa.activities for ln in a.erasure_time_limits}
+    forever = [ln for ln in lines if ln.startswith("signup_ip")]
+    assert forever == [
+        "signup_ip: kept indefinitely (We use it to recognise and stop spam sign-ups.)"
+    ]

@@ -24,12 +24,13 @@ CREATE TABLE app_sessions (
     ip_address TEXT,
     device_model TEXT,
     region TEXT,
+    subscriber BOOLEAN NOT NULL,
     started_at TIMESTAMP WITH TIME ZONE NOT NULL
 );
 
 CREATE TABLE ad_impressions (
     id INTEGER PRIMARY KEY,
-    learner_id INTEGER NOT NULL,
+    learner_id INTEGER,
     advertising_id TEXT,
     network TEXT NOT NULL,
     placement TEXT NOT NULL,

@@ -17,6 +17,13 @@ CREATE TABLE sign_ins (
     signed_in_at TIMESTAMP WITH TIME ZONE NOT NULL
 );
 
+CREATE TABLE signups (
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER,
+    ip_address TEXT,
+    signed_up_at TIMESTAMP WITH TIME ZONE NOT NULL
+);
+
 CREATE TABLE items (
     id INTEGER PRIMARY KEY,
     creator_id INTEGER NOT NULL,
@@ -26,6 +33,14 @@ CREATE TABLE items (
     body TEXT,
     created_at TIMESTAMP WITH TIME ZONE NOT NULL,
     trashed_at TIMESTAMP WITH TIME ZONE
+);
+
+CREATE TABLE chat_lines (
+    id INTEGER PRIMARY KEY,
+    author_id INTEGER NOT NULL,
+    room TEXT NOT NULL,
+    body TEXT,
+    posted_at TIMESTAMP WITH TIME ZONE NOT NULL
 );
 
 CREATE TABLE charges (

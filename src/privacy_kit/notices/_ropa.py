@@ -298,6 +298,8 @@ def _rule_line(rule: RetentionRule, policy: Policy, lang: str) -> str:
             else "while the reason lasts"
         )
         line += f"; kept for {e.kind.value} {kept}" + (f" ({e.citation})" if e.citation else "")
+    if rule.indefinite:  # no end: no live purge, no outer bound to state
+        return line + ("; products: " + ", ".join(rule.products) if rule.products else "")
     bound = staged_bound(policy, rule)
     if bound.purge_within is not None:
         line += (

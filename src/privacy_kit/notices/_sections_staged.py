@@ -15,9 +15,13 @@ __all__: list[str] = []
 
 
 def staged_line(ctx: _Ctx, rule: RetentionRule) -> Inline | None:
-    """The "Removal" line for ``rule`` (``None``: nothing is staged after its end)."""
+    """The "Removal" line for ``rule`` (``None``: nothing is staged after its end).
+
+    A rule kept forever has no end, so no removal is promised (its backups roll off, but the
+    live data stays).
+    """
     bound = staged_bound(ctx.policy, rule)
-    if not bound.staged:
+    if rule.indefinite or not bound.staged:
         return None
     trigger = ctx.t(f"trigger.{rule.trigger.value}")
     total = ctx.duration(bound.total)
