@@ -434,6 +434,7 @@ class Model(BaseModel):
         use_enum_values=False,
         validate_default=False,
         str_strip_whitespace=True,
+        defer_build=True,
     )
 
     @model_validator(mode="before")
