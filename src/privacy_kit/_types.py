@@ -434,7 +434,6 @@ class Model(BaseModel):
         use_enum_values=False,
         validate_default=False,
         str_strip_whitespace=True,
-        defer_build=True,
     )
 
     @model_validator(mode="before")
