@@ -19,15 +19,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "FULL_SIZES",
+    "REALISTIC_CACHE_KIB",
     "Config",
     "Measured",
     "Row",
     "Skip",
     "alternate",
+    "cache_row",
+    "durable",
     "format_markdown",
     "format_table",
+    "parse_sizes",
     "peak_python_memory",
     "timed",
+    "with_cache",
 ]
 
 
@@ -44,15 +50,83 @@ class Skip(Exception):  # noqa: N818 - it is a signal, not an error
 
 @dataclass(frozen=True)
 class Config:
-    """How a run is sized: ``quick`` picks the small CI sizes."""
+    """How a run is sized: ``quick`` picks the small CI sizes; ``scale`` one growth size.
+
+    A scenario that grows with the data (``GROWS = True`` in its module) is run once per size
+    of ``--sizes``, each time with ``scale`` set: then :meth:`size` returns it, whatever the
+    scenario's own default.
+    """
 
     quick: bool = False
     repetitions: int = 5
     workdir: str = "."
+    scale: int | None = None
 
     def size(self, full: int, quick: int) -> int:
-        """``full`` for a full run, ``quick`` for ``--quick``."""
+        """``scale`` when set; else ``full`` for a full run, ``quick`` for ``--quick``.
+
+        Example:
+            >>> Config().size(100, 5), Config(quick=True).size(100, 5)
+            (100, 5)
+            >>> Config(scale=10_000).size(100, 5)
+            10000
+        """
+        if self.scale is not None:
+            return self.scale
         return quick if self.quick else full
+
+
+FULL_SIZES = (10_000, 100_000, 1_000_000)
+"""The growth sizes of a full run (rows, records): every data scenario runs at each."""
+
+REALISTIC_CACHE_KIB = 65_536
+"""The page cache of the ``realistic cache`` rows: ``PRAGMA cache_size=-65536`` (64 MiB) on both
+sides. SQLite's default is 2 MiB (``-2000``), which the main rows keep."""
+
+
+def parse_sizes(text: str) -> tuple[int, ...]:
+    """``"10k,100k,1M"`` -> ``(10000, 100000, 1000000)`` (plain integers work too).
+
+    Example:
+        >>> parse_sizes("10k, 250000,1M")
+        (10000, 250000, 1000000)
+    """
+    sizes = []
+    for part in text.split(","):
+        item = part.strip().replace("_", "").lower()
+        if not item:
+            continue
+        factor = {"k": 1_000, "m": 1_000_000}.get(item[-1], 1)
+        digits = item[:-1] if factor > 1 else item
+        if not digits.isdigit() or int(digits) * factor <= 0:
+            raise ValueError(f"not a size: {part.strip()!r} (write 10000, 10k or 1M)")
+        sizes.append(int(digits) * factor)
+    if not sizes:
+        raise ValueError("no sizes given")
+    return tuple(sizes)
+
+
+def durable(workdir: str, tag: str) -> dict[str, Any]:
+    """A fresh durable audit log and journal paths for one privacy_kit run (files, not memory).
+
+    The audit log is an SQLite file of its own; ``journal`` is a JSON-lines file (retention
+    plans), ``journal_dir`` a directory (erasure journals). Earlier files of ``tag`` are removed
+    first, so every run starts from empty files, as the baseline starts from nothing.
+    """
+    import shutil
+    from pathlib import Path
+
+    import privacy_kit as pk
+
+    root = Path(workdir) / f"durable_{tag}"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    (root / "journals").mkdir()
+    return {
+        "audit": pk.AuditLog.sqlite(root / "audit.sqlite"),
+        "journal": root / "retention_journal.jsonl",
+        "journal_dir": root / "journals",
+    }
 
 
 @dataclass
@@ -137,6 +211,33 @@ def batch_rows(
             note=f"{planner}(batch_size=...): fewer, larger transactions",
         ),
     ]
+
+
+def cache_row(
+    *, scenario: str, size: str, times: dict[str, list[float]], baseline_name: str, target: float
+) -> Row:
+    """The ``realistic cache`` row of an SQLite write scenario: ``times["pk_cache"]`` against
+    ``times["base_cache"]``, both with ``PRAGMA cache_size=-65536``."""
+    return Row(
+        scenario=f"{scenario}, cache 64 MiB",
+        size=size,
+        pk=median(times["pk_cache"]),
+        baseline=median(times["base_cache"]),
+        baseline_name=baseline_name,
+        target=target,
+        note=f"PRAGMA cache_size=-{REALISTIC_CACHE_KIB} on both sides (default: 2 MiB)",
+    )
+
+
+def with_cache(fn: Callable[[Any], Any], conn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``fn`` run with the realistic page cache set on ``conn(state)`` first (a PRAGMA that
+    only sets a limit: no I/O, nothing measurable added to the timed run)."""
+
+    def run(state: Any) -> Any:
+        conn(state).execute(f"PRAGMA cache_size=-{REALISTIC_CACHE_KIB}")
+        return fn(state)
+
+    return run
 
 
 def timed(fn: Callable[[], Any]) -> float:

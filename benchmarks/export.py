@@ -27,6 +27,7 @@ from . import _data
 from ._harness import Config, Row, Skip, alternate, median, peak_python_memory
 
 NAME = "export"
+GROWS = True
 
 # The hand-written part: what a team would write for "give host 1 their data". The bookings
 # leave out the invitees' fields (they are another person's data).
@@ -133,9 +134,15 @@ def _engine(path: Path) -> Any:
     import privacy_kit as pk
     from privacy_kit.adapters import SQLiteAdapter
 
+    from ._harness import durable
+
     adapter = SQLiteAdapter(path)
     engine = pk.Engine(
-        pk.load_policy(pk.example_path()), _data.example_datamap(), adapter, secret=b"b" * 32
+        pk.load_policy(pk.example_path()),
+        _data.example_datamap(),
+        adapter,
+        secret=b"b" * 32,
+        audit=durable(str(path.parent), NAME)["audit"],  # durable, fresh for each run
     )
     return adapter, engine
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
@@ -151,3 +152,82 @@ def test_the_command_runs_a_quick_scenario_and_writes_markdown(tmp_path: Path) -
     text = out.read_text(encoding="utf-8")
     assert "| scenario |" in text
     assert "100 categories, 20 record types" in text
+
+
+def test_growth_sizes_are_parsed_and_bad_ones_refused(bench) -> None:
+    assert bench.parse_sizes("10k,100k,1M") == (10_000, 100_000, 1_000_000)
+    assert bench.parse_sizes("2500, 1_000") == (2_500, 1_000)
+    for bad in ("", "ten", "0", "-5", "1G"):
+        with pytest.raises(ValueError, match="size"):
+            bench.parse_sizes(bad)
+    assert bench.FULL_SIZES == (10_000, 100_000, 1_000_000)
+
+
+def test_a_growth_size_overrides_every_scenario_size(bench) -> None:
+    assert bench.Config(scale=10_000).size(1_000_000, 20_000) == 10_000
+    assert bench.Config(quick=True, scale=300).size(1_000_000, 20_000) == 300
+    assert bench.Config(quick=True).size(1_000_000, 20_000) == 20_000
+
+
+def test_durable_records_are_files_made_fresh_for_each_run(bench, tmp_path: Path) -> None:
+    first = bench.durable(str(tmp_path), "x")
+    first["audit"].record("probe", now=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    assert (tmp_path / "durable_x" / "audit.sqlite").stat().st_size > 0
+    second = bench.durable(str(tmp_path), "x")
+    assert list(second["audit"].entries()) == []
+    assert second["journal_dir"].is_dir()
+    assert second["journal"].parent == tmp_path / "durable_x"
+
+
+def test_the_cache_wrapper_sets_the_realistic_cache_before_the_run(bench) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(":memory:")
+    run = bench.with_cache(
+        lambda state: state.execute("PRAGMA cache_size").fetchone()[0], lambda s: s
+    )
+    assert run(conn) == -bench.REALISTIC_CACHE_KIB
+
+
+def test_postgres_database_names_are_unique_per_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks.retention_pg import database_names
+
+    names = {database_names() for _ in range(20)}
+    assert len(names) == 20
+    assert all(b.endswith("_base") and r.endswith("_run") for b, r in names)
+
+
+def test_growth_runs_a_data_scenario_once_per_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(ROOT))
+    import types
+
+    from benchmarks import __main__ as cli
+    from benchmarks._harness import Config, Row
+
+    seen: list[int | None] = []
+    fake = types.ModuleType("benchmarks._fake")
+    fake.GROWS = True  # type: ignore[attr-defined]
+    fake.run = lambda config: seen.append(config.scale) or [Row("s", str(config.scale))]  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "benchmarks._fake", fake)
+    rows = cli.run_scenario("fake", "._fake", "fake", Config(), (10, 20))
+    assert seen == [10, 20]
+    assert [r.size for r in rows] == ["10", "20"]
+    fake.GROWS = False  # type: ignore[attr-defined]
+    seen.clear()
+    cli.run_scenario("fake", "._fake", "fake", Config(), (10, 20))
+    assert seen == [None]
+
+
+def test_strict_exits_non_zero_on_a_missed_target(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import __main__ as cli
+    from benchmarks._harness import Row
+
+    missed = [Row("6. slow", "1", pk=2.0, baseline=1.0, target=1.5)]
+    monkeypatch.setattr(cli, "run_scenario", lambda *a, **k: missed)
+    assert cli.main(["--quick", "--only", "import"]) == 0
+    assert cli.main(["--quick", "--only", "import", "--strict"]) == 1
+    met = [Row("6. fast", "1", pk=1.0, baseline=1.0, target=1.5)]
+    monkeypatch.setattr(cli, "run_scenario", lambda *a, **k: met)
+    assert cli.main(["--quick", "--only", "import", "--strict"]) == 0

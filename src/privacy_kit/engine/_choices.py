@@ -10,31 +10,31 @@ the decisions themselves (:meth:`may_process`, :meth:`may_send`) are made in
 from __future__ import annotations
 
 import datetime
+from typing import TYPE_CHECKING
 
 from .._errors import ConfigurationError
 from .._scope import Subject
 from .._types import Duration, closest, unknown_name
-from ..audit._log import AuditLog
 from ..model._policy import Policy
 from ..model._policy_rights import Communication, CommunicationKind
-from ..rights._preference_records import Decision, PreferenceRecord, RestrictionGround
-from ..rights._preferences import Preferences
 from ..rights._unsubscribe import (
     DEFAULT_UNSUBSCRIBE_TTL,
     make_unsubscribe_token,
     read_unsubscribe_token,
 )
+from ._collaborators import Collaborators
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only (the engine imports them on use)
+    from ..rights._preference_records import Decision, PreferenceRecord, RestrictionGround
 
 __all__ = ["Choices"]
 
 
-class Choices:
+class Choices(Collaborators):
     """Objections, restrictions, opt-outs and unsubscribe links (a base of the Engine)."""
 
     policy: Policy
     secret: bytes
-    audit: AuditLog
-    preferences: Preferences
 
     def reference(self, subject: Subject) -> str:  # pragma: no cover - the Engine defines it
         """The subject's keyed reference."""

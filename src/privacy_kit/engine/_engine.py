@@ -21,36 +21,53 @@ import os
 import secrets
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .._errors import ConfigurationError, Problem, SchemaMismatchError
 from .._scope import Scope, Stores, Subject
 from .._types import require_aware
 from ..adapters import Adapter, Selection
 from ..adapters._base import WRITE_BATCH
-from ..audit._journal import Journal, StateJournal
-from ..audit._log import AuditLog
-from ..audit._state import StateStore
-from ..lifecycle._disclosures import DisclosureLog
 from ..model._check import rule_for_record_type
 from ..model._datamap import DataMap, RecordType, SubjectLink
 from ..model._policy import Policy
 from ..model._policy_retention import RetentionRule
-from ..retention._apply import apply_retention
-from ..retention._commitments import CommitmentRegistry
-from ..retention._fate import RecordFate, record_fate
-from ..retention._holds import HoldRegistry, LegalHold
-from ..retention._journal import RetentionJournal
-from ..retention._plan import RetentionPlan, plan_retention
-from ..retention._settings import RetentionSettings
-from ..rights._erasure import ErasurePlan
-from ..rights._erasure_apply import apply_erasure, foresee_commitments
-from ..rights._erasure_plan import plan_erasure
-from ..rights._export import ExportResult, export_subject
-from ..rights._preferences import Preferences
-from ..rights._rectify import rectify
 from ._choices import Choices
 from ._resolve import SubjectResolver
+
+# The operations (export, erasure, retention, holds, the audit log, ...) are imported where they
+# are used, not here: constructing an Engine then costs only the model and the adapters, and a
+# program pays for each operation module the first time it runs that operation.
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from ..audit._journal import Journal
+    from ..audit._log import AuditLog
+    from ..audit._state import StateStore
+    from ..lifecycle._disclosures import DisclosureLog
+    from ..retention._commitments import CommitmentRegistry
+    from ..retention._fate import RecordFate
+    from ..retention._holds import HoldRegistry, LegalHold
+    from ..retention._journal import RetentionJournal
+    from ..retention._plan import RetentionPlan
+    from ..retention._settings import RetentionSettings
+    from ..rights._erasure import ErasurePlan
+    from ..rights._export import ExportResult
+    from ..rights._preferences import Preferences
+
+    #: What :meth:`Engine.apply` runs: a plan the engine made.
+    Plan = ErasurePlan | RetentionPlan
+
+
+def __getattr__(name: str) -> Any:
+    """``Plan`` is built on first use, so importing the engine does not import the operations."""
+    if name == "Plan":
+        from ..retention._plan import RetentionPlan  # noqa: PLC0415 - see the note above
+        from ..rights._erasure import ErasurePlan  # noqa: PLC0415
+
+        plan = ErasurePlan | RetentionPlan
+        globals()["Plan"] = plan
+        return plan
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["Engine", "Plan", "Subject", "UnsharedSecretWarning"]
 
@@ -60,10 +77,6 @@ class UnsharedSecretWarning(UserWarning):
     secret, so its subject references, pseudonyms and tokens differ from every other process's
     (and from its own after a restart). Pass ``secret=`` or ``state=``.
     """
-
-
-#: What :meth:`Engine.apply` runs: a plan the engine made.
-Plan = ErasurePlan | RetentionPlan
 
 
 class Engine(Choices):
@@ -139,24 +152,25 @@ class Engine(Choices):
         self.secret = secret
         if len(self.secret) < 16:
             raise ConfigurationError("secret must be at least 16 bytes")
-        self.audit: AuditLog = audit if audit is not None else AuditLog.memory()
-        self.holds: HoldRegistry = holds if holds is not None else HoldRegistry(state=state)
-        self.preferences: Preferences = (
-            preferences if preferences is not None else Preferences(state=state)
-        )
+        # The default collaborators are made on first use (see the properties below).
+        self._audit = audit
+        self._holds = holds
+        self._preferences = preferences
+        self._commitments = commitments
         self.disclosures = disclosures
         if disclosures is None and state is not None:
+            from ..lifecycle._disclosures import DisclosureLog  # noqa: PLC0415 - on use
+
             self.disclosures = DisclosureLog(policy, datamap=datamap, state=state)
         self._resolver = SubjectResolver(self.stores, self.secret)
         self.journal_dir = journal_dir
-        self.commitments = (
-            commitments if commitments is not None else CommitmentRegistry(state=state)
-        )
-        self.settings: RetentionSettings | None = (
-            None if state is None else RetentionSettings.shared(policy, state)
-        )
+        self.settings: RetentionSettings | None = None
         """Customers' retention overrides the engine plans with when none are passed (with a
         state store: those kept in it; else ``None``, the policy's defaults)."""
+        if state is not None:
+            from ..retention._settings import RetentionSettings  # noqa: PLC0415 - on use
+
+            self.settings = RetentionSettings.shared(policy, state)
         if verify:
             self.verify()
 
@@ -278,7 +292,13 @@ class Engine(Choices):
             ConfigurationError: not a plan, or a journal given for a retention plan.
             PlanError: the plan was made under another policy version.
         """
+        from ..retention._plan import RetentionPlan  # noqa: PLC0415 - on use
+        from ..rights._erasure import ErasurePlan  # noqa: PLC0415
+
         if isinstance(plan, ErasurePlan):
+            from ..audit._journal import StateJournal  # noqa: PLC0415
+            from ..rights._erasure_apply import apply_erasure  # noqa: PLC0415
+
             if journal is None and self.journal_dir is None and self.state is not None:
                 journal = StateJournal.for_plan(self.state, plan.plan_id)
             return apply_erasure(
@@ -298,6 +318,8 @@ class Engine(Choices):
                 raise ConfigurationError(
                     "RetentionPlan keeps its own journal; pass it when planning"
                 )
+            from ..retention._apply import apply_retention  # noqa: PLC0415 - on use
+
             return apply_retention(
                 plan, self.stores, secret=self.secret, audit=self.audit, dry_run=dry_run
             )
@@ -333,6 +355,8 @@ class Engine(Choices):
             ...               now=dt.datetime(2025, 1, 1, tzinfo=dt.UTC)).counts["users"]
             1
         """
+        from ..rights._export import export_subject  # noqa: PLC0415 - on use
+
         return export_subject(
             self._resolver.scope(subject, every_role=True),
             destination,
@@ -372,6 +396,9 @@ class Engine(Choices):
             >>> engine.apply(plan).deleted["sessions"], mem.rows("sessions")
             (1, [])
         """
+        from ..rights._erasure_apply import foresee_commitments  # noqa: PLC0415 - on use
+        from ..rights._erasure_plan import plan_erasure  # noqa: PLC0415
+
         require_aware(now)
         scope = self.scope(subject)
         plan = plan_erasure(
@@ -411,6 +438,8 @@ class Engine(Choices):
             ...                now=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
             1
         """
+        from ..rights._rectify import rectify  # noqa: PLC0415 - on use
+
         rt = self.stores.record_type(record_type)
         return rectify(
             self.scope(subject), rt, changes, now=now, key=key, where=where, audit=self.audit
@@ -534,6 +563,9 @@ class Engine(Choices):
             >>> engine.apply(plan).total
             1
         """
+        from ..retention._journal import RetentionJournal  # noqa: PLC0415 - on use
+        from ..retention._plan import plan_retention  # noqa: PLC0415
+
         if journal is None and self.state is not None:
             journal = RetentionJournal(state=self.state)
         return plan_retention(
@@ -584,6 +616,8 @@ class Engine(Choices):
             >>> fate.expires_at is None, fate.rule
             (True, 'payment_data')
         """
+        from ..retention._fate import record_fate  # noqa: PLC0415 - on use
+
         return record_fate(
             self.policy,
             self.stores,

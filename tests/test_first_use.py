@@ -1,0 +1,81 @@
+"""First use stays cheap: an Engine is made without importing the operations it has not run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+
+import privacy_kit as pk
+from privacy_kit.adapters import InMemoryAdapter
+from privacy_kit.engine import Plan
+
+NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+# Modules an Engine needs only when it runs the operation (or makes the collaborator) they hold.
+OPERATIONS = (
+    "privacy_kit.audit._log",
+    "privacy_kit.retention._apply",
+    "privacy_kit.retention._plan",
+    "privacy_kit.retention._holds",
+    "privacy_kit.retention._commitments",
+    "privacy_kit.retention._fate",
+    "privacy_kit.rights._export",
+    "privacy_kit.rights._erasure_plan",
+    "privacy_kit.rights._erasure_apply",
+    "privacy_kit.rights._preferences",
+    "privacy_kit.lifecycle._disclosures",
+)
+
+
+def _engine() -> pk.Engine:
+    datamap = pk.load_datamap(pk.example_path("datamap.yaml"))
+    tables = {rt.table_name: [] for rt in datamap.record_types}
+    return pk.Engine(
+        pk.load_policy(pk.example_path()), datamap, InMemoryAdapter(tables), secret=b"s" * 32
+    )
+
+
+def test_making_an_engine_imports_no_operation_module() -> None:
+    code = (
+        "import sys, privacy_kit as pk\n"
+        "from privacy_kit.adapters import InMemoryAdapter\n"
+        "dm = pk.load_datamap(pk.example_path('datamap.yaml'))\n"
+        "pk.Engine(pk.load_policy(pk.example_path()), dm,\n"
+        "          InMemoryAdapter({rt.table_name: [] for rt in dm.record_types}), secret=b's' * 32)\n"
+        f"print(','.join(m for m in {OPERATIONS!r} if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.strip() == ""
+
+
+def test_the_default_collaborators_are_made_once_on_first_use() -> None:
+    engine = _engine()
+    audit = engine.audit
+    assert engine.audit is audit
+    assert engine.holds is engine.holds
+    assert engine.preferences is engine.preferences
+    assert engine.commitments is engine.commitments
+    engine.place_hold(
+        reason="Dispute", placed_by="legal", now=NOW, subject=pk.Subject.of("customer", user_id=7)
+    )
+    assert [e.action for e in engine.audit.entries()] == ["hold.placed"]
+    assert len(engine.holds.active(NOW)) == 1
+
+
+def test_given_or_assigned_collaborators_are_the_ones_used() -> None:
+    log = pk.AuditLog.memory()
+    engine = _engine()
+    engine.audit = log
+    engine.object_to(pk.Subject.of("customer", user_id=7), "marketing", now=NOW)
+    assert engine.audit is log
+    assert [e.action for e in log.entries()] == ["objection.recorded"]
+
+
+def test_plan_is_still_the_union_of_the_two_plans() -> None:
+    from privacy_kit.retention import RetentionPlan
+    from privacy_kit.rights import ErasurePlan
+
+    assert Plan == ErasurePlan | RetentionPlan
