@@ -43,8 +43,8 @@ def models(policy: pk.Policy, datamap: pk.DataMap) -> None:
     purposes: frozenset[str] = policy.purposes_of("user.device.ip_address")
     collection: pk.Collection = policy.collection[0]
     source: pk.Source = collection.source
-    breach: pk.BreachPromise = policy.breach
-    children: pk.Children = policy.children
+    breach: pk.BreachPromise | None = policy.breach  # optional: absent means no promise
+    children: pk.Children | None = policy.children
     changes: pk.ChangePolicy = policy.changes
     material: tuple[pk.ChangeKind, ...] = changes.material
     comms: tuple[pk.Communication, ...] = policy.communications
@@ -57,7 +57,7 @@ def models(policy: pk.Policy, datamap: pk.DataMap) -> None:
     measures: tuple[pk.SecurityMeasure, ...] = policy.security
     requests: pk.Requests = policy.requests
     channel: pk.RequestChannel = policy.channel("email")
-    identity: pk.IdentityVerification = requests.identity
+    identity: pk.IdentityVerification | None = requests.identity
     scope: pk.SubjectScope = policy.subjects[0]
     spec: pk.TaxonomySpec = policy.taxonomy
     exception_kind: pk.ExceptionKind = pk.ExceptionKind.LEGAL_OBLIGATION
@@ -97,7 +97,7 @@ def taxonomy_and_values() -> None:
     text: pk.LocalizedText = pk.LocalizedText({"en": "Hello", "ar": "مرحبا"})
     arabic: str = text.get_text("ar", fallback=None)
     gdpr: pk.Jurisdiction = pk.get_jurisdiction("gdpr")
-    deadline: pk.RequestDeadline = gdpr.request_deadline
+    deadline: pk.RequestDeadline | None = gdpr.request_deadline  # None only for 'global'
     everyone: tuple[pk.Jurisdiction, ...] = pk.jurisdictions()
     example: Path = pk.example_path("datamap.yaml")
     print(article, special, hint, start, longer, arabic, deadline, everyone, example)
