@@ -104,11 +104,11 @@ def test_warnings_alone_exit_0(tmp_path: Path, capsys: pytest.CaptureFixture[str
         ),
     ],
 )
-def test_unreadable_or_unparsable_input_exits_2(
+def test_unreadable_or_unparsable_input_exits_3(
     argv: list[str], fragment: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, err = _run(argv, capsys)
-    assert code == 2
+    assert code == 3
     assert err.startswith("privacy-kit: ")
     assert fragment in err
     assert "Traceback" not in err
@@ -158,7 +158,7 @@ def test_the_installed_command(tmp_path: Path) -> None:
         check=False,
         timeout=120,
     )
-    assert bad.returncode == 2
+    assert bad.returncode == 3
     assert "retention[0].duration: invalid duration 'eternally'" in bad.stderr
     assert "Traceback" not in bad.stderr
     schema = subprocess.run(
@@ -243,10 +243,10 @@ def test_any_privacy_kit_error_is_reported_on_one_line(
     )
 
 
-def test_an_unwritable_output_is_one_line_and_exits_2(
+def test_an_unwritable_output_is_one_line_and_exits_3(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     target = tmp_path / "no" / "such" / "folder" / "notice.md"
     code, _, err = _run(["render", "-o", str(target)], capsys)
-    assert code == 2
+    assert code == 3
     assert err == f"privacy-kit: {target}: No such file or directory\n"

@@ -113,7 +113,7 @@ def test_dev_zero_is_refused_before_it_is_read(capsys: pytest.CaptureFixture[str
     start = time.monotonic()
     err = _policy_error("/dev/zero")
     assert str(err) == "/dev/zero: cannot read file: a character device is not a regular file"
-    assert main(["validate", "/dev/zero"], io.StringIO()) == 2
+    assert main(["validate", "/dev/zero"], io.StringIO()) == 3  # cannot be read: exit 3
     assert capsys.readouterr().err == (
         "privacy-kit: /dev/zero: cannot read file: a character device is not a regular file\n"
     )
@@ -447,9 +447,9 @@ def test_render_into_a_missing_folder_is_one_line(
 ) -> None:
     target = tmp_path / "missing" / "dir" / "file.html"
     code, _, err = _run(["render", "--format", "html", "-o", str(target)], capsys)
-    assert (code, err) == (2, f"privacy-kit: {target}: No such file or directory\n")
+    assert (code, err) == (3, f"privacy-kit: {target}: No such file or directory\n")
     code, _, err = _run(["ropa", "-o", str(target)], capsys)
-    assert (code, err) == (2, f"privacy-kit: {target}: No such file or directory\n")
+    assert (code, err) == (3, f"privacy-kit: {target}: No such file or directory\n")
 
 
 def test_a_full_disk_names_the_file_and_leaves_the_old_one(
@@ -463,7 +463,7 @@ def test_a_full_disk_names_the_file_and_leaves_the_old_one(
 
     monkeypatch.setattr(os, "fsync", full)
     code, _, err = _run(["render", "-o", str(target)], capsys)
-    assert (code, err) == (2, f"privacy-kit: {target}: No space left on device\n")
+    assert (code, err) == (3, f"privacy-kit: {target}: No space left on device\n")
     assert target.read_text(encoding="utf-8") == "the previous notice\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notice.md"]  # no temporary left
 
@@ -485,7 +485,7 @@ def test_the_output_error_is_a_privacy_kit_error(
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 def test_a_real_full_device(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _run(["render", "-o", "/dev/full"], capsys)
-    assert (code, err) == (2, "privacy-kit: /dev/full: No space left on device\n")
+    assert (code, err) == (3, "privacy-kit: /dev/full: No space left on device\n")
 
 
 def test_a_full_standard_output_and_one_that_cannot_encode(
@@ -495,10 +495,10 @@ def test_a_full_standard_output_and_one_that_cannot_encode(
         def write(self, text: str) -> int:
             raise OSError(errno.ENOSPC, "No space left on device")
 
-    assert main(["render"], Full()) == 2
+    assert main(["render"], Full()) == 3
     assert capsys.readouterr().err == "privacy-kit: standard output: No space left on device\n"
     ascii_out = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
-    assert main(["render", "--lang", "ar"], ascii_out) == 2  # type: ignore[arg-type]
+    assert main(["render", "--lang", "ar"], ascii_out) == 3  # type: ignore[arg-type]
     err = capsys.readouterr().err
     assert err.startswith("privacy-kit: the output cannot be written as ascii: ")
     assert err.count("\n") == 1

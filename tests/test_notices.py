@@ -276,7 +276,7 @@ def test_cli_render(tmp_path: Path) -> None:
 
 
 def test_cli_render_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["render", str(tmp_path / "missing.yaml")], out=io.StringIO()) == 2
+    assert main(["render", str(tmp_path / "missing.yaml")], out=io.StringIO()) == 3
     assert "cannot read file" in capsys.readouterr().err
     assert main(["render", "--lang", "e_n"], out=io.StringIO()) == 2  # refused: exit 2
     assert "invalid language tag" in capsys.readouterr().err
