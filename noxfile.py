@@ -13,6 +13,12 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["tests", "lint", "typecheck"]
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
+PYPROJECT = nox.project.load_toml(os.path.join(ROOT, "pyproject.toml"))
+
+
+def _group(name: str) -> list[str]:
+    """A dependency group of pyproject.toml (what the suite or docs need; never a user extra)."""
+    return list(nox.project.dependency_groups(PYPROJECT, name))
 
 
 def _wheel(session: nox.Session) -> str:
@@ -25,11 +31,11 @@ def _wheel(session: nox.Session) -> str:
 
 
 @nox.session
-@nox.parametrize("extras", ["tests", "tests,sqlalchemy,postgres,mysql,cli"], ids=["core", "full"])
+@nox.parametrize("extras", ["", "sqlalchemy,postgres,mysql,cli"], ids=["core", "full"])
 def tests(session: nox.Session, extras: str) -> None:
     """Run the suite against the installed wheel: once with the core only, once with every extra."""
     wheel = _wheel(session)
-    session.install(f"{wheel}[{extras}]")
+    session.install(f"{wheel}[{extras}]" if extras else wheel, *_group("tests"))
     session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
 
 
@@ -45,7 +51,12 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on src, plus the typing smoke file over the public API."""
     session.install(
-        "-e", ".[sqlalchemy,yaml,tests]", "mypy>=1.10", "types-PyYAML", "types-python-dateutil"
+        "-e",
+        ".[sqlalchemy,yaml]",
+        *_group("tests"),
+        "mypy>=1.10",
+        "types-PyYAML",
+        "types-python-dateutil",
     )
     session.run("mypy", "--strict", "src/privacy_kit")
     session.run("mypy", "--strict", "tests/typing")
@@ -54,7 +65,7 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def docs(session: nox.Session) -> None:
     """Run the examples in docs/*.md as doctests, so the documentation cannot rot."""
-    session.install(".[docs]", "pytest>=8")
+    session.install(".[yaml]", *_group("docs"))
     session.run(
         "pytest",
         "-q",
@@ -95,7 +106,7 @@ def notices(session: nox.Session) -> None:
             session.skip("chromium is not installed and apt-get is unavailable to install it")
         session.run("apt-get", "update", "-q", external=True)
         session.run("apt-get", "install", "-y", "-q", "chromium", external=True)
-    session.install(".[tests]")
+    session.install(".[yaml]", *_group("tests"))
     out = os.path.join(ROOT, "build", "notices")
     session.run(
         "pytest",

@@ -10,10 +10,19 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
+from importlib.metadata import entry_points
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+
+PLUGIN = "privacy_kit.testing.pytest_plugin"
+PLUGIN_INSTALLED = any(ep.value == PLUGIN for ep in entry_points(group="pytest11"))
+"""pytest loads the plugin by its entry point when privacy_kit is installed with its metadata (the
+wheel nox tests); from a source checkout on PYTHONPATH, this conftest loads it."""
+
+if not PLUGIN_INSTALLED:
+    pytest_plugins = [PLUGIN]
 
 POSTGRES_URL = os.environ.get(
     "PRIVACY_KIT_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

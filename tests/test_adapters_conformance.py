@@ -7,13 +7,17 @@ why). Each test uses its own uniquely named tables, dropped afterwards.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import privacy_kit
+from conftest import PLUGIN, PLUGIN_INSTALLED
 from privacy_kit.adapters import InMemoryAdapter, Record, SQLiteAdapter
 from privacy_kit.model._datamap import DataMap
 from privacy_kit.testing import AdapterConformance, AdapterFactory, populate
@@ -102,12 +106,15 @@ def test_forgetting_the_fixture_fails_with_a_clear_message(tmp_path: Any) -> Non
         "class TestForgot(CountConformance):\n"
         "    pass\n"
     )
+    plugin = [] if PLUGIN_INSTALLED else ["-p", PLUGIN]  # the pytest plugin gives the message
+    src = str(Path(privacy_kit.__file__).resolve().parents[1])  # this checkout, from any cwd
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugin, str(test_file)],
         capture_output=True,
         text=True,
         cwd=tmp_path,
         check=False,
+        env={**os.environ, "PYTHONPATH": src},
     )
     assert result.returncode != 0
     assert "TestForgot must override the 'adapter_factory' fixture" in result.stdout

@@ -139,7 +139,7 @@ def test_schema_validates_the_example_when_jsonschema_is_available(
 def test_bad_arguments_are_argparse_errors(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main(["schema", "nonsense"])
-    assert info.value.code == 2
+    assert info.value.code == 64  # EX_USAGE
     assert "invalid choice" in capsys.readouterr().err
 
 

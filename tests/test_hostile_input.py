@@ -113,7 +113,7 @@ def test_dev_zero_is_refused_before_it_is_read(capsys: pytest.CaptureFixture[str
     start = time.monotonic()
     err = _policy_error("/dev/zero")
     assert str(err) == "/dev/zero: cannot read file: a character device is not a regular file"
-    assert main(["validate", "/dev/zero"], io.StringIO()) == 2
+    assert main(["validate", "/dev/zero"], io.StringIO()) == 2  # cannot be read: exit 2
     assert capsys.readouterr().err == (
         "privacy-kit: /dev/zero: cannot read file: a character device is not a regular file\n"
     )

@@ -23,6 +23,8 @@ from typing import Any, TextIO
 
 import attrs
 
+from ._output import Progress
+
 __all__ = ["DEFAULT_AS_OF", "DemoResult", "DemoStep", "run_demo"]
 
 DEFAULT_AS_OF = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -62,10 +64,17 @@ class DemoResult:
 
 
 class _Display:
-    """Progress: a rich spinner and check marks when rich is installed and the output a terminal."""
+    """Results on ``stream``; progress there too, or on its own stream (see :class:`Progress`).
 
-    def __init__(self, stream: TextIO, *, fancy: bool | None) -> None:
+    With rich installed and ``stream`` a terminal: check marks (and a spinner, when progress is
+    not shown elsewhere).
+    """
+
+    def __init__(
+        self, stream: TextIO, *, fancy: bool | None, progress: Progress | None = None
+    ) -> None:
         self.stream = stream
+        self.progress = progress
         self.console: Any = None
         if fancy is None:
             fancy = stream.isatty()
@@ -87,7 +96,10 @@ class _Display:
 
     @contextlib.contextmanager
     def working(self, number: int, total: int, title: str) -> Iterator[None]:
-        if self.console is not None:
+        if self.progress is not None:
+            with self.progress.step(title):
+                yield
+        elif self.console is not None:
             with self.console.status(f"[{number}/{total}] {title} ..."):
                 yield
         else:
@@ -96,7 +108,11 @@ class _Display:
 
     def done(self, number: int, total: int, step: DemoStep) -> None:
         mark = "✓" if self.fancy else "done"
-        if self.fancy:
+        if self.progress is not None:
+            self.progress.done(step.title, step.seconds, step.lines[0] if step.lines else "done")
+            prefix = f"{mark} " if self.fancy else ""
+            self.line(f"{prefix}[{number}/{total}] {step.title} ({step.seconds:.2f}s)")
+        elif self.fancy:
             self.line(f"{mark} [{number}/{total}] {step.title} ({step.seconds:.2f}s)")
         else:
             self.line(f"      {mark} in {step.seconds:.2f}s")
@@ -113,6 +129,7 @@ def run_demo(
     seed: int = 7,
     stream: TextIO | None = None,
     fancy: bool | None = None,
+    progress: TextIO | None = None,
 ) -> DemoResult:
     """Run the demo and print its steps to ``stream``.
 
@@ -125,6 +142,8 @@ def run_demo(
         stream: where to print (standard output by default).
         fancy: use rich's progress display (default: when rich is installed and ``stream`` is a
             terminal); ``False`` prints plain lines.
+        progress: where to show progress, e.g. ``sys.stderr`` (a rich bar on a terminal, else a
+            line per step with what it counted); ``None``: with the results on ``stream``.
 
     Returns:
         A :class:`DemoResult`.
@@ -142,13 +161,6 @@ def run_demo(
     """
     from .._errors import ConfigurationError  # noqa: PLC0415
     from .._types import require_aware  # noqa: PLC0415
-    from ..adapters import SQLiteAdapter  # noqa: PLC0415
-    from ..audit._log import AuditLog  # noqa: PLC0415
-    from ..engine._engine import Engine, Subject  # noqa: PLC0415
-    from ..model._check import check  # noqa: PLC0415 - the demo is a CLI command: import on use
-    from ..model._loading import example_path, load_datamap, load_policy  # noqa: PLC0415
-    from ..retention._settings import RetentionSettings  # noqa: PLC0415
-    from ._sample import generate  # noqa: PLC0415
 
     now = require_aware(as_of, "as_of").astimezone(dt.UTC)
     folder = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="privacy-kit-demo-"))
@@ -160,7 +172,49 @@ def run_demo(
     audit_path.unlink(missing_ok=True)
     export_path = folder / "invitee-export.zip"
     export_path.unlink(missing_ok=True)
-    display = _Display(stream if stream is not None else sys.stdout, fancy=fancy)
+    with contextlib.ExitStack() as stack:
+        shown = None
+        if progress is not None:
+            shown = stack.enter_context(
+                Progress(progress, total=6, label="privacy-kit demo", fancy=fancy)
+            )
+        display = _Display(
+            stream if stream is not None else sys.stdout, fancy=fancy, progress=shown
+        )
+        return _run(
+            display,
+            now=now,
+            folder=folder,
+            database=database,
+            audit_path=audit_path,
+            export_path=export_path,
+            customers=customers,
+            bookings_per_customer=bookings_per_customer,
+            seed=seed,
+        )
+
+
+def _run(
+    display: _Display,
+    *,
+    now: dt.datetime,
+    folder: Path,
+    database: Path,
+    audit_path: Path,
+    export_path: Path,
+    customers: int,
+    bookings_per_customer: int,
+    seed: int,
+) -> DemoResult:
+    """The demo's steps (see :func:`run_demo`)."""
+    from ..adapters import SQLiteAdapter  # noqa: PLC0415
+    from ..audit._log import AuditLog  # noqa: PLC0415
+    from ..engine._engine import Engine, Subject  # noqa: PLC0415
+    from ..model._check import check  # noqa: PLC0415 - the demo is a CLI command: import on use
+    from ..model._loading import example_path, load_datamap, load_policy  # noqa: PLC0415
+    from ..retention._settings import RetentionSettings  # noqa: PLC0415
+    from ._sample import generate  # noqa: PLC0415
+
     steps: list[DemoStep] = []
     total = 6
     ok = True

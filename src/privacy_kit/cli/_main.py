@@ -1,9 +1,10 @@
 """The ``privacy-kit`` command line.
 
 Exit codes: 0 when all is well, 1 when a check found an error (or the demo's steps did not all
-succeed), 2 when an input cannot be read or parsed or privacy_kit refuses an operation (a
-malformed file lists each of its problems on its own line on stderr; any other
-:class:`~privacy_kit.PrivacyKitError` is one line), 141 when the reader of the output went away (``privacy-kit validate | head -1``: 128 + SIGPIPE, as a command killed by the
+succeed), 2 for a usage error (argparse's) or when privacy_kit refuses an operation (any
+:class:`~privacy_kit.PrivacyKitError` but a malformed file: one line), 3 when a file cannot be
+read, parsed or written (a malformed file lists each of its problems on its own line on
+stderr), 141 when the reader of the output went away (``privacy-kit validate | head -1``: 128 + SIGPIPE, as a command killed by the
 signal would report). The message is printed, never a traceback.
 
 Example:
@@ -17,16 +18,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import io
 import os
 import stat
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, NoReturn, TextIO
 
 import orjson
 
 from .._errors import PolicyError, PrivacyKitError
+from ._output import EXIT_INPUT, dumps, terminal_width
 
 __all__ = ["main"]
 
@@ -37,12 +40,18 @@ def _print(out: TextIO, text: str = "") -> None:
     out.write(text + "\n")
 
 
-def _summary(policy_path: Path, datamap_path: Path | None, out: TextIO) -> int:
+def _summary(
+    policy_path: Path, datamap_path: Path | None, out: TextIO, *, as_json: bool = False
+) -> int:
     from ..model._check import check  # noqa: PLC0415 - keep `privacy-kit --help` fast
     from ..model._loading import load_datamap, load_policy  # noqa: PLC0415
 
     policy = load_policy(policy_path)
     datamap = load_datamap(datamap_path, policy=policy) if datamap_path else None
+    if as_json:
+        report = check(policy, datamap)
+        _print(out, dumps(_summary_document(policy, datamap, report, policy_path, datamap_path)))
+        return 0 if report.ok else 1
     tax = policy.vocabulary
     _print(
         out,
@@ -132,16 +141,50 @@ def _summary(policy_path: Path, datamap_path: Path | None, out: TextIO) -> int:
     return 0 if report.ok else 1
 
 
+def _summary_document(
+    policy: Any, datamap: Any, report: Any, policy_path: Path, datamap_path: Path | None
+) -> dict[str, Any]:
+    """``validate --json``: what the policy promises, in counts, and every finding."""
+    counts = {
+        s: sum(1 for f in report if f.severity.value == s) for s in ("error", "warning", "info")
+    }
+    return {
+        "policy": {
+            "path": str(policy_path),
+            "title": policy.title.get_text("en"),
+            "version": policy.version,
+            "effective": policy.effective,
+            "controller": policy.controller.name,
+            "jurisdictions": list(policy.jurisdictions),
+            "languages": list(policy.languages),
+            "subjects": [s.kind for s in policy.subjects],
+            "categories": [c.category for c in policy.collection],
+            "purposes": sorted({p for c in policy.collection for p in c.purposes}),
+            "retention_rules": [r.key for r in policy.retention],
+            "rights": [o.right.value for o in policy.rights],
+        },
+        "datamap": None
+        if datamap is None
+        else {
+            "path": str(datamap_path),
+            "record_types": [rt.name for rt in datamap.record_types],
+            "stores": list(datamap.stores),
+        },
+        "check": {"ok": report.ok, "counts": counts, "findings": report.to_records()},
+    }
+
+
 def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     from ..model._loading import example_path  # noqa: PLC0415
 
     if args.policy is None:
         policy_path = example_path("policy.yaml")
         datamap_path = args.datamap or example_path("datamap.yaml")
-        _print(out, f"(no policy given: checking the built-in example in {policy_path.parent})")
+        if not args.json:  # the JSON names the files it checked
+            _print(out, f"(no policy given: checking the built-in example in {policy_path.parent})")
     else:
         policy_path, datamap_path = args.policy, args.datamap
-    return _summary(policy_path, datamap_path, out)
+    return _summary(policy_path, datamap_path, out, as_json=args.json)
 
 
 def _cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
@@ -221,20 +264,23 @@ def _cmd_render(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_ropa(args: argparse.Namespace, out: TextIO) -> int:
-    import io  # noqa: PLC0415
-
     from ..model._loading import load_policy  # noqa: PLC0415
     from ..notices._ropa import records_of_processing  # noqa: PLC0415
 
+    if args.json and args.format not in (None, "json"):
+        raise _UsageError(f"--json and --format {args.format} ask for different outputs")
+    fmt = "json" if args.json else args.format or "table"
     records = records_of_processing(load_policy(_policy_arg(args)), lang=args.lang)
-    if args.format == "json":
+    if fmt == "json":
         text = records.to_json()
     elif args.format == "csv":
         buf = io.StringIO()
         records.to_csv(buf)
         text = buf.getvalue()
-    else:
-        text = str(records)
+    else:  # fitted to the terminal it is shown on; unwrapped into a file or a pipe
+        target = out if args.output is None else None
+        width = terminal_width(target) if target is not None else None
+        text = records.to_text(width=width)
     _write(args, out, text)
     return 0
 
@@ -259,16 +305,54 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
         as_of=args.as_of,
         customers=args.customers,
         seed=args.seed,
-        stream=out,
+        stream=io.StringIO() if args.json else out,  # --json: the step lines are in the JSON
         fancy=fancy,
+        progress=sys.stderr,
     )
+    if args.json:
+        document = {
+            "ok": result.ok,
+            "as_of": args.as_of.isoformat(),
+            "folder": result.folder,
+            "database": result.database,
+            "export": result.export,
+            "audit_log": result.audit_log,
+            "steps": [
+                {"title": s.title, "seconds": round(s.seconds, 3), "lines": list(s.lines)}
+                for s in result.steps
+            ],
+        }
+        _print(out, dumps(document))
     return 0 if result.ok else 1
 
 
+class _UsageError(Exception):
+    """Arguments that cannot go together: reported as argparse reports its own (exit 2)."""
+
+
+def _json_flag(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--json", action="store_true", help=f"print {what} as one JSON document")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, exiting with :data:`EXIT_USAGE` (64) on a usage error instead of 2 (bad input)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="privacy-kit", description="Turn a privacy policy into executable compliance logic."
+    from .._version import __version__  # noqa: PLC0415
+
+    parser = _Parser(
+        prog="privacy-kit",
+        description="Turn a privacy policy into executable compliance logic.",
+        epilog="exit codes: 0 ok, 1 error findings, 2 bad input (a file cannot be read, parsed "
+        "or written, or the operation is refused), 64 usage error, 141 output closed "
+        "(see docs/cli.md)",
     )
+    parser.add_argument("--version", action="version", version=f"privacy-kit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("validate", help="load a policy (and data map), summarise it and check it")
@@ -276,6 +360,7 @@ def _parser() -> argparse.ArgumentParser:
         "policy", nargs="?", type=Path, help="policy file (default: the built-in example)"
     )
     p.add_argument("--datamap", type=Path, help="data map file to check against the policy")
+    _json_flag(p, "the summary and the findings")
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("schema", help="print the JSON Schema of a policy or data map")
@@ -291,7 +376,12 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ropa", help="records of processing activities (GDPR Art. 30(1))")
     p.add_argument("policy", nargs="?", help="policy file (default: the built-in example)")
-    p.add_argument("--format", choices=["csv", "json", "table"], default="table")
+    p.add_argument(
+        "--format",
+        choices=["csv", "json", "table"],
+        help="table (default; fitted to the terminal's width), csv or json",
+    )
+    p.add_argument("--json", action="store_true", help="the same as --format json")
     p.add_argument("--lang", default="en", help="language of names (default: en)")
     p.add_argument("-o", "--output", help="write to this file instead of standard output")
     p.set_defaults(func=_cmd_ropa)
@@ -309,47 +399,56 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--customers", type=int, default=60, help="sample customers (default: 60)")
     p.add_argument("--seed", type=int, default=7, help="sample data seed (default: 7)")
     p.add_argument("--plain", action="store_true", help="plain lines instead of a progress display")
+    _json_flag(p, "what each step did and where the files are")
     p.set_defaults(func=_cmd_demo)
     return parser
 
 
 _EXIT_BROKEN_PIPE = 141
 """The exit code when standard output is closed early (128 + SIGPIPE)."""
+EXIT_USAGE = 64
+"""Arguments the parser rejects, or that cannot go together (``EX_USAGE`` of sysexits.h)."""
+EXIT_REFUSED = EXIT_INPUT
+"""privacy_kit refused the operation as asked (one line on stderr): bad input too."""
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the command line; returns the exit code.
 
-    0 ok, 1 an error finding, 2 unreadable input or a refused operation (one line on stderr),
-    141 when the output's reader went away (a closed pipe).
+    0 ok, 1 an error finding, 2 bad input (a file that cannot be read, parsed or written, or a
+    refused operation; one line on stderr), 64 a usage error, 141 when the output's reader went
+    away (a closed pipe).
     """
     stream = out or sys.stdout
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     func: Command = args.func
     try:
         code = func(args, stream)
         stream.flush()
+    except _UsageError as exc:
+        parser.exit(EXIT_USAGE, f"{parser.prog} {args.command}: error: {exc}\n")
     except BrokenPipeError:
         _silence(stream)
         return _EXIT_BROKEN_PIPE
     except (PolicyError, _OutputError) as exc:
         # a policy error is the one multi-line report: each problem of the file on its own line
         sys.stderr.write(f"privacy-kit: {exc}\n")
-        return 2
+        return EXIT_INPUT
     except UnicodeEncodeError as exc:  # the terminal's encoding cannot show the text
         encoding = getattr(stream, "encoding", None) or exc.encoding
         sys.stderr.write(
             f"privacy-kit: the output cannot be written as {encoding}: {exc.reason} "
             f"(write it to a file with -o, or set PYTHONIOENCODING=utf-8)\n"
         )
-        return 2
+        return EXIT_INPUT
     except PrivacyKitError as exc:
         sys.stderr.write(f"privacy-kit: {_one_line(exc)}\n")
-        return 2
+        return EXIT_REFUSED
     except OSError as exc:  # e.g. -o names a folder that does not exist
         where = f"{exc.filename}: " if exc.filename else ""
         sys.stderr.write(f"privacy-kit: {where}{exc.strerror or exc}\n")
-        return 2
+        return EXIT_INPUT
     except KeyboardInterrupt:  # pragma: no cover
         return 130
     return code

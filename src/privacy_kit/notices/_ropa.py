@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import os
+import textwrap
 from collections.abc import Iterator
 from typing import Any, TextIO
 
@@ -205,7 +206,25 @@ class ProcessingRecords:
         ]
 
     def __str__(self) -> str:
-        head = "\n".join(f"{k}: {v}" for k, v in self._header())
+        return self.to_text()
+
+    def to_text(self, *, width: int | None = None) -> str:
+        """The record as plain text: the controller's details, then a table of the activities.
+
+        Args:
+            width: the widest a line may be (e.g. the terminal's columns): the table's columns
+                narrow and their cells wrap to fit, and the other lines wrap. ``None``: columns
+                of up to 28 characters, lines unwrapped.
+
+        Raises:
+            ValueError: ``width`` is too narrow for a table of seven columns (below 50).
+
+        Example:
+            >>> import privacy_kit as pk
+            >>> records = pk.records_of_processing(pk.load_policy(pk.example_path()))
+            >>> max(len(line) for line in records.to_text(width=100).splitlines()) <= 100
+            True
+        """
         columns = [
             "Purpose",
             "Legal basis",
@@ -228,10 +247,24 @@ class ProcessingRecords:
             for a in self.activities
         ]
         security = "; ".join(self.activities[0].security_measures) if self.activities else ""
-        return (
-            f"Records of processing activities (GDPR Art. 30(1))\n{head}\n"
-            f"{text_table(columns, rows, max_width=28)}\nSecurity measures: {security}"
-        )
+        lines = [
+            "Records of processing activities (GDPR Art. 30(1))",
+            *(f"{k}: {v}" for k, v in self._header()),
+        ]
+        if width is None:
+            table = text_table(columns, rows, max_width=28)
+        else:
+            smallest = 4 * len(columns) + 3 * len(columns) + 1
+            if width < smallest:
+                raise ValueError(f"width must be at least {smallest}, got {width}")
+            # the widest cells that fit: each step narrows every long column by one character
+            for cell_width in range(40, 3, -1):
+                table = text_table(columns, rows, max_width=cell_width)
+                if len(table.partition("\n")[0]) <= width:
+                    break
+            lines = [wrapped for line in lines for wrapped in _wrap(line, width)]
+        tail = f"Security measures: {security}"
+        return "\n".join([*lines, table, *(_wrap(tail, width) if width else [tail])])
 
     def __repr__(self) -> str:
         return (
@@ -426,3 +459,8 @@ def _automated_line(policy: Policy, lang: str) -> str | None:
     if decisions.logic is not None:
         line += f" (logic involved: {decisions.logic.get_text(lang)})"
     return line
+
+
+def _wrap(line: str, width: int) -> list[str]:
+    """``line`` wrapped at ``width``, continuation lines indented by two spaces."""
+    return textwrap.wrap(line, width, subsequent_indent="  ", break_on_hyphens=False) or [""]

@@ -18,6 +18,11 @@ fresh store holding exactly the given record types and records::
                 return MyAdapter(store)
             return factory
 
+Or, with the pytest plugin (installed with privacy_kit, see :mod:`privacy_kit.testing.pytest_plugin`),
+define a ``privacy_adapter_factory`` fixture in ``conftest.py`` (parametrise it to test several
+adapters) and subclass without overriding anything. The plugin also provides ``privacy_policy``,
+``privacy_datamap``, ``privacy_engine`` and ``privacy_now`` fixtures and rewrites the kit's asserts.
+
 Capability flags live on the class (``verify_reports_columns = False`` for a schemaless store,
 ``microsecond_timestamps = False`` for a store that keeps milliseconds). The suite's own data map
 and records are :func:`conformance_datamap` and :func:`conformance_records`. This module needs
@@ -31,22 +36,31 @@ Example:
 
 from __future__ import annotations
 
-from ._fixtures import SELECTION_CASES, SelectionCase, conformance_datamap, conformance_records
-from ._suite import (
-    RELATED_CASES,
-    AdapterConformance,
-    AdapterFactory,
-    CountConformance,
-    DeleteConformance,
-    ErrorConformance,
-    ReadConformance,
-    RelatedConformance,
-    SelectionConformance,
-    UpdateByKeyConformance,
-    UpdateConformance,
-    VerifyConformance,
-    populate,
-)
+from typing import TYPE_CHECKING
+
+from .._lazy import attach
+
+# name -> the module that defines it. Lazy, so the pytest plugin can register the kit's modules
+# for assert rewriting before they are imported.
+_NAMES: dict[str, str] = {
+    "SELECTION_CASES": "._fixtures",
+    "SelectionCase": "._fixtures",
+    "conformance_datamap": "._fixtures",
+    "conformance_records": "._fixtures",
+    "RELATED_CASES": "._suite",
+    "AdapterConformance": "._suite",
+    "AdapterFactory": "._suite",
+    "CountConformance": "._suite",
+    "DeleteConformance": "._suite",
+    "ErrorConformance": "._suite",
+    "ReadConformance": "._suite",
+    "RelatedConformance": "._suite",
+    "SelectionConformance": "._suite",
+    "UpdateByKeyConformance": "._suite",
+    "UpdateConformance": "._suite",
+    "VerifyConformance": "._suite",
+    "populate": "._suite",
+}
 
 __all__ = [
     "RELATED_CASES",
@@ -67,3 +81,23 @@ __all__ = [
     "conformance_records",
     "populate",
 ]
+
+__getattr__, __dir__ = attach(__name__, _NAMES, __all__)
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from ._fixtures import SELECTION_CASES, SelectionCase, conformance_datamap, conformance_records
+    from ._suite import (
+        RELATED_CASES,
+        AdapterConformance,
+        AdapterFactory,
+        CountConformance,
+        DeleteConformance,
+        ErrorConformance,
+        ReadConformance,
+        RelatedConformance,
+        SelectionConformance,
+        UpdateByKeyConformance,
+        UpdateConformance,
+        VerifyConformance,
+        populate,
+    )

@@ -53,13 +53,13 @@ class _Harness:
     """``verify`` can see columns (a schemaless store sets this to ``False``)."""
 
     @pytest.fixture
-    def adapter_factory(self) -> AdapterFactory:
-        """Override: return ``factory(datamap, records) -> adapter`` (see :data:`AdapterFactory`)."""
-        raise NotImplementedError(
-            f"{type(self).__name__} must override the 'adapter_factory' fixture: return a "
-            "callable factory(datamap, records) -> adapter that builds a fresh store holding "
-            "exactly those record types and records (see docs/adapters.md)"
-        )
+    def adapter_factory(self, privacy_adapter_factory: AdapterFactory) -> AdapterFactory:
+        """Override: return ``factory(datamap, records) -> adapter`` (see :data:`AdapterFactory`).
+
+        By default, the ``privacy_adapter_factory`` fixture (the pytest plugin's, which raises
+        until a host's ``conftest.py`` defines its own, possibly parametrised).
+        """
+        return privacy_adapter_factory
 
     @pytest.fixture
     def pk_datamap(self) -> DataMap:
