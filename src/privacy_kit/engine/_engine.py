@@ -292,6 +292,8 @@ class Engine(Choices):
                 dry_run=dry_run,
                 policy=self.policy,
                 commitments=self.commitments,
+                holds=self.holds,
+                resolver=self._resolver,
             )
         if isinstance(plan, RetentionPlan):
             if journal is not None:

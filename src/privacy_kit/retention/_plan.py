@@ -202,6 +202,9 @@ def plan_retention(
         orphans=find_orphans(policy, stores, settings=settings, covered=covered, batch_size=size),
         commitments=commitments,
         kept_indefinitely=tuple(kept_forever),
+        hold_ids=tuple(sorted({h for e in entries for h in e.hold_ids})),
+        holds=registry,
+        resolver=resolver,
     )
 
 

@@ -8,18 +8,21 @@ cutoff and counts; :mod:`privacy_kit.retention._plan` builds them and
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .._types import Duration
 from ..adapters import Selection
 from ._commitments import Commitment, CommitmentRegistry
-from ._holds import describe_selection
+from ._holds import HoldRegistry, describe_selection
 from ._indefinite import IndefiniteKeep
 from ._journal import RetentionJournal
 from ._orphans import Orphans
 from ._rules import Action, TriggerSource
+
+if TYPE_CHECKING:
+    from .._scope import Resolver
 
 __all__ = ["RetentionEntry", "RetentionPlan"]
 
@@ -157,6 +160,10 @@ class RetentionPlan:
         commitments: the registry the commitment entries come from (marked fulfilled on apply).
         kept_indefinitely: what no sweep ever expires (``duration: forever`` on a rule or an
             exception), per rule and record type, with the policy's reason.
+        hold_ids: the holds the plan excluded (in force at ``now`` when it was made).
+        holds: the hold registry, read again before each unit when the plan is applied, so a
+            hold placed after planning keeps its records too (``None``: no registry).
+        resolver: turns a newly held subject into its scope when applying.
     """
 
     now: dt.datetime
@@ -169,6 +176,9 @@ class RetentionPlan:
     orphans: tuple[Orphans, ...] = ()
     commitments: CommitmentRegistry | None = attrs.field(default=None, repr=False, eq=False)
     kept_indefinitely: tuple[IndefiniteKeep, ...] = ()
+    hold_ids: tuple[str, ...] = ()
+    holds: HoldRegistry | None = attrs.field(default=None, repr=False, eq=False)
+    resolver: Resolver | None = attrs.field(default=None, repr=False, eq=False)
 
     @property
     def total_orphans(self) -> int:

@@ -52,6 +52,7 @@ from ..adapters._base import WRITE_BATCH
 from ..model._policy_retention import ExceptionKind
 from ..retention._anonymize import FieldAnonymization
 from ..retention._commitments import Commitment
+from ..retention._holds_recheck import NewlyHeld
 
 __all__ = [
     "ErasureAction",
@@ -330,6 +331,8 @@ class ErasureReport:
             commitment registry; for a dry run, what would be recorded).
         notes: what the reader should know (records that would have been orphaned, a
             registry missing).
+        newly_held: per step, the records a hold placed after the plan kept untouched (the
+            holds are read again before each step).
     """
 
     plan_id: str
@@ -354,6 +357,7 @@ class ErasureReport:
 
     commitments: tuple[Commitment, ...] = attrs.field(default=(), eq=False)
     notes: tuple[str, ...] = ()
+    newly_held: tuple[NewlyHeld, ...] = ()
 
     def to_records(self) -> list[dict[str, Any]]:
         """Deleted, anonymised and kept counts as flat, JSON-ready records."""
@@ -378,6 +382,7 @@ class ErasureReport:
             if k.count
         ]
         lines += [f"  scheduled   {c.record_type:<20} {_scheduled(c)}" for c in self.commitments]
+        lines += [f"  newly held: {n.describe()}" for n in self.newly_held]
         lines += [f"  note: {n}" for n in self.notes]
         if self.recipients:
             lines.append("  tell: " + ", ".join(self.recipients))
