@@ -160,3 +160,70 @@ def test_recheck_reads_the_shared_registry_each_time() -> None:
     assert [h.id for h, _ in check.new_holds(rt)] == ["h1"]
     assert check.new_holds(rt, planned={"h1"}) == []
     assert check.new_holds(DATAMAP.record_type("users")) == []
+
+
+# -- plan identity ----------------------------------------------------------------------------------
+def test_two_retention_plans_of_the_same_work_and_instant_have_their_own_journals() -> None:
+    first, second, adapter = two_engines()
+    plan_a = first.plan_retention(now=NOW)
+    plan_b = second.plan_retention(now=NOW)
+    assert plan_a.id != plan_b.id
+    first.apply(plan_a)
+    assert keys(adapter, "payment_methods") == set()
+    # A record expired meanwhile: the second process's plan is not skipped as done.
+    adapter.insert(DATAMAP.record_type("payment_methods"), [{"id": 29, "user_id": 1}])
+    report = second.apply(plan_b)
+    assert report.skipped_units == 0
+    assert keys(adapter, "payment_methods") == set()
+    # The same plan object applied again resumes (every unit done).
+    again = first.apply(plan_a)
+    assert again.skipped_units > 0
+
+
+def test_a_retention_plan_names_the_holds_it_excluded_and_they_shape_its_id() -> None:
+    engine, _other, _adapter = two_engines()
+    engine.place_hold(
+        reason="Case 2", placed_by="legal", now=NOW, record_type="sessions", hold_id="h_ids"
+    )
+    plan = engine.plan_retention(now=NOW)
+    assert plan.hold_ids == ("h_ids",)
+    assert plan.id.startswith("ret_")
+
+
+def test_two_erasure_plans_of_the_same_subject_and_instant_do_not_share_a_journal() -> None:
+    first, second, adapter = two_engines()
+    subject = pk.Subject.of("customer", user_id=1)
+    plan_a = first.plan_erasure(subject, now=NOW)
+    plan_b = second.plan_erasure(subject, now=NOW)
+    assert plan_a.plan_id != plan_b.plan_id
+    assert plan_a == plan_b  # the same work: equal as plans, two identities
+    first.apply(plan_a)
+    adapter.insert(DATAMAP.record_type("sessions"), [{"id": 19, "user_id": 1}])
+    report = second.apply(plan_b)
+    assert report.resumed_steps == ()
+    assert 19 not in keys(adapter, "sessions")
+    assert report.deleted["sessions"] == 1
+
+
+def test_an_erasure_plan_copied_keeps_its_id_and_resumes() -> None:
+    import pickle
+
+    engine, _other, _adapter = two_engines()
+    plan = engine.plan_erasure(pk.Subject.of("customer", user_id=2), now=NOW)
+    copy = pickle.loads(pickle.dumps(plan))
+    assert copy.plan_id == plan.plan_id
+    engine.apply(plan)
+    assert engine.apply(copy).resumed_steps == tuple(s.id for s in plan.steps)
+
+
+def test_an_erasure_plan_records_the_holds_it_honours() -> None:
+    engine, _other, _adapter = two_engines()
+    engine.place_hold(
+        reason="Case 4",
+        placed_by="legal",
+        now=NOW,
+        subject=pk.Subject.of("customer", user_id=2),
+        hold_id="h_er",
+    )
+    plan = engine.plan_erasure(pk.Subject.of("customer", user_id=2), now=NOW)
+    assert plan.hold_ids == ("h_er",)

@@ -39,7 +39,7 @@ from ..model._policy_retention import RetentionRule
 from ..retention._apply import apply_retention
 from ..retention._commitments import CommitmentRegistry
 from ..retention._fate import RecordFate, record_fate
-from ..retention._holds import HoldRegistry, LegalHold
+from ..retention._holds import HoldRegistry, LegalHold, combine_holds
 from ..retention._journal import RetentionJournal
 from ..retention._plan import RetentionPlan, plan_retention
 from ..retention._settings import RetentionSettings
@@ -252,15 +252,19 @@ class Engine(Choices):
 
     def _held(
         self, record_types: Iterable[RecordType], now: datetime.datetime
-    ) -> dict[str, Selection]:
-        """The held records of each record type at ``now`` (record types with no hold left out)."""
+    ) -> tuple[dict[str, Selection], tuple[str, ...]]:
+        """The held records of each record type at ``now`` (record types with no hold left out),
+        and the ids of the holds covering them."""
         found: dict[str, Selection] = {}
+        ids: set[str] = set()
         for rt in record_types:
             if rt.name not in found:
-                held = self.holds.held_selection(self._resolver, rt, now)
+                on = self.holds.holds_on(self._resolver, rt, now)
+                held = combine_holds(on)
                 if held is not None:
                     found[rt.name] = held
-        return found
+                    ids.update(h.id for h, _sel in on)
+        return found, tuple(sorted(ids))
 
     def apply(
         self,
@@ -355,12 +359,16 @@ class Engine(Choices):
         now: datetime.datetime,
         waive: Iterable[str] = (),
         batch_size: int = WRITE_BATCH,
+        resume: str | None = None,
     ) -> ErasurePlan:
         """Plan the erasure of ``subject``: what is deleted, anonymised and kept, and why.
 
         See :func:`privacy_kit.rights._erasure.plan_erasure`; run the plan with :meth:`apply`.
         ``plan.commitments`` and ``plan.notes`` say what applying it schedules for the retention
         sweep (what is kept until a date, and records that would lose their account row).
+        Each plan has an id of its own; ``resume=`` an earlier plan's ``plan_id`` (lost in a
+        crash) makes the new plan that one again, so applying it resumes that plan's journal
+        (refused with a ``PlanError`` when the work or the holds differ).
 
         Example:
             >>> import datetime as dt, privacy_kit as pk
@@ -376,14 +384,17 @@ class Engine(Choices):
         """
         require_aware(now)
         scope = self.scope(subject)
+        held, hold_ids = self._held((e.record_type for e in scope), now)
         plan = plan_erasure(
             scope,
             policy=self.policy,
-            held=self._held((e.record_type for e in scope), now),
+            held=held,
+            hold_ids=hold_ids,
             audit=self.audit,
             now=now,
             waive=waive,
             batch_size=batch_size,
+            resume=resume,
         )
         return foresee_commitments(plan, self.stores, policy=self.policy)
 
@@ -502,6 +513,7 @@ class Engine(Choices):
         settings: RetentionSettings | None = None,
         batch_size: int | None = None,
         journal: RetentionJournal | str | os.PathLike[str] | None = None,
+        resume: str | None = None,
     ) -> RetentionPlan:
         """Plan the retention sweep due at ``now``: per rule, record type and group, what and how many.
 
@@ -513,6 +525,10 @@ class Engine(Choices):
             journal: where applying records finished units (a :class:`~privacy_kit.RetentionJournal`
                 or a file path), so an interrupted run resumes; the engine's state store if it
                 has one, else in memory.
+            resume: the id of an earlier plan whose object a crash lost: the new plan takes it
+                (and so resumes its journal) when it does the same work under the same holds;
+                otherwise a ``PlanError``. Without it each plan has an id of its own, so two
+                processes planning the same sweep never share a journal.
 
         Returns:
             A :class:`~privacy_kit.RetentionPlan`; run it with :meth:`apply`.
@@ -548,6 +564,7 @@ class Engine(Choices):
             batch_size=batch_size,
             journal=journal,
             commitments=self.commitments,
+            resume=resume,
         )
 
     def fate(

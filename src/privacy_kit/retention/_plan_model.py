@@ -154,7 +154,10 @@ class RetentionPlan:
         notes: anything the reader should know (orphan risks, ...).
         batch_size: records per statement batch and accounts per ``IN`` list.
         journal: the finished units, so a re-run after a failure resumes.
-        id: a hash of what the plan does (not of its counts), naming it in the journal.
+        id: the plan's identity, naming it in the journal: a hash of what the plan does (not of
+            its counts), the holds it excluded and a random nonce, so two plans made for the
+            same work and instant (by two processes) never share a journal. Applying the same
+            plan object (or a copy of it) again resumes.
         orphans: per record type, records no sweep can ever time: they read their trigger time
             from an account that no longer exists, or link to none (shown first in the summary).
         commitments: the registry the commitment entries come from (marked fulfilled on apply).
