@@ -73,7 +73,8 @@ def test_a_named_rule_of_another_product_is_an_error_and_governs_nothing() -> No
     codes = {f.code: f for f in pk.check(policy, datamap)}
     finding = codes["retention-rule-other-product"]
     assert finding.location == "datamap:record_types[0].retention"
-    assert "'drive'" in finding.message and "mail only" in finding.message
+    assert "'drive'" in finding.message
+    assert "mail only" in finding.message
 
 
 def test_a_product_without_a_rule_is_reported() -> None:
@@ -82,7 +83,9 @@ def test_a_product_without_a_rule_is_reported() -> None:
     [finding] = [f for f in report if f.code == "product-without-retention"]
     assert finding.severity is pk.Severity.ERROR
     assert "product 'drive'" in finding.message
-    assert not [f for f in pk.check(policy, _datamap(product="mail")) if f.code.startswith("product-")]
+    assert not [
+        f for f in pk.check(policy, _datamap(product="mail")) if f.code.startswith("product-")
+    ]
 
 
 def test_conditional_entries_of_another_products_rule_govern_nothing() -> None:

@@ -127,9 +127,9 @@ def rule_for_record_type(policy: Policy, rt: RecordType) -> RetentionRule | None
     votes: dict[str, int] = {}
     for f in rt.fields:
         for cat in f.categories:
-            rule = rule_for_category(policy, cat, rt.product)
-            if rule is not None:
-                votes[rule.key] = votes.get(rule.key, 0) + 1
+            found = rule_for_category(policy, cat, rt.product)
+            if found is not None:
+                votes[found.key] = votes.get(found.key, 0) + 1
     if not votes:
         return None
     best = max(votes, key=lambda k: (votes[k], -[r.key for r in policy.retention].index(k)))
