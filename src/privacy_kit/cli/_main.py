@@ -99,7 +99,8 @@ def _summary(policy_path: Path, datamap_path: Path | None, out: TextIO) -> int:
     breach, children = policy.breach, policy.children
     _print(
         out,
-        f"Breach: {', '.join(breach.notify)} told within {breach.notify_within.describe()}"
+        f"Breach: {', '.join(breach.notify) or 'those affected'} told within "
+        f"{breach.notify_within.describe()}"
         if breach is not None
         else "Breach: no promise of the policy's own (only the law's duties)",
     )
