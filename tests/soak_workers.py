@@ -133,18 +133,6 @@ def wall() -> dt.datetime:
     return dt.datetime.now(UTC)
 
 
-def plan_time(n: int) -> dt.datetime:
-    """Now, with the last digit of the microseconds the worker's number.
-
-    Plans are named by what they do and their ``now`` (the name keys their journal in the shared
-    store), so two processes planning the same work at the same microsecond would share one
-    journal and the later would skip what the other did; distinct instants keep each worker's
-    plans its own.
-    """
-    now = wall()
-    return now.replace(microsecond=now.microsecond // 10 * 10 + n % 10)
-
-
 class Truth:
     """The ground-truth table: what this process did, timed by the database's clock."""
 
@@ -272,7 +260,7 @@ def _step(
             },
         )
     elif kind == "erasure":
-        plan = engine.plan_erasure(customer(user), now=plan_time(n))
+        plan = engine.plan_erasure(customer(user), now=wall())
         done = engine.apply(plan)
         truth.record(
             kind,
@@ -281,7 +269,7 @@ def _step(
             {"plan": plan.plan_id, "deleted": done.deleted, "anonymised": done.anonymised},
         )
     else:
-        sweep = engine.plan_retention(now=plan_time(n), batch_size=rng.choice((5, 20, 100)))
+        sweep = engine.plan_retention(now=wall(), batch_size=rng.choice((5, 20, 100)))
         done = engine.apply(sweep)
         truth.record(kind, None, started, {"plan": sweep.id, "total": done.total})
 

@@ -318,8 +318,12 @@ def test_plan_views_and_bad_input() -> None:
     assert ("users", "anonymised") in outcomes
     assert ("users", "kept") in outcomes
     assert ("payment_methods", "deleted") in outcomes
-    assert plan.plan_id == engine.plan_erasure(HANA, now=NOW).plan_id
-    assert plan.plan_id != engine.plan_erasure(HANA, now=NOW + dt.timedelta(days=1)).plan_id
+    # Each plan is its own (two processes planning the same erasure never share a journal); a
+    # plan of the same work can take an earlier plan's id to resume it, a plan of other work not.
+    assert plan.plan_id != engine.plan_erasure(HANA, now=NOW).plan_id
+    assert plan.plan_id == engine.plan_erasure(HANA, now=NOW, resume=plan.plan_id).plan_id
+    with pytest.raises(pk.PlanError, match="other work"):
+        engine.plan_erasure(HANA, now=NOW + dt.timedelta(days=1), resume=plan.plan_id)
     with pytest.raises(ValueError, match="timezone-aware"):
         engine.plan_erasure(HANA, now=dt.datetime(2025, 1, 1))
     with pytest.raises(pk.ConfigurationError, match="batch_size"):

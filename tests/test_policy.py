@@ -30,9 +30,9 @@ def test_minimal_policy_and_defaults() -> None:
     assert policy.recipients == ()
     assert policy.rights == ()
     assert policy.requests.identity is None  # absent: no promise about identity checks
-    assert policy.requests.free_of_charge
+    assert policy.requests.free_of_charge is None  # absent: nothing said about a fee
     assert policy.breach is not None
-    assert policy.breach.notify == ("customer",)
+    assert policy.breach.notify == ()  # absent: those affected, no kind named
     assert not policy.changes.prior_versions_available  # absent: no promise
     assert policy.changes.notify_channels == ()
     assert policy.breach is not None

@@ -267,7 +267,7 @@ def test_a_policy_without_breach_age_or_gpc_makes_none_of_those_promises() -> No
 
 
 def test_a_breach_channel_is_named_only_when_declared() -> None:
-    breach = {"notify_within": "P3D", "description": "We tell you."}
+    breach = {"notify_within": "P3D", "description": "We tell you.", "from_awareness": True}
     md = render_notice(_policy(breach=breach))
     assert "within 3 days of becoming aware of it." in md
     assert "by e-mail" not in md

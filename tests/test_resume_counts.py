@@ -247,7 +247,7 @@ def _sweep(kind: str, fail_after: int | None, tmp_path: Path) -> tuple[Any, Any,
     with pytest.raises(pk.AdapterError, match="injected"):
         engine.apply(plan)
     again = engine.plan_retention(
-        now=SWEEP_NOW, settings=settings_(), batch_size=BATCH, journal=journal
+        now=SWEEP_NOW, settings=settings_(), batch_size=BATCH, journal=journal, resume=plan.id
     )
     assert again.id == plan.id
     report = engine.apply(again)
@@ -287,7 +287,7 @@ def test_a_retention_journal_without_counts_loads_and_the_report_says_at_least(
     )
     path.write_text(f'["{plan.id}", 0, 0]\n')  # an old line: unit finished, no count
     again = engine.plan_retention(
-        now=SWEEP_NOW, settings=settings_(), batch_size=BATCH, journal=path
+        now=SWEEP_NOW, settings=settings_(), batch_size=BATCH, journal=path, resume=plan.id
     )
     report = engine.apply(again)
     assert report.skipped_units == 1

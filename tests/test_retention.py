@@ -562,7 +562,9 @@ def test_resume_after_a_failure_half_way(fail_on: int, tmp_path: Path) -> None:
         engine.apply(plan)
     assert snapshot(mem) != want  # stopped part-way (or before anything)
     # A new plan for the same instant, reading the same journal, resumes: finished units are skipped.
-    again = engine.plan_retention(now=NOW, settings=settings_(), batch_size=1, journal=journal)
+    again = engine.plan_retention(
+        now=NOW, settings=settings_(), batch_size=1, journal=journal, resume=plan.id
+    )
     assert again.id == plan.id
     report = engine.apply(again)
     assert report.skipped_units == fail_on - 1

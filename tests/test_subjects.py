@@ -78,7 +78,7 @@ def test_string_and_integer_ids_are_one_person(adapter_kind: str) -> None:
     by_str = engine.plan_erasure(as_str, now=NOW)
     assert by_str.deleted == by_int.deleted
     assert by_str.deleted["sessions"] >= 1
-    assert by_str.plan_id == by_int.plan_id
+    assert by_str.content_id == by_int.content_id
 
 
 def test_an_address_in_another_case_finds_the_stored_one(adapter_kind: str, tmp_path: Path) -> None:

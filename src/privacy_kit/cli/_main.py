@@ -108,7 +108,8 @@ def _summary(
     breach, children = policy.breach, policy.children
     _print(
         out,
-        f"Breach: {', '.join(breach.notify)} told within {breach.notify_within.describe()}"
+        f"Breach: {', '.join(breach.notify) or 'those affected'} told within "
+        f"{breach.notify_within.describe()}"
         if breach is not None
         else "Breach: no promise of the policy's own (only the law's duties)",
     )

@@ -266,15 +266,11 @@ class Engine(Choices):
 
     def _held(
         self, record_types: Iterable[RecordType], now: datetime.datetime
-    ) -> dict[str, Selection]:
-        """The held records of each record type at ``now`` (record types with no hold left out)."""
-        found: dict[str, Selection] = {}
-        for rt in record_types:
-            if rt.name not in found:
-                held = self.holds.held_selection(self._resolver, rt, now)
-                if held is not None:
-                    found[rt.name] = held
-        return found
+    ) -> tuple[dict[str, Selection], tuple[str, ...]]:
+        """The held records of each record type at ``now``, and the ids of the holds covering them."""
+        from ..retention._holds_recheck import held_selections  # noqa: PLC0415
+
+        return held_selections(self.holds, self._resolver, record_types, now)
 
     def apply(
         self,
@@ -312,6 +308,8 @@ class Engine(Choices):
                 dry_run=dry_run,
                 policy=self.policy,
                 commitments=self.commitments,
+                holds=self.holds,
+                resolver=self._resolver,
             )
         if isinstance(plan, RetentionPlan):
             if journal is not None:
@@ -377,12 +375,16 @@ class Engine(Choices):
         now: datetime.datetime,
         waive: Iterable[str] = (),
         batch_size: int = WRITE_BATCH,
+        resume: str | None = None,
     ) -> ErasurePlan:
         """Plan the erasure of ``subject``: what is deleted, anonymised and kept, and why.
 
         See :func:`privacy_kit.rights._erasure.plan_erasure`; run the plan with :meth:`apply`.
         ``plan.commitments`` and ``plan.notes`` say what applying it schedules for the retention
         sweep (what is kept until a date, and records that would lose their account row).
+        Each plan has an id of its own; ``resume=`` an earlier plan's ``plan_id`` (lost in a
+        crash) makes the new plan that one again, so applying it resumes that plan's journal
+        (refused with a ``PlanError`` when the work or the holds differ).
 
         Example:
             >>> import datetime as dt, privacy_kit as pk
@@ -401,14 +403,17 @@ class Engine(Choices):
 
         require_aware(now)
         scope = self.scope(subject)
+        held, hold_ids = self._held((e.record_type for e in scope), now)
         plan = plan_erasure(
             scope,
             policy=self.policy,
-            held=self._held((e.record_type for e in scope), now),
+            held=held,
+            hold_ids=hold_ids,
             audit=self.audit,
             now=now,
             waive=waive,
             batch_size=batch_size,
+            resume=resume,
         )
         return foresee_commitments(plan, self.stores, policy=self.policy)
 
@@ -529,6 +534,7 @@ class Engine(Choices):
         settings: RetentionSettings | None = None,
         batch_size: int | None = None,
         journal: RetentionJournal | str | os.PathLike[str] | None = None,
+        resume: str | None = None,
     ) -> RetentionPlan:
         """Plan the retention sweep due at ``now``: per rule, record type and group, what and how many.
 
@@ -540,6 +546,10 @@ class Engine(Choices):
             journal: where applying records finished units (a :class:`~privacy_kit.RetentionJournal`
                 or a file path), so an interrupted run resumes; the engine's state store if it
                 has one, else in memory.
+            resume: the id of an earlier plan whose object a crash lost: the new plan takes it
+                (and so resumes its journal) when it does the same work under the same holds;
+                otherwise a ``PlanError``. Without it each plan has an id of its own, so two
+                processes planning the same sweep never share a journal.
 
         Returns:
             A :class:`~privacy_kit.RetentionPlan`; run it with :meth:`apply`.
@@ -578,6 +588,7 @@ class Engine(Choices):
             batch_size=batch_size,
             journal=journal,
             commitments=self.commitments,
+            resume=resume,
         )
 
     def fate(

@@ -273,11 +273,16 @@ def _policy_duties(policy: Policy, incident: Incident, now: dt.datetime | None) 
     promise = policy.breach
     if promise is None:  # no promise of its own: only the law's duties (assess() notes it)
         return []
-    start = incident.aware_at if promise.from_awareness else incident.occurred_at
+    start = incident.aware_at if promise.from_awareness is not False else incident.occurred_at
     deadline = _after(start, promise.notify_within)
-    counted = "becoming aware" if promise.from_awareness else "the incident"
+    counted = {
+        True: "becoming aware",
+        False: "the incident",
+        None: "becoming aware (the policy does not say when the time starts)",
+    }[promise.from_awareness]
     out: list[BreachDuty] = []
-    for kind in promise.notify:
+    # No kinds named: the promise is to those affected, of every kind the policy covers.
+    for kind in promise.notify or tuple(s.kind for s in policy.subjects):
         base = BreachDuty(
             key=f"policy.{kind}",
             regime="policy",

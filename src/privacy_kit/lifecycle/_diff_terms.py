@@ -223,7 +223,13 @@ def _breach_changes(old: Policy, new: Policy) -> Iterator[PolicyChange]:
         if set(getattr(o, attr)) != set(getattr(n, attr))
     )
     if o.from_awareness != n.from_awareness:
-        details.append("counted from awareness" if n.from_awareness else "counted from occurrence")
+        details.append(
+            {
+                True: "counted from awareness",
+                False: "counted from occurrence",
+                None: "no longer says when the time starts",
+            }[n.from_awareness]
+        )
     if details:
         yield PolicyChange(
             ChangeKind.BREACH_PROMISE_CHANGED,
@@ -281,9 +287,11 @@ def _children_changes(old: Policy, new: Policy) -> Iterator[PolicyChange]:
         details.append(f"minimum age is now {n.minimum_age} (was {o.minimum_age})")
     if o.knowingly_collects != n.knowingly_collects:
         details.append(
-            "children's data may now be collected knowingly"
-            if n.knowingly_collects
-            else "children's data is no longer collected knowingly"
+            {
+                True: "children's data may now be collected knowingly",
+                False: "children's data is no longer collected knowingly",
+                None: "no longer says whether children's data is collected knowingly",
+            }[n.knowingly_collects]
         )
     if details:
         yield PolicyChange(

@@ -29,6 +29,8 @@ _NAMES: dict[str, str] = {
     "RuleChoice": "._check_retention",
     "retention_choices": "._check_retention",
     "rule_for_record": "._check_retention",
+    "rule_for_category": "._check_retention",
+    "serves": "._check_retention",
     "Condition": "._conditions",
     "RetentionChoice": "._conditions",
     "AccountLink": "._datamap",
@@ -183,8 +185,10 @@ __all__ = [
     "phrase_languages",
     "read_document",
     "retention_choices",
+    "rule_for_category",
     "rule_for_record",
     "rule_for_record_type",
+    "serves",
     "validation_problems",
 ]
 
@@ -192,7 +196,13 @@ __getattr__, __dir__ = attach(__name__, _NAMES, __all__)
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from ._check import CheckReport, Finding, Severity, check, rule_for_record_type
-    from ._check_retention import RuleChoice, retention_choices, rule_for_record
+    from ._check_retention import (
+        RuleChoice,
+        retention_choices,
+        rule_for_category,
+        rule_for_record,
+        serves,
+    )
     from ._conditions import Condition, RetentionChoice
     from ._datamap import (
         AccountLink,

@@ -18,7 +18,12 @@ from pydantic import BaseModel
 from .._errors import Problem
 from .._types import LocalizedText, closest
 from ._check_promises import promise_findings
-from ._check_retention import conditional_findings, retention_choices, rule_for_record_type
+from ._check_retention import (
+    conditional_findings,
+    product_findings,
+    retention_choices,
+    rule_for_record_type,
+)
 from ._check_retention_blind import anonymizing_rule_findings
 from ._check_storage import storage_findings, store_findings
 from ._datamap import DataMap, RecordType
@@ -337,6 +342,8 @@ def _datamap_findings(policy: Policy, datamap: DataMap) -> Iterator[Finding]:
             for code, severity, at, message in anonymizing_rule_findings(choice.rule, rt, where):
                 yield Finding(code, Severity(severity), at, message)
         for code, severity, location, message in conditional_findings(rt, where):
+            yield Finding(code, Severity(severity), location, message)
+        for code, severity, location, message in product_findings(policy, rt, where):
             yield Finding(code, Severity(severity), location, message)
     for i, c in enumerate(policy.collection):
         if not any(is_within(s, c.category) for s in stored):

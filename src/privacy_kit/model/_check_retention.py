@@ -18,13 +18,22 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ._conditions import Condition
+from ._taxonomy import is_within
 
 if TYPE_CHECKING:
     from ._datamap import RecordType
     from ._policy import Policy
     from ._policy_retention import RetentionRule
 
-__all__ = ["RuleChoice", "retention_choices", "rule_for_record", "rule_for_record_type"]
+__all__ = [
+    "RuleChoice",
+    "product_findings",
+    "retention_choices",
+    "rule_for_category",
+    "rule_for_record",
+    "rule_for_record_type",
+    "serves",
+]
 
 _MAX_STATES = 4096
 
@@ -76,11 +85,11 @@ def retention_choices(policy: Policy, rt: RecordType) -> tuple[RuleChoice, ...]:
             return ()  # an unknown key: reported by check() as unknown-reference
         rule = rule_for_record_type(policy, rt)
         return () if rule is None else (RuleChoice(rule),)
-    keys = {r.key for r in policy.retention}
+    keys = {r.key for r in policy.retention if serves(r, rt)}
     out: list[RuleChoice] = []
     earlier: list[Condition] = []
     for j, entry in enumerate(rt.retention_entries):
-        if entry.rule in keys:
+        if entry.rule in keys:  # a rule of another product governs nothing here (check() says)
             out.append(
                 RuleChoice(
                     policy.rule(entry.rule),
@@ -103,22 +112,99 @@ def rule_for_record_type(policy: Policy, rt: RecordType) -> RetentionRule | None
     A record type whose rules depend on the record's state (a ``retention`` list) has one rule
     only when every entry names the same one, else ``None``: use
     :func:`~privacy_kit.model.retention_choices` or :func:`~privacy_kit.model.rule_for_record`.
+    A record type of a product is governed only by rules for every product or for its own
+    (a rule it names that serves other products only governs nothing: ``check()`` reports it).
     """
     if rt.is_conditional:
         keys = {e.rule for e in rt.retention_entries}
-        return policy.rule(keys.pop()) if len(keys) == 1 else None
+        if len(keys) != 1:
+            return None
+        rule = policy.rule(keys.pop())
+        return rule if serves(rule, rt) else None
     if isinstance(rt.retention, str):
-        return policy.rule(rt.retention)
+        rule = policy.rule(rt.retention)
+        return rule if serves(rule, rt) else None
     votes: dict[str, int] = {}
     for f in rt.fields:
         for cat in f.categories:
-            rule = policy.rule_for(cat)
-            if rule is not None:
-                votes[rule.key] = votes.get(rule.key, 0) + 1
+            found = rule_for_category(policy, cat, rt.product)
+            if found is not None:
+                votes[found.key] = votes.get(found.key, 0) + 1
     if not votes:
         return None
     best = max(votes, key=lambda k: (votes[k], -[r.key for r in policy.retention].index(k)))
     return policy.rule(best)
+
+
+def serves(rule: RetentionRule, rt: RecordType) -> bool:
+    """Whether ``rule`` may govern ``rt``: it names no products, ``rt`` has none, or it names
+    ``rt``'s product.
+
+    Example:
+        >>> import privacy_kit as pk
+        >>> policy = pk.load_policy(pk.example_path())
+        >>> users = pk.load_datamap(pk.example_path("datamap.yaml")).record_type("users")
+        >>> serves(policy.rule("account_data"), users)
+        True
+    """
+    return not rule.products or rt.product is None or rt.product in rule.products
+
+
+def rule_for_category(policy: Policy, category: str, product: str | None) -> RetentionRule | None:
+    """The most specific rule covering ``category`` among those for ``product`` (``None``: any
+    rule), or ``None``."""
+    best: tuple[int, RetentionRule] | None = None
+    for r in policy.retention:
+        if product is not None and r.products and product not in r.products:
+            continue
+        for k in r.categories:
+            if is_within(category, k) and (best is None or k.count(".") > best[0]):
+                best = (k.count("."), r)
+    return best[1] if best else None
+
+
+def product_findings(
+    policy: Policy, rt: RecordType, where: str
+) -> Iterator[tuple[str, str, str, str]]:
+    """``(code, severity, location, message)``: ``retention-rule-other-product`` (``rt`` names a
+    rule that serves other products only) and ``product-without-retention`` (no rule for ``rt``'s
+    product covers its personal data)."""
+    if rt.product is None:
+        return
+    known = {r.key: r for r in policy.retention}
+    named: list[tuple[str, str]] = []
+    if isinstance(rt.retention, str):
+        named.append((rt.retention, f"{where}.retention"))
+    elif rt.is_conditional:
+        named.extend(
+            (e.rule, f"{where}.retention[{j}].rule") for j, e in enumerate(rt.retention_entries)
+        )
+    for key, at in named:
+        rule = known.get(key)
+        if rule is not None and not serves(rule, rt):
+            yield (
+                "retention-rule-other-product",
+                "error",
+                at,
+                (
+                    f"{rt.name!r} belongs to product {rt.product!r} but rule {key!r} is for "
+                    f"{', '.join(rule.products)} only, so it governs none of its records"
+                ),
+            )
+    if (
+        rt.retention is None
+        and any(f.personal for f in rt.fields)
+        and rule_for_record_type(policy, rt) is None
+    ):
+        yield (
+            "product-without-retention",
+            "error",
+            where,
+            (
+                f"{rt.name!r} belongs to product {rt.product!r}, and no retention rule for "
+                f"{rt.product!r} (or for every product) covers its personal data"
+            ),
+        )
 
 
 def rule_for_record(policy: Policy, rt: RecordType, record: Mapping[str, Any]) -> RuleChoice | None:

@@ -187,7 +187,11 @@ class Requests(Model):
         description="The policy's own reply deadline, used when no listed law governs the requester",
     )
     automated_tools: bool = False
-    free_of_charge: bool = True
+    free_of_charge: bool | None = Field(
+        default=None,
+        description="Whether requests are free (false: a reasonable fee may be charged); "
+        "absent: the policy says nothing about a fee",
+    )
     description: LocalizedText | None = None
 
 
@@ -227,9 +231,15 @@ class BreachPromise(Model):
     """The policy's promise about breaches: whom it tells, within how long, about what."""
 
     notify_within: Duration
-    notify: tuple[str, ...] = Field(default=("customer",), description="Subject kinds told")
+    notify: tuple[str, ...] = Field(
+        default=(), description="Subject kinds told; empty: those affected, of any kind"
+    )
     triggers: tuple[Literal["breach", "misconfiguration", "unauthorised_access"], ...] = ("breach",)
-    from_awareness: bool = True
+    from_awareness: bool | None = Field(
+        default=None,
+        description="The time counts from becoming aware (true) or from the incident (false); "
+        "absent: the policy does not say (assessments count from awareness, and say so)",
+    )
     channels: tuple[Literal["email", "in_service", "website", "phone"], ...] = Field(
         default=(), description="How people are told; empty: the notice names no channel"
     )
@@ -240,7 +250,10 @@ class Children(Model):
     """The minimum age and the promise about children's data."""
 
     minimum_age: int = Field(ge=0, le=21)
-    knowingly_collects: bool = False
+    knowingly_collects: bool | None = Field(
+        default=None,
+        description="Whether children's data is knowingly collected; absent: no statement",
+    )
     description: LocalizedText
 
 

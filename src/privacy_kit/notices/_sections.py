@@ -386,7 +386,8 @@ def _requests(ctx: _Ctx) -> Iterator[_Block]:
     notes: list[Inline] = []
     if req.automated_tools:
         notes.append(ctx.t("requests.automated"))
-    notes.append(ctx.t("requests.free" if req.free_of_charge else "requests.fee"))
+    if req.free_of_charge is not None:  # absent: the policy says nothing about a fee
+        notes.append(ctx.t("requests.free" if req.free_of_charge else "requests.fee"))
     notes.extend(reply_promise(ctx))
     yield _Para(_sentences(notes))
     yield from identity(ctx)

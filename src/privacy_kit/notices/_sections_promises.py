@@ -91,10 +91,15 @@ def breach_blocks(ctx: _Ctx) -> Iterator[_Block]:
     if b is None:
         return
     yield _Para(ctx.text(b.description))
-    key = "breach.promise" if b.from_awareness else "breach.promise_from_event"
+    key = "breach.promise"
+    start = {True: "breach.from_awareness", False: "breach.from_event", None: None}[
+        b.from_awareness
+    ]
     args: dict[str, Inline | str] = {
         "triggers": ctx.join([ctx.t(f"breach.{t}") for t in b.triggers], last="list.or_last"),
-        "who": ctx.names_of("subject_kinds", b.notify),
+        # Whom, and from when, only as the policy says: absent, no words of ours.
+        "who": ctx.t("breach.who", who=ctx.names_of("subject_kinds", b.notify)) if b.notify else "",
+        "start": ctx.t(start) if start is not None else "",
         "duration": ctx.duration(b.notify_within),
     }
     if b.channels:
@@ -114,7 +119,11 @@ def children_blocks(ctx: _Ctx) -> Iterator[_Block]:
         _sentences(
             [
                 (*ctx.labelled("label.minimum_age", (_Run(str(c.minimum_age)),)), _Run(".")),
-                ctx.t("children.knowing" if c.knowingly_collects else "children.no_knowing"),
             ]
+            + (  # said only when the policy says it
+                []
+                if c.knowingly_collects is None
+                else [ctx.t("children.knowing" if c.knowingly_collects else "children.no_knowing")]
+            )
         )
     )

@@ -81,6 +81,8 @@ _NAMES: dict[str, str] = {
     "record_fate": "._fate",
     "HoldRegistry": "._holds",
     "IndefiniteKeep": "._indefinite",
+    "HoldRecheck": "._holds_recheck",
+    "NewlyHeld": "._holds_recheck",
     "LegalHold": "._holds",
     "combine_holds": "._holds",
     "definitely": "._holds",
@@ -108,9 +110,11 @@ __all__ = [
     "CommitmentRegistry",
     "FateStage",
     "FieldAnonymization",
+    "HoldRecheck",
     "HoldRegistry",
     "IndefiniteKeep",
     "LegalHold",
+    "NewlyHeld",
     "Orphans",
     "RecordFate",
     "ReportLine",
@@ -166,6 +170,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
         selection_from_data,
         selection_to_data,
     )
+    from ._holds_recheck import HoldRecheck, NewlyHeld
     from ._indefinite import IndefiniteKeep
     from ._journal import RetentionJournal
     from ._orphans import Orphans, find_orphans

@@ -29,6 +29,7 @@ from ..adapters import Adapter, Capability, Selection
 from ..audit._log import AuditLog
 from ..model._datamap import AnonymizationKind, RecordType
 from ._anonymize import FieldAnonymization, anonymize_selection
+from ._holds_recheck import HoldRecheck, NewlyHeld
 from ._indefinite import IndefiniteKeep
 from ._orphans import Orphans
 from ._plan import RetentionEntry, RetentionPlan, units
@@ -60,6 +61,8 @@ class ReportLine:
     """Of ``done``: records changed by an earlier, interrupted run (taken from the journal)."""
     exact: bool = True
     """``False``: what an earlier run changed is partly unknown, so ``done`` is a lower bound."""
+    newly_held: int = 0
+    """Records left alone because a hold placed after the plan covers them (not in ``held``)."""
 
 
 @attrs.frozen
@@ -75,6 +78,8 @@ class RetentionReport:
         fulfilled: the commitments this run carried out (none for a dry run).
         still_pending: the commitments due but kept pending because some records are held.
         kept_indefinitely: what no sweep expires (the plan's, see ``RetentionPlan``).
+        newly_held: per unit, the records a hold placed after the plan kept out (the holds are
+            read again before each unit, so such a hold stops the rest of the run).
     """
 
     now: dt.datetime
@@ -85,6 +90,7 @@ class RetentionReport:
     fulfilled: tuple[str, ...] = ()
     still_pending: tuple[str, ...] = ()
     kept_indefinitely: tuple[IndefiniteKeep, ...] = ()
+    newly_held: tuple[NewlyHeld, ...] = ()
 
     @property
     def exact(self) -> bool:
@@ -116,6 +122,8 @@ class RetentionReport:
         for line in self.lines:
             n = line.planned if self.dry_run else line.done
             held = f", {line.held} held" if line.held else ""
+            if line.newly_held:
+                held += f", {line.newly_held} held by a hold placed after the plan"
             bound = "" if line.exact else "at least "
             earlier = f" ({line.earlier} by an earlier, interrupted run)" if line.earlier else ""
             lines.append(
@@ -123,6 +131,7 @@ class RetentionReport:
                 f"{bound}{n}{held}{earlier}"
             )
         lines.extend(f"  kept indefinitely: {k.describe()}" for k in self.kept_indefinitely)
+        lines.extend(f"  newly held: {n.describe()}" for n in self.newly_held)
         if self.skipped_units:
             lines.append(f"  resumed: {self.skipped_units} unit(s) already done were skipped")
         if not self.exact:
@@ -199,6 +208,12 @@ def apply_retention(
     journal = plan.journal
     fulfilled: list[str] = []
     still_pending: list[str] = []
+    recheck = (
+        HoldRecheck(plan.holds, plan.resolver, at=plan.now)
+        if plan.holds is not None and plan.resolver is not None
+        else None
+    )
+    newly: list[NewlyHeld] = []
     for index, entry in enumerate(plan.entries):
         rt = stores.record_type(entry.record_type)
         adapter = stores.adapter_for(rt)
@@ -206,7 +221,8 @@ def apply_retention(
         earlier = 0
         exact = True
         resumed = False
-        for unit, selection in units(stores, entry, plan.batch_size):
+        entry_newly: list[NewlyHeld] = []
+        for unit, planned in units(stores, entry, plan.batch_size):
             if journal.done(plan.id, index, unit):
                 skipped_units += 1
                 resumed = True
@@ -215,6 +231,7 @@ def apply_retention(
                 done += counted or 0
                 earlier += counted or 0
                 continue
+            selection = _recheck_holds(recheck, adapter, rt, entry, planned, found=entry_newly)
             matching = adapter.count(rt, selection)
             interrupted = journal.started(plan.id, index, unit)
             first = journal.started_count(plan.id, index, unit)
@@ -238,6 +255,8 @@ def apply_retention(
                     earlier += first - matching
             journal.mark(plan.id, index, unit, count=n)
             done += n
+        newly.extend(entry_newly)
+        newly_held = sum(n.count for n in entry_newly)
         lines.append(
             ReportLine(
                 entry.rule,
@@ -250,6 +269,7 @@ def apply_retention(
                 resumed,
                 earlier,
                 exact,
+                newly_held,
             )
         )
         _audit(
@@ -270,12 +290,14 @@ def apply_retention(
                 "earlier_runs": earlier,
                 "held": entry.held,
                 "holds": list(entry.hold_ids),
+                "newly_held": newly_held,
+                "new_holds": sorted({h for n in entry_newly for h in n.holds}),
                 "commitment": None if entry.commitment is None else entry.commitment.id,
                 "recheck": entry.recheck,
             },
         )
         if entry.commitment is not None:
-            if entry.held:
+            if entry.held or newly_held:
                 still_pending.append(entry.commitment.id)
             elif plan.commitments is not None:
                 plan.commitments.fulfil(entry.commitment.id, now=plan.now, by=plan.id)
@@ -289,6 +311,7 @@ def apply_retention(
         fulfilled=tuple(fulfilled),
         still_pending=tuple(still_pending),
         kept_indefinitely=plan.kept_indefinitely,
+        newly_held=tuple(newly),
     )
     _audit(
         audit,
@@ -303,9 +326,29 @@ def apply_retention(
             "commitments_fulfilled": list(fulfilled),
             "commitments_pending": list(still_pending),
             "kept_indefinitely": [k.to_dict() for k in plan.kept_indefinitely],
+            "newly_held": [n.to_dict() for n in newly],
         },
     )
     return report
+
+
+def _recheck_holds(
+    recheck: HoldRecheck | None,
+    adapter: Adapter,
+    rt: RecordType,
+    entry: RetentionEntry,
+    selection: Selection,
+    *,
+    found: list[NewlyHeld],
+) -> Selection:
+    """The unit's selection without the records a hold placed after the plan covers (read now)."""
+    if recheck is None:
+        return selection
+    step = f"{entry.rule}/{entry.record_type} [{entry.group}]"
+    selection, kept = recheck.exclude(adapter, rt, selection, step, planned=entry.hold_ids)
+    if kept is not None:
+        found.append(kept)
+    return selection
 
 
 def _refuse_lost_recheck(plan: RetentionPlan, stores: Stores) -> None:

@@ -13,12 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import secrets
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import orjson
 
+from .._errors import PlanError
 from .._scope import Stores
 from .._types import require_aware
 from ..adapters import And, In, IsNull, Not, Or, Related, Selection
@@ -58,6 +60,7 @@ def plan_retention(
     batch_size: int | None = None,
     journal: RetentionJournal | str | os.PathLike[str] | None = None,
     commitments: CommitmentRegistry | None = None,
+    resume: str | None = None,
 ) -> RetentionPlan:
     """Plan a retention sweep at ``now`` (see :meth:`privacy_kit.Engine.plan_retention`).
 
@@ -72,6 +75,13 @@ def plan_retention(
         journal: where applying records finished units (resumable).
         commitments: the commitments (``None``: none); each one due at ``now`` becomes an entry
             (held records excluded), and pending ones are not counted as orphans.
+        resume: the id of an earlier plan to resume (after a crash lost the plan object): the
+            new plan takes that id, and so that plan's journal, when it does the same work under
+            the same holds; otherwise :class:`~privacy_kit.PlanError`. Without it, every plan
+            has an id of its own.
+
+    Raises:
+        PlanError: ``resume`` names a plan of other work (other entries, instant or holds).
     """
     datamap = stores.datamap
     at = require_aware(now).astimezone(dt.UTC)
@@ -174,10 +184,11 @@ def plan_retention(
     order = store_deletion_order((rt, stores.adapter_for(rt)) for rt in datamap.record_types)
     notes.extend(order.notes)
     entries.sort(key=lambda e: order.rank(e.record_type))
-    ident = hashlib.sha256(
+    content = hashlib.sha256(
         orjson.dumps(
             [
                 at.isoformat(),
+                sorted({h for e in entries for h in e.hold_ids}),
                 [
                     [e.rule, e.record_type, e.action, e.group, e.cutoff.isoformat(), list(e.fields)]
                     + ([e.when] if e.when is not None else [])
@@ -186,6 +197,7 @@ def plan_retention(
             ]
         )
     ).hexdigest()[:16]
+    plan_id = resumed_id("ret_" + content, resume)
     if not isinstance(journal, RetentionJournal):
         journal = RetentionJournal(journal)
     covered = {
@@ -198,10 +210,13 @@ def plan_retention(
         notes=tuple(dict.fromkeys(notes)),
         batch_size=size,
         journal=journal,
-        id="ret_" + ident,
+        id=plan_id,
         orphans=find_orphans(policy, stores, settings=settings, covered=covered, batch_size=size),
         commitments=commitments,
         kept_indefinitely=tuple(kept_forever),
+        hold_ids=tuple(sorted({h for e in entries for h in e.hold_ids})),
+        holds=registry,
+        resolver=resolver,
     )
 
 
@@ -210,6 +225,28 @@ _COMMITMENT_ACTIONS: dict[str, Action] = {
     "clear": "minimize",
     "anonymize": "anonymize",
 }
+
+
+def resumed_id(content: str, resume: str | None) -> str:
+    """A plan's id: ``content`` (what it does) and a random nonce, or the id it resumes.
+
+    Two plans of the same work for the same instant (two processes) get two ids and two
+    journals; ``resume`` (an earlier plan's id) is taken only when its content part matches.
+
+    Example:
+        >>> resumed_id("ret_ab", "ret_ab" + "0" * 8)
+        'ret_ab00000000'
+        >>> len(resumed_id("ret_ab", None)), resumed_id("ret_ab", None) != resumed_id("ret_ab", None)
+        (14, True)
+    """
+    if resume is None:
+        return content + secrets.token_hex(4)
+    if not resume.startswith(content) or len(resume) != len(content) + 8:
+        raise PlanError(
+            f"cannot resume plan {resume!r}: the new plan does other work ({content}...: other "
+            "entries, instant or legal holds); apply a new plan without resume="
+        )
+    return resume
 
 
 def _commitment_entry(

@@ -8,18 +8,21 @@ cutoff and counts; :mod:`privacy_kit.retention._plan` builds them and
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .._types import Duration
 from ..adapters import Selection
 from ._commitments import Commitment, CommitmentRegistry
-from ._holds import describe_selection
+from ._holds import HoldRegistry, describe_selection
 from ._indefinite import IndefiniteKeep
 from ._journal import RetentionJournal
 from ._orphans import Orphans
 from ._rules import Action, TriggerSource
+
+if TYPE_CHECKING:
+    from .._scope import Resolver
 
 __all__ = ["RetentionEntry", "RetentionPlan"]
 
@@ -151,12 +154,19 @@ class RetentionPlan:
         notes: anything the reader should know (orphan risks, ...).
         batch_size: records per statement batch and accounts per ``IN`` list.
         journal: the finished units, so a re-run after a failure resumes.
-        id: a hash of what the plan does (not of its counts), naming it in the journal.
+        id: the plan's identity, naming it in the journal: a hash of what the plan does (not of
+            its counts), the holds it excluded and a random nonce, so two plans made for the
+            same work and instant (by two processes) never share a journal. Applying the same
+            plan object (or a copy of it) again resumes.
         orphans: per record type, records no sweep can ever time: they read their trigger time
             from an account that no longer exists, or link to none (shown first in the summary).
         commitments: the registry the commitment entries come from (marked fulfilled on apply).
         kept_indefinitely: what no sweep ever expires (``duration: forever`` on a rule or an
             exception), per rule and record type, with the policy's reason.
+        hold_ids: the holds the plan excluded (in force at ``now`` when it was made).
+        holds: the hold registry, read again before each unit when the plan is applied, so a
+            hold placed after planning keeps its records too (``None``: no registry).
+        resolver: turns a newly held subject into its scope when applying.
     """
 
     now: dt.datetime
@@ -169,6 +179,9 @@ class RetentionPlan:
     orphans: tuple[Orphans, ...] = ()
     commitments: CommitmentRegistry | None = attrs.field(default=None, repr=False, eq=False)
     kept_indefinitely: tuple[IndefiniteKeep, ...] = ()
+    hold_ids: tuple[str, ...] = ()
+    holds: HoldRegistry | None = attrs.field(default=None, repr=False, eq=False)
+    resolver: Resolver | None = attrs.field(default=None, repr=False, eq=False)
 
     @property
     def total_orphans(self) -> int:

@@ -41,6 +41,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
+import secrets
 from collections.abc import Iterable
 from typing import Any
 
@@ -52,6 +53,7 @@ from ..adapters._base import WRITE_BATCH
 from ..model._policy_retention import ExceptionKind
 from ..retention._anonymize import FieldAnonymization
 from ..retention._commitments import Commitment
+from ..retention._holds_recheck import NewlyHeld
 
 __all__ = [
     "ErasureAction",
@@ -209,6 +211,8 @@ class ErasurePlan:
         waived: exception kinds the caller chose not to invoke.
         batch_size: records per round trip when applying.
         searched: every record type and role that was searched (``bookings (invitee)``).
+        hold_ids: the legal holds in force when the plan was made that cover its record types.
+        nonce: random, part of ``plan_id`` (two plans of the same work are two plans).
         commitments: what applying will schedule for the retention sweep: the kept items'
             ends, and the end of records that lose the account row they read their time from
             (filled in by :meth:`Engine.plan_erasure`; empty when the plan was made without it).
@@ -250,12 +254,26 @@ class ErasurePlan:
 
     commitments: tuple[Commitment, ...] = attrs.field(default=(), eq=False)
     notes: tuple[str, ...] = attrs.field(default=(), eq=False)
+    hold_ids: tuple[str, ...] = ()
+    nonce: str = attrs.field(factory=lambda: secrets.token_hex(4), eq=False, repr=False)
 
     @property
     def plan_id(self) -> str:
-        """A stable identifier of what the plan does (names its journal)."""
+        """The plan's identity (names its journal): what it does and the holds it honours
+        (24 hex digits), then its nonce (8).
+
+        Two plans made for the same subject and instant (by two processes) get two ids, so
+        neither skips the other's steps as done; applying the same plan (or a copy of it, the
+        nonce travels with it) again resumes, as does a new plan made with ``resume=`` the id.
+        """
+        return self.content_id + self.nonce
+
+    @property
+    def content_id(self) -> str:
+        """What the plan does and the holds it honours, hashed (the first part of ``plan_id``)."""
         payload = orjson.dumps(
             [
+                list(self.hold_ids),
                 self.subject_reference,
                 self.now.isoformat(),
                 self.policy_version,
@@ -263,7 +281,7 @@ class ErasurePlan:
             ],
             default=str,
         )
-        return hashlib.sha256(payload).hexdigest()[:32]
+        return hashlib.sha256(payload).hexdigest()[:24]
 
     @property
     def deleted(self) -> dict[str, int]:
@@ -330,6 +348,8 @@ class ErasureReport:
             commitment registry; for a dry run, what would be recorded).
         notes: what the reader should know (records that would have been orphaned, a
             registry missing).
+        newly_held: per step, the records a hold placed after the plan kept untouched (the
+            holds are read again before each step).
     """
 
     plan_id: str
@@ -354,6 +374,7 @@ class ErasureReport:
 
     commitments: tuple[Commitment, ...] = attrs.field(default=(), eq=False)
     notes: tuple[str, ...] = ()
+    newly_held: tuple[NewlyHeld, ...] = ()
 
     def to_records(self) -> list[dict[str, Any]]:
         """Deleted, anonymised and kept counts as flat, JSON-ready records."""
@@ -378,6 +399,7 @@ class ErasureReport:
             if k.count
         ]
         lines += [f"  scheduled   {c.record_type:<20} {_scheduled(c)}" for c in self.commitments]
+        lines += [f"  newly held: {n.describe()}" for n in self.newly_held]
         lines += [f"  note: {n}" for n in self.notes]
         if self.recipients:
             lines.append("  tell: " + ", ".join(self.recipients))

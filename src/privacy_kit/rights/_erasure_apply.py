@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -47,7 +47,8 @@ from ..retention._commitments import (
     commitment_id,
     schedule_after,
 )
-from ..retention._holds import definitely
+from ..retention._holds import HoldRegistry, definitely
+from ..retention._holds_recheck import HoldRecheck, NewlyHeld
 from ..retention._rules import trigger_source
 from ._erasure import (
     ErasureAction,
@@ -58,6 +59,9 @@ from ._erasure import (
     commitment_summary,
     kept_summary,
 )
+
+if TYPE_CHECKING:
+    from .._scope import Resolver
 
 __all__ = ["apply_erasure", "erasure_commitments", "foresee_commitments", "recipients_to_tell"]
 
@@ -398,6 +402,8 @@ def apply_erasure(
     dry_run: bool = False,
     policy: Policy | None = None,
     commitments: CommitmentRegistry | None = None,
+    holds: HoldRegistry | None = None,
+    resolver: Resolver | None = None,
 ) -> ErasureReport:
     """Carry out an erasure plan: each step once, journalled, resumable; return the report.
 
@@ -415,6 +421,10 @@ def apply_erasure(
             that lose their account row).
         commitments: where the commitments are recorded, before the first step (``None``: not
             recorded, and the report says so: nothing will act on the kept items' end dates).
+        holds: the hold registry, read again before each step: records a hold placed after the
+            plan covers are left untouched and reported (``report.newly_held``, the audit entry).
+            ``None``: only the holds the plan read are honoured, and the report says so.
+        resolver: turns a newly held subject into its scope (needed with ``holds``).
 
     Raises:
         PlanError: the plan follows another policy version.
@@ -466,6 +476,12 @@ def apply_erasure(
     anonymised: dict[str, int] = {}
     resumed: list[str] = []
     recounted: dict[str, dict[str, Any]] = {}
+    newly: list[NewlyHeld] = []
+    recheck = None
+    if holds is not None and resolver is not None:
+        recheck = HoldRecheck(holds, resolver, at=plan.now)
+    else:
+        notes += ("holds were not read again when applying (no hold registry was given)",)
     for step in plan.steps:
         totals = deleted if step.action is ErasureAction.DELETE else anonymised
         totals.setdefault(step.record_type, 0)
@@ -475,25 +491,30 @@ def apply_erasure(
             continue
         rt = stores.record_type(step.record_type)
         adapter = stores.adapter_for(rt)
+        selection = step.selection
+        if recheck is not None:  # a hold placed since the plan was made keeps its records
+            selection, kept_out = recheck.exclude(adapter, rt, selection, step.id)
+            if kept_out is not None:
+                newly.append(kept_out)
         # An anonymisation counts only the records not yet anonymised (an erasure run again
         # changes and counts nothing), so a resumed step's arithmetic works on those too.
         matching = (
-            adapter.count(rt, step.selection)
+            adapter.count(rt, selection)
             if step.action is ErasureAction.DELETE
             else count_pending(
-                adapter, rt, step.selection, step.fields, secret=secret, batch_size=plan.batch_size
+                adapter, rt, selection, step.fields, secret=secret, batch_size=plan.batch_size
             )
         )
         first = log.started_count(plan_id, step.id) if step.id in interrupted else None
         log.started(plan_id, step.id, count=matching)
         try:
             if step.action is ErasureAction.DELETE:
-                n = adapter.delete(rt, step.selection, batch_size=plan.batch_size)
+                n = adapter.delete(rt, selection, batch_size=plan.batch_size)
             else:
                 n = anonymize_selection(
                     adapter,
                     rt,
-                    step.selection,
+                    selection,
                     step.fields,
                     secret=secret,
                     batch_size=plan.batch_size,
@@ -529,6 +550,7 @@ def apply_erasure(
         searched=plan.searched,
         commitments=made,
         notes=notes,
+        newly_held=tuple(newly),
     )
     if audit is not None:
         audit.record(
@@ -546,6 +568,7 @@ def apply_erasure(
                 "recipients_to_tell": list(recipients),
                 "commitments": [commitment_summary(c) for c in made],
                 "notes": list(notes),
+                "newly_held": [n.to_dict() for n in newly],
             },
         )
     return report

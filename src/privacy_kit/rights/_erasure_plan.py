@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Mapping
 
 import attrs
 
-from .._errors import ConfigurationError
+from .._errors import ConfigurationError, PlanError
 from .._scope import Scope
 from .._types import require_aware
 from ..adapters import Adapter, And, Not, Or, Selection
@@ -116,9 +116,11 @@ def plan_erasure(
     policy: Policy,
     now: dt.datetime,
     held: Mapping[str, Selection] | None = None,
+    hold_ids: Iterable[str] = (),
     audit: AuditLog | None = None,
     waive: Iterable[ExceptionKind | str] = (),
     batch_size: int = WRITE_BATCH,
+    resume: str | None = None,
 ) -> ErasurePlan:
     """Plan the erasure of ``subject``: what is deleted, anonymised and kept, and why.
 
@@ -130,16 +132,20 @@ def plan_erasure(
         now: the time of the request; exception end dates count from it.
         held: the records under a legal hold in force at ``now``, per record type name
             (kept untouched).
+        hold_ids: the ids of those holds (part of the plan's identity).
         audit: where ``erasure.planned`` is recorded (``None``: nowhere).
         waive: exception kinds not to invoke (e.g. ``shared_content`` when no collaborator
             needs the content).
         batch_size: records per round trip when the plan is applied.
+        resume: the ``plan_id`` of an earlier plan to resume (after a crash lost the plan
+            object): taken when the new plan does the same work under the same holds.
 
     Returns:
         The plan (apply it with ``engine.apply(plan)``).
 
     Raises:
         ValueError: ``now`` is naive, or an unknown exception kind is waived.
+        PlanError: ``resume`` names a plan of other work (steps, instant or holds).
         AdapterError: the store failed while counting.
 
     Example:
@@ -274,7 +280,16 @@ def plan_erasure(
         waived=waived,
         batch_size=batch_size,
         searched=tuple(f"{e.record_type.name} ({e.role})" for e in scope),
+        hold_ids=tuple(sorted(set(hold_ids))),
     )
+    if resume is not None:
+        if resume[:24] != plan.content_id or len(resume) != 32:
+            raise PlanError(
+                f"cannot resume erasure plan {resume!r}: the new plan does other work "
+                f"({plan.content_id}...: other steps, instant or legal holds); apply a new plan "
+                "without resume="
+            )
+        plan = attrs.evolve(plan, nonce=resume[24:])
     if audit is not None:
         audit.record(
             "erasure.planned",
