@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 
 from .._types import Duration
-from ..adapters import Selection
+from ..adapters import WRITE_BATCH, Selection
 from ._commitments import Commitment, CommitmentRegistry
 from ._holds import describe_selection
 from ._indefinite import IndefiniteKeep
@@ -149,7 +149,9 @@ class RetentionPlan:
             before the accounts themselves, so no record loses its trigger time mid-sweep).
         skipped: ``(record type, reason)`` for record types no rule can be enforced on.
         notes: anything the reader should know (orphan risks, ...).
-        batch_size: records per statement batch and accounts per ``IN`` list.
+        batch_size: records per ``delete``/``update`` statement, as the caller chose (``None``,
+            the default: each adapter runs its own statement plan, see
+            :class:`~privacy_kit.adapters.Adapter`).
         journal: the finished units, so a re-run after a failure resumes.
         id: a hash of what the plan does (not of its counts), naming it in the journal.
         orphans: per record type, records no sweep can ever time: they read their trigger time
@@ -163,12 +165,18 @@ class RetentionPlan:
     entries: tuple[RetentionEntry, ...]
     skipped: tuple[tuple[str, str], ...]
     notes: tuple[str, ...]
-    batch_size: int
+    batch_size: int | None
     journal: RetentionJournal = attrs.field(repr=False, eq=False)
     id: str
     orphans: tuple[Orphans, ...] = ()
     commitments: CommitmentRegistry | None = attrs.field(default=None, repr=False, eq=False)
     kept_indefinitely: tuple[IndefiniteKeep, ...] = ()
+
+    @property
+    def read_batch(self) -> int:
+        """Records per read and accounts per ``IN`` list: ``batch_size``, or
+        :data:`~privacy_kit.adapters.WRITE_BATCH` when the adapters choose their own plans."""
+        return self.batch_size or WRITE_BATCH
 
     @property
     def total_orphans(self) -> int:

@@ -207,7 +207,9 @@ class ErasurePlan:
         steps: the actions, in order.
         kept: what is kept, each with its reason and end date.
         waived: exception kinds the caller chose not to invoke.
-        batch_size: records per round trip when applying.
+        batch_size: records per ``delete``/``update`` statement when applying (``None``, the
+            default: each adapter runs its own statement plan); reads use it too, or
+            :data:`~privacy_kit.adapters.WRITE_BATCH`.
         searched: every record type and role that was searched (``bookings (invitee)``).
         commitments: what applying will schedule for the retention sweep: the kept items'
             ends, and the end of records that lose the account row they read their time from
@@ -240,8 +242,13 @@ class ErasurePlan:
     steps: tuple[ErasureStep, ...]
     kept: tuple[KeptItem, ...]
     waived: tuple[ExceptionKind, ...] = ()
-    batch_size: int = WRITE_BATCH
+    batch_size: int | None = None
     searched: tuple[str, ...] = ()
+
+    @property
+    def read_batch(self) -> int:
+        """Records per read when applying (``batch_size``, or ``WRITE_BATCH``)."""
+        return self.batch_size or WRITE_BATCH
 
     @property
     def nothing_held(self) -> bool:
