@@ -129,6 +129,7 @@ def test_count_each_refuses_an_adapter_returning_the_wrong_number_of_counts() ->
 
 # -- retention and erasure on SQLite ------------------------------------------------------------
 
+
 def _event_policy() -> pk.Policy:
     """The example policy with bookings deleted a year after they end (as the benchmark)."""
     doc = pk.load_policy(pk.example_path()).model_dump(mode="json", exclude_defaults=True)

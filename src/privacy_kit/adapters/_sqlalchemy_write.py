@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
@@ -33,8 +33,22 @@ from ._selection import And, In, Not, Or, Related, Selection
 from ._sql import COUNTS_PER_STATEMENT, JSON_IN_THRESHOLD, factor_common
 from ._sqlalchemy_in import recheck_condition
 
-if TYPE_CHECKING:
-    from ._sqlalchemy import SQLAlchemyAdapter
+
+class _Adapter(Protocol):
+    """What these plans use of :class:`~privacy_kit.adapters.SQLAlchemyAdapter`."""
+
+    engine: sa.Engine
+
+    def table(self, record_type: RecordType) -> sa.Table: ...
+
+    def _where(self, table: sa.Table, selection: Selection) -> sa.ColumnElement[bool]: ...
+
+    def _column(self, table: sa.Table, field: str) -> sa.Column[Any]: ...
+
+    def _in(
+        self, column: sa.Column[Any], listed: Sequence[Any], *, plain: bool = False
+    ) -> sa.ColumnElement[bool]: ...
+
 
 __all__ = ["PG_ROWS_PER_BATCH", "count_many", "delete_selection", "needs_locked_keys"]
 
@@ -48,7 +62,7 @@ _GUESSED_ROWS_PER_BLOCK = 50
 
 
 def count_many(
-    adapter: SQLAlchemyAdapter, record_type: RecordType, selections: Sequence[Selection]
+    adapter: _Adapter, record_type: RecordType, selections: Sequence[Selection]
 ) -> list[int]:
     """``counts``: one ``SELECT COUNT(CASE WHEN ... THEN 1 END), ...`` per 64 selections."""
     out: list[int] = []
@@ -64,7 +78,7 @@ def count_many(
 
 
 def delete_selection(
-    adapter: SQLAlchemyAdapter,
+    adapter: _Adapter,
     record_type: RecordType,
     selection: Selection,
     batch_size: int | None,
@@ -105,12 +119,12 @@ def delete_selection(
             return total
 
 
-def _one_statement(adapter: SQLAlchemyAdapter, statement: sa.Delete) -> int:
+def _one_statement(adapter: _Adapter, statement: sa.Delete) -> int:
     with adapter.engine.begin() as conn:
         return int(conn.execute(statement).rowcount)
 
 
-def _block_ranges(adapter: SQLAlchemyAdapter, table: sa.Table, condition: Any) -> int:
+def _block_ranges(adapter: _Adapter, table: sa.Table, condition: Any) -> int:
     """PostgreSQL: one ``DELETE`` per range of blocks, the last range open-ended."""
     name = adapter.engine.dialect.identifier_preparer.format_table(table)
     with adapter.engine.connect() as conn:
@@ -139,7 +153,7 @@ def _block_ranges(adapter: SQLAlchemyAdapter, table: sa.Table, condition: Any) -
 
 
 def _locked_key_batches(
-    adapter: SQLAlchemyAdapter,
+    adapter: _Adapter,
     record_type: RecordType,
     selection: Selection,
     compiled: tuple[sa.Table, Any],
