@@ -22,6 +22,8 @@ from ._base import (
     Capability,
     Record,
     RecordKey,
+    batch_option,
+    count_each,
     missing_problems,
 )
 from ._memory import InMemoryAdapter
@@ -65,6 +67,8 @@ __all__ = [
     "SQLiteAdapter",
     "Selection",
     "UnsupportedSelectionError",
+    "batch_option",
+    "count_each",
     "missing_problems",
     "reported_foreign_keys",
     "store_deletion_order",

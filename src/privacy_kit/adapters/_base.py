@@ -28,22 +28,26 @@ __all__ = [
     "Capability",
     "Record",
     "RecordKey",
+    "batch_option",
     "check_batch_size",
+    "count_each",
 ]
 
 
 WRITE_BATCH = 10_000
-"""Default records per delete/update statement for sweeps and erasures.
+"""Default records per read batch and accounts per ``IN`` list of sweeps and erasures.
 
-Large enough that per-statement and per-commit costs stay small next to the work (the
-benchmarks measure it), small enough that no sweep holds a giant transaction and that an
-``IN`` list of keys stays well under the 65,535 bound parameters PostgreSQL and MariaDB allow.
+Writes are not cut by it: a sweep or erasure calls ``delete`` and ``update`` without a
+``batch_size`` unless the caller chose one, and each adapter then runs its own statement plan
+(see :class:`Adapter`). Large enough that per-statement costs stay small next to the work,
+small enough that an ``IN`` list of keys stays well under the 65,535 bound parameters
+PostgreSQL and MariaDB allow.
 """
 
 
-def check_batch_size(batch_size: int) -> None:
-    """Refuse a batch size below 1 (shared by every built-in adapter)."""
-    if batch_size < 1:
+def check_batch_size(batch_size: int | None) -> None:
+    """Refuse a batch size below 1 (shared by every built-in adapter; ``None``: no batches)."""
+    if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
 
 
@@ -92,9 +96,16 @@ class Adapter(Protocol):
         ...
 
     def delete(
-        self, record_type: RecordType, selection: Selection, *, batch_size: int = 1000
+        self, record_type: RecordType, selection: Selection, *, batch_size: int = ...
     ) -> int:
-        """Delete the matching records; return how many were deleted."""
+        """Delete the matching records; return how many were deleted.
+
+        Called without ``batch_size`` (what sweeps and erasures do unless their plan was given
+        one), the adapter runs its own best statement plan for the whole selection; with one,
+        at most ``batch_size`` records per statement, each batch committed on its own. Either
+        way deleting again what is already deleted changes and counts nothing, so a caller
+        interrupted part-way runs the same call again.
+        """
         ...
 
     def update(
@@ -103,9 +114,12 @@ class Adapter(Protocol):
         selection: Selection,
         values: Mapping[str, Any],
         *,
-        batch_size: int = 1000,
+        batch_size: int = ...,
     ) -> int:
-        """Set constant ``values`` on the matching records; return how many were updated."""
+        """Set constant ``values`` on the matching records; return how many were updated.
+
+        ``batch_size`` as for :meth:`delete` (omitted: the adapter's own plan).
+        """
         ...
 
     def update_by_key(
@@ -196,6 +210,14 @@ class BaseAdapter:
             for batch in self.iter_records(record_type, selection, fields=[record_type.primary_key])
         )
 
+    def counts(self, record_type: RecordType, selections: Sequence[Selection]) -> list[int]:
+        """How many records match each of ``selections`` (one ``count`` each unless overridden).
+
+        The SQL adapters count them all in one statement (one scan of the table), which is
+        what plans use: a plan's counts for one record type cost one statement.
+        """
+        return [self.count(record_type, s) for s in selections]
+
     def update_by_key(
         self, record_type: RecordType, changes: Sequence[tuple[RecordKey, Mapping[str, Any]]]
     ) -> int:
@@ -275,6 +297,49 @@ class _ErrorWrapper:
             record_type=self.record_type,
             operation=self.operation,
         ) from exc
+
+
+def batch_option(batch_size: int | None) -> dict[str, int]:
+    """The keyword arguments of a ``delete`` or ``update`` call for a plan's ``batch_size``.
+
+    ``None`` (the default of sweeps and erasures) passes nothing, so the adapter runs its own
+    statement plan (and an adapter written before batch sizes were optional still works).
+
+    Example:
+        >>> batch_option(None), batch_option(500)
+        ({}, {'batch_size': 500})
+    """
+    return {} if batch_size is None else {"batch_size": batch_size}
+
+
+def count_each(
+    adapter: Adapter, record_type: RecordType, selections: Sequence[Selection]
+) -> list[int]:
+    """How many records of ``record_type`` match each of ``selections``, in as few statements
+    as ``adapter`` allows (its ``counts`` when it has one, else one ``count`` each).
+
+    Example:
+        >>> from privacy_kit.adapters import InMemoryAdapter, where
+        >>> from privacy_kit.model import RecordType
+        >>> rt = RecordType(name="t", store="main", fields=[{"name": "id"}, {"name": "n"}])
+        >>> mem = InMemoryAdapter({"t": [{"id": 1, "n": 1}, {"id": 2, "n": 5}]})
+        >>> count_each(mem, rt, [where.eq("n", 1), where.all(), where.in_("n", [])])
+        [1, 2, 0]
+    """
+    if not selections:
+        return []
+    many = getattr(adapter, "counts", None)
+    if many is not None:
+        found = list(many(record_type, selections))
+        if len(found) != len(selections):
+            raise AdapterError(
+                f"counts returned {len(found)} number(s) for {len(selections)} selection(s)",
+                adapter=adapter.name,
+                record_type=record_type.name,
+                operation="count",
+            )
+        return [int(n) for n in found]
+    return [adapter.count(record_type, s) for s in selections]
 
 
 def missing_problems(

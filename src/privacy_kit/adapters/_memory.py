@@ -159,9 +159,9 @@ class InMemoryAdapter(BaseAdapter):
         return sum(1 for r in table if selection.matches(r))
 
     def delete(
-        self, record_type: RecordType, selection: Selection, *, batch_size: int = 1000
+        self, record_type: RecordType, selection: Selection, *, batch_size: int | None = None
     ) -> int:
-        """Delete matching records; return the count."""
+        """Delete matching records; return the count (``batch_size`` is checked, not needed)."""
         check_batch_size(batch_size)
         table = self._table(record_type, "delete")
         selection = self._bound(record_type, selection, "delete")
@@ -176,7 +176,7 @@ class InMemoryAdapter(BaseAdapter):
         selection: Selection,
         values: Mapping[str, Any],
         *,
-        batch_size: int = 1000,
+        batch_size: int | None = None,
     ) -> int:
         """Set constant ``values`` on matching records; return the count."""
         check_batch_size(batch_size)

@@ -16,7 +16,17 @@ from typing import Any
 from ..model._datamap import RecordType
 from ._selection import After, All, And, Before, Eq, In, IsNull, Not, Or, Related, Selection
 
-__all__ = ["comparable_values", "compile_selection", "json_table_type", "quote_identifier"]
+__all__ = [
+    "COUNTS_PER_STATEMENT",
+    "comparable_values",
+    "compile_selection",
+    "factor_common",
+    "json_table_type",
+    "quote_identifier",
+]
+
+COUNTS_PER_STATEMENT = 64
+"""At most this many counts share one ``SELECT COUNT(CASE ...), ...`` (``counts``)."""
 
 Convert = Callable[[str, Any], Any]
 """``convert(field, value)``: a Python value to the value bound for ``field``."""
@@ -129,6 +139,40 @@ def compile_selection(
         raise TypeError(f"cannot compile selection {sel!r} to SQL")
 
     return walk(selection), params
+
+
+def factor_common(selections: Sequence[Selection]) -> tuple[Selection, list[Selection]]:
+    """Split ``selections`` into what they all require and what each adds.
+
+    Returns ``(common, rests)`` such that each ``selections[i]`` selects exactly the records
+    ``And((common, rests[i]))`` selects: the terms of an ``And`` present in every selection are
+    taken out (an ``All()`` rest when nothing is left), and when there is no such term ``common``
+    is the ``Or`` of the selections (a record counted by a rest is then selected by ``common``
+    too). ``counts`` reads ``common`` as its ``WHERE`` (so an index on it serves) and each rest as
+    one ``COUNT(CASE WHEN rest THEN 1 END)``.
+
+    Example:
+        >>> from privacy_kit.adapters import where
+        >>> common, rests = factor_common([where.eq("a", 1) & where.eq("b", 2),
+        ...                                where.eq("a", 1) & ~where.eq("b", 2)])
+        >>> common, rests
+        (Eq(field='a', value=1), [Eq(field='b', value=2), Not(item=Eq(field='b', value=2))])
+    """
+    terms = [s.items if isinstance(s, And) else (s,) for s in selections]
+    shared: list[Selection] = []
+    for term in terms[0]:
+        if term not in shared and all(term in other for other in terms[1:]):
+            shared.append(term)
+    if not shared:
+        if len(selections) == 1:
+            return selections[0], [All()]
+        return Or(tuple(selections)), list(selections)
+    rests: list[Selection] = []
+    for items in terms:
+        left = tuple(t for t in items if t not in shared)
+        rests.append(All() if not left else left[0] if len(left) == 1 else And(left))
+    common = shared[0] if len(shared) == 1 else And(tuple(shared))
+    return common, rests
 
 
 def _sub_select(

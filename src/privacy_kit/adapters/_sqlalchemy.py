@@ -1,10 +1,11 @@
 """The SQLAlchemy adapter: SQLAlchemy 2 Core over any dialect (PostgreSQL, MariaDB/MySQL, ...).
 
 Tables are described from the data map (no reflection needed to read or write), selections compile
-to SQLAlchemy expressions, and every value is a bound parameter. A delete of a selection is one
-statement per batch (by the keys read and locked first on MariaDB/MySQL, ``DELETE ... WHERE pk IN
-(SELECT pk ... LIMIT n)`` elsewhere), each in its own short transaction. Updates of a selection and
-reads walk the primary key in batches. An ``IN`` list is one bound parameter whatever its length.
+to SQLAlchemy expressions, and every value is a bound parameter. A delete of a selection runs the
+database's own plan (PostgreSQL: ranges of blocks; elsewhere one statement; see
+:mod:`._sqlalchemy_write`), or one statement per batch when given a ``batch_size``. An update is
+one statement, or walks the primary key in batches when given a ``batch_size``; reads walk the
+primary key in batches. An ``IN`` list is one bound parameter whatever its length.
 
 Timestamps are stored in UTC and always come back timezone-aware: as ``TIMESTAMP WITH TIME ZONE``
 on PostgreSQL, as ``DATETIME(6)`` holding UTC on MariaDB/MySQL (which has no zone-aware type).
@@ -33,6 +34,7 @@ from .._errors import Problem
 from ..model._datamap import DataMap, FieldSpec, RecordType
 from ..model._order import ForeignKey
 from ._base import (
+    WRITE_BATCH,
     BaseAdapter,
     Capability,
     Record,
@@ -43,6 +45,7 @@ from ._base import (
 from ._selection import After, All, And, Before, Eq, In, IsNull, Not, Or, Related, Selection
 from ._sql import comparable_values
 from ._sqlalchemy_in import in_list, recheck_condition
+from ._sqlalchemy_write import count_many, delete_selection, needs_locked_keys
 from ._sqlite import indexed_fields
 
 __all__ = ["SQLAlchemyAdapter"]
@@ -304,50 +307,28 @@ class SQLAlchemyAdapter(BaseAdapter):
             with self.engine.connect() as conn:
                 return int(conn.execute(query.where(self._where(table, selection))).scalar_one())
 
+    def counts(self, record_type: RecordType, selections: Sequence[Selection]) -> list[int]:
+        """How many records match each selection: one ``SELECT`` (one scan) for up to 64.
+
+        The terms every selection shares are the ``WHERE``; each selection's own terms are one
+        ``COUNT(CASE WHEN ... THEN 1 END)``.
+        """
+        with self.wrap_errors("count", record_type):
+            return count_many(self, record_type, selections)
+
     def delete(
-        self, record_type: RecordType, selection: Selection, *, batch_size: int = 1000
+        self, record_type: RecordType, selection: Selection, *, batch_size: int | None = None
     ) -> int:
-        """Delete the matching records: one ``DELETE`` statement and transaction per batch."""
+        """Delete the matching records; return how many were deleted.
+
+        Without ``batch_size``: the database's own plan (PostgreSQL: ranges of blocks of about
+        125,000 rows, each one ``DELETE`` and transaction; MariaDB/MySQL and others: one
+        ``DELETE``, see :mod:`privacy_kit.adapters._sqlalchemy_write`). With it: one ``DELETE``
+        and transaction per batch of at most ``batch_size`` records.
+        """
         check_batch_size(batch_size)
-        total = 0
         with self.wrap_errors("delete", record_type):
-            table = self.table(record_type)
-            condition = self._where(table, selection)
-            if self._mysql:
-                # A DELETE would run a JSON_TABLE subquery per row: lock the keys, delete by key.
-                pk = self._column(table, record_type.primary_key)
-                query = sa.select(pk).where(condition).order_by(pk).limit(batch_size)
-                while True:
-                    with self.engine.begin() as conn:
-                        locked = list(conn.scalars(query.with_for_update()))
-                        if locked:
-                            by_key = sa.delete(table).where(
-                                self._in(pk, locked, plain=True),
-                                *recheck_condition(selection, condition),
-                            )
-                            total += conn.execute(by_key).rowcount
-                    if len(locked) < batch_size:
-                        return total
-            if self.engine.dialect.name == "postgresql":
-                # Rows by physical address (a TID scan) instead of one primary-key probe per
-                # row: the retention benchmark measured 1.5 s against 3.4 s for 495,000 rows.
-                # The condition is checked again, so a row changed since the batch was read
-                # is never deleted unless it still matches.
-                ctid: sa.ColumnClause[Any] = sa.literal_column("ctid")
-                tids = sa.select(ctid).select_from(table).where(condition).limit(batch_size)
-                statement = sa.delete(table).where(
-                    ctid == sa.any_(sa.func.array(tids.scalar_subquery())), condition
-                )
-            else:
-                pk = self._column(table, record_type.primary_key)
-                keys = sa.select(pk).where(condition).limit(batch_size)
-                statement = sa.delete(table).where(pk.in_(keys.scalar_subquery()))
-            while True:
-                with self.engine.begin() as conn:
-                    deleted = conn.execute(statement).rowcount
-                total += deleted
-                if deleted < batch_size:
-                    return total
+            return delete_selection(self, record_type, selection, batch_size)
 
     def update(
         self,
@@ -355,13 +336,16 @@ class SQLAlchemyAdapter(BaseAdapter):
         selection: Selection,
         values: Mapping[str, Any],
         *,
-        batch_size: int = 1000,
+        batch_size: int | None = None,
     ) -> int:
-        """Set constant ``values`` on the matching records, one batch of keys at a time.
+        """Set constant ``values`` on the matching records; return how many were updated.
 
-        Each batch reads the next ``batch_size`` matching keys after the last one seen and
-        updates them with one statement, in one transaction; walking the key means an update that
-        changes the fields the selection reads still visits each record exactly once.
+        Without ``batch_size``: one ``UPDATE ... WHERE <selection>`` (on MariaDB/MySQL, when the
+        selection reads another table or binds a long ``IN`` list, batches of
+        :data:`~privacy_kit.adapters.WRITE_BATCH` locked keys instead). With it: each batch
+        reads the next ``batch_size`` matching keys after the last one seen and updates them with
+        one statement, in one transaction; walking the key means an update that changes the
+        fields the selection reads still visits each record exactly once.
         """
         check_batch_size(batch_size)
         if not values:
@@ -373,6 +357,12 @@ class SQLAlchemyAdapter(BaseAdapter):
                 self._column(table, field)
             pk = self._column(table, record_type.primary_key)
             condition = self._where(table, selection)
+            if batch_size is None:
+                if not (self._mysql and needs_locked_keys(selection)):
+                    with self.engine.begin() as conn:
+                        update = sa.update(table).where(condition).values(dict(values))
+                        return int(conn.execute(update).rowcount)
+                batch_size = WRITE_BATCH
             last: Any = None
             while True:
                 query = sa.select(pk).where(condition)

@@ -1,9 +1,11 @@
 """The SQLite adapter: the embedded default, on the standard library's :mod:`sqlite3`.
 
 Selections compile to parameterised SQL (values are bound, never interpolated; identifiers are
-quoted). A delete or update of a selection runs as one statement per batch, each batch its own
-short transaction, so a sweep over a million rows never holds one giant transaction and never
-loops over rows in Python. Reads page through the primary key (keyset pagination), so memory stays
+quoted). A delete or update of a selection is one statement (SQLite writes each page once, in one
+transaction: batches measured 1.7 to 3.5 times slower on a million rows, because every batch
+re-writes the pages the previous one touched); given a ``batch_size``, it runs one statement per
+batch instead, each its own short transaction, for hosts whose concurrent writers cannot wait
+for the whole statement. Nothing loops over rows in Python. Reads page through the primary key (keyset pagination), so memory stays
 bounded and a caller may delete while iterating.
 
 Storage formats follow ``FieldSpec.type``: ``timestamp`` is UTC ISO 8601 text of fixed width
@@ -35,7 +37,7 @@ from ._base import (
     missing_problems,
 )
 from ._selection import Selection
-from ._sql import compile_selection, quote_identifier
+from ._sql import COUNTS_PER_STATEMENT, compile_selection, factor_common, quote_identifier
 
 __all__ = ["SQLiteAdapter"]
 
@@ -301,16 +303,61 @@ class SQLiteAdapter(BaseAdapter):
             sql = f"SELECT COUNT(*) FROM {quote_identifier(record_type.table_name)} WHERE {where}"
             return int(self.connection.execute(sql, params).fetchone()[0])
 
+    def counts(self, record_type: RecordType, selections: Sequence[Selection]) -> list[int]:
+        """How many records match each selection: one ``SELECT`` (one scan) for up to 64.
+
+        The terms every selection shares are the ``WHERE`` (so their index serves); each
+        selection's own terms are one ``COUNT(CASE WHEN ... THEN 1 END)``.
+
+        Example:
+            >>> import privacy_kit as pk
+            >>> from privacy_kit.adapters import where
+            >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
+            >>> users = dm.record_type("users")
+            >>> db = SQLiteAdapter()
+            >>> db.create_schema(dm)
+            >>> db.insert(users, [{"id": i, "name": f"U{i}"} for i in range(1, 6)])
+            5
+            >>> db.counts(users, [where.in_("id", [1, 2]), where.eq("id", 5), where.eq("id", 9)])
+            [2, 1, 0]
+        """
+        out: list[int] = []
+        table = quote_identifier(record_type.table_name)
+        with self.wrap_errors("count", record_type):
+            for start in range(0, len(selections), COUNTS_PER_STATEMENT):
+                common, rests = factor_common(selections[start : start + COUNTS_PER_STATEMENT])
+                columns: list[str] = []
+                params: list[Any] = []
+                for rest in rests:
+                    cond, bound = self._where(record_type, rest)
+                    columns.append(f"COUNT(CASE WHEN {cond} THEN 1 END)")
+                    params.extend(bound)
+                where, bound = self._where(record_type, common)
+                sql = f"SELECT {', '.join(columns)} FROM {table} WHERE {where}"
+                out.extend(
+                    int(n) for n in self.connection.execute(sql, [*params, *bound]).fetchone()
+                )
+        return out
+
     def delete(
-        self, record_type: RecordType, selection: Selection, *, batch_size: int = 1000
+        self, record_type: RecordType, selection: Selection, *, batch_size: int | None = None
     ) -> int:
-        """Delete the matching records, one ``DELETE`` statement (and commit) per batch."""
+        """Delete the matching records; return how many were deleted.
+
+        Without ``batch_size``: one ``DELETE ... WHERE <selection>`` in one transaction (the
+        fastest plan on SQLite by far, see the module docstring). With it: one
+        ``DELETE ... WHERE pk IN (SELECT pk ... LIMIT n)`` and one commit per batch, so other
+        writers wait for at most one batch at a time.
+        """
         check_batch_size(batch_size)
         table = quote_identifier(record_type.table_name)
         pk = f"{table}.{quote_identifier(record_type.primary_key)}"
         total = 0
         with self.wrap_errors("delete", record_type):
             where, params = self._where(record_type, selection)
+            if batch_size is None:
+                with self._batch() as conn:
+                    return int(conn.execute(f"DELETE FROM {table} WHERE {where}", params).rowcount)
             sql = (
                 f"DELETE FROM {table} WHERE {pk} IN "
                 f"(SELECT {pk} FROM {table} WHERE {where} LIMIT ?)"
@@ -328,12 +375,13 @@ class SQLiteAdapter(BaseAdapter):
         selection: Selection,
         values: Mapping[str, Any],
         *,
-        batch_size: int = 1000,
+        batch_size: int | None = None,
     ) -> int:
-        """Set constant ``values`` on the matching records, one ``UPDATE`` per batch.
+        """Set constant ``values`` on the matching records; return how many were updated.
 
-        Batches walk the primary key, so an update that changes the fields the selection reads
-        still visits every matching record exactly once.
+        Without ``batch_size``: one ``UPDATE ... WHERE <selection>`` (each record is visited
+        once, also when the update changes the fields the selection reads). With it: one
+        ``UPDATE`` per batch, walking the primary key, each batch its own transaction.
         """
         check_batch_size(batch_size)
         if not values:
@@ -346,6 +394,10 @@ class SQLiteAdapter(BaseAdapter):
             where, params = self._where(record_type, selection)
             assignments = ", ".join(f"{q(f)} = ?" for f in values)
             bound = [_to_store(record_type, f, v) for f, v in values.items()]
+            if batch_size is None:
+                with self._batch() as conn:
+                    sql = f"UPDATE {table} SET {assignments} WHERE {where}"
+                    return int(conn.execute(sql, [*bound, *params]).rowcount)
             inner = f"SELECT {pk} FROM {table} WHERE ({where})"
             last: Any = None
             while True:

@@ -27,7 +27,6 @@ from .._errors import ConfigurationError, Problem, SchemaMismatchError
 from .._scope import Scope, Stores, Subject
 from .._types import require_aware
 from ..adapters import Adapter, Selection
-from ..adapters._base import WRITE_BATCH
 from ..model._check import rule_for_record_type
 from ..model._datamap import DataMap, RecordType, SubjectLink
 from ..model._policy import Policy
@@ -374,7 +373,7 @@ class Engine(Choices):
         *,
         now: datetime.datetime,
         waive: Iterable[str] = (),
-        batch_size: int = WRITE_BATCH,
+        batch_size: int | None = None,
         resume: str | None = None,
     ) -> ErasurePlan:
         """Plan the erasure of ``subject``: what is deleted, anonymised and kept, and why.
@@ -542,7 +541,9 @@ class Engine(Choices):
             now: the instant to evaluate expiry at (timezone-aware).
             settings: customers' per-account overrides (``None``: the engine's :attr:`settings`,
                 those kept in its state store; without a store, the policy's defaults).
-            batch_size: records per statement batch and accounts per ``IN`` list (default 1000).
+            batch_size: records per ``delete``/``update`` statement and accounts per ``IN``
+                list (``None``, the default: each adapter runs its own statement plan, and
+                ``IN`` lists hold up to :data:`~privacy_kit.adapters.WRITE_BATCH` accounts).
             journal: where applying records finished units (a :class:`~privacy_kit.RetentionJournal`
                 or a file path), so an interrupted run resumes; the engine's state store if it
                 has one, else in memory.

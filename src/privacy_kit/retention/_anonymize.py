@@ -36,7 +36,18 @@ from typing import Any
 import attrs
 
 from .._errors import ConfigurationError, PlanError
-from ..adapters import Adapter, And, Capability, Eq, IsNull, Not, Or, Selection
+from ..adapters import (
+    WRITE_BATCH,
+    Adapter,
+    And,
+    Capability,
+    Eq,
+    IsNull,
+    Not,
+    Or,
+    Selection,
+    batch_option,
+)
 from ..model._datamap import AnonymizationKind, FieldSpec, RecordType
 
 __all__ = [
@@ -321,7 +332,7 @@ def anonymize_selection(
     fields: Iterable[str | FieldAnonymization],
     *,
     secret: bytes,
-    batch_size: int = 1000,
+    batch_size: int | None = 1000,
 ) -> int:
     """Anonymise ``fields`` of the records of ``record_type`` that match ``selection``.
 
@@ -337,7 +348,9 @@ def anonymize_selection(
         selection: which records.
         fields: field names (their data-map strategy is used) or explicit strategies.
         secret: the key of keyed strategies (pseudonyms).
-        batch_size: records read and written per round trip.
+        batch_size: records read and written per round trip (``None``: the constant
+            strategies' ``update`` is the adapter's own statement plan, and computed ones are
+            read and written in batches of :data:`~privacy_kit.adapters.WRITE_BATCH`).
 
     Returns:
         How many records were anonymised.
@@ -359,7 +372,7 @@ def anonymize_selection(
         >>> row["name"], row["email"].startswith("anon_")
         ('Deleted user', True)
     """
-    if batch_size < 1:
+    if batch_size is not None and batch_size < 1:
         raise ConfigurationError(f"batch_size must be at least 1, got {batch_size}")
     rt = record_type
     strategies = _strategies(rt, fields)
@@ -370,9 +383,14 @@ def anonymize_selection(
         values = {s.field: s.apply(None, secret) for s in strategies}
         pending = pending_selection(strategies)
         narrowed = selection if pending is None else And((selection, pending))
-        return adapter.update(rt, narrowed, values, batch_size=batch_size)
+        return adapter.update(rt, narrowed, values, **batch_option(batch_size))
     return _write_computed(
-        adapter, rt, selection, strategies=strategies, secret=secret, batch_size=batch_size
+        adapter,
+        rt,
+        selection,
+        strategies=strategies,
+        secret=secret,
+        batch_size=batch_size or WRITE_BATCH,
     )
 
 
@@ -383,7 +401,7 @@ def count_pending(
     fields: Iterable[str | FieldAnonymization],
     *,
     secret: bytes,
-    batch_size: int = 1000,
+    batch_size: int | None = 1000,
 ) -> int:
     """How many records :func:`anonymize_selection` would write now (the rest are anonymised).
 
@@ -410,7 +428,9 @@ def count_pending(
     wanted = list(dict.fromkeys([rt.primary_key, *(s.field for s in strategies)]))
     return sum(
         1
-        for batch in adapter.iter_records(rt, selection, fields=wanted, batch_size=batch_size)
+        for batch in adapter.iter_records(
+            rt, selection, fields=wanted, batch_size=batch_size or WRITE_BATCH
+        )
         for record in batch
         if any(
             _differs(record.get(s.field), s.apply(record.get(s.field), secret)) for s in strategies

@@ -25,7 +25,7 @@ import attrs
 
 from .._errors import PlanError
 from .._scope import Stores
-from ..adapters import Adapter, Capability, Selection
+from ..adapters import Adapter, Capability, Selection, batch_option
 from ..audit._log import AuditLog
 from ..model._datamap import AnonymizationKind, RecordType
 from ._anonymize import FieldAnonymization, anonymize_selection
@@ -158,13 +158,17 @@ def _run_unit(
     selection: Selection,
     *,
     secret: bytes,
-    batch_size: int,
+    batch_size: int | None,
     now: dt.datetime,
 ) -> int:
+    """One unit: one ``delete``/``update`` call (the adapter's own statement plan unless the
+    plan was given a ``batch_size``)."""
     if entry.action == "delete":
-        return adapter.delete(rt, selection, batch_size=batch_size)
+        return adapter.delete(rt, selection, **batch_option(batch_size))
     if entry.action == "minimize":
-        return adapter.update(rt, selection, dict.fromkeys(entry.fields), batch_size=batch_size)
+        return adapter.update(
+            rt, selection, dict.fromkeys(entry.fields), **batch_option(batch_size)
+        )
     fields: list[str | FieldAnonymization] = list(entry.fields)
     if entry.marker is not None:
         # The marker the step's selection tests: set with the anonymised values.
@@ -222,7 +226,7 @@ def apply_retention(
         exact = True
         resumed = False
         entry_newly: list[NewlyHeld] = []
-        for unit, planned in units(stores, entry, plan.batch_size):
+        for unit, planned in units(stores, entry, plan.read_batch):
             if journal.done(plan.id, index, unit):
                 skipped_units += 1
                 resumed = True

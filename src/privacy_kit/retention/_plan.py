@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -24,8 +25,9 @@ from .._errors import PlanError
 from .._scope import Stores
 from .._types import require_aware
 from ..adapters import And, In, IsNull, Not, Or, Related, Selection
-from ..adapters._base import WRITE_BATCH
+from ..adapters._base import WRITE_BATCH, count_each
 from ..adapters._order import store_deletion_order
+from ..adapters._sql import COUNTS_PER_STATEMENT
 from ..model._datamap import RecordType
 from ..model._policy import Policy
 from ..model._policy_retention import RetentionRule
@@ -44,7 +46,7 @@ from ._states import choice_selection, choice_source, rule_choices, with_state
 if TYPE_CHECKING:
     from .._scope import Resolver, Scope, Subject
 
-__all__ = ["RetentionEntry", "RetentionPlan", "plan_retention", "units"]
+__all__ = ["RetentionEntry", "RetentionPlan", "count_entries", "plan_retention", "units"]
 
 _DEFAULT_BATCH = WRITE_BATCH
 
@@ -71,7 +73,9 @@ def plan_retention(
         resolver: turns a held subject into its scope (an :class:`~privacy_kit.Engine` is one).
         now: the instant to evaluate expiry at (timezone-aware).
         settings: customers' per-account overrides (``None``: the policy's defaults).
-        batch_size: records per statement batch and accounts per ``IN`` list.
+        batch_size: records per ``delete``/``update`` statement, and accounts per ``IN`` list
+            (``None``: each adapter runs its own statement plan, and ``IN`` lists hold up to
+            :data:`~privacy_kit.adapters.WRITE_BATCH` accounts).
         journal: where applying records finished units (resumable).
         commitments: the commitments (``None``: none); each one due at ``now`` becomes an entry
             (held records excluded), and pending ones are not counted as orphans.
@@ -107,6 +111,7 @@ def plan_retention(
             holds_cache[rt.name] = (combine_holds(found), tuple(h.id for h, _ in found))
         return holds_cache[rt.name]
 
+    keys_read: list[tuple[Any, list[Any]]] = []  # account keys read once for all entries
     for rt, choice in rule_choices(policy, datamap, skipped):
         rule = choice.rule
         kept_forever.extend(indefinite_keeps(rule, rt))
@@ -153,7 +158,6 @@ def plan_retention(
                     stage=stage,
                     window=(upper, later),
                     held=(held, hold_ids),
-                    batch_size=size,
                     state=choice_selection(choice),
                 )
                 planned.append(with_state(entry, choice, bound, at))
@@ -179,7 +183,8 @@ def plan_retention(
         rt = datamap.record_type(commitment.record_type)
         pending.setdefault(rt.name, []).append(commitment.selection)
         if commitment.is_due(at):
-            entries.append(_commitment_entry(stores, rt, commitment, holds_for(rt), size))
+            entries.append(_commitment_entry(stores, rt, commitment, holds_for(rt)))
+    entries = count_entries(stores, entries, size, keys_read)
     # Children (records whose trigger is their account's among them) before what they reference.
     order = store_deletion_order((rt, stores.adapter_for(rt)) for rt in datamap.record_types)
     notes.extend(order.notes)
@@ -208,7 +213,7 @@ def plan_retention(
         entries=tuple(entries),
         skipped=tuple(skipped),
         notes=tuple(dict.fromkeys(notes)),
-        batch_size=size,
+        batch_size=batch_size,
         journal=journal,
         id=plan_id,
         orphans=find_orphans(policy, stores, settings=settings, covered=covered, batch_size=size),
@@ -254,9 +259,8 @@ def _commitment_entry(
     rt: RecordType,
     commitment: Commitment,
     held: tuple[Selection | None, tuple[str, ...]],
-    batch_size: int,
 ) -> RetentionEntry:
-    """The entry that carries out a due commitment (counted, held records excluded)."""
+    """The entry that carries out a due commitment (held records excluded; counted later)."""
     held_sel, hold_ids = held
     action: Action = _COMMITMENT_ACTIONS[commitment.action]
     base = commitment.selection
@@ -266,7 +270,6 @@ def _commitment_entry(
     fields = commitment.fields
     if action == "anonymize" and not fields:
         fields = tuple(f.name for f in rt.fields if f.personal and f.name != rt.primary_key)
-    adapter = stores.adapter_for(rt)
     return RetentionEntry(
         rule=commitment.id,
         record_type=rt.name,
@@ -283,8 +286,8 @@ def _commitment_entry(
         account_selection=None,
         excluded_accounts=frozenset(),
         held_selection=held_sel,
-        count=adapter.count(rt, not_held(base, held_sel)),
-        held=0 if held_sel is None else adapter.count(rt, And((base, held_sel))),
+        count=0,
+        held=0,
         hold_ids=hold_ids,
         commitment=commitment,
     )
@@ -330,7 +333,6 @@ def _entry(
     stage: _Stage,
     window: tuple[dt.datetime, dt.datetime | None],
     held: tuple[Selection | None, tuple[str, ...]],
-    batch_size: int,
     state: Selection | None = None,
 ) -> RetentionEntry:
     upper, lower = window
@@ -366,7 +368,7 @@ def _entry(
     if state is not None:
         parts.append(state)  # the record's state: re-checked by the statement itself
     base: Selection = parts[0] if len(parts) == 1 else And(tuple(parts))
-    entry = RetentionEntry(
+    return RetentionEntry(
         rule=rule.key,
         record_type=rt.name,
         action=stage.action,
@@ -388,13 +390,48 @@ def _entry(
         recheck=recheck,
         marker=marker,
     )
-    adapter = stores.adapter_for(rt)
-    count = held_count = 0
-    for _unit, selection in units(stores, entry, batch_size, with_held=False):
-        count += adapter.count(rt, not_held(selection, held_sel))
-        if held_sel is not None:
-            held_count += adapter.count(rt, And((selection, held_sel)))
-    return attrs.evolve(entry, count=count, held=held_count)
+
+
+def count_entries(
+    stores: Stores,
+    entries: list[RetentionEntry],
+    batch_size: int,
+    keys_read: list[tuple[Any, list[Any]]] | None = None,
+) -> list[RetentionEntry]:
+    """``entries`` with their counts (covered, held) read from the stores.
+
+    All counts of one record type share statements: up to 64 per ``SELECT``, one scan of the
+    table (``count_each``), so a sweep's planning costs a statement per record type rather than
+    two per entry and unit.
+    """
+    totals = [[0, 0] for _ in entries]
+    pending: dict[str, list[tuple[int, int, Selection]]] = {}
+
+    def flush(name: str) -> None:
+        wanted = pending.pop(name, [])
+        if wanted:
+            rt = stores.record_type(name)
+            found = count_each(stores.adapter_for(rt), rt, [sel for _i, _k, sel in wanted])
+            for (index, kind, _sel), n in zip(wanted, found, strict=True):
+                totals[index][kind] += n
+
+    for index, entry in enumerate(entries):
+        held_sel = entry.held_selection
+        for _unit, selection in units(
+            stores, entry, batch_size, with_held=False, keys_read=keys_read
+        ):
+            wanted = pending.setdefault(entry.record_type, [])
+            wanted.append((index, 0, not_held(selection, held_sel)))
+            if held_sel is not None:
+                wanted.append((index, 1, And((selection, held_sel))))
+            if len(wanted) >= COUNTS_PER_STATEMENT:
+                flush(entry.record_type)
+    for name in list(pending):
+        flush(name)
+    return [
+        attrs.evolve(entry, count=count, held=held)
+        for entry, (count, held) in zip(entries, totals, strict=True)
+    ]
 
 
 def _base(entry: RetentionEntry) -> Selection:
@@ -406,7 +443,12 @@ def _base(entry: RetentionEntry) -> Selection:
 
 
 def units(
-    stores: Stores, entry: RetentionEntry, batch_size: int, *, with_held: bool = True
+    stores: Stores,
+    entry: RetentionEntry,
+    batch_size: int | None,
+    *,
+    with_held: bool = True,
+    keys_read: list[tuple[Any, list[Any]]] | None = None,
 ) -> Iterator[tuple[int, Selection]]:
     """The concrete selections of an entry: one, or one per batch of accounts.
 
@@ -414,8 +456,11 @@ def units(
     resumable batch by batch. When the entry re-checks (``entry.recheck``), each unit also
     selects ``link IN (SELECT key FROM accounts WHERE account_selection AND key IN (keys))``,
     evaluated by the store when the statement runs: an account reopened after its key was read
-    keeps its records.
+    keeps its records. ``batch_size``: accounts per batch (``None``:
+    :data:`~privacy_kit.adapters.WRITE_BATCH`). ``keys_read``: account keys that fit in one
+    batch are read once for all the entries planned with the same list (planning only).
     """
+    size = batch_size or WRITE_BATCH
     selection = entry.selection if with_held else _base(entry)
     if entry.account_selection is None:
         yield 0, selection
@@ -423,10 +468,7 @@ def units(
     assert entry.source is not None  # only a rule's entry reads an account
     accounts = stores.record_type(entry.source.account or "")
     link = entry.source.link_field or ""
-    adapter = stores.adapter_for(accounts)
-    batches = adapter.iter_records(
-        accounts, entry.account_selection, fields=[accounts.primary_key], batch_size=batch_size
-    )
+    batches = _account_batches(stores, accounts, entry.account_selection, size, keys_read)
     for unit, batch in enumerate(batches):
         keys = tuple(
             r[accounts.primary_key]
@@ -441,3 +483,30 @@ def units(
             still_due = And((entry.account_selection, In(accounts.primary_key, keys)))
             bound = And((bound, Related(link, accounts, accounts.primary_key, still_due)))
         yield unit, And((bound, selection))
+
+
+def _account_batches(
+    stores: Stores,
+    accounts: RecordType,
+    account_selection: Selection,
+    size: int,
+    keys_read: list[tuple[Any, list[Any]]] | None,
+) -> Iterable[list[Any]]:
+    """The batches of account keys ``account_selection`` selects (read now, or once per plan
+    when ``keys_read`` is given and they fit in one batch: small stores are not read again)."""
+    read = stores.adapter_for(accounts).iter_records(
+        accounts, account_selection, fields=[accounts.primary_key], batch_size=size
+    )
+    if keys_read is None:
+        return read
+    key = (accounts.name, account_selection, size)
+    for known, batches in keys_read:
+        if known == key:
+            return batches
+    taken: list[Any] = []
+    for batch in read:
+        taken.append(batch)
+        if sum(map(len, taken)) >= size:
+            return itertools.chain(taken, read)  # too many to keep: the rest is read as it comes
+    keys_read.append((key, taken))
+    return taken

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .._types import Duration
-from ..adapters import Selection
+from ..adapters import WRITE_BATCH, Selection
 from ._commitments import Commitment, CommitmentRegistry
 from ._holds import HoldRegistry, describe_selection
 from ._indefinite import IndefiniteKeep
@@ -152,7 +152,9 @@ class RetentionPlan:
             before the accounts themselves, so no record loses its trigger time mid-sweep).
         skipped: ``(record type, reason)`` for record types no rule can be enforced on.
         notes: anything the reader should know (orphan risks, ...).
-        batch_size: records per statement batch and accounts per ``IN`` list.
+        batch_size: records per ``delete``/``update`` statement, as the caller chose (``None``,
+            the default: each adapter runs its own statement plan, see
+            :class:`~privacy_kit.adapters.Adapter`).
         journal: the finished units, so a re-run after a failure resumes.
         id: the plan's identity, naming it in the journal: a hash of what the plan does (not of
             its counts), the holds it excluded and a random nonce, so two plans made for the
@@ -173,7 +175,7 @@ class RetentionPlan:
     entries: tuple[RetentionEntry, ...]
     skipped: tuple[tuple[str, str], ...]
     notes: tuple[str, ...]
-    batch_size: int
+    batch_size: int | None
     journal: RetentionJournal = attrs.field(repr=False, eq=False)
     id: str
     orphans: tuple[Orphans, ...] = ()
@@ -182,6 +184,12 @@ class RetentionPlan:
     hold_ids: tuple[str, ...] = ()
     holds: HoldRegistry | None = attrs.field(default=None, repr=False, eq=False)
     resolver: Resolver | None = attrs.field(default=None, repr=False, eq=False)
+
+    @property
+    def read_batch(self) -> int:
+        """Records per read and accounts per ``IN`` list: ``batch_size``, or
+        :data:`~privacy_kit.adapters.WRITE_BATCH` when the adapters choose their own plans."""
+        return self.batch_size or WRITE_BATCH
 
     @property
     def total_orphans(self) -> int:

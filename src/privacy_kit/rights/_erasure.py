@@ -209,7 +209,9 @@ class ErasurePlan:
         steps: the actions, in order.
         kept: what is kept, each with its reason and end date.
         waived: exception kinds the caller chose not to invoke.
-        batch_size: records per round trip when applying.
+        batch_size: records per ``delete``/``update`` statement when applying (``None``, the
+            default: each adapter runs its own statement plan); reads use it too, or
+            :data:`~privacy_kit.adapters.WRITE_BATCH`.
         searched: every record type and role that was searched (``bookings (invitee)``).
         hold_ids: the legal holds in force when the plan was made that cover its record types.
         nonce: random, part of ``plan_id`` (two plans of the same work are two plans).
@@ -244,8 +246,13 @@ class ErasurePlan:
     steps: tuple[ErasureStep, ...]
     kept: tuple[KeptItem, ...]
     waived: tuple[ExceptionKind, ...] = ()
-    batch_size: int = WRITE_BATCH
+    batch_size: int | None = None
     searched: tuple[str, ...] = ()
+
+    @property
+    def read_batch(self) -> int:
+        """Records per read when applying (``batch_size``, or ``WRITE_BATCH``)."""
+        return self.batch_size or WRITE_BATCH
 
     @property
     def nothing_held(self) -> bool:

@@ -32,7 +32,7 @@ import attrs
 
 from .._errors import ConfigurationError, PlanError
 from .._scope import Stores
-from ..adapters import After, And, Before, Eq, In, IsNull, Not, Or, Selection
+from ..adapters import After, And, Before, Eq, In, IsNull, Not, Or, Selection, batch_option
 from ..audit._journal import Journal, open_journal
 from ..audit._log import AuditLog
 from ..lifecycle._disclosures import DisclosureLog
@@ -205,7 +205,7 @@ def erasure_commitments(
         selection = k.selection
         keys: list[Any] | None = None
         if _fields_read(selection) & changed.get(rt.name, set()):
-            keys = _keys(stores, rt, selection, plan.batch_size)
+            keys = _keys(stores, rt, selection, plan.read_batch)
             selection = In(rt.primary_key, _sorted(keys))
             count = len(keys)
         else:
@@ -213,7 +213,7 @@ def erasure_commitments(
         if not count:
             continue
         if action == "delete" and rt.name in account_types:
-            found = keys if keys is not None else _keys(stores, rt, selection, plan.batch_size)
+            found = keys if keys is not None else _keys(stores, rt, selection, plan.read_batch)
             removed.setdefault(rt.name, {}).setdefault(until, set()).update(found)
         rule = rule_for_record_type(policy, rt)
         made.append(
@@ -236,7 +236,7 @@ def erasure_commitments(
     for name, selections in deleting.items():
         if name in account_types:
             rt = stores.record_type(name)
-            gone = _keys(stores, rt, _any(selections), plan.batch_size)
+            gone = _keys(stores, rt, _any(selections), plan.read_batch)
             if gone:
                 removed.setdefault(name, {}).setdefault(plan.now, set()).update(gone)
     notes: list[str] = []
@@ -502,14 +502,14 @@ def apply_erasure(
             adapter.count(rt, selection)
             if step.action is ErasureAction.DELETE
             else count_pending(
-                adapter, rt, selection, step.fields, secret=secret, batch_size=plan.batch_size
+                adapter, rt, selection, step.fields, secret=secret, batch_size=plan.read_batch
             )
         )
         first = log.started_count(plan_id, step.id) if step.id in interrupted else None
         log.started(plan_id, step.id, count=matching)
         try:
             if step.action is ErasureAction.DELETE:
-                n = adapter.delete(rt, selection, batch_size=plan.batch_size)
+                n = adapter.delete(rt, selection, **batch_option(plan.batch_size))
             else:
                 n = anonymize_selection(
                     adapter,

@@ -16,7 +16,6 @@ from .._errors import ConfigurationError, PlanError
 from .._scope import Scope
 from .._types import require_aware
 from ..adapters import Adapter, And, Not, Or, Selection
-from ..adapters._base import WRITE_BATCH
 from ..adapters._order import store_deletion_order
 from ..audit._log import AuditLog
 from ..model._check import rule_for_record_type
@@ -119,7 +118,7 @@ def plan_erasure(
     hold_ids: Iterable[str] = (),
     audit: AuditLog | None = None,
     waive: Iterable[ExceptionKind | str] = (),
-    batch_size: int = WRITE_BATCH,
+    batch_size: int | None = None,
     resume: str | None = None,
 ) -> ErasurePlan:
     """Plan the erasure of ``subject``: what is deleted, anonymised and kept, and why.
@@ -136,7 +135,9 @@ def plan_erasure(
         audit: where ``erasure.planned`` is recorded (``None``: nowhere).
         waive: exception kinds not to invoke (e.g. ``shared_content`` when no collaborator
             needs the content).
-        batch_size: records per round trip when the plan is applied.
+        batch_size: records per ``delete``/``update`` statement when the plan is applied
+            (``None``: each adapter runs its own statement plan, one statement per step on
+            SQLite; a number: batches of at most that many, each committed on its own).
         resume: the ``plan_id`` of an earlier plan to resume (after a crash lost the plan
             object): taken when the new plan does the same work under the same holds.
 
@@ -165,7 +166,7 @@ def plan_erasure(
         [(('name', 'email'), 'legal_obligation', 2031)]
     """
     require_aware(now)
-    if batch_size < 1:
+    if batch_size is not None and batch_size < 1:
         raise ConfigurationError(f"batch_size must be at least 1, got {batch_size}")
     waived = tuple(dict.fromkeys(ExceptionKind(w) for w in waive))
     held = held or {}

@@ -15,7 +15,20 @@ from typing import Any
 import pytest
 
 from .._errors import AdapterError
-from ..adapters import Adapter, All, Capability, Eq, In, IsNull, Not, Record, where
+from ..adapters import (
+    Adapter,
+    All,
+    And,
+    Capability,
+    Eq,
+    In,
+    IsNull,
+    Not,
+    Record,
+    batch_option,
+    count_each,
+    where,
+)
 from ..model._datamap import DataMap
 from ._fixtures import SELECTION_CASES, SelectionCase, conformance_records
 from ._harness import AdapterFactory, _Harness, _ids, _without
@@ -194,29 +207,49 @@ class CountConformance(_Harness):
         pk_adapter.delete(events, Eq("kind", "login"))
         assert pk_adapter.count(events, All()) == 20
 
+    def test_counts_of_many_selections_at_once(
+        self, pk_adapter: Adapter, pk_datamap: DataMap, pk_records: dict[str, list[Record]]
+    ) -> None:
+        """``counts`` (when the adapter has it) agrees with ``count`` for each selection: every
+        selection case together, the same cases under a shared condition (what a plan's
+        counts look like: covered and held records of one step), and more than one statement's
+        worth (64)."""
+        people = pk_datamap.record_type("people")
+        rows = pk_records["people"]
+        cases = [c.selection for c in SELECTION_CASES if c.record_type == "people"]
+        shared = Not(IsNull("age"))
+        under = [And((shared, c)) for c in cases] + [And((shared, Not(c))) for c in cases]
+        for selections in (cases, under, (cases + under) * 2, [All()], []):
+            expected = [sum(1 for r in rows if s.matches(r)) for s in selections]
+            assert count_each(pk_adapter, people, selections) == expected
+
 
 class DeleteConformance(_Harness):
     """``delete``: counts, batching, idempotence, nothing outside the selection touched."""
 
-    @pytest.mark.parametrize("batch_size", [1, 2, 1000])
+    @pytest.mark.parametrize("batch_size", [None, 1, 2, 1000])
     def test_delete_in_batches(
         self,
         pk_adapter: Adapter,
         pk_datamap: DataMap,
         pk_records: dict[str, list[Record]],
-        batch_size: int,
+        batch_size: int | None,
     ) -> None:
+        """``batch_size=None``: called without one, the adapter's own statement plan."""
         events = pk_datamap.record_type("events")
         selection = In("person_id", (1, 2, 3))
         expected = [r for r in pk_records["events"] if not selection.matches(r)]
-        deleted = pk_adapter.delete(events, selection, batch_size=batch_size)
+        deleted = pk_adapter.delete(events, selection, **batch_option(batch_size))
         assert deleted == 30 - len(expected)
         self.assert_records(self.stored(pk_adapter, events), expected)
-        assert pk_adapter.delete(events, selection, batch_size=batch_size) == 0
+        assert pk_adapter.delete(events, selection, **batch_option(batch_size)) == 0
 
-    def test_delete_everything(self, pk_adapter: Adapter, pk_datamap: DataMap) -> None:
+    @pytest.mark.parametrize("batch_size", [None, 7])
+    def test_delete_everything(
+        self, pk_adapter: Adapter, pk_datamap: DataMap, batch_size: int | None
+    ) -> None:
         events = pk_datamap.record_type("events")
-        assert pk_adapter.delete(events, All(), batch_size=7) == 30
+        assert pk_adapter.delete(events, All(), **batch_option(batch_size)) == 30
         assert pk_adapter.count(events, All()) == 0
 
     def test_delete_leaves_other_record_types_alone(
@@ -236,32 +269,33 @@ class DeleteConformance(_Harness):
 class UpdateConformance(_Harness):
     """``update``: constant values of every type, batching, selections over updated fields."""
 
-    @pytest.mark.parametrize("batch_size", [1, 2, 1000])
+    @pytest.mark.parametrize("batch_size", [None, 1, 2, 1000])
     def test_update_sets_values_on_the_selection_only(
         self,
         pk_adapter: Adapter,
         pk_datamap: DataMap,
         pk_records: dict[str, list[Record]],
-        batch_size: int,
+        batch_size: int | None,
     ) -> None:
         people = pk_datamap.record_type("people")
         selection = Not(IsNull("age")) & ~Eq("active", False)  # noqa: FBT003 - a field value
         values = {"email": None, "name": "Deleted user ✝"}
         expected = [{**r, **values} if selection.matches(r) else r for r in pk_records["people"]]
         changed = sum(1 for r in pk_records["people"] if selection.matches(r))
-        assert pk_adapter.update(people, selection, values, batch_size=batch_size) == changed
+        updated = pk_adapter.update(people, selection, values, **batch_option(batch_size))
+        assert updated == changed
         self.assert_records(self.stored(pk_adapter, people), expected)
 
-    @pytest.mark.parametrize("batch_size", [1, 2, 1000])
+    @pytest.mark.parametrize("batch_size", [None, 1, 2, 1000])
     def test_update_of_the_fields_the_selection_reads(
-        self, pk_adapter: Adapter, pk_datamap: DataMap, batch_size: int
+        self, pk_adapter: Adapter, pk_datamap: DataMap, batch_size: int | None
     ) -> None:
         people = pk_datamap.record_type("people")
         closed = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
         open_before = pk_adapter.count(people, IsNull("closed_at"))
         assert open_before > 0
         updated = pk_adapter.update(
-            people, IsNull("closed_at"), {"closed_at": closed}, batch_size=batch_size
+            people, IsNull("closed_at"), {"closed_at": closed}, **batch_option(batch_size)
         )
         assert updated == open_before
         assert pk_adapter.count(people, IsNull("closed_at")) == 0

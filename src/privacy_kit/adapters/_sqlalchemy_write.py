@@ -1,0 +1,191 @@
+"""The SQLAlchemy adapter's statement plans for deletes, and its one-scan counts.
+
+Called without a ``batch_size``, a delete runs the plan measured best for the database:
+
+- **PostgreSQL**: block ranges. The table's blocks are cut into ranges of about
+  :data:`PG_ROWS_PER_BATCH` rows (from ``pg_class`` statistics), and each range is one
+  ``DELETE ... WHERE ctid >= '(b,0)' AND ctid < '(b+k,0)' AND <selection>`` (a TID range scan),
+  committed on its own; the last range is open-ended, so rows added to new blocks meanwhile are
+  covered too. Measured on a million rows (half deleted): 1.03 times one hand-written ``DELETE``
+  at about 124,000 rows per range, against 1.8 to 2.2 for batches of keys or row addresses.
+- **MariaDB/MySQL**: one ``DELETE ... WHERE <selection>``, unless the selection reads another table
+  or binds a long ``IN`` list (a ``JSON_TABLE``, which MariaDB would re-run for every row): then
+  batches of :data:`~privacy_kit.adapters.WRITE_BATCH` keys read and locked first.
+- **elsewhere** (SQLite through SQLAlchemy): one ``DELETE ... WHERE <selection>``.
+
+Given a ``batch_size``, every database runs one statement per batch of at most that many records
+(the adapter's batched forms), each its own transaction.
+
+Needs the ``privacy-kit[sqlalchemy]`` extra (imported by :mod:`._sqlalchemy` only).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+
+from ..model._datamap import RecordType
+from ._base import WRITE_BATCH
+from ._selection import And, In, Not, Or, Related, Selection
+from ._sql import COUNTS_PER_STATEMENT, JSON_IN_THRESHOLD, factor_common
+from ._sqlalchemy_in import recheck_condition
+
+
+class _Adapter(Protocol):
+    """What these plans use of :class:`~privacy_kit.adapters.SQLAlchemyAdapter`."""
+
+    engine: sa.Engine
+
+    def table(self, record_type: RecordType) -> sa.Table: ...
+
+    def _where(self, table: sa.Table, selection: Selection) -> sa.ColumnElement[bool]: ...
+
+    def _column(self, table: sa.Table, field: str) -> sa.Column[Any]: ...
+
+    def _in(
+        self, column: sa.Column[Any], listed: Sequence[Any], *, plain: bool = False
+    ) -> sa.ColumnElement[bool]: ...
+
+
+__all__ = ["PG_ROWS_PER_BATCH", "count_many", "delete_selection", "needs_locked_keys"]
+
+PG_ROWS_PER_BATCH = 125_000
+"""Rows (of the table, deleted or not) per block range of a PostgreSQL delete without a
+``batch_size``: the retention benchmark measured 1.22 times one ``DELETE`` at about 10,000 rows per
+range and 1.03 at about 124,000."""
+
+_GUESSED_ROWS_PER_BLOCK = 50
+"""Rows per 8 KiB block assumed for a table PostgreSQL has never analysed."""
+
+
+def count_many(
+    adapter: _Adapter, record_type: RecordType, selections: Sequence[Selection]
+) -> list[int]:
+    """``counts``: one ``SELECT COUNT(CASE WHEN ... THEN 1 END), ...`` per 64 selections."""
+    out: list[int] = []
+    table = adapter.table(record_type)
+    with adapter.engine.connect() as conn:
+        for start in range(0, len(selections), COUNTS_PER_STATEMENT):
+            common, rests = factor_common(selections[start : start + COUNTS_PER_STATEMENT])
+            columns = [sa.func.count(sa.case((adapter._where(table, rest), 1))) for rest in rests]
+            query = sa.select(*columns).select_from(table)
+            row = conn.execute(query.where(adapter._where(table, common))).one()
+            out.extend(int(n) for n in row)
+    return out
+
+
+def delete_selection(
+    adapter: _Adapter,
+    record_type: RecordType,
+    selection: Selection,
+    batch_size: int | None,
+) -> int:
+    """Delete what ``selection`` selects by the plan described in the module docstring."""
+    table = adapter.table(record_type)
+    condition = adapter._where(table, selection)
+    dialect = adapter.engine.dialect.name
+    if dialect in {"mysql", "mariadb"}:
+        if batch_size is None and not needs_locked_keys(selection):
+            return _one_statement(adapter, sa.delete(table).where(condition))
+        return _locked_key_batches(
+            adapter, record_type, selection, (table, condition), batch_size or WRITE_BATCH
+        )
+    if batch_size is None:
+        if dialect == "postgresql":
+            return _block_ranges(adapter, table, condition)
+        return _one_statement(adapter, sa.delete(table).where(condition))
+    if dialect == "postgresql":
+        # Rows by physical address (a TID scan) instead of one primary-key probe per row. The
+        # condition is checked again, so a row changed since the batch was read is never
+        # deleted unless it still matches.
+        ctid: sa.ColumnClause[Any] = sa.literal_column("ctid")
+        tids = sa.select(ctid).select_from(table).where(condition).limit(batch_size)
+        statement = sa.delete(table).where(
+            ctid == sa.any_(sa.func.array(tids.scalar_subquery())), condition
+        )
+    else:
+        pk = adapter._column(table, record_type.primary_key)
+        keys = sa.select(pk).where(condition).limit(batch_size)
+        statement = sa.delete(table).where(pk.in_(keys.scalar_subquery()))
+    total = 0
+    while True:
+        with adapter.engine.begin() as conn:
+            deleted = conn.execute(statement).rowcount
+        total += deleted
+        if deleted < batch_size:
+            return total
+
+
+def _one_statement(adapter: _Adapter, statement: sa.Delete) -> int:
+    with adapter.engine.begin() as conn:
+        return int(conn.execute(statement).rowcount)
+
+
+def _block_ranges(adapter: _Adapter, table: sa.Table, condition: Any) -> int:
+    """PostgreSQL: one ``DELETE`` per range of blocks, the last range open-ended."""
+    name = adapter.engine.dialect.identifier_preparer.format_table(table)
+    with adapter.engine.connect() as conn:
+        blocks, tuples, pages = conn.execute(
+            sa.text(
+                "SELECT pg_relation_size(c.oid) / current_setting('block_size')::bigint, "
+                "c.reltuples, c.relpages FROM pg_class c WHERE c.oid = CAST(:t AS regclass)"
+            ),
+            {"t": name},
+        ).one()
+    per_block = tuples / pages if pages > 0 and tuples > 0 else _GUESSED_ROWS_PER_BLOCK
+    step = max(1, math.ceil(PG_ROWS_PER_BATCH / max(per_block, 1.0)))
+    ctid: sa.ColumnClause[Any] = sa.literal_column("ctid")
+    total = 0
+    start = 0
+    while True:
+        end = start + step
+        last = end >= blocks
+        in_range = [ctid >= sa.literal_column(f"'({start},0)'::tid")]
+        if not last:
+            in_range.append(ctid < sa.literal_column(f"'({end},0)'::tid"))
+        total += _one_statement(adapter, sa.delete(table).where(*in_range, condition))
+        if last:
+            return total
+        start = end
+
+
+def _locked_key_batches(
+    adapter: _Adapter,
+    record_type: RecordType,
+    selection: Selection,
+    compiled: tuple[sa.Table, Any],
+    batch_size: int,
+) -> int:
+    """MariaDB/MySQL: read and lock a batch of keys, delete them by key; repeat."""
+    table, condition = compiled
+    pk = adapter._column(table, record_type.primary_key)
+    query = sa.select(pk).where(condition).order_by(pk).limit(batch_size)
+    total = 0
+    while True:
+        with adapter.engine.begin() as conn:
+            locked = list(conn.scalars(query.with_for_update()))
+            if locked:
+                by_key = sa.delete(table).where(
+                    adapter._in(pk, locked, plain=True),
+                    *recheck_condition(selection, condition),
+                )
+                total += conn.execute(by_key).rowcount
+        if len(locked) < batch_size:
+            return total
+
+
+def needs_locked_keys(selection: Selection) -> bool:
+    """Whether MariaDB should delete by locked keys: the selection reads another table, or
+    binds an ``IN`` list long enough to become a ``JSON_TABLE``."""
+    if isinstance(selection, Related):
+        return True
+    if isinstance(selection, In):
+        return len(selection.values) > JSON_IN_THRESHOLD
+    if isinstance(selection, And | Or):
+        return any(needs_locked_keys(item) for item in selection.items)
+    if isinstance(selection, Not):
+        return needs_locked_keys(selection.item)
+    return False
