@@ -129,6 +129,110 @@ def baseline_three_formats(conn: sqlite3.Connection, host: int, folder: Path) ->
     return counts
 
 
+# What the hand-written bundle converts, knowing its schema: stored timestamp text to aware
+# datetimes (written back as RFC 3339), SQLite's 0/1 to booleans; text cells a spreadsheet would
+# run as a formula are made text (OWASP CSV injection).
+BOOLEANS = frozenset({"is_admin"})
+INTEGERS = frozenset({"id", "owner_id", "host_id", "service_id", "user_id", "duration_minutes"})
+FORMULA_LEADS = frozenset("=+-@\t\r")
+
+
+def baseline_zip_bundle(
+    conn: sqlite3.Connection, host: int, path: Path, *, compresslevel: int | None
+) -> dict[str, int]:
+    """The default bundle written by hand: the same zip members, with the same bytes.
+
+    Per table, one ``SELECT`` read in batches of 1,000 rows (bounded memory); timestamps turned
+    into aware datetimes and booleans into ``bool`` (what any adapter returns); each batch
+    written as JSON and NDJSON (``orjson`` per record) and CSV (``csv`` module, converting only
+    the columns that need it) to three temporary files, hashed (SHA-256) as they are written;
+    then the files go into a deflated zip (``compresslevel``; ``None`` is zlib's default, 6)
+    with a ``manifest.json`` of counts, sizes and hashes and a short ``summary.html``. Left out
+    against privacy_kit: resolving the subject, the policy's descriptions in the manifest, and
+    publishing under a temporary name.
+    """
+    import csv
+    import datetime as dt
+    import hashlib
+    import io
+    import tempfile
+    import zipfile
+
+    counts: dict[str, int] = {}
+    files: dict[str, dict[str, Any]] = {}
+    parse = dt.datetime.fromisoformat
+    with (
+        tempfile.TemporaryDirectory(dir=path.parent) as tmp,
+        zipfile.ZipFile(
+            path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel
+        ) as bundle,
+    ):
+        for table, sql in QUERIES.items():
+            cursor = conn.execute(sql, [host])
+            columns = [d[0] for d in cursor.description]
+            stamps = [i for i, c in enumerate(columns) if c.endswith("_at")]
+            bools = [i for i, c in enumerate(columns) if c in BOOLEANS]
+            texts = [
+                i
+                for i, c in enumerate(columns)
+                if i not in stamps and i not in bools and c not in INTEGERS
+            ]
+            kinds = ("json", "ndjson", "csv")
+            outs = {k: open(Path(tmp) / f"{table}.{k}", "wb") for k in kinds}  # noqa: SIM115
+            hashes = {k: hashlib.sha256() for k in kinds}
+
+            def put(kind: str, data: bytes) -> None:
+                outs[kind].write(data)  # noqa: B023 - called within this iteration only
+                hashes[kind].update(data)  # noqa: B023
+
+            text = io.StringIO()
+            writer = csv.writer(text)
+            writer.writerow(columns)
+            put("csv", text.getvalue().encode())
+            count = 0
+            while rows := cursor.fetchmany(1000):
+                records = [list(row) for row in rows]
+                for values in records:
+                    for i in stamps:
+                        if values[i] is not None:
+                            values[i] = parse(values[i])
+                    for i in bools:
+                        if values[i] is not None:
+                            values[i] = bool(values[i])
+                data = [orjson.dumps(dict(zip(columns, v, strict=True))) for v in records]
+                put("json", (b"[\n  " if count == 0 else b",\n  ") + b",\n  ".join(data))
+                put("ndjson", b"\n".join(data) + b"\n")
+                # The JSON is written: the CSV cells are converted in place.
+                for values in records:
+                    for i in stamps:
+                        if values[i] is not None:
+                            values[i] = values[i].isoformat()
+                    for i in bools:
+                        if values[i] is not None:
+                            values[i] = "true" if values[i] else "false"
+                    for i in texts:
+                        x = values[i]
+                        if x and x[0] in FORMULA_LEADS:
+                            values[i] = "'" + x
+                text.seek(0)
+                text.truncate()
+                writer.writerows(records)
+                put("csv", text.getvalue().encode())
+                count += len(rows)
+            put("json", b"\n]\n" if count else b"[]\n")
+            for kind in kinds:
+                name = f"records/{table}.{kind}"
+                files[name] = {"sha256": hashes[kind].hexdigest(), "bytes": outs[kind].tell()}
+                outs[kind].close()
+                bundle.write(Path(tmp) / f"{table}.{kind}", name)
+            counts[table] = count
+        summary = "".join(f"<tr><td>{t}</td><td>{n}</td></tr>" for t, n in counts.items())
+        bundle.writestr("summary.html", f"<!doctype html><table>{summary}</table>\n")
+        manifest = {"counts": counts, "files": files}
+        bundle.writestr("manifest.json", orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+    return counts
+
+
 def _engine(path: Path) -> Any:
     import privacy_kit as pk
     from privacy_kit.adapters import SQLiteAdapter

@@ -316,6 +316,7 @@ class Engine(Choices):
         batch_size: int = 1000,
         lang: str = "en",
         formats: Iterable[str] = ("json", "ndjson", "csv"),
+        compression_level: int | None = None,
     ) -> ExportResult:
         """Write ``subject``'s data as a portable bundle (access, portability).
 
@@ -341,6 +342,7 @@ class Engine(Choices):
             batch_size=batch_size,
             lang=lang,
             formats=tuple(formats),
+            compression_level=compression_level,
             policy=self.policy,
             audit=self.audit,
             disclosures=self.disclosures,
