@@ -28,7 +28,13 @@ import orjson
 
 from .._errors import ConfigurationError
 
-__all__ = ["Bundle", "RecordWriters", "iter_bundle_records", "neutralise_formula"]
+__all__ = [
+    "COMPRESSION_LEVEL",
+    "Bundle",
+    "RecordWriters",
+    "iter_bundle_records",
+    "neutralise_formula",
+]
 
 SPOOL = 1 << 20  # bytes a temporary file keeps in memory before it spills to disk
 COMPRESSION_LEVEL = 1
