@@ -335,6 +335,7 @@ class Engine(Choices):
         batch_size: int = 1000,
         lang: str = "en",
         formats: Iterable[str] = ("json", "ndjson", "csv"),
+        compression_level: int | None = None,
     ) -> ExportResult:
         """Write ``subject``'s data as a portable bundle (access, portability).
 
@@ -362,6 +363,7 @@ class Engine(Choices):
             batch_size=batch_size,
             lang=lang,
             formats=tuple(formats),
+            compression_level=compression_level,
             policy=self.policy,
             audit=self.audit,
             disclosures=self.disclosures,

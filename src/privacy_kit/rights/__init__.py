@@ -22,6 +22,7 @@ from .._lazy import attach
 
 # name -> the module that defines it
 _NAMES: dict[str, str] = {
+    "COMPRESSION_LEVEL": "._bundle",
     "Bundle": "._bundle",
     "RecordWriters": "._bundle",
     "iter_bundle_records": "._bundle",
@@ -73,6 +74,7 @@ _NAMES: dict[str, str] = {
 }
 
 __all__ = [
+    "COMPRESSION_LEVEL",
     "EXPORT_FORMAT",
     "STOP_THE_CLOCK",
     "TRANSITIONS",
@@ -126,7 +128,13 @@ __all__ = [
 __getattr__, __dir__ = attach(__name__, _NAMES, __all__)
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
-    from ._bundle import Bundle, RecordWriters, iter_bundle_records, neutralise_formula
+    from ._bundle import (
+        COMPRESSION_LEVEL,
+        Bundle,
+        RecordWriters,
+        iter_bundle_records,
+        neutralise_formula,
+    )
     from ._deadlines import STOP_THE_CLOCK, ClockRule, add_deadline
     from ._erasure import (
         ErasureAction,

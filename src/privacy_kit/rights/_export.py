@@ -48,6 +48,7 @@ from ..model._datamap import FieldSpec, RecordType, SubjectLink
 from ..model._policy import Policy
 from ..model._policy_rights import RefusalReason
 from ._bundle import (
+    COMPRESSION_LEVEL,
     SPOOL,
     Bundle,
     RecordWriters,
@@ -318,6 +319,7 @@ def export_subject(
     batch_size: int = 1000,
     lang: str = "en",
     formats: Sequence[str] = RECORD_FORMATS,
+    compression_level: int | None = None,
 ) -> ExportResult:
     """Write ``subject``'s data as a portable bundle (GDPR Art. 15 access, Art. 20 portability).
 
@@ -336,12 +338,17 @@ def export_subject(
         lang: language of the texts in the manifest and summary.
         formats: which record files to write, any of ``"json"``, ``"ndjson"`` and ``"csv"``
             (default all three); the manifest and summary are always written.
+        compression_level: the zip's deflate level, 0 (stored, uncompressed) to 9 (smallest,
+            slowest); ``None`` is :data:`~privacy_kit.rights.COMPRESSION_LEVEL` (1, the
+            fastest: record files are text that compresses well even so). Ignored for a
+            folder.
 
     Returns:
         What was written, with counts and the SHA-256.
 
     Raises:
-        ConfigurationError: an unknown format, a bad batch size, or a destination that exists.
+        ConfigurationError: an unknown format, a bad batch size or compression level, or a
+            destination that exists.
         AdapterError: the store failed.
         ValueError: ``now`` is naive.
 
@@ -371,6 +378,11 @@ def export_subject(
         raise ConfigurationError(f"unknown export format {format!r}; expected 'zip' or 'folder'")
     if batch_size < 1:
         raise ConfigurationError(f"batch_size must be at least 1, got {batch_size}")
+    level = COMPRESSION_LEVEL if compression_level is None else compression_level
+    if type(level) is not int or not 0 <= level <= 9:
+        raise ConfigurationError(
+            f"compression_level must be an integer from 0 (stored) to 9, got {compression_level!r}"
+        )
     kinds = tuple(dict.fromkeys(formats))
     unknown = [k for k in kinds if k not in RECORD_FORMATS]
     if unknown or not kinds:
@@ -393,7 +405,7 @@ def export_subject(
         ]
     )
     target = prepare_destination(destination, format)
-    bundle = Bundle(target, format)
+    bundle = Bundle(target, format, compression_level=level)
     described: list[dict[str, Any]] = []
     try:
         for entry, found in entries:
