@@ -162,7 +162,10 @@ def test_erasing_a_host_deletes_or_keeps_exactly_what_the_policy_says(adapter_ki
     assert "legal_obligation until 2031-06-01 (GDPR Art. 17(3)(b))" in lines
     records = report.to_records()
     json.dumps(records)
-    assert {"record_type": "sessions", "outcome": "deleted", "count": 1} in records
+    assert any(
+        r.items() >= {"record_type": "sessions", "outcome": "deleted", "count": 1}.items()
+        for r in records
+    )
 
 
 def test_waiving_shared_content_deletes_the_content() -> None:

@@ -7,11 +7,13 @@ Jupyter shows an object's ``_repr_html_``; every privacy_kit object that has one
 
 from __future__ import annotations
 
+import datetime as dt
+import enum
 import html
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-__all__ = ["escape", "html_table", "join_html", "text_table"]
+__all__ = ["escape", "flat_value", "html_table", "join_html", "records", "text_table"]
 
 Cell = object
 """Anything: ``None`` renders empty, tuples and lists as comma-separated items, the rest with ``str``."""
@@ -94,6 +96,57 @@ def html_table(
         f'<div class="pk-view">{_STYLE}<div class="pk-title">{escape(title)}</div>'
         f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
     )
+
+
+def flat_value(value: object) -> object:
+    """``value`` as one cell of a data frame: ``None``, ``bool``, ``int``, ``float`` or ``str``.
+
+    Enums give their value, datetimes and dates ISO 8601 text, sequences their items joined with
+    ``"; "`` (as the ROPA's records do), anything else (durations: ``P30D``) its ``str``.
+
+    Example:
+        >>> import datetime as dt
+        >>> flat_value(dt.datetime(2025, 1, 2, tzinfo=dt.UTC)), flat_value(("a", "b")), flat_value(None)
+        ('2025-01-02T00:00:00+00:00', 'a; b', None)
+    """
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, enum.Enum):
+        return flat_value(value.value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, tuple | list | frozenset | set):
+        items = sorted(value, key=str) if isinstance(value, frozenset | set) else value
+        return "; ".join(str(flat_value(v)) for v in items)
+    return str(value)
+
+
+def records(
+    columns: Sequence[str], rows: Iterable[Mapping[str, object]]
+) -> list[dict[str, object]]:
+    """Rows with exactly ``columns`` as keys, in order, each value made flat by :func:`flat_value`.
+
+    Every ``to_records()`` goes through here, so every row of a result has the same keys (a key a
+    row does not have is ``None``, never missing, so a data frame gets no ``NaN`` from it).
+
+    Raises:
+        ValueError: if a row has a key that is not a column (a programming error, said early).
+
+    Example:
+        >>> records(["a", "b"], [{"a": 1}, {"a": 2, "b": ("x",)}])
+        [{'a': 1, 'b': None}, {'a': 2, 'b': 'x'}]
+    """
+    out: list[dict[str, object]] = []
+    for i, row in enumerate(rows):
+        extra = set(row) - set(columns)
+        if extra:
+            raise ValueError(
+                f"row {i} has keys {sorted(extra)} that are not columns {list(columns)}"
+            )
+        out.append({c: flat_value(row.get(c)) for c in columns})
+    return out
 
 
 def join_html(*fragments: str) -> str:

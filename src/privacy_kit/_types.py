@@ -27,7 +27,16 @@ from pydantic_core import PydanticCustomError, core_schema
 
 from ._errors import ConfigurationError, NaiveDatetimeError, UnknownNameError, WrongTypeError
 
-__all__ = ["Duration", "LocalizedText", "Model", "closest", "require_aware", "unknown_name"]
+__all__ = [
+    "Duration",
+    "LocalizedText",
+    "Model",
+    "closest",
+    "language_candidates",
+    "normalize_language",
+    "require_aware",
+    "unknown_name",
+]
 
 _ISO = re.compile(
     r"^P(?!$)(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -337,6 +346,51 @@ class Duration:
         }
 
 
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
+
+
+def normalize_language(tag: str) -> str:
+    """A BCP 47 language tag in its conventional case (tags are case-insensitive).
+
+    The language subtag lower case, a four-letter script title case, a two-letter region upper
+    case, everything else lower case; ``_`` (as in ``pt_BR`` locale names) is read as ``-``.
+
+    Raises:
+        ValueError: ``tag`` is not a language tag.
+
+    Example:
+        >>> normalize_language("AR"), normalize_language("pt_br"), normalize_language("ZH-hant-tw")
+        ('ar', 'pt-BR', 'zh-Hant-TW')
+    """
+    text = tag.strip().replace("_", "-")
+    if not _LANGUAGE_TAG.fullmatch(text):
+        raise ValueError(f"invalid language tag {tag!r} (expected e.g. 'en', 'ar', 'pt-BR')")
+    first, *rest = text.split("-")
+    parts = [first.lower()]
+    for i, sub in enumerate(rest):
+        if sub.lower() in ("x", "u", "t") or len(sub) == 1:
+            parts.extend(p.lower() for p in rest[i:])  # extensions and private use: as they are
+            break
+        if len(sub) == 4 and sub.isalpha() and i == 0:
+            parts.append(sub.title())
+        elif len(sub) == 2 and sub.isalpha():
+            parts.append(sub.upper())
+        else:
+            parts.append(sub.lower())
+    return "-".join(parts)
+
+
+def language_candidates(tag: str) -> tuple[str, ...]:
+    """The tags to try for ``tag``, most specific first (RFC 4647 lookup), normalised.
+
+    Example:
+        >>> language_candidates("zh-hant-tw")
+        ('zh-Hant-TW', 'zh-Hant', 'zh')
+    """
+    parts = normalize_language(tag).split("-")
+    return tuple("-".join(parts[:n]) for n in range(len(parts), 0, -1))
+
+
 class LocalizedText(dict[str, str]):
     """Text a person reads, keyed by language tag: ``{"en": "...", "ar": "..."}``.
 
@@ -354,20 +408,43 @@ class LocalizedText(dict[str, str]):
 
     default_language: ClassVar[str] = "en"
 
-    def get_text(self, lang: str, *, fallback: str | None = "en") -> str:
-        """The text in ``lang``; else the fallback language; else any language; else ``""``."""
+    def key_for(self, lang: str) -> str | None:
+        """The key of the text that serves ``lang``, or ``None``.
+
+        Tags match case-insensitively and by prefix (``ar-EG`` is served by ``ar``); failing
+        that, by language alone (``ar`` is served by ``ar-EG``). An invalid tag matches nothing.
+
+        Example:
+            >>> t = LocalizedText({"en": "Hi", "pt-BR": "Oi"})
+            >>> t.key_for("EN-gb"), t.key_for("pt"), t.key_for("fr")
+            ('en', 'pt-BR', None)
+        """
         if lang in self:
-            return self[lang]
-        base = lang.split("-", maxsplit=1)[0]
-        if base in self:
-            return self[base]
-        if fallback is not None and fallback in self:
-            return self[fallback]
+            return lang
+        try:
+            candidates = language_candidates(lang)
+        except ValueError:
+            return None
+        by_lower = {key.lower(): key for key in sorted(self)}
+        for candidate in candidates:
+            if candidate.lower() in by_lower:
+                return by_lower[candidate.lower()]
+        primary = candidates[-1].lower()
+        return next((k for low, k in by_lower.items() if low.split("-")[0] == primary), None)
+
+    def get_text(self, lang: str, *, fallback: str | None = "en") -> str:
+        """The text in ``lang`` (see :meth:`key_for`); else the fallback language; else any
+        language; else ``""``."""
+        key = self.key_for(lang)
+        if key is None and fallback is not None:
+            key = self.key_for(fallback)
+        if key is not None:
+            return self[key]
         return next(iter(self.values()), "")
 
     def has(self, lang: str) -> bool:
-        """Whether the text is written in ``lang`` (no fallback)."""
-        return lang in self or lang.split("-", maxsplit=1)[0] in self
+        """Whether the text is written in ``lang`` (no fallback; see :meth:`key_for`)."""
+        return self.key_for(lang) is not None
 
     def languages(self) -> tuple[str, ...]:
         """The languages present, sorted."""

@@ -121,7 +121,10 @@ def draft_notice(
         for k in incident.categories
     ]
     separator = "، " if lang == "ar" else ", "
-    contacts = separator.join(c.value for c in policy.controller.contacts)
+    contacts = separator.join(
+        c.value if c.label is None else f"{c.label.get_text(lang)} ({c.value})"
+        for c in policy.controller.contacts
+    )
     lines = [
         phrases["intro"].format(controller=policy.controller.name),
         phrases["what"].format(

@@ -61,6 +61,13 @@ class Contact(Model):
     kind: Literal["email", "support_tool", "web_form", "postal", "phone"]
     value: str = Field(min_length=1)
     description: LocalizedText | None = None
+    label: LocalizedText | None = Field(
+        default=None,
+        description=(
+            "How the contact reads in each language (a postal address in the reader's script, "
+            "a form's name); notices show it, links still use value"
+        ),
+    )
 
 
 class Controller(Model):

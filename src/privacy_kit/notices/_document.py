@@ -8,13 +8,14 @@ words, in any language the phrase table has.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import attrs
 
-from .._types import Duration, LocalizedText
+from .._types import Duration, LocalizedText, normalize_language
 from ..model._jurisdictions import get_jurisdiction
 from ..model._policy import Policy
 from ..model._policy_retention import RetentionRule
@@ -99,6 +100,10 @@ class _Ctx:
 
     def __init__(self, policy: Policy, lang: str) -> None:
         self.policy = policy
+        # Tags are case-insensitive (AR is ar); callers refuse invalid tags, an odd one here
+        # simply matches nothing.
+        with contextlib.suppress(ValueError):
+            lang = normalize_language(lang)
         self.lang = lang
         self.tax: Taxonomy = policy.vocabulary
         phrases = _phrases()
@@ -220,7 +225,8 @@ def _fill(template: str, lang: str | None, args: Mapping[str, Inline | str]) -> 
         value = args.get(match.group(1))
         if value is None:
             raise KeyError(f"phrase placeholder {match.group(1)!r} has no value")
-        out.extend((_Run(value),) if isinstance(value, str) else value)
+        # A value filled into a fallback phrase is part of that passage (one marker for all).
+        out.extend((_Run(value, lang=lang),) if isinstance(value, str) else value)
         pos = match.end()
     if pos < len(template):
         out.append(_Run(template[pos:], lang=lang))

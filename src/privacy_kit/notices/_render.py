@@ -24,6 +24,7 @@ from typing import Literal
 import attrs
 
 from .._errors import ConfigurationError, PolicyError, Problem
+from .._types import normalize_language
 from ..model._policy import Policy
 from ._document import (
     Inline,
@@ -58,20 +59,43 @@ def _merged(runs: Inline) -> list[_Run]:
         if not run.text:
             continue
         prev = out[-1] if out else None
-        if prev is not None and (prev.lang, prev.strong, prev.href) == (
-            run.lang,
-            run.strong,
-            run.href,
-        ):
+        same = prev is not None and (prev.strong, prev.href) == (run.strong, run.href)
+        # Text with no letters (digits, punctuation, spaces) belongs to the fallback passage
+        # around it, so a passage gets one marker, not one per stretch of words.
+        neutral = run.lang is None and not any(ch.isalpha() for ch in run.text)
+        if prev is not None and same and (prev.lang == run.lang or neutral):
             out[-1] = attrs.evolve(prev, text=prev.text + run.text)
         else:
             out.append(run)
     return out
 
 
+def _continues(run: _Run) -> bool:
+    """Whether ``run`` (not itself a fallback) leaves the passage's language as it was: text with
+    no letters, or a link showing its own address."""
+    if run.href is not None and run.text and run.text in run.href:
+        return True
+    return not any(ch.isalpha() for ch in run.text)
+
+
+def _markers(runs: Inline) -> list[tuple[_Run, bool]]:
+    """The merged runs, each with whether it opens a fallback passage (gets the visible tag)."""
+    out: list[tuple[_Run, bool]] = []
+    current: str | None = None
+    for run in _merged(runs):
+        if run.lang is not None:
+            out.append((run, run.lang != current))
+            current = run.lang
+        else:
+            out.append((run, False))
+            if not _continues(run):
+                current = None
+    return out
+
+
 def _md_runs(runs: Inline) -> str:
     out: list[str] = []
-    for run in _merged(runs):
+    for run, opens in _markers(runs):
         text = _md_escape(run.text)
         if run.href is not None:
             text = f"[{text}](<{run.href.replace('>', '%3E')}>)"
@@ -79,7 +103,7 @@ def _md_runs(runs: Inline) -> str:
             lead = text[: len(text) - len(text.lstrip())]
             trail = text[len(text.rstrip()) :]
             text = f"{lead}**{text.strip()}**{trail}"
-        if run.lang is not None:
+        if opens:
             text = f"[{run.lang}] {text}"
         out.append(text)
     return "".join(out)
@@ -106,7 +130,7 @@ def _to_markdown(title: Inline, meta: Inline, note: Inline | None, sections: lis
 
 def _html_runs(runs: Inline) -> str:
     out: list[str] = []
-    for run in _merged(runs):
+    for run, opens in _markers(runs):
         text = html.escape(run.text, quote=True)
         if run.href is not None:
             text = f'<a href="{html.escape(run.href, quote=True)}">{text}</a>'
@@ -114,10 +138,10 @@ def _html_runs(runs: Inline) -> str:
             text = f"<strong>{text}</strong>"
         if run.lang is not None:
             lang = html.escape(run.lang, quote=True)
+            tag = f'<span class="tag">[{lang}]</span> ' if opens else ""
             text = (
                 f'<span class="fallback" lang="{lang}" dir="{_direction(run.lang)}" '
-                f'title="not available in this language"><span class="tag">[{lang}]</span> '
-                f"{text}</span>"
+                f'title="not available in this language">{tag}{text}</span>'
             )
         out.append(text)
     return "".join(out)
@@ -244,6 +268,7 @@ def render_notice(
         raise ConfigurationError(
             f"invalid language tag {lang!r} (expected e.g. 'en', 'ar', 'pt-BR')"
         )
+    lang = normalize_language(lang)
     ctx = _Ctx(policy, lang)
     sections = _sections(ctx)
     title = ctx.text(policy.title)

@@ -14,17 +14,20 @@ import csv
 import os
 import textwrap
 from collections.abc import Iterator
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 import attrs
 import orjson
 
 from .._html import html_table, join_html, text_table
+from .._types import LocalizedText, normalize_language
 from ..model._policy import Policy
 from ..model._policy_retention import RetentionAction, RetentionRule
 from ..model._staged import staged_bound
 from ..model._taxonomy import is_within
-from ._document import describe_duration, describe_retention
+from ..model._translations import base_language
+from ._document import Inline, _Ctx, describe_duration, describe_retention
+from ._render import _merged
 
 __all__ = ["EEA_COUNTRIES", "ProcessingActivity", "ProcessingRecords", "records_of_processing"]
 
@@ -307,10 +310,10 @@ class ProcessingRecords:
         )
 
 
-def _rule_line(rule: RetentionRule, policy: Policy, lang: str) -> str:
+def _rule_line(rule: RetentionRule, policy: Policy, lang: str, words: _Words) -> str:
     line = (
         f"{rule.key}: kept {describe_retention(rule, lang)}"
-        + (f" ({rule.reason.get_text(lang)})" if rule.reason is not None else "")
+        + (f" ({words.text(rule.reason)})" if rule.reason is not None else "")
         if rule.indefinite
         else f"{rule.key}: {rule.action.value} {describe_retention(rule, lang)}"
     )
@@ -370,13 +373,17 @@ def records_of_processing(policy: Policy, *, lang: str = "en") -> ProcessingReco
         >>> billing.third_countries, billing.erasure_time_limits
         (('US',), ('payment_data: delete until the account is closed',))
     """
+    lang = normalize_language(lang)
+    words = _Words(policy, lang)
     tax = policy.vocabulary
-    subjects_all = tuple(tax.subject_kind(s.kind).name.get_text(lang) for s in policy.subjects)
+    subjects_all = tuple(words.name("subject_kinds", s.kind) for s in policy.subjects)
     security = tuple(
-        m.description.get_text(lang) + (f" ({m.standard})" if m.standard else "")
+        words.text(m.description) + (f" ({m.standard})" if m.standard else "")
         for m in policy.security
     )
-    contacts = tuple(f"{c.kind}: {c.value}" for c in policy.controller.contacts)
+    contacts = tuple(
+        f"{c.kind}: {words.contact(c.value, c.label)}" for c in policy.controller.contacts
+    )
     dpo = policy.controller.dpo
     purposes: list[str] = []
     for c in policy.collection:
@@ -394,8 +401,7 @@ def records_of_processing(policy: Policy, *, lang: str = "en") -> ProcessingReco
         for c in collections:
             kinds.extend(c.subjects or [s.kind for s in policy.subjects])
         subjects = (
-            tuple(tax.subject_kind(k).name.get_text(lang) for k in dict.fromkeys(kinds))
-            or subjects_all
+            tuple(words.name("subject_kinds", k) for k in dict.fromkeys(kinds)) or subjects_all
         )
         recipients = [r for r in policy.recipients if key in r.purposes]
         countries: set[str] = set()
@@ -409,7 +415,7 @@ def records_of_processing(policy: Policy, *, lang: str = "en") -> ProcessingReco
         third = tuple(sorted(c for c in countries if c not in EEA_COUNTRIES))
         transfers = tuple(
             f"{t.from_region} -> {t.to_country}: {t.mechanism}"
-            + (f" ({t.description.get_text(lang)})" if t.description is not None else "")
+            + (f" ({words.text(t.description)})" if t.description is not None else "")
             for t in policy.storage.transfers
             if t.to_country in third
         )
@@ -421,44 +427,82 @@ def records_of_processing(policy: Policy, *, lang: str = "en") -> ProcessingReco
         activities.append(
             ProcessingActivity(
                 purpose=key,
-                purpose_name=purpose.name.get_text(lang),
-                legal_basis=f"{purpose.legal_basis.value} ({purpose.legal_basis.article})",
+                purpose_name=words.name("purposes", key),
+                legal_basis=words.generated(
+                    f"{purpose.legal_basis.value} ({purpose.legal_basis.article})"
+                ),
                 data_subjects=subjects,
-                data_categories=tuple(tax.category(k).name.get_text(lang) for k in categories),
+                data_categories=tuple(words.name("categories", k) for k in categories),
                 special_categories=tuple(
-                    tax.category(k).name.get_text(lang) for k in categories if tax.is_special(k)
+                    words.name("categories", k) for k in categories if tax.is_special(k)
                 ),
                 recipients=tuple(
-                    f"{r.name.get_text(lang)} ({r.kind.value}"
+                    f"{words.text(r.name)} ({r.kind.value}"
                     + (f"; products: {', '.join(r.products)}" if r.products else "")
                     + ")"
                     for r in recipients
                 ),
                 third_countries=third,
                 transfers=transfers,
-                erasure_time_limits=tuple(_rule_line(r, policy, lang) for r in rules),
+                erasure_time_limits=tuple(
+                    words.generated(_rule_line(r, policy, lang, words)) for r in rules
+                ),
                 security_measures=security,
             )
         )
     return ProcessingRecords(
         controller=policy.controller.name,
         controller_contacts=contacts,
-        dpo=f"{dpo.kind}: {dpo.value}" if dpo is not None else None,
+        dpo=f"{dpo.kind}: {words.contact(dpo.value, dpo.label)}" if dpo is not None else None,
         representative_eu=policy.controller.representative_eu,
         policy_version=policy.version,
         activities=tuple(activities),
-        automated_decisions=_automated_line(policy, lang),
+        automated_decisions=_automated_line(policy, words),
     )
 
 
-def _automated_line(policy: Policy, lang: str) -> str | None:
+def _automated_line(policy: Policy, words: _Words) -> str | None:
     decisions = policy.automated_decisions
     if decisions is None:
         return None
-    line = ("used" if decisions.used else "not used") + ": " + decisions.description.get_text(lang)
+    line = words.generated("used" if decisions.used else "not used") + ": "
+    line += words.text(decisions.description)
     if decisions.logic is not None:
-        line += f" (logic involved: {decisions.logic.get_text(lang)})"
+        line += f" ({words.generated('logic involved')}: {words.text(decisions.logic)})"
     return line
+
+
+class _Words:
+    """Names and policy text in one language for the record, fallbacks visibly marked.
+
+    The notice's rules (:class:`~privacy_kit.notices._document._Ctx`): a name or text missing in
+    the language is shown in another and prefixed with its tag (``[en] Email address``), once per
+    passage; the record's own English phrases (legal bases, erasure time limits) are marked
+    ``[en]`` in a record in another language.
+    """
+
+    def __init__(self, policy: Policy, lang: str) -> None:
+        self.ctx = _Ctx(policy, lang)
+        self.english = base_language(lang) == "en"
+
+    @staticmethod
+    def plain(runs: Inline) -> str:
+        return "".join(
+            f"[{run.lang}] {run.text}" if run.lang is not None else run.text
+            for run in _merged(runs)
+        )
+
+    def name(self, what: Literal["categories", "purposes", "subject_kinds"], key: str) -> str:
+        return self.plain(self.ctx.name(what, key))
+
+    def text(self, value: LocalizedText) -> str:
+        return self.plain(self.ctx.text(value))
+
+    def contact(self, value: str, label: LocalizedText | None) -> str:
+        return value if label is None else f"{self.text(label)} ({value})"
+
+    def generated(self, text: str) -> str:
+        return text if self.english else f"[en] {text}"
 
 
 def _wrap(line: str, width: int) -> list[str]:

@@ -469,7 +469,10 @@ def _contact(ctx: _Ctx) -> Iterator[_Block]:
     contacts = [*c.contacts, *([c.dpo] if c.dpo is not None else [])]
     for i, contact in enumerate(contacts):
         label = ctx.t("label.dpo") if i >= len(c.contacts) else ctx.t(f"contact.{contact.kind}")
-        value = (_Run(contact.value, href=_contact_href(contact.kind, contact.value)),)
+        href = _contact_href(contact.kind, contact.value)
+        value: Inline = (_Run(contact.value, href=href),)
+        if contact.label is not None:  # the value as it reads in the language; links keep value
+            value = tuple(attrs.evolve(r, href=href) for r in ctx.text(contact.label))
         head = (*_strong(label), _Run(ctx.word("colon")), *value)
         details = (ctx.text(contact.description),) if contact.description is not None else ()
         entries.append(_Entry(head, details))

@@ -64,6 +64,14 @@ class ReportLine:
     newly_held: int = 0
     """Records left alone because a hold placed after the plan covers them (not in ``held``)."""
 
+    def __repr__(self) -> str:
+        bound = "" if self.exact else ", exact=False"
+        return (
+            f"ReportLine(rule={self.rule!r}, record_type={self.record_type!r}, "
+            f"action={self.action!r}, planned={self.planned}, done={self.done}, "
+            f"held={self.held}{bound})"
+        )
+
 
 @attrs.frozen
 class RetentionReport:
@@ -149,6 +157,46 @@ class RetentionReport:
 
     def __str__(self) -> str:
         return self.summary()
+
+    def __repr__(self) -> str:
+        return (
+            f"RetentionReport(now={self.now.isoformat()!r}, dry_run={self.dry_run}, "
+            f"lines={len(self.lines)}, total={self.total}, exact={self.exact}, "
+            f"fulfilled={len(self.fulfilled)}, still_pending={len(self.still_pending)})"
+        )
+
+    def _repr_html_(self) -> str:
+        from .._html import html_table, join_html  # noqa: PLC0415
+        from ._views import REPORT_COLUMNS, extras_html  # noqa: PLC0415
+
+        verb = "would change" if self.dry_run else "changed"
+        head = f"Retention as of {self.now.isoformat()}: {verb} {self.total} record(s)"
+        columns = [c.replace("_", " ") for c in REPORT_COLUMNS]
+        rows = [tuple(r.values()) for r in self.to_records()]
+        notes = []
+        if self.skipped_units:
+            notes.append(f"resumed: {self.skipped_units} unit(s) already done were skipped")
+        if not self.exact:
+            notes.append("counts with exact = no are lower bounds (an earlier run was interrupted)")
+        notes += [f"commitment fulfilled: {c}" for c in self.fulfilled]
+        notes += [f"commitment still pending (records held): {c}" for c in self.still_pending]
+        notes += [f"newly held: {n.describe()}" for n in self.newly_held]
+        parts = [html_table(head, columns, rows, caption=None if rows else "nothing to do")]
+        parts += extras_html(self.orphans, self.kept_indefinitely, notes=tuple(notes))
+        return join_html(*parts)
+
+    def to_records(self) -> list[dict[str, object]]:
+        """One flat row per line, the same columns in every row (for a data frame).
+
+        Columns: ``rule, record_type, action, group, planned, done, held, newly_held, earlier,
+        exact, resumed`` (``exact`` false: ``done`` is a lower bound).
+        """
+        from .._html import records  # noqa: PLC0415
+        from ._views import REPORT_COLUMNS  # noqa: PLC0415
+
+        return records(
+            REPORT_COLUMNS, ({c: getattr(line, c) for c in REPORT_COLUMNS} for line in self.lines)
+        )
 
 
 def _run_unit(

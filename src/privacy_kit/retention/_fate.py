@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .._errors import ConfigurationError
+from .._html import html_table, join_html, records
 from .._scope import Stores
 from .._types import Duration, require_aware
 from ..adapters import Eq
@@ -30,6 +31,7 @@ from ._indefinite import IndefiniteKeep, indefinite_keeps
 from ._rules import Action, _final_action, _Group, _groups, _stages, expires_at
 from ._settings import RetentionSettings, check_override
 from ._states import choice_source
+from ._views import FATE_COLUMNS
 
 if TYPE_CHECKING:
     from .._scope import Resolver
@@ -126,6 +128,20 @@ class RecordFate:
             "kept_indefinitely": [k.to_dict() for k in self.kept_indefinitely],
             "sentence": self.sentence,
         }
+
+    def __repr__(self) -> str:
+        return _fate_repr(self)
+
+    def _repr_html_(self) -> str:
+        return _fate_html(self)
+
+    def to_records(self) -> list[dict[str, object]]:
+        """The fate as one flat row, so fates of several records stack into one data frame.
+
+        The columns are the same for every fate (``None`` where a value does not apply), the key
+        as text, datetimes and durations as ISO 8601 text, stages and lists joined with ``"; "``.
+        """
+        return _fate_records(self)
 
 
 def _load_one(
@@ -483,3 +499,65 @@ def _staged_text(
             f"{bound.backup_expiry.describe()})"
         )
     return text + ".", live, backups
+
+
+# == notebook views ================================================================================
+def _fate_row(fate: RecordFate) -> dict[str, object]:
+    return {
+        "record_type": fate.record_type,
+        "key": str(fate.key),
+        "rule": fate.rule,
+        "action": fate.action,
+        "when": fate.when,
+        "trigger": fate.trigger,
+        "time_field": fate.time_field,
+        "trigger_time": fate.trigger_time,
+        "duration": fate.duration,
+        "override": fate.override,
+        "expires_at": fate.expires_at,
+        "expired": fate.expired,
+        "held": fate.held,
+        "commitments": fate.commitments,
+        "untimed": fate.untimed,
+        "stages": tuple(_stage(s) for s in fate.stages),
+        "kept_indefinitely": tuple(k.describe() for k in fate.kept_indefinitely),
+        "gone_from_live_by": fate.gone_from_live_by,
+        "gone_from_backups_by": fate.gone_from_backups_by,
+        "sentence": fate.sentence,
+    }
+
+
+def _stage(stage: FateStage) -> str:
+    fields = f" {', '.join(stage.fields)}" if stage.fields else ""
+    return f"{stage.action}{fields} at {stage.at.isoformat()}"
+
+
+def _fate_records(fate: RecordFate) -> list[dict[str, object]]:
+    return records(FATE_COLUMNS, [_fate_row(fate)])
+
+
+def _fate_repr(fate: RecordFate) -> str:
+    at = None if fate.expires_at is None else fate.expires_at.isoformat()
+    extra = ", untimed=True" if fate.untimed else ""
+    return (
+        f"RecordFate(record_type={fate.record_type!r}, key={fate.key!r}, rule={fate.rule!r}, "
+        f"action={fate.action!r}, expires_at={at!r}, expired={fate.expired}, "
+        f"held={list(fate.held)!r}{extra})"
+    )
+
+
+def _fate_html(fate: RecordFate) -> str:
+    row = _fate_records(fate)[0]
+    facts = [(k.replace("_", " "), v) for k, v in row.items() if k not in ("stages", "sentence")]
+    parts = [
+        html_table(f"Fate of {fate.record_type} {fate.key}", ["", ""], facts, caption=fate.sentence)
+    ]
+    if fate.stages:
+        parts.append(
+            html_table(
+                "Stages",
+                ["at", "action", "fields"],
+                [(s.at.isoformat(), s.action, s.fields) for s in fate.stages],
+            )
+        )
+    return join_html(*parts)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .._html import html_table, join_html, records
 from .._types import Duration
 from ..adapters import WRITE_BATCH, Selection
 from ._commitments import Commitment, CommitmentRegistry
@@ -20,6 +21,7 @@ from ._indefinite import IndefiniteKeep
 from ._journal import RetentionJournal
 from ._orphans import Orphans
 from ._rules import Action, TriggerSource
+from ._views import PLAN_COLUMNS, extras_html
 
 if TYPE_CHECKING:
     from .._scope import Resolver
@@ -141,6 +143,9 @@ class RetentionEntry:
             )
         return text
 
+    def __repr__(self) -> str:
+        return _entry_repr(self)
+
 
 @attrs.frozen
 class RetentionPlan:
@@ -236,3 +241,83 @@ class RetentionPlan:
 
     def __str__(self) -> str:
         return self.summary()
+
+    def __repr__(self) -> str:
+        return _plan_repr(self)
+
+    def _repr_html_(self) -> str:
+        return _plan_html(self)
+
+    def to_records(self) -> list[dict[str, object]]:
+        """One flat row per entry, the same columns in every row (for a data frame).
+
+        Columns: ``rule, record_type, action, group, when, duration, cutoff, after, fields,
+        count, held, holds, commitment, gone_from_backups_by``; ``None`` where a value does not
+        apply, datetimes and durations as ISO 8601 text, lists joined with ``"; "``. Orphans,
+        what is kept indefinitely, skipped record types and notes are in ``summary()`` and
+        the notebook view.
+        """
+        return _plan_records(self)
+
+
+# == notebook views ================================================================================
+def _entry_row(e: RetentionEntry) -> dict[str, object]:
+    return {
+        "rule": e.rule,
+        "record_type": e.record_type,
+        "action": e.action,
+        "group": e.group,
+        "when": e.when,
+        "duration": e.duration,
+        "cutoff": e.cutoff,
+        "after": e.after,
+        "fields": e.fields,
+        "count": e.count,
+        "held": e.held,
+        "holds": e.hold_ids,
+        "commitment": None if e.commitment is None else e.commitment.id,
+        "gone_from_backups_by": e.gone_from_backups_by,
+    }
+
+
+def _entry_repr(e: RetentionEntry) -> str:
+    return (
+        f"RetentionEntry(rule={e.rule!r}, record_type={e.record_type!r}, action={e.action!r}, "
+        f"group={e.group!r}, count={e.count}, held={e.held})"
+    )
+
+
+def _plan_records(plan: RetentionPlan) -> list[dict[str, object]]:
+    return records(PLAN_COLUMNS, (_entry_row(e) for e in plan.entries))
+
+
+def _plan_repr(plan: RetentionPlan) -> str:
+    return (
+        f"RetentionPlan(now={plan.now.isoformat()!r}, entries={len(plan.entries)}, "
+        f"total={plan.total}, held={plan.total_held}, orphans={plan.total_orphans}, "
+        f"skipped={len(plan.skipped)})"
+    )
+
+
+def _plan_html(plan: RetentionPlan) -> str:
+    head = (
+        f"Retention plan as of {plan.now.isoformat()}: {plan.total} record(s) in "
+        f"{len(plan.entries)} step(s), {plan.total_held} held"
+    )
+    rows = [
+        (
+            r["rule"],
+            r["record_type"],
+            r["action"],
+            r["group"],
+            r["count"],
+            r["held"],
+            e.selection_text(),
+            r["cutoff"],
+        )
+        for r, e in zip(_plan_records(plan), plan.entries, strict=True)
+    ]
+    columns = ["rule", "record type", "action", "group", "records", "held", "which", "cutoff"]
+    parts = [html_table(head, columns, rows, caption=None if rows else "nothing to do")]
+    parts += extras_html(plan.orphans, plan.kept_indefinitely, plan.skipped, plan.notes)
+    return join_html(*parts)

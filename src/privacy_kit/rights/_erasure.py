@@ -48,12 +48,20 @@ from typing import Any
 import attrs
 import orjson
 
+from .._html import join_html, records
 from ..adapters import Selection
 from ..adapters._base import WRITE_BATCH
 from ..model._policy_retention import ExceptionKind
 from ..retention._anonymize import FieldAnonymization
 from ..retention._commitments import Commitment
 from ..retention._holds_recheck import NewlyHeld
+from ._views import (
+    ERASURE_COLUMNS,
+    erasure_table,
+    newly_held_rows,
+    notes_table,
+    scheduled_rows,
+)
 
 __all__ = [
     "ErasureAction",
@@ -300,9 +308,21 @@ class ErasurePlan:
         """Planned anonymisations per record type."""
         return _totals(self.steps, ErasureAction.ANONYMIZE)
 
-    def to_records(self) -> list[dict[str, Any]]:
-        """Every step and kept item as a flat, JSON-ready record (for tables and audit)."""
-        return [s.to_dict() for s in self.steps] + [k.to_dict() for k in self.kept]
+    def to_records(self) -> list[dict[str, object]]:
+        """Every step, kept item and scheduled commitment as a flat, JSON-ready row.
+
+        The same columns in every row (``step, record_type, role, outcome, count, fields,
+        method, reason, explanation, until, indefinite, citation``; ``None`` where a value does
+        not apply), ``outcome`` one of ``deleted``, ``anonymised``, ``kept``, ``scheduled``,
+        ``until`` ISO 8601 text and ``fields`` the field names joined with ``"; "``.
+        """
+        return _erasure_plan_records(self)
+
+    def __repr__(self) -> str:
+        return _erasure_plan_repr(self)
+
+    def _repr_html_(self) -> str:
+        return _erasure_plan_html(self)
 
     def __str__(self) -> str:
         lines = [
@@ -383,17 +403,20 @@ class ErasureReport:
     notes: tuple[str, ...] = ()
     newly_held: tuple[NewlyHeld, ...] = ()
 
-    def to_records(self) -> list[dict[str, Any]]:
-        """Deleted, anonymised and kept counts as flat, JSON-ready records."""
-        out: list[dict[str, Any]] = [
-            {"record_type": rt, "outcome": "deleted", "count": n} for rt, n in self.deleted.items()
-        ]
-        out += [
-            {"record_type": rt, "outcome": "anonymised", "count": n}
-            for rt, n in self.anonymised.items()
-        ]
-        out += [k.to_dict() for k in self.kept if k.count]
-        return out
+    def to_records(self) -> list[dict[str, object]]:
+        """Deleted, anonymised, kept, scheduled and newly held counts as flat, JSON-ready rows.
+
+        The columns are those of :meth:`ErasurePlan.to_records`, in every row; ``outcome`` is
+        ``deleted``, ``anonymised``, ``kept``, ``scheduled`` or ``held`` (a hold placed after
+        the plan).
+        """
+        return _erasure_report_records(self)
+
+    def __repr__(self) -> str:
+        return _erasure_report_repr(self)
+
+    def _repr_html_(self) -> str:
+        return _erasure_report_html(self)
 
     def __str__(self) -> str:
         head = "Erasure (dry run)" if self.dry_run else "Erasure"
@@ -456,3 +479,101 @@ def kept_summary(k: KeptItem) -> dict[str, Any]:
         "until": k.until.isoformat() if k.until else None,
         "indefinite": k.indefinite,
     }
+
+
+# == notebook views ================================================================================
+def _kept_rows(items: Iterable[KeptItem]) -> list[dict[str, object]]:
+    return [
+        {
+            "record_type": k.record_type,
+            "role": k.role,
+            "outcome": "kept",
+            "count": k.count,
+            "fields": k.fields,
+            "reason": k.reason,
+            "explanation": k.explanation,
+            "until": k.until,
+            "indefinite": k.indefinite,
+            "citation": k.citation,
+        }
+        for k in items
+    ]
+
+
+def _erasure_plan_records(plan: ErasurePlan) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = [
+        {
+            "step": s.id,
+            "record_type": s.record_type,
+            "role": s.role,
+            "outcome": "deleted" if s.action == "delete" else "anonymised",
+            "count": s.count,
+            "fields": tuple(f.field for f in s.fields) if s.fields else None,
+            "method": s.method,
+            "indefinite": False,
+        }
+        for s in plan.steps
+    ]
+    return records(ERASURE_COLUMNS, rows + _kept_rows(plan.kept) + scheduled_rows(plan.commitments))
+
+
+def _erasure_report_records(report: ErasureReport) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = [
+        {"record_type": rt, "outcome": outcome, "count": n, "indefinite": False}
+        for outcome, counts in (("deleted", report.deleted), ("anonymised", report.anonymised))
+        for rt, n in counts.items()
+    ]
+    rows += _kept_rows(k for k in report.kept if k.count)
+    rows += scheduled_rows(report.commitments) + newly_held_rows(report.newly_held)
+    return records(ERASURE_COLUMNS, rows)
+
+
+def _erasure_plan_repr(plan: ErasurePlan) -> str:
+    return (
+        f"ErasurePlan(subject={plan.subject_kind} {plan.subject_reference!r}, "
+        f"now={plan.now.isoformat()!r}, deleted={sum(plan.deleted.values())}, "
+        f"anonymised={sum(plan.anonymised.values())}, kept={sum(k.count for k in plan.kept)}, "
+        f"scheduled={len(plan.commitments)})"
+    )
+
+
+def _erasure_plan_html(plan: ErasurePlan) -> str:
+    title = (
+        f"Erasure plan for {plan.subject_kind} {plan.subject_reference} "
+        f"(policy {plan.policy_version}, as of {plan.now.isoformat()})"
+    )
+    empty = ""
+    if plan.nothing_held:
+        empty = "nothing is held about this subject; searched: " + (
+            ", ".join(plan.searched) or "no record type links this subject"
+        )
+    parts = [erasure_table(title, _erasure_plan_records(plan), empty)]
+    parts += notes_table(plan.notes)
+    return join_html(*parts)
+
+
+def _erasure_report_repr(report: ErasureReport) -> str:
+    return (
+        f"ErasureReport(plan_id={report.plan_id!r}, dry_run={report.dry_run}, "
+        f"deleted={sum(report.deleted.values())}, "
+        f"anonymised={sum(report.anonymised.values())}, "
+        f"kept={sum(k.count for k in report.kept)}, recipients={len(report.recipients)})"
+    )
+
+
+def _erasure_report_html(report: ErasureReport) -> str:
+    head = "Erasure (dry run)" if report.dry_run else "Erasure"
+    title = f"{head} of {report.subject_reference}, plan {report.plan_id}"
+    empty = ""
+    if report.nothing_held:
+        empty = "nothing was held about this subject; searched: " + (
+            ", ".join(report.searched) or "no record type links this subject"
+        )
+    parts = [erasure_table(title, _erasure_report_records(report), empty)]
+    notes = list(report.notes)
+    if report.recipients:
+        notes.append("tell these recipients of the erasure: " + ", ".join(report.recipients))
+    if report.resumed_steps:
+        notes.append(f"resumed: {len(report.resumed_steps)} step(s) were already done")
+    parts += notes_table(notes)
+    return join_html(*parts)

@@ -106,6 +106,46 @@ class ExportResult:
         """Whether no record of the subject was found anywhere that was searched."""
         return self.total == 0
 
+    def to_records(self) -> list[dict[str, object]]:
+        """One flat row per entry: ``entry``, ``records`` and ``redacted`` (fields joined by ``"; "``)."""
+        from .._html import records  # noqa: PLC0415
+        from ._views import EXPORT_COLUMNS  # noqa: PLC0415
+
+        entries = dict.fromkeys([*self.counts, *self.redacted])
+        rows = [
+            {"entry": e, "records": self.counts.get(e, 0), "redacted": self.redacted.get(e, ())}
+            for e in entries
+        ]
+        return records(EXPORT_COLUMNS, rows)
+
+    def __repr__(self) -> str:
+        path = getattr(self, "path", None)
+        return (
+            f"ExportResult(path={None if path is None else str(path)!r}, "
+            f"format={self.format!r}, records={self.total}, files={len(self.files)}, "
+            f"sha256={self.sha256[:12]!r}...)"
+        )
+
+    def _repr_html_(self) -> str:
+        from .._html import html_table, join_html  # noqa: PLC0415
+
+        facts = [
+            ("path", getattr(self, "path", None)),
+            ("format", self.format),
+            ("subject", self.subject_reference),
+            ("generated at", self.generated_at.isoformat()),
+            ("records", self.total),
+            ("files", len(self.files)),
+            ("sha256", self.sha256),
+            ("searched", self.searched),
+        ]
+        caption = "no record of the subject was found" if self.nothing_held else None
+        rows = [tuple(r.values()) for r in self.to_records()]
+        return join_html(
+            html_table("Export", ["", ""], facts, caption=caption),
+            html_table("Per entry", ["entry", "records", "redacted fields"], rows),
+        )
+
 
 @attrs.frozen
 class _Entry:

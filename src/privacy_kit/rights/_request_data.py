@@ -13,7 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 import zoneinfo
-from typing import Self
+from collections.abc import Iterable
+from typing import Any, Self
 
 from pydantic import UUID4, AwareDatetime, Field, field_validator, model_validator
 
@@ -338,3 +339,53 @@ class RequestData(Model):
     def paused(self) -> bool:
         """Whether a pause is open."""
         return bool(self.pauses) and self.pauses[-1].ended_at is None
+
+    # Views: the identities are personal data, so neither repr nor str nor the notebook view
+    # shows their values (only which kinds were given).
+    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        deadline = self.deadline
+        return [
+            ("id", str(self.id)),
+            ("type", self.type.value),
+            ("subject_kind", self.subject_kind),
+            ("identities", sorted(self.identities)),
+            ("status", self.status.value),
+            ("jurisdiction", self.jurisdiction),
+            ("received_at", self.received_at.isoformat()),
+            ("deadline", None if deadline is None else deadline.isoformat()),
+        ]
+
+    def _repr_html_(self) -> str:
+        from .._html import html_table, join_html  # noqa: PLC0415
+
+        facts: list[tuple[str, object]] = [
+            (str(k).replace("_", " "), v) for k, v in self.__repr_args__()
+        ]
+        facts.append(("basis", self.deadline_basis))
+        if self.refusal is not None:
+            facts.append(("refusal", self.refusal))
+        if self.outcome is not None:
+            o = self.outcome
+            found = "nothing held" if o.nothing_held else f"{o.records} record(s)"
+            facts.append(("outcome", f"{found}; searched: {', '.join(o.searched) or 'nothing'}"))
+        title = f"{self.type.value} request ({self.status.value})"
+        rows = [tuple(r.values()) for r in self.to_records()]
+        return join_html(
+            html_table(title, ["", ""], facts, caption="identity values are not shown"),
+            html_table("History", ["at", "from", "to", "note"], rows),
+        )
+
+    def to_records(self) -> list[dict[str, object]]:
+        """The request's history, one flat row per change of state (for a data frame).
+
+        Columns: ``at`` (ISO 8601), ``from_status`` (``None`` for the first), ``to_status``,
+        ``note``. The identities are never part of it.
+        """
+        from .._html import records  # noqa: PLC0415
+        from ._views import REQUEST_COLUMNS  # noqa: PLC0415
+
+        rows = [
+            {"at": t.at, "from_status": t.from_status, "to_status": t.to_status, "note": t.note}
+            for t in self.history
+        ]
+        return records(REQUEST_COLUMNS, rows)
