@@ -3,9 +3,11 @@
 The ``>>>`` examples are doctested (``nox -s docs`` runs ``--doctest-glob=*.md``); this module runs
 the other Python blocks: each page's blocks in order, in one namespace (a page reads as one
 session: a later block may use what an earlier one defined), in a fresh temporary directory as
-the working directory (a block that writes ``app.db`` writes it there). A fence may say why a
-block must not run: ```` ```python notest ```` (only for fragments that need an external service);
-such blocks are counted, and a page cannot hide more than two of them.
+the working directory (a block that writes ``app.db`` writes it there). A block of another
+language with a title (```` ```yaml title="policy.yaml" ````, shown as the file's name on the
+site) is written to that file at that point, so a page can show a file and then load it. A fence
+may say why a block must not run: ```` ```python notest ```` (only for fragments that need an
+external service); such blocks are counted, and a page cannot hide more than two of them.
 
 A page whose blocks need an optional extra the environment lacks (SQLAlchemy in the core test
 session) is skipped, naming the extra, unless ``PRIVACY_KIT_DOCS_STRICT=1`` (``nox -s docs`` sets
@@ -14,6 +16,7 @@ it): there every page must run.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import re
@@ -23,29 +26,56 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted([*ROOT.joinpath("docs").glob("*.md"), ROOT / "README.md"])
-FENCE = re.compile(r"^```python(?P<info>[^\n]*)\n(?P<body>.*?)^```[ \t]*$", re.S | re.M)
+FENCE = re.compile(r"^```(?P<lang>[\w-]*)(?P<info>[^\n]*)\n(?P<body>.*?)^```[ \t]*$", re.S | re.M)
+TITLE = re.compile(r'\btitle="(?P<name>[^"]+)"')
 NOTEST = "notest"
 MAX_NOTEST_PER_PAGE = 2
 # Optional dependencies a page's blocks may import, and the extra that brings each.
 _OPTIONAL = {"sqlalchemy": "sqlalchemy", "yaml": "yaml"}
 
 
-def python_blocks(text: str) -> list[tuple[int, str, bool]]:
-    """``(line, code, runs)`` for each ```python block of ``text``; ``>>>`` blocks are doctests."""
+@dataclasses.dataclass(frozen=True)
+class Block:
+    """One fenced block to act on: Python code to run, or a file to write (``file`` set)."""
+
+    line: int  # the block's first line in the page
+    code: str
+    runs: bool = True
+    file: str | None = None
+
+
+def page_blocks(text: str) -> list[Block]:
+    """The ```python blocks of ``text`` (``>>>`` blocks are doctests) and its titled files."""
     blocks = []
     for match in FENCE.finditer(text):
-        body = match.group("body")
+        lang, info, body = match.group("lang", "info", "body")
+        line = text.count("\n", 0, match.start()) + 2
+        if lang != "python":
+            title = TITLE.search(info)
+            if title is not None:
+                blocks.append(Block(line, body, file=title.group("name")))
+            continue
         if body.lstrip().startswith(">>>"):
             continue  # a doctest: --doctest-glob runs it
-        line = text.count("\n", 0, match.start()) + 2  # the block's first line of code
-        runs = NOTEST not in match.group("info").split()
-        blocks.append((line, body, runs))
+        blocks.append(Block(line, body, runs=NOTEST not in info.split()))
     return blocks
 
 
+def python_blocks(text: str) -> list[tuple[int, str, bool]]:
+    """``(line, code, runs)`` for each ```python block of ``text`` that is not a doctest."""
+    return [(b.line, b.code, b.runs) for b in page_blocks(text) if b.file is None]
+
+
 def test_the_collector_finds_blocks_and_markers() -> None:
-    text = "x\n```python\na = 1\n```\n```pycon\n>>> 1\n```\n```python notest\nb\n```\n"
-    assert python_blocks(text) == [(3, "a = 1\n", True), (9, "b\n", False)]
+    text = (
+        "x\n```python\na = 1\n```\n```pycon\n>>> 1\n```\n```python notest\nb\n```\n"
+        '```yaml title="p.yaml"\nk: v\n```\n```yaml\nno: title\n```\n'
+    )
+    assert page_blocks(text) == [
+        Block(3, "a = 1\n"),
+        Block(9, "b\n", runs=False),
+        Block(12, "k: v\n", file="p.yaml"),
+    ]
     # every page with Python blocks is collected (a renamed fence would drop a page silently)
     assert sum(len(python_blocks(p.read_text(encoding="utf-8"))) for p in PAGES) >= 20
 
@@ -60,21 +90,24 @@ def _missing_extra(code: str) -> str | None:
     return None
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES if python_blocks(p.read_text("utf-8"))], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "page", [p for p in PAGES if python_blocks(p.read_text("utf-8"))], ids=lambda p: p.name
+)
 def test_page_blocks_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    blocks = python_blocks(page.read_text(encoding="utf-8"))
-    skipped = [line for line, _, runs in blocks if not runs]
+    blocks = page_blocks(page.read_text(encoding="utf-8"))
+    skipped = [b.line for b in blocks if not b.runs]
     assert len(skipped) <= MAX_NOTEST_PER_PAGE, f"{page.name}: too many notest blocks {skipped}"
-    missing = _missing_extra("".join(code for _, code, runs in blocks if runs))
+    missing = _missing_extra("".join(b.code for b in blocks if b.runs and b.file is None))
     if missing is not None:
         if os.environ.get("PRIVACY_KIT_DOCS_STRICT") == "1":
             pytest.fail(f"{page.name} needs the extra {missing!r}, which is not installed")
         pytest.skip(f"{page.name} needs the optional extra {missing!r}")
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
-    for line, code, runs in blocks:
-        if not runs:
-            continue
-        # pad so tracebacks give the line number in the Markdown page
-        compiled = compile("\n" * (line - 1) + code, str(page), "exec")
-        exec(compiled, namespace)  # noqa: S102 -- running the documentation is the point
+    for block in blocks:
+        if block.file is not None:
+            (tmp_path / block.file).write_text(block.code, encoding="utf-8")
+        elif block.runs:
+            # pad so tracebacks give the line number in the Markdown page
+            compiled = compile("\n" * (block.line - 1) + block.code, str(page), "exec")
+            exec(compiled, namespace)  # running the documentation is the point
