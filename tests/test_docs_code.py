@@ -20,6 +20,8 @@ import dataclasses
 import importlib.util
 import os
 import re
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -103,7 +105,11 @@ def test_page_blocks_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
             pytest.fail(f"{page.name} needs the extra {missing!r}, which is not installed")
         pytest.skip(f"{page.name} needs the optional extra {missing!r}")
     monkeypatch.chdir(tmp_path)
-    namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
+    # a real module, as a session's __main__ is: libraries that resolve annotations by module
+    # name (SQLAlchemy's declarative mappings, pydantic) find the page's names
+    module = types.ModuleType(f"docs_{page.stem.replace('-', '_')}")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    namespace = module.__dict__
     for block in blocks:
         if block.file is not None:
             (tmp_path / block.file).write_text(block.code, encoding="utf-8")
