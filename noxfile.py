@@ -89,6 +89,7 @@ def docs(session: nox.Session) -> None:
         "docs",
         "README.md",
         "tests/test_docs_code.py",
+        "tests/test_docs_site.py",
         *session.posargs,
         env={"PRIVACY_KIT_DOCS_STRICT": "1"},
     )
