@@ -64,8 +64,20 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Run the examples in docs/*.md as doctests, so the documentation cannot rot."""
-    session.install(".[yaml]", *_group("docs"))
+    """Build the site (mkdocs --strict) and run every code block of the pages and README.
+
+    The ``>>>`` examples run as doctests; the plain ``python`` blocks run page by page
+    (tests/test_docs_code.py), strictly: a page that would be skipped for a missing extra fails.
+    """
+    session.install(".[yaml,sqlalchemy]", *_group("docs"))
+    session.run(
+        "mkdocs",
+        "build",
+        "--strict",
+        "--site-dir",
+        os.path.join(ROOT, "build", "site"),
+        env={"NO_MKDOCS_2_WARNING": "1"},
+    )
     session.run(
         "pytest",
         "-q",
@@ -75,7 +87,11 @@ def docs(session: nox.Session) -> None:
         "-o",
         "doctest_optionflags=NORMALIZE_WHITESPACE ELLIPSIS",
         "docs",
+        "README.md",
+        "tests/test_docs_code.py",
+        "tests/test_docs_site.py",
         *session.posargs,
+        env={"PRIVACY_KIT_DOCS_STRICT": "1"},
     )
 
 

@@ -292,7 +292,7 @@ class Related(Selection):
     Only adapters declaring ``Capability.RELATED`` run it; others fail with
     :class:`UnsupportedSelectionError` (``evaluate`` cannot see the other record type).
 
-    Args:
+    Attributes:
         field: the field of the selected record holding the other record's key.
         record_type: the other record type (its fields name the columns read).
         key: the other record type's field compared with ``field`` (usually its primary key).
