@@ -258,13 +258,28 @@ class Children(Model):
 
 
 class Communication(Model):
-    """A kind of message the service sends."""
+    """A kind of message the service sends.
+
+    ``channel`` and ``unsubscribe_link`` are statements the policy makes or not: absent, the
+    notice names no channel and says nothing about unsubscribing.
+
+    Example:
+        >>> c = Communication(key="news", kind="promotional", purpose="marketing.email",
+        ...                   description="News.")
+        >>> c.channel, c.unsubscribe_link
+        (None, None)
+    """
 
     key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     kind: CommunicationKind
     purpose: str
-    channel: Literal["email", "sms", "push", "in_service"] = "email"
-    unsubscribe_link: bool = False
+    channel: Literal["email", "sms", "push", "in_service"] | None = Field(
+        default=None, description="How the messages are sent; absent: the notice names none"
+    )
+    unsubscribe_link: bool | None = Field(
+        default=None,
+        description="Whether every message has an unsubscribe link; absent: no statement",
+    )
     description: LocalizedText
 
 
