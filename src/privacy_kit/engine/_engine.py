@@ -27,7 +27,7 @@ from .._errors import ConfigurationError, Problem, SchemaMismatchError
 from .._scope import Scope, Stores, Subject
 from .._types import require_aware
 from ..adapters import Adapter, Selection
-from ..model._check import rule_for_record_type
+from ..model._check_retention import governing_rule
 from ..model._datamap import DataMap, RecordType, SubjectLink
 from ..model._policy import Policy
 from ..model._policy_retention import RetentionRule
@@ -199,9 +199,12 @@ class Engine(Choices):
         """The adapter that holds ``record_type``."""
         return self.stores.adapter_for(record_type)
 
-    def rule_for(self, record_type: RecordType | str) -> RetentionRule | None:
-        """The retention rule that governs ``record_type``."""
-        return rule_for_record_type(self.policy, self.stores.record_type(record_type))
+    def rule_for(
+        self, record_type: RecordType | str, record: Mapping[str, Any] | None = None
+    ) -> RetentionRule | None:
+        """The rule governing ``record_type``, or ``record``'s state's (rules by state: refused
+        without one, ConfigurationError; see :func:`~privacy_kit.model.governing_rule`)."""
+        return governing_rule(self.policy, self.stores.record_type(record_type), record)
 
     def primary_identity(self, kind: str) -> str | None:
         """The identity that names a subject of ``kind`` canonically (e.g. ``user_id``).
@@ -312,9 +315,7 @@ class Engine(Choices):
             )
         if isinstance(plan, RetentionPlan):
             if journal is not None:
-                raise ConfigurationError(
-                    "RetentionPlan keeps its own journal; pass it when planning"
-                )
+                raise ConfigurationError("RetentionPlan keeps its own journal; give it to plan")
             from ..retention._apply import apply_retention  # noqa: PLC0415 - on use
 
             return apply_retention(

@@ -41,7 +41,7 @@ from pydantic import ValidationError
 
 from .._errors import PolicyError, Problem
 from .._types import LocalizedText, Model, closest
-from ..model._check import rule_for_record_type
+from ..model._check_retention import retention_choices
 from ..model._datamap import FieldSpec, RecordType, Timestamps
 from ..model._policy import Policy
 from ..model._policy_retention import FOREVER, RetentionRule
@@ -413,14 +413,34 @@ def retention_text(rule: RetentionRule) -> str:
 
 
 def add_retention(collection: dict[str, Any], policy: Policy, rt: RecordType) -> None:
-    """Write the rule's period on ``collection`` and ``forever`` on fields kept indefinitely."""
-    rule = rule_for_record_type(policy, rt)
-    if rule is None:
+    """Write the rule's period on ``collection`` and ``forever`` on fields kept indefinitely.
+
+    A record type with rules by state gets every state's period (``status = 'trashed': P30D
+    after event; any other record: P1Y after account_closed``), and ``forever`` on the fields
+    any state's rule keeps indefinitely.
+    """
+    choices = retention_choices(policy, rt)
+    if not choices:
         return
-    collection["retention"] = retention_text(rule)
-    scopes = [e.categories or rule.categories for e in rule.indefinite_exceptions]
+    if rt.is_conditional:
+        texts = dict.fromkeys(f"{c.describe()}: {retention_text(c.rule)}" for c in choices)
+        collection["retention"] = "; ".join(texts)
+    else:
+        collection["retention"] = retention_text(choices[0].rule)
     for item, spec in zip(collection["fields"], rt.fields, strict=True):
-        if spec.personal and any(
-            is_within(c, k) for scope in scopes for k in scope for c in spec.categories
-        ):
+        if not spec.personal:
+            continue
+        forever = [
+            c
+            for c in choices
+            for e in c.rule.indefinite_exceptions
+            if any(
+                is_within(x, k) for k in e.categories or c.rule.categories for x in spec.categories
+            )
+        ]
+        if forever and not rt.is_conditional:
             item["retention"] = FOREVER
+        elif forever:  # only the records in the states whose rule keeps the field
+            item["retention"] = "; ".join(
+                dict.fromkeys(f"{c.describe()}: {FOREVER}" for c in forever)
+            )

@@ -18,6 +18,7 @@ from ..model._policy_rights import ChangeKind
 from ._change import PolicyChange
 from ._change_notice import ChangeNotification, _date_after, _notice_text
 from ._diff_data import _collection_changes, _recipient_changes, _retention_changes
+from ._diff_promises import _promise_changes
 from ._diff_terms import (
     _breach_changes,
     _children_changes,
@@ -165,6 +166,7 @@ def _changes(old: Policy, new: Policy) -> Iterator[PolicyChange]:
     yield from _retention_changes(old, new)
     yield from _right_changes(old, new)
     yield from _storage_changes(old, new)
+    yield from _promise_changes(old, new)
     yield from _security_changes(old, new)
     yield from _breach_changes(old, new)
     yield from _children_changes(old, new)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 from .._types import LocalizedText
 from ..model._policy import Policy
-from ..model._policy_retention import RetentionRule
+from ..model._policy_retention import RetentionAction, RetentionRule
 from ..model._policy_rights import ChangeKind
 from ._change import PolicyChange, _all_kinds, _join, _kinds_for, _listed, _within_kinds
 
@@ -165,39 +165,76 @@ def _span(rule: RetentionRule) -> str:
 
 
 def _retention_difference(o: RetentionRule, n: RetentionRule) -> tuple[ChangeKind, str] | None:
+    """The kind and words of the difference: ``retention_lengthened`` when any part keeps data
+    longer or keeps more of it (a longer period or purge, ``forever``, a blind instead of a
+    deletion, fewer categories blinded, an exception now kept forever), else
+    ``retention_shortened`` when any part keeps less, else ``retention_changed``."""
+    longer: list[str] = []
+    shorter: list[str] = []
+    other: list[str] = []
+    span = f"kept {_span(n)} (was {_span(o)})"
     if o.indefinite != n.indefinite:
-        kind = ChangeKind.RETENTION_LENGTHENED if n.indefinite else ChangeKind.RETENTION_SHORTENED
-        return kind, f"kept {_span(n)} (was {_span(o)})"
-    if o.trigger is not n.trigger:
-        return ChangeKind.RETENTION_CHANGED, f"kept {_span(n)} (was {_span(o)})"
-    was, now = o.effective_duration, n.effective_duration
-    if now > was:
-        return ChangeKind.RETENTION_LENGTHENED, f"kept {_span(n)} (was {_span(o)})"
-    if now < was:
-        return ChangeKind.RETENTION_SHORTENED, f"kept {_span(n)} (was {_span(o)})"
-    details: list[str] = []
+        (longer if n.indefinite else shorter).append(span)
+    elif o.trigger is not n.trigger:
+        other.append(span)
+    elif n.effective_duration > o.effective_duration:
+        longer.append(span)
+    elif n.effective_duration < o.effective_duration:
+        shorter.append(span)
+    if o.purge_within != n.purge_within:
+        was = o.purge_within.describe() if o.purge_within is not None else "no stated time"
+        now = n.purge_within.describe() if n.purge_within is not None else "no stated time"
+        text = f"purged from live systems within {now} (was {was})"
+        wider = n.purge_within is None or (
+            o.purge_within is not None and n.purge_within > o.purge_within
+        )
+        (longer if wider else shorter).append(text)
+    blind, delete = RetentionAction.BLIND, RetentionAction.DELETE
     if o.action is not n.action:
-        details.append(f"{n.action.value} instead of {o.action.value} at expiry")
+        text = f"{n.action.value} instead of {o.action.value} at expiry"
+        if n.action is blind and o.action is delete:
+            longer.append(text + " (the fields not blinded are kept)")
+        elif o.action is blind and n.action is delete:
+            shorter.append(text)
+        else:
+            other.append(text)
+    elif n.action is blind and set(o.blind) != set(n.blind):
+        kept = sorted(set(o.blind) - set(n.blind))
+        if kept:
+            longer.append(f"no longer blinded: {_listed(kept)} (kept)")
+        gained = sorted(set(n.blind) - set(o.blind))
+        if gained:
+            shorter.append(f"now also blinded: {_listed(gained)}")
     if o.exceptions != n.exceptions:
+        was_forever = {e.kind for e in o.exceptions if e.indefinite}
+        forever = [e.kind.value for e in n.exceptions if e.indefinite and e.kind not in was_forever]
+        if forever:
+            longer.append(f"now kept forever for {_listed(forever)}")
         kinds = _listed(e.kind.value for e in n.exceptions) or "none"
-        details.append(f"exceptions now {kinds}")
+        other.append(f"exceptions now {kinds}")
     if o.override != n.override:
         if n.override is None:
-            details.append("customers can no longer choose their own period")
+            other.append("customers can no longer choose their own period")
         else:
-            details.append(
+            other.append(
                 f"customers may choose {n.override.minimum.describe()} to "
                 f"{n.override.maximum.describe()}"
             )
-    if details:
-        return ChangeKind.RETENTION_CHANGED, "; ".join(details)
-    return None
+    details = [*longer, *shorter, *other]
+    if not details:
+        return None
+    if longer:
+        return ChangeKind.RETENTION_LENGTHENED, "; ".join(details)
+    if shorter:
+        return ChangeKind.RETENTION_SHORTENED, "; ".join(details)
+    return ChangeKind.RETENTION_CHANGED, "; ".join(details)
 
 
 def _retention_changes(old: Policy, new: Policy) -> Iterator[PolicyChange]:
     keys = dict.fromkeys(k for p in (old, new) for r in p.retention for k in r.categories)
     # Group categories that changed the same way under the same rules into one change.
     groups: dict[tuple[ChangeKind, str, str, str], list[str]] = {}
+    compared: set[tuple[str, str]] = set()
     for category in keys:
         o, n = old.rule_for(category), new.rule_for(category)
         if o is None and n is None:  # pragma: no cover - every key comes from some rule
@@ -214,12 +251,23 @@ def _retention_changes(old: Policy, new: Policy) -> Iterator[PolicyChange]:
                 f"no longer has a retention rule (was {o.key!r})",
             )
         else:
+            compared.add((o.key, n.key))
             found = _retention_difference(o, n)
         if found is not None:
             kind, detail = found
             groups.setdefault((kind, o.key if o else "", n.key if n else "", detail), []).append(
                 category
             )
+    # A rule no category reaches as its most specific one (a rule the data map names for a
+    # state, such as trashed items) is compared under its own key.
+    before = {r.key: r for r in old.retention}
+    for r in new.retention:
+        o = before.get(r.key)
+        if o is None or (r.key, r.key) in compared:
+            continue
+        found = _retention_difference(o, r)
+        if found is not None:
+            groups.setdefault((found[0], r.key, r.key, found[1]), []).extend(r.categories)
     for (kind, old_key, new_key, detail), categories in groups.items():
         if new_key:
             index = next(i for i, r in enumerate(new.retention) if r.key == new_key)

@@ -27,6 +27,7 @@ _NAMES: dict[str, str] = {
     "check": "._check",
     "rule_for_record_type": "._check",
     "RuleChoice": "._check_retention",
+    "governing_rule": "._check_retention",
     "retention_choices": "._check_retention",
     "rule_for_record": "._check_retention",
     "rule_for_category": "._check_retention",
@@ -176,6 +177,7 @@ __all__ = [
     "format_location",
     "get_jurisdiction",
     "governing_jurisdiction",
+    "governing_rule",
     "identity_value",
     "is_within",
     "jurisdictions",
@@ -198,6 +200,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from ._check import CheckReport, Finding, Severity, check, rule_for_record_type
     from ._check_retention import (
         RuleChoice,
+        governing_rule,
         retention_choices,
         rule_for_category,
         rule_for_record,

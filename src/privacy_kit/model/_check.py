@@ -339,8 +339,11 @@ def _datamap_findings(policy: Policy, datamap: DataMap) -> Iterator[Finding]:
                     )
         for choice in retention_choices(policy, rt):
             yield from _trigger_findings(choice.rule, rt, where, datamap, choice.trigger_field)
-            for code, severity, at, message in anonymizing_rule_findings(choice.rule, rt, where):
-                yield Finding(code, Severity(severity), at, message)
+            entry, state = where, None  # rules by state: each entry checked and located
+            if choice.index is not None:
+                entry, state = f"{where}.retention[{choice.index}]", choice.describe()
+            for code, sev, at, message in anonymizing_rule_findings(choice.rule, rt, entry, state):
+                yield Finding(code, Severity(sev), at, message)
         for code, severity, location, message in conditional_findings(rt, where):
             yield Finding(code, Severity(severity), location, message)
         for code, severity, location, message in product_findings(policy, rt, where):

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .._errors import ConfigurationError
 from ._conditions import Condition
 from ._taxonomy import is_within
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RuleChoice",
+    "governing_rule",
     "product_findings",
     "retention_choices",
     "rule_for_category",
@@ -218,6 +220,37 @@ def rule_for_record(policy: Policy, rt: RecordType, record: Mapping[str, Any]) -
         'account_data'
     """
     return next((c for c in retention_choices(policy, rt) if c.matches(record)), None)
+
+
+def governing_rule(
+    policy: Policy, rt: RecordType, record: Mapping[str, Any] | None = None
+) -> RetentionRule | None:
+    """The rule governing ``rt`` (``record``'s when given), refusing to guess between states.
+
+    ``None`` when no rule covers ``rt`` (or ``record``). A record type with rules by state that
+    differ has no one rule: without a ``record`` saying which state, it is refused.
+
+    Raises:
+        ConfigurationError: ``rt``'s rules differ by state and no ``record`` is given.
+
+    Example:
+        >>> import privacy_kit as pk
+        >>> policy = pk.load_policy(pk.example_path())
+        >>> users = pk.load_datamap(pk.example_path("datamap.yaml")).record_type("users")
+        >>> governing_rule(policy, users).key
+        'account_data'
+    """
+    if record is not None:
+        choice = rule_for_record(policy, rt, record)
+        return None if choice is None else choice.rule
+    rule = rule_for_record_type(policy, rt)
+    keys = list(dict.fromkeys(c.rule.key for c in retention_choices(policy, rt)))
+    if rule is None and len(keys) > 1:
+        raise ConfigurationError(
+            f"{rt.name!r} has rules by state ({', '.join(keys)}): give the record whose rule "
+            "you want, or use retention_choices() for every state's"
+        )
+    return rule
 
 
 # == overlap and gap ================================================================================

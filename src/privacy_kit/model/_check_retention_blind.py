@@ -39,11 +39,16 @@ def _anonymised_fields(rule: RetentionRule, rt: RecordType) -> list[FieldSpec]:
 
 
 def anonymizing_rule_findings(
-    rule: RetentionRule, rt: RecordType, where: str
+    rule: RetentionRule, rt: RecordType, where: str, state: str | None = None
 ) -> Iterator[RawFinding]:
-    """Findings for record type ``rt`` (at ``where``) governed by ``rule``."""
+    """Findings for record type ``rt`` (at ``where``) governed by ``rule``.
+
+    With rules by state, ``where`` locates the entry (``record_types[i].retention[j]``) and
+    ``state`` names the records the rule governs, so each state's rule is checked on its own.
+    """
     if rule.action is RetentionAction.DELETE or rule.indefinite:
         return
+    name = repr(rt.name) if state is None else f"{rt.name!r} ({state})"
     fields = _anonymised_fields(rule, rt)
     if rule.action is RetentionAction.BLIND and not fields:
         yield (
@@ -51,7 +56,7 @@ def anonymizing_rule_findings(
             "warning",
             where,
             (
-                f"rule {rule.key!r} blinds {list(rule.blind)}, but no field of {rt.name!r} holds "
+                f"rule {rule.key!r} blinds {list(rule.blind)}, but no field of {name} holds "
                 "them: its sweep changes nothing here"
             ),
         )
@@ -65,7 +70,7 @@ def anonymizing_rule_findings(
             "error",
             where,
             (
-                f"rule {rule.key!r} anonymises {', '.join(computed)} of {rt.name!r} with strategies "
+                f"rule {rule.key!r} anonymises {', '.join(computed)} of {name} with strategies "
                 "whose result a sweep cannot tell from an original value, so every sweep would count "
                 "them again; declare 'timestamps.anonymized: <timestamp field>' (set by the sweep) or "
                 "use a null or fixed strategy"

@@ -98,6 +98,26 @@ class ChangeKind(enum.StrEnum):
     MINIMUM_AGE_CHANGED = "minimum_age_changed"
     CONTROLLER_CHANGED = "controller_changed"
     TEXT_CHANGED = "text_changed"
+    SIGNAL_WEAKENED = "signal_weakened"
+    """A browser signal no longer honoured (or its honouring no longer stated)."""
+    SIGNAL_CHANGED = "signal_changed"
+    NOT_COLLECTED_ADDED = "not_collected_added"
+    NOT_COLLECTED_REMOVED = "not_collected_removed"
+    """A category the policy promised not to collect is no longer in that promise."""
+    PRODUCT_ADDED = "product_added"
+    PRODUCT_REMOVED = "product_removed"
+    IDENTITY_WEAKENED = "identity_weakened"
+    """Identity checks got weaker: fewer pieces, a required piece dropped, agents' proof dropped."""
+    IDENTITY_CHANGED = "identity_changed"
+    DISCLOSURE_CONDITION_WEAKENED = "disclosure_condition_weakened"
+    """A condition on a disclosure dropped or loosened (legal process, telling the person)."""
+    DISCLOSURE_CONDITION_CHANGED = "disclosure_condition_changed"
+    AUTOMATED_DECISIONS_WEAKENED = "automated_decisions_weakened"
+    """Solely automated decisions now made, or the promise of none withdrawn."""
+    AUTOMATED_DECISIONS_CHANGED = "automated_decisions_changed"
+    BACKUP_LENGTHENED = "backup_lengthened"
+    """Copies kept in backups longer (a new backup, or a longer expiry)."""
+    BACKUP_SHORTENED = "backup_shortened"
 
 
 class RequestChannel(Model):
@@ -258,13 +278,28 @@ class Children(Model):
 
 
 class Communication(Model):
-    """A kind of message the service sends."""
+    """A kind of message the service sends.
+
+    ``channel`` and ``unsubscribe_link`` are statements the policy makes or not: absent, the
+    notice names no channel and says nothing about unsubscribing.
+
+    Example:
+        >>> c = Communication(key="news", kind="promotional", purpose="marketing.email",
+        ...                   description="News.")
+        >>> c.channel, c.unsubscribe_link
+        (None, None)
+    """
 
     key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     kind: CommunicationKind
     purpose: str
-    channel: Literal["email", "sms", "push", "in_service"] = "email"
-    unsubscribe_link: bool = False
+    channel: Literal["email", "sms", "push", "in_service"] | None = Field(
+        default=None, description="How the messages are sent; absent: the notice names none"
+    )
+    unsubscribe_link: bool | None = Field(
+        default=None,
+        description="Whether every message has an unsubscribe link; absent: no statement",
+    )
     description: LocalizedText
 
 
@@ -281,6 +316,13 @@ class ChangePolicy(Model):
             ChangeKind.RIGHT_REMOVED,
             ChangeKind.TRANSFER_ADDED,
             ChangeKind.MINIMUM_AGE_CHANGED,
+            # Promises weakened:
+            ChangeKind.SIGNAL_WEAKENED,
+            ChangeKind.NOT_COLLECTED_REMOVED,
+            ChangeKind.IDENTITY_WEAKENED,
+            ChangeKind.DISCLOSURE_CONDITION_WEAKENED,
+            ChangeKind.AUTOMATED_DECISIONS_WEAKENED,
+            ChangeKind.BACKUP_LENGTHENED,
         ),
         description="Changes that count as material (significant)",
     )

@@ -419,11 +419,7 @@ def records_of_processing(policy: Policy, *, lang: str = "en") -> ProcessingReco
             for t in policy.storage.transfers
             if t.to_country in third
         )
-        rules: list[RetentionRule] = []
-        for cat in categories:
-            rule = policy.rule_for(cat)
-            if rule is not None and rule not in rules:
-                rules.append(rule)
+        rules = _rules_covering(policy, categories)
         activities.append(
             ProcessingActivity(
                 purpose=key,
@@ -459,6 +455,25 @@ def records_of_processing(policy: Policy, *, lang: str = "en") -> ProcessingReco
         activities=tuple(activities),
         automated_decisions=_automated_line(policy, words),
     )
+
+
+def _rules_covering(policy: Policy, categories: list[str]) -> list[RetentionRule]:
+    """Every rule covering one of ``categories``, the most specific first for each.
+
+    Not only the most specific one: a data map may put a category's records under several
+    rules, one per state (live and trashed items), and each is a time limit of the category.
+    """
+    rules: list[RetentionRule] = []
+    for cat in categories:
+        covering = [
+            (max(k.count(".") for k in r.categories if is_within(cat, k)), i, r)
+            for i, r in enumerate(policy.retention)
+            if any(is_within(cat, k) for k in r.categories)
+        ]
+        for _depth, _i, rule in sorted(covering, key=lambda t: (-t[0], t[1])):
+            if rule not in rules:
+                rules.append(rule)
+    return rules
 
 
 def _automated_line(policy: Policy, words: _Words) -> str | None:

@@ -407,19 +407,22 @@ def _communications(ctx: _Ctx) -> Iterator[_Block]:
     if not comms:
         return
     entries = []
+    opt_out = ctx.policy.offers(Right.OPT_OUT)
     for c in comms:
-        details: list[Inline] = [
-            ctx.labelled("label.why", ctx.name("purposes", c.purpose)),
-            ctx.labelled("label.sent_by", ctx.t(f"medium.{c.channel}")),
-        ]
+        details: list[Inline] = [ctx.labelled("label.why", ctx.name("purposes", c.purpose))]
+        if c.channel is not None:  # absent: the policy names no channel, nor does the notice
+            details.append(ctx.labelled("label.sent_by", ctx.t(f"medium.{c.channel}")))
         if c.kind.value == "promotional":
-            details.append(ctx.t("comm.unsubscribe" if c.unsubscribe_link else "comm.opt_out"))
+            # Only what the policy says: a link it declares, or the opt-out right it offers.
+            if c.unsubscribe_link:
+                details.append(ctx.t("comm.unsubscribe"))
+            elif opt_out is not None:
+                details.append(ctx.t("comm.opt_out"))
         else:
             details.append(ctx.t("comm.needed"))
         title = ctx.t(f"comm.{c.kind.value}")
         entries.append(_Entry(_head(ctx, title, c.description), tuple(details)))
     yield _List(tuple(entries))
-    opt_out = ctx.policy.offers(Right.OPT_OUT)
     if opt_out is not None:
         yield _Para(ctx.text(opt_out.description))
 

@@ -19,12 +19,13 @@ import attrs
 
 from .._scope import Stores
 from ..adapters import And, In, IsNull, Not, Selection, count_each
-from ..model._check import rule_for_record_type
+from ..model._check_retention import retention_choices
 from ..model._datamap import RecordType
 from ..model._policy import Policy
 from ._holds import definitely
-from ._rules import _groups, trigger_source
+from ._rules import _groups
 from ._settings import RetentionSettings
+from ._state_selection import choice_selection, choice_source
 
 __all__ = ["Orphans", "find_orphans"]
 
@@ -40,6 +41,8 @@ class Orphans:
         time_field: where the time would be read (``users.closed_at (via host_id)``).
         missing: records whose account row no longer exists.
         unlinked: records linked to no account (the link field is NULL).
+        when: with rules by state, the state whose rule reads the account's time (``None``:
+            the record type has one rule).
     """
 
     record_type: str
@@ -48,6 +51,7 @@ class Orphans:
     time_field: str
     missing: int
     unlinked: int = 0
+    when: str | None = None
 
     @property
     def total(self) -> int:
@@ -61,8 +65,9 @@ class Orphans:
             parts.append(f"{self.missing} whose {self.account} record no longer exists")
         if self.unlinked:
             parts.append(f"{self.unlinked} linked to no {self.account} record")
+        where = self.record_type if self.when is None else f"{self.record_type} ({self.when})"
         return (
-            f"{self.record_type}: {self.total} record(s) cannot be timed ({'; '.join(parts)}): "
+            f"{where}: {self.total} record(s) cannot be timed ({'; '.join(parts)}): "
             f"rule {self.rule!r} reads {self.time_field}, so no sweep will ever remove them"
         )
 
@@ -74,33 +79,56 @@ class Orphans:
             "account": self.account,
             "missing": self.missing,
             "unlinked": self.unlinked,
+            "when": self.when,
         }
+
+
+@attrs.frozen
+class _Dependant:
+    rt: RecordType
+    rule: str
+    when: str | None
+    time_field: str
+    base: Selection
+    linked: int
+    unlinked: int
 
 
 def _eligible(
     policy: Policy, stores: Stores, rt: RecordType, settings: RetentionSettings | None
-) -> tuple[str, str, str, Selection] | None:
-    """(rule, accounts, time field, records timed through the account) for ``rt``, if any."""
+) -> list[tuple[str, str | None, str, str, Selection, Selection | None]]:
+    """(rule, state in words, accounts, time field, records timed through the account, state)
+    per rule of ``rt``.
+
+    A record type with rules by state gives one entry per state whose rule reads the account's
+    time, limited to the records in that state; a state timed by a field of its own gives none.
+    """
     if rt.account is None or rt.account.record_type == rt.name:
-        return None
-    rule = rule_for_record_type(policy, rt)
-    if rule is None:
-        return None
-    groups = _groups(rule, rt, settings)
-    default = trigger_source(stores.datamap, rt, groups[0].trigger)
-    if default is None or default.account is None:
-        return None
-    link = rt.account.field
-    # Accounts in an override group whose trigger is the record's own are timed without it.
-    timed: list[Any] = []
-    for group in groups[1:]:
-        source = trigger_source(stores.datamap, rt, group.trigger)
-        if source is not None and source.account is None and group.accounts:
-            timed.extend(group.accounts)
-    base: Selection = Not(IsNull(link))
-    if timed:
-        base = And((base, Not(In(link, tuple(timed)))))
-    return rule.key, default.account, default.describe(), base
+        return []
+    out: list[tuple[str, str | None, str, str, Selection, Selection | None]] = []
+    for choice in retention_choices(policy, rt):
+        rule = choice.rule
+        groups = _groups(rule, rt, settings)
+        default = choice_source(stores.datamap, rt, choice, groups[0].trigger)
+        if default is None or default.account is None:
+            continue
+        link = rt.account.field
+        # Accounts in an override group whose trigger is the record's own are timed without it.
+        timed: list[Any] = []
+        for group in groups[1:]:
+            source = choice_source(stores.datamap, rt, choice, group.trigger)
+            if source is not None and source.account is None and group.accounts:
+                timed.extend(group.accounts)
+        parts: list[Selection] = [Not(IsNull(link))]
+        if timed:
+            parts.append(Not(In(link, tuple(timed))))
+        state = choice_selection(choice)
+        if state is not None:
+            parts.append(state)
+        base = parts[0] if len(parts) == 1 else And(tuple(parts))
+        when = None if choice.index is None else choice.describe()
+        out.append((rule.key, when, default.account, default.describe(), base, state))
+    return out
 
 
 def find_orphans(
@@ -137,39 +165,52 @@ def find_orphans(
         ["sessions: 1 record(s) cannot be timed (1 whose users record no longer exists): rule 'account_data' reads users.closed_at (via user_id), so no sweep will ever remove them"]
     """
     covered = covered or {}
-    by_account: dict[str, list[tuple[RecordType, str, str, Selection, int]]] = {}
-    unlinked: dict[str, int] = {}
+    # One dependant per (record type, state whose rule reads the account's time).
+    by_account: dict[str, list[_Dependant]] = {}
     for rt in stores.datamap.record_types:
-        found = _eligible(policy, stores, rt, settings)
-        if found is None:
-            continue
-        assert rt.account is not None  # _eligible checked
-        rule, accounts, time_field, base = found
-        nulls: Selection = IsNull(rt.account.field)
-        if rt.name in covered:
-            exclude = Not(definitely(covered[rt.name]))
-            base, nulls = And((base, exclude)), And((nulls, exclude))
-        # Both counts in one statement (one scan of the table).
-        unlinked[rt.name], linked = count_each(stores.adapter_for(rt), rt, [nulls, base])
-        by_account.setdefault(accounts, []).append((rt, rule, time_field, base, linked))
+        for rule, when, accounts, time_field, timed, state in _eligible(
+            policy, stores, rt, settings
+        ):
+            assert rt.account is not None  # _eligible checked
+            base = timed
+            nulls: Selection = IsNull(rt.account.field)
+            if state is not None:
+                nulls = And((nulls, state))
+            if rt.name in covered:
+                exclude = Not(definitely(covered[rt.name]))
+                base, nulls = And((base, exclude)), And((nulls, exclude))
+            # Both counts in one statement (one scan of the table).
+            unlinked, linked = count_each(stores.adapter_for(rt), rt, [nulls, base])
+            by_account.setdefault(accounts, []).append(
+                _Dependant(rt, rule, when, time_field, base, linked, unlinked)
+            )
     out: list[Orphans] = []
     for accounts_name, dependants in by_account.items():
-        remaining = {rt.name: linked for rt, _r, _t, _b, linked in dependants}
-        if any(remaining.values()):
+        remaining = [d.linked for d in dependants]
+        if any(remaining):
             account_rt = stores.record_type(accounts_name)
             pk = account_rt.primary_key
             for batch in stores.adapter_for(account_rt).iter_records(
                 account_rt, Not(IsNull(pk)), fields=[pk], batch_size=batch_size
             ):
                 keys = tuple(r[pk] for r in batch)
-                for rt, _rule, _time, base, _linked in dependants:
-                    assert rt.account is not None  # _eligible checked
-                    if remaining[rt.name] > 0 and keys:
-                        remaining[rt.name] -= stores.adapter_for(rt).count(
-                            rt, And((base, In(rt.account.field, keys)))
+                for i, d in enumerate(dependants):
+                    assert d.rt.account is not None  # _eligible checked
+                    if remaining[i] > 0 and keys:
+                        remaining[i] -= stores.adapter_for(d.rt).count(
+                            d.rt, And((d.base, In(d.rt.account.field, keys)))
                         )
-        for rt, rule, time_field, _base, _linked in dependants:
-            missing, nulls_count = remaining[rt.name], unlinked[rt.name]
-            if missing or nulls_count:
-                out.append(Orphans(rt.name, rule, accounts_name, time_field, missing, nulls_count))
+        for i, d in enumerate(dependants):
+            if remaining[i] or d.unlinked:
+                out.append(
+                    Orphans(
+                        d.rt.name,
+                        d.rule,
+                        accounts_name,
+                        d.time_field,
+                        remaining[i],
+                        d.unlinked,
+                        when=d.when,
+                    )
+                )
     return tuple(out)

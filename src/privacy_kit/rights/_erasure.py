@@ -159,6 +159,8 @@ class KeptItem:
         citation: the legal ground, e.g. ``GDPR Art. 17(3)(b)``.
         selection: the records concerned.
         indefinite: kept forever (an exception with ``duration: forever``): no date ends it.
+        rule: the key of the retention rule whose exception keeps it (``None``: not kept by a
+            rule, e.g. a legal hold); with rules by state, the rule of these records' state.
     """
 
     record_type: str
@@ -171,6 +173,7 @@ class KeptItem:
     citation: str | None = None
     selection: Selection | None = attrs.field(default=None, eq=False, repr=False)
     indefinite: bool = False
+    rule: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description."""
@@ -185,6 +188,7 @@ class KeptItem:
             "until": self.until.isoformat() if self.until else None,
             "indefinite": self.indefinite,
             "citation": self.citation,
+            "rule": self.rule,
         }
 
     def describe(self) -> str:

@@ -14,7 +14,9 @@ then, and records whose account row the erasure removes are not left without an 
 - records of another record type that read their retention trigger time from an account row
   this erasure deletes, or keeps until a commitment deletes it, and that the erasure itself does
   not delete, get a commitment at the time their rule gives, counting the erasure as the trigger
-  (the account's closure), and never before their account row goes.
+  (the account's closure), and never before their account row goes. A record type with rules
+  by state gets one commitment per state whose rule reads the account's time, limited to that
+  state (a state timed by a field of its own needs none).
 
 A commitment's selection is the kept selection, or the records' keys when a step changes the
 fields that selection reads (an anonymised link). Commitment ids are derived from the plan, so
@@ -36,7 +38,7 @@ from ..adapters import After, And, Before, Eq, In, IsNull, Not, Or, Selection, b
 from ..audit._journal import Journal, open_journal
 from ..audit._log import AuditLog
 from ..lifecycle._disclosures import DisclosureLog
-from ..model._check import rule_for_record_type
+from ..model._check_retention import RuleChoice, retention_choices
 from ..model._datamap import RecordType
 from ..model._policy import Policy
 from ..retention._anonymize import anonymize_selection, count_pending
@@ -49,7 +51,8 @@ from ..retention._commitments import (
 )
 from ..retention._holds import HoldRegistry, definitely
 from ..retention._holds_recheck import HoldRecheck, NewlyHeld
-from ..retention._rules import trigger_source
+from ..retention._rules import TriggerSource
+from ..retention._state_selection import choice_selection, choice_source
 from ._erasure import (
     ErasureAction,
     ErasurePlan,
@@ -137,19 +140,23 @@ def _merge(items: list[KeptItem]) -> list[tuple[dt.datetime, list[KeptItem]]]:
 def _kept_ends(
     plan: ErasurePlan,
 ) -> list[tuple[KeptItem, dt.datetime, CommitmentAction, tuple[str, ...], str, str]]:
-    """For each (record type, role) with dated kept items: what happens at each end date."""
+    """For each (record type, role, state) with dated kept items: what happens at each end date.
+
+    Items are grouped by the records they concern (their selection): with rules by state, the
+    records of each state are kept by their own rule's exceptions and end on their own dates.
+    """
     other_party = {(k.record_type, k.role) for k in plan.kept if k.reason is KeepReason.OTHER_PARTY}
-    groups: dict[tuple[str, str], list[KeptItem]] = {}
-    open_ended: dict[tuple[str, str], set[str]] = {}
+    groups: dict[tuple[str, str, Selection | None], list[KeptItem]] = {}
+    open_ended: dict[tuple[str, str, Selection | None], set[str]] = {}
     for k in plan.kept:
-        target = (k.record_type, k.role)
+        target = (k.record_type, k.role, k.selection)
         if k.until is not None and k.selection is not None and k.count:
             groups.setdefault(target, []).append(k)
         elif k.until is None and k.reason not in (KeepReason.LEGAL_HOLD, KeepReason.OTHER_PARTY):
             open_ended.setdefault(target, set()).update(k.fields)
     out: list[tuple[KeptItem, dt.datetime, CommitmentAction, tuple[str, ...], str, str]] = []
     for target, items in groups.items():
-        owned = target not in other_party
+        owned = target[:2] not in other_party
         ends = _merge(items)
         for i, (until, same) in enumerate(ends):
             later = set(open_ended.get(target, set()))
@@ -215,10 +222,11 @@ def erasure_commitments(
         if action == "delete" and rt.name in account_types:
             found = keys if keys is not None else _keys(stores, rt, selection, plan.read_batch)
             removed.setdefault(rt.name, {}).setdefault(until, set()).update(found)
-        rule = rule_for_record_type(policy, rt)
+        # With rules by state, the records of each state are kept apart (their own selection).
+        state = (repr(k.selection),) if rt.is_conditional else ()
         made.append(
             Commitment(
-                id=commitment_id(origin, "kept", rt.name, k.role, until, action, fields),
+                id=commitment_id(origin, "kept", rt.name, k.role, until, action, fields, *state),
                 record_type=rt.name,
                 selection=selection,
                 fields=fields,
@@ -229,7 +237,7 @@ def erasure_commitments(
                 origin=origin,
                 made_at=plan.now,
                 subject_reference=plan.subject_reference,
-                rule=None if rule is None else rule.key,
+                rule=k.rule,
                 count=count,
             )
         )
@@ -261,64 +269,103 @@ def _dependants(
     deleting: dict[str, list[Selection]],
 ) -> tuple[list[Commitment], list[str]]:
     """Commitments for the records that read their time from ``keys`` of ``accounts``."""
-    origin = f"erasure {plan.plan_id}"
     made: list[Commitment] = []
     notes: list[str] = []
     for rt in stores.datamap.record_types:
         if rt.account is None or rt.account.record_type != accounts or rt.name == accounts:
             continue
-        rule = rule_for_record_type(policy, rt)
-        source = None if rule is None else trigger_source(stores.datamap, rt, rule.trigger)
-        if rule is None or source is None or source.account != accounts:
-            continue  # timed by a field of its own (or by no rule at all)
-        selection: Selection = In(rt.account.field, _sorted(keys))
-        remaining = selection
-        if rt.name in deleting:
-            remaining = And((selection, Not(definitely(_any(deleting[rt.name])))))
-        count = stores.adapter_for(rt).count(rt, remaining)
-        if not count:
-            continue
-        trigger = rule.trigger.value
-        steps = schedule_after(rule, rt, source, plan.now, not_before=end)
-        if not steps:
-            notes.append(
-                f"{count} {rt.name} record(s) this erasure does not delete read their {trigger} "
-                f"time from {source.describe()}; rule {rule.key!r} keeps them indefinitely, so no "
-                "commitment ends them"
+        # Each rule the record type can be under (one per state): a state timed by a field of
+        # its own needs no commitment; one timed by the account row does.
+        for choice in retention_choices(policy, rt):
+            rule = choice.rule
+            source = choice_source(stores.datamap, rt, choice, rule.trigger)
+            if source is None or source.account != accounts:
+                continue  # timed by a field of its own
+            state = choice_selection(choice)
+            linked: Selection = In(rt.account.field, _sorted(keys))
+            selection = linked if state is None else And((linked, state))
+            made_here, text = _dependant(
+                plan,
+                stores,
+                rt,
+                choice,
+                source,
+                accounts=accounts,
+                selection=selection,
+                end=end,
+                deleting=deleting,
             )
-            continue
-        why = (
-            f"it reads its {trigger} time from {source.describe()}, and this erasure removes "
-            f"that {accounts} record on {end.date().isoformat()}: the erasure counts as its "
-            f"{trigger} (rule {rule.key!r})"
-        )
-        for due, action, fields in steps:
-            made.append(
-                Commitment(
-                    id=commitment_id(origin, "account", rt.name, accounts, end, due, action),
-                    record_type=rt.name,
-                    selection=selection,
-                    fields=() if action == "delete" else fields,
-                    due=due,
-                    action=action,
-                    reason="account_removed",
-                    explanation=why,
-                    origin=origin,
-                    made_at=plan.now,
-                    subject_reference=plan.subject_reference,
-                    rule=rule.key,
-                    count=count,
-                )
-            )
-        final_due, final_action, _fields = steps[-1]
-        when = "deletes" if end == plan.now else f"keeps until {end.date().isoformat()} only"
-        notes.append(
-            f"{count} {rt.name} record(s) this erasure does not delete read their {trigger} time "
-            f"from {source.describe()}, and it {when} their {accounts} record: so they are not "
-            f"left untimed, a commitment will {final_action} them on "
-            f"{final_due.date().isoformat()} (rule {rule.key!r}, counted from the erasure)"
-        )
+            made.extend(made_here)
+            notes.extend(text)
     return made, notes
+
+
+def _dependant(
+    plan: ErasurePlan,
+    stores: Stores,
+    rt: RecordType,
+    choice: RuleChoice,
+    source: TriggerSource,
+    *,
+    accounts: str,
+    selection: Selection,
+    end: dt.datetime,
+    deleting: dict[str, list[Selection]],
+) -> tuple[list[Commitment], list[str]]:
+    """Commitments for ``rt``'s records in ``choice``'s state timed by the removed accounts."""
+    origin = f"erasure {plan.plan_id}"
+    rule = choice.rule
+    remaining = selection
+    if rt.name in deleting:
+        remaining = And((selection, Not(definitely(_any(deleting[rt.name])))))
+    count = stores.adapter_for(rt).count(rt, remaining)
+    if not count:
+        return [], []
+    what = f"{count} {rt.name} record(s)"
+    if choice.index is not None:
+        what += f" in state {choice.describe()!r}"
+    trigger = rule.trigger.value
+    steps = schedule_after(rule, rt, source, plan.now, not_before=end)
+    if not steps:
+        note = (
+            f"{what} this erasure does not delete read their {trigger} "
+            f"time from {source.describe()}; rule {rule.key!r} keeps them indefinitely, so no "
+            "commitment ends them"
+        )
+        return [], [note]
+    why = (
+        f"it reads its {trigger} time from {source.describe()}, and this erasure removes "
+        f"that {accounts} record on {end.date().isoformat()}: the erasure counts as its "
+        f"{trigger} (rule {rule.key!r})"
+    )
+    state = () if choice.index is None else (choice.index,)
+    made = [
+        Commitment(
+            id=commitment_id(origin, "account", rt.name, accounts, end, due, action, *state),
+            record_type=rt.name,
+            selection=selection,
+            fields=() if action == "delete" else fields,
+            due=due,
+            action=action,
+            reason="account_removed",
+            explanation=why,
+            origin=origin,
+            made_at=plan.now,
+            subject_reference=plan.subject_reference,
+            rule=rule.key,
+            count=count,
+        )
+        for due, action, fields in steps
+    ]
+    final_due, final_action, _fields = steps[-1]
+    when = "deletes" if end == plan.now else f"keeps until {end.date().isoformat()} only"
+    note = (
+        f"{what} this erasure does not delete read their {trigger} time "
+        f"from {source.describe()}, and it {when} their {accounts} record: so they are not "
+        f"left untimed, a commitment will {final_action} them on "
+        f"{final_due.date().isoformat()} (rule {rule.key!r}, counted from the erasure)"
+    )
+    return made, [note]
 
 
 def foresee_commitments(plan: ErasurePlan, stores: Stores, *, policy: Policy) -> ErasurePlan:

@@ -215,6 +215,7 @@ def plan_erasure(
                         citation=exc.citation,
                         indefinite=exc.indefinite,
                         selection=work,
+                        rule=rule.key,
                     )
                 )
             rest = [f for f in candidates if f.name not in covered]

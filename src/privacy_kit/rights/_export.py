@@ -46,6 +46,7 @@ from ..model._check import rule_for_record_type
 from ..model._check_retention import retention_choices
 from ..model._datamap import FieldSpec, RecordType, SubjectLink
 from ..model._policy import Policy
+from ..model._policy_retention import RetentionRule
 from ..model._policy_rights import RefusalReason
 from ._bundle import (
     COMPRESSION_LEVEL,
@@ -180,6 +181,31 @@ def _text(value: Any, lang: str) -> str | None:
     return str(get(lang)) if callable(get) else str(value)
 
 
+def _rule_terms(rule: RetentionRule, lang: str) -> dict[str, Any]:
+    """A rule's terms as the export's manifest states them."""
+
+    def _duration(d: Any, indefinite: bool) -> str | None:
+        return "forever" if indefinite else str(d) if d is not None else None
+
+    return {
+        "rule": rule.key,
+        "description": _text(rule.description, lang),
+        "trigger": rule.trigger.value,
+        "duration": _duration(rule.duration, rule.indefinite),
+        "action": rule.action.value,
+        "customer_configurable": rule.override is not None,
+        "exceptions": [
+            {
+                "kind": e.kind.value,
+                "reason": _text(e.reason, lang),
+                "duration": _duration(e.duration, e.indefinite),
+                "citation": e.citation,
+            }
+            for e in rule.exceptions
+        ],
+    }
+
+
 def _describe_entry(policy: Policy, entry: _Entry, kind: str, lang: str) -> dict[str, Any]:
     vocabulary = policy.vocabulary
     categories = sorted({c for f in entry.exported for c in f.categories})
@@ -227,47 +253,16 @@ def _describe_entry(policy: Policy, entry: _Entry, kind: str, lang: str) -> dict
             )
             item["categories"].append(key)
     rule = rule_for_record_type(policy, entry.record_type)
-    retention: dict[str, Any] | None = None
-    if rule is not None:
+    retention = None if rule is None else _rule_terms(rule, lang)
+    states = [
+        {"when": c.describe(), "trigger_field": c.trigger_field, **_rule_terms(c.rule, lang)}
+        for c in retention_choices(policy, entry.record_type)
+        if entry.record_type.is_conditional
+    ]
+    if states:  # rules by state: every state's rule, in full (one shared rule too)
         retention = {
-            "rule": rule.key,
-            "description": _text(rule.description, lang),
-            "trigger": rule.trigger.value,
-            "duration": "forever"
-            if rule.indefinite
-            else str(rule.duration)
-            if rule.duration is not None
-            else None,
-            "action": rule.action.value,
-            "customer_configurable": rule.override is not None,
-            "exceptions": [
-                {
-                    "kind": e.kind.value,
-                    "reason": _text(e.reason, lang),
-                    "duration": "forever"
-                    if e.indefinite
-                    else str(e.duration)
-                    if e.duration is not None
-                    else None,
-                    "citation": e.citation,
-                }
-                for e in rule.exceptions
-            ],
-        }
-    if rule is None and entry.record_type.is_conditional:
-        states = [
-            {
-                "when": c.describe(),
-                "rule": c.rule.key,
-                "description": _text(c.rule.description, lang),
-                "trigger": c.rule.trigger.value,
-                "duration": str(c.rule.duration) if c.rule.duration is not None else None,
-                "action": c.rule.action.value,
-            }
-            for c in retention_choices(policy, entry.record_type)
-        ]
-        retention = {
-            "rule": ", ".join(s["rule"] or "" for s in states),
+            **(retention or {}),
+            "rule": ", ".join(dict.fromkeys(s["rule"] for s in states)),
             "description": "; ".join(f"{s['when']}: {s['description']}" for s in states),
             "by_state": states,
         }
