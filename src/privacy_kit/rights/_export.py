@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import logging
 import os
 import shutil
 import tempfile
@@ -58,10 +57,10 @@ from ._bundle import (
     summary_html,
 )
 from ._export_describe import Entry, describe_entry, disclosures, entries, text
+from ._observe import LOGGER
 
 __all__ = ["EXPORT_FORMAT", "BinaryDestination", "ExportResult", "export_subject"]
 
-_log = logging.getLogger("privacy_kit.rights")
 
 EXPORT_FORMAT = "privacy_kit.export/1"
 """The bundle format written in every manifest (bumped on incompatible changes)."""
@@ -411,7 +410,7 @@ class ExportJob:
                 for k in kinds
             }
             described.append(item)
-            _log.debug("export: %s written (%d records)", entry.name, count)
+            LOGGER.debug("export: %s written (%d records)", entry.name, count)
         manifest: dict[str, Any] = {
             "format": EXPORT_FORMAT,
             "generated_at": self.now.isoformat(),
@@ -474,7 +473,7 @@ class ExportJob:
                     "searched": list(result.searched),
                 },
             )
-        _log.info(
+        LOGGER.info(
             "export written: %s, %d bytes, %d records in %d record types (subject %s)",
             path if path is not None else "a stream",
             size,
