@@ -8,19 +8,20 @@ See docs/observability.md.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import Any, TypeVar
 
-if TYPE_CHECKING:  # pragma: no cover - for type checkers only
-    from ._apply import RetentionReport
-    from ._plan_model import RetentionPlan
+# The plan and report are read by attribute, not imported: _plan and _apply import this module.
+_Plan = TypeVar("_Plan")
+_Report = TypeVar("_Report")
 
 __all__ = ["LOGGER", "log_retention_plan", "log_retention_report"]
 
 LOGGER = logging.getLogger("privacy_kit.retention")
 
 
-def log_retention_plan(plan: RetentionPlan) -> RetentionPlan:
-    """Log a sweep's plan: INFO totals, DEBUG one line per entry."""
+def log_retention_plan(given: _Plan) -> _Plan:
+    """Log a sweep's plan (a ``RetentionPlan``): INFO totals, DEBUG one line per entry."""
+    plan: Any = given
     if LOGGER.isEnabledFor(logging.INFO):
         LOGGER.info(
             "retention plan %s made as of %s: %d record(s) in %d entr(y/ies), %d held, "
@@ -47,11 +48,12 @@ def log_retention_plan(plan: RetentionPlan) -> RetentionPlan:
                 entry.held,
                 entry.cutoff.isoformat(),
             )
-    return plan
+    return given
 
 
-def log_retention_report(report: RetentionReport, plan_id: str) -> RetentionReport:
-    """Log a sweep's report: INFO totals, DEBUG one line per unit (planned and done)."""
+def log_retention_report(given: _Report, plan_id: str) -> _Report:
+    """Log a sweep's report (a ``RetentionReport``): INFO totals, DEBUG one line per unit."""
+    report: Any = given
     if LOGGER.isEnabledFor(logging.INFO):
         LOGGER.info(
             "retention plan %s %s: %d record(s) in %d unit(s)%s, %d unit(s) resumed, "
@@ -79,4 +81,4 @@ def log_retention_report(report: RetentionReport, plan_id: str) -> RetentionRepo
                 line.held,
                 ", resumed" if line.resumed else "",
             )
-    return report
+    return given
