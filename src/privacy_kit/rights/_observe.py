@@ -46,14 +46,24 @@ def log_erasure_plan(plan: ErasurePlan) -> ErasurePlan:
 
 def log_erasure_report(report: ErasureReport) -> ErasureReport:
     """Log an applied (or dry-run) erasure: INFO counts, DEBUG per record type."""
+    deleted, anonymised = (
+        ("would delete", "would anonymise")
+        if report.dry_run
+        else (
+            "deleted",
+            "anonymised",
+        )
+    )
     if LOGGER.isEnabledFor(logging.INFO):
         LOGGER.info(
-            "erasure plan %s %s for %s: deleted %d, anonymised %d record(s), kept %d item(s), "
+            "erasure plan %s %s for %s: %s %d, %s %d record(s), kept %d item(s), "
             "%d step(s) resumed, %d recipient(s) to tell",
             report.plan_id,
             "dry run" if report.dry_run else "applied",
             report.subject_reference,
+            deleted,
             sum(report.deleted.values()),
+            anonymised,
             sum(report.anonymised.values()),
             sum(1 for k in report.kept if k.count),
             len(report.resumed_steps),
@@ -61,7 +71,7 @@ def log_erasure_report(report: ErasureReport) -> ErasureReport:
         )
     if LOGGER.isEnabledFor(logging.DEBUG):
         for name, count in report.deleted.items():
-            LOGGER.debug("erasure plan %s: deleted %d %s", report.plan_id, count, name)
+            LOGGER.debug("erasure plan %s: %s %d %s", report.plan_id, deleted, count, name)
         for name, count in report.anonymised.items():
-            LOGGER.debug("erasure plan %s: anonymised %d %s", report.plan_id, count, name)
+            LOGGER.debug("erasure plan %s: %s %d %s", report.plan_id, anonymised, count, name)
     return report
