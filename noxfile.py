@@ -31,7 +31,7 @@ def _wheel(session: nox.Session) -> str:
 
 
 @nox.session
-@nox.parametrize("extras", ["", "sqlalchemy,postgres,mysql,cli"], ids=["core", "full"])
+@nox.parametrize("extras", ["", "sqlalchemy,postgres,mysql,cli,fastapi"], ids=["core", "full"])
 def tests(session: nox.Session, extras: str) -> None:
     """Run the suite against the installed wheel: once with the core only, once with every extra."""
     wheel = _wheel(session)
@@ -52,7 +52,7 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict on src, plus the typing smoke file over the public API."""
     session.install(
         "-e",
-        ".[sqlalchemy,yaml]",
+        ".[sqlalchemy,yaml,fastapi]",
         *_group("tests"),
         "mypy>=1.10",
         "types-PyYAML",

@@ -12,7 +12,13 @@ import pytest
 import privacy_kit
 
 # Modules that need an optional extra: skipped, with the reason, when it is not installed.
-_OPTIONAL = {"sqlalchemy": "sqlalchemy", "postgres": "psycopg", "mysql": "pymysql", "rich": "rich"}
+_OPTIONAL = {
+    "sqlalchemy": "sqlalchemy",
+    "postgres": "psycopg",
+    "mysql": "pymysql",
+    "rich": "rich",
+    "fastapi": "fastapi",
+}
 
 
 def _modules() -> list[str]:

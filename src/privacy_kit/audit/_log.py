@@ -27,13 +27,14 @@ holds the :class:`AuditLog` facade over them.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import os
 import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
@@ -56,6 +57,8 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
 
 __all__ = ["AuditLog"]
+
+_log = logging.getLogger("privacy_kit.audit")
 
 _ACTION = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
 # A deliberately narrow safety net: something@domain.tld anywhere in a string.
@@ -304,12 +307,12 @@ class AuditLog:
         with self._lock:
             append_next = getattr(self.sink, "append_next", None)
             if callable(append_next):
-                stored: AuditEntry = append_next(make)
-                return stored
-            # A sink of your own without append_next: serialised within this AuditLog only.
-            entry = make(self.sink.last())
-            self.sink.append(entry)
-            return entry
+                entry = cast("AuditEntry", append_next(make))
+            else:  # a sink of your own without append_next: serialised within this AuditLog only
+                entry = make(self.sink.last())
+                self.sink.append(entry)
+        _log.debug("audit entry %d recorded: %s (subject %s)", entry.sequence, action, subject)
+        return entry
 
     def entries(self) -> Iterator[AuditEntry]:
         """Every entry, in order.

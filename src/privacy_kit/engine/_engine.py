@@ -21,7 +21,7 @@ import os
 import secrets
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from .._errors import ConfigurationError, Problem, SchemaMismatchError
 from .._scope import Scope, Stores, Subject
@@ -32,6 +32,7 @@ from ..model._datamap import DataMap, RecordType, SubjectLink
 from ..model._policy import Policy
 from ..model._policy_retention import RetentionRule
 from ._choices import Choices
+from ._exports import Exports
 from ._resolve import SubjectResolver
 
 # The operations (export, erasure, retention, holds, the audit log, ...) are imported where they
@@ -49,7 +50,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from ..retention._plan import RetentionPlan
     from ..retention._settings import RetentionSettings
     from ..rights._erasure import ErasurePlan
-    from ..rights._export import ExportResult
     from ..rights._preferences import Preferences
 
     #: What :meth:`Engine.apply` runs: a plan the engine made.
@@ -78,7 +78,7 @@ class UnsharedSecretWarning(UserWarning):
     """
 
 
-class Engine(Choices):
+class Engine(Exports, Choices):
     """Policy + data map + adapters: export, erasure, retention and the rest.
 
     Args:
@@ -326,50 +326,7 @@ class Engine(Choices):
         )
 
     # == access, portability, erasure, rectification (privacy_kit.rights) =====================
-    def export(
-        self,
-        subject: Subject,
-        destination: str | os.PathLike[str],
-        *,
-        now: datetime.datetime,
-        format: Literal["zip", "folder"] = "zip",  # noqa: A002 - the name users expect
-        batch_size: int = 1000,
-        lang: str = "en",
-        formats: Iterable[str] = ("json", "ndjson", "csv"),
-        compression_level: int | None = None,
-    ) -> ExportResult:
-        """Write ``subject``'s data as a portable bundle (access, portability).
-
-        See :func:`privacy_kit.rights._export.export_subject` (arguments, bundle layout, redaction).
-
-        Example:
-            >>> import datetime as dt, tempfile, pathlib, privacy_kit as pk
-            >>> from privacy_kit.adapters import InMemoryAdapter
-            >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
-            >>> mem = InMemoryAdapter({rt.table_name: [] for rt in dm.record_types})
-            >>> _ = mem.insert("users", [{"id": 7, "name": "Bo", "email": "bo@example.com"}])
-            >>> engine = pk.Engine(pk.load_policy(pk.example_path()), dm, mem, verify=False)
-            >>> out = pathlib.Path(tempfile.mkdtemp()) / "bo"
-            >>> engine.export(pk.Subject.of("customer", user_id=7), out, format="folder",
-            ...               now=dt.datetime(2025, 1, 1, tzinfo=dt.UTC)).counts["users"]
-            1
-        """
-        from ..rights._export import export_subject  # noqa: PLC0415 - on use
-
-        return export_subject(
-            self._resolver.scope(subject, every_role=True),
-            destination,
-            now=now,
-            format=format,
-            batch_size=batch_size,
-            lang=lang,
-            formats=tuple(formats),
-            compression_level=compression_level,
-            policy=self.policy,
-            audit=self.audit,
-            disclosures=self.disclosures,
-        )
-
+    # export and export_stream: see ._exports.Exports
     def plan_erasure(
         self,
         subject: Subject,

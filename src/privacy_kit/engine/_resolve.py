@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +27,8 @@ from ..model._datamap import DataMap, FieldSpec, RecordType, SubjectLink
 from ..model._identity import identity_value
 
 __all__ = ["SubjectResolver"]
+
+_log = logging.getLogger("privacy_kit.engine")
 
 
 class SubjectResolver:
@@ -232,10 +235,19 @@ class SubjectResolver:
                         entries.append(
                             ScopeEntry(rt, link, Eq(link.field, value), self.stores.adapter_for(rt))
                         )
-        return Scope(
+        scope = Scope(
             subject=self.check(subject),
             resolved=resolved,
             reference=self.reference_of(subject, resolved),
             primary_identity=self.primary_identity(subject.kind),
             entries=tuple(entries),
         )
+        # Identity names only, never their values: the reference stands for the person.
+        _log.debug(
+            "subject %s %s resolved by %s: %d record type/role entr(y/ies)",
+            subject.kind,
+            scope.reference,
+            ", ".join(k for k, _ in resolved.identities),
+            len(scope.entries),
+        )
+        return scope

@@ -31,6 +31,7 @@ from ..model._datamap import AnonymizationKind, RecordType
 from ._anonymize import FieldAnonymization, anonymize_selection
 from ._holds_recheck import HoldRecheck, NewlyHeld
 from ._indefinite import IndefiniteKeep
+from ._observe import log_retention_report
 from ._orphans import Orphans
 from ._plan import RetentionEntry, RetentionPlan, units
 from ._rules import Action
@@ -248,7 +249,7 @@ def apply_retention(
             ReportLine(e.rule, e.record_type, e.action, e.group, e.count, 0, e.held, resumed=False)
             for e in plan.entries
         ]
-        return RetentionReport(
+        dry = RetentionReport(
             plan.now,
             dry_run=True,
             lines=tuple(lines),
@@ -256,6 +257,7 @@ def apply_retention(
             orphans=plan.orphans,
             kept_indefinitely=plan.kept_indefinitely,
         )
+        return log_retention_report(dry, plan.id)
     _refuse_lost_recheck(plan, stores)
     journal = plan.journal
     fulfilled: list[str] = []
@@ -381,7 +383,7 @@ def apply_retention(
             "newly_held": [n.to_dict() for n in newly],
         },
     )
-    return report
+    return log_retention_report(report, plan.id)
 
 
 def _recheck_holds(

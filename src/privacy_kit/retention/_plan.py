@@ -36,6 +36,7 @@ from ._commitments import Commitment, CommitmentRegistry
 from ._holds import HoldRegistry, combine_holds
 from ._indefinite import IndefiniteKeep, anonymised_guard, indefinite_keeps
 from ._journal import RetentionJournal
+from ._observe import log_retention_plan
 from ._orphans import find_orphans
 from ._plan_model import RetentionEntry, RetentionPlan
 from ._plan_support import can_recheck, no_recheck_note, not_held, orphan_notes, time_window
@@ -208,7 +209,7 @@ def plan_retention(
     covered = {
         name: sels[0] if len(sels) == 1 else Or(tuple(sels)) for name, sels in pending.items()
     }
-    return RetentionPlan(
+    plan = RetentionPlan(
         now=at,
         entries=tuple(entries),
         skipped=tuple(skipped),
@@ -223,6 +224,7 @@ def plan_retention(
         holds=registry,
         resolver=resolver,
     )
+    return log_retention_plan(plan)
 
 
 _COMMITMENT_ACTIONS: dict[str, Action] = {

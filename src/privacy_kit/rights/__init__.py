@@ -42,8 +42,11 @@ _NAMES: dict[str, str] = {
     "recipients_to_tell": "._erasure_apply",
     "plan_erasure": "._erasure_plan",
     "EXPORT_FORMAT": "._export",
+    "BinaryDestination": "._export",
     "ExportResult": "._export",
     "export_subject": "._export",
+    "ExportStream": "._export_stream",
+    "iter_export": "._export_stream",
     "Decision": "._preference_records",
     "PreferenceRecord": "._preference_records",
     "RestrictionGround": "._preference_records",
@@ -78,6 +81,7 @@ __all__ = [
     "EXPORT_FORMAT",
     "STOP_THE_CLOCK",
     "TRANSITIONS",
+    "BinaryDestination",
     "Bundle",
     "Challenge",
     "ClockRule",
@@ -89,6 +93,7 @@ __all__ = [
     "ErasureReport",
     "ErasureStep",
     "ExportResult",
+    "ExportStream",
     "Extension",
     "IdentityCheck",
     "KeepReason",
@@ -112,6 +117,7 @@ __all__ = [
     "foresee_commitments",
     "identity_check",
     "iter_bundle_records",
+    "iter_export",
     "make_unsubscribe_token",
     "neutralise_formula",
     "plan_erasure",
@@ -151,7 +157,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
         recipients_to_tell,
     )
     from ._erasure_plan import plan_erasure
-    from ._export import EXPORT_FORMAT, ExportResult, export_subject
+    from ._export import EXPORT_FORMAT, BinaryDestination, ExportResult, export_subject
+    from ._export_stream import ExportStream, iter_export
     from ._preference_records import Decision, PreferenceRecord, RestrictionGround
     from ._preference_store import read_json, read_sqlite, to_json, write_json, write_sqlite
     from ._preferences import Preferences

@@ -20,7 +20,7 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,6 +32,7 @@ __all__ = [
     "COMPRESSION_LEVEL",
     "Bundle",
     "RecordWriters",
+    "StreamSink",
     "iter_bundle_records",
     "neutralise_formula",
 ]
@@ -325,14 +326,72 @@ def publish(target: Path, destination: Path, fmt: str) -> None:
         ) from None
 
 
-class Bundle:
-    """Writes the bundle's files into a zip or a folder, hashing each one.
+class StreamSink:
+    """Where a zip bundle goes when its destination is not a path: every byte is hashed, counted
+    and handed to ``write`` (a stream's ``write``, or a list's ``append`` for an iterator).
 
-    ``compression_level`` is the zip members' deflate level (0 stores them uncompressed).
+    It tells its position but cannot seek, so :mod:`zipfile` writes each member once, front to
+    back (sizes in data descriptors), and what was hashed is exactly what was written. After
+    :meth:`abort` nothing more is passed on: a failed export never finishes the zip's central
+    directory, so what reached the destination is not a readable zip.
     """
 
     def __init__(
-        self, target: Path, fmt: str, *, compression_level: int = COMPRESSION_LEVEL
+        self, write: Callable[[bytes], Any], flush: Callable[[], Any] | None = None
+    ) -> None:
+        self._write = write
+        self._flush = flush
+        self._digest = hashlib.sha256()
+        self.size = 0
+        self.aborted = False
+
+    def write(self, data: bytes) -> int:
+        if self.aborted:
+            return len(data)
+        data = bytes(data)
+        view = memoryview(data)
+        while view:
+            written = self._write(bytes(view))
+            # A raw stream may take part of it (and says how much); None means all of it.
+            if written is None or written >= len(view):
+                break
+            if written <= 0:
+                raise OSError(f"the export's destination accepted no bytes ({written!r})")
+            view = view[written:]
+        self._digest.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        if self._flush is not None and not self.aborted:
+            self._flush()
+
+    def close(self) -> None:
+        """Nothing to do: the destination is its owner's to close."""
+
+    def abort(self) -> None:
+        """Pass nothing more on (the export failed)."""
+        self.aborted = True
+
+    @property
+    def sha256(self) -> str:
+        """The SHA-256 of every byte passed on."""
+        return self._digest.hexdigest()
+
+
+class Bundle:
+    """Writes the bundle's files into a zip or a folder, hashing each one.
+
+    ``target`` is the zip file or folder to write, or a :class:`StreamSink` (a zip written
+    front to back). ``compression_level`` is the zip members' deflate level (0 stores them
+    uncompressed).
+    """
+
+    def __init__(
+        self, target: Path | StreamSink, fmt: str, *, compression_level: int = COMPRESSION_LEVEL
     ) -> None:
         self.target = target
         self.fmt = fmt
@@ -354,11 +413,14 @@ class Bundle:
             raise ConfigurationError(f"refusing to write bundle member {name!r} (not a plain path)")
         if self.zip is not None:
             return self.zip.open(name, "w", force_zip64=True)
+        assert isinstance(self.target, Path)  # a folder is always a path
         path = self.target / name
         path.parent.mkdir(parents=True, exist_ok=True)
         return path.open("wb")
 
-    def add_stream(self, name: str, source: IO[bytes]) -> None:
+    def iter_add_stream(self, name: str, source: IO[bytes]) -> Iterator[None]:
+        """Copy ``source`` into member ``name``, yielding after each chunk (so an iterator
+        export can hand on what the zip wrote so far)."""
         source.seek(0)
         digest = hashlib.sha256()
         size = 0
@@ -367,7 +429,13 @@ class Bundle:
                 out.write(chunk)
                 digest.update(chunk)
                 size += len(chunk)
+                yield
         self.files[name] = {"sha256": digest.hexdigest(), "bytes": size}
+        yield
+
+    def add_stream(self, name: str, source: IO[bytes]) -> None:
+        for _ in self.iter_add_stream(name, source):
+            pass
 
     def add_bytes(self, name: str, data: bytes) -> None:
         self.add_stream(name, io.BytesIO(data))

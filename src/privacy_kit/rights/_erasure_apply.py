@@ -62,6 +62,7 @@ from ._erasure import (
     commitment_summary,
     kept_summary,
 )
+from ._observe import log_erasure_report
 
 if TYPE_CHECKING:
     from .._scope import Resolver
@@ -500,17 +501,21 @@ def apply_erasure(
             ),
         )
     if dry_run:
-        return ErasureReport(
-            plan_id,
-            plan.subject_reference,
-            plan.deleted,
-            plan.anonymised,
-            plan.kept,
-            recipients=recipients_to_tell(disclosures, plan.subject_reference, plan.subject_kind),
-            dry_run=True,
-            searched=plan.searched,
-            commitments=made,
-            notes=notes,
+        return log_erasure_report(
+            ErasureReport(
+                plan_id,
+                plan.subject_reference,
+                plan.deleted,
+                plan.anonymised,
+                plan.kept,
+                recipients=recipients_to_tell(
+                    disclosures, plan.subject_reference, plan.subject_kind
+                ),
+                dry_run=True,
+                searched=plan.searched,
+                commitments=made,
+                notes=notes,
+            )
         )
     if commitments is not None:
         commitments.record(made)
@@ -618,4 +623,4 @@ def apply_erasure(
                 "newly_held": [n.to_dict() for n in newly],
             },
         )
-    return report
+    return log_erasure_report(report)

@@ -34,6 +34,7 @@ from ._erasure import (
     KeptItem,
     kept_summary,
 )
+from ._observe import log_erasure_plan
 
 __all__ = ["plan_erasure"]
 
@@ -307,7 +308,7 @@ def plan_erasure(
                 "searched": list(plan.searched),
             },
         )
-    return plan
+    return log_erasure_plan(plan)
 
 
 def _method_text(strategies: Iterable[FieldAnonymization], method: str) -> str:

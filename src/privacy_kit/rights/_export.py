@@ -27,40 +27,40 @@ data" (:attr:`~privacy_kit.RefusalReason.REVEALS_OTHER_USER_DATA`). Fields that 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import attrs
 import orjson
 
-from .._errors import ConfigurationError
+from .._errors import ConfigurationError, WrongTypeError
 from .._scope import Scope, ScopeEntry
 from .._types import require_aware
 from ..audit._log import AuditLog
 from ..lifecycle._disclosures import DisclosureLog
-from ..model._check import rule_for_record_type
-from ..model._check_retention import retention_choices
-from ..model._datamap import FieldSpec, RecordType, SubjectLink
 from ..model._policy import Policy
-from ..model._policy_retention import RetentionRule
-from ..model._policy_rights import RefusalReason
 from ._bundle import (
     COMPRESSION_LEVEL,
     SPOOL,
     Bundle,
     RecordWriters,
+    StreamSink,
     file_sha256,
     json_default,
     prepare_destination,
     publish,
     summary_html,
 )
+from ._export_describe import Entry, describe_entry, disclosures, entries, text
+from ._observe import LOGGER
 
-__all__ = ["EXPORT_FORMAT", "ExportResult", "export_subject"]
+__all__ = ["EXPORT_FORMAT", "BinaryDestination", "ExportResult", "export_subject"]
+
 
 EXPORT_FORMAT = "privacy_kit.export/1"
 """The bundle format written in every manifest (bumped on incompatible changes)."""
@@ -68,12 +68,22 @@ RECORD_FORMATS: tuple[str, ...] = ("json", "ndjson", "csv")
 """The record file formats an export can write."""
 
 
+class BinaryDestination(Protocol):
+    """A writable binary stream: what an export writes its zip to when not given a path (an
+    open file, :class:`io.BytesIO`, a socket's file, a response body writer...). Only ``write``
+    is required; ``flush`` is called when present."""
+
+    def write(self, data: bytes, /) -> object:
+        """Take ``data`` (a short write returns how many bytes it took)."""
+
+
 @attrs.frozen
 class ExportResult:
     """What an export wrote.
 
     Attributes:
-        path: the zip file or the folder.
+        path: the zip file or the folder; ``None`` when the zip went to a stream or an
+            iterator.
         format: ``"zip"`` or ``"folder"``.
         subject_reference: the subject's keyed reference.
         generated_at: the ``now`` of the export.
@@ -85,9 +95,10 @@ class ExportResult:
             (which holds the SHA-256 of every other file).
         searched: every record type and role that was searched (``bookings (invitee)``), so
             an empty bundle says where nothing was found.
+        size: bytes written: the zip (what ``sha256`` hashes), or a folder's files in all.
     """
 
-    path: Path
+    path: Path | None
     format: str
     subject_reference: str
     generated_at: dt.datetime
@@ -96,6 +107,7 @@ class ExportResult:
     files: tuple[str, ...]
     sha256: str
     searched: tuple[str, ...] = ()
+    size: int = 0
 
     @property
     def total(self) -> int:
@@ -148,181 +160,14 @@ class ExportResult:
         )
 
 
-@attrs.frozen
-class _Entry:
-    """One (record type, role) the subject appears in."""
-
-    name: str
-    record_type: RecordType
-    link: SubjectLink
-    exported: tuple[FieldSpec, ...]
-    redacted: tuple[FieldSpec, ...]
-
-
-def _entries(scope: Sequence[ScopeEntry]) -> list[tuple[_Entry, ScopeEntry]]:
-    per_type: dict[str, int] = {}
-    for found in scope:
-        per_type[found.record_type.name] = per_type.get(found.record_type.name, 0) + 1
-    out = []
-    for found in scope:
-        rt, link = found.record_type, found.link
-        role = link.role_name
-        name = rt.name if per_type[rt.name] == 1 else f"{rt.name}.{role}"
-        exported = tuple(f for f in rt.fields if f.party is None or f.party == role)
-        redacted = tuple(f for f in rt.fields if f.party is not None and f.party != role)
-        out.append((_Entry(name, rt, link, exported, redacted), found))
-    return out
-
-
-def _text(value: Any, lang: str) -> str | None:
-    if value is None:
-        return None
-    get = getattr(value, "get_text", None)
-    return str(get(lang)) if callable(get) else str(value)
-
-
-def _rule_terms(rule: RetentionRule, lang: str) -> dict[str, Any]:
-    """A rule's terms as the export's manifest states them."""
-
-    def _duration(d: Any, indefinite: bool) -> str | None:
-        return "forever" if indefinite else str(d) if d is not None else None
-
-    return {
-        "rule": rule.key,
-        "description": _text(rule.description, lang),
-        "trigger": rule.trigger.value,
-        "duration": _duration(rule.duration, rule.indefinite),
-        "action": rule.action.value,
-        "customer_configurable": rule.override is not None,
-        "exceptions": [
-            {
-                "kind": e.kind.value,
-                "reason": _text(e.reason, lang),
-                "duration": _duration(e.duration, e.indefinite),
-                "citation": e.citation,
-            }
-            for e in rule.exceptions
-        ],
-    }
-
-
-def _describe_entry(policy: Policy, entry: _Entry, kind: str, lang: str) -> dict[str, Any]:
-    vocabulary = policy.vocabulary
-    categories = sorted({c for f in entry.exported for c in f.categories})
-    cats = []
-    for key in categories:
-        name = vocabulary.category(key).name if vocabulary.has_category(key) else None
-        cats.append(
-            {
-                "key": key,
-                "name": _text(name, lang) or key,
-                "fields": [f.name for f in entry.exported if key in f.categories],
-            }
-        )
-    purposes: dict[str, dict[str, Any]] = {}
-    sources: set[str] = set()
-    recipients: dict[str, dict[str, Any]] = {}
-    for key in categories:
-        for coll in policy.collections_for(key):
-            if coll.subjects and kind not in coll.subjects:
-                continue
-            sources.add(coll.source.value)
-            for p in coll.purposes:
-                if p in purposes or not vocabulary.has_purpose(p):
-                    continue
-                purpose = vocabulary.purpose(p)
-                purposes[p] = {
-                    "key": p,
-                    "name": _text(purpose.name, lang),
-                    "legal_basis": purpose.legal_basis.value,
-                    "article": purpose.legal_basis.article,
-                }
-        for r in policy.recipients_of(key):
-            if r.subjects and kind not in r.subjects:
-                continue
-            item = recipients.setdefault(
-                r.key,
-                {
-                    "key": r.key,
-                    "kind": r.kind.value,
-                    "name": _text(r.name, lang),
-                    "purposes": list(r.purposes),
-                    "countries": list(r.countries),
-                    "categories": [],
-                },
-            )
-            item["categories"].append(key)
-    rule = rule_for_record_type(policy, entry.record_type)
-    retention = None if rule is None else _rule_terms(rule, lang)
-    states = [
-        {"when": c.describe(), "trigger_field": c.trigger_field, **_rule_terms(c.rule, lang)}
-        for c in retention_choices(policy, entry.record_type)
-        if entry.record_type.is_conditional
-    ]
-    if states:  # rules by state: every state's rule, in full (one shared rule too)
-        retention = {
-            **(retention or {}),
-            "rule": ", ".join(dict.fromkeys(s["rule"] for s in states)),
-            "description": "; ".join(f"{s['when']}: {s['description']}" for s in states),
-            "by_state": states,
-        }
-    refusal = RefusalReason.REVEALS_OTHER_USER_DATA
-    return {
-        "name": entry.name,
-        "record_type": entry.record_type.name,
-        "description": _text(entry.record_type.description, lang),
-        "role": entry.link.role_name,
-        "kind": entry.link.kind,
-        "fields": [f.name for f in entry.exported],
-        "categories": cats,
-        "purposes": sorted(purposes.values(), key=lambda p: str(p["key"])),
-        "recipients": sorted(recipients.values(), key=lambda r: str(r["key"])),
-        "source": sorted(sources),
-        "retention": retention,
-        "redacted": [
-            {
-                "field": f.name,
-                "party": f.party,
-                "reason": refusal.value,
-                "explanation": (
-                    f"this field belongs to the {f.party} of the record; showing it would "
-                    "reveal another user's personal data"
-                ),
-            }
-            for f in entry.redacted
-        ],
-    }
-
-
-def _disclosures(
-    log: DisclosureLog | None, reference: str, kind: str, lang: str
-) -> list[dict[str, Any]] | None:
-    if log is None:
-        return None
-    return [
-        {
-            "recipient": r.recipient,
-            "name": _text(r.name, lang),
-            "kind": r.kind,
-            "categories": list(r.categories),
-            "purposes": list(r.purposes),
-            "record_types": list(r.record_types),
-            "first": r.first.isoformat(),
-            "last": r.last.isoformat(),
-            "count": r.count,
-        }
-        for r in log.received_by(reference, kind=kind)
-    ]
-
-
 def _stream_entry(
     found: ScopeEntry,
-    entry: _Entry,
+    entry: Entry,
     bundle: Bundle,
     batch_size: int,
     *,
     kinds: tuple[str, ...] = RECORD_FORMATS,
-) -> int:
+) -> Generator[None, None, int]:
     rt = entry.record_type
     columns = [f.name for f in entry.exported]
     adapter, selection = found.adapter, found.selection
@@ -335,7 +180,7 @@ def _stream_entry(
             del batch
         writers.close()
         for k in kinds:
-            bundle.add_stream(f"records/{entry.name}.{k}", temps[k])
+            yield from bundle.iter_add_stream(f"records/{entry.name}.{k}", temps[k])
         return writers.count
     finally:
         for t in temps.values():
@@ -344,7 +189,7 @@ def _stream_entry(
 
 def export_subject(
     scope: Scope,
-    destination: str | os.PathLike[str],
+    destination: str | os.PathLike[str] | BinaryDestination,
     *,
     policy: Policy,
     now: dt.datetime,
@@ -362,7 +207,12 @@ def export_subject(
         scope: the subject, resolved (``Engine.scope``): where their records are.
         destination: the zip file to create (``format="zip"``), or the folder to create or fill
             (``format="folder"``, which must be empty). Nothing is overwritten; the bundle
-            appears only when complete.
+            appears only when complete. Or a writable binary stream (any object with
+            ``write``: an open file, :class:`io.BytesIO`, a response body): the zip is written
+            to it front to back as it is made; if the export fails, the stream is left without
+            the zip's central directory (not a readable zip), no result is returned and
+            nothing is audited. For an iterator of chunks see
+            :func:`~privacy_kit.rights.iter_export`.
         policy: the policy (what the manifest says about each record type).
         now: the time of the export (written in the manifest).
         audit: where ``export.completed`` is recorded (``None``: nowhere).
@@ -382,8 +232,10 @@ def export_subject(
         What was written, with counts and the SHA-256.
 
     Raises:
-        ConfigurationError: an unknown format, a bad batch size or compression level, or a
-            destination that exists.
+        ConfigurationError: an unknown format, a bad batch size or compression level, a
+            destination that exists, a closed stream, or a folder asked of a stream.
+        WrongTypeError: the destination is neither a path nor a writable binary stream
+            (a text stream included).
         AdapterError: the store failed.
         ValueError: ``now`` is naive.
 
@@ -408,82 +260,59 @@ def export_subject(
         >>> [r["field"] for r in manifest["record_types"][0]["redacted"]]
         ['host_id', 'host_notes', 'meeting_url']
     """
-    require_aware(now)
-    if format not in ("zip", "folder"):
-        raise ConfigurationError(f"unknown export format {format!r}; expected 'zip' or 'folder'")
-    if batch_size < 1:
-        raise ConfigurationError(f"batch_size must be at least 1, got {batch_size}")
-    level = COMPRESSION_LEVEL if compression_level is None else compression_level
-    if type(level) is not int or not 0 <= level <= 9:
-        raise ConfigurationError(
-            f"compression_level must be an integer from 0 (stored) to 9, got {compression_level!r}"
-        )
-    kinds = tuple(dict.fromkeys(formats))
-    unknown = [k for k in kinds if k not in RECORD_FORMATS]
-    if unknown or not kinds:
-        raise ConfigurationError(
-            f"unknown record format(s) {unknown!r}; choose one or more of {list(RECORD_FORMATS)}"
-            if unknown
-            else f"formats must name at least one of {list(RECORD_FORMATS)}"
-        )
-    destination = Path(destination)
-    subject, resolved, reference = scope.subject, scope.resolved, scope.reference
-    searched = [f"{found.record_type.name} ({found.role})" for found in scope]
-    # The subject's own roles are always listed; another kind's role (the same person found
-    # through a person identity) only where it holds records, so bundles keep their names.
-    entries = _entries(
-        [
-            found
-            for found in scope
-            if found.link.kind == subject.kind
-            or found.adapter.count(found.record_type, found.selection)
-        ]
+    job = ExportJob.prepare(
+        scope,
+        policy=policy,
+        now=now,
+        audit=audit,
+        disclosures=disclosures,
+        format=format,
+        batch_size=batch_size,
+        lang=lang,
+        formats=formats,
+        compression_level=compression_level,
     )
-    target = prepare_destination(destination, format)
-    bundle = Bundle(target, format, compression_level=level)
-    described: list[dict[str, Any]] = []
-    try:
-        for entry, found in entries:
-            count = _stream_entry(found, entry, bundle, batch_size, kinds=kinds)
-            item = _describe_entry(policy, entry, entry.link.kind, lang)
-            item["count"] = count
-            item["files"] = {
-                k: {
-                    "path": f"records/{entry.name}.{k}",
-                    **bundle.files[f"records/{entry.name}.{k}"],
-                }
-                for k in kinds
-            }
-            described.append(item)
-        manifest: dict[str, Any] = {
-            "format": EXPORT_FORMAT,
-            "generated_at": now.isoformat(),
-            "policy": {
-                "version": policy.version,
-                "effective": policy.effective.isoformat(),
-                "title": _text(policy.title, lang),
-                "controller": policy.controller.name,
-                "contacts": [
-                    {"kind": c.kind, "value": c.value} for c in policy.controller.contacts
-                ],
-            },
-            "subject": {
-                "kind": subject.kind,
-                "kinds": sorted({found.link.kind for _entry, found in entries} | {subject.kind}),
-                "identities": [k for k, _ in resolved.identities],
-                "reference": reference,
-            },
-            "total_records": sum(d["count"] for d in described),
-            "nothing_held": not any(d["count"] for d in described),
-            "searched": searched,
-            "record_types": described,
-            "disclosures": _disclosures(disclosures, reference, subject.kind, lang),
-        }
-        bundle.add_bytes("summary.html", summary_html(manifest))
-        bundle.add_bytes(
-            "manifest.json",
-            orjson.dumps(manifest, default=json_default, option=orjson.OPT_INDENT_2),
+    if isinstance(destination, str | os.PathLike):
+        return _export_to_path(job, Path(destination))
+    return _export_to_stream(job, writable_stream(destination))
+
+
+def writable_stream(destination: object) -> BinaryDestination:
+    """``destination`` checked as a writable binary stream.
+
+    Raises:
+        WrongTypeError: it is not a path and has no ``write``, or it is a text stream.
+        ConfigurationError: it is closed.
+    """
+    write = getattr(destination, "write", None)
+    if not callable(write):
+        raise WrongTypeError(
+            "an export's destination is a path (str or os.PathLike) or a writable binary "
+            f"stream (an object with write()), not {type(destination).__name__}"
         )
+    if isinstance(destination, io.TextIOBase):
+        raise WrongTypeError(
+            f"an export is binary (a zip); {type(destination).__name__} is a text stream: "
+            "open the file in binary mode ('wb') or pass io.BytesIO()"
+        )
+    if getattr(destination, "closed", False) is True:
+        raise ConfigurationError("the export's destination stream is closed")
+    try:  # a zero-byte write: refused by text streams that are not TextIOBase, harmless otherwise
+        write(b"")
+    except TypeError as exc:
+        raise WrongTypeError(
+            f"the export's destination {type(destination).__name__} does not take bytes "
+            f"({exc}); pass a binary stream"
+        ) from None
+    return destination  # type: ignore[return-value]
+
+
+def _export_to_path(job: ExportJob, destination: Path) -> ExportResult:
+    target = prepare_destination(destination, job.format)
+    bundle = Bundle(target, job.format, compression_level=job.level)
+    try:
+        for _ in job.write(bundle):
+            pass
         bundle.close()
     except BaseException:
         bundle.close()
@@ -493,32 +322,203 @@ def export_subject(
             target.unlink(missing_ok=True)
         raise
     # The hash is taken of the file this export wrote, before it is published under its name.
-    sha = file_sha256(target) if format == "zip" else bundle.files["manifest.json"]["sha256"]
-    publish(target, destination, format)
-    result = ExportResult(
-        path=destination,
-        format=format,
-        subject_reference=reference,
-        generated_at=now,
-        counts={d["name"]: d["count"] for d in described},
-        redacted={d["name"]: tuple(r["field"] for r in d["redacted"]) for d in described},
-        files=tuple(bundle.files),
-        sha256=sha,
-        searched=tuple(searched),
-    )
-    if audit is not None:
-        audit.record(
-            "export.completed",
-            now=now,
-            subject=reference,
-            details={
-                "format": format,
-                "counts": result.counts,
-                "total": result.total,
-                "redacted": {k: list(v) for k, v in result.redacted.items() if v},
-                "sha256": sha,
-                "nothing_held": result.nothing_held,
-                "searched": list(result.searched),
-            },
+    if job.format == "zip":
+        sha, size = file_sha256(target), target.stat().st_size
+    else:
+        sha = bundle.files["manifest.json"]["sha256"]
+        size = sum(int(f["bytes"]) for f in bundle.files.values())
+    publish(target, destination, job.format)
+    return job.finish(bundle, path=destination, sha256=sha, size=size)
+
+
+def _export_to_stream(job: ExportJob, destination: BinaryDestination) -> ExportResult:
+    if job.format != "zip":
+        raise ConfigurationError(
+            "a folder cannot be written to a stream; use format='zip' or give a path"
         )
-    return result
+    flush = getattr(destination, "flush", None)
+    sink = StreamSink(destination.write, flush if callable(flush) else None)
+    bundle = Bundle(sink, "zip", compression_level=job.level)
+    try:
+        for _ in job.write(bundle):
+            pass
+        bundle.close()
+    except BaseException:
+        # Nothing more reaches the stream: the zip is left without its central directory.
+        sink.abort()
+        bundle.close()
+        raise
+    return job.finish(bundle, path=None, sha256=sink.sha256, size=sink.size)
+
+
+@attrs.define
+class ExportJob:
+    """One export, checked and resolved, written by :meth:`write` into any :class:`Bundle`."""
+
+    scope: Scope
+    policy: Policy
+    now: dt.datetime
+    audit: AuditLog | None
+    disclosures: DisclosureLog | None
+    format: str
+    batch_size: int
+    lang: str
+    kinds: tuple[str, ...]
+    level: int
+    entries: list[tuple[Entry, ScopeEntry]]
+    searched: list[str]
+    described: list[dict[str, Any]] = attrs.Factory(list)
+
+    @classmethod
+    def prepare(
+        cls,
+        scope: Scope,
+        *,
+        policy: Policy,
+        now: dt.datetime,
+        audit: AuditLog | None,
+        disclosures: DisclosureLog | None,
+        format: str,  # noqa: A002 - the name users expect
+        batch_size: int,
+        lang: str,
+        formats: Sequence[str],
+        compression_level: int | None,
+    ) -> ExportJob:
+        """Check the arguments and find the entries to write (before anything is written)."""
+        require_aware(now)
+        if format not in ("zip", "folder"):
+            raise ConfigurationError(
+                f"unknown export format {format!r}; expected 'zip' or 'folder'"
+            )
+        if batch_size < 1:
+            raise ConfigurationError(f"batch_size must be at least 1, got {batch_size}")
+        level = COMPRESSION_LEVEL if compression_level is None else compression_level
+        if type(level) is not int or not 0 <= level <= 9:
+            raise ConfigurationError(
+                "compression_level must be an integer from 0 (stored) to 9, got "
+                f"{compression_level!r}"
+            )
+        kinds = tuple(dict.fromkeys(formats))
+        unknown = [k for k in kinds if k not in RECORD_FORMATS]
+        if unknown or not kinds:
+            raise ConfigurationError(
+                f"unknown record format(s) {unknown!r}; choose one or more of "
+                f"{list(RECORD_FORMATS)}"
+                if unknown
+                else f"formats must name at least one of {list(RECORD_FORMATS)}"
+            )
+        kind = scope.subject.kind
+        # The subject's own roles are always listed; another kind's role (the same person found
+        # through a person identity) only where it holds records, so bundles keep their names.
+        found_entries = entries(
+            [
+                found
+                for found in scope
+                if found.link.kind == kind
+                or found.adapter.count(found.record_type, found.selection)
+            ]
+        )
+        return cls(
+            scope=scope,
+            policy=policy,
+            now=now,
+            audit=audit,
+            disclosures=disclosures,
+            format=format,
+            batch_size=batch_size,
+            lang=lang,
+            kinds=kinds,
+            level=level,
+            entries=found_entries,
+            searched=[f"{found.record_type.name} ({found.role})" for found in scope],
+        )
+
+    def write(self, bundle: Bundle) -> Iterator[None]:
+        """Write the bundle's files, yielding after each piece that reached the bundle."""
+        scope, policy, lang, kinds = self.scope, self.policy, self.lang, self.kinds
+        subject, resolved, reference = scope.subject, scope.resolved, scope.reference
+        described = self.described
+        for entry, found in self.entries:
+            count = yield from _stream_entry(found, entry, bundle, self.batch_size, kinds=kinds)
+            item = describe_entry(policy, entry, entry.link.kind, lang)
+            item["count"] = count
+            item["files"] = {
+                k: {
+                    "path": f"records/{entry.name}.{k}",
+                    **bundle.files[f"records/{entry.name}.{k}"],
+                }
+                for k in kinds
+            }
+            described.append(item)
+            LOGGER.debug("export: %s written (%d records)", entry.name, count)
+        manifest: dict[str, Any] = {
+            "format": EXPORT_FORMAT,
+            "generated_at": self.now.isoformat(),
+            "policy": {
+                "version": policy.version,
+                "effective": policy.effective.isoformat(),
+                "title": text(policy.title, lang),
+                "controller": policy.controller.name,
+                "contacts": [
+                    {"kind": c.kind, "value": c.value} for c in policy.controller.contacts
+                ],
+            },
+            "subject": {
+                "kind": subject.kind,
+                "kinds": sorted({found.link.kind for _e, found in self.entries} | {subject.kind}),
+                "identities": [k for k, _ in resolved.identities],
+                "reference": reference,
+            },
+            "total_records": sum(d["count"] for d in described),
+            "nothing_held": not any(d["count"] for d in described),
+            "searched": self.searched,
+            "record_types": described,
+            "disclosures": disclosures(self.disclosures, reference, subject.kind, lang),
+        }
+        yield from bundle.iter_add_stream("summary.html", io.BytesIO(summary_html(manifest)))
+        yield from bundle.iter_add_stream(
+            "manifest.json",
+            io.BytesIO(orjson.dumps(manifest, default=json_default, option=orjson.OPT_INDENT_2)),
+        )
+
+    def finish(self, bundle: Bundle, *, path: Path | None, sha256: str, size: int) -> ExportResult:
+        """The result of a bundle written whole and closed; ``export.completed`` is recorded."""
+        described = self.described
+        result = ExportResult(
+            path=path,
+            format=self.format,
+            subject_reference=self.scope.reference,
+            generated_at=self.now,
+            counts={d["name"]: d["count"] for d in described},
+            redacted={d["name"]: tuple(r["field"] for r in d["redacted"]) for d in described},
+            files=tuple(bundle.files),
+            sha256=sha256,
+            searched=tuple(self.searched),
+            size=size,
+        )
+        if self.audit is not None:
+            self.audit.record(
+                "export.completed",
+                now=self.now,
+                subject=result.subject_reference,
+                details={
+                    "format": self.format,
+                    "destination": "path" if path is not None else "stream",
+                    "counts": result.counts,
+                    "total": result.total,
+                    "redacted": {k: list(v) for k, v in result.redacted.items() if v},
+                    "sha256": sha256,
+                    "bytes": size,
+                    "nothing_held": result.nothing_held,
+                    "searched": list(result.searched),
+                },
+            )
+        LOGGER.info(
+            "export written: %s, %d bytes, %d records in %d record types (subject %s)",
+            path if path is not None else "a stream",
+            size,
+            result.total,
+            len(result.counts),
+            result.subject_reference,
+        )
+        return result

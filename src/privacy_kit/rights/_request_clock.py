@@ -13,6 +13,7 @@ from typing import Any, Self
 from .._errors import RequestError
 from .._types import require_aware
 from ..audit._log import AuditLog
+from ._observe import LOGGER
 from ._request_data import RequestData
 from ._request_states import Extension, Pause, RequestStatus
 
@@ -29,6 +30,7 @@ class RequestClock(RequestData):
     def _audit(
         self, audit: AuditLog | None, action: str, now: dt.datetime, extra: Mapping[str, Any]
     ) -> None:
+        LOGGER.info("request %s (%s, %s): %s", self.id, self.type.value, self.jurisdiction, action)
         if audit is None:
             return
         details = {

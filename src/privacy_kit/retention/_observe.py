@@ -1,0 +1,84 @@
+"""What the retention layer tells the ``privacy_kit.retention`` logger (never a record's values).
+
+One INFO line per operation (a plan made, a sweep applied: counts per rule and unit), DEBUG lines
+for each entry or unit. Each function returns what it was given, so a call site logs in one line.
+See docs/observability.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, TypeVar
+
+# The plan and report are read by attribute, not imported: _plan and _apply import this module.
+_Plan = TypeVar("_Plan")
+_Report = TypeVar("_Report")
+
+__all__ = ["LOGGER", "log_retention_plan", "log_retention_report"]
+
+LOGGER = logging.getLogger("privacy_kit.retention")
+
+
+def log_retention_plan(given: _Plan) -> _Plan:
+    """Log a sweep's plan (a ``RetentionPlan``): INFO totals, DEBUG one line per entry."""
+    plan: Any = given
+    if LOGGER.isEnabledFor(logging.INFO):
+        LOGGER.info(
+            "retention plan %s made as of %s: %d record(s) in %d entr(y/ies), %d held, "
+            "%d skipped rule(s), %d orphan record(s), %d kept indefinitely",
+            plan.id,
+            plan.now.isoformat(),
+            plan.total,
+            len(plan.entries),
+            plan.total_held,
+            len(plan.skipped),
+            plan.total_orphans,
+            len(plan.kept_indefinitely),
+        )
+    if LOGGER.isEnabledFor(logging.DEBUG):
+        for entry in plan.entries:
+            LOGGER.debug(
+                "retention plan %s: %s %s (rule %s, %s): %d record(s), %d held, cutoff %s",
+                plan.id,
+                entry.action,
+                entry.record_type,
+                entry.rule,
+                entry.group,
+                entry.count,
+                entry.held,
+                entry.cutoff.isoformat(),
+            )
+    return given
+
+
+def log_retention_report(given: _Report, plan_id: str) -> _Report:
+    """Log a sweep's report (a ``RetentionReport``): INFO totals, DEBUG one line per unit."""
+    report: Any = given
+    if LOGGER.isEnabledFor(logging.INFO):
+        LOGGER.info(
+            "retention plan %s %s: %d record(s) in %d unit(s)%s, %d unit(s) resumed, "
+            "%d commitment(s) fulfilled, %d pending",
+            plan_id,
+            "dry run" if report.dry_run else "applied",
+            report.total,
+            len(report.lines),
+            "" if report.exact else " (counts not exact)",
+            report.skipped_units,
+            len(report.fulfilled),
+            len(report.still_pending),
+        )
+    if LOGGER.isEnabledFor(logging.DEBUG):
+        for line in report.lines:
+            LOGGER.debug(
+                "retention plan %s: %s %s (rule %s, %s): planned %d, done %d, held %d%s",
+                plan_id,
+                line.action,
+                line.record_type,
+                line.rule,
+                line.group,
+                line.planned,
+                line.done,
+                line.held,
+                ", resumed" if line.resumed else "",
+            )
+    return given
