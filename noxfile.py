@@ -31,7 +31,7 @@ def _wheel(session: nox.Session) -> str:
 
 
 @nox.session
-@nox.parametrize("extras", ["", "sqlalchemy,postgres,mysql,cli"], ids=["core", "full"])
+@nox.parametrize("extras", ["", "sqlalchemy,postgres,mysql,cli,django"], ids=["core", "full"])
 def tests(session: nox.Session, extras: str) -> None:
     """Run the suite against the installed wheel: once with the core only, once with every extra."""
     wheel = _wheel(session)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from privacy_kit.model._datamap import DataMap
 from privacy_kit.testing import AdapterConformance, AdapterFactory
 
 UTC = dt.UTC
+DATAMAP = Path(__file__).resolve().parent / "django_project" / "privacy" / "datamap.yaml"
 _counter = itertools.count()
 
 
@@ -96,7 +98,6 @@ class TestDjangoConformance(AdapterConformance):
 @pytest.fixture
 def library(alias: str) -> Iterator[dict[str, Any]]:
     from django_project.lending.models import Fine, Loan, Member
-
     from privacy_kit.contrib.django import DjangoAdapter
 
     ann = Member.objects.using(alias).create(
@@ -109,7 +110,7 @@ def library(alias: str) -> Iterator[dict[str, Any]]:
     Fine.objects.using(alias).create(
         member_id=ann.pk, amount_cents=150, issued_at=dt.datetime(2024, 2, 1, tzinfo=UTC)
     )
-    datamap = pk.load_datamap("tests/django_project/privacy/datamap.yaml")
+    datamap = pk.load_datamap(DATAMAP)
     yield {"ann": ann, "datamap": datamap, "adapter": DjangoAdapter(using=alias)}
     for model in (Loan, Fine, Member):
         model.objects.using(alias).all().delete()
@@ -157,13 +158,13 @@ def test_an_explicit_mapping_and_its_errors(alias: str) -> None:
 
     from privacy_kit.contrib.django import DjangoAdapter
 
-    datamap = pk.load_datamap("tests/django_project/privacy/datamap.yaml")
+    datamap = pk.load_datamap(DATAMAP)
     renamed = pk.RecordType(
         name="members", table="people", store="main", fields=[{"name": "id", "type": "integer"}]
     )
     adapter = DjangoAdapter({"members": "lending.Member"}, using=alias)
     assert adapter.model_for(renamed).__name__ == "Member"
-    with pytest.raises(pk.ConfigurationError, match="no installed model 'lending.Nope'"):
+    with pytest.raises(pk.ConfigurationError, match=r"no installed model 'lending\.Nope'"):
         DjangoAdapter({"members": "lending.Nope"}, using=alias)
     with pytest.raises(pk.ConfigurationError, match="no database 'nope'"):
         DjangoAdapter(using="nope")
@@ -178,7 +179,8 @@ def test_an_explicit_mapping_and_its_errors(alias: str) -> None:
         with connections[alias].schema_editor() as editor:
             editor.create_model(Fine)
     assert [p.location for p in problems] == ["record_types[2]"]
-    assert "lending.Fine" in problems[0].message and "run migrate" in problems[0].message
+    assert "lending.Fine" in problems[0].message
+    assert "run migrate" in problems[0].message
 
 
 def test_related_compiles_to_a_sub_query_run_with_the_statement(library: dict[str, Any]) -> None:

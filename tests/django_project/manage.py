@@ -5,7 +5,8 @@ import sys
 from pathlib import Path
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, so django_project imports
+    # tests/, so that django_project imports
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "django_project.settings")
     from django.core.management import execute_from_command_line
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent
 
-SECRET_KEY = "test-only-not-secret"  # noqa: S105 - a test project, never deployed
+SECRET_KEY = "test-only-not-secret"
 DEBUG = False
 USE_TZ = True
 TIME_ZONE = "Europe/Berlin"  # not UTC, so nothing passes by accident of the server's zone
@@ -51,12 +51,15 @@ TEMPLATES = [
 ]
 ROOT_URLCONF = "django_project.urls"
 
-_pg = urlsplit(os.environ.get("PRIVACY_KIT_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+_pg = urlsplit(
+    os.environ.get("PRIVACY_KIT_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+)
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get(
-            "PRIVACY_KIT_DJANGO_SQLITE", os.path.join(tempfile.gettempdir(), "privacy_kit_django.db")
+            "PRIVACY_KIT_DJANGO_SQLITE",
+            os.path.join(tempfile.gettempdir(), "privacy_kit_django.db"),
         ),
     },
     "postgres": {
@@ -73,7 +76,8 @@ PRIVACY_KIT = {
     "POLICY": BASE_DIR / "privacy" / "policy.yaml",
     "DATAMAP": BASE_DIR / "privacy" / "datamap.yaml",
     "STATE": os.environ.get(
-        "PRIVACY_KIT_DJANGO_STATE", os.path.join(tempfile.gettempdir(), "privacy_kit_django_state.db")
+        "PRIVACY_KIT_DJANGO_STATE",
+        os.path.join(tempfile.gettempdir(), "privacy_kit_django_state.db"),
     ),
     "DATABASE": "default",
 }

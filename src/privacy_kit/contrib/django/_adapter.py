@@ -373,11 +373,11 @@ class DjangoAdapter(BaseAdapter):
                 target = field.related_model if field.many_to_one or field.one_to_one else None
                 if not isinstance(target, type) or target not in by_model:
                     continue
-                target_field = field.target_field
-                for parent in by_model[target]:
-                    found.append(
-                        ForeignKey(rt.name, parent.name, (field.column,), (target_field.column,))
-                    )
+                parent_column = field.target_field.column
+                found.extend(
+                    ForeignKey(rt.name, parent.name, (field.column,), (parent_column,))
+                    for parent in by_model[target]
+                )
         return tuple(found)
 
     def condition(self, record_type: RecordType, selection: Selection) -> Q | bool:

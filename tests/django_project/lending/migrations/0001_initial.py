@@ -5,41 +5,61 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Fine',
+            name="Fine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('member_id', models.BigIntegerField()),
-                ('amount_cents', models.IntegerField()),
-                ('issued_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("member_id", models.BigIntegerField()),
+                ("amount_cents", models.IntegerField()),
+                ("issued_at", models.DateTimeField()),
             ],
         ),
         migrations.CreateModel(
-            name='Member',
+            name="Member",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('full_name', models.CharField(max_length=200)),
-                ('email', models.CharField(max_length=200, null=True)),
-                ('card_number', models.CharField(max_length=20, unique=True)),
-                ('joined_at', models.DateTimeField()),
-                ('closed_at', models.DateTimeField(null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("full_name", models.CharField(max_length=200)),
+                ("email", models.CharField(max_length=200, null=True)),
+                ("card_number", models.CharField(max_length=20, unique=True)),
+                ("joined_at", models.DateTimeField()),
+                ("closed_at", models.DateTimeField(null=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Loan',
+            name="Loan",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('book_title', models.CharField(max_length=300)),
-                ('borrowed_at', models.DateTimeField()),
-                ('returned_at', models.DateTimeField(null=True)),
-                ('member', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='loans', to='lending.member')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("book_title", models.CharField(max_length=300)),
+                ("borrowed_at", models.DateTimeField()),
+                ("returned_at", models.DateTimeField(null=True)),
+                (
+                    "member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="loans",
+                        to="lending.member",
+                    ),
+                ),
             ],
         ),
     ]
