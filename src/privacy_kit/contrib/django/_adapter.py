@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+import django.conf
 from django.apps import apps as django_apps
-from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import Count, Field, Model, Q, QuerySet
 
@@ -63,7 +63,7 @@ class DjangoAdapter(BaseAdapter):
             matched by ``db_table``. An iterable of models (or ``"app_label.Model"``): those,
             by ``db_table``. A mapping ``{record type name: model}``: those by name, any other
             record type by ``db_table`` among the installed models.
-        using: the database alias (``settings.DATABASES``) every statement runs on.
+        using: the database alias (``django.conf.settings.DATABASES``) every statement runs on.
         name: shown in errors and reports (default ``django:<alias>``).
         store: the data-map store this adapter serves (``None``: any).
 
@@ -89,15 +89,15 @@ class DjangoAdapter(BaseAdapter):
         store: str | None = None,
     ) -> None:
         super().__init__(name=name or f"django:{using}", store=store)
-        if not settings.USE_TZ:
+        if not django.conf.settings.USE_TZ:
             raise ConfigurationError(
                 "DjangoAdapter needs USE_TZ = True: privacy_kit compares and returns timestamps "
                 "as timezone-aware instants"
             )
-        if using not in settings.DATABASES:
+        if using not in django.conf.settings.DATABASES:
             raise ConfigurationError(
-                f"DjangoAdapter: no database {using!r} in settings.DATABASES "
-                f"(known: {', '.join(sorted(settings.DATABASES))})"
+                f"DjangoAdapter: no database {using!r} in django.conf.settings.DATABASES "
+                f"(known: {', '.join(sorted(django.conf.settings.DATABASES))})"
             )
         self.using = using
         self._by_name: dict[str, type[Model]] = {}

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
@@ -45,6 +44,9 @@ def export_personal_data(
         >>> class MemberAdmin(admin.ModelAdmin):   # doctest: +SKIP
         ...     actions = [export_personal_data("member", "member_id", "pk")]
     """
+    # Imported here: django.contrib.admin needs the app registry, and importing this module
+    # (the doctests do) must not.
+    from django.contrib import admin, messages  # noqa: PLC0415
 
     @admin.action(description=description)  # type: ignore[untyped-decorator]
     def action(modeladmin: Any, request: HttpRequest, queryset: Any) -> HttpResponse | None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from django.conf import settings
+import django.conf
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
@@ -129,7 +129,7 @@ def privacy_kit_settings() -> PrivacyKitSettings:
         >>> privacy_kit_settings().database   # doctest: +SKIP
         'default'
     """
-    config = getattr(settings, "PRIVACY_KIT", None)
+    config = getattr(django.conf.settings, "PRIVACY_KIT", None)
     if not isinstance(config, Mapping):
         raise PrivacyKitSettingsError(
             "settings.PRIVACY_KIT is not set: give it a dict with at least 'POLICY' and "
@@ -154,10 +154,10 @@ def privacy_kit_settings() -> PrivacyKitSettings:
             "references would differ between processes"
         )
     database = config.get("DATABASE", "default")
-    if not isinstance(database, str) or database not in settings.DATABASES:
+    if not isinstance(database, str) or database not in django.conf.settings.DATABASES:
         raise PrivacyKitSettingsError(
-            f"PRIVACY_KIT['DATABASE'] must be an alias of settings.DATABASES "
-            f"({', '.join(sorted(settings.DATABASES))}), got {database!r}"
+            f"PRIVACY_KIT['DATABASE'] must be an alias of django.conf.settings.DATABASES "
+            f"({', '.join(sorted(django.conf.settings.DATABASES))}), got {database!r}"
         )
     models = config.get("MODELS", {})
     if not isinstance(models, Mapping):
