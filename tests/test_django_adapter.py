@@ -130,6 +130,42 @@ def test_record_types_find_their_models_by_table(library: dict[str, Any]) -> Non
     assert loan["borrowed_at"] == dt.datetime(2024, 1, 1, tzinfo=UTC)
 
 
+def test_a_table_goes_to_its_concrete_managed_model(library: dict[str, Any]) -> None:
+    from django.apps.registry import Apps
+    from django.db import models
+
+    from django_project.lending.models import Member
+
+    registry = Apps(installed_apps=())
+    proxy = type(
+        "MemberProxy",
+        (Member,),
+        {
+            "__module__": __name__,
+            "Meta": type("Meta", (), {"proxy": True, "apps": registry, "app_label": "views"}),
+        },
+    )
+    unmanaged = type(
+        "MemberView",
+        (models.Model,),
+        {
+            "__module__": __name__,
+            "Meta": type(
+                "Meta",
+                (),
+                {"managed": False, "db_table": "lending_member", "apps": registry,
+                 "app_label": "views"},
+            ),
+        },
+    )  # fmt: skip
+    from privacy_kit.contrib.django import DjangoAdapter
+
+    members = library["datamap"].record_type("members")
+    adapter = DjangoAdapter([proxy, unmanaged, Member], using=library["adapter"].using)
+    assert adapter.model_for(members) is Member
+    assert DjangoAdapter([unmanaged], using=adapter.using).model_for(members) is unmanaged
+
+
 def test_foreign_keys_come_from_the_models(library: dict[str, Any]) -> None:
     adapter, datamap = library["adapter"], library["datamap"]
     assert Capability.FOREIGN_KEYS in adapter.capabilities

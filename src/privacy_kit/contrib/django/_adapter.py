@@ -112,8 +112,11 @@ class DjangoAdapter(BaseAdapter):
         self._by_table: dict[str, type[Model]] = {}
         for ref in by_table:
             model = _model_class(ref)
-            if model._meta.managed or model._meta.db_table not in self._by_table:
-                self._by_table.setdefault(model._meta.db_table, model)
+            if model._meta.proxy:
+                continue  # its concrete model serves the table
+            known = self._by_table.get(model._meta.db_table)
+            if known is None or (model._meta.managed and not known._meta.managed):
+                self._by_table[model._meta.db_table] = model
 
     # -- models and fields ----------------------------------------------------------------------
     def model_for(self, record_type: RecordType) -> type[Model] | None:
