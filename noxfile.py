@@ -31,7 +31,9 @@ def _wheel(session: nox.Session) -> str:
 
 
 @nox.session
-@nox.parametrize("extras", ["", "sqlalchemy,postgres,mysql,cli,fastapi"], ids=["core", "full"])
+@nox.parametrize(
+    "extras", ["", "sqlalchemy,postgres,mysql,cli,fastapi,django"], ids=["core", "full"]
+)
 def tests(session: nox.Session, extras: str) -> None:
     """Run the suite against the installed wheel: once with the core only, once with every extra."""
     wheel = _wheel(session)
@@ -52,7 +54,7 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict on src, plus the typing smoke file over the public API."""
     session.install(
         "-e",
-        ".[sqlalchemy,yaml,fastapi]",
+        ".[sqlalchemy,yaml,fastapi,django]",
         *_group("tests"),
         "mypy>=1.10",
         "types-PyYAML",
@@ -69,7 +71,7 @@ def docs(session: nox.Session) -> None:
     The ``>>>`` examples run as doctests; the plain ``python`` blocks run page by page
     (tests/test_docs_code.py), strictly: a page that would be skipped for a missing extra fails.
     """
-    session.install(".[yaml,sqlalchemy]", *_group("docs"))
+    session.install(".[yaml,sqlalchemy,fastapi]", *_group("docs"))
     session.run(
         "mkdocs",
         "build",

@@ -51,6 +51,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("engine", ("privacy_kit.engine.*",)),
     ("testing", ("privacy_kit.testing.*",)),
     ("cli", ("privacy_kit.cli.*", "privacy_kit.__main__")),
+    # Framework integrations (optional extras): they build engines, commands and admin actions.
     ("contrib", ("privacy_kit.contrib.*",)),
     # The package __init__ lazily re-exports from every layer: it may import anything.
     ("top", ("privacy_kit",)),

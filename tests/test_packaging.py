@@ -20,7 +20,16 @@ def test_the_licence_file_is_mit_and_shipped() -> None:
 
 def test_only_users_extras_are_published() -> None:
     extras = set(PYPROJECT["project"]["optional-dependencies"])
-    assert extras == {"yaml", "sqlalchemy", "postgres", "mysql", "cli", "fastapi", "testing"}
+    assert extras == {
+        "yaml",
+        "sqlalchemy",
+        "postgres",
+        "mysql",
+        "cli",
+        "fastapi",
+        "django",
+        "testing",
+    }
 
 
 def test_the_suite_and_docs_needs_are_dependency_groups() -> None:

@@ -1,0 +1,61 @@
+"""privacy_kit for Django: an ORM adapter, settings, management commands and admin helpers.
+
+Add ``"privacy_kit.contrib.django"`` to ``INSTALLED_APPS`` (for the management commands
+``privacy_kit_check``, ``privacy_kit_sweep``, ``privacy_kit_export`` and ``privacy_kit_erase``),
+describe the policy and data map in ``settings.PRIVACY_KIT``, and use :func:`get_engine`::
+
+    PRIVACY_KIT = {
+        "POLICY": BASE_DIR / "privacy" / "policy.yaml",
+        "DATAMAP": BASE_DIR / "privacy" / "datamap.yaml",
+        "STATE": BASE_DIR / "privacy-state.db",
+    }
+
+The data map's record types are served by the models whose ``db_table`` is their table (or by
+the models named in ``PRIVACY_KIT["MODELS"]``). Needs the ``django`` extra
+(``pip install 'privacy-kit[django]'``); ``import privacy_kit`` never imports Django, and this
+package imports it only when one of its names is used.
+
+Example:
+    >>> import privacy_kit.contrib.django as pk_django
+    >>> sorted(pk_django.__all__)[:2]
+    ['DjangoAdapter', 'PrivacyKitSettings']
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..._lazy import attach
+
+_NAMES: dict[str, str] = {
+    "DjangoAdapter": "._adapter",
+    "PrivacyKitSettings": "._settings",
+    "PrivacyKitSettingsError": "._settings",
+    "export_personal_data": "._admin",
+    "get_engine": "._settings",
+    "privacy_kit_settings": "._settings",
+    "reset_engine": "._settings",
+}
+
+__all__ = [
+    "DjangoAdapter",
+    "PrivacyKitSettings",
+    "PrivacyKitSettingsError",
+    "export_personal_data",
+    "get_engine",
+    "privacy_kit_settings",
+    "reset_engine",
+]
+
+__getattr__, __dir__ = attach(__name__, _NAMES, __all__)
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from ._adapter import DjangoAdapter
+    from ._admin import export_personal_data
+    from ._settings import (
+        PrivacyKitSettings,
+        PrivacyKitSettingsError,
+        get_engine,
+        privacy_kit_settings,
+        reset_engine,
+    )

@@ -1,0 +1,1 @@
+"""The lending app: members, their loans and their late-return fees."""
