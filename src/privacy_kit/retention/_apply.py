@@ -33,6 +33,7 @@ from ._holds_recheck import HoldRecheck, NewlyHeld
 from ._indefinite import IndefiniteKeep
 from ._orphans import Orphans
 from ._plan import RetentionEntry, RetentionPlan, units
+from ._plan_codec import check_origin
 from ._rules import Action
 
 __all__ = ["ReportLine", "RetentionReport", "apply_retention"]
@@ -231,6 +232,7 @@ def apply_retention(
     secret: bytes,
     audit: AuditLog | None = None,
     dry_run: bool = False,
+    policy_version: str | None = None,
 ) -> RetentionReport:
     """Run a retention plan unit by unit, journalled, and report what each entry did.
 
@@ -240,7 +242,17 @@ def apply_retention(
         secret: the key of pseudonymising strategies (``anonymize`` rules).
         audit: where ``retention.step`` and ``retention.applied`` are recorded (counts, never data).
         dry_run: report the planned counts, change nothing.
+        policy_version: the version of the policy in force (``None``: not checked).
+
+    Raises:
+        PlanError: the plan was made under another policy version or data map (``stores``').
     """
+    check_origin(
+        "retention plan",
+        (plan.policy_version, plan.datamap_digest),
+        policy_version=policy_version,
+        datamap=stores.datamap,
+    )
     lines: list[ReportLine] = []
     skipped_units = 0
     if dry_run:

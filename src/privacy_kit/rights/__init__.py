@@ -43,6 +43,7 @@ _NAMES: dict[str, str] = {
     "plan_erasure": "._erasure_plan",
     "EXPORT_FORMAT": "._export",
     "ExportResult": "._export",
+    "ExportJob": "._export_job",
     "export_subject": "._export",
     "Decision": "._preference_records",
     "PreferenceRecord": "._preference_records",
@@ -88,6 +89,7 @@ __all__ = [
     "ErasurePlan",
     "ErasureReport",
     "ErasureStep",
+    "ExportJob",
     "ExportResult",
     "Extension",
     "IdentityCheck",
@@ -152,6 +154,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     )
     from ._erasure_plan import plan_erasure
     from ._export import EXPORT_FORMAT, ExportResult, export_subject
+    from ._export_job import ExportJob
     from ._preference_records import Decision, PreferenceRecord, RestrictionGround
     from ._preference_store import read_json, read_sqlite, to_json, write_json, write_sqlite
     from ._preferences import Preferences

@@ -347,6 +347,37 @@ def _stream_entry(
             t.close()
 
 
+def export_options(
+    format: str,  # noqa: A002 - the name users expect
+    batch_size: int,
+    compression_level: int | None,
+    formats: Sequence[str],
+) -> tuple[int, tuple[str, ...]]:
+    """Check an export's options; return the zip's compression level and the record formats.
+
+    Raises:
+        ConfigurationError: an unknown format, a bad batch size or compression level.
+    """
+    if format not in ("zip", "folder"):
+        raise ConfigurationError(f"unknown export format {format!r}; expected 'zip' or 'folder'")
+    if batch_size < 1:
+        raise ConfigurationError(f"batch_size must be at least 1, got {batch_size}")
+    level = COMPRESSION_LEVEL if compression_level is None else compression_level
+    if type(level) is not int or not 0 <= level <= 9:
+        raise ConfigurationError(
+            f"compression_level must be an integer from 0 (stored) to 9, got {compression_level!r}"
+        )
+    kinds = tuple(dict.fromkeys(formats))
+    unknown = [k for k in kinds if k not in RECORD_FORMATS]
+    if unknown or not kinds:
+        raise ConfigurationError(
+            f"unknown record format(s) {unknown!r}; choose one or more of {list(RECORD_FORMATS)}"
+            if unknown
+            else f"formats must name at least one of {list(RECORD_FORMATS)}"
+        )
+    return level, kinds
+
+
 def export_subject(
     scope: Scope,
     destination: str | os.PathLike[str],
@@ -414,23 +445,7 @@ def export_subject(
         ['host_id', 'host_notes', 'meeting_url']
     """
     require_aware(now)
-    if format not in ("zip", "folder"):
-        raise ConfigurationError(f"unknown export format {format!r}; expected 'zip' or 'folder'")
-    if batch_size < 1:
-        raise ConfigurationError(f"batch_size must be at least 1, got {batch_size}")
-    level = COMPRESSION_LEVEL if compression_level is None else compression_level
-    if type(level) is not int or not 0 <= level <= 9:
-        raise ConfigurationError(
-            f"compression_level must be an integer from 0 (stored) to 9, got {compression_level!r}"
-        )
-    kinds = tuple(dict.fromkeys(formats))
-    unknown = [k for k in kinds if k not in RECORD_FORMATS]
-    if unknown or not kinds:
-        raise ConfigurationError(
-            f"unknown record format(s) {unknown!r}; choose one or more of {list(RECORD_FORMATS)}"
-            if unknown
-            else f"formats must name at least one of {list(RECORD_FORMATS)}"
-        )
+    level, kinds = export_options(format, batch_size, compression_level, formats)
     destination = Path(destination)
     subject, resolved, reference = scope.subject, scope.resolved, scope.reference
     searched = [f"{found.record_type.name} ({found.role})" for found in scope]
