@@ -436,3 +436,23 @@ def test_engine_apply_refuses_what_is_not_a_plan_and_journals_for_jobs(
         e.apply(job, dry_run=True)
     with pytest.raises(pk.ConfigurationError, match="or an ExportJob, not str"):
         e.apply("plan")  # type: ignore[arg-type]
+
+
+def test_the_plain_apply_function_needs_the_registries_of_a_loaded_plan(
+    tmp_path: Path, deployment: tuple[pk.Engine, Path, Path]
+) -> None:
+    e, db, state = deployment
+    document = e.plan_retention(now=SWEEP).to_json()
+    db2, state2 = copy_deployment(db, state, tmp_path / "copy")
+    bare = pk.RetentionPlan.from_json(document)
+    with pytest.raises(pk.PlanError, match=r"without holds= and resolver=.* or commitments="):
+        apply_retention(bare, e.stores, secret=e.secret, policy_version=e.policy.version)
+    direct = e.apply(pk.RetentionPlan.from_json(document))
+
+    other = engine(db2, state2)
+    plan = pk.RetentionPlan.from_json(
+        document, holds=other.holds, resolver=other, commitments=other.commitments
+    )
+    report = apply_retention(plan, other.stores, secret=other.secret, policy_version="2024.1")
+    assert summary(report) == summary(direct)
+    assert table_rows(db2) == table_rows(db)

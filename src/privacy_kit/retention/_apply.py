@@ -33,7 +33,7 @@ from ._holds_recheck import HoldRecheck, NewlyHeld
 from ._indefinite import IndefiniteKeep
 from ._orphans import Orphans
 from ._plan import RetentionEntry, RetentionPlan, units
-from ._plan_codec import check_origin
+from ._plan_json import check_applicable
 from ._rules import Action
 
 __all__ = ["ReportLine", "RetentionReport", "apply_retention"]
@@ -245,14 +245,10 @@ def apply_retention(
         policy_version: the version of the policy in force (``None``: not checked).
 
     Raises:
-        PlanError: the plan was made under another policy version or data map (``stores``').
+        PlanError: the plan was made under another policy version or data map (``stores``'),
+            or was loaded from JSON without the hold or commitment registry it needs.
     """
-    check_origin(
-        "retention plan",
-        (plan.policy_version, plan.datamap_digest),
-        policy_version=policy_version,
-        datamap=stores.datamap,
-    )
+    check_applicable(plan, stores.datamap, policy_version)
     lines: list[ReportLine] = []
     skipped_units = 0
     if dry_run:

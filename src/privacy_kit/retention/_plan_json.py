@@ -14,7 +14,9 @@ from typing import Any
 
 import attrs
 
+from .._errors import PlanError
 from .._types import Duration
+from ..model._datamap import DataMap
 from ..model._policy_retention import Trigger
 from ._commitments import Commitment, CommitmentRegistry
 from ._holds import HoldRegistry
@@ -23,6 +25,7 @@ from ._journal import RetentionJournal
 from ._orphans import Orphans
 from ._plan_codec import (
     Reader,
+    check_origin,
     instant_to_data,
     open_document,
     selection_to_json,
@@ -33,6 +36,7 @@ from ._rules import TriggerSource
 
 __all__ = [
     "attach",
+    "check_applicable",
     "commitment_from_json",
     "commitment_to_json",
     "retention_plan_fields",
@@ -259,3 +263,36 @@ def attach(
         commitments=commitments,
         loaded=False,
     )
+
+
+def check_applicable(plan: Any, datamap: DataMap, policy_version: str | None) -> None:
+    """Refuse a plan made under another policy version or data map, and a plan loaded from JSON
+    that lacks what applying it as the original would needs (``apply_retention`` calls it).
+
+    A loaded plan gets the engine's registries from ``Engine.apply``; applied by the plain
+    function, it must have been loaded with them: without the hold registry and resolver a hold
+    placed after planning would not be honoured, and without the commitment registry its
+    commitment entries would run without being marked fulfilled.
+
+    Raises:
+        PlanError: saying which, and what to pass.
+    """
+    check_origin(
+        "retention plan",
+        (plan.policy_version, plan.datamap_digest),
+        policy_version=policy_version,
+        datamap=datamap,
+    )
+    if not plan.loaded:
+        return
+    missing = []
+    if plan.holds is None or plan.resolver is None:
+        missing.append("holds= and resolver= (holds placed after planning are read again)")
+    if plan.commitments is None and any(e.commitment is not None for e in plan.entries):
+        missing.append("commitments= (its commitment entries are marked fulfilled there)")
+    if missing:
+        raise PlanError(
+            "this retention plan was loaded from JSON without "
+            + " or ".join(missing)
+            + "; apply it with Engine.apply, or pass them to RetentionPlan.from_json"
+        )
