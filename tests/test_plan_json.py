@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 import privacy_kit as pk
 from plan_workers import (
@@ -44,6 +45,7 @@ from privacy_kit.retention import apply_retention
 from privacy_kit.retention._plan_codec import Reader, selection_to_json
 from privacy_kit.rights import plan_erasure
 from test_export import ANN, OMAR, policy_and_datamap
+from test_selection_property import selections
 
 TESTS = Path(__file__).parent
 SRC = Path(pk.__file__).parent.parent
@@ -172,6 +174,15 @@ def test_selections_keep_their_values_types_and_zones() -> None:
         selection_to_json(Eq("f", object()))
     with pytest.raises(pk.ConfigurationError, match="nan"):
         selection_to_json(Eq("f", float("nan")))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(selections)
+def test_every_selection_round_trips_through_json(selection: Any) -> None:
+    data = orjson.loads(orjson.dumps(selection_to_json(selection)))
+    back = Reader({"s": data}, "x").selection("s")
+    assert back == selection
+    assert repr(back) == repr(selection)
 
 
 # == the same result in another process ============================================================
