@@ -14,6 +14,7 @@ inherits it too, so ``except ValueError`` keeps working in code that does not kn
     ├── AdapterError (RuntimeError)        a storage adapter failed; names adapter, record type, operation
     │   └── SchemaMismatchError            the store lacks a record type or field the data map names
     ├── PlanError (RuntimeError)           a plan cannot be applied (stale, already applied elsewhere, ...)
+    │   └── PlanFormatError (ValueError)   a plan's JSON document is corrupt or of an unknown format
     ├── RequestError (ValueError)          a data-subject request is invalid
     │   └── InvalidTransitionError         an illegal request state change
     ├── VerificationError (PermissionError) identity verification failed
@@ -37,6 +38,7 @@ __all__ = [
     "InvalidTransitionError",
     "NaiveDatetimeError",
     "PlanError",
+    "PlanFormatError",
     "PolicyError",
     "PrivacyKitError",
     "Problem",
@@ -258,6 +260,29 @@ class SchemaMismatchError(AdapterError):
 
 class PlanError(PrivacyKitError, RuntimeError):
     """A plan cannot be applied as it stands."""
+
+
+class PlanFormatError(PlanError, ValueError):
+    """A plan's JSON document (``to_json``) cannot be read: corrupt, truncated, or of a format
+    this version does not know. It is a :class:`PlanError`, and a ``ValueError`` too.
+
+    Attributes:
+        location: where in the document, such as ``plan.entries[2].cutoff`` (empty: the whole).
+        detail: what is wrong there.
+
+    Example:
+        >>> print(PlanFormatError("plan.entries[2].cutoff", "expected an ISO 8601 datetime"))
+        plan document: plan.entries[2].cutoff: expected an ISO 8601 datetime
+    """
+
+    def __init__(self, location: str, detail: str) -> None:
+        self.location = location
+        self.detail = detail
+        where = f"plan document: {location}" if location else "plan document"
+        super().__init__(f"{where}: {detail}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.location, self.detail))
 
 
 class RequestError(PrivacyKitError, ValueError):

@@ -21,6 +21,7 @@ from .._lazy import attach
 
 # name -> the module that defines it
 _NAMES: dict[str, str] = {
+    "Applying": "._apply",
     "Choices": "._choices",
     "Engine": "._engine",
     "Plan": "._engine",
@@ -30,6 +31,7 @@ _NAMES: dict[str, str] = {
 }
 
 __all__ = [
+    "Applying",
     "Choices",
     "Engine",
     "Plan",
@@ -41,6 +43,7 @@ __all__ = [
 __getattr__, __dir__ = attach(__name__, _NAMES, __all__)
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from ._apply import Applying
     from ._choices import Choices
     from ._engine import Engine, Plan, Subject, UnsharedSecretWarning
     from ._resolve import SubjectResolver

@@ -31,7 +31,7 @@ from ..model._check_retention import governing_rule
 from ..model._datamap import DataMap, RecordType, SubjectLink
 from ..model._policy import Policy
 from ..model._policy_retention import RetentionRule
-from ._choices import Choices
+from ._apply import Applying
 from ._exports import Exports
 from ._resolve import SubjectResolver
 
@@ -50,6 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from ..retention._plan import RetentionPlan
     from ..retention._settings import RetentionSettings
     from ..rights._erasure import ErasurePlan
+    from ..rights._export_job import ExportJob
     from ..rights._preferences import Preferences
 
     #: What :meth:`Engine.apply` runs: a plan the engine made.
@@ -78,7 +79,7 @@ class UnsharedSecretWarning(UserWarning):
     """
 
 
-class Engine(Exports, Choices):
+class Engine(Exports, Applying):
     """Policy + data map + adapters: export, erasure, retention and the rest.
 
     Args:
@@ -276,54 +277,25 @@ class Engine(Exports, Choices):
 
     def apply(
         self,
-        plan: Plan,
+        plan: Plan | ExportJob,
         *,
         dry_run: bool = False,
         journal: Journal | str | os.PathLike[str] | None = None,
     ) -> Any:
-        """Execute a plan made by this engine (erasure, retention, ...) and return its report.
+        """Execute a plan (erasure, retention) or an export job and return its report.
 
-        ``journal`` (erasure plans): a :class:`~privacy_kit.Journal`, a directory or a ``.jsonl``
-        file; applying again with the same journal resumes after a failure.
+        The plan may come from this engine or from another process (``Plan.from_json``): it is
+        refused unless it was made under this engine's policy version and data map, and it is
+        applied with this engine's stores, holds, commitments and journals (see
+        :mod:`privacy_kit.engine._apply`). ``journal`` (erasure plans): a
+        :class:`~privacy_kit.Journal`, a directory or a ``.jsonl`` file; applying again with
+        the same journal resumes after a failure.
 
         Raises:
             ConfigurationError: not a plan, or a journal given for a retention plan.
-            PlanError: the plan was made under another policy version.
+            PlanError: the plan was made under another policy version or data map.
         """
-        from ..retention._plan import RetentionPlan  # noqa: PLC0415 - on use
-        from ..rights._erasure import ErasurePlan  # noqa: PLC0415
-
-        if isinstance(plan, ErasurePlan):
-            from ..audit._journal import StateJournal  # noqa: PLC0415
-            from ..rights._erasure_apply import apply_erasure  # noqa: PLC0415
-
-            if journal is None and self.journal_dir is None and self.state is not None:
-                journal = StateJournal.for_plan(self.state, plan.plan_id)
-            return apply_erasure(
-                plan,
-                self.stores,
-                policy_version=self.policy.version,
-                secret=self.secret,
-                audit=self.audit,
-                disclosures=self.disclosures,
-                journal=journal if journal is not None else self.journal_dir,
-                dry_run=dry_run,
-                policy=self.policy,
-                commitments=self.commitments,
-                holds=self.holds,
-                resolver=self._resolver,
-            )
-        if isinstance(plan, RetentionPlan):
-            if journal is not None:
-                raise ConfigurationError("RetentionPlan keeps its own journal; give it to plan")
-            from ..retention._apply import apply_retention  # noqa: PLC0415 - on use
-
-            return apply_retention(
-                plan, self.stores, secret=self.secret, audit=self.audit, dry_run=dry_run
-            )
-        raise ConfigurationError(
-            f"engine.apply takes an ErasurePlan or a RetentionPlan, not {type(plan).__name__}"
-        )
+        return self._apply_plan(plan, dry_run=dry_run, journal=journal)
 
     # == access, portability, erasure, rectification (privacy_kit.rights) =====================
     # export and export_stream: see ._exports.Exports
@@ -373,6 +345,7 @@ class Engine(Exports, Choices):
             waive=waive,
             batch_size=batch_size,
             resume=resume,
+            datamap=self.datamap,
         )
         return foresee_commitments(plan, self.stores, policy=self.policy)
 

@@ -42,6 +42,7 @@ _NAMES: dict[str, str] = {
     "RecordType": "._datamap",
     "SubjectLink": "._datamap",
     "Timestamps": "._datamap",
+    "datamap_digest": "._digest",
     "identity_value": "._identity",
     "Jurisdiction": "._jurisdictions",
     "RequestDeadline": "._jurisdictions",
@@ -171,6 +172,7 @@ __all__ = [
     "Transfer",
     "Trigger",
     "check",
+    "datamap_digest",
     "default_taxonomy",
     "deletion_order",
     "example_path",
@@ -217,6 +219,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
         SubjectLink,
         Timestamps,
     )
+    from ._digest import datamap_digest
     from ._identity import identity_value
     from ._jurisdictions import (
         Jurisdiction,

@@ -34,6 +34,7 @@ from ._indefinite import IndefiniteKeep
 from ._observe import log_retention_report
 from ._orphans import Orphans
 from ._plan import RetentionEntry, RetentionPlan, units
+from ._plan_json import check_applicable
 from ._rules import Action
 
 __all__ = ["ReportLine", "RetentionReport", "apply_retention"]
@@ -232,6 +233,7 @@ def apply_retention(
     secret: bytes,
     audit: AuditLog | None = None,
     dry_run: bool = False,
+    policy_version: str | None = None,
 ) -> RetentionReport:
     """Run a retention plan unit by unit, journalled, and report what each entry did.
 
@@ -241,7 +243,13 @@ def apply_retention(
         secret: the key of pseudonymising strategies (``anonymize`` rules).
         audit: where ``retention.step`` and ``retention.applied`` are recorded (counts, never data).
         dry_run: report the planned counts, change nothing.
+        policy_version: the version of the policy in force (``None``: not checked).
+
+    Raises:
+        PlanError: the plan was made under another policy version or data map (``stores``'),
+            or was loaded from JSON without the hold or commitment registry it needs.
     """
+    check_applicable(plan, stores.datamap, policy_version)
     lines: list[ReportLine] = []
     skipped_units = 0
     if dry_run:

@@ -29,6 +29,7 @@ from ..adapters._base import WRITE_BATCH, count_each
 from ..adapters._order import store_deletion_order
 from ..adapters._sql import COUNTS_PER_STATEMENT
 from ..model._datamap import RecordType
+from ..model._digest import datamap_digest
 from ..model._policy import Policy
 from ..model._policy_retention import RetentionRule
 from ..model._staged import staged_bound
@@ -223,6 +224,8 @@ def plan_retention(
         hold_ids=tuple(sorted({h for e in entries for h in e.hold_ids})),
         holds=registry,
         resolver=resolver,
+        policy_version=policy.version,
+        datamap_digest=datamap_digest(datamap),
     )
     return log_retention_plan(plan)
 

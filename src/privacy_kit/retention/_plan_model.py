@@ -8,6 +8,7 @@ cutoff and counts; :mod:`privacy_kit.retention._plan` builds them and
 from __future__ import annotations
 
 import datetime as dt
+import os
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -20,6 +21,7 @@ from ._holds import HoldRegistry, describe_selection
 from ._indefinite import IndefiniteKeep
 from ._journal import RetentionJournal
 from ._orphans import Orphans
+from ._plan_json import retention_plan_fields, retention_plan_json
 from ._rules import Action, TriggerSource
 from ._views import PLAN_COLUMNS, extras_html
 
@@ -174,6 +176,12 @@ class RetentionPlan:
         holds: the hold registry, read again before each unit when the plan is applied, so a
             hold placed after planning keeps its records too (``None``: no registry).
         resolver: turns a newly held subject into its scope when applying.
+        policy_version: the version of the policy the plan was made under (applying it under
+            another is refused).
+        datamap_digest: :func:`~privacy_kit.datamap_digest` of the data map it was made under
+            (applying it under another is refused).
+        loaded: read by :meth:`from_json`: :meth:`Engine.apply <privacy_kit.Engine.apply>`
+            attaches the engine's holds, resolver, commitments and shared journal to it.
     """
 
     now: dt.datetime
@@ -189,6 +197,69 @@ class RetentionPlan:
     hold_ids: tuple[str, ...] = ()
     holds: HoldRegistry | None = attrs.field(default=None, repr=False, eq=False)
     resolver: Resolver | None = attrs.field(default=None, repr=False, eq=False)
+    policy_version: str | None = None
+    datamap_digest: str | None = None
+    loaded: bool = attrs.field(default=False, repr=False, eq=False)
+
+    def to_json(self) -> str:
+        """The plan as a JSON document another process can load and apply (:meth:`from_json`).
+
+        It carries the format version, the policy version and data-map digest the plan was
+        made under, its id (so the journal resumes in any process) and every entry's
+        selections, cutoffs and counts; not the journal, holds, resolver or commitment
+        registry, which belong to the process that applies it.
+
+        Raises:
+            ConfigurationError: the plan was not made by an engine (no policy version or data
+                map digest), or a selection holds a value JSON cannot carry.
+
+        Example:
+            >>> import datetime as dt, privacy_kit as pk
+            >>> from privacy_kit.adapters import InMemoryAdapter
+            >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
+            >>> engine = pk.Engine(pk.load_policy(pk.example_path()), dm,
+            ...                    InMemoryAdapter({rt.table_name: [] for rt in dm.record_types}))
+            >>> plan = engine.plan_retention(now=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+            >>> same = pk.RetentionPlan.from_json(plan.to_json())
+            >>> same == plan, same.id == plan.id
+            (True, True)
+        """
+        return retention_plan_json(self)
+
+    @classmethod
+    def from_json(
+        cls,
+        data: str | bytes | bytearray | memoryview,
+        *,
+        journal: RetentionJournal | str | os.PathLike[str] | None = None,
+        holds: HoldRegistry | None = None,
+        resolver: Resolver | None = None,
+        commitments: CommitmentRegistry | None = None,
+    ) -> RetentionPlan:
+        """Load a plan written by :meth:`to_json` (in this process or another).
+
+        :meth:`Engine.apply <privacy_kit.Engine.apply>` refuses it unless the engine's policy
+        version and data map are those it was made under, attaches the engine's holds,
+        resolver and commitment registry, and journals it in the engine's state store (unless
+        ``journal`` is given here): applied twice, or after a crash, it resumes. The arguments
+        are for :func:`~privacy_kit.retention.apply_retention` without an engine.
+
+        Raises:
+            PlanFormatError: the document is corrupt or truncated (the error names where), of
+                another kind, or of a newer format version.
+        """
+        fields, entries = retention_plan_fields(data)
+        if not isinstance(journal, RetentionJournal):
+            journal = RetentionJournal(journal)
+        return cls(
+            entries=tuple(RetentionEntry(**e) for e in entries),
+            journal=journal,
+            holds=holds,
+            resolver=resolver,
+            commitments=commitments,
+            loaded=True,
+            **fields,
+        )
 
     @property
     def read_batch(self) -> int:

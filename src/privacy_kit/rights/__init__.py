@@ -44,6 +44,7 @@ _NAMES: dict[str, str] = {
     "EXPORT_FORMAT": "._export",
     "BinaryDestination": "._export",
     "ExportResult": "._export",
+    "ExportJob": "._export_job",
     "export_subject": "._export",
     "ExportStream": "._export_stream",
     "iter_export": "._export_stream",
@@ -92,6 +93,7 @@ __all__ = [
     "ErasurePlan",
     "ErasureReport",
     "ErasureStep",
+    "ExportJob",
     "ExportResult",
     "ExportStream",
     "Extension",
@@ -158,6 +160,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     )
     from ._erasure_plan import plan_erasure
     from ._export import EXPORT_FORMAT, BinaryDestination, ExportResult, export_subject
+    from ._export_job import ExportJob
     from ._export_stream import ExportStream, iter_export
     from ._preference_records import Decision, PreferenceRecord, RestrictionGround
     from ._preference_store import read_json, read_sqlite, to_json, write_json, write_sqlite

@@ -55,6 +55,7 @@ from ..model._policy_retention import ExceptionKind
 from ..retention._anonymize import FieldAnonymization
 from ..retention._commitments import Commitment
 from ..retention._holds_recheck import NewlyHeld
+from ._erasure_json import erasure_plan_fields, erasure_plan_json
 from ._views import (
     ERASURE_COLUMNS,
     erasure_table,
@@ -231,6 +232,8 @@ class ErasurePlan:
             ends, and the end of records that lose the account row they read their time from
             (filled in by :meth:`Engine.plan_erasure`; empty when the plan was made without it).
         notes: what the reader should know, such as records this erasure would otherwise orphan.
+        datamap_digest: :func:`~privacy_kit.datamap_digest` of the data map the plan was made
+            under (``None``: made without one); applying it under another is refused.
 
     Example:
         >>> import datetime as dt, privacy_kit as pk
@@ -275,6 +278,64 @@ class ErasurePlan:
     notes: tuple[str, ...] = attrs.field(default=(), eq=False)
     hold_ids: tuple[str, ...] = ()
     nonce: str = attrs.field(factory=lambda: secrets.token_hex(4), eq=False, repr=False)
+    datamap_digest: str | None = None
+
+    def to_json(self) -> str:
+        """The plan as a JSON document another process can load and apply (:meth:`from_json`).
+
+        It carries the format version, the policy version and data-map digest the plan was made
+        under, its steps, kept items and commitments, and its nonce: the loaded plan has the same
+        ``plan_id``, so applying it resumes the same journal. It names the subject only by its
+        keyed reference, but a step's selection holds the identities or keys it matches on.
+
+        Raises:
+            ConfigurationError: the plan records no data-map digest (made without an engine), or
+                a selection holds a value JSON cannot carry.
+
+        Example:
+            >>> import datetime as dt, privacy_kit as pk
+            >>> from privacy_kit.adapters import InMemoryAdapter
+            >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
+            >>> engine = pk.Engine(pk.load_policy(pk.example_path()), dm,
+            ...                    InMemoryAdapter({rt.table_name: [] for rt in dm.record_types}))
+            >>> plan = engine.plan_erasure(pk.Subject.of("customer", user_id=7),
+            ...                            now=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
+            >>> same = pk.ErasurePlan.from_json(plan.to_json())
+            >>> same == plan, same.plan_id == plan.plan_id
+            (True, True)
+        """
+        return erasure_plan_json(self)
+
+    @classmethod
+    def from_json(cls, data: str | bytes | bytearray | memoryview) -> ErasurePlan:
+        """Load a plan written by :meth:`to_json`; :meth:`Engine.apply <privacy_kit.Engine.apply>`
+        refuses it unless the engine's policy version and data map are those it was made under.
+
+        Raises:
+            PlanFormatError: the document is corrupt or truncated (the error names where), of
+                another kind or a newer format version, or its ``plan_id`` does not match its
+                steps (edited).
+        """
+        fields, steps, kept, body = erasure_plan_fields(
+            data, {a.value for a in ErasureAction}, {r.value for r in KeepReason}
+        )
+        plan = body.build(
+            "steps",
+            lambda: cls(
+                steps=tuple(
+                    ErasureStep(**{**s, "action": ErasureAction(s["action"])}) for s in steps
+                ),
+                kept=tuple(KeptItem(**{**k, "reason": KeepReason(k["reason"])}) for k in kept),
+                **fields,
+            ),
+        )
+        if plan.plan_id != body.text("plan_id"):
+            body.fail(
+                "plan_id",
+                f"{body.text('plan_id')!r} does not match the plan's content ({plan.plan_id}): "
+                "the document was edited; plan the erasure again",
+            )
+        return plan
 
     @property
     def plan_id(self) -> str:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .._errors import ConfigurationError, PlanError
+from .._errors import ConfigurationError
 from .._scope import Stores
 from ..adapters import After, And, Before, Eq, In, IsNull, Not, Or, Selection, batch_option
 from ..audit._journal import Journal, open_journal
@@ -51,6 +51,7 @@ from ..retention._commitments import (
 )
 from ..retention._holds import HoldRegistry, definitely
 from ..retention._holds_recheck import HoldRecheck, NewlyHeld
+from ..retention._plan_codec import check_origin
 from ..retention._rules import TriggerSource
 from ..retention._state_selection import choice_selection, choice_source
 from ._erasure import (
@@ -475,15 +476,17 @@ def apply_erasure(
         resolver: turns a newly held subject into its scope (needed with ``holds``).
 
     Raises:
-        PlanError: the plan follows another policy version.
+        PlanError: the plan was made under another policy version or data map.
         ConfigurationError: a commitment registry without the policy.
         AdapterError: the store failed (the journal keeps the finished steps).
     """
-    if plan.policy_version != policy_version:
-        raise PlanError(
-            f"the plan follows policy {plan.policy_version!r} but the engine has "
-            f"{policy_version!r}; plan the erasure again"
-        )
+    check_origin(
+        "erasure plan",
+        (plan.policy_version, plan.datamap_digest),
+        policy_version=policy_version,
+        datamap=stores.datamap,
+        again="plan the erasure again",
+    )
     if commitments is not None and policy is None:
         raise ConfigurationError("apply_erasure needs the policy to record commitments")
     plan_id = plan.plan_id

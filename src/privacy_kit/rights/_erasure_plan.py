@@ -20,7 +20,8 @@ from ..adapters._order import store_deletion_order
 from ..audit._log import AuditLog
 from ..model._check import rule_for_record_type
 from ..model._check_retention import retention_choices
-from ..model._datamap import FieldSpec, RecordType, SubjectLink
+from ..model._datamap import DataMap, FieldSpec, RecordType, SubjectLink
+from ..model._digest import datamap_digest
 from ..model._policy import Policy
 from ..model._policy_retention import ExceptionKind, RetentionException, RetentionRule
 from ..model._taxonomy import is_within
@@ -121,6 +122,7 @@ def plan_erasure(
     waive: Iterable[ExceptionKind | str] = (),
     batch_size: int | None = None,
     resume: str | None = None,
+    datamap: DataMap | None = None,
 ) -> ErasurePlan:
     """Plan the erasure of ``subject``: what is deleted, anonymised and kept, and why.
 
@@ -141,6 +143,9 @@ def plan_erasure(
             SQLite; a number: batches of at most that many, each committed on its own).
         resume: the ``plan_id`` of an earlier plan to resume (after a crash lost the plan
             object): taken when the new plan does the same work under the same holds.
+        datamap: the data map the plan is made under; its digest is recorded in the plan, so
+            applying it under another data map is refused (``None``: not recorded, and the
+            plan cannot be written to JSON).
 
     Returns:
         The plan (apply it with ``engine.apply(plan)``).
@@ -284,6 +289,7 @@ def plan_erasure(
         batch_size=batch_size,
         searched=tuple(f"{e.record_type.name} ({e.role})" for e in scope),
         hold_ids=tuple(sorted(set(hold_ids))),
+        datamap_digest=None if datamap is None else datamap_digest(datamap),
     )
     if resume is not None:
         if resume[:24] != plan.content_id or len(resume) != 32:

@@ -260,7 +260,7 @@ def export_subject(
         >>> [r["field"] for r in manifest["record_types"][0]["redacted"]]
         ['host_id', 'host_notes', 'meeting_url']
     """
-    job = ExportJob.prepare(
+    job = PreparedExport.prepare(
         scope,
         policy=policy,
         now=now,
@@ -307,7 +307,7 @@ def writable_stream(destination: object) -> BinaryDestination:
     return destination  # type: ignore[return-value]
 
 
-def _export_to_path(job: ExportJob, destination: Path) -> ExportResult:
+def _export_to_path(job: PreparedExport, destination: Path) -> ExportResult:
     target = prepare_destination(destination, job.format)
     bundle = Bundle(target, job.format, compression_level=job.level)
     try:
@@ -331,7 +331,7 @@ def _export_to_path(job: ExportJob, destination: Path) -> ExportResult:
     return job.finish(bundle, path=destination, sha256=sha, size=size)
 
 
-def _export_to_stream(job: ExportJob, destination: BinaryDestination) -> ExportResult:
+def _export_to_stream(job: PreparedExport, destination: BinaryDestination) -> ExportResult:
     if job.format != "zip":
         raise ConfigurationError(
             "a folder cannot be written to a stream; use format='zip' or give a path"
@@ -352,7 +352,7 @@ def _export_to_stream(job: ExportJob, destination: BinaryDestination) -> ExportR
 
 
 @attrs.define
-class ExportJob:
+class PreparedExport:
     """One export, checked and resolved, written by :meth:`write` into any :class:`Bundle`."""
 
     scope: Scope
@@ -383,30 +383,10 @@ class ExportJob:
         lang: str,
         formats: Sequence[str],
         compression_level: int | None,
-    ) -> ExportJob:
+    ) -> PreparedExport:
         """Check the arguments and find the entries to write (before anything is written)."""
         require_aware(now)
-        if format not in ("zip", "folder"):
-            raise ConfigurationError(
-                f"unknown export format {format!r}; expected 'zip' or 'folder'"
-            )
-        if batch_size < 1:
-            raise ConfigurationError(f"batch_size must be at least 1, got {batch_size}")
-        level = COMPRESSION_LEVEL if compression_level is None else compression_level
-        if type(level) is not int or not 0 <= level <= 9:
-            raise ConfigurationError(
-                "compression_level must be an integer from 0 (stored) to 9, got "
-                f"{compression_level!r}"
-            )
-        kinds = tuple(dict.fromkeys(formats))
-        unknown = [k for k in kinds if k not in RECORD_FORMATS]
-        if unknown or not kinds:
-            raise ConfigurationError(
-                f"unknown record format(s) {unknown!r}; choose one or more of "
-                f"{list(RECORD_FORMATS)}"
-                if unknown
-                else f"formats must name at least one of {list(RECORD_FORMATS)}"
-            )
+        level, kinds = export_options(format, batch_size, compression_level, formats)
         kind = scope.subject.kind
         # The subject's own roles are always listed; another kind's role (the same person found
         # through a person identity) only where it holds records, so bundles keep their names.
@@ -522,3 +502,34 @@ class ExportJob:
             result.subject_reference,
         )
         return result
+
+
+def export_options(
+    format: str,  # noqa: A002 - the name users expect
+    batch_size: int,
+    compression_level: int | None,
+    formats: Sequence[str],
+) -> tuple[int, tuple[str, ...]]:
+    """Check an export's options; return the zip's compression level and the record formats.
+
+    Raises:
+        ConfigurationError: an unknown format, a bad batch size or compression level.
+    """
+    if format not in ("zip", "folder"):
+        raise ConfigurationError(f"unknown export format {format!r}; expected 'zip' or 'folder'")
+    if batch_size < 1:
+        raise ConfigurationError(f"batch_size must be at least 1, got {batch_size}")
+    level = COMPRESSION_LEVEL if compression_level is None else compression_level
+    if type(level) is not int or not 0 <= level <= 9:
+        raise ConfigurationError(
+            f"compression_level must be an integer from 0 (stored) to 9, got {compression_level!r}"
+        )
+    kinds = tuple(dict.fromkeys(formats))
+    unknown = [k for k in kinds if k not in RECORD_FORMATS]
+    if unknown or not kinds:
+        raise ConfigurationError(
+            f"unknown record format(s) {unknown!r}; choose one or more of {list(RECORD_FORMATS)}"
+            if unknown
+            else f"formats must name at least one of {list(RECORD_FORMATS)}"
+        )
+    return level, kinds

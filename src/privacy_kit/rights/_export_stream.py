@@ -21,7 +21,7 @@ from ..audit._log import AuditLog
 from ..lifecycle._disclosures import DisclosureLog
 from ..model._policy import Policy
 from ._bundle import Bundle, StreamSink
-from ._export import RECORD_FORMATS, ExportJob, ExportResult
+from ._export import RECORD_FORMATS, ExportResult, PreparedExport
 
 __all__ = ["ExportStream", "iter_export"]
 
@@ -59,7 +59,7 @@ class ExportStream:
 
     media_type = MEDIA_TYPE
 
-    def __init__(self, job: ExportJob) -> None:
+    def __init__(self, job: PreparedExport) -> None:
         self._job = job
         self._started = False
         self.result: ExportResult | None = None
@@ -134,7 +134,7 @@ def iter_export(
         (True, True)
     """
     format_: Literal["zip"] = "zip"
-    job = ExportJob.prepare(
+    job = PreparedExport.prepare(
         scope,
         policy=policy,
         now=now,
