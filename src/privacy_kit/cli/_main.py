@@ -402,6 +402,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--plain", action="store_true", help="plain lines instead of a progress display")
     _json_flag(p, "what each step did and where the files are")
     p.set_defaults(func=_cmd_demo)
+
+    from ._store_commands import add_store_commands  # noqa: PLC0415
+
+    add_store_commands(sub)
     return parser
 
 
