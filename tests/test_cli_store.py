@@ -309,3 +309,20 @@ def test_erase_of_nobody_exits_1_and_changes_nothing(database: Path) -> None:
     assert document["ok"] is False
     assert document["problems"][0].startswith("nothing is held about this subject; searched: ")
     assert dump(database) == before
+
+
+def test_a_store_failure_while_applying_is_partial_exit_1(
+    database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from privacy_kit import AdapterError, Engine
+
+    def failing(self: Any, plan: Any, **kwargs: Any) -> Any:
+        raise AdapterError("disk I/O error", adapter="SQLiteAdapter", operation="delete")
+
+    monkeypatch.setattr(Engine, "apply", failing)
+    code, text = run(*base("sweep", database, "--now", NOW, "--json"))
+    assert code == 1
+    document = json.loads(text)
+    assert document["report"] is None
+    assert document["problems"][-1].startswith("stopped: AdapterError: ")
+    assert document["problems"][-1].endswith("(run the sweep again to resume)")
