@@ -349,7 +349,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="privacy-kit",
         description="Turn a privacy policy into executable compliance logic.",
-        epilog="exit codes: 0 ok, 1 error findings, 2 bad input (a file cannot be read, parsed "
+        epilog="exit codes: 0 ok, 1 findings (or work left undone), 2 bad input (a file cannot be read, parsed "
         "or written, or the operation is refused), 64 usage error, 141 output closed "
         "(see docs/cli.md)",
     )
@@ -402,6 +402,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--plain", action="store_true", help="plain lines instead of a progress display")
     _json_flag(p, "what each step did and where the files are")
     p.set_defaults(func=_cmd_demo)
+
+    from ._store_commands import add_store_commands  # noqa: PLC0415
+
+    add_store_commands(sub)
     return parser
 
 

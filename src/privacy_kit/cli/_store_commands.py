@@ -1,0 +1,374 @@
+"""``privacy-kit sweep``, ``export`` and ``erase``: the engine's operations over a database URL.
+
+Each command loads the policy and the data map, opens the database (``sqlite:///path`` with the
+SQLite adapter, any other URL with SQLAlchemy), builds an :class:`~privacy_kit.Engine` and runs
+one operation as of ``--now`` (required, with an offset: the time is an argument, never the
+clock). ``--dry-run`` prints the plan and changes nothing. Warnings (no shared state store, no
+shared secret) go to standard error, and into the ``--json`` document.
+
+Exit codes: 0 done; 1 a finding or a partial result (records no sweep can time, record types
+skipped, a subject of whom nothing was found, records a hold placed after planning kept, or a
+store failure while applying: rerun to resume); 2 bad input (see :mod:`privacy_kit.cli._main`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any, TextIO
+
+from .._errors import AdapterError, ConfigurationError, PlanError
+from ._output import dumps
+
+__all__ = ["add_store_commands"]
+
+EXIT_FINDINGS = 1
+"""Something the operation could not do, or found nothing to do it on."""
+
+_NO_STATE = (
+    "no --state: holds, objections and retention choices recorded by other processes are not "
+    "seen (pass --state URL, the deployment's shared state store)"
+)
+_RANDOM_KEY = (
+    "no --secret-file and no --state: subject references in the output and audit log use a "
+    "random key and match no other run"
+)
+
+
+def _instant(text: str) -> dt.datetime:
+    """``--now``: an ISO 8601 instant (its offset is checked by the command: exit 2)."""
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid instant {text!r}: expected e.g. 2026-01-01T00:00:00+00:00"
+        ) from None
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    from .._errors import NaiveDatetimeError  # noqa: PLC0415
+
+    if value.utcoffset() is None:
+        raise NaiveDatetimeError("--now", f"{value.isoformat()}: add an offset, +00:00 for UTC")
+    return value
+
+
+def _subject(text: str) -> Any:
+    """``kind:identity=value[,identity=value...]`` as a :class:`~privacy_kit.Subject`."""
+    from .._errors import SubjectError  # noqa: PLC0415
+    from .._scope import Subject  # noqa: PLC0415
+
+    kind, sep, rest = text.partition(":")
+    identities: dict[str, str] = {}
+    for item in rest.split(",") if sep else ():
+        name, eq, value = item.partition("=")
+        if not eq or not name or name in identities:
+            break
+        identities[name] = value
+    else:
+        if kind and identities:
+            return Subject(kind, identities)
+    raise SubjectError(
+        f"--subject {text!r}: expected kind:identity=value (e.g. customer:email=ann@example.com; "
+        "several identities separated by commas, each named once)"
+    )
+
+
+def _sqlite_path(url: str) -> str | None:
+    """The file of a ``sqlite:///path`` URL (``sqlite:////abs/path`` for an absolute one)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    return url[len("sqlite:///") :] or None
+
+
+def _sqlalchemy(what: str, url: str) -> None:
+    try:
+        import sqlalchemy  # noqa: F401, PLC0415 - only for the URL's check
+    except ImportError:
+        raise ConfigurationError(
+            f"{what} {url.split(':', 1)[0]}:...: needs SQLAlchemy: pip install "
+            "'privacy-kit[sqlalchemy]' (or [postgres]); only sqlite:///path works without it"
+        ) from None
+
+
+def _adapter(url: str) -> Any:
+    path = _sqlite_path(url)
+    if path is not None:
+        from ..adapters._sqlite import SQLiteAdapter  # noqa: PLC0415
+
+        if path != ":memory:" and not Path(path).is_file():  # sqlite3 would create an empty one
+            raise ConfigurationError(f"--db {url}: no such database file {path!r}")
+        return SQLiteAdapter(path)
+    _sqlalchemy("--db", url)
+    from ..adapters._sqlalchemy import SQLAlchemyAdapter  # noqa: PLC0415
+
+    return SQLAlchemyAdapter(url)
+
+
+def _state(url: str) -> Any:
+    path = _sqlite_path(url)
+    if path is not None:
+        from ..audit._state_sqlite import SqliteStateStore  # noqa: PLC0415
+
+        return SqliteStateStore(path)
+    _sqlalchemy("--state", url)
+    from ..audit._state_sqlalchemy import SQLAlchemyStateStore  # noqa: PLC0415
+
+    return SQLAlchemyStateStore(url)
+
+
+def _secret(path: Path) -> bytes:
+    try:
+        data = path.read_bytes().strip()
+    except OSError as exc:
+        raise ConfigurationError(f"--secret-file {path}: {exc.strerror or exc}") from None
+    if len(data) < 16:
+        raise ConfigurationError(f"--secret-file {path}: the secret must be at least 16 bytes")
+    return data
+
+
+@contextmanager
+def _engine(args: argparse.Namespace, warned: list[str]) -> Iterator[Any]:
+    """The engine the arguments describe; closes what it opened."""
+    import warnings  # noqa: PLC0415
+
+    from ..audit._log import AuditLog  # noqa: PLC0415
+    from ..engine._engine import Engine  # noqa: PLC0415
+    from ..model._loading import load_datamap, load_policy  # noqa: PLC0415
+
+    policy = load_policy(args.policy)
+    datamap = load_datamap(args.datamap, policy=policy)
+    secret = _secret(args.secret_file) if args.secret_file is not None else None
+    with ExitStack() as stack:
+        adapter = _adapter(args.db)
+        stack.callback(adapter.close)
+        state = None
+        if args.state is not None:
+            state = _state(args.state)
+            stack.callback(state.close)
+        else:
+            warned.append(_NO_STATE)
+            if secret is None:
+                warned.append(_RANDOM_KEY)
+        audit = AuditLog.jsonl(args.audit) if args.audit is not None else None
+        with warnings.catch_warnings():  # the random-secret warning is the line above
+            warnings.simplefilter("ignore")
+            engine = Engine(policy, datamap, adapter, secret=secret, state=state, audit=audit)
+        yield engine
+
+
+def _emit(
+    args: argparse.Namespace, out: TextIO, warned: list[str], document: dict[str, Any]
+) -> None:
+    import sys  # noqa: PLC0415
+
+    for line in warned:
+        sys.stderr.write(f"privacy-kit {args.command}: warning: {line}\n")
+    if args.json:
+        out.write(dumps({"command": args.command, "warnings": warned, **document}) + "\n")
+
+
+def _apply(engine: Any, plan: Any) -> tuple[Any, str | None]:
+    """Apply ``plan``; a store failure midway is a partial result (exit 1), not bad input."""
+    try:
+        return engine.apply(plan), None
+    except (AdapterError, PlanError) as exc:
+        return None, " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+def _cmd_sweep(args: argparse.Namespace, out: TextIO) -> int:
+    now = _aware(args.now)
+    warned: list[str] = []
+    with _engine(args, warned) as engine:
+        plan = engine.plan_retention(now=now)
+        report, failure = (None, None) if args.dry_run else _apply(engine, plan)
+    problems = [f"{o.total} record(s) can never be timed: {o.describe()}" for o in plan.orphans]
+    problems += [f"skipped {rt}: {reason}" for rt, reason in plan.skipped]
+    if report is not None:
+        problems += [f"held after planning: {h.describe()}" for h in report.newly_held]
+    if failure is not None:
+        problems.append(f"stopped: {failure} (run the sweep again to resume)")
+    if not args.json:
+        out.write(plan.summary() + "\n")
+        if args.dry_run:
+            out.write(f"dry run: nothing changed ({plan.total} record(s) planned)\n")
+        elif report is not None:
+            out.write(report.summary() + "\n")
+        for problem in problems:
+            out.write(f"problem: {problem}\n")
+    _emit(
+        args,
+        out,
+        warned,
+        {
+            "now": now.isoformat(),
+            "dry_run": args.dry_run,
+            "ok": not problems,
+            "problems": problems,
+            "plan": {
+                "id": plan.id,
+                "total": plan.total,
+                "held": plan.total_held,
+                "orphans": plan.total_orphans,
+                "by_rule": plan.by_rule(),
+                "skipped": [{"record_type": rt, "reason": r} for rt, r in plan.skipped],
+                "notes": list(plan.notes),
+                "entries": plan.to_records(),
+            },
+            "report": None
+            if report is None
+            else {"total": report.total, "by_rule": report.counts(), "lines": report.to_records()},
+        },
+    )
+    return EXIT_FINDINGS if problems else 0
+
+
+def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
+    now = _aware(args.now)
+    who = _subject(args.subject)
+    warned: list[str] = []
+    with _engine(args, warned) as engine:
+        result = engine.export(who, args.out, now=now)
+    searched = ", ".join(result.searched) or "no record type links this subject"
+    if not args.json:
+        out.write(
+            f"exported {result.total} record(s) about {who.kind} {result.subject_reference} to "
+            f"{result.path} (as of {now.isoformat()})\n"
+        )
+        for entry, count in result.counts.items():
+            out.write(f"  {entry:<28} {count}\n")
+        if result.nothing_held:
+            out.write(f"problem: nothing is held about this subject; searched: {searched}\n")
+    _emit(
+        args,
+        out,
+        warned,
+        {
+            "now": now.isoformat(),
+            "ok": not result.nothing_held,
+            "subject_reference": result.subject_reference,
+            "path": str(result.path),
+            "total": result.total,
+            "counts": result.counts,
+            "redacted": {k: list(v) for k, v in result.redacted.items()},
+            "files": list(result.files),
+            "sha256": result.sha256,
+            "size": result.size,
+            "searched": list(result.searched),
+        },
+    )
+    return EXIT_FINDINGS if result.nothing_held else 0
+
+
+def _cmd_erase(args: argparse.Namespace, out: TextIO) -> int:
+    now = _aware(args.now)
+    who = _subject(args.subject)
+    warned: list[str] = []
+    with _engine(args, warned) as engine:
+        plan = engine.plan_erasure(who, now=now, waive=args.waive)
+        report, failure = (None, None) if args.dry_run else _apply(engine, plan)
+    nothing = not any(plan.deleted.values()) and not any(plan.anonymised.values())
+    nothing = nothing and not any(k.count for k in plan.kept)
+    problems: list[str] = []
+    if nothing:
+        problems.append(
+            "nothing is held about this subject; searched: "
+            + (", ".join(plan.searched) or "no record type links this subject")
+        )
+    if report is not None:
+        problems += [f"held after planning: {h.describe()}" for h in report.newly_held]
+    if failure is not None:
+        problems.append(f"stopped: {failure} (run the erasure again to resume)")
+    if not args.json:
+        out.write(str(plan) + "\n")
+        if args.dry_run:
+            out.write(f"dry run: nothing changed (plan {plan.plan_id})\n")
+        elif report is not None:
+            out.write(str(report) + "\n")
+        for problem in problems:
+            out.write(f"problem: {problem}\n")
+    _emit(
+        args,
+        out,
+        warned,
+        {
+            "now": now.isoformat(),
+            "dry_run": args.dry_run,
+            "ok": not problems,
+            "problems": problems,
+            "plan": {
+                "id": plan.plan_id,
+                "subject_reference": plan.subject_reference,
+                "deleted": plan.deleted,
+                "anonymised": plan.anonymised,
+                "kept": {k.record_type: k.count for k in plan.kept},
+                "notes": list(plan.notes),
+                "rows": plan.to_records(),
+            },
+            "report": None
+            if report is None
+            else {
+                "deleted": report.deleted,
+                "anonymised": report.anonymised,
+                "recipients": list(report.recipients),
+                "rows": report.to_records(),
+            },
+        },
+    )
+    return EXIT_FINDINGS if problems else 0
+
+
+def add_store_commands(sub: Any) -> None:
+    """Add ``sweep``, ``export`` and ``erase`` to the parser's subcommands."""
+
+    def common(p: argparse.ArgumentParser, *, subject: bool) -> None:
+        p.add_argument("--policy", type=Path, required=True, help="the policy file")
+        p.add_argument("--datamap", type=Path, required=True, help="the data map file")
+        p.add_argument(
+            "--db",
+            required=True,
+            metavar="URL",
+            help="sqlite:///path (SQLite), or an SQLAlchemy URL (the sqlalchemy extra)",
+        )
+        if subject:
+            p.add_argument(
+                "--subject",
+                required=True,
+                metavar="KIND:IDENTITY=VALUE",
+                help="whom, e.g. customer:email=ann@example.com",
+            )
+        p.add_argument(
+            "--now",
+            type=_instant,
+            required=True,
+            help="the instant to act as of, with an offset, e.g. 2026-01-01T00:00:00+00:00",
+        )
+        p.add_argument("--state", metavar="URL", help="the deployment's shared state store")
+        p.add_argument("--secret-file", type=Path, help="file holding the deployment's secret")
+        p.add_argument("--audit", type=Path, help="append the audit entries to this JSONL file")
+        p.add_argument("--json", action="store_true", help="print the result as one JSON document")
+
+    p = sub.add_parser("sweep", help="plan and apply the retention sweep due at --now")
+    common(p, subject=False)
+    p.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
+    p.set_defaults(func=_cmd_sweep)
+
+    p = sub.add_parser("export", help="write a subject's data bundle (access, portability)")
+    common(p, subject=True)
+    p.add_argument("--out", type=Path, required=True, help="the zip file to write")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("erase", help="plan and apply a subject's erasure")
+    common(p, subject=True)
+    p.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
+    p.add_argument(
+        "--waive",
+        action="append",
+        default=[],
+        metavar="EXCEPTION",
+        help="an erasure exception of the policy not to apply (repeatable)",
+    )
+    p.set_defaults(func=_cmd_erase)
