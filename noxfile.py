@@ -68,6 +68,9 @@ def typecheck(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """Build the site (mkdocs --strict) and run every code block of the pages and README.
 
+    docs/notebook.ipynb is executed from top to bottom in a fresh kernel (nbclient); any cell
+    error fails the session.
+
     The ``>>>`` examples run as doctests; the plain ``python`` blocks run page by page
     (tests/test_docs_code.py), strictly: a page that would be skipped for a missing extra fails.
     """
@@ -92,6 +95,7 @@ def docs(session: nox.Session) -> None:
         "README.md",
         "tests/test_docs_code.py",
         "tests/test_docs_site.py",
+        "tests/test_docs_notebook.py",  # docs/notebook.ipynb, run by nbclient in a temp folder
         *session.posargs,
         env={"PRIVACY_KIT_DOCS_STRICT": "1"},
     )

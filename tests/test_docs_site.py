@@ -52,7 +52,12 @@ def _config() -> dict[str, Any]:
 
 def test_every_page_is_in_the_navigation() -> None:
     nav = _nav_pages(_config()["nav"])
-    pages = sorted(str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md") if "_ext" not in p.parts)
+    pages = sorted(
+        str(p.relative_to(DOCS))
+        for pattern in ("*.md", "*.ipynb")  # notebooks are pages too (mkdocs-jupyter)
+        for p in DOCS.rglob(pattern)
+        if "_ext" not in p.parts and ".ipynb_checkpoints" not in p.parts
+    )
     assert sorted(nav) == pages
     assert len(nav) == len(set(nav)), "a page is listed twice"
 

@@ -10,10 +10,22 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import html
+import importlib
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-__all__ = ["escape", "flat_value", "html_table", "join_html", "records", "text_table"]
+from ._errors import ConfigurationError
+
+__all__ = [
+    "data_frame",
+    "escape",
+    "flat_value",
+    "html_table",
+    "join_html",
+    "records",
+    "text_table",
+]
 
 Cell = object
 """Anything: ``None`` renders empty, tuples and lists as comma-separated items, the rest with ``str``."""
@@ -147,6 +159,35 @@ def records(
             )
         out.append({c: flat_value(row.get(c)) for c in columns})
     return out
+
+
+def data_frame(columns: Sequence[str], rows: Iterable[Mapping[str, object]], *, of: str) -> Any:
+    """``rows`` (the output of a ``to_records()``) as a ``pandas.DataFrame`` with ``columns``.
+
+    pandas is imported here, on the first call, never when privacy_kit is imported; the columns
+    are given explicitly, so a result with no rows still gives a frame with its columns.
+
+    Args:
+        columns: the columns, in order (those of the ``to_records()`` rows).
+        rows: the rows.
+        of: what the rows are of (named in the error when pandas is missing).
+
+    Raises:
+        ConfigurationError: if pandas is not installed (says ``pip install pandas``).
+
+    Example:
+        >>> frame = data_frame(["a", "b"], [{"a": 1, "b": "x"}], of="example")  # doctest: +SKIP
+        >>> list(frame.columns), len(frame)  # doctest: +SKIP
+        (['a', 'b'], 1)
+    """
+    try:
+        pandas = importlib.import_module("pandas")
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"{of}.to_pandas() needs pandas, which is not installed: run `pip install pandas` "
+            "(or use to_records(), which gives the same rows as plain dicts)"
+        ) from exc
+    return pandas.DataFrame(list(rows), columns=list(columns))
 
 
 def join_html(*fragments: str) -> str:

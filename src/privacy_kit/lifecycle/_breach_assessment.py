@@ -9,14 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import attrs
 
 from .._errors import ConfigurationError
+from .._html import data_frame, html_table, join_html, records
 from .._types import Duration, require_aware, unknown_name
 from ..model._policy import Policy
 from ._breach_rules import BREACH_RULES, BreachRule
-from ._incident import Incident, RiskLevel, _check_categories
+from ._incident import Incident, RiskLevel, _check_categories, _incident_table
+from ._views import DUTY_COLUMNS
 
 __all__ = ["BreachAssessment", "BreachDuty", "DutyStatus", "add_business_days", "assess"]
 
@@ -124,6 +127,29 @@ class BreachAssessment:
         """The required duty with the earliest fixed deadline, if any."""
         timed = [d for d in self.required if d.deadline is not None]
         return min(timed, key=lambda d: d.deadline or dt.datetime.max) if timed else None
+
+    def __repr__(self) -> str:
+        return assessment_repr(self)
+
+    def _repr_html_(self) -> str:
+        return assessment_html(self)
+
+    def to_records(self) -> list[dict[str, object]]:
+        """One flat row per duty, required or not, the same columns in every row.
+
+        Columns: ``key, regime, to, status, required, deadline, timing, keep_until, channels,
+        subject_count, reason, note, to_check, citation, description`` (datetimes as ISO 8601
+        text, ``None`` where there is no fixed deadline).
+        """
+        return assessment_records(self)
+
+    def to_pandas(self) -> Any:
+        """:meth:`to_records` as a ``pandas.DataFrame`` (same columns, even with no rows).
+
+        Raises:
+            ConfigurationError: if pandas is not installed (``pip install pandas``).
+        """
+        return data_frame(DUTY_COLUMNS, self.to_records(), of="BreachAssessment")
 
 
 def add_business_days(start: dt.date, days: int, *, holidays: Iterable[dt.date] = ()) -> dt.date:
@@ -393,3 +419,58 @@ def assess(
         duties=tuple(duties),
         notes=tuple(notes),
     )
+
+
+# -- notebook views --------------------------------------------------------------------------
+
+
+def assessment_repr(a: BreachAssessment) -> str:
+    nxt = a.next_deadline
+    deadline = None if nxt is None or nxt.deadline is None else nxt.deadline.isoformat()
+    now = None if a.now is None else a.now.isoformat()
+    return (
+        f"BreachAssessment(policy_version={a.policy_version!r}, now={now!r}, "
+        f"jurisdictions={a.jurisdictions!r}, duties={len(a.duties)}, "
+        f"required={len(a.required)}, late={len(a.late)}, next_deadline={deadline!r})"
+    )
+
+
+def assessment_records(a: BreachAssessment) -> list[dict[str, object]]:
+    return records(
+        DUTY_COLUMNS,
+        (
+            {
+                **{c: getattr(d, c) for c in DUTY_COLUMNS if c != "required"},
+                "required": d.required,
+                "channels": d.channels or None,
+            }
+            for d in a.duties
+        ),
+    )
+
+
+def assessment_html(a: BreachAssessment) -> str:
+    when = "lateness not evaluated" if a.now is None else f"as of {a.now.isoformat()}"
+    title = (
+        f"Breach assessment (policy {a.policy_version}, {when}): "
+        f"{len(a.required)} of {len(a.duties)} duties required, {len(a.late)} late"
+    )
+    columns = ["status", "key", "to", "deadline", "timing", "description", "reason", "citation"]
+    rows = [
+        (
+            d.status.value + (" (to check)" if d.to_check else ""),
+            d.key,
+            d.to,
+            None if d.deadline is None else d.deadline.isoformat(),
+            d.timing,
+            d.description,
+            d.reason or d.note,
+            d.citation,
+        )
+        for d in a.duties
+    ]
+    caption = None if rows else "no duty applies to this incident"
+    parts = [html_table(title, columns, rows, caption=caption), _incident_table(a.incident)]
+    if a.notes:
+        parts.append(html_table("Notes", ["note"], [(n,) for n in a.notes]))
+    return join_html(*parts)

@@ -8,10 +8,12 @@ change."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import attrs
 
 from .._errors import ConfigurationError
+from .._html import data_frame, html_table, records
 from .._types import closest
 from ..model._policy import Policy
 from ..model._policy_rights import ChangeKind
@@ -28,6 +30,7 @@ from ._diff_terms import (
     _storage_changes,
     _text_changes,
 )
+from ._views import DIFF_COLUMNS
 
 __all__ = ["Materiality", "PolicyDiff", "diff"]
 
@@ -78,6 +81,29 @@ class PolicyDiff:
 
     def __len__(self) -> int:
         return len(self.changes)
+
+    def __repr__(self) -> str:
+        return diff_repr(self)
+
+    def _repr_html_(self) -> str:
+        return diff_html(self)
+
+    def to_records(self) -> list[dict[str, object]]:
+        """One flat row per change, the same columns in every row (for a data frame).
+
+        Columns: ``old_version, new_version, kind, key, location, side, material,
+        subject_kinds, description`` (``subject_kinds`` joined with ``"; "``), so the diffs of
+        several versions stack into one table.
+        """
+        return diff_records(self)
+
+    def to_pandas(self) -> Any:
+        """:meth:`to_records` as a ``pandas.DataFrame`` (same columns, even with no rows).
+
+        Raises:
+            ConfigurationError: if pandas is not installed (``pip install pandas``).
+        """
+        return data_frame(DIFF_COLUMNS, self.to_records(), of="PolicyDiff")
 
     def notifications(self) -> tuple[ChangeNotification, ...]:
         """One :class:`ChangeNotification` per material change (none if nothing is material).
@@ -172,3 +198,54 @@ def _changes(old: Policy, new: Policy) -> Iterator[PolicyChange]:
     yield from _children_changes(old, new)
     yield from _controller_changes(old, new)
     yield from _text_changes(old, new)
+
+
+# -- notebook views --------------------------------------------------------------------------
+
+
+def diff_repr(d: PolicyDiff) -> str:
+    return (
+        f"PolicyDiff(old={d.old.version!r}, new={d.new.version!r}, changes={len(d.changes)}, "
+        f"material={len(d.material)})"
+    )
+
+
+def diff_records(d: PolicyDiff) -> list[dict[str, object]]:
+    return records(
+        DIFF_COLUMNS,
+        (
+            {
+                "old_version": d.old.version,
+                "new_version": d.new.version,
+                "kind": c.kind,
+                "key": c.key,
+                "location": c.location,
+                "side": c.side,
+                "material": c.material,
+                "subject_kinds": c.subject_kinds,
+                "description": c.description,
+            }
+            for c in d.changes
+        ),
+    )
+
+
+def diff_html(d: PolicyDiff) -> str:
+    title = (
+        f"Policy {d.old.version} → {d.new.version}: {len(d.changes)} change(s), "
+        f"{len(d.material)} material"
+    )
+    columns = ["material", "kind", "key", "location", "subject kinds", "description"]
+    rows = [
+        (
+            c.material,
+            c.kind.value,
+            c.key,
+            f"{c.location} ({c.side})",
+            c.subject_kinds,
+            c.description,
+        )
+        for c in d.changes
+    ]
+    caption = None if rows else "the two versions make the same promises: nothing changed"
+    return html_table(title, columns, rows, caption=caption)

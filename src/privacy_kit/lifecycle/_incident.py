@@ -9,15 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Iterable
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from .._errors import ConfigurationError
+from .._html import data_frame, html_table, records
 from .._types import Model, closest
 from ..model._jurisdictions import jurisdictions
 from ..model._policy import Policy
+from ._views import INCIDENT_COLUMNS
 
 __all__ = ["Incident", "RiskLevel"]
 
@@ -142,6 +144,31 @@ class Incident(Model):
             return self.significant_harm
         return self.risk is RiskLevel.HIGH
 
+    def __repr__(self) -> str:
+        return incident_repr(self)
+
+    def _repr_html_(self) -> str:
+        return incident_html(self)
+
+    def to_records(self) -> list[dict[str, object]]:
+        """The incident as one flat row, so several incidents stack into one data frame.
+
+        Columns: ``reference, kind, risk, occurred_at, aware_at, contained_at, categories,
+        record_types, subjects, subjects_total, encrypted, risk_no_longer_likely,
+        disproportionate_effort, significant_harm, description``; ``subjects`` as
+        ``"gdpr=120; uk_gdpr=4"`` (``None``: unknown), ``significant_harm`` the effective value
+        (:attr:`harm_is_significant`).
+        """
+        return incident_records(self)
+
+    def to_pandas(self) -> Any:
+        """:meth:`to_records` as a ``pandas.DataFrame`` (same columns, even with no rows).
+
+        Raises:
+            ConfigurationError: if pandas is not installed (``pip install pandas``).
+        """
+        return data_frame(INCIDENT_COLUMNS, self.to_records(), of="Incident")
+
 
 def _check_categories(policy: Policy, categories: Iterable[str]) -> None:
     vocabulary = policy.vocabulary
@@ -150,3 +177,60 @@ def _check_categories(policy: Policy, categories: Iterable[str]) -> None:
             hint = vocabulary.suggest_category(key)
             suffix = f"; did you mean {hint!r}?" if hint else ""
             raise ConfigurationError(f"incident.categories[{i}]: unknown category {key!r}{suffix}")
+
+
+# -- notebook views --------------------------------------------------------------------------
+
+
+def _subjects(incident: Incident) -> tuple[str, ...]:
+    return tuple(f"{key}={count}" for key, count in sorted(incident.subjects.items()))
+
+
+def incident_repr(incident: Incident) -> str:
+    ref = f"reference={incident.reference!r}, " if incident.reference else ""
+    subjects = dict(sorted(incident.subjects.items())) or "unknown"
+    return (
+        f"Incident({ref}kind={incident.kind!r}, risk={incident.risk.value!r}, "
+        f"occurred_at={incident.occurred_at.isoformat()!r}, "
+        f"aware_at={incident.aware_at.isoformat()!r}, categories={len(incident.categories)}, "
+        f"subjects={subjects})"
+    )
+
+
+def _incident_row(incident: Incident) -> dict[str, object]:
+    return {
+        "reference": incident.reference,
+        "kind": incident.kind,
+        "risk": incident.risk,
+        "occurred_at": incident.occurred_at,
+        "aware_at": incident.aware_at,
+        "contained_at": incident.contained_at,
+        "categories": incident.categories,
+        "record_types": incident.record_types or None,
+        "subjects": _subjects(incident) or None,
+        "subjects_total": sum(incident.subjects.values()) if incident.subjects else None,
+        "encrypted": incident.encrypted,
+        "risk_no_longer_likely": incident.risk_no_longer_likely,
+        "disproportionate_effort": incident.disproportionate_effort,
+        "significant_harm": incident.harm_is_significant,
+        "description": incident.description,
+    }
+
+
+def incident_records(incident: Incident) -> list[dict[str, object]]:
+    return records(INCIDENT_COLUMNS, [_incident_row(incident)])
+
+
+def _incident_table(incident: Incident) -> str:
+    row = _incident_row(incident)
+    if not incident.subjects:
+        row["subjects"] = "unknown (the policy's jurisdictions are assumed)"
+    if not incident.record_types:
+        row["record_types"] = "every record type holding the categories"
+    title = f"Incident {incident.reference or ''}".rstrip()
+    items = [(name.replace("_", " "), value) for name, value in row.items()]
+    return html_table(title, ["", "value"], items)
+
+
+def incident_html(incident: Incident) -> str:
+    return _incident_table(incident)

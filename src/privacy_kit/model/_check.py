@@ -121,6 +121,18 @@ class CheckReport:
         title = f"Check: {'ok' if self.ok else 'errors found'} ({len(self.findings)} findings)"
         return html_table(title, ["severity", "code", "location", "message"], rows)
 
+    def to_pandas(self) -> Any:
+        """:meth:`to_records` as a ``pandas.DataFrame`` (same columns, even with no rows).
+
+        Raises:
+            ConfigurationError: if pandas is not installed (``pip install pandas``).
+        """
+        from .._html import data_frame  # noqa: PLC0415
+
+        return data_frame(
+            ("code", "severity", "location", "message"), self.to_records(), of=type(self).__name__
+        )
+
     def to_records(self) -> list[dict[str, str]]:
         """One dict per finding (for a data frame)."""
         return [

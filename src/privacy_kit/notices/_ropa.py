@@ -150,6 +150,16 @@ class ProcessingRecords:
     def __len__(self) -> int:
         return len(self.activities)
 
+    def to_pandas(self) -> Any:
+        """:meth:`to_records` as a ``pandas.DataFrame`` (same columns, even with no rows).
+
+        Raises:
+            ConfigurationError: if pandas is not installed (``pip install pandas``).
+        """
+        from .._html import data_frame  # noqa: PLC0415
+
+        return data_frame(_COLUMNS, self.to_records(), of=type(self).__name__)
+
     def to_records(self) -> list[dict[str, str]]:
         """One flat dict per activity, list values joined with ``"; "`` (for CSV and data frames)."""
         out = []

@@ -187,6 +187,17 @@ class RetentionReport:
         parts += extras_html(self.orphans, self.kept_indefinitely, notes=tuple(notes))
         return join_html(*parts)
 
+    def to_pandas(self) -> Any:
+        """:meth:`to_records` as a ``pandas.DataFrame`` (same columns, even with no rows).
+
+        Raises:
+            ConfigurationError: if pandas is not installed (``pip install pandas``).
+        """
+        from .._html import data_frame  # noqa: PLC0415
+        from ._views import REPORT_COLUMNS  # noqa: PLC0415
+
+        return data_frame(REPORT_COLUMNS, self.to_records(), of=type(self).__name__)
+
     def to_records(self) -> list[dict[str, object]]:
         """One flat row per line, the same columns in every row (for a data frame).
 

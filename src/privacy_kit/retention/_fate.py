@@ -135,6 +135,16 @@ class RecordFate:
     def _repr_html_(self) -> str:
         return _fate_html(self)
 
+    def to_pandas(self) -> Any:
+        """:meth:`to_records` as a ``pandas.DataFrame`` (same columns, even with no rows).
+
+        Raises:
+            ConfigurationError: if pandas is not installed (``pip install pandas``).
+        """
+        from .._html import data_frame  # noqa: PLC0415
+
+        return data_frame(FATE_COLUMNS, self.to_records(), of=type(self).__name__)
+
     def to_records(self) -> list[dict[str, object]]:
         """The fate as one flat row, so fates of several records stack into one data frame.
 

@@ -319,6 +319,16 @@ class RetentionPlan:
     def _repr_html_(self) -> str:
         return _plan_html(self)
 
+    def to_pandas(self) -> Any:
+        """:meth:`to_records` as a ``pandas.DataFrame`` (same columns, even with no rows).
+
+        Raises:
+            ConfigurationError: if pandas is not installed (``pip install pandas``).
+        """
+        from .._html import data_frame  # noqa: PLC0415
+
+        return data_frame(PLAN_COLUMNS, self.to_records(), of=type(self).__name__)
+
     def to_records(self) -> list[dict[str, object]]:
         """One flat row per entry, the same columns in every row (for a data frame).
 

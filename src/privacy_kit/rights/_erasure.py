@@ -373,6 +373,16 @@ class ErasurePlan:
         """Planned anonymisations per record type."""
         return _totals(self.steps, ErasureAction.ANONYMIZE)
 
+    def to_pandas(self) -> Any:
+        """:meth:`to_records` as a ``pandas.DataFrame`` (same columns, even with no rows).
+
+        Raises:
+            ConfigurationError: if pandas is not installed (``pip install pandas``).
+        """
+        from .._html import data_frame  # noqa: PLC0415
+
+        return data_frame(ERASURE_COLUMNS, self.to_records(), of=type(self).__name__)
+
     def to_records(self) -> list[dict[str, object]]:
         """Every step, kept item and scheduled commitment as a flat, JSON-ready row.
 
@@ -467,6 +477,16 @@ class ErasureReport:
     commitments: tuple[Commitment, ...] = attrs.field(default=(), eq=False)
     notes: tuple[str, ...] = ()
     newly_held: tuple[NewlyHeld, ...] = ()
+
+    def to_pandas(self) -> Any:
+        """:meth:`to_records` as a ``pandas.DataFrame`` (same columns, even with no rows).
+
+        Raises:
+            ConfigurationError: if pandas is not installed (``pip install pandas``).
+        """
+        from .._html import data_frame  # noqa: PLC0415
+
+        return data_frame(ERASURE_COLUMNS, self.to_records(), of=type(self).__name__)
 
     def to_records(self) -> list[dict[str, object]]:
         """Deleted, anonymised, kept, scheduled and newly held counts as flat, JSON-ready rows.

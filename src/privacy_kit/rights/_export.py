@@ -119,6 +119,17 @@ class ExportResult:
         """Whether no record of the subject was found anywhere that was searched."""
         return self.total == 0
 
+    def to_pandas(self) -> Any:
+        """:meth:`to_records` as a ``pandas.DataFrame`` (same columns, even with no rows).
+
+        Raises:
+            ConfigurationError: if pandas is not installed (``pip install pandas``).
+        """
+        from .._html import data_frame  # noqa: PLC0415
+        from ._views import EXPORT_COLUMNS  # noqa: PLC0415
+
+        return data_frame(EXPORT_COLUMNS, self.to_records(), of=type(self).__name__)
+
     def to_records(self) -> list[dict[str, object]]:
         """One flat row per entry: ``entry``, ``records`` and ``redacted`` (fields joined by ``"; "``)."""
         from .._html import records  # noqa: PLC0415

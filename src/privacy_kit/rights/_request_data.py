@@ -375,6 +375,17 @@ class RequestData(Model):
             html_table("History", ["at", "from", "to", "note"], rows),
         )
 
+    def to_pandas(self) -> Any:
+        """:meth:`to_records` as a ``pandas.DataFrame`` (same columns, even with no rows).
+
+        Raises:
+            ConfigurationError: if pandas is not installed (``pip install pandas``).
+        """
+        from .._html import data_frame  # noqa: PLC0415
+        from ._views import REQUEST_COLUMNS  # noqa: PLC0415
+
+        return data_frame(REQUEST_COLUMNS, self.to_records(), of=type(self).__name__)
+
     def to_records(self) -> list[dict[str, object]]:
         """The request's history, one flat row per change of state (for a data frame).
 
