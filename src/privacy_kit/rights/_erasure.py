@@ -39,7 +39,6 @@ is in ``_rectify``.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import hashlib
 import secrets
 from collections.abc import Iterable
@@ -56,6 +55,7 @@ from ..retention._anonymize import FieldAnonymization
 from ..retention._commitments import Commitment
 from ..retention._holds_recheck import NewlyHeld
 from ._erasure_json import erasure_plan_fields, erasure_plan_json
+from ._erasure_kinds import ErasureAction, KeepReason
 from ._views import (
     ERASURE_COLUMNS,
     erasure_table,
@@ -72,39 +72,6 @@ __all__ = [
     "KeepReason",
     "KeptItem",
 ]
-
-
-class ErasureAction(enum.StrEnum):
-    """What a step of an erasure does to its records."""
-
-    DELETE = "delete"
-    ANONYMIZE = "anonymize"
-
-
-class KeepReason(enum.StrEnum):
-    """Why something is kept despite an erasure request.
-
-    The first six are the policy's retention exceptions (:class:`~privacy_kit.ExceptionKind`,
-    GDPR Art. 17(3)); ``legal_hold`` is an active hold (``engine.holds``); ``other_party`` is a
-    record that belongs to another party (the subject's own fields in it are anonymised).
-    """
-
-    LEGAL_OBLIGATION = "legal_obligation"
-    LEGAL_CLAIMS = "legal_claims"
-    SHARED_CONTENT = "shared_content"
-    ARCHIVING = "archiving"
-    FREEDOM_OF_EXPRESSION = "freedom_of_expression"
-    PUBLIC_HEALTH = "public_health"
-    LEGAL_HOLD = "legal_hold"
-    OTHER_PARTY = "other_party"
-
-    @property
-    def exception_kind(self) -> ExceptionKind | None:
-        """The policy exception kind, for the first six reasons."""
-        try:
-            return ExceptionKind(self.value)
-        except ValueError:
-            return None
 
 
 @attrs.frozen
