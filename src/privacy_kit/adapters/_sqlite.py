@@ -224,10 +224,11 @@ class SQLiteAdapter(BaseAdapter):
         conn.execute("BEGIN")
         try:
             yield conn
+            conn.commit()  # may fail (a deferred foreign key, a busy database): roll back too
         except BaseException:
-            conn.rollback()
+            if conn.in_transaction:  # never leave the failed work for a later commit to keep
+                conn.rollback()
             raise
-        conn.commit()
 
     def _where(self, record_type: RecordType, selection: Selection) -> tuple[str, list[Any]]:
         return compile_selection(
