@@ -171,6 +171,28 @@ def _emit(
         out.write(dumps({"command": args.command, "warnings": warned, **document}) + "\n")
 
 
+def _write_text(
+    args: argparse.Namespace,
+    out: TextIO,
+    plan: str,
+    *,
+    planned: str,
+    report: str | None,
+    problems: list[str],
+) -> None:
+    """The plain-text output of a planning command: the plan, then the dry run's line or the
+    report, then each problem (nothing with ``--json``, which prints one document instead)."""
+    if args.json:
+        return
+    out.write(plan + "\n")
+    if args.dry_run:
+        out.write(f"dry run: nothing changed ({planned})\n")
+    elif report is not None:
+        out.write(report + "\n")
+    for problem in problems:
+        out.write(f"problem: {problem}\n")
+
+
 def _apply(engine: Any, plan: Any) -> tuple[Any, str | None]:
     """Apply ``plan``; a store failure midway is a partial result (exit 1), not bad input."""
     try:
@@ -191,14 +213,14 @@ def _cmd_sweep(args: argparse.Namespace, out: TextIO) -> int:
         problems += [f"held after planning: {h.describe()}" for h in report.newly_held]
     if failure is not None:
         problems.append(f"stopped: {failure} (run the sweep again to resume)")
-    if not args.json:
-        out.write(plan.summary() + "\n")
-        if args.dry_run:
-            out.write(f"dry run: nothing changed ({plan.total} record(s) planned)\n")
-        elif report is not None:
-            out.write(report.summary() + "\n")
-        for problem in problems:
-            out.write(f"problem: {problem}\n")
+    _write_text(
+        args,
+        out,
+        plan.summary(),
+        planned=f"{plan.total} record(s) planned",
+        report=None if report is None else report.summary(),
+        problems=problems,
+    )
     _emit(
         args,
         out,
@@ -270,10 +292,8 @@ def _cmd_erase(args: argparse.Namespace, out: TextIO) -> int:
     with _engine(args, warned) as engine:
         plan = engine.plan_erasure(who, now=now, waive=args.waive)
         report, failure = (None, None) if args.dry_run else _apply(engine, plan)
-    nothing = not any(plan.deleted.values()) and not any(plan.anonymised.values())
-    nothing = nothing and not any(k.count for k in plan.kept)
     problems: list[str] = []
-    if nothing:
+    if plan.nothing_held:
         problems.append(
             "nothing is held about this subject; searched: "
             + (", ".join(plan.searched) or "no record type links this subject")
@@ -282,14 +302,14 @@ def _cmd_erase(args: argparse.Namespace, out: TextIO) -> int:
         problems += [f"held after planning: {h.describe()}" for h in report.newly_held]
     if failure is not None:
         problems.append(f"stopped: {failure} (run the erasure again to resume)")
-    if not args.json:
-        out.write(str(plan) + "\n")
-        if args.dry_run:
-            out.write(f"dry run: nothing changed (plan {plan.plan_id})\n")
-        elif report is not None:
-            out.write(str(report) + "\n")
-        for problem in problems:
-            out.write(f"problem: {problem}\n")
+    _write_text(
+        args,
+        out,
+        str(plan),
+        planned=f"plan {plan.plan_id}",
+        report=None if report is None else str(report),
+        problems=problems,
+    )
     _emit(
         args,
         out,
