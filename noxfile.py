@@ -32,7 +32,7 @@ def _wheel(session: nox.Session) -> str:
 
 @nox.session
 @nox.parametrize(
-    "extras", ["", "sqlalchemy,postgres,mysql,cli,fastapi,django"], ids=["core", "full"]
+    "extras", ["", "sqlalchemy,postgres,mysql,cli,fastapi,django,celery"], ids=["core", "full"]
 )
 def tests(session: nox.Session, extras: str) -> None:
     """Run the suite against the installed wheel: once with the core only, once with every extra."""
@@ -54,7 +54,7 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict on src, plus the typing smoke file over the public API."""
     session.install(
         "-e",
-        ".[sqlalchemy,yaml,fastapi,django]",
+        ".[sqlalchemy,yaml,fastapi,django,celery]",
         *_group("tests"),
         "mypy>=1.10",
         "types-PyYAML",
@@ -74,7 +74,7 @@ def docs(session: nox.Session) -> None:
     The ``>>>`` examples run as doctests; the plain ``python`` blocks run page by page
     (tests/test_docs_code.py), strictly: a page that would be skipped for a missing extra fails.
     """
-    session.install(".[yaml,sqlalchemy,fastapi]", *_group("docs"))
+    session.install(".[yaml,sqlalchemy,fastapi,celery]", *_group("docs"))
     session.run(
         "mkdocs",
         "build",
@@ -104,7 +104,7 @@ def docs(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks against hand-written baselines (pass --quick for the small CI sizes)."""
-    session.install(".[sqlalchemy,postgres,yaml]")
+    session.install(".[sqlalchemy,postgres,yaml,celery]")
     # fideslang (scenario 5's comparison) pins an older pydantic: it gets a venv of its own,
     # never privacy_kit's. If it cannot be installed, the table says so.
     fides = os.path.join(session.create_tmp(), "fideslang-venv")

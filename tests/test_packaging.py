@@ -28,6 +28,7 @@ def test_only_users_extras_are_published() -> None:
         "cli",
         "fastapi",
         "django",
+        "celery",
         "testing",
     }
 
