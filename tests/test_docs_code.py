@@ -34,7 +34,12 @@ TITLE = re.compile(r'\btitle="(?P<name>[^"]+)"')
 NOTEST = "notest"
 MAX_NOTEST_PER_PAGE = 3
 # Optional dependencies a page's blocks may import, and the extra that brings each.
-_OPTIONAL = {"sqlalchemy": "sqlalchemy", "yaml": "yaml", "fastapi": "fastapi"}
+_OPTIONAL = {
+    "sqlalchemy": "sqlalchemy",
+    "yaml": "yaml",
+    "fastapi": "fastapi",
+    "celery": "celery",
+}
 
 
 @dataclasses.dataclass(frozen=True)

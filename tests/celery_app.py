@@ -1,0 +1,127 @@
+"""The Celery app of tests/test_contrib_celery.py's workers, configured by environment variables.
+
+A worker is started as ``python -m celery -A celery_app worker ...`` with:
+
+- ``PK_CELERY_BROKER``: the Redis URL (broker and result backend);
+- ``PK_CELERY_RUN``: this test run's name: the queue the tasks go to and the prefix of every
+  Redis key (so runs of other sessions on the same server never meet these: not even the
+  broker's hash of unacknowledged messages, which a short visibility timeout restores);
+- ``PK_CELERY_DB``: the SQLAlchemy URL of the run's PostgreSQL database;
+- ``PK_CELERY_STALL_DIR`` (optional), ``PK_CELERY_STALL_TABLE``, ``PK_CELERY_STALLS``: after a
+  ``delete`` on that table has committed, a worker that can claim one of the numbered stall
+  files (``stall-1``, ``stall-2``, ...; created exclusively, so each is claimed once by one
+  process) writes its process id and its parent's there and sleeps, so the test can kill it
+  mid-shard: its rows are gone but its shard is not journalled as done.
+
+The test process builds the same app (:func:`make_app`) to send the tasks; the engine factory is
+only ever called in a worker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from celery import Celery
+
+import privacy_kit as pk
+from privacy_kit.adapters import SQLAlchemyAdapter
+from privacy_kit.audit import SQLAlchemyStateStore
+from privacy_kit.contrib.celery import SweepTasks, register_tasks
+
+UTC = dt.UTC
+POLICY = pk.load_policy(pk.example_path())
+DATAMAP = pk.load_datamap(pk.example_path("datamap.yaml"))
+AUDIT_TABLE = "celery_audit"
+AUDIT_KEY = b"celery-test-audit-chain-key-0123456789"
+STATE_PREFIX = "celery_state_"
+VISIBILITY_TIMEOUT = 4  # seconds: far below a real deployment's (see docs/celery.md)
+STALL_SECONDS = 120.0
+
+
+class StallingAdapter(SQLAlchemyAdapter):
+    """The SQLAlchemy adapter, stalling after a committed ``delete`` when the test asks it to."""
+
+    def delete(self, record_type: pk.RecordType, selection: Any, *, batch_size: Any = None) -> int:
+        done = super().delete(record_type, selection, batch_size=batch_size)
+        stall(record_type.name)
+        return done
+
+
+def stall(table: str) -> None:
+    """Claim the next free stall file for ``table`` (if the test set one up), then sleep."""
+    folder = os.environ.get("PK_CELERY_STALL_DIR")
+    if not folder or os.environ.get("PK_CELERY_STALL_TABLE") != table:
+        return
+    for n in range(1, int(os.environ.get("PK_CELERY_STALLS", "1")) + 1):
+        path = Path(folder) / f"stall-{n}"
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{os.getpid()} {os.getppid()}\n")
+        time.sleep(STALL_SECONDS)  # the test kills this process long before
+        return
+
+
+def engine_for(url: str, *, app: str = "celery-test", stalling: bool = False) -> pk.Engine:
+    """The engine a host's worker builds: shared state store and keyed audit log in the database."""
+    adapter_class = StallingAdapter if stalling else SQLAlchemyAdapter
+    adapter = adapter_class(sa.create_engine(url, connect_args={"application_name": app}))
+    return pk.Engine(
+        POLICY,
+        DATAMAP,
+        adapter,
+        state=SQLAlchemyStateStore(url, prefix=STATE_PREFIX),
+        audit=pk.AuditLog.sqlalchemy(url, table=AUDIT_TABLE, key=AUDIT_KEY),
+    )
+
+
+def make_app(broker: str, run: str) -> Celery:
+    """The app of the workers and of the test process: one queue and key prefix per run."""
+    app = Celery(f"pk_{run}", broker=broker, backend=broker, set_as_current=False)
+    options = {
+        "global_keyprefix": f"{run}:",
+        "visibility_timeout": VISIBILITY_TIMEOUT,
+        # sweep the broker's unacknowledged messages every second, so a message whose worker
+        # died is back in the queue about VISIBILITY_TIMEOUT seconds later
+        "unacked_restore_interval": 1,
+        "unacked_restore_throttle": 1,
+    }
+    app.conf.update(
+        broker_transport_options=options,
+        result_backend_transport_options={"global_keyprefix": f"{run}:"},
+        task_default_queue=run,
+        worker_prefetch_multiplier=1,  # a worker holds only the message it is running
+        broker_connection_retry_on_startup=True,
+        result_expires=600,
+        worker_hijack_root_logger=False,
+    )
+    return app
+
+
+def _from_environment() -> tuple[Celery, SweepTasks]:
+    url = os.environ["PK_CELERY_DB"]
+    app = make_app(os.environ["PK_CELERY_BROKER"], os.environ["PK_CELERY_RUN"])
+    name = f"celery-worker-{os.getpid()}"
+    tasks = register_tasks(
+        app,
+        lambda: engine_for(url, app=name, stalling=bool(os.environ.get("PK_CELERY_STALL_DIR"))),
+        retry_backoff=0.2,
+        retry_backoff_max=1.0,
+    )
+    return app, tasks
+
+
+def __getattr__(name: str) -> Any:
+    """``app`` and ``tasks`` are made on first use, from the environment (the worker's)."""
+    if name in ("app", "tasks"):
+        app, tasks = _from_environment()
+        globals().update(app=app, tasks=tasks)
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
