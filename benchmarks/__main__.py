@@ -32,6 +32,7 @@ SCENARIOS: tuple[tuple[str, str, str], ...] = (
     ("erasure", ".erasure", "4. erasure of one host"),
     ("load", ".loading", "5. load and validate policy + data map"),
     ("import", ".import_cost", "6. import cost"),
+    ("celery-postgres", ".celery_pg", "7. sweep on Celery workers, PostgreSQL"),
 )
 
 
