@@ -128,7 +128,7 @@ def ntile_sql(table: str, field: str, where: str, pieces: int) -> str:
         >>> print(ntile_sql("users", "closed_at", "1", 4))
         SELECT MIN("v") FROM (SELECT "users"."closed_at" AS "v", NTILE(4) OVER (ORDER BY "users"."closed_at") AS "piece" FROM "users" WHERE (1) AND "users"."closed_at" IS NOT NULL) AS "pieces" GROUP BY "piece" ORDER BY "piece"
     """
-    if not isinstance(pieces, int) or isinstance(pieces, bool) or pieces < 1:
+    if type(pieces) is not int or pieces < 1:
         raise ValueError(f"pieces must be a positive integer, got {pieces!r}")
     column = f"{quote_identifier(table)}.{quote_identifier(field)}"
     inner = (

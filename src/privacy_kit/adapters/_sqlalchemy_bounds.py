@@ -39,7 +39,7 @@ def ntile_firsts(
     adapter: _Adapter, record_type: RecordType, selection: Selection, field: str, pieces: int
 ) -> list[dt.datetime]:
     """The first value of each piece (pieces in order; see the module)."""
-    if not isinstance(pieces, int) or isinstance(pieces, bool) or pieces < 1:
+    if type(pieces) is not int or pieces < 1:
         raise ValueError(f"pieces must be a positive integer, got {pieces!r}")
     table = adapter.table(record_type)
     column = adapter._column(table, field)

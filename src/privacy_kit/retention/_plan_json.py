@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import orjson
@@ -49,6 +49,7 @@ __all__ = [
 ]
 
 _ACTIONS = ("delete", "anonymize", "minimize")
+_Plan = TypeVar("_Plan")  # a RetentionPlan (read by attribute: _plan_model imports this module)
 
 
 def _duration(d: Duration | None) -> str | None:
@@ -167,18 +168,19 @@ def content_id(now: Any, entries: Sequence[Any], batch_size: int | None) -> str:
     return "ret_" + hashlib.sha256(orjson.dumps(body)).hexdigest()[:16]
 
 
-def check_content(plan: Any) -> Any:
+def check_content(plan: _Plan) -> _Plan:
     """``plan`` (just loaded) if its id was made for its content; otherwise a located error.
 
     Raises:
         PlanFormatError: at ``plan.id``: the entries, instant, holds or batch size were edited
             after the plan was written (or the id was).
     """
-    content = content_id(plan.now, plan.entries, plan.batch_size)
-    if plan.id[:-8] != content or len(plan.id) != len(content) + 8:
+    found: Any = plan
+    content = content_id(found.now, found.entries, found.batch_size)
+    if found.id[:-8] != content or len(found.id) != len(content) + 8:
         raise PlanFormatError(
             "plan.id",
-            f"{plan.id!r} does not match the plan's content ({content}...): the document was "
+            f"{found.id!r} does not match the plan's content ({content}...): the document was "
             "edited; plan the sweep again",
         )
     return plan
