@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from types import SimpleNamespace
 from typing import Any, Literal
 
 import attrs
@@ -79,36 +80,37 @@ def _open(data: str | bytes | bytearray | memoryview, kind: str) -> Reader:
     return head.obj(kind)
 
 
-def _check(shard: Shard) -> None:
-    where = f"shard {shard.index} of {shard.of} (entry {shard.entry} of plan {shard.plan})"
+def _problem(shard: Any) -> tuple[str, str] | None:
+    """What makes these values no shard: ``(attribute, why)``; ``None``: they are one."""
     if shard.of < 1 or not 0 <= shard.index < shard.of:
-        raise PlanError(f"{where}: index out of range (0 to {shard.of - 1})")
+        return "index", f"index {shard.index} out of range (0 to {shard.of - 1})"
     if shard.entry < 0:
-        raise PlanError(f"{where}: the entry is an index into the plan's entries, not negative")
+        return "entry", "the entry is an index into the plan's entries, not negative"
     if shard.bounds_by not in _BY:
-        raise PlanError(f"{where}: bounds_by is one of {', '.join(_BY)}, not {shard.bounds_by!r}")
+        return "bounds_by", f"one of {', '.join(_BY)}, not {shard.bounds_by!r}"
     if shard.field is None:
-        bounded = shard.lower is not None or shard.upper is not None
-        if shard.of != 1 or bounded or shard.nulls or shard.on_account:
-            raise PlanError(f"{where}: a shard without a field is the whole entry (one of one)")
-        return
+        for name in ("lower", "upper", "nulls", "on_account"):
+            if getattr(shard, name) not in (None, False):
+                return name, "a shard without a field is the whole entry: no range"
+        if shard.of != 1:
+            return "of", "a shard without a field is the whole entry (one of one)"
+        return None
     if shard.of < 2:
-        raise PlanError(f"{where}: a shard of one is the whole entry (field None)")
+        return "of", "a shard of one is the whole entry (field None)"
     for name, value, unbounded in (
         ("lower", shard.lower, shard.index == 0),
         ("upper", shard.upper, shard.index == shard.of - 1),
     ):
         if (value is None) != unbounded:
-            raise PlanError(
-                f"{where}: only the {'first' if name == 'lower' else 'last'} shard has no {name} "
-                "bound"
-            )
+            which = "first" if name == "lower" else "last"
+            return name, f"the {which} shard, and only it, has no {name} bound"
         if value is not None and value.utcoffset() is None:
-            raise PlanError(f"{where}: the {name} bound has no timezone")
+            return name, "a bound without a timezone"
     if shard.lower is not None and shard.upper is not None and shard.lower >= shard.upper:
-        raise PlanError(f"{where}: the lower bound is not before the upper one")
+        return "upper", "the upper bound is not after the lower one"
     if shard.nulls != (shard.index == 0):
-        raise PlanError(f"{where}: the first shard, and only it, takes the NULL trigger times")
+        return "nulls", "the first shard, and only it, takes the NULL trigger times"
+    return None
 
 
 @attrs.frozen
@@ -133,7 +135,8 @@ class Shard:
         note: how the bounds were found when it was not by the store.
 
     Raises:
-        PlanError: the values cannot be a shard (index out of range, bounds out of order, ...).
+        PlanError: the values cannot be a shard (index out of range, bounds out of order, ...),
+            naming the attribute.
 
     Example:
         >>> import datetime as dt
@@ -160,7 +163,10 @@ class Shard:
     note: str | None = None
 
     def __attrs_post_init__(self) -> None:
-        _check(self)
+        found = _problem(self)
+        if found is not None:
+            where = f"shard {self.index} of {self.of} (entry {self.entry} of plan {self.plan})"
+            raise PlanError(f"{where}: {found[0]}: {found[1]}")
 
     @property
     def key(self) -> str:
@@ -251,7 +257,10 @@ class Shard:
             "after": r.integers("after"),
             "note": r.opt_text("note"),
         }
-        return r.build("index", lambda: cls(**fields))
+        found = _problem(SimpleNamespace(**fields))
+        if found is not None:
+            r.fail(*found)
+        return cls(**fields)
 
 
 @attrs.frozen

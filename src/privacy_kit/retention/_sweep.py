@@ -30,7 +30,7 @@ import attrs
 
 from .._errors import ConfigurationError, PlanError
 from .._scope import Stores
-from ..adapters import Adapter, And, Selection, reported_foreign_keys, time_bounds
+from ..adapters import Adapter, And, In, Not, Selection, reported_foreign_keys, time_bounds
 from ..audit._log import AuditLog
 from ._apply import RetentionReport, sweep_report
 from ._apply_units import (
@@ -142,6 +142,9 @@ def _cut(
         rt = stores.record_type(source.account or "")
         selection = entry.account_selection
         assert selection is not None  # a rule's entry triggered by the account
+        if entry.excluded_accounts:  # another group's accounts: not this entry's to balance
+            left_out = In(rt.primary_key, tuple(entry.excluded_accounts))
+            selection = And((selection, Not(left_out)))
     else:
         rt, selection = stores.record_type(entry.record_type), entry.selection
     found = time_bounds(
