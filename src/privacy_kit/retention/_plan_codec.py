@@ -223,6 +223,16 @@ class Reader:
         """A non-negative integer or ``null``."""
         return None if self.raw(key) is None else self.integer(key)
 
+    def integers(self, key: str) -> tuple[int, ...]:
+        """A list of non-negative integers."""
+        items = self._typed(key, list, "a list of integers", optional=False)
+        for i, item in enumerate(items):
+            if not isinstance(item, int) or isinstance(item, bool) or item < 0:
+                raise PlanFormatError(
+                    f"{self.at(key)}[{i}]", f"expected a non-negative integer, got {_shown(item)}"
+                )
+        return tuple(items)
+
     def flag(self, key: str) -> bool:
         """``true`` or ``false``."""
         value: bool = self._typed(key, bool, "true or false", optional=False)
