@@ -108,7 +108,7 @@ def test_finish_refuses_while_a_shard_is_unfinished() -> None:
     shards = [s.to_json() for s in engine.shards(plan, rows_per_shard=5)]
     tasks = _eager(engine)
     first = tasks.apply_shard.apply(args=(plan.to_json(), shards[0])).get()
-    with pytest.raises(pk.PlanError, match="unfinished"):
+    with pytest.raises(pk.PlanError, match="not finished"):
         tasks.finish.apply(args=([first], plan.to_json(), shards)).get()
 
 
@@ -283,6 +283,7 @@ def _close(engine: pk.Engine) -> None:
     engine.state.close()  # type: ignore[union-attr]
     for adapter in engine.adapters.values():
         adapter.close()
+        adapter.engine.dispose()  # type: ignore[attr-defined]  # given to it, so not its to dispose
 
 
 def _rows(datamap: pk.DataMap) -> dict[str, list[dict[str, Any]]]:
@@ -488,15 +489,19 @@ def _result(async_result: Any, workers: Workers, seconds: float = 60) -> dict[st
     return value
 
 
-def _journal_done(url: str, plan_id: str) -> list[tuple[int, int]]:
-    """The shards the plan's journal records as done, once per record (in order)."""
+def _journal_done(url: str, plan_id: str) -> list[tuple[int, str]]:
+    """``(entry, shard key)`` of each ``shard_done`` record in the plan's journal, in order."""
     import celery_app
     from privacy_kit.audit import SQLAlchemyStateStore
-    from privacy_kit.retention import shard_journal_entries
+    from privacy_kit.audit._journal import journal_collection
 
     store = SQLAlchemyStateStore(url, prefix=celery_app.STATE_PREFIX)
     try:
-        return [(e.entry, e.index) for e in shard_journal_entries(store, plan_id) if e.done]
+        return [
+            (e.document["entry"], e.document["shard"])
+            for e in store.entries(journal_collection("retention", plan_id))
+            if e.document.get("event") == "shard_done"
+        ]
     finally:
         store.close()
 
@@ -573,7 +578,7 @@ def test_two_workers_one_killed_mid_shard_end_as_one_process(
     assert verification.ok, verification
     assert actions.count("retention.applied") == 1
     done = _journal_done(swept, plan.id)
-    assert sorted(done) == sorted((s.entry, s.index) for s in shards)  # each once, all of them
+    assert sorted(done) == sorted((s.entry, s.key) for s in shards)  # each once, all of them
 
 
 @pytest.mark.postgres

@@ -20,7 +20,7 @@ import random
 import threading
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -41,11 +41,12 @@ from ..._errors import (
 from ..._types import require_aware
 from ...audit import MemorySink, MemoryStateStore, StateError
 from ...engine import Engine
-from ...retention import RetentionPlan, RetentionReport, Shard, ShardReport
+from ...retention import RetentionJournal, RetentionPlan, RetentionReport, Shard, ShardReport
 
-__all__ = ["SweepTasks", "register_tasks", "report_data"]
+__all__ = ["SweepTasks", "register_tasks", "report_data", "waves"]
 
 EngineFactory = Callable[[], Engine]
+T = TypeVar("T")
 _TASKS = ("plan", "shard", "fan_out", "apply_shard", "finish")
 # PEP 249 names the errors of a database's operation (a lost connection, a failover, a
 # deadlock's victim) OperationalError and those of the driver's interface InterfaceError; every
@@ -103,14 +104,17 @@ def parse_now(text: object) -> dt.datetime:
     return require_aware(value)
 
 
-def check_shared(engine: Engine) -> None:
+def check_shared(engine: Engine, *, eager: bool = False) -> None:
     """Refuse an engine whose journals or audit log are private to the process.
 
     A shard's journal entry is how the ``finish`` task, in whatever process, learns the shard is
     done, and how a shard run again after its worker died finds what the first run did: with no
     state store, or a :class:`~privacy_kit.audit.MemoryStateStore`, each worker would keep its
     own and the sweep could never finish (or would count wrong). An in-memory audit log would
-    lose every worker's entries when the process ends.
+    lose every worker's entries when the process ends. ``eager``: the tasks all run in this one
+    process (``task_always_eager``), so a memory store and an in-memory audit log serve them all;
+    a state store is still needed (each task loads the plan from JSON, and finds its shards in
+    the store's journal).
 
     Raises:
         ConfigurationError: no state store, a memory state store, or an in-memory audit log.
@@ -125,6 +129,8 @@ def check_shared(engine: Engine) -> None:
             f"privacy_kit.contrib.celery: the engine has no state store, so each worker would "
             f"journal its shards in its own memory and no sweep could finish; {fix}"
         )
+    if eager:
+        return
     if isinstance(engine.state, MemoryStateStore):
         raise ConfigurationError(
             f"privacy_kit.contrib.celery: the engine's MemoryStateStore is private to one "
@@ -204,10 +210,49 @@ class _Engines:
                         "the engine factory must return a privacy_kit.Engine, not "
                         f"{type(engine).__name__}"
                     )
-                if not self._eager():
-                    check_shared(engine)
+                check_shared(engine, eager=self._eager())
                 self._engine, self._pid = engine, os.getpid()
             return self._engine
+
+
+def waves(shards: Sequence[Shard], items: Sequence[T]) -> list[list[T]]:
+    """``items`` (one per shard, in the same order) in the waves their shards run in.
+
+    A shard's entry must follow the entries in ``shard.after`` (records that read their trigger
+    time from the accounts another entry changes, say): it runs in the wave after the last of
+    theirs. Entries with nothing to follow are the first wave.
+
+    Example:
+        >>> a = Shard(plan="p", entry=0, index=0, of=1, field=None, on_account=False,
+        ...           lower=None, upper=None, nulls=False)
+        >>> b = attrs.evolve(a, entry=1, after=(0,))
+        >>> waves([a, b, a], ["a1", "b", "a2"])
+        [['a1', 'a2'], ['b']]
+    """
+    level: dict[int, int] = {}
+
+    def of(entry: int, after: Sequence[int]) -> int:
+        if entry not in level:
+            level[entry] = 1 + max((level.get(a, -1) for a in after), default=-1)
+        return level[entry]
+
+    for shard in sorted(shards, key=lambda s: s.entry):  # an entry follows only earlier ones
+        of(shard.entry, shard.after)
+    out: dict[int, list[T]] = {}
+    for shard, item in zip(shards, items, strict=True):
+        out.setdefault(level[shard.entry], []).append(item)
+    return [out[k] for k in sorted(out)]
+
+
+def _journalled(engine: Engine, plan: RetentionPlan, shards: Sequence[Shard]) -> list[ShardReport]:
+    """Each shard's report as the shared journal keeps it (the first one recorded)."""
+    journal = RetentionJournal(state=engine.state)
+    out = []
+    for s in shards:
+        found = journal.shard_report(plan.id, s.entry, s.key)
+        if found is not None:
+            out.append(ShardReport.from_dict(found, "journal"))
+    return out
 
 
 def _positive(value: object) -> int:
@@ -257,12 +302,20 @@ class SweepTasks:
         return self._engines.get()
 
     def chord(self, plan: str, shards: Sequence[str]) -> Any:
-        """The chord over ``shards`` of ``plan`` (JSON texts): their ``apply_shard`` tasks, then
-        ``finish``. A plan with no shards (nothing planned) is ``finish`` alone."""
-        body = self.finish.s(plan, list(shards))
+        """The signature that applies ``shards`` of ``plan`` (JSON texts), then ``finish``.
+
+        The shards run in waves (:func:`waves`): every shard of a wave at once, on any workers,
+        and the next wave once the whole of it is done, so no shard waits on, or runs itself,
+        an entry it must follow. One wave is one chord; several are a chain of groups ending in
+        ``finish``. A plan with no shards (nothing planned) is ``finish`` alone.
+        """
         if not shards:
             return self.finish.s([], plan, [])
-        return celery.chord([self.apply_shard.s(plan, s) for s in shards], body)
+        steps = [
+            celery.group([self.apply_shard.si(plan, s) for s in wave])
+            for wave in waves([Shard.from_json(s) for s in shards], list(shards))
+        ]
+        return celery.chain(*steps, self.finish.s(plan, list(shards)))
 
     def sweep(self, *, now: dt.datetime, rows_per_shard: int | None = None) -> Any:
         """Plan the sweep due at ``now`` in a worker and run it: plan, shards, then finish.
@@ -416,12 +469,15 @@ def register_tasks(
 
         return retrying(task, body)  # type: ignore[no-any-return]
 
-    def finish_task(task: Any, results: list[str], plan: str, shards: list[str]) -> dict[str, Any]:
+    def finish_task(
+        task: Any, results: list[str] | str | None, plan: str, shards: list[str]
+    ) -> dict[str, Any]:
         loaded = RetentionPlan.from_json(plan)
         parts = [Shard.from_json(s) for s in shards]
         expected = {(s.entry, s.index) for s in parts}
-        reports = [ShardReport.from_json(text) for text in results]
-        for got in reports:
+        # the last wave's reports (one report alone when the wave was a single shard)
+        given = [results] if isinstance(results, str) else list(results or ())
+        for got in (ShardReport.from_json(text) for text in given):
             if got.plan != loaded.id or (got.entry, got.index) not in expected:
                 raise PlanError(
                     f"the chord of plan {loaded.id} received the report of shard "
@@ -429,8 +485,9 @@ def register_tasks(
                 )
 
         def body() -> dict[str, Any]:
-            report = engines.get().finish_sweep(loaded, parts)
-            return report_data(report, plan=loaded.id, shards=reports)
+            engine = engines.get()
+            report = engine.finish_sweep(loaded, parts)
+            return report_data(report, plan=loaded.id, shards=_journalled(engine, loaded, parts))
 
         return retrying(task, body)  # type: ignore[no-any-return]
 
