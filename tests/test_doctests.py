@@ -18,6 +18,7 @@ _OPTIONAL = {
     "mysql": "pymysql",
     "rich": "rich",
     "fastapi": "fastapi",
+    "celery": "celery",
 }
 
 

@@ -34,13 +34,14 @@ Example:
     >>> tables = {rt.table_name: [] for rt in dm.record_types}
     >>> tables["users"] = [{"id": 1, "closed_at": dt.datetime(2025, 1, 1, tzinfo=dt.UTC)}]
     >>> tables["payment_methods"] = [{"id": 10, "user_id": 1}]
-    >>> engine = pk.Engine(pk.load_policy(pk.example_path()), dm, InMemoryAdapter(tables),
+    >>> store = InMemoryAdapter(tables)
+    >>> engine = pk.Engine(pk.load_policy(pk.example_path()), dm, store,
     ...                    state=MemoryStateStore(), verify=False)
     >>> app = Celery("example", set_as_current=False)
     >>> app.conf.task_always_eager = True  # runs here: one process, so a memory store is shared
     >>> tasks = register_tasks(app, lambda: engine)
     >>> report = tasks.sweep(now=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)).get()
-    >>> report["total"], tables["payment_methods"]
+    >>> report["total"], store.rows("payment_methods")
     (1, [])
 """
 

@@ -28,7 +28,8 @@ try:
     import celery
 except ImportError as exc:  # pragma: no cover - exercised in the core-only environment
     raise ImportError(
-        f"privacy_kit.contrib.celery needs Celery: pip install 'privacy-kit[celery]' ({exc})"
+        f"privacy_kit.contrib.celery needs Celery: pip install 'privacy-kit[celery]' ({exc})",
+        name=exc.name,
     ) from exc
 
 from ..._errors import (
@@ -459,7 +460,12 @@ def register_tasks(
         return retrying(task, body)  # type: ignore[no-any-return]
 
     def fan_out_task(task: Any, planned: dict[str, Any]) -> Any:
-        return task.replace(tasks.chord(planned["plan"], planned["shards"]))
+        work = tasks.chord(planned["plan"], planned["shards"])
+        if task.request.is_eager:
+            # Run here. Replacing would freeze the signature into results the result backend
+            # tracks, and an eager app (a host's tests) may have no backend running.
+            return work.apply().get()
+        return task.replace(work)
 
     def apply_shard_task(task: Any, plan: str, shard: str) -> str:
         def body() -> str:
