@@ -8,7 +8,8 @@ building its :class:`~privacy_kit.Engine` in a worker (an engine factory), and r
 - ``plan``: plan the sweep due at ``now`` (an aware ISO 8601 string) and split it into shards
   (:meth:`Engine.shards <privacy_kit.Engine.shards>`); returns the plan and the shards as JSON.
 - ``shard``: split a plan made elsewhere (its JSON) into shards.
-- ``fan_out``: replace itself with the chord *group of shard tasks, then finish*.
+- ``fan_out``: replace itself with the shard tasks, in waves (:func:`waves`: a shard runs after
+  the entries it must follow), then ``finish``.
 - ``apply_shard``: apply one shard (:meth:`Engine.apply_shard <privacy_kit.Engine.apply_shard>`):
   acknowledged late and rejected back to the queue when its worker dies, retried with backoff on
   a database error, idempotent through the plan's journal in the shared state store.
@@ -47,6 +48,6 @@ Example:
 
 from __future__ import annotations
 
-from ._tasks import SweepTasks, register_tasks, report_data
+from ._tasks import SweepTasks, register_tasks, report_data, waves
 
-__all__ = ["SweepTasks", "register_tasks", "report_data"]
+__all__ = ["SweepTasks", "register_tasks", "report_data", "waves"]

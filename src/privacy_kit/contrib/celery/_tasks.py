@@ -231,14 +231,9 @@ def waves(shards: Sequence[Shard], items: Sequence[T]) -> list[list[T]]:
         [['a1', 'a2'], ['b']]
     """
     level: dict[int, int] = {}
-
-    def of(entry: int, after: Sequence[int]) -> int:
-        if entry not in level:
-            level[entry] = 1 + max((level.get(a, -1) for a in after), default=-1)
-        return level[entry]
-
     for shard in sorted(shards, key=lambda s: s.entry):  # an entry follows only earlier ones
-        of(shard.entry, shard.after)
+        if shard.entry not in level:
+            level[shard.entry] = 1 + max((level.get(a, -1) for a in shard.after), default=-1)
     out: dict[int, list[T]] = {}
     for shard, item in zip(shards, items, strict=True):
         out.setdefault(level[shard.entry], []).append(item)
@@ -275,7 +270,7 @@ class SweepTasks:
         plan: ``plan(now, rows_per_shard)``: plan the sweep due at ``now`` (an aware ISO 8601
             string) and shard it; returns ``{"plan": plan JSON, "shards": [shard JSON, ...]}``.
         shard: ``shard(plan, rows_per_shard)``: the same for a plan's JSON made elsewhere.
-        fan_out: ``fan_out(planned)``: replaces itself with the chord over ``planned``'s shards.
+        fan_out: ``fan_out(planned)``: replaces itself with :meth:`chord` over ``planned``.
         apply_shard: ``apply_shard(plan, shard)``: apply one shard; returns its
             :class:`~privacy_kit.ShardReport` as JSON.
         finish: ``finish(results, plan, shards)``: the chord's body; returns
