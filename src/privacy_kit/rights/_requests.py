@@ -177,7 +177,7 @@ class DataSubjectRequest(RequestClock):
         request = cls._validated(data)
         try:
             deadline = request.deadline
-        except (ValueError, OverflowError) as exc:  # date arithmetic past the calendar's end
+        except RequestError as exc:  # date arithmetic past the calendar's end
             raise RequestError(
                 f"invalid data-subject request: received at {received_at.isoformat()}: the "
                 "request's deadline falls after the year 9999, which no date can hold"
