@@ -181,7 +181,7 @@ class DataSubjectRequest(RequestClock):
             raise RequestError(
                 f"invalid data-subject request: received at {received_at.isoformat()}: the "
                 "request's deadline falls after the year 9999, which no date can hold"
-            ) from exc
+            ) from exc.__cause__  # the date arithmetic's own error
         request._audit(
             audit,
             "request.received",
