@@ -147,7 +147,10 @@ class DjangoStateStore(BaseStateStore):
 
     # -- transactions and errors ----------------------------------------------------------------
     def _error(self, operation: str, target: str, exc: BaseException) -> StateError:
-        message = f"{self.name}: {operation} {target}: {exc}".rstrip()
+        # the database's first line; the rest (PostgreSQL's "LINE 1: ..." context) is in the
+        # chained exception
+        first = next(iter(str(exc).splitlines()), "")
+        message = f"{self.name}: {operation} {target}: {first}".rstrip()
         if _missing_table(exc):
             database = "" if self.using == "default" else f" --database {self.using}"
             message += (
