@@ -273,6 +273,9 @@ def test_a_secret_made_inside_a_rolled_back_transaction_is_kept() -> None:
         view()
     assert store.get("holds", "h1") is None
     assert secrets == [store.secret(create=False)] * 2
+    # a second creator on a connection of its own meets the first one's row and reads it
+    first = store._create_secret_apart("tokens")
+    assert store._create_secret_apart("tokens") == first == store.secret("tokens", create=False)
 
 
 def test_on_sqlite_a_secret_made_inside_a_transaction_is_part_of_it() -> None:
