@@ -24,12 +24,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import privacy_kit as pk
-from plan_workers import SWEEP, T, copy_deployment, engine, rows, seed, table_rows
-from privacy_kit.adapters import All, InMemoryAdapter, Related, SQLiteAdapter, where
+from plan_workers import SWEEP, copy_deployment, engine, prepare, rows, seed, table_rows
+from privacy_kit.adapters import All, InMemoryAdapter, Related, SQLiteAdapter
 from privacy_kit.audit import MemoryStateStore
 from privacy_kit.retention import RetentionJournal, Shard, ShardReport, units
 from privacy_kit.retention._sweep import shard_units
-from test_export import HANA, policy_and_datamap
+from test_export import policy_and_datamap
 from test_resume_counts import FailingMemory
 
 TESTS = Path(__file__).parent
@@ -64,21 +64,15 @@ def deployment(adapter: Any, state: Any = None) -> pk.Engine:
     """The example's data plus closed accounts and many bookings (plan_workers.rows), Hana erased
     at ``T`` (her kept records: commitments due before ``SWEEP``), a hold and an override."""
     policy, datamap = policy_and_datamap()
-    e = pk.Engine(
-        policy, datamap, _fill(adapter, rows()), secret=SECRET, state=state or MemoryStateStore()
+    return prepare(
+        pk.Engine(
+            policy,
+            datamap,
+            _fill(adapter, rows()),
+            secret=SECRET,
+            state=state or MemoryStateStore(),
+        )
     )
-    e.apply(e.plan_erasure(HANA, now=T))
-    e.place_hold(
-        reason="Dispute 7",
-        placed_by="legal",
-        now=T,
-        record_type="bookings",
-        selection=where.eq("host_id", 5),
-        hold_id="h-dispute",
-    )
-    assert e.settings is not None
-    e.settings.set(4, "booking_data", "P30D")
-    return e
 
 
 def rows_of(e: pk.Engine) -> dict[str, list[tuple[Any, ...]]]:
