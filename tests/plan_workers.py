@@ -6,6 +6,9 @@ is the same deployment. ``python plan_workers.py apply DB STATE PLAN`` loads the
 ``PLAN`` in a fresh interpreter, applies it with an engine on ``DB`` and ``STATE`` and prints what
 the report says as JSON; ``FAIL_AFTER=n`` in the environment makes the store fail after ``n``
 written batches (a crash half-way), which the CLI reports as ``{"error": ...}``.
+``python plan_workers.py shards DB STATE PLAN SHARD...`` applies the JSON shards in the files
+``SHARD...`` of the JSON retention plan in ``PLAN`` (tests/test_shards.py) and prints their reports'
+JSON documents (or ``{"error": ...}``).
 """
 
 from __future__ import annotations
@@ -71,7 +74,12 @@ def seed(db: Path, state: Path) -> pk.Engine:
     adapter.create_schema(datamap)
     for table, items in rows().items():
         adapter.insert(datamap.record_type(table), items)
-    e = engine(db, state, adapter=adapter)
+    return prepare(engine(db, state, adapter=adapter))
+
+
+def prepare(e: pk.Engine) -> pk.Engine:
+    """``e`` with Hana erased at ``T`` (her kept records: commitments due before ``SWEEP``), a
+    legal hold on customer 5's bookings and customer 4's override (``seed`` on any store)."""
     e.apply(e.plan_erasure(HANA, now=T))
     e.place_hold(
         reason="Dispute 7",
@@ -145,9 +153,21 @@ def load(text: bytes) -> Any:
 
 
 def main(argv: list[str]) -> int:
-    _, command, db, state, plan_path = argv
-    assert command == "apply"
+    _, command, db, state, plan_path, *shards = argv
     plan = load(Path(plan_path).read_bytes())
+    if command == "shards":
+        worker = engine(db, state)
+        try:
+            reports = [
+                worker.apply_shard(plan, pk.Shard.from_json(Path(p).read_bytes())).to_json()
+                for p in shards
+            ]
+            result: dict[str, Any] = {"ok": reports}
+        except pk.PrivacyKitError as exc:
+            result = {"error": f"{type(exc).__name__}: {exc}"}
+        sys.stdout.write(orjson.dumps(result).decode())
+        return 0
+    assert command == "apply"
     fail_after = os.environ.get("FAIL_AFTER")
     adapter = None
     if fail_after is not None:

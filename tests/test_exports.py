@@ -187,6 +187,8 @@ PUBLIC_API = [
     "SchemaMismatchError",
     "SecurityMeasure",
     "Severity",
+    "Shard",
+    "ShardReport",
     "Signal",
     "SignalKind",
     "Source",

@@ -425,6 +425,39 @@ def test_an_edited_erasure_document_is_refused(deployment: tuple[pk.Engine, Path
         pk.ErasurePlan.from_json(orjson.dumps(document))
 
 
+def test_an_edited_retention_document_is_refused(deployment: tuple[pk.Engine, Path, Path]) -> None:
+    e, db, _ = deployment
+    plan = e.plan_retention(now=SWEEP, batch_size=5)
+    text = plan.to_json()
+    before = table_rows(db)
+
+    def edited(change: Any) -> bytes:
+        document = orjson.loads(text)
+        change(document["plan"])
+        return orjson.dumps(document)
+
+    commitment = next(i for i, x in enumerate(plan.entries) if x.commitment is not None)
+    changes = {
+        # delete every record of the type instead of the expired ones
+        "selection": lambda p: p["entries"][-1].update(selection={"op": "all"}),
+        "account selection": lambda p: p["entries"][0]["account_selection"].update({"op": "all"}),
+        "cutoff": lambda p: p["entries"][-1].update(cutoff="2040-01-01T00:00:00+00:00"),
+        "action": lambda p: p["entries"][commitment].update(action="anonymize"),
+        "holds": lambda p: [x.update(hold_ids=[]) for x in p["entries"]],
+        "instant": lambda p: p.update(now="2040-01-01T00:00:00+00:00"),
+        "batch size": lambda p: p.update(batch_size=50),  # other units under the same journal
+        "id": lambda p: p.update(id="ret_" + "0" * 16 + p["id"][-8:]),
+    }
+    for what, change in changes.items():
+        with pytest.raises(pk.PlanFormatError, match="does not match the plan's content") as info:
+            pk.RetentionPlan.from_json(edited(change))
+        assert info.value.location == "plan.id", what
+    assert table_rows(db) == before  # nothing was applied
+    # What applying does not depend on (counts, notes) is not part of the id.
+    same = edited(lambda p: (p["entries"][0].update(count=99), p.update(notes=["edited"])))
+    assert pk.RetentionPlan.from_json(same).id == plan.id
+
+
 def test_a_plan_without_its_origin_cannot_be_written(
     deployment: tuple[pk.Engine, Path, Path],
 ) -> None:

@@ -317,3 +317,31 @@ def test_the_retention_journal_records_counts_in_files_and_state_stores(tmp_path
     assert other.started("q", 0, 0)
     assert other.started_count("q", 0, 0) == 7
     assert other.done_count("q", 0, 0) == 7
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_a_finished_sweep_applied_again_reports_what_its_units_did(
+    kind: str, tmp_path: Path
+) -> None:
+    # Applying again reads the accounts again: those the first run deleted are gone, so their
+    # batches (units) are not read again; the journal still says what they changed.
+    adapter = _adapter(kind, _retention_rows(), DATAMAP)
+    engine = pk.Engine(POLICY, DATAMAP, adapter, secret=b"s" * 32)
+    plan = engine.plan_retention(now=SWEEP_NOW, settings=settings_(), batch_size=BATCH)
+    first = engine.apply(plan)
+    by_account = [
+        i
+        for i, (entry, line) in enumerate(zip(plan.entries, first.lines, strict=True))
+        if entry.account_selection is not None and line.done
+    ]
+    assert by_account, "an entry whose trigger is the account's changed records"
+    after = _rows(adapter, DATAMAP)
+    again = engine.apply(plan)
+    assert _rows(adapter, DATAMAP) == after  # nothing changed
+    assert again.total == first.total
+    assert [ln.done for ln in again.lines] == [ln.done for ln in first.lines]
+    assert all(again.lines[i].resumed and again.lines[i].earlier for i in by_account)
+    assert again.exact
+    assert again.skipped_units == len(plan.journal)
+    applied = [e for e in engine.audit.entries() if e.action == "retention.applied"]
+    assert applied[-1].details["total"] == applied[0].details["total"] == first.total

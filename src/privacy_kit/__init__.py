@@ -192,6 +192,8 @@ _LAZY: dict[str, str] = {
     "RetentionPlan": ".retention",
     "RetentionReport": ".retention",
     "RetentionSettings": ".retention",
+    "Shard": ".retention",
+    "ShardReport": ".retention",
     # --- more public names are added above this line ---
 }
 
@@ -311,6 +313,8 @@ __all__ = [
     "SchemaMismatchError",
     "SecurityMeasure",
     "Severity",
+    "Shard",
+    "ShardReport",
     "Signal",
     "SignalKind",
     "Source",
@@ -509,6 +513,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         RetentionPlan,
         RetentionReport,
         RetentionSettings,
+        Shard,
+        ShardReport,
     )
     from .rights import (
         CodeVerifier,

@@ -71,6 +71,11 @@ class Capability(enum.StrEnum):
     """Runs :class:`~privacy_kit.adapters.Related` selections (a sub-select on another record type
     of the same store) when the statement runs, so a sweep re-checks an account's state in the
     statement that deletes. Without it, sweeps fall back to the keys read before and say so."""
+    TIME_BOUNDS = "time_bounds"
+    """Cuts a time field's range over a selection into pieces of about equal size in one
+    statement (``time_bounds(record_type, selection, field, pieces)``, see
+    :func:`~privacy_kit.adapters.time_bounds`), which is how a sweep's shards are chosen. Without
+    it, privacy_kit reads that one field itself and says so."""
 
 
 @runtime_checkable

@@ -44,6 +44,7 @@ from ._base import (
 )
 from ._selection import After, All, And, Before, Eq, In, IsNull, Not, Or, Related, Selection
 from ._sql import comparable_values
+from ._sqlalchemy_bounds import ntile_firsts
 from ._sqlalchemy_in import in_list, recheck_condition
 from ._sqlalchemy_write import count_many, delete_selection, needs_locked_keys
 from ._sqlite import indexed_fields
@@ -139,6 +140,7 @@ class SQLAlchemyAdapter(BaseAdapter):
             Capability.TRANSACTIONS,
             Capability.FOREIGN_KEYS,
             Capability.RELATED,
+            Capability.TIME_BOUNDS,
         }
     )
 
@@ -315,6 +317,14 @@ class SQLAlchemyAdapter(BaseAdapter):
         """
         with self.wrap_errors("count", record_type):
             return count_many(self, record_type, selections)
+
+    def time_bounds(
+        self, record_type: RecordType, selection: Selection, field: str, pieces: int
+    ) -> list[dt.datetime]:
+        """The first value of each of ``pieces`` equal pieces of ``field`` over ``selection``:
+        one ``SELECT`` with ``NTILE`` (see :func:`~privacy_kit.adapters.time_bounds`)."""
+        with self.wrap_errors("time_bounds", record_type):
+            return ntile_firsts(self, record_type, selection, field, pieces)
 
     def delete(
         self, record_type: RecordType, selection: Selection, *, batch_size: int | None = None

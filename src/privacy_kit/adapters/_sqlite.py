@@ -8,10 +8,9 @@ batch instead, each its own short transaction, for hosts whose concurrent writer
 for the whole statement. Nothing loops over rows in Python. Reads page through the primary key (keyset pagination), so memory stays
 bounded and a caller may delete while iterating.
 
-Storage formats follow ``FieldSpec.type``: ``timestamp`` is UTC ISO 8601 text of fixed width
-(``2024-05-01T09:30:00.000000Z``) so that text comparison is chronological, read back as a
-timezone-aware ``datetime``; ``date`` is ``YYYY-MM-DD`` text; ``boolean`` is ``0``/``1``;
-``json`` is JSON text.
+Storage formats follow ``FieldSpec.type`` (:mod:`._sqlite_values`): ``timestamp`` is UTC ISO 8601
+text of fixed width, so that text comparison is chronological, read back as a timezone-aware
+``datetime``; ``date`` is ``YYYY-MM-DD`` text; ``boolean`` is ``0``/``1``; ``json`` is JSON text.
 """
 
 from __future__ import annotations
@@ -22,8 +21,6 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
-
-import orjson
 
 from .._errors import Problem
 from ..model._datamap import DataMap, RecordType
@@ -36,12 +33,22 @@ from ._base import (
     check_batch_size,
     missing_problems,
 )
+from ._bounds import ntile_sql
 from ._selection import Selection
 from ._sql import COUNTS_PER_STATEMENT, compile_selection, factor_common, quote_identifier
+from ._sqlite_values import (
+    READERS,
+    format_timestamp,
+    parse_timestamp,
+    related_convert,
+    to_store,
+    writer,
+)
 
-__all__ = ["SQLiteAdapter"]
+__all__ = ["SQLiteAdapter", "format_timestamp", "indexed_fields", "parse_timestamp"]
 
 _HAS_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
+_HAS_WINDOWS = sqlite3.sqlite_version_info >= (3, 25, 0)  # NTILE, for time bounds
 _SQL_TYPES = {
     "text": "TEXT",
     "integer": "INTEGER",
@@ -51,112 +58,6 @@ _SQL_TYPES = {
     "date": "TEXT",
     "json": "TEXT",
 }
-
-
-def format_timestamp(value: Any) -> str:
-    """A timezone-aware datetime as fixed-width UTC ISO 8601 text (sorts chronologically).
-
-    Args:
-        value: a timezone-aware ``datetime``.
-
-    Returns:
-        ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC.
-
-    Raises:
-        ValueError: ``value`` is naive or not a datetime.
-
-    Example:
-        >>> import datetime as dt
-        >>> format_timestamp(dt.datetime(2024, 5, 1, 11, 30, tzinfo=dt.timezone(dt.timedelta(hours=2))))
-        '2024-05-01T09:30:00.000000Z'
-    """
-    if not isinstance(value, dt.datetime) or value.utcoffset() is None:
-        raise ValueError(f"a timestamp must be a timezone-aware datetime, got {value!r}")
-    utc = value.astimezone(dt.UTC).replace(tzinfo=None)
-    return utc.isoformat(timespec="microseconds") + "Z"
-
-
-def parse_timestamp(value: Any) -> dt.datetime | None:
-    """Read a stored timestamp back as an aware UTC datetime (text without offset is UTC).
-
-    Example:
-        >>> parse_timestamp("2024-05-01T09:30:00.000000Z")
-        datetime.datetime(2024, 5, 1, 9, 30, tzinfo=datetime.timezone.utc)
-    """
-    if value is None:
-        return None
-    if type(value) is str and len(value) == 27 and value[26] == "Z":
-        # The form this adapter writes: parsed straight to an aware UTC datetime (the common
-        # case, once per timestamp read; the general path below costs three times as much).
-        return dt.datetime.fromisoformat(value)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return dt.datetime.fromtimestamp(value, dt.UTC)
-    parsed = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
-    if parsed.utcoffset() is None:
-        return parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
-
-
-def _to_date(value: Any) -> str:
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    raise ValueError(f"a date must be a datetime.date, got {value!r}")
-
-
-def _to_json(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-
-
-def _guess(value: Any) -> Any:
-    """Storage form of a value whose field type is unknown (not in the data map)."""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, dt.datetime):
-        return format_timestamp(value) if value.utcoffset() is not None else value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, dict | list | tuple):
-        return _to_json(value)
-    return value
-
-
-_WRITERS: dict[str, Callable[[Any], Any]] = {
-    "timestamp": format_timestamp,
-    "date": _to_date,
-    "boolean": lambda v: int(bool(v)),
-    "json": _to_json,
-}
-_READERS: dict[str, Callable[[Any], Any]] = {
-    "timestamp": parse_timestamp,
-    "date": lambda v: dt.date.fromisoformat(str(v)),
-    "boolean": bool,
-    "json": orjson.loads,
-}
-
-
-def _writer(record_type: RecordType | None, field: str) -> Callable[[Any], Any] | None:
-    """The conversion for ``field`` (``None``: stored as is)."""
-    if record_type is not None and record_type.has_field(field):
-        kind = record_type.field(field).type
-        return _WRITERS.get(kind, None if kind in _NATIVE else _guess)
-    return _guess
-
-
-_NATIVE = frozenset({"text", "integer", "real"})
-
-
-def _to_store(record_type: RecordType | None, field: str, value: Any) -> Any:
-    if value is None:
-        return None
-    write = _writer(record_type, field)
-    return value if write is None else write(value)
-
-
-def _related_convert(record_type: RecordType) -> Callable[[str, Any], Any]:
-    """How values bound on a ``Related``'s other record type are stored (by its field types)."""
-    return lambda field, value: _to_store(record_type, field, value)
 
 
 class SQLiteAdapter(BaseAdapter):
@@ -193,6 +94,7 @@ class SQLiteAdapter(BaseAdapter):
             Capability.TRANSACTIONS,
             Capability.FOREIGN_KEYS,
             Capability.RELATED,
+            *([Capability.TIME_BOUNDS] if _HAS_WINDOWS else []),
         }
     )
 
@@ -233,10 +135,10 @@ class SQLiteAdapter(BaseAdapter):
     def _where(self, record_type: RecordType, selection: Selection) -> tuple[str, list[Any]]:
         return compile_selection(
             selection,
-            lambda f, v: _to_store(record_type, f, v),
+            lambda f, v: to_store(record_type, f, v),
             table=record_type.table_name,
             json_in=True,
-            related=_related_convert,
+            related=related_convert,
             kinds=lambda f: record_type.field(f).type if record_type.has_field(f) else None,
         )
 
@@ -260,7 +162,7 @@ class SQLiteAdapter(BaseAdapter):
         names = list(fields) if fields is not None else list(record_type.field_names)
         columns = names if pk in names else [*names, pk]
         readers = [
-            _READERS.get(record_type.field(c).type) if record_type.has_field(c) else None
+            READERS.get(record_type.field(c).type) if record_type.has_field(c) else None
             for c in columns
         ]
         pk_index = columns.index(pk)
@@ -340,6 +242,17 @@ class SQLiteAdapter(BaseAdapter):
                 )
         return out
 
+    def time_bounds(
+        self, record_type: RecordType, selection: Selection, field: str, pieces: int
+    ) -> list[dt.datetime]:
+        """The first value of each of ``pieces`` equal pieces of ``field`` over ``selection``:
+        one ``SELECT`` with ``NTILE`` (see :func:`~privacy_kit.adapters.time_bounds`)."""
+        with self.wrap_errors("time_bounds", record_type):
+            where, params = self._where(record_type, selection)
+            sql = ntile_sql(record_type.table_name, field, where, pieces)
+            rows = self.connection.execute(sql, params).fetchall()
+            return [v for (raw,) in rows if (v := parse_timestamp(raw)) is not None]
+
     def delete(
         self, record_type: RecordType, selection: Selection, *, batch_size: int | None = None
     ) -> int:
@@ -394,7 +307,7 @@ class SQLiteAdapter(BaseAdapter):
         with self.wrap_errors("update", record_type):
             where, params = self._where(record_type, selection)
             assignments = ", ".join(f"{q(f)} = ?" for f in values)
-            bound = [_to_store(record_type, f, v) for f, v in values.items()]
+            bound = [to_store(record_type, f, v) for f, v in values.items()]
             if batch_size is None:
                 with self._batch() as conn:
                     sql = f"UPDATE {table} SET {assignments} WHERE {where}"
@@ -452,7 +365,7 @@ class SQLiteAdapter(BaseAdapter):
                 names = tuple(values)
                 if names:
                     groups.setdefault(names, []).append(
-                        [*(_to_store(record_type, f, values[f]) for f in names), key]
+                        [*(to_store(record_type, f, values[f]) for f in names), key]
                     )
             total = 0
             for names, rows in groups.items():
@@ -569,7 +482,7 @@ class SQLiteAdapter(BaseAdapter):
                     total += flush()
                     names = keys
                     converted = [
-                        (i, w) for i, f in enumerate(keys) if (w := _writer(rt, f)) is not None
+                        (i, w) for i, f in enumerate(keys) if (w := writer(rt, f)) is not None
                     ]
                 row = list(record.values())
                 for i, write in converted:

@@ -27,6 +27,7 @@ _NAMES: dict[str, str] = {
     "Plan": "._engine",
     "Subject": "._engine",
     "SubjectResolver": "._resolve",
+    "Sweeps": "._sweeps",
     "UnsharedSecretWarning": "._engine",
 }
 
@@ -37,6 +38,7 @@ __all__ = [
     "Plan",
     "Subject",
     "SubjectResolver",
+    "Sweeps",
     "UnsharedSecretWarning",
 ]
 
@@ -47,3 +49,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from ._choices import Choices
     from ._engine import Engine, Plan, Subject, UnsharedSecretWarning
     from ._resolve import SubjectResolver
+    from ._sweeps import Sweeps

@@ -24,6 +24,7 @@ from ._resolve import SubjectResolver
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only (imported on use)
     from ..audit._journal import Journal
     from ..lifecycle._disclosures import DisclosureLog
+    from ..retention._plan import RetentionPlan
     from ..rights._export_job import ExportJob
 
 __all__ = ["Applying"]
@@ -129,20 +130,9 @@ class Applying(Choices):
             )
         if isinstance(plan, RetentionPlan):
             from ..retention._apply import apply_retention  # noqa: PLC0415 - on use
-            from ..retention._journal import RetentionJournal  # noqa: PLC0415
-            from ..retention._plan_json import attach  # noqa: PLC0415
 
-            if plan.loaded:
-                shared = RetentionJournal(state=self.state) if self.state is not None else None
-                plan = attach(
-                    plan,
-                    journal=shared,
-                    holds=self.holds,
-                    resolver=self._resolver,
-                    commitments=self.commitments,
-                )
             return apply_retention(
-                plan,
+                self._attached(plan),
                 self.stores,
                 secret=self.secret,
                 audit=self.audit,
@@ -155,6 +145,23 @@ class Applying(Choices):
             "engine.apply takes an ErasurePlan, a RetentionPlan or an ExportJob, not "
             f"{type(plan).__name__}"
         )
+
+    def _attached(self, plan: RetentionPlan) -> RetentionPlan:
+        """``plan``, or (loaded from JSON) ``plan`` with this engine's holds, resolver,
+        commitments and shared journal (see :func:`~privacy_kit.retention._plan_json.attach`)."""
+        if not plan.loaded:
+            return plan
+        from ..retention._journal import RetentionJournal  # noqa: PLC0415 - on use
+        from ..retention._plan_json import attach  # noqa: PLC0415
+
+        attached: RetentionPlan = attach(
+            plan,
+            journal=RetentionJournal(state=self.state) if self.state is not None else None,
+            holds=self.holds,
+            resolver=self._resolver,
+            commitments=self.commitments,
+        )
+        return attached
 
     def _run_export(self, job: Any, *, dry_run: bool) -> Any:
         from ..retention._plan_codec import check_origin  # noqa: PLC0415 - on use

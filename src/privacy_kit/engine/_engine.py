@@ -31,9 +31,9 @@ from ..model._check_retention import governing_rule
 from ..model._datamap import DataMap, RecordType, SubjectLink
 from ..model._policy import Policy
 from ..model._policy_retention import RetentionRule
-from ._apply import Applying
 from ._exports import Exports
 from ._resolve import SubjectResolver
+from ._sweeps import Sweeps
 
 # The operations (export, erasure, retention, holds, the audit log, ...) are imported where they
 # are used, not here: constructing an Engine then costs only the model and the adapters, and a
@@ -79,7 +79,7 @@ class UnsharedSecretWarning(UserWarning):
     """
 
 
-class Engine(Exports, Applying):
+class Engine(Exports, Sweeps):
     """Policy + data map + adapters: export, erasure, retention and the rest.
 
     Args:

@@ -100,6 +100,11 @@ _NAMES: dict[str, str] = {
     "expires_at": "._rules",
     "trigger_source": "._rules",
     "RetentionSettings": "._settings",
+    "Shard": "._shards",
+    "ShardReport": "._shards",
+    "apply_shard": "._sweep",
+    "finish_sweep": "._sweep",
+    "plan_shards": "._sweep",
     "check_override": "._settings",
 }
 
@@ -123,18 +128,23 @@ __all__ = [
     "RetentionPlan",
     "RetentionReport",
     "RetentionSettings",
+    "Shard",
+    "ShardReport",
     "TriggerSource",
     "anonymize_selection",
     "apply_retention",
+    "apply_shard",
     "check_override",
     "combine_holds",
     "cutoff",
     "definitely",
     "expires_at",
     "find_orphans",
+    "finish_sweep",
     "generalize_date",
     "mask",
     "plan_retention",
+    "plan_shards",
     "pseudonym",
     "record_fate",
     "schedule_after",
@@ -177,3 +187,5 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from ._plan import RetentionEntry, RetentionPlan, plan_retention, units
     from ._rules import TriggerSource, cutoff, expires_at, trigger_source
     from ._settings import RetentionSettings, check_override
+    from ._shards import Shard, ShardReport
+    from ._sweep import apply_shard, finish_sweep, plan_shards

@@ -23,13 +23,18 @@ from typing import Any
 
 import attrs
 
-from .._errors import PlanError
 from .._scope import Stores
-from ..adapters import Adapter, Capability, Selection, batch_option
 from ..audit._log import AuditLog
-from ..model._datamap import AnonymizationKind, RecordType
-from ._anonymize import FieldAnonymization, anonymize_selection
-from ._holds_recheck import HoldRecheck, NewlyHeld
+from ._apply_units import (
+    EntryRun,
+    applied_details,
+    hold_recheck,
+    refuse_lost_recheck,
+    run_entry,
+    settle_commitment,
+    step_details,
+)
+from ._holds_recheck import NewlyHeld
 from ._indefinite import IndefiniteKeep
 from ._observe import log_retention_report
 from ._orphans import Orphans
@@ -37,7 +42,7 @@ from ._plan import RetentionEntry, RetentionPlan, units
 from ._plan_json import check_applicable
 from ._rules import Action
 
-__all__ = ["ReportLine", "RetentionReport", "apply_retention"]
+__all__ = ["ReportLine", "RetentionReport", "apply_retention", "report_line", "sweep_report"]
 
 
 def _audit(
@@ -212,29 +217,21 @@ class RetentionReport:
         )
 
 
-def _run_unit(
-    adapter: Adapter,
-    entry: RetentionEntry,
-    rt: RecordType,
-    selection: Selection,
-    *,
-    secret: bytes,
-    batch_size: int | None,
-    now: dt.datetime,
-) -> int:
-    """One unit: one ``delete``/``update`` call (the adapter's own statement plan unless the
-    plan was given a ``batch_size``)."""
-    if entry.action == "delete":
-        return adapter.delete(rt, selection, **batch_option(batch_size))
-    if entry.action == "minimize":
-        return adapter.update(
-            rt, selection, dict.fromkeys(entry.fields), **batch_option(batch_size)
-        )
-    fields: list[str | FieldAnonymization] = list(entry.fields)
-    if entry.marker is not None:
-        # The marker the step's selection tests: set with the anonymised values.
-        fields.append(FieldAnonymization(entry.marker, AnonymizationKind.FIXED, value=now))
-    return anonymize_selection(adapter, rt, selection, fields, secret=secret, batch_size=batch_size)
+def report_line(entry: RetentionEntry, run: EntryRun) -> ReportLine:
+    """The report's line for an entry, from what running its units did."""
+    return ReportLine(
+        entry.rule,
+        entry.record_type,
+        entry.action,
+        entry.group,
+        entry.count,
+        run.done,
+        entry.held,
+        run.resumed,
+        run.earlier,
+        run.exact,
+        run.newly_held,
+    )
 
 
 def apply_retention(
@@ -261,8 +258,6 @@ def apply_retention(
             or was loaded from JSON without the hold or commitment registry it needs.
     """
     check_applicable(plan, stores.datamap, policy_version)
-    lines: list[ReportLine] = []
-    skipped_units = 0
     if dry_run:
         lines = [
             ReportLine(e.rule, e.record_type, e.action, e.group, e.count, 0, e.held, resumed=False)
@@ -277,174 +272,42 @@ def apply_retention(
             kept_indefinitely=plan.kept_indefinitely,
         )
         return log_retention_report(dry, plan.id)
-    _refuse_lost_recheck(plan, stores)
-    journal = plan.journal
+    refuse_lost_recheck(plan, stores)
+    runs: list[EntryRun] = []
+    recheck = hold_recheck(plan)
+    for index, entry in enumerate(plan.entries):
+        run = run_entry(
+            plan,
+            stores,
+            index,
+            units(stores, entry, plan.read_batch),
+            secret=secret,
+            recheck=recheck,
+        )
+        runs.append(run)
+        _audit(audit, "retention.step", plan.now, step_details(plan, entry, run))
+    report = sweep_report(plan, runs)
+    _audit(audit, "retention.applied", plan.now, applied_details(plan, report))
+    return log_retention_report(report, plan.id)
+
+
+def sweep_report(plan: RetentionPlan, runs: list[EntryRun]) -> RetentionReport:
+    """The report of a sweep whose entries ran as ``runs`` (one per entry, in plan order);
+    each commitment entry is settled: fulfilled when none of its records were held."""
     fulfilled: list[str] = []
     still_pending: list[str] = []
-    recheck = (
-        HoldRecheck(plan.holds, plan.resolver, at=plan.now)
-        if plan.holds is not None and plan.resolver is not None
-        else None
-    )
-    newly: list[NewlyHeld] = []
-    for index, entry in enumerate(plan.entries):
-        rt = stores.record_type(entry.record_type)
-        adapter = stores.adapter_for(rt)
-        done = 0
-        earlier = 0
-        exact = True
-        resumed = False
-        entry_newly: list[NewlyHeld] = []
-        for unit, planned in units(stores, entry, plan.read_batch):
-            if journal.done(plan.id, index, unit):
-                skipped_units += 1
-                resumed = True
-                counted = journal.done_count(plan.id, index, unit)
-                exact = exact and counted is not None
-                done += counted or 0
-                earlier += counted or 0
-                continue
-            selection = _recheck_holds(recheck, adapter, rt, entry, planned, found=entry_newly)
-            matching = adapter.count(rt, selection)
-            interrupted = journal.started(plan.id, index, unit)
-            first = journal.started_count(plan.id, index, unit)
-            journal.start(plan.id, index, unit, matching)
-            n = _run_unit(
-                adapter,
-                entry,
-                rt,
-                selection,
-                secret=secret,
-                batch_size=plan.batch_size,
-                now=plan.now,
-            )
-            if interrupted:
-                # The interrupted run changed the records that stopped matching since it started.
-                resumed = True
-                if first is None or matching > first:
-                    exact = False
-                else:
-                    n += first - matching
-                    earlier += first - matching
-            journal.mark(plan.id, index, unit, count=n)
-            done += n
-        newly.extend(entry_newly)
-        newly_held = sum(n.count for n in entry_newly)
-        lines.append(
-            ReportLine(
-                entry.rule,
-                entry.record_type,
-                entry.action,
-                entry.group,
-                entry.count,
-                done,
-                entry.held,
-                resumed,
-                earlier,
-                exact,
-                newly_held,
-            )
+    for entry, run in zip(plan.entries, runs, strict=True):
+        settle_commitment(
+            plan, entry, run.newly_held, fulfilled=fulfilled, still_pending=still_pending
         )
-        _audit(
-            audit,
-            "retention.step",
-            plan.now,
-            {
-                "plan": plan.id,
-                "rule": entry.rule,
-                "record_type": entry.record_type,
-                "action": entry.action,
-                "group": _group(entry),
-                "override": None if entry.override is None else str(entry.override),
-                "cutoff": entry.cutoff.isoformat(),
-                "count": done,
-                "exact": exact,
-                "resumed": resumed,
-                "earlier_runs": earlier,
-                "held": entry.held,
-                "holds": list(entry.hold_ids),
-                "newly_held": newly_held,
-                "new_holds": sorted({h for n in entry_newly for h in n.holds}),
-                "commitment": None if entry.commitment is None else entry.commitment.id,
-                "recheck": entry.recheck,
-            },
-        )
-        if entry.commitment is not None:
-            if entry.held or newly_held:
-                still_pending.append(entry.commitment.id)
-            elif plan.commitments is not None:
-                plan.commitments.fulfil(entry.commitment.id, now=plan.now, by=plan.id)
-                fulfilled.append(entry.commitment.id)
-    report = RetentionReport(
+    return RetentionReport(
         plan.now,
         dry_run=False,
-        lines=tuple(lines),
-        skipped_units=skipped_units,
+        lines=tuple(report_line(e, r) for e, r in zip(plan.entries, runs, strict=True)),
+        skipped_units=sum(r.skipped_units for r in runs),
         orphans=plan.orphans,
         fulfilled=tuple(fulfilled),
         still_pending=tuple(still_pending),
         kept_indefinitely=plan.kept_indefinitely,
-        newly_held=tuple(newly),
+        newly_held=tuple(n for r in runs for n in r.newly),
     )
-    _audit(
-        audit,
-        "retention.applied",
-        plan.now,
-        {
-            "plan": plan.id,
-            "total": report.total,
-            "exact": report.exact,
-            "by_rule": report.counts(),
-            "orphans": {o.record_type: o.to_dict() for o in plan.orphans},
-            "commitments_fulfilled": list(fulfilled),
-            "commitments_pending": list(still_pending),
-            "kept_indefinitely": [k.to_dict() for k in plan.kept_indefinitely],
-            "newly_held": [n.to_dict() for n in newly],
-        },
-    )
-    return log_retention_report(report, plan.id)
-
-
-def _recheck_holds(
-    recheck: HoldRecheck | None,
-    adapter: Adapter,
-    rt: RecordType,
-    entry: RetentionEntry,
-    selection: Selection,
-    *,
-    found: list[NewlyHeld],
-) -> Selection:
-    """The unit's selection without the records a hold placed after the plan covers (read now)."""
-    if recheck is None:
-        return selection
-    step = f"{entry.rule}/{entry.record_type} [{entry.group}]"
-    selection, kept = recheck.exclude(adapter, rt, selection, step, planned=entry.hold_ids)
-    if kept is not None:
-        found.append(kept)
-    return selection
-
-
-def _refuse_lost_recheck(plan: RetentionPlan, stores: Stores) -> None:
-    """Refuse a plan whose re-checking entries reach an adapter that cannot re-check."""
-    for entry in plan.entries:
-        if not entry.recheck or entry.source is None or entry.source.account is None:
-            continue
-        adapter = stores.adapter_for(entry.record_type)
-        accounts = stores.adapter_for(entry.source.account)
-        if adapter is not accounts:
-            why = f"adapter {adapter.name!r} does not hold {entry.source.account}"
-        elif Capability.RELATED not in adapter.capabilities:
-            why = f"adapter {adapter.name!r} lacks the {Capability.RELATED.value!r} capability"
-        else:
-            continue
-        raise PlanError(
-            f"plan {plan.id}: entry {entry.rule}/{entry.record_type} was planned to re-check "
-            f"{entry.source.account} in each statement, but {why}; plan again with these stores "
-            "(the plan then says it cannot re-check)"
-        )
-
-
-def _group(entry: RetentionEntry) -> str:
-    if entry.commitment is not None:
-        return "commitment"
-    return "override" if entry.override is not None else "default"

@@ -13,8 +13,15 @@ from typing import Any, TypeVar
 # The plan and report are read by attribute, not imported: _plan and _apply import this module.
 _Plan = TypeVar("_Plan")
 _Report = TypeVar("_Report")
+_Shards = TypeVar("_Shards")
 
-__all__ = ["LOGGER", "log_retention_plan", "log_retention_report"]
+__all__ = [
+    "LOGGER",
+    "log_retention_plan",
+    "log_retention_report",
+    "log_retention_shard",
+    "log_retention_shards",
+]
 
 LOGGER = logging.getLogger("privacy_kit.retention")
 
@@ -81,4 +88,49 @@ def log_retention_report(given: _Report, plan_id: str) -> _Report:
                 line.held,
                 ", resumed" if line.resumed else "",
             )
+    return given
+
+
+def log_retention_shards(given: _Shards, plan_id: str) -> _Shards:
+    """Log a plan's shards (a tuple of ``Shard``): INFO the count, and per entry cut by bounds
+    privacy_kit read itself (the adapter could not), INFO that note; DEBUG one line per shard."""
+    shards: Any = given
+    if LOGGER.isEnabledFor(logging.INFO):
+        LOGGER.info(
+            "retention plan %s: %d shard(s) of %d entr(y/ies)",
+            plan_id,
+            len(shards),
+            len({s.entry for s in shards}),
+        )
+        for shard in shards:
+            if shard.index == 0 and shard.bounds_by == "read":
+                LOGGER.info("retention plan %s: entry %d: %s", plan_id, shard.entry, shard.note)
+    if LOGGER.isEnabledFor(logging.DEBUG):
+        for shard in shards:
+            LOGGER.debug("retention plan %s: %s", plan_id, shard.describe())
+    return given
+
+
+def log_retention_shard(
+    given: _Report, shard: Any, *, again: bool = False, first_for: Any = None
+) -> _Report:
+    """Log one applied shard (a ``ShardReport``): INFO what it changed, and whether it had
+    finished before (nothing done) or ran first for another shard that must follow it."""
+    report: Any = given
+    if LOGGER.isEnabledFor(logging.INFO):
+        why = ""
+        if again:
+            why = " (finished before: nothing done)"
+        elif first_for is not None:
+            why = f" (run first: shard {first_for.key} of entry {first_for.entry} follows it)"
+        LOGGER.info(
+            "retention plan %s: shard %s of entry %d applied%s: %d record(s)%s, %d newly held",
+            shard.plan,
+            shard.key,
+            shard.entry,
+            why,
+            report.done,
+            "" if report.exact else " (at least)",
+            report.newly_held,
+        )
     return given

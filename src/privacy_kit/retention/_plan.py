@@ -11,7 +11,6 @@ time (their account is gone, :mod:`privacy_kit.retention._orphans`) are counted 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import itertools
 import os
 import secrets
@@ -19,7 +18,6 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import attrs
-import orjson
 
 from .._errors import PlanError
 from .._scope import Stores
@@ -39,6 +37,7 @@ from ._indefinite import IndefiniteKeep, anonymised_guard, indefinite_keeps
 from ._journal import RetentionJournal
 from ._observe import log_retention_plan
 from ._orphans import find_orphans
+from ._plan_json import content_id
 from ._plan_model import RetentionEntry, RetentionPlan
 from ._plan_support import can_recheck, no_recheck_note, not_held, orphan_notes, time_window
 from ._rules import Action, TriggerSource, _Group, _groups, _Stage, _stages, cutoff
@@ -191,20 +190,7 @@ def plan_retention(
     order = store_deletion_order((rt, stores.adapter_for(rt)) for rt in datamap.record_types)
     notes.extend(order.notes)
     entries.sort(key=lambda e: order.rank(e.record_type))
-    content = hashlib.sha256(
-        orjson.dumps(
-            [
-                at.isoformat(),
-                sorted({h for e in entries for h in e.hold_ids}),
-                [
-                    [e.rule, e.record_type, e.action, e.group, e.cutoff.isoformat(), list(e.fields)]
-                    + ([e.when] if e.when is not None else [])
-                    for e in entries
-                ],
-            ]
-        )
-    ).hexdigest()[:16]
-    plan_id = resumed_id("ret_" + content, resume)
+    plan_id = resumed_id(content_id(at, entries, batch_size), resume)
     if not isinstance(journal, RetentionJournal):
         journal = RetentionJournal(journal)
     covered = {

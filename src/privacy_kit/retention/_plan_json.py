@@ -10,11 +10,14 @@ the values (it imports this module, not the other way round).
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 import attrs
+import orjson
 
-from .._errors import PlanError
+from .._errors import ConfigurationError, PlanError, PlanFormatError
 from .._types import Duration
 from ..model._datamap import DataMap
 from ..model._policy_retention import Trigger
@@ -37,13 +40,16 @@ from ._rules import TriggerSource
 __all__ = [
     "attach",
     "check_applicable",
+    "check_content",
     "commitment_from_json",
     "commitment_to_json",
+    "content_id",
     "retention_plan_fields",
     "retention_plan_json",
 ]
 
 _ACTIONS = ("delete", "anonymize", "minimize")
+_Plan = TypeVar("_Plan")  # a RetentionPlan (read by attribute: _plan_model imports this module)
 
 
 def _duration(d: Duration | None) -> str | None:
@@ -117,6 +123,67 @@ def _entry_to_json(e: Any, where: str) -> dict[str, Any]:
         if e.gone_from_backups_by is None
         else instant_to_data(e.gone_from_backups_by),
     }
+
+
+# What an entry's counts and dates say, not what applying it does: left out of the plan's id.
+_NOT_CONTENT = ("count", "held", "gone_from_backups_by")
+
+
+def _entry_content(e: Any, index: int) -> Any:
+    try:
+        data = _entry_to_json(e, f"plan.entries[{index}]")
+    except ConfigurationError:
+        # A value no plan document can carry: such a plan is never loaded from JSON, so its id
+        # need only be the same for the same work in this process (``resume=``).
+        return [
+            repr(e.selection),
+            repr(e.account_selection),
+            repr(e.held_selection),
+            e.rule,
+            e.record_type,
+            e.action,
+            e.group,
+            e.cutoff.isoformat(),
+            list(e.fields),
+            sorted(map(repr, e.excluded_accounts)),
+        ]
+    return {k: v for k, v in data.items() if k not in _NOT_CONTENT}
+
+
+def content_id(now: Any, entries: Sequence[Any], batch_size: int | None) -> str:
+    """The first part of a retention plan's id: ``ret_`` and a hash of what applying it does.
+
+    It covers the instant, the batch size (which cuts the units the journal names), the holds
+    the plan excluded and every entry's selections, cutoffs, fields and commitment, but not its
+    counts; the plan's id is this and a random nonce. :meth:`RetentionPlan.from_json
+    <privacy_kit.RetentionPlan.from_json>` computes it again, so a document whose entries were
+    edited is refused rather than applied under an id (and journal) made for other work.
+    """
+    body = [
+        now.isoformat(),
+        batch_size,
+        sorted({h for e in entries for h in e.hold_ids}),
+        [_entry_content(e, i) for i, e in enumerate(entries)],
+    ]
+    return "ret_" + hashlib.sha256(orjson.dumps(body)).hexdigest()[:16]
+
+
+def check_content(plan: _Plan) -> _Plan:
+    """``plan`` (just loaded) if its id was made for its content; otherwise a located error.
+
+    Raises:
+        PlanFormatError: at ``plan.id``: the entries, instant, holds or batch size were edited
+            after the plan was written (or the id was).
+    """
+    found: Any = plan
+    content = content_id(found.now, found.entries, found.batch_size)
+    if found.id[:-8] != content or len(found.id) != len(content) + 8:
+        raise PlanFormatError(
+            "plan.id",
+            f"{found.id!r} does not match the plan's content ({content}...): the document was "
+            "edited; plan the sweep again",
+        )
+    return plan
 
 
 def retention_plan_json(plan: Any) -> str:

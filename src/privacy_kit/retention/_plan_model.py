@@ -21,7 +21,7 @@ from ._holds import HoldRegistry, describe_selection
 from ._indefinite import IndefiniteKeep
 from ._journal import RetentionJournal
 from ._orphans import Orphans
-from ._plan_json import retention_plan_fields, retention_plan_json
+from ._plan_json import check_content, retention_plan_fields, retention_plan_json
 from ._rules import Action, TriggerSource
 from ._views import PLAN_COLUMNS, extras_html
 
@@ -246,19 +246,22 @@ class RetentionPlan:
 
         Raises:
             PlanFormatError: the document is corrupt or truncated (the error names where), of
-                another kind, or of a newer format version.
+                another kind, or of a newer format version, or its ``id`` does not match its
+                entries (edited: ``plan.id``).
         """
         fields, entries = retention_plan_fields(data)
         if not isinstance(journal, RetentionJournal):
             journal = RetentionJournal(journal)
-        return cls(
-            entries=tuple(RetentionEntry(**e) for e in entries),
-            journal=journal,
-            holds=holds,
-            resolver=resolver,
-            commitments=commitments,
-            loaded=True,
-            **fields,
+        return check_content(
+            cls(
+                entries=tuple(RetentionEntry(**e) for e in entries),
+                journal=journal,
+                holds=holds,
+                resolver=resolver,
+                commitments=commitments,
+                loaded=True,
+                **fields,
+            )
         )
 
     @property
