@@ -28,6 +28,7 @@ _NAMES: dict[str, str] = {
     "Subject": "._engine",
     "SubjectResolver": "._resolve",
     "UnsharedSecretWarning": "._engine",
+    "Verifying": "._verifying",
 }
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "Subject",
     "SubjectResolver",
     "UnsharedSecretWarning",
+    "Verifying",
 ]
 
 __getattr__, __dir__ = attach(__name__, _NAMES, __all__)
@@ -47,3 +49,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from ._choices import Choices
     from ._engine import Engine, Plan, Subject, UnsharedSecretWarning
     from ._resolve import SubjectResolver
+    from ._verifying import Verifying
