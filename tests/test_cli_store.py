@@ -222,7 +222,15 @@ class _nothing:  # noqa: N801 - reads like pytest.raises in the test above
 
 
 @pytest.mark.parametrize(
-    "subject", ["customer", "customer:", "customer:user_id", "customer:a=1,a=2", ":email=x"]
+    "subject",
+    [
+        "customer",
+        "customer:",
+        "customer:user_id",
+        "customer:a=1,a=2",
+        ":email=x",
+        "customer:email=",
+    ],
 )
 def test_a_malformed_subject_is_bad_input(
     database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], subject: str
@@ -230,6 +238,18 @@ def test_a_malformed_subject_is_bad_input(
     args = base("erase", database, "--subject", subject, "--now", NOW)
     assert main(args) == 2
     assert "expected kind:identity=value" in capsys.readouterr().err
+
+
+def test_an_unknown_identity_is_refused_naming_the_argument_before_anything_is_read(
+    database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "x.zip"
+    args = base("export", database, "--subject", "customer:mail=x", "--now", NOW, "--out", str(out))
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "--subject 'customer:mail=x': a customer has no identity 'mail'" in err
+    assert "did you mean 'email'" in err
+    assert not out.exists()
 
 
 def test_a_missing_sqlite_file_is_refused_and_not_created(

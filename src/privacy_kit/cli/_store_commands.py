@@ -56,25 +56,12 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value
 
 
-def _subject(text: str) -> Any:
-    """``kind:identity=value[,identity=value...]`` as a :class:`~privacy_kit.Subject`."""
-    from .._errors import SubjectError  # noqa: PLC0415
+def _subject(text: str, engine: Any) -> Any:
+    """``--subject kind:identity=value[,...]``, its kind and identities checked against the data
+    map before any record is read (:meth:`~privacy_kit.Subject.parse`)."""
     from .._scope import Subject  # noqa: PLC0415
 
-    kind, sep, rest = text.partition(":")
-    identities: dict[str, str] = {}
-    for item in rest.split(",") if sep else ():
-        name, eq, value = item.partition("=")
-        if not eq or not name or name in identities:
-            break
-        identities[name] = value
-    else:
-        if kind and identities:
-            return Subject(kind, identities)
-    raise SubjectError(
-        f"--subject {text!r}: expected kind:identity=value (e.g. customer:email=ann@example.com; "
-        "several identities separated by commas, each named once)"
-    )
+    return Subject.parse(text, argument="--subject", datamap=engine.datamap)
 
 
 def _sqlite_path(url: str) -> str | None:
@@ -250,9 +237,9 @@ def _cmd_sweep(args: argparse.Namespace, out: TextIO) -> int:
 
 def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     now = _aware(args.now)
-    who = _subject(args.subject)
     warned: list[str] = []
     with _engine(args, warned) as engine:
+        who = _subject(args.subject, engine)
         result = engine.export(who, args.out, now=now)
     searched = ", ".join(result.searched) or "no record type links this subject"
     if not args.json:
@@ -287,9 +274,9 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
 
 def _cmd_erase(args: argparse.Namespace, out: TextIO) -> int:
     now = _aware(args.now)
-    who = _subject(args.subject)
     warned: list[str] = []
     with _engine(args, warned) as engine:
+        who = _subject(args.subject, engine)
         plan = engine.plan_erasure(who, now=now, waive=args.waive)
         report, failure = (None, None) if args.dry_run else _apply(engine, plan)
     problems: list[str] = []
