@@ -38,6 +38,7 @@ from ._base import (
 )
 from ._selection import Selection
 from ._sql import COUNTS_PER_STATEMENT, compile_selection, factor_common, quote_identifier
+from ._statement_log import fetch, run
 
 __all__ = ["SQLiteAdapter"]
 
@@ -280,11 +281,11 @@ class SQLiteAdapter(BaseAdapter):
         while True:
             with self.wrap_errors("read", record_type):
                 if last is None:
-                    rows = self.connection.execute(head + tail, [*params, batch_size]).fetchall()
+                    rows = fetch(self.connection, head + tail, [*params, batch_size])
                 else:
-                    rows = self.connection.execute(
-                        f"{head} AND {key} > ?{tail}", [*params, last, batch_size]
-                    ).fetchall()
+                    rows = fetch(
+                        self.connection, f"{head} AND {key} > ?{tail}", [*params, last, batch_size]
+                    )
                 batch = [dict(zip(names, row, strict=False)) for row in rows]
                 for name, read in converters:
                     for record in batch:
@@ -302,7 +303,7 @@ class SQLiteAdapter(BaseAdapter):
         with self.wrap_errors("count", record_type):
             where, params = self._where(record_type, selection)
             sql = f"SELECT COUNT(*) FROM {quote_identifier(record_type.table_name)} WHERE {where}"
-            return int(self.connection.execute(sql, params).fetchone()[0])
+            return int(fetch(self.connection, sql, params)[0][0])
 
     def counts(self, record_type: RecordType, selections: Sequence[Selection]) -> list[int]:
         """How many records match each selection: one ``SELECT`` (one scan) for up to 64.
@@ -335,9 +336,7 @@ class SQLiteAdapter(BaseAdapter):
                     params.extend(bound)
                 where, bound = self._where(record_type, common)
                 sql = f"SELECT {', '.join(columns)} FROM {table} WHERE {where}"
-                out.extend(
-                    int(n) for n in self.connection.execute(sql, [*params, *bound]).fetchone()
-                )
+                out.extend(int(n) for n in fetch(self.connection, sql, [*params, *bound])[0])
         return out
 
     def delete(
@@ -358,14 +357,14 @@ class SQLiteAdapter(BaseAdapter):
             where, params = self._where(record_type, selection)
             if batch_size is None:
                 with self._batch() as conn:
-                    return int(conn.execute(f"DELETE FROM {table} WHERE {where}", params).rowcount)
+                    return int(run(conn, f"DELETE FROM {table} WHERE {where}", params).rowcount)
             sql = (
                 f"DELETE FROM {table} WHERE {pk} IN "
                 f"(SELECT {pk} FROM {table} WHERE {where} LIMIT ?)"
             )
             while True:
                 with self._batch() as conn:
-                    deleted = conn.execute(sql, [*params, batch_size]).rowcount
+                    deleted = run(conn, sql, [*params, batch_size]).rowcount
                 total += deleted
                 if deleted < batch_size:
                     return total
@@ -398,7 +397,7 @@ class SQLiteAdapter(BaseAdapter):
             if batch_size is None:
                 with self._batch() as conn:
                     sql = f"UPDATE {table} SET {assignments} WHERE {where}"
-                    return int(conn.execute(sql, [*bound, *params]).rowcount)
+                    return int(run(conn, sql, [*bound, *params]).rowcount)
             inner = f"SELECT {pk} FROM {table} WHERE ({where})"
             last: Any = None
             while True:
@@ -408,22 +407,25 @@ class SQLiteAdapter(BaseAdapter):
                     if _HAS_RETURNING:
                         keys = [
                             row[0]
-                            for row in conn.execute(
+                            for row in fetch(
+                                conn,
                                 f"UPDATE {table} SET {assignments} WHERE {pk} IN "
                                 f"({inner}{after} ORDER BY {pk} LIMIT ?) RETURNING {pk}",
                                 [*bound, *args, batch_size],
-                            ).fetchall()
+                            )
                         ]
                     else:  # pragma: no cover - SQLite older than 3.35 (2021) lacks RETURNING
                         keys = [
                             row[0]
-                            for row in conn.execute(
-                                f"{inner}{after} ORDER BY {pk} LIMIT ?", [*args, batch_size]
+                            for row in fetch(
+                                conn, f"{inner}{after} ORDER BY {pk} LIMIT ?", [*args, batch_size]
                             )
                         ]
-                        conn.executemany(
+                        run(
+                            conn,
                             f"UPDATE {table} SET {assignments} WHERE {pk} = ?",
                             [[*bound, key] for key in keys],
+                            many=True,
                         )
                 total += len(keys)
                 if len(keys) < batch_size:
@@ -459,7 +461,9 @@ class SQLiteAdapter(BaseAdapter):
                 sql = f"UPDATE {table} SET {', '.join(f'{q(f)} = ?' for f in names)} WHERE {pk} = ?"
                 for start in range(0, len(rows), batch_size):
                     with self._batch() as conn:
-                        total += conn.executemany(sql, rows[start : start + batch_size]).rowcount
+                        total += run(
+                            conn, sql, rows[start : start + batch_size], many=True
+                        ).rowcount
         return total
 
     def verify(self, datamap: DataMap) -> list[Problem]:
@@ -471,8 +475,8 @@ class SQLiteAdapter(BaseAdapter):
                     continue
                 columns = {
                     row[0]
-                    for row in self.connection.execute(
-                        "SELECT name FROM pragma_table_info(?)", [rt.table_name]
+                    for row in fetch(
+                        self.connection, "SELECT name FROM pragma_table_info(?)", [rt.table_name]
                     )
                 }
                 existing[rt.table_name] = columns or None
@@ -504,7 +508,8 @@ class SQLiteAdapter(BaseAdapter):
         with self.wrap_errors("foreign_keys"):
             for table in dict.fromkeys(rt.table_name for rt in record_types if self.serves(rt)):
                 keys: dict[int, tuple[str, list[str], list[str]]] = {}
-                for key_id, _seq, parent, column, referenced in self.connection.execute(
+                for key_id, _seq, parent, column, referenced in fetch(
+                    self.connection,
                     'SELECT id, seq, "table", "from", "to" FROM pragma_foreign_key_list(?) '
                     "ORDER BY id, seq",
                     [table],
@@ -558,7 +563,7 @@ class SQLiteAdapter(BaseAdapter):
                     f"VALUES ({', '.join('?' * len(names))})"
                 )
                 with self._batch() as conn:
-                    conn.executemany(sql, rows)
+                    run(conn, sql, rows, many=True)
                 done = len(rows)
                 rows.clear()
                 return done
@@ -599,13 +604,12 @@ class SQLiteAdapter(BaseAdapter):
                     if f.name == rt.primary_key:
                         column += " PRIMARY KEY" if f.type == "integer" else " NOT NULL PRIMARY KEY"
                     columns.append(column)
-                conn.execute(
-                    f"CREATE TABLE IF NOT EXISTS {q(rt.table_name)} ({', '.join(columns)})"
-                )
+                run(conn, f"CREATE TABLE IF NOT EXISTS {q(rt.table_name)} ({', '.join(columns)})")
                 for field in indexed_fields(rt):
-                    conn.execute(
+                    run(
+                        conn,
                         f"CREATE INDEX IF NOT EXISTS {q(f'ix_{rt.table_name}_{field}')} "
-                        f"ON {q(rt.table_name)} ({q(field)})"
+                        f"ON {q(rt.table_name)} ({q(field)})",
                     )
 
     def drop_schema(self, datamap: DataMap) -> None:
@@ -613,7 +617,7 @@ class SQLiteAdapter(BaseAdapter):
         with self.wrap_errors("drop_schema"), self._batch() as conn:
             for rt in datamap.record_types:
                 if self.serves(rt):
-                    conn.execute(f"DROP TABLE IF EXISTS {quote_identifier(rt.table_name)}")
+                    run(conn, f"DROP TABLE IF EXISTS {quote_identifier(rt.table_name)}")
 
     def close(self) -> None:
         """Close the connection if the adapter opened it (a connection you passed stays open)."""
