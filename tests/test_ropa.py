@@ -215,3 +215,16 @@ def test_cli(fmt: str, tmp_path: Path) -> None:
     target = tmp_path / f"ropa.{fmt}"
     assert main(["ropa", str(pk.example_path()), "--format", fmt, "-o", str(target)]) == 0
     assert target.read_text(encoding="utf-8").strip() == text.strip()
+
+
+@pytest.mark.parametrize("width", [None, 120])
+def test_an_arabic_table_lines_up_on_a_terminal(policy: pk.Policy, width: int | None) -> None:
+    from privacy_kit._html import display_width
+
+    text = pk.records_of_processing(policy, lang="ar").to_text(width=width)
+    grid = [line for line in text.splitlines() if line.startswith(("|", "+"))]
+    # Vowel signs (تُحذف) take no column: every line of the grid is as wide as its rule.
+    assert {display_width(line) for line in grid} == {len(grid[0])}
+    assert any(len(line) != display_width(line) for line in grid)
+    if width is not None:
+        assert len(grid[0]) <= width
