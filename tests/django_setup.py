@@ -38,6 +38,23 @@ def setup() -> None:
     django.setup()
 
 
+def join() -> None:
+    """Set up Django in a process a test started, on that test process's databases.
+
+    :func:`setup` put their names in the environment, which the child inherited; calling
+    :func:`setup` here would make up new ones.
+    """
+    import django
+    from django.conf import settings
+
+    if settings.configured:
+        return
+    if "PRIVACY_KIT_DJANGO_PG_DB" not in os.environ:
+        raise RuntimeError("join() is for a process started by one that called setup()")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "django_project.settings"
+    django.setup()
+
+
 def database(alias: str) -> str:
     """``alias``, migrated; PostgreSQL created first (or the test skipped, saying why)."""
     setup()

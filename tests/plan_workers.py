@@ -74,7 +74,12 @@ def seed(db: Path, state: Path) -> pk.Engine:
     adapter.create_schema(datamap)
     for table, items in rows().items():
         adapter.insert(datamap.record_type(table), items)
-    e = engine(db, state, adapter=adapter)
+    return prepare(engine(db, state, adapter=adapter))
+
+
+def prepare(e: pk.Engine) -> pk.Engine:
+    """``e`` with Hana erased at ``T`` (her kept records: commitments due before ``SWEEP``), a
+    legal hold on customer 5's bookings and customer 4's override (``seed`` on any store)."""
     e.apply(e.plan_erasure(HANA, now=T))
     e.place_hold(
         reason="Dispute 7",

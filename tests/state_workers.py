@@ -14,14 +14,22 @@ from privacy_kit.audit import SqliteStateStore
 
 if TYPE_CHECKING:
     from privacy_kit.audit import SQLAlchemyStateStore
+    from privacy_kit.contrib.django import DjangoStateStore
 
-Spec = tuple[str, str, str]  # (kind, path or url, table prefix)
+Spec = tuple[str, str, str]  # (kind, path or url or Django alias, table prefix)
 
 
-def open_store(spec: Spec) -> SqliteStateStore | SQLAlchemyStateStore:
+def open_store(spec: Spec) -> SqliteStateStore | SQLAlchemyStateStore | DjangoStateStore:
     kind, where, prefix = spec
     if kind == "sqlite":
         return SqliteStateStore(where, prefix=prefix)
+    if kind == "django":  # the test project's databases, which the parent process set up
+        import django_setup
+
+        django_setup.join()
+        from privacy_kit.contrib.django import DjangoStateStore as Django
+
+        return Django(where)
     from privacy_kit.audit import SQLAlchemyStateStore as Store  # only where a server is used
 
     return Store(where, prefix=prefix)
@@ -55,14 +63,17 @@ def get(spec: Spec, collection: str, key: str, queue: Any) -> None:
 def together(spec: Spec, barrier: Any, worker: int, count: int, queue: Any) -> None:
     """Every race at once, each step started by all processes together (see the test module).
 
-    Opens a store that no process has created yet (the migration race), consumes one code, reads
-    the secret, appends ``count`` entries and increments one counter ``count`` times.
+    Opens a store that no process has created yet (the migration race; the Django store's tables
+    are made before, by migrate), consumes one code, reads the secret, appends ``count`` entries
+    and increments one counter ``count`` times.
     """
 
     def body() -> dict[str, Any]:
         barrier.wait(timeout=120)
         with open_store(spec) as store:
-            found: dict[str, Any] = {"migrated_from": store.migration.from_version}
+            # the Django store's tables are made by manage.py migrate, before the processes
+            migration = getattr(store, "migration", None)
+            found: dict[str, Any] = {"migrated_from": migration and migration.from_version}
             store.update("codes", "challenge_1", lambda d: d or {"subject": "subj_1"})
             barrier.wait(timeout=120)
             taken = store.consume("codes", "challenge_1")

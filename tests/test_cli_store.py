@@ -185,7 +185,7 @@ def test_shared_state_store_silences_the_warning(
     )
     assert code == 0
     assert json.loads(text)["warnings"] == []
-    assert capsys.readouterr().err == ""
+    assert "warning" not in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -222,7 +222,15 @@ class _nothing:  # noqa: N801 - reads like pytest.raises in the test above
 
 
 @pytest.mark.parametrize(
-    "subject", ["customer", "customer:", "customer:user_id", "customer:a=1,a=2", ":email=x"]
+    "subject",
+    [
+        "customer",
+        "customer:",
+        "customer:user_id",
+        "customer:a=1,a=2",
+        ":email=x",
+        "customer:email=",
+    ],
 )
 def test_a_malformed_subject_is_bad_input(
     database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], subject: str
@@ -230,6 +238,18 @@ def test_a_malformed_subject_is_bad_input(
     args = base("erase", database, "--subject", subject, "--now", NOW)
     assert main(args) == 2
     assert "expected kind:identity=value" in capsys.readouterr().err
+
+
+def test_an_unknown_identity_is_refused_naming_the_argument_before_anything_is_read(
+    database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "x.zip"
+    args = base("export", database, "--subject", "customer:mail=x", "--now", NOW, "--out", str(out))
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "--subject 'customer:mail=x': a customer has no identity 'mail'" in err
+    assert "did you mean 'email'" in err
+    assert not out.exists()
 
 
 def test_a_missing_sqlite_file_is_refused_and_not_created(
@@ -326,3 +346,91 @@ def test_a_store_failure_while_applying_is_partial_exit_1(
     assert document["report"] is None
     assert document["problems"][-1].startswith("stopped: AdapterError: ")
     assert document["problems"][-1].endswith("(run the sweep again to resume)")
+
+
+# == progress, colour and language ===================================================================
+class _Terminal(io.StringIO):
+    """A stream that says it is a terminal (as sys.stdout is in an interactive shell)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_piped_each_step_is_one_line_on_stderr_with_what_it_counted(
+    database: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, text = run(*base("sweep", database, "--now", NOW, "--json"))
+    assert code == 0
+    document = json.loads(text)
+    steps = [ln for ln in capsys.readouterr().err.splitlines() if ": warning: " not in ln]
+    assert [line.split(": ")[1] for line in steps] == [
+        "[1/3] Open the database",
+        "[2/3] Plan the sweep",
+        "[3/3] Apply the plan",
+    ]
+    assert all(line.startswith("privacy-kit sweep: ") for line in steps)
+    assert f"{document['plan']['total']} record(s) in " in steps[1]
+    assert f": {document['report']['total']} record(s) done (" in steps[2]
+    code, _ = run(*base("erase", database, "--subject", "customer:user_id=1", "--now", NOW,
+                        "--dry-run"))  # fmt: skip
+    erase = [ln for ln in capsys.readouterr().err.splitlines() if ": warning: " not in ln]
+    assert [line.split(": ")[1] for line in erase] == [
+        "[1/2] Open the database",
+        "[2/2] Plan the erasure",
+    ]
+
+
+def test_piped_results_are_plain_and_on_a_terminal_problems_are_red(
+    database: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("rich", reason="colour and the live bar need the [cli] extra (rich)")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("TERM", raising=False)
+    args = base("export", database, "--subject", "end_user:email=nobody@example.org", "--now", NOW)
+    piped = io.StringIO()
+    assert main([*args, "--out", str(tmp_path / "piped.zip")], out=piped) == 1
+    assert "\x1b[" not in piped.getvalue()
+    assert "problem: nothing is held about this subject" in piped.getvalue()
+
+    terminal, err = _Terminal(), _Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
+    assert main([*args, "--out", str(tmp_path / "terminal.zip")], out=terminal) == 1
+    shown = terminal.getvalue()
+    assert "\x1b[1;31mproblem: nothing is held about this subject" in shown
+    # The bar is drawn and cleared on stderr: no step is left as a plain line.
+    assert "[1/2] Open the database" not in err.getvalue()
+    assert "\x1b[33mprivacy-kit export: warning: no --state" in err.getvalue()
+
+    plain, err = _Terminal(), _Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
+    assert main([*args, "--out", str(tmp_path / "plain.zip"), "--plain"], out=plain) == 1
+    assert "\x1b[" not in plain.getvalue() + err.getvalue()
+    assert "privacy-kit export: [1/2] Open the database: " in err.getvalue()
+
+
+def test_export_lang_is_the_bundles_language(
+    database: Path, template: tuple[Path, Any], tmp_path: Path
+) -> None:
+    email = template[1].invitee_emails[0]
+    target = tmp_path / "bundle.zip"
+    args = base("export", database, "--subject", f"end_user:email={email}", "--now", NOW)
+    code, text = run(*args, "--out", str(target), "--lang", "AR", "--json")
+    assert code == 0
+    assert json.loads(text)["lang"] == "ar"
+    with zipfile.ZipFile(target) as bundle:
+        manifest = json.loads(bundle.read("manifest.json"))
+        summary = bundle.read("summary.html").decode()
+    policy = load_policy(POLICY)
+    assert manifest["policy"]["title"] == policy.title.get_text("ar")
+    # the names the summary lists are the policy's Arabic ones
+    email = policy.vocabulary.category("user.contact.email").name.get_text("ar")
+    assert email in summary
+
+
+def test_an_invalid_lang_is_bad_input(
+    database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = base("export", database, "--subject", "end_user:email=a@example.org", "--now", NOW)
+    assert main([*args, "--out", str(tmp_path / "x.zip"), "--lang", "not a tag"]) == 2
+    assert "--lang: invalid language tag 'not a tag'" in capsys.readouterr().err
+    assert not (tmp_path / "x.zip").exists()

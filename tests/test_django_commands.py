@@ -213,8 +213,16 @@ def test_bad_input_exits_2_with_one_line(project: dict[str, Any]) -> None:
         (("privacy_kit_sweep", "--now", "2026-06-01"), "has no offset"),
         (("privacy_kit_sweep", "--now", "soon"), "not an ISO 8601 instant"),
         (("privacy_kit_export", "customer", "member_id", "--out", "x.zip"), "identity=value"),
+        (("privacy_kit_export", "customer", "member_id=", "--out", "x.zip"), "empty value"),
+        (
+            ("privacy_kit_erase", "customer", "member_id=1", "member_id=2", "--now", NOW),
+            "identities 'member_id=1 member_id=2': identity 'member_id' is given twice",
+        ),
         (("privacy_kit_erase", "visitor", "member_id=1", "--now", NOW), "SubjectError"),
-        (("privacy_kit_erase", "customer", "card=1", "--now", NOW), "card"),
+        (
+            ("privacy_kit_erase", "customer", "card=1", "--now", NOW),
+            "identities 'card=1': .*'card'",
+        ),
     ]
     for args, message in cases:
         with pytest.raises(CommandError, match=message) as info:

@@ -22,6 +22,14 @@ _OPTIONAL = {
 }
 
 
+def _needs_django_apps(name: str) -> bool:
+    """Modules that Django's app registry loads (models, migrations): they can only be imported
+    in a configured project, so the test project is set up first."""
+    return name.startswith("privacy_kit.contrib.django.") and (
+        name.endswith(".models") or ".migrations" in name
+    )
+
+
 def _modules() -> list[str]:
     found = pkgutil.walk_packages(privacy_kit.__path__, prefix="privacy_kit.")
     return sorted(["privacy_kit", *(info.name for info in found)])
@@ -39,6 +47,11 @@ def test_doctests(name: str) -> None:
     missing = _missing_dependency(name)
     if missing is not None:
         pytest.skip(f"{name} needs the optional dependency {missing!r}")
+    if _needs_django_apps(name):
+        pytest.importorskip("django", reason=f"{name} needs the optional dependency 'django'")
+        import django_setup
+
+        django_setup.setup()
     try:
         module = importlib.import_module(name)
     except ImportError as exc:

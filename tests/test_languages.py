@@ -120,6 +120,7 @@ def test_contacts_can_be_translated(policy: pk.Policy) -> None:
     german = pk.render_notice(changed, lang="de")
     assert "- [en] **E-mail**: [Privacy team](<mailto:privacy@appointlet.com>)" in german
     ropa = pk.records_of_processing(changed, lang="ar")
-    assert "email: فريق الخصوصية (privacy@appointlet.com)" in ropa.controller_contacts
+    assert "البريد الإلكتروني: فريق الخصوصية (privacy@appointlet.com)" in ropa.controller_contacts
     unlabelled = pk.records_of_processing(policy, lang="ar")
-    assert "email: privacy@appointlet.com" in unlabelled.controller_contacts
+    assert "البريد الإلكتروني: privacy@appointlet.com" in unlabelled.controller_contacts
+    assert "email: privacy@appointlet.com" in pk.records_of_processing(policy).controller_contacts

@@ -15,6 +15,7 @@ import privacy_kit as pk
 from test_export import ANN, HANA, NOW, example_rows, make_adapter, make_engine
 
 LAYER_LOGGERS = {
+    "privacy_kit.adapters",
     "privacy_kit.engine",
     "privacy_kit.audit",
     "privacy_kit.rights",

@@ -451,3 +451,29 @@ class RequestMachine(RuleBasedStateMachine):
 
 TestRequestMachine = RequestMachine.TestCase
 TestRequestMachine.settings = settings(max_examples=60, stateful_step_count=25, deadline=None)
+
+
+# -- the end of the calendar ---------------------------------------------------------------------
+def test_an_extension_past_the_year_9999_is_refused_with_a_request_error() -> None:
+    request = new("gdpr", dt.datetime(9999, 10, 1, tzinfo=UTC))
+    assert request.due_at == end_of(dt.date(9999, 11, 1))
+    with pytest.raises(pk.RequestError, match="falls after the year 9999") as caught:
+        request.extend("a complex request", now=dt.datetime(9999, 10, 2, tzinfo=UTC))
+    assert str(request.id) in str(caught.value)
+    assert request.extensions == ()  # the request itself is unchanged
+
+
+def test_a_pause_that_pushes_the_deadline_past_9999_is_a_request_error() -> None:
+    request = new("uk_gdpr", dt.datetime(9999, 10, 1, tzinfo=UTC))
+    paused = request.await_identity(now=dt.datetime(9999, 10, 2, tzinfo=UTC))
+    late = dt.datetime(9999, 12, 31, tzinfo=UTC)
+    with pytest.raises(pk.RequestError, match="falls after the year 9999"):
+        paused.time_left(late)
+    with pytest.raises(pk.RequestError, match="falls after the year 9999"):
+        paused.identity_received(now=late)
+    # Views never raise: the repr says why there is no date.
+    assert "after 9999-12-31" in repr(
+        paused.model_copy(
+            update={"pauses": (paused.pauses[0].model_copy(update={"ended_at": late}),)}
+        )
+    )

@@ -24,12 +24,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import privacy_kit as pk
-from plan_workers import SWEEP, T, copy_deployment, engine, rows, seed, table_rows
-from privacy_kit.adapters import All, InMemoryAdapter, Related, SQLiteAdapter, where
+from plan_workers import SWEEP, copy_deployment, engine, prepare, rows, seed, table_rows
+from privacy_kit.adapters import All, InMemoryAdapter, Related, SQLiteAdapter
 from privacy_kit.audit import MemoryStateStore
 from privacy_kit.retention import RetentionJournal, Shard, ShardReport, units
 from privacy_kit.retention._sweep import shard_units
-from test_export import HANA, policy_and_datamap
+from test_export import policy_and_datamap
 from test_resume_counts import FailingMemory
 
 TESTS = Path(__file__).parent
@@ -64,21 +64,15 @@ def deployment(adapter: Any, state: Any = None) -> pk.Engine:
     """The example's data plus closed accounts and many bookings (plan_workers.rows), Hana erased
     at ``T`` (her kept records: commitments due before ``SWEEP``), a hold and an override."""
     policy, datamap = policy_and_datamap()
-    e = pk.Engine(
-        policy, datamap, _fill(adapter, rows()), secret=SECRET, state=state or MemoryStateStore()
+    return prepare(
+        pk.Engine(
+            policy,
+            datamap,
+            _fill(adapter, rows()),
+            secret=SECRET,
+            state=state or MemoryStateStore(),
+        )
     )
-    e.apply(e.plan_erasure(HANA, now=T))
-    e.place_hold(
-        reason="Dispute 7",
-        placed_by="legal",
-        now=T,
-        record_type="bookings",
-        selection=where.eq("host_id", 5),
-        hold_id="h-dispute",
-    )
-    assert e.settings is not None
-    e.settings.set(4, "booking_data", "P30D")
-    return e
 
 
 def rows_of(e: pk.Engine) -> dict[str, list[tuple[Any, ...]]]:
@@ -713,3 +707,32 @@ def test_shard_units_are_journalled_apart_from_whole_plan_units(tmp_path: Path) 
     first = RetentionJournal(state=store).register_shards("ret_y", 2, {"bounds": ["a"]})
     second = RetentionJournal(state=store).register_shards("ret_y", 2, {"bounds": ["b"]})
     assert first == second == {"bounds": ["a"]}
+
+
+def test_the_read_fallback_samples_a_large_field_and_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from privacy_kit.adapters import _bounds, time_bounds
+
+    _, datamap = policy_and_datamap()
+    users = datamap.record_type("users")
+    start = dt.datetime(2020, 1, 1, tzinfo=UTC)
+    people = [
+        {"id": i, "closed_at": None if i % 5 == 0 else start + dt.timedelta(hours=(i * 37) % 1000)}
+        for i in range(1, 1001)
+    ]
+    mem = InMemoryAdapter({"users": people})
+    exact = time_bounds(mem, users, All(), "closed_at", 4)
+    assert exact.note is not None
+    assert "read closed_at of 800 record(s)" in exact.note
+    assert "sampled" not in exact.note
+    monkeypatch.setattr(_bounds, "READ_SAMPLE", 50)  # at 100 values kept, keep every other
+    sampled = time_bounds(mem, users, All(), "closed_at", 4, batch_size=64)
+    assert sampled.by == "read"
+    assert sampled.note is not None
+    assert "sampled 1 in 16 (50 values)" in sampled.note  # 800 values, never 100 kept
+    assert len(sampled.bounds) == 3
+    # A regular sample cuts close to the exact quartiles (within 5% of the records).
+    values = sorted(p["closed_at"] for p in people if p["closed_at"] is not None)
+    for got, want in zip(sampled.bounds, exact.bounds, strict=True):
+        assert abs(values.index(got) - values.index(want)) <= 40

@@ -238,3 +238,72 @@ def test_the_request_workflow_records_nothing_held(tmp_path: Path) -> None:
     assert finished.outcome is not None
     assert not finished.outcome.nothing_held
     assert finished.outcome.records > 0
+
+
+# == parsing subjects from command-line arguments ====================================================
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("customer", "no ':' after the kind"),
+        (":email=ann@example.com", "no kind before ':'"),
+        ("customer:", "no identity after ':'"),
+        ("customer:user_id", "'user_id' has no '='"),
+        ("customer:email=", "'email=' has an empty value"),
+        ("customer:email=  ", "'email=  ' has an empty value"),
+        ("customer:=7", "'=7' names no identity"),
+        ("customer:user_id=7,", "an empty identity"),
+        ("customer:user_id=7,user_id=8", "identity 'user_id' is given twice"),
+        ("customer:user_id=7, user_id=8", "identity 'user_id' is given twice"),
+    ],
+)
+def test_a_malformed_subject_argument_is_refused_naming_the_argument(
+    text: str, problem: str
+) -> None:
+    with pytest.raises(pk.SubjectError) as info:
+        pk.Subject.parse(text, argument="--subject")
+    message = str(info.value)
+    assert message.startswith(f"--subject {text!r}: {problem}")
+    assert "expected kind:identity=value" in message
+
+
+@pytest.mark.parametrize(
+    ("items", "problem"),
+    [
+        (["member_id"], "'member_id' has no '='"),
+        (["email="], "'email=' has an empty value"),
+        (["email=a@example.com", "email=b@example.com"], "identity 'email' is given twice"),
+        ([], "no identity"),
+    ],
+)
+def test_identities_given_apart_from_the_kind_are_refused_the_same_way(
+    items: list[str], problem: str
+) -> None:
+    with pytest.raises(pk.SubjectError, match="expected identity=value") as info:
+        pk.Subject.parse(items, kind="customer", argument="identities")
+    assert str(info.value).startswith(f"identities {' '.join(items)!r}: {problem}")
+
+
+def test_with_the_data_map_an_unknown_kind_or_identity_is_refused_with_a_hint() -> None:
+    datamap = make_engine(make_adapter("memory")).datamap
+    with pytest.raises(pk.SubjectError) as info:
+        pk.Subject.parse("customer:usr_id=7", argument="--subject", datamap=datamap)
+    assert str(info.value) == (
+        "--subject 'customer:usr_id=7': a customer has no identity 'usr_id'; did you mean "
+        "'user_id'? (known: email, user_id)"
+    )
+    with pytest.raises(
+        pk.SubjectError, match=r"^identities 'user_id=7': .*did you mean 'customer'"
+    ):
+        pk.Subject.parse(["user_id=7"], kind="custmer", argument="identities", datamap=datamap)
+    # Without the data map only the shape is checked: the resolver checks the names later.
+    assert pk.Subject.parse("customer:usr_id=7").identity("usr_id") == "7"
+
+
+def test_a_well_formed_subject_argument_keeps_its_values() -> None:
+    datamap = make_engine(make_adapter("memory")).datamap
+    parsed = pk.Subject.parse(" customer : email=Ann@Example.com , user_id=7", datamap=datamap)
+    assert parsed == pk.Subject.of("customer", email="Ann@Example.com ", user_id="7")
+    assert pk.Subject.parse("end_user:note=a=b").identity("note") == "a=b"
+    assert pk.Subject.parse("user_id=7,email=a@example.com", kind="customer") == pk.Subject.of(
+        "customer", user_id="7", email="a@example.com"
+    )

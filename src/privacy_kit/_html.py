@@ -12,6 +12,7 @@ import enum
 import html
 import importlib
 import textwrap
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ from ._errors import ConfigurationError
 
 __all__ = [
     "data_frame",
+    "display_width",
     "escape",
     "flat_value",
     "html_table",
@@ -200,10 +202,34 @@ def join_html(*fragments: str) -> str:
     return '<div class="pk-views">' + "".join(fragments) + "</div>"
 
 
+def display_width(text: str) -> int:
+    """The columns ``text`` takes on a terminal: combining marks (Arabic vowel signs, accents
+    typed apart) and invisible format characters take none, wide East Asian characters two.
+
+    Example:
+        >>> len("تُحذف"), display_width("تُحذف"), display_width("日本")
+        (5, 4, 4)
+    """
+    width = 0
+    for ch in text:
+        if unicodedata.combining(ch) or unicodedata.category(ch) == "Cf":
+            continue
+        width += 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+    return width
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - display_width(text))
+
+
 def text_table(
     columns: Sequence[str], rows: Iterable[Sequence[Cell]], *, max_width: int = 40
 ) -> str:
     """A plain-text grid table; long cells wrap at ``max_width`` characters.
+
+    Cells are padded by the columns they take on a terminal (:func:`display_width`), so a
+    column of Arabic with vowel signs lines up. Wrapping counts characters, so it stays within
+    the column for such text; a cell of wide East Asian characters can overrun its column.
 
     Args:
         columns: the column headings.
@@ -234,13 +260,14 @@ def text_table(
         if len(cells) != len(columns):
             raise ValueError(f"row {i} has {len(cells)} cells, expected {len(columns)}")
         table.append(cells)
+    width = display_width
     widths = [
-        min(max_width, max(max((len(w) for w in cell.split()), default=0), len(cell)))
+        min(max_width, max(max((width(w) for w in cell.split()), default=0), width(cell)))
         for cell in table[0]
     ]
     for cells in table:
         for j, cell in enumerate(cells):
-            widths[j] = max(widths[j], min(max_width, len(cell)))
+            widths[j] = max(widths[j], min(max_width, width(cell)))
     rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
     out = [rule]
     for n, cells in enumerate(table):
@@ -250,7 +277,7 @@ def text_table(
         ]
         for k in range(max(len(w) for w in wrapped)):
             parts = [
-                (wrapped[j][k] if k < len(wrapped[j]) else "").ljust(widths[j])
+                _pad(wrapped[j][k] if k < len(wrapped[j]) else "", widths[j])
                 for j in range(len(cells))
             ]
             out.append("| " + " | ".join(parts) + " |")

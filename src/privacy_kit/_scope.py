@@ -24,12 +24,12 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 import attrs
 
-from ._errors import ConfigurationError
+from ._errors import ConfigurationError, SubjectError
 from .adapters import Adapter, Or, Selection
 from .model._datamap import DataMap, RecordType, SubjectLink
 from .model._policy import Policy
@@ -60,6 +60,98 @@ class Subject:
     @classmethod
     def of(cls, kind: str, **identities: Any) -> Subject:
         """Build a subject from keyword identities."""
+        return cls(kind, identities)
+
+    @classmethod
+    def parse(
+        cls,
+        text: str | Sequence[str],
+        *,
+        kind: str | None = None,
+        argument: str = "subject",
+        datamap: DataMap | None = None,
+    ) -> Subject:
+        """The subject named by command-line arguments (the CLI's ``--subject``, Django's
+        management commands), each mistake a :class:`~privacy_kit.SubjectError` naming the
+        argument.
+
+        Two shapes: without ``kind``, ``text`` is ``kind:identity=value[,identity=value...]``;
+        with ``kind``, ``text`` is the ``identity=value`` items (a sequence of them, or one
+        string with the items separated by commas). Names are trimmed; values are kept as given
+        (the resolver types and normalises them by their field).
+
+        Args:
+            text: the argument's text, or the items.
+            kind: the subject's kind, when it is given apart.
+            argument: what to name in an error (``--subject``, ``identities``).
+            datamap: when given, the kind and every identity name are checked against it (with
+                a "did you mean" hint), before anything is opened or read.
+
+        Raises:
+            SubjectError: no kind, no identity, an item without ``=``, an empty name or value,
+                an identity named twice, or (given ``datamap``) an unknown kind or identity.
+
+        Example:
+            >>> Subject.parse("customer:email=ann@example.com,user_id=7")
+            Subject(kind='customer', identities=(('email', 'ann@example.com'), ('user_id', '7')))
+            >>> Subject.parse(["email=ann@example.com"], kind="end_user", argument="identities")
+            Subject(kind='end_user', identities=(('email', 'ann@example.com'),))
+            >>> Subject.parse("customer:email=", argument="--subject")
+            Traceback (most recent call last):
+            ...
+            privacy_kit._errors.SubjectError: --subject 'customer:email=': 'email=' has an empty value; expected kind:identity=value (e.g. customer:email=ann@example.com; several identities separated by commas, each named once)
+        """
+        if kind is None:
+            shape = (
+                "kind:identity=value (e.g. customer:email=ann@example.com; several identities "
+                "separated by commas, each named once)"
+            )
+        else:
+            shape = "identity=value (e.g. email=ann@example.com), each identity named once"
+        shown = text if isinstance(text, str) else " ".join(text)
+
+        def refuse(problem: str) -> SubjectError:
+            return SubjectError(f"{argument} {shown!r}: {problem}; expected {shape}")
+
+        if isinstance(text, str) and kind is None:
+            head, colon, rest = text.partition(":")
+            kind = head.strip()
+            if not colon:
+                raise refuse("no ':' after the kind")
+            if not kind:
+                raise refuse("no kind before ':'")
+            if not rest.strip():
+                raise refuse("no identity after ':'")
+            items: Sequence[str] = rest.split(",")
+        elif isinstance(text, str):
+            items = text.split(",")
+        else:
+            items = text
+        kind = (kind or "").strip()
+        if not kind:
+            raise refuse("no kind")
+        identities: dict[str, str] = {}
+        for item in items:
+            name, eq, value = item.partition("=")
+            name = name.strip()
+            if not eq:
+                raise refuse(f"{item!r} has no '='" if item.strip() else "an empty identity")
+            if not name:
+                raise refuse(f"{item!r} names no identity")
+            if not value.strip():
+                raise refuse(f"{item!r} has an empty value")
+            if name in identities:
+                raise refuse(f"identity {name!r} is given twice")
+            identities[name] = value
+        if not identities:
+            raise refuse("no identity")
+        if datamap is not None:
+            from .model._identity import identity_fields  # noqa: PLC0415 - on use
+
+            try:
+                identity_fields(datamap, kind, identities)
+            except SubjectError as exc:
+                raise SubjectError(f"{argument} {shown!r}: {exc}") from None
         return cls(kind, identities)
 
     def identity(self, name: str) -> Any:

@@ -141,3 +141,17 @@ def engine(policy: pk.Policy, datamap: pk.DataMap) -> None:
     either: Selection = where.in_("id", [1, 2]) | ~where.is_null("email")
     count: int = memory.count(datamap.record_type("bookings"), selection | either)
     print(eng, eng_by_store, value, count)
+
+
+def sharded_sweep(eng: pk.Engine, now: dt.datetime) -> None:
+    plan: pk.RetentionPlan = pk.RetentionPlan.from_json(eng.plan_retention(now=now).to_json())
+    shards: tuple[pk.Shard, ...] = eng.shards(plan, rows_per_shard=50_000)
+    carried: list[str] = [s.to_json() for s in shards]
+    reports: list[pk.ShardReport] = [eng.apply_shard(plan, pk.Shard.from_json(m)) for m in carried]
+    done: int = sum(r.done for r in reports if r.exact and not r.resumed)
+    again: pk.ShardReport = pk.ShardReport.from_json(reports[0].to_json())
+    report: pk.RetentionReport = eng.finish_sweep(plan, shards)
+    bounds: pk.adapters.TimeBounds = pk.adapters.time_bounds(
+        eng.adapter_for("users"), eng.datamap.record_type("users"), where.all(), "closed_at", 4
+    )
+    print(done, again.describe(), report.total, bounds.by, shards[0].describe())

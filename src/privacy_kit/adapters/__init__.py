@@ -26,7 +26,7 @@ from ._base import (
     count_each,
     missing_problems,
 )
-from ._bounds import TimeBounds, TimeBoundsReporter, time_bounds
+from ._bounds import TimeBounds, TimeBoundsReporter, bounds_of_pieces, piece_starts, time_bounds
 from ._memory import InMemoryAdapter
 from ._order import ForeignKeyReporter, reported_foreign_keys, store_deletion_order
 from ._selection import (
@@ -71,8 +71,10 @@ __all__ = [
     "TimeBoundsReporter",
     "UnsupportedSelectionError",
     "batch_option",
+    "bounds_of_pieces",
     "count_each",
     "missing_problems",
+    "piece_starts",
     "reported_foreign_keys",
     "store_deletion_order",
     "time_bounds",

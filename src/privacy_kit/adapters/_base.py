@@ -19,6 +19,7 @@ from typing import Any, Protocol, Self, runtime_checkable
 
 from .._errors import AdapterError, Problem, SchemaMismatchError
 from ..model._datamap import DataMap, RecordType
+from . import _statement_log
 from ._selection import Eq, Selection
 
 __all__ = [
@@ -286,7 +287,8 @@ class _ErrorWrapper:
         self.adapter, self.record_type, self.operation = adapter, record_type, operation
 
     def __enter__(self) -> None:
-        return None
+        # The statements run inside are this adapter's (see _statement_log: DEBUG lines).
+        self._token = _statement_log.operation(self.adapter)
 
     def __exit__(
         self,
@@ -294,6 +296,7 @@ class _ErrorWrapper:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        _statement_log.end_operation(self._token)
         if exc is None or isinstance(exc, AdapterError) or not isinstance(exc, Exception):
             return
         raise AdapterError(

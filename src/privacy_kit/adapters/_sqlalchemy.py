@@ -33,6 +33,7 @@ except ImportError as exc:  # pragma: no cover - exercised in the core-only test
 from .._errors import Problem
 from ..model._datamap import DataMap, FieldSpec, RecordType
 from ..model._order import ForeignKey
+from . import _statement_log
 from ._base import (
     WRITE_BATCH,
     BaseAdapter,
@@ -160,6 +161,7 @@ class SQLAlchemyAdapter(BaseAdapter):
         else:
             self.engine = engine
             self._owned = False
+        _statement_log.watch(self.engine)  # DEBUG: one line per statement (privacy_kit.adapters)
         self.schema = schema
         self._metadata = sa.MetaData(schema=schema)
         self._tables: dict[str, sa.Table] = {}

@@ -13,30 +13,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 
 from ..model._datamap import RecordType
 from ._selection import Selection
+from ._sqlalchemy_write import SQLAlchemyLike
 
 __all__ = ["ntile_firsts"]
 
 
-class _Adapter(Protocol):
-    """What this uses of :class:`~privacy_kit.adapters.SQLAlchemyAdapter`."""
-
-    engine: sa.Engine
-
-    def table(self, record_type: RecordType) -> sa.Table: ...
-
-    def _where(self, table: sa.Table, selection: Selection) -> sa.ColumnElement[bool]: ...
-
-    def _column(self, table: sa.Table, field: str) -> sa.Column[Any]: ...
-
-
 def ntile_firsts(
-    adapter: _Adapter, record_type: RecordType, selection: Selection, field: str, pieces: int
+    adapter: SQLAlchemyLike, record_type: RecordType, selection: Selection, field: str, pieces: int
 ) -> list[dt.datetime]:
     """The first value of each piece (pieces in order; see the module)."""
     if type(pieces) is not int or pieces < 1:

@@ -34,7 +34,7 @@ from ._sql import COUNTS_PER_STATEMENT, JSON_IN_THRESHOLD, factor_common
 from ._sqlalchemy_in import recheck_condition
 
 
-class _Adapter(Protocol):
+class SQLAlchemyLike(Protocol):
     """What these plans use of :class:`~privacy_kit.adapters.SQLAlchemyAdapter`."""
 
     engine: sa.Engine
@@ -50,7 +50,13 @@ class _Adapter(Protocol):
     ) -> sa.ColumnElement[bool]: ...
 
 
-__all__ = ["PG_ROWS_PER_BATCH", "count_many", "delete_selection", "needs_locked_keys"]
+__all__ = [
+    "PG_ROWS_PER_BATCH",
+    "SQLAlchemyLike",
+    "count_many",
+    "delete_selection",
+    "needs_locked_keys",
+]
 
 PG_ROWS_PER_BATCH = 125_000
 """Rows (of the table, deleted or not) per block range of a PostgreSQL delete without a
@@ -62,7 +68,7 @@ _GUESSED_ROWS_PER_BLOCK = 50
 
 
 def count_many(
-    adapter: _Adapter, record_type: RecordType, selections: Sequence[Selection]
+    adapter: SQLAlchemyLike, record_type: RecordType, selections: Sequence[Selection]
 ) -> list[int]:
     """``counts``: one ``SELECT COUNT(CASE WHEN ... THEN 1 END), ...`` per 64 selections."""
     out: list[int] = []
@@ -78,7 +84,7 @@ def count_many(
 
 
 def delete_selection(
-    adapter: _Adapter,
+    adapter: SQLAlchemyLike,
     record_type: RecordType,
     selection: Selection,
     batch_size: int | None,
@@ -119,12 +125,12 @@ def delete_selection(
             return total
 
 
-def _one_statement(adapter: _Adapter, statement: sa.Delete) -> int:
+def _one_statement(adapter: SQLAlchemyLike, statement: sa.Delete) -> int:
     with adapter.engine.begin() as conn:
         return int(conn.execute(statement).rowcount)
 
 
-def _block_ranges(adapter: _Adapter, table: sa.Table, condition: Any) -> int:
+def _block_ranges(adapter: SQLAlchemyLike, table: sa.Table, condition: Any) -> int:
     """PostgreSQL: one ``DELETE`` per range of blocks, the last range open-ended."""
     name = adapter.engine.dialect.identifier_preparer.format_table(table)
     with adapter.engine.connect() as conn:
@@ -153,7 +159,7 @@ def _block_ranges(adapter: _Adapter, table: sa.Table, condition: Any) -> int:
 
 
 def _locked_key_batches(
-    adapter: _Adapter,
+    adapter: SQLAlchemyLike,
     record_type: RecordType,
     selection: Selection,
     compiled: tuple[sa.Table, Any],

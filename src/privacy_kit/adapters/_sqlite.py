@@ -44,6 +44,7 @@ from ._sqlite_values import (
     to_store,
     writer,
 )
+from ._statement_log import fetch, run
 
 __all__ = ["SQLiteAdapter", "format_timestamp", "indexed_fields", "parse_timestamp"]
 
@@ -182,11 +183,11 @@ class SQLiteAdapter(BaseAdapter):
         while True:
             with self.wrap_errors("read", record_type):
                 if last is None:
-                    rows = self.connection.execute(head + tail, [*params, batch_size]).fetchall()
+                    rows = fetch(self.connection, head + tail, [*params, batch_size])
                 else:
-                    rows = self.connection.execute(
-                        f"{head} AND {key} > ?{tail}", [*params, last, batch_size]
-                    ).fetchall()
+                    rows = fetch(
+                        self.connection, f"{head} AND {key} > ?{tail}", [*params, last, batch_size]
+                    )
                 batch = [dict(zip(names, row, strict=False)) for row in rows]
                 for name, read in converters:
                     for record in batch:
@@ -204,7 +205,7 @@ class SQLiteAdapter(BaseAdapter):
         with self.wrap_errors("count", record_type):
             where, params = self._where(record_type, selection)
             sql = f"SELECT COUNT(*) FROM {quote_identifier(record_type.table_name)} WHERE {where}"
-            return int(self.connection.execute(sql, params).fetchone()[0])
+            return int(fetch(self.connection, sql, params)[0][0])
 
     def counts(self, record_type: RecordType, selections: Sequence[Selection]) -> list[int]:
         """How many records match each selection: one ``SELECT`` (one scan) for up to 64.
@@ -237,9 +238,7 @@ class SQLiteAdapter(BaseAdapter):
                     params.extend(bound)
                 where, bound = self._where(record_type, common)
                 sql = f"SELECT {', '.join(columns)} FROM {table} WHERE {where}"
-                out.extend(
-                    int(n) for n in self.connection.execute(sql, [*params, *bound]).fetchone()
-                )
+                out.extend(int(n) for n in fetch(self.connection, sql, [*params, *bound])[0])
         return out
 
     def time_bounds(
@@ -250,7 +249,7 @@ class SQLiteAdapter(BaseAdapter):
         with self.wrap_errors("time_bounds", record_type):
             where, params = self._where(record_type, selection)
             sql = ntile_sql(record_type.table_name, field, where, pieces)
-            rows = self.connection.execute(sql, params).fetchall()
+            rows = fetch(self.connection, sql, params)
             return [v for (raw,) in rows if (v := parse_timestamp(raw)) is not None]
 
     def delete(
@@ -271,14 +270,14 @@ class SQLiteAdapter(BaseAdapter):
             where, params = self._where(record_type, selection)
             if batch_size is None:
                 with self._batch() as conn:
-                    return int(conn.execute(f"DELETE FROM {table} WHERE {where}", params).rowcount)
+                    return int(run(conn, f"DELETE FROM {table} WHERE {where}", params).rowcount)
             sql = (
                 f"DELETE FROM {table} WHERE {pk} IN "
                 f"(SELECT {pk} FROM {table} WHERE {where} LIMIT ?)"
             )
             while True:
                 with self._batch() as conn:
-                    deleted = conn.execute(sql, [*params, batch_size]).rowcount
+                    deleted = run(conn, sql, [*params, batch_size]).rowcount
                 total += deleted
                 if deleted < batch_size:
                     return total
@@ -311,7 +310,7 @@ class SQLiteAdapter(BaseAdapter):
             if batch_size is None:
                 with self._batch() as conn:
                     sql = f"UPDATE {table} SET {assignments} WHERE {where}"
-                    return int(conn.execute(sql, [*bound, *params]).rowcount)
+                    return int(run(conn, sql, [*bound, *params]).rowcount)
             inner = f"SELECT {pk} FROM {table} WHERE ({where})"
             last: Any = None
             while True:
@@ -321,22 +320,25 @@ class SQLiteAdapter(BaseAdapter):
                     if _HAS_RETURNING:
                         keys = [
                             row[0]
-                            for row in conn.execute(
+                            for row in fetch(
+                                conn,
                                 f"UPDATE {table} SET {assignments} WHERE {pk} IN "
                                 f"({inner}{after} ORDER BY {pk} LIMIT ?) RETURNING {pk}",
                                 [*bound, *args, batch_size],
-                            ).fetchall()
+                            )
                         ]
                     else:  # pragma: no cover - SQLite older than 3.35 (2021) lacks RETURNING
                         keys = [
                             row[0]
-                            for row in conn.execute(
-                                f"{inner}{after} ORDER BY {pk} LIMIT ?", [*args, batch_size]
+                            for row in fetch(
+                                conn, f"{inner}{after} ORDER BY {pk} LIMIT ?", [*args, batch_size]
                             )
                         ]
-                        conn.executemany(
+                        run(
+                            conn,
                             f"UPDATE {table} SET {assignments} WHERE {pk} = ?",
                             [[*bound, key] for key in keys],
+                            many=True,
                         )
                 total += len(keys)
                 if len(keys) < batch_size:
@@ -372,7 +374,9 @@ class SQLiteAdapter(BaseAdapter):
                 sql = f"UPDATE {table} SET {', '.join(f'{q(f)} = ?' for f in names)} WHERE {pk} = ?"
                 for start in range(0, len(rows), batch_size):
                     with self._batch() as conn:
-                        total += conn.executemany(sql, rows[start : start + batch_size]).rowcount
+                        total += run(
+                            conn, sql, rows[start : start + batch_size], many=True
+                        ).rowcount
         return total
 
     def verify(self, datamap: DataMap) -> list[Problem]:
@@ -384,8 +388,8 @@ class SQLiteAdapter(BaseAdapter):
                     continue
                 columns = {
                     row[0]
-                    for row in self.connection.execute(
-                        "SELECT name FROM pragma_table_info(?)", [rt.table_name]
+                    for row in fetch(
+                        self.connection, "SELECT name FROM pragma_table_info(?)", [rt.table_name]
                     )
                 }
                 existing[rt.table_name] = columns or None
@@ -417,7 +421,8 @@ class SQLiteAdapter(BaseAdapter):
         with self.wrap_errors("foreign_keys"):
             for table in dict.fromkeys(rt.table_name for rt in record_types if self.serves(rt)):
                 keys: dict[int, tuple[str, list[str], list[str]]] = {}
-                for key_id, _seq, parent, column, referenced in self.connection.execute(
+                for key_id, _seq, parent, column, referenced in fetch(
+                    self.connection,
                     'SELECT id, seq, "table", "from", "to" FROM pragma_foreign_key_list(?) '
                     "ORDER BY id, seq",
                     [table],
@@ -471,7 +476,7 @@ class SQLiteAdapter(BaseAdapter):
                     f"VALUES ({', '.join('?' * len(names))})"
                 )
                 with self._batch() as conn:
-                    conn.executemany(sql, rows)
+                    run(conn, sql, rows, many=True)
                 done = len(rows)
                 rows.clear()
                 return done
@@ -512,13 +517,12 @@ class SQLiteAdapter(BaseAdapter):
                     if f.name == rt.primary_key:
                         column += " PRIMARY KEY" if f.type == "integer" else " NOT NULL PRIMARY KEY"
                     columns.append(column)
-                conn.execute(
-                    f"CREATE TABLE IF NOT EXISTS {q(rt.table_name)} ({', '.join(columns)})"
-                )
+                run(conn, f"CREATE TABLE IF NOT EXISTS {q(rt.table_name)} ({', '.join(columns)})")
                 for field in indexed_fields(rt):
-                    conn.execute(
+                    run(
+                        conn,
                         f"CREATE INDEX IF NOT EXISTS {q(f'ix_{rt.table_name}_{field}')} "
-                        f"ON {q(rt.table_name)} ({q(field)})"
+                        f"ON {q(rt.table_name)} ({q(field)})",
                     )
 
     def drop_schema(self, datamap: DataMap) -> None:
@@ -526,7 +530,7 @@ class SQLiteAdapter(BaseAdapter):
         with self.wrap_errors("drop_schema"), self._batch() as conn:
             for rt in datamap.record_types:
                 if self.serves(rt):
-                    conn.execute(f"DROP TABLE IF EXISTS {quote_identifier(rt.table_name)}")
+                    run(conn, f"DROP TABLE IF EXISTS {quote_identifier(rt.table_name)}")
 
     def close(self) -> None:
         """Close the connection if the adapter opened it (a connection you passed stays open)."""

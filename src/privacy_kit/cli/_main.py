@@ -383,7 +383,9 @@ def _parser() -> argparse.ArgumentParser:
         help="table (default; fitted to the terminal's width), csv or json",
     )
     p.add_argument("--json", action="store_true", help="the same as --format json")
-    p.add_argument("--lang", default="en", help="language of names (default: en)")
+    p.add_argument(
+        "--lang", default="en", help="language of the record: names and phrases (default: en)"
+    )
     p.add_argument("-o", "--output", help="write to this file instead of standard output")
     p.set_defaults(func=_cmd_ropa)
 

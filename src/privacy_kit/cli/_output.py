@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 import orjson
 
-__all__ = ["EXIT_INPUT", "Progress", "dumps", "terminal_width"]
+__all__ = ["EXIT_INPUT", "Lines", "Progress", "dumps", "terminal_width"]
 
 EXIT_INPUT = 2
 """The exit code for bad input: a file that cannot be read, parsed or written, or a request
@@ -36,6 +36,53 @@ def terminal_width(stream: TextIO, *, smallest: int = 50) -> int | None:
     if isatty is None or not isatty():
         return None
     return max(smallest, shutil.get_terminal_size().columns)
+
+
+def _console(stream: TextIO, fancy: bool | None) -> Any:
+    """A rich console on ``stream`` when it is to be fancy (default: a terminal), else ``None``
+    (so also without rich, the ``cli`` extra)."""
+    if fancy is None:
+        isatty = getattr(stream, "isatty", None)
+        fancy = bool(isatty and isatty())
+    if not fancy:
+        return None
+    try:
+        from rich.console import Console  # noqa: PLC0415 - optional, the cli extra
+    except ImportError:  # without the cli extra: plain lines
+        return None
+    return Console(file=stream, highlight=False, soft_wrap=True)
+
+
+class Lines:
+    """Result lines on ``stream``: styled by rich on a terminal, plain text otherwise.
+
+    The colour rules of every command: colour only where a person reads a terminal (rich
+    installed, the ``cli`` extra; rich honours ``NO_COLOR`` and ``TERM=dumb``), never in a file
+    or a pipe, where the same words are written plainly.
+
+    Args:
+        stream: where the lines go.
+        fancy: style them (default: when rich is installed and ``stream`` is a terminal).
+
+    Example:
+        >>> import io
+        >>> out = io.StringIO()
+        >>> Lines(out).write("problem: a store failed", style="bold red")
+        >>> out.getvalue()
+        'problem: a store failed\\n'
+    """
+
+    def __init__(self, stream: TextIO, *, fancy: bool | None = None) -> None:
+        self.stream = stream
+        self._console: Any = _console(stream, fancy)
+        self.fancy = self._console is not None
+
+    def write(self, text: str, *, style: str | None = None) -> None:
+        """One line (``style``: a rich style such as ``"bold red"``, shown on a terminal only)."""
+        if self._console is not None:
+            self._console.print(text, style=style, markup=False)
+        else:
+            self.stream.write(text + "\n")
 
 
 class Progress:
@@ -65,33 +112,27 @@ class Progress:
         self.number = 0
         self._bar: Any = None
         self._task: Any = None
-        if fancy is None:
-            isatty = getattr(stream, "isatty", None)
-            fancy = bool(isatty and isatty())
-        if fancy:
-            try:
-                from rich.console import Console  # noqa: PLC0415 - optional, the cli extra
-                from rich.progress import (  # noqa: PLC0415
-                    BarColumn,
-                    MofNCompleteColumn,
-                    SpinnerColumn,
-                    TextColumn,
-                    TimeElapsedColumn,
-                )
-                from rich.progress import Progress as Bar  # noqa: PLC0415
-            except ImportError:  # without the cli extra: plain lines
-                fancy = False
-            else:
-                self._bar = Bar(
-                    SpinnerColumn(),
-                    TextColumn("{task.description}"),
-                    BarColumn(),
-                    MofNCompleteColumn(),
-                    TimeElapsedColumn(),
-                    console=Console(file=stream, highlight=False),
-                    transient=True,
-                )
-        self.fancy = fancy
+        console = _console(stream, fancy)
+        if console is not None:
+            from rich.progress import (  # noqa: PLC0415 - there with rich.console
+                BarColumn,
+                MofNCompleteColumn,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+            from rich.progress import Progress as Bar  # noqa: PLC0415
+
+            self._bar = Bar(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            )
+        self.fancy = console is not None
 
     def __enter__(self) -> Progress:
         if self._bar is not None:

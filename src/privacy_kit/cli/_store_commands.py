@@ -6,6 +6,12 @@ one operation as of ``--now`` (required, with an offset: the time is an argument
 clock). ``--dry-run`` prints the plan and changes nothing. Warnings (no shared state store, no
 shared secret) go to standard error, and into the ``--json`` document.
 
+Like ``demo``, each step (open the database, plan, apply; or export) shows on standard error: a
+rich bar on a terminal, one line per step with what it counted otherwise (``--plain``: lines on
+a terminal too). The results follow the colour rules of :class:`~privacy_kit.cli._output.Lines`:
+problems in red and a dry run's line in yellow on a terminal, plain words in a file or a pipe.
+``export --lang`` is the language of the bundle's manifest and summary.
+
 Exit codes: 0 done; 1 a finding or a partial result (records no sweep can time, record types
 skipped, a subject of whom nothing was found, records a hold placed after planning kept, or a
 store failure while applying: rerun to resume); 2 bad input (see :mod:`privacy_kit.cli._main`).
@@ -15,13 +21,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from collections.abc import Iterator
+import sys
+import time
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from .._errors import AdapterError, ConfigurationError, PlanError
-from ._output import dumps
+from ._output import Lines, Progress, dumps
+
+T = TypeVar("T")
 
 __all__ = ["add_store_commands"]
 
@@ -56,25 +66,22 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value
 
 
-def _subject(text: str) -> Any:
-    """``kind:identity=value[,identity=value...]`` as a :class:`~privacy_kit.Subject`."""
-    from .._errors import SubjectError  # noqa: PLC0415
+def _subject(text: str, engine: Any) -> Any:
+    """``--subject kind:identity=value[,...]``, its kind and identities checked against the data
+    map before any record is read (:meth:`~privacy_kit.Subject.parse`)."""
     from .._scope import Subject  # noqa: PLC0415
 
-    kind, sep, rest = text.partition(":")
-    identities: dict[str, str] = {}
-    for item in rest.split(",") if sep else ():
-        name, eq, value = item.partition("=")
-        if not eq or not name or name in identities:
-            break
-        identities[name] = value
-    else:
-        if kind and identities:
-            return Subject(kind, identities)
-    raise SubjectError(
-        f"--subject {text!r}: expected kind:identity=value (e.g. customer:email=ann@example.com; "
-        "several identities separated by commas, each named once)"
-    )
+    return Subject.parse(text, argument="--subject", datamap=engine.datamap)
+
+
+def _language(tag: str) -> str:
+    """``--lang``: a language tag (case-insensitive), or bad input naming the option."""
+    from .._types import normalize_language  # noqa: PLC0415
+
+    try:
+        return normalize_language(tag)
+    except ValueError as exc:
+        raise ConfigurationError(f"--lang: {exc}") from None
 
 
 def _sqlite_path(url: str) -> str | None:
@@ -160,13 +167,53 @@ def _engine(args: argparse.Namespace, warned: list[str]) -> Iterator[Any]:
         yield engine
 
 
+class _Steps:
+    """The command's steps on standard error (see :class:`~privacy_kit.cli._output.Progress`)."""
+
+    def __init__(self, args: argparse.Namespace, total: int) -> None:
+        self.progress = Progress(
+            sys.stderr,
+            total=total,
+            label=f"privacy-kit {args.command}",
+            fancy=False if args.plain else None,
+        )
+
+    def run(self, title: str, work: Callable[[], T], counted: Callable[[T], str]) -> T:
+        """Do ``work`` as the next step; ``counted`` says what it did (on the step's line)."""
+        with self.progress.step(title):
+            started = time.perf_counter()
+            value = work()
+        self.progress.done(title, time.perf_counter() - started, counted(value))
+        return value
+
+    def open(self, args: argparse.Namespace, warned: list[str], stack: ExitStack) -> Any:
+        """The first step: the engine over the database, checked against the data map."""
+        return self.run(
+            "Open the database",
+            lambda: stack.enter_context(_engine(args, warned)),
+            lambda engine: f"{len(engine.datamap.record_types)} record type(s) match the data map",
+        )
+
+
+def _swept(value: tuple[Any, str | None]) -> str:
+    report, failure = value
+    return f"stopped: {failure}" if failure is not None else f"{report.total} record(s) done"
+
+
+def _erased(value: tuple[Any, str | None]) -> str:
+    report, failure = value
+    if failure is not None:
+        return f"stopped: {failure}"
+    deleted, anonymised = sum(report.deleted.values()), sum(report.anonymised.values())
+    return f"deleted {deleted}, anonymised {anonymised} record(s)"
+
+
 def _emit(
     args: argparse.Namespace, out: TextIO, warned: list[str], document: dict[str, Any]
 ) -> None:
-    import sys  # noqa: PLC0415
-
+    warnings = Lines(sys.stderr, fancy=False if args.plain else None)
     for line in warned:
-        sys.stderr.write(f"privacy-kit {args.command}: warning: {line}\n")
+        warnings.write(f"privacy-kit {args.command}: warning: {line}", style="yellow")
     if args.json:
         out.write(dumps({"command": args.command, "warnings": warned, **document}) + "\n")
 
@@ -184,13 +231,14 @@ def _write_text(
     report, then each problem (nothing with ``--json``, which prints one document instead)."""
     if args.json:
         return
-    out.write(plan + "\n")
+    lines = Lines(out, fancy=False if args.plain else None)
+    lines.write(plan)
     if args.dry_run:
-        out.write(f"dry run: nothing changed ({planned})\n")
+        lines.write(f"dry run: nothing changed ({planned})", style="yellow")
     elif report is not None:
-        out.write(report + "\n")
+        lines.write(report)
     for problem in problems:
-        out.write(f"problem: {problem}\n")
+        lines.write(f"problem: {problem}", style="bold red")
 
 
 def _apply(engine: Any, plan: Any) -> tuple[Any, str | None]:
@@ -204,9 +252,19 @@ def _apply(engine: Any, plan: Any) -> tuple[Any, str | None]:
 def _cmd_sweep(args: argparse.Namespace, out: TextIO) -> int:
     now = _aware(args.now)
     warned: list[str] = []
-    with _engine(args, warned) as engine:
-        plan = engine.plan_retention(now=now)
-        report, failure = (None, None) if args.dry_run else _apply(engine, plan)
+    steps = _Steps(args, total=2 if args.dry_run else 3)
+    with steps.progress, ExitStack() as stack:
+        engine = steps.open(args, warned, stack)
+        plan = steps.run(
+            "Plan the sweep",
+            lambda: engine.plan_retention(now=now),
+            lambda p: f"{p.total} record(s) in {len(p.entries)} entr(y/ies), {p.total_held} held",
+        )
+        report, failure = (
+            (None, None)
+            if args.dry_run
+            else steps.run("Apply the plan", lambda: _apply(engine, plan), _swept)
+        )
     problems = [f"{o.total} record(s) can never be timed: {o.describe()}" for o in plan.orphans]
     problems += [f"skipped {rt}: {reason}" for rt, reason in plan.skipped]
     if report is not None:
@@ -250,20 +308,31 @@ def _cmd_sweep(args: argparse.Namespace, out: TextIO) -> int:
 
 def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     now = _aware(args.now)
-    who = _subject(args.subject)
+    lang = _language(args.lang)
     warned: list[str] = []
-    with _engine(args, warned) as engine:
-        result = engine.export(who, args.out, now=now)
+    steps = _Steps(args, total=2)
+    with steps.progress, ExitStack() as stack:
+        engine = steps.open(args, warned, stack)
+        who = _subject(args.subject, engine)
+        result = steps.run(
+            "Export the subject's data",
+            lambda: engine.export(who, args.out, now=now, lang=lang),
+            lambda r: f"{r.total} record(s) from {len(r.counts)} entr(y/ies), {r.size} bytes",
+        )
     searched = ", ".join(result.searched) or "no record type links this subject"
     if not args.json:
-        out.write(
+        lines = Lines(out, fancy=False if args.plain else None)
+        lines.write(
             f"exported {result.total} record(s) about {who.kind} {result.subject_reference} to "
-            f"{result.path} (as of {now.isoformat()})\n"
+            f"{result.path} (as of {now.isoformat()})"
         )
         for entry, count in result.counts.items():
-            out.write(f"  {entry:<28} {count}\n")
+            lines.write(f"  {entry:<28} {count}")
         if result.nothing_held:
-            out.write(f"problem: nothing is held about this subject; searched: {searched}\n")
+            lines.write(
+                f"problem: nothing is held about this subject; searched: {searched}",
+                style="bold red",
+            )
     _emit(
         args,
         out,
@@ -273,6 +342,7 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
             "ok": not result.nothing_held,
             "subject_reference": result.subject_reference,
             "path": str(result.path),
+            "lang": lang,
             "total": result.total,
             "counts": result.counts,
             "redacted": {k: list(v) for k, v in result.redacted.items()},
@@ -287,11 +357,24 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
 
 def _cmd_erase(args: argparse.Namespace, out: TextIO) -> int:
     now = _aware(args.now)
-    who = _subject(args.subject)
     warned: list[str] = []
-    with _engine(args, warned) as engine:
-        plan = engine.plan_erasure(who, now=now, waive=args.waive)
-        report, failure = (None, None) if args.dry_run else _apply(engine, plan)
+    steps = _Steps(args, total=2 if args.dry_run else 3)
+    with steps.progress, ExitStack() as stack:
+        engine = steps.open(args, warned, stack)
+        who = _subject(args.subject, engine)
+        plan = steps.run(
+            "Plan the erasure",
+            lambda: engine.plan_erasure(who, now=now, waive=args.waive),
+            lambda p: (
+                f"delete {sum(p.deleted.values())}, anonymise {sum(p.anonymised.values())} "
+                f"record(s), keep {len(p.kept)} item(s)"
+            ),
+        )
+        report, failure = (
+            (None, None)
+            if args.dry_run
+            else steps.run("Apply the plan", lambda: _apply(engine, plan), _erased)
+        )
     problems: list[str] = []
     if plan.nothing_held:
         problems.append(
@@ -370,6 +453,9 @@ def add_store_commands(sub: Any) -> None:
         p.add_argument("--secret-file", type=Path, help="file holding the deployment's secret")
         p.add_argument("--audit", type=Path, help="append the audit entries to this JSONL file")
         p.add_argument("--json", action="store_true", help="print the result as one JSON document")
+        p.add_argument(
+            "--plain", action="store_true", help="plain lines instead of a progress display"
+        )
 
     p = sub.add_parser("sweep", help="plan and apply the retention sweep due at --now")
     common(p, subject=False)
@@ -379,6 +465,9 @@ def add_store_commands(sub: Any) -> None:
     p = sub.add_parser("export", help="write a subject's data bundle (access, portability)")
     common(p, subject=True)
     p.add_argument("--out", type=Path, required=True, help="the zip file to write")
+    p.add_argument(
+        "--lang", default="en", help="language of the manifest's and summary's texts (default: en)"
+    )
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("erase", help="plan and apply a subject's erasure")

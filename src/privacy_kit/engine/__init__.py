@@ -29,6 +29,7 @@ _NAMES: dict[str, str] = {
     "SubjectResolver": "._resolve",
     "Sweeps": "._sweeps",
     "UnsharedSecretWarning": "._engine",
+    "Verifying": "._verifying",
 }
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "SubjectResolver",
     "Sweeps",
     "UnsharedSecretWarning",
+    "Verifying",
 ]
 
 __getattr__, __dir__ = attach(__name__, _NAMES, __all__)
@@ -50,3 +52,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from ._engine import Engine, Plan, Subject, UnsharedSecretWarning
     from ._resolve import SubjectResolver
     from ._sweeps import Sweeps
+    from ._verifying import Verifying

@@ -1,4 +1,5 @@
-"""The engine's methods for the subject's recorded choices: objections, restrictions, opt-outs.
+"""The engine's methods for the subject's recorded choices: objections, restrictions, opt-outs
+(a Global Privacy Control signal among them).
 
 :class:`Choices` is a base of :class:`~privacy_kit.Engine`; it keeps these methods apart from the
 engine's plumbing and its destructive operations. Each method names the subject by the keyed
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from .._errors import ConfigurationError
 from .._scope import Subject
-from .._types import Duration, closest, unknown_name
+from .._types import Duration, closest, require_aware, unknown_name
 from ..model._policy import Policy
 from ..model._policy_rights import Communication, CommunicationKind
 from ..rights._unsubscribe import (
@@ -25,6 +26,7 @@ from ..rights._unsubscribe import (
 from ._collaborators import Collaborators
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only (the engine imports them on use)
+    from ..interop.gpc import GpcDecision, Headers
     from ..rights._preference_records import Decision, PreferenceRecord, RestrictionGround
 
 __all__ = ["Choices"]
@@ -153,6 +155,73 @@ class Choices(Collaborators):
             details={"communication": communication.key, "via": "request"},
         )
         return record
+
+    def honour_gpc(
+        self, subject: Subject, headers: Headers, *, country: str, now: datetime.datetime
+    ) -> GpcDecision:
+        """Act on a request's Global Privacy Control signal (``Sec-GPC: 1``) for ``subject``.
+
+        What the signal means is :func:`~privacy_kit.interop.gpc.gpc_decision`'s answer under
+        the law that governs a resident of ``country`` (``global``, the policy's promise alone,
+        where no law in the table does) and the policy's ``signals`` promise. When it is an
+        opt-out, the opt-out of sale or sharing is recorded in :attr:`preferences` (source
+        ``gpc``) and audited as ``sale_opt_out.recorded``, once: a signal on every later request
+        finds it in effect and records nothing more. When it is not one, nothing is recorded and
+        the decision's ``reason`` says why.
+
+        Args:
+            subject: who made the request.
+            headers: the request's headers (a mapping or ``(name, value)`` pairs).
+            country: where the subject lives (ISO 3166: ``US-CA``, ``FR``).
+            now: when.
+
+        Raises:
+            ConfigurationError: ``country`` is not an ISO 3166 code.
+
+        Example:
+            >>> import datetime as dt, privacy_kit as pk
+            >>> from privacy_kit.adapters import InMemoryAdapter
+            >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
+            >>> engine = pk.Engine(pk.load_policy(pk.example_path()), dm,
+            ...     InMemoryAdapter({rt.table_name: [] for rt in dm.record_types}),
+            ...     secret=b"k" * 32)
+            >>> ann, now = pk.Subject.of("customer", user_id=7), dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+            >>> engine.honour_gpc(ann, {"Sec-GPC": "1"}, country="US-CA", now=now).opt_out
+            True
+            >>> engine.preferences.may_sell(engine.reference(ann), now=now).reason
+            'opted out of sale or sharing (via gpc)'
+            >>> engine.honour_gpc(ann, {"Sec-GPC": "1"}, country="FR", now=now).opt_out
+            False
+            >>> [e.action for e in engine.audit.entries()]
+            ['sale_opt_out.recorded']
+        """
+        from ..interop.gpc import gpc_decision  # noqa: PLC0415 - on use
+        from ..model._jurisdictions import GLOBAL, governing_jurisdiction  # noqa: PLC0415
+
+        law = governing_jurisdiction(country)
+        decision = gpc_decision(headers, law or GLOBAL, policy=self.policy)
+        if not decision.opt_out:
+            return decision
+        ref = self.reference(subject)
+        at = require_aware(now, "now").astimezone(datetime.UTC)
+        if not self.preferences.may_sell(ref, now=at):
+            # Already in effect (this signal's on an earlier request, or another's): nothing to
+            # record. Two first signals at the same moment in two processes record one opt-out
+            # (the store's update is atomic) and may audit it twice.
+            return decision
+        self.preferences.opt_out_of_sale(ref, now=at, source="gpc")
+        self.audit.record(
+            "sale_opt_out.recorded",
+            now=at,
+            subject=ref,
+            details={
+                "via": "gpc",
+                "jurisdiction": decision.jurisdiction,
+                "country": country.strip().upper(),
+                "policy_conflict": decision.conflict,
+            },
+        )
+        return decision
 
     def may_process(
         self, subject: Subject, purpose_key: str, *, now: datetime.datetime

@@ -34,6 +34,7 @@ from ..model._policy_retention import RetentionRule
 from ._exports import Exports
 from ._resolve import SubjectResolver
 from ._sweeps import Sweeps
+from ._verifying import Verifying
 
 # The operations (export, erasure, retention, holds, the audit log, ...) are imported where they
 # are used, not here: constructing an Engine then costs only the model and the adapters, and a
@@ -79,7 +80,7 @@ class UnsharedSecretWarning(UserWarning):
     """
 
 
-class Engine(Exports, Sweeps):
+class Engine(Exports, Sweeps, Verifying):
     """Policy + data map + adapters: export, erasure, retention and the rest.
 
     Args:

@@ -19,12 +19,10 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from .._errors import SubjectError
 from .._scope import Scope, ScopeEntry, Stores, Subject
-from .._types import closest
 from ..adapters import Eq, Selection
-from ..model._datamap import DataMap, FieldSpec, RecordType, SubjectLink
-from ..model._identity import identity_value
+from ..model._datamap import DataMap, RecordType, SubjectLink
+from ..model._identity import identity_fields, identity_value
 
 __all__ = ["SubjectResolver"]
 
@@ -64,23 +62,6 @@ class SubjectResolver:
         return self.stores.datamap
 
     # -- checking and normalising -------------------------------------------------------------
-    def _identity_fields(self, kind: str) -> dict[str, tuple[RecordType, FieldSpec]]:
-        """Each identity a subject of ``kind`` can be known by, with the field that holds it.
-
-        The profile link (an owner link holding the subject's other identities) comes first, so
-        its field decides how a value is normalised for the reference.
-        """
-        found: dict[str, tuple[RecordType, FieldSpec]] = {}
-        links = sorted(
-            self.datamap.linked_to(kind),
-            key=lambda rl: not (rl[1].owner and rl[1].extra_identities),
-        )
-        for rt, link in links:
-            found.setdefault(link.identity, (rt, rt.field(link.field)))
-            for identity, field in link.extra_identities.items():
-                found.setdefault(identity, (rt, rt.field(field)))
-        return found
-
     def check(self, subject: Subject) -> Subject:
         """``subject`` with every identity checked and normalised, or a :class:`SubjectError`.
 
@@ -88,24 +69,11 @@ class SubjectResolver:
             SubjectError: a kind no record type links, an identity no link of that kind uses
                 (both with a "did you mean" hint), or a value that cannot be the field's.
         """
-        kinds = sorted({s.kind for rt in self.datamap.record_types for s in rt.subjects})
-        if subject.kind not in kinds:
-            hint = closest(subject.kind, kinds)
-            suffix = f"; did you mean {hint!r}?" if hint else ""
-            raise SubjectError(
-                f"no record type of the data map holds a {subject.kind!r}{suffix} "
-                f"(known kinds: {', '.join(kinds)})"
-            )
-        fields = self._identity_fields(subject.kind)
+        fields = identity_fields(
+            self.datamap, subject.kind, (name for name, _value in subject.identities)
+        )
         values: dict[str, Any] = {}
         for name, value in subject.identities:
-            if name not in fields:
-                hint = closest(name, fields)
-                suffix = f"; did you mean {hint!r}?" if hint else ""
-                raise SubjectError(
-                    f"a {subject.kind} has no identity {name!r}{suffix} "
-                    f"(known: {', '.join(sorted(fields))})"
-                )
             _rt, spec = fields[name]
             values[name] = identity_value(spec, value, where=f"{subject.kind}.{name}")
         return Subject(subject.kind, values)

@@ -178,6 +178,11 @@ class RetentionRule(Model):
     description: LocalizedText
     categories: tuple[str, ...] = Field(min_length=1)
     trigger: Trigger
+    event: LocalizedText | None = Field(
+        default=None,
+        description="The event in words ('the order is delivered') when the rule's trigger, or its "
+        "override's, is 'event'; notices say it instead of a generic phrase",
+    )
     duration: Duration | None = None
     action: RetentionAction = RetentionAction.DELETE
     override: OverrideRange | None = None
@@ -230,6 +235,13 @@ def retention_r1_problems(
     """
     for i, rule in enumerate(rules):
         where = f"retention[{i}]"
+        override_trigger = None if rule.override is None else rule.override.trigger
+        if rule.event is not None and Trigger.EVENT not in (rule.trigger, override_trigger):
+            yield Problem(
+                f"{where}.event",
+                f"'event' names the event of an 'event' trigger, but this rule's trigger is "
+                f"{rule.trigger.value}; remove 'event' or set 'trigger: event'",
+            )
         if rule.indefinite:
             if rule.reason is None:
                 yield Problem(

@@ -18,7 +18,7 @@ import attrs
 from .._types import Duration, LocalizedText, normalize_language
 from ..model._jurisdictions import get_jurisdiction
 from ..model._policy import Policy
-from ..model._policy_retention import RetentionRule
+from ..model._policy_retention import RetentionRule, Trigger
 from ..model._taxonomy import Taxonomy
 from ..model._translations import base_language as _base
 from ..model._translations import phrases as _phrases
@@ -136,6 +136,14 @@ class _Ctx:
         """A phrase as a plain string (separators and the like), never marked."""
         template, _ = self._template(key)
         return str(template)
+
+    def trigger(self, rule: RetentionRule, trigger: Trigger | None = None) -> Inline:
+        """What starts ``rule``'s clock (``trigger``: its override's), in words: the policy's own
+        ``event`` wording for an ``event`` trigger, else the generic phrase."""
+        which = trigger or rule.trigger
+        if which is Trigger.EVENT and rule.event is not None:
+            return self.text(rule.event)
+        return self.t(f"trigger.{which.value}")
 
     # policy text ---------------------------------------------------------------------------
     def text(self, value: LocalizedText, *, strong: bool = False) -> Inline:
@@ -299,7 +307,10 @@ def describe_retention(rule: RetentionRule, lang: str = "en") -> str:
     table = _phrases().get(lang) or _phrases().get(_base(lang)) or _phrases()[_FALLBACK]
     if rule.indefinite:
         return str(table["retention.forever"])
-    trigger = str(table[f"trigger.{rule.trigger.value}"])
+    if rule.trigger is Trigger.EVENT and rule.event is not None:
+        trigger = rule.event.get_text(lang)
+    else:
+        trigger = str(table[f"trigger.{rule.trigger.value}"])
     if rule.duration is None:
         return str(table["retention.until"]).replace("{trigger}", trigger)
     return (

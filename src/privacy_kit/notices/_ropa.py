@@ -14,20 +14,17 @@ import csv
 import os
 import textwrap
 from collections.abc import Iterator
-from typing import Any, Literal, TextIO
+from typing import Any, TextIO
 
 import attrs
 import orjson
 
 from .._html import html_table, join_html, text_table
-from .._types import LocalizedText, normalize_language
+from .._types import normalize_language
 from ..model._policy import Policy
-from ..model._policy_retention import RetentionAction, RetentionRule
-from ..model._staged import staged_bound
+from ..model._policy_retention import RetentionRule
 from ..model._taxonomy import is_within
-from ..model._translations import base_language
-from ._document import Inline, _Ctx, describe_duration, describe_retention
-from ._render import _merged
+from ._ropa_words import Words, label, rule_line, word
 
 __all__ = ["EEA_COUNTRIES", "ProcessingActivity", "ProcessingRecords", "records_of_processing"]
 
@@ -66,6 +63,8 @@ EEA_COUNTRIES: frozenset[str] = frozenset(
     ]
 )
 """ISO codes of the EU/EEA member states: a transfer anywhere else is to a third country."""
+
+_ARTICLE = "GDPR Art. 30(1)"
 
 _COLUMNS = (
     "purpose",
@@ -143,6 +142,8 @@ class ProcessingRecords:
     activities: tuple[ProcessingActivity, ...]
     automated_decisions: str | None = None
     """What the policy declares about solely automated decisions (``None``: it declares nothing)."""
+    lang: str = "en"
+    """The language of the record's names, phrases and labels."""
 
     def __iter__(self) -> Iterator[ProcessingActivity]:
         return iter(self.activities)
@@ -208,14 +209,27 @@ class ProcessingRecords:
         writer.writeheader()
         writer.writerows(self.to_records())
 
+    def _label(self, key: str, **args: str) -> str:
+        return label(self.lang, key, **args)
+
+    def _cells(self, value: tuple[str, ...]) -> str:
+        """A list cell joined with the language's comma (``، `` in Arabic)."""
+        return word(self.lang, "list.and").join(value)
+
     def _header(self) -> list[tuple[str, str]]:
         return [
-            ("Controller", self.controller),
-            ("Contacts", ", ".join(self.controller_contacts)),
-            ("Data protection officer", self.dpo or "not appointed"),
-            ("EU representative", self.representative_eu or "none"),
-            ("Policy version", self.policy_version),
-            ("Automated decisions", self.automated_decisions or "not declared by the policy"),
+            (self._label("ropa.controller"), self.controller),
+            (self._label("ropa.contacts"), self._cells(self.controller_contacts)),
+            (self._label("ropa.dpo"), self.dpo or self._label("ropa.not_appointed")),
+            (
+                self._label("ropa.representative_eu"),
+                self.representative_eu or self._label("ropa.none"),
+            ),
+            (self._label("ropa.policy_version"), self.policy_version),
+            (
+                self._label("ropa.automated"),
+                self.automated_decisions or self._label("ropa.not_declared"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -239,29 +253,26 @@ class ProcessingRecords:
             True
         """
         columns = [
-            "Purpose",
-            "Legal basis",
-            "Subjects",
-            "Data",
-            "Recipients",
-            "Transfers",
-            "Erasure",
-        ]
+            self._label(f"ropa.col.{c}")
+            for c in ("purpose", "legal_basis", "subjects", "data", "recipients", "transfers")
+        ] + [self._label("ropa.col.erasure")]
+        none = self._label("ropa.none")
+        cells = self._cells
         rows = [
             (
                 a.purpose_name,
                 a.legal_basis,
-                a.data_subjects,
-                a.data_categories,
-                a.recipients,
-                a.transfers or ("none",),
-                a.erasure_time_limits,
+                cells(a.data_subjects),
+                cells(a.data_categories),
+                cells(a.recipients),
+                cells(a.transfers or (none,)),
+                cells(a.erasure_time_limits),
             )
             for a in self.activities
         ]
-        security = "; ".join(self.activities[0].security_measures) if self.activities else ""
+        security = self._security()
         lines = [
-            "Records of processing activities (GDPR Art. 30(1))",
+            self._label("ropa.title", article=_ARTICLE),
             *(f"{k}: {v}" for k, v in self._header()),
         ]
         if width is None:
@@ -276,8 +287,13 @@ class ProcessingRecords:
                 if len(table.partition("\n")[0]) <= width:
                     break
             lines = [wrapped for line in lines for wrapped in _wrap(line, width)]
-        tail = f"Security measures: {security}"
+        tail = f"{self._label('ropa.security')}: {security}"
         return "\n".join([*lines, table, *(_wrap(tail, width) if width else [tail])])
+
+    def _security(self) -> str:
+        if not self.activities:
+            return ""
+        return word(self.lang, "semicolon").join(self.activities[0].security_measures)
 
     def __repr__(self) -> str:
         return (
@@ -299,68 +315,24 @@ class ProcessingRecords:
             )
             for a in self.activities
         ]
+        columns = ("purpose", "legal_basis", "subjects", "data", "recipients", "third_countries")
         return join_html(
-            html_table("Controller (GDPR Art. 30(1)(a))", ["", ""], self._header()),
             html_table(
-                "Processing activities",
+                self._label("ropa.controller_heading", article=f"{_ARTICLE}(a)"),
+                ["", ""],
+                self._header(),
+            ),
+            html_table(
+                self._label("ropa.activities"),
                 [
-                    "Purpose",
-                    "Legal basis",
-                    "Subjects",
-                    "Data",
-                    "Recipients",
-                    "Third countries",
-                    "Transfers",
-                    "Erasure time limits",
+                    *(self._label(f"ropa.col.{c}") for c in columns),
+                    self._label("ropa.col.transfers"),
+                    self._label("ropa.col.erasure_limits"),
                 ],
                 rows,
-                caption="Security measures: "
-                + ("; ".join(self.activities[0].security_measures) if self.activities else ""),
+                caption=f"{self._label('ropa.security')}: {self._security()}",
             ),
         )
-
-
-def _rule_line(rule: RetentionRule, policy: Policy, lang: str, words: _Words) -> str:
-    line = (
-        f"{rule.key}: kept {describe_retention(rule, lang)}"
-        + (f" ({words.text(rule.reason)})" if rule.reason is not None else "")
-        if rule.indefinite
-        else f"{rule.key}: {rule.action.value} {describe_retention(rule, lang)}"
-    )
-    if rule.action is RetentionAction.BLIND:
-        line += f" (fields holding {', '.join(rule.blind)}; the rest is kept)"
-    if rule.override is not None:
-        o = rule.override
-        line += (
-            f"; {o.configurable_by} may set {describe_duration(o.minimum, lang)} to "
-            f"{describe_duration(o.maximum, lang)}"
-        )
-    for e in rule.exceptions:
-        kept = (
-            "indefinitely"
-            if e.indefinite
-            else f"up to {describe_duration(e.duration, lang)}"
-            if e.duration is not None
-            else "while the reason lasts"
-        )
-        line += f"; kept for {e.kind.value} {kept}" + (f" ({e.citation})" if e.citation else "")
-    if rule.indefinite:  # no end: no live purge, no outer bound to state
-        return line + ("; products: " + ", ".join(rule.products) if rule.products else "")
-    bound = staged_bound(policy, rule)
-    if bound.purge_within is not None:
-        line += (
-            f"; carried out on live systems within {describe_duration(bound.purge_within, lang)}"
-        )
-    if bound.backup_expiry is not None:
-        line += (
-            f"; backups ({', '.join(bound.backups)}) roll off within "
-            f"{describe_duration(bound.backup_expiry, lang)}"
-        )
-    if bound.staged:
-        line += f"; at most {describe_duration(bound.total, lang)} after the trigger in all"
-    if rule.products:
-        line += "; products: " + ", ".join(rule.products)
-    return line
 
 
 def records_of_processing(policy: Policy, *, lang: str = "en") -> ProcessingRecords:
@@ -384,16 +356,14 @@ def records_of_processing(policy: Policy, *, lang: str = "en") -> ProcessingReco
         (('US',), ('payment_data: delete until the account is closed',))
     """
     lang = normalize_language(lang)
-    words = _Words(policy, lang)
+    words = Words(policy, lang)
     tax = policy.vocabulary
     subjects_all = tuple(words.name("subject_kinds", s.kind) for s in policy.subjects)
     security = tuple(
         words.text(m.description) + (f" ({m.standard})" if m.standard else "")
         for m in policy.security
     )
-    contacts = tuple(
-        f"{c.kind}: {words.contact(c.value, c.label)}" for c in policy.controller.contacts
-    )
+    contacts = tuple(words.contact(c.kind, c.value, c.label) for c in policy.controller.contacts)
     dpo = policy.controller.dpo
     purposes: list[str] = []
     for c in policy.collection:
@@ -424,7 +394,7 @@ def records_of_processing(policy: Policy, *, lang: str = "en") -> ProcessingReco
                 countries.add(loc.country)
         third = tuple(sorted(c for c in countries if c not in EEA_COUNTRIES))
         transfers = tuple(
-            f"{t.from_region} -> {t.to_country}: {t.mechanism}"
+            words.plain(words.transfer(t.from_region, t.to_country, t.mechanism))
             + (f" ({words.text(t.description)})" if t.description is not None else "")
             for t in policy.storage.transfers
             if t.to_country in third
@@ -434,8 +404,8 @@ def records_of_processing(policy: Policy, *, lang: str = "en") -> ProcessingReco
             ProcessingActivity(
                 purpose=key,
                 purpose_name=words.name("purposes", key),
-                legal_basis=words.generated(
-                    f"{purpose.legal_basis.value} ({purpose.legal_basis.article})"
+                legal_basis=words.legal_basis(
+                    purpose.legal_basis.value, purpose.legal_basis.article
                 ),
                 data_subjects=subjects,
                 data_categories=tuple(words.name("categories", k) for k in categories),
@@ -444,26 +414,30 @@ def records_of_processing(policy: Policy, *, lang: str = "en") -> ProcessingReco
                 ),
                 recipients=tuple(
                     f"{words.text(r.name)} ({r.kind.value}"
-                    + (f"; products: {', '.join(r.products)}" if r.products else "")
+                    + (
+                        words.ctx.word("semicolon")
+                        + words.plain(words.t("ropa.products", products=", ".join(r.products)))
+                        if r.products
+                        else ""
+                    )
                     + ")"
                     for r in recipients
                 ),
                 third_countries=third,
                 transfers=transfers,
-                erasure_time_limits=tuple(
-                    words.generated(_rule_line(r, policy, lang, words)) for r in rules
-                ),
+                erasure_time_limits=tuple(rule_line(r, policy, words) for r in rules),
                 security_measures=security,
             )
         )
     return ProcessingRecords(
         controller=policy.controller.name,
         controller_contacts=contacts,
-        dpo=f"{dpo.kind}: {words.contact(dpo.value, dpo.label)}" if dpo is not None else None,
+        dpo=words.contact(dpo.kind, dpo.value, dpo.label) if dpo is not None else None,
         representative_eu=policy.controller.representative_eu,
         policy_version=policy.version,
         activities=tuple(activities),
         automated_decisions=_automated_line(policy, words),
+        lang=lang,
     )
 
 
@@ -486,48 +460,16 @@ def _rules_covering(policy: Policy, categories: list[str]) -> list[RetentionRule
     return rules
 
 
-def _automated_line(policy: Policy, words: _Words) -> str | None:
+def _automated_line(policy: Policy, words: Words) -> str | None:
     decisions = policy.automated_decisions
     if decisions is None:
         return None
-    line = words.generated("used" if decisions.used else "not used") + ": "
-    line += words.text(decisions.description)
+    used = "ropa.automated.used" if decisions.used else "ropa.automated.not_used"
+    line = words.plain(words.t(used)) + ": " + words.text(decisions.description)
     if decisions.logic is not None:
-        line += f" ({words.generated('logic involved')}: {words.text(decisions.logic)})"
+        logic = words.plain(words.t("ropa.logic"))
+        line += f" ({logic}: {words.text(decisions.logic)})"
     return line
-
-
-class _Words:
-    """Names and policy text in one language for the record, fallbacks visibly marked.
-
-    The notice's rules (:class:`~privacy_kit.notices._document._Ctx`): a name or text missing in
-    the language is shown in another and prefixed with its tag (``[en] Email address``), once per
-    passage; the record's own English phrases (legal bases, erasure time limits) are marked
-    ``[en]`` in a record in another language.
-    """
-
-    def __init__(self, policy: Policy, lang: str) -> None:
-        self.ctx = _Ctx(policy, lang)
-        self.english = base_language(lang) == "en"
-
-    @staticmethod
-    def plain(runs: Inline) -> str:
-        return "".join(
-            f"[{run.lang}] {run.text}" if run.lang is not None else run.text
-            for run in _merged(runs)
-        )
-
-    def name(self, what: Literal["categories", "purposes", "subject_kinds"], key: str) -> str:
-        return self.plain(self.ctx.name(what, key))
-
-    def text(self, value: LocalizedText) -> str:
-        return self.plain(self.ctx.text(value))
-
-    def contact(self, value: str, label: LocalizedText | None) -> str:
-        return value if label is None else f"{self.text(label)} ({value})"
-
-    def generated(self, text: str) -> str:
-        return text if self.english else f"[en] {text}"
 
 
 def _wrap(line: str, width: int) -> list[str]:

@@ -255,7 +255,7 @@ def _retention(ctx: _Ctx) -> Iterator[_Block]:
         yield _Sub(ctx.names_of("categories", rule.categories))
         details: list[Inline] = retention_details(ctx, rule) or []  # kept forever, blind
         if not details:
-            trigger = ctx.t(f"trigger.{rule.trigger.value}")
+            trigger = ctx.trigger(rule)
             span = (
                 ctx.t("retention.until", trigger=trigger)
                 if rule.duration is None
@@ -275,7 +275,7 @@ def _retention(ctx: _Ctx) -> Iterator[_Block]:
                 who=ctx.name("subject_kinds", o.configurable_by),
                 min=ctx.duration(o.minimum),
                 max=ctx.duration(o.maximum),
-                trigger=ctx.t(f"trigger.{(o.trigger or rule.trigger).value}"),
+                trigger=ctx.trigger(rule, o.trigger),
             )
             if o.description is not None:
                 line = (*line, _Run(" "), *ctx.text(o.description))

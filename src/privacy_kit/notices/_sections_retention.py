@@ -42,7 +42,7 @@ def retention_details(ctx: _Ctx, rule: RetentionRule) -> list[Inline] | None:
     partly = _forever_categories(rule)
     if not partly and rule.action is not RetentionAction.BLIND:
         return None
-    trigger = ctx.t(f"trigger.{rule.trigger.value}")
+    trigger = ctx.trigger(rule)
     span = (
         ctx.t("retention.until", trigger=trigger)
         if rule.duration is None

@@ -23,7 +23,7 @@ def staged_line(ctx: _Ctx, rule: RetentionRule) -> Inline | None:
     bound = staged_bound(ctx.policy, rule)
     if rule.indefinite or not bound.staged:
         return None
-    trigger = ctx.t(f"trigger.{rule.trigger.value}")
+    trigger = ctx.trigger(rule)
     total = ctx.duration(bound.total)
     if bound.purge_within is not None and bound.backup_expiry is not None:
         line = ctx.t(

@@ -45,6 +45,7 @@ __all__ = [
     "check_origin",
     "instant_to_data",
     "open_document",
+    "open_head",
     "selection_to_json",
     "value_to_json",
     "write_document",
@@ -389,12 +390,15 @@ def _selection(r: Reader) -> Selection:
     return r.fail("op", f"unknown selection operator {op!r}")
 
 
-def open_document(data: str | bytes | bytearray | memoryview, kind: str) -> tuple[Reader, Reader]:
-    """The header and body of a plan document of ``kind``.
+def open_head(
+    data: str | bytes | bytearray | memoryview, form: str, newest: int, kind: str
+) -> Reader:
+    """The top object of a versioned document (a plan's, a shard's) of format ``form`` and
+    ``kind``, in a format version from 1 to ``newest``.
 
     Raises:
-        PlanFormatError: not JSON (truncated, say), not a plan document, a plan of another kind,
-            or a format version newer than :data:`FORMAT_VERSION` (names the place).
+        PlanFormatError: not JSON (truncated, say), of another format or kind, or of a version
+            this privacy_kit does not read (names the place).
     """
     if not isinstance(data, str | bytes | bytearray | memoryview):
         raise PlanFormatError("", f"expected JSON text or bytes, got {type(data).__name__}")
@@ -403,18 +407,29 @@ def open_document(data: str | bytes | bytearray | memoryview, kind: str) -> tupl
     except orjson.JSONDecodeError as exc:
         raise PlanFormatError("", f"not valid JSON (truncated or corrupt?): {exc}") from None
     head = Reader(document, "")
-    if head.raw("format") != FORMAT:
-        head.fail("format", f"expected {FORMAT!r}, got {_shown(head.raw('format'))}")
+    if head.raw("format") != form:
+        head.fail("format", f"expected {form!r}, got {_shown(head.raw('format'))}")
     version = head.integer("version")
-    if version > FORMAT_VERSION or version < 1:
+    if version > newest or version < 1:
         head.fail(
             "version",
-            f"format version {version} is not one this privacy_kit reads (1 to {FORMAT_VERSION}); "
-            "apply the plan with the privacy_kit that wrote it, or plan again",
+            f"format version {version} is not one this privacy_kit reads (1 to {newest}); "
+            "use the privacy_kit that wrote it, or plan again",
         )
     found = head.text("kind")
     if found != kind:
-        head.fail("kind", f"this is a {found!r} plan document, not a {kind!r} one")
+        head.fail("kind", f"this is a {found!r} document, not a {kind!r} one")
+    return head
+
+
+def open_document(data: str | bytes | bytearray | memoryview, kind: str) -> tuple[Reader, Reader]:
+    """The header and body of a plan document of ``kind``.
+
+    Raises:
+        PlanFormatError: not JSON (truncated, say), not a plan document, a plan of another kind,
+            or a format version newer than :data:`FORMAT_VERSION` (names the place).
+    """
+    head = open_head(data, FORMAT, FORMAT_VERSION, kind)
     head.text("policy_version")
     digest = head.text("datamap_digest")
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):

@@ -24,10 +24,10 @@ from typing import Any, Literal
 import attrs
 import orjson
 
-from .._errors import PlanError, PlanFormatError
+from .._errors import PlanError
 from ..adapters import After, And, Before, IsNull, Or, Selection
 from ._holds_recheck import NewlyHeld
-from ._plan_codec import Reader
+from ._plan_codec import Reader, open_head
 
 __all__ = ["SHARD_FORMAT", "SHARD_FORMAT_VERSION", "Shard", "ShardReport"]
 
@@ -58,26 +58,7 @@ def _document(kind: str, body: dict[str, Any]) -> str:
 
 def _open(data: str | bytes | bytearray | memoryview, kind: str) -> Reader:
     """The body of a shard document of ``kind`` (located errors, as the plans' documents)."""
-    if not isinstance(data, str | bytes | bytearray | memoryview):
-        raise PlanFormatError("", f"expected JSON text or bytes, got {type(data).__name__}")
-    try:
-        document = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise PlanFormatError("", f"not valid JSON (truncated or corrupt?): {exc}") from None
-    head = Reader(document, "")
-    if head.raw("format") != SHARD_FORMAT:
-        head.fail("format", f"expected {SHARD_FORMAT!r}, got {head.raw('format')!r:.60}")
-    version = head.integer("version")
-    if not 1 <= version <= SHARD_FORMAT_VERSION:
-        head.fail(
-            "version",
-            f"format version {version} is not one this privacy_kit reads "
-            f"(1 to {SHARD_FORMAT_VERSION}); use the privacy_kit that wrote it",
-        )
-    found = head.text("kind")
-    if found != kind:
-        head.fail("kind", f"this is a {found!r} document, not a {kind!r} one")
-    return head.obj(kind)
+    return open_head(data, SHARD_FORMAT, SHARD_FORMAT_VERSION, kind).obj(kind)
 
 
 def _problem(shard: Any) -> tuple[str, str] | None:

@@ -243,8 +243,11 @@ def shard_units(
             yield unit, And((selection, planned))
 
 
-def _registered(plan: RetentionPlan, shard: Shard) -> Shard:
-    """``shard`` if it is one of the plan's recorded shards; otherwise why not."""
+def _registered(
+    plan: RetentionPlan, shard: Shard, read: dict[int, list[Shard]] | None = None
+) -> Shard:
+    """``shard`` if it is one of the plan's recorded shards; otherwise why not (``read``: the
+    entries' recorded shards already read, filled as they are)."""
     if shard.plan != plan.id:
         raise PlanError(f"{shard.describe()}: it is a shard of another plan, not of {plan.id}")
     if shard.entry >= len(plan.entries):
@@ -252,14 +255,17 @@ def _registered(plan: RetentionPlan, shard: Shard) -> Shard:
             f"{shard.describe()}: entry {shard.entry} out of range (the plan has "
             f"{len(plan.entries)} entries)"
         )
-    known = plan.journal.shards_of(plan.id, shard.entry)
-    if known is None:
-        raise PlanError(
-            f"{shard.describe()}: the plan's journal records no shards of entry {shard.entry}; "
-            "make them with Engine.shards on a plan sharing this journal (an engine with a state "
-            "store shares it with every process)"
-        )
-    recorded = registered_shards(plan, shard.entry, known)
+    read = {} if read is None else read
+    if shard.entry not in read:
+        known = plan.journal.shards_of(plan.id, shard.entry)
+        if known is None:
+            raise PlanError(
+                f"{shard.describe()}: the plan's journal records no shards of entry "
+                f"{shard.entry}; make them with Engine.shards on a plan sharing this journal (an "
+                "engine with a state store shares it with every process)"
+            )
+        read[shard.entry] = registered_shards(plan, shard.entry, known)
+    recorded = read[shard.entry]
     if shard.index >= len(recorded) or recorded[shard.index] != shard:
         raise PlanError(
             f"{shard.describe()}: not one of the plan's shards of entry {shard.entry} (its "
@@ -407,19 +413,22 @@ def finish_sweep(
             some are not finished (the error names them; nothing is recorded then).
     """
     check_applicable(plan, stores.datamap, policy_version)
-    given = {(s.entry, s.index): _registered(plan, s) for s in shards}
+    read: dict[int, list[Shard]] = {}
+    given = {(s.entry, s.index): _registered(plan, s, read) for s in shards}
     missing: list[Shard] = []
     unfinished: list[Shard] = []
     runs: list[EntryRun] = []
     for index in range(len(plan.entries)):
-        known = plan.journal.shards_of(plan.id, index)
-        if known is None:
-            raise PlanError(
-                f"plan {plan.id}: entry {index} has no shards in the journal: make them with "
-                "Engine.shards and apply them before finishing"
-            )
+        if index not in read:
+            known = plan.journal.shards_of(plan.id, index)
+            if known is None:
+                raise PlanError(
+                    f"plan {plan.id}: entry {index} has no shards in the journal: make them with "
+                    "Engine.shards and apply them before finishing"
+                )
+            read[index] = registered_shards(plan, index, known)
         reports = []
-        for shard in registered_shards(plan, index, known):
+        for shard in read[index]:
             if (index, shard.index) not in given:
                 missing.append(shard)
             found = plan.journal.shard_report(plan.id, index, shard.key)

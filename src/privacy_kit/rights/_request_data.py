@@ -274,12 +274,19 @@ class RequestData(Model):
         rule = self.deadline_rule
         if rule is None:
             return None
-        day = add_deadline(
-            self.received_local.date(), rule.respond_within, business_days=rule.business_days
-        )
-        for extension in self.extensions:
-            day = add_deadline(day, extension.by, business_days=rule.business_days)
-        return day + dt.timedelta(days=self.paused_days(now))
+        try:
+            day = add_deadline(
+                self.received_local.date(), rule.respond_within, business_days=rule.business_days
+            )
+            for extension in self.extensions:
+                day = add_deadline(day, extension.by, business_days=rule.business_days)
+            return day + dt.timedelta(days=self.paused_days(now))
+        except (ValueError, OverflowError) as exc:  # date arithmetic past the calendar's end
+            raise RequestError(
+                f"request {self.id}: its deadline (received {self.received_at.isoformat()}, "
+                f"{len(self.extensions)} extension(s), {self.paused_days(now)} paused day(s)) "
+                "falls after the year 9999, which no date can hold"
+            ) from exc
 
     def _deadline_as_of(self, now: dt.datetime | None) -> dt.datetime | None:
         day = self._due_date(now)
@@ -319,8 +326,14 @@ class RequestData(Model):
         if rule is None or rule.extension is None:
             return None
         within = rule.notify_extension_within or rule.respond_within
-        day = add_deadline(self.received_local.date(), within, business_days=rule.business_days)
-        return self._end_of(day + dt.timedelta(days=self.paused_days()))
+        try:
+            day = add_deadline(self.received_local.date(), within, business_days=rule.business_days)
+            return self._end_of(day + dt.timedelta(days=self.paused_days()))
+        except (ValueError, OverflowError) as exc:
+            raise RequestError(
+                f"request {self.id}: the day to tell the subject of an extension falls after "
+                "the year 9999, which no date can hold"
+            ) from exc
 
     def is_overdue(self, now: dt.datetime) -> bool:
         """Whether the request is still open after its deadline (never, without a deadline)."""
@@ -343,7 +356,10 @@ class RequestData(Model):
     # Views: the identities are personal data, so neither repr nor str nor the notebook view
     # shows their values (only which kinds were given).
     def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
-        deadline = self.deadline
+        try:
+            deadline: dt.datetime | str | None = self.deadline
+        except RequestError:  # a repr never raises: say why there is no date
+            deadline = "after 9999-12-31"
         return [
             ("id", str(self.id)),
             ("type", self.type.value),
@@ -352,7 +368,7 @@ class RequestData(Model):
             ("status", self.status.value),
             ("jurisdiction", self.jurisdiction),
             ("received_at", self.received_at.isoformat()),
-            ("deadline", None if deadline is None else deadline.isoformat()),
+            ("deadline", deadline.isoformat() if isinstance(deadline, dt.datetime) else deadline),
         ]
 
     def _repr_html_(self) -> str:

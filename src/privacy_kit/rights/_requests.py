@@ -177,11 +177,11 @@ class DataSubjectRequest(RequestClock):
         request = cls._validated(data)
         try:
             deadline = request.deadline
-        except (ValueError, OverflowError) as exc:  # date arithmetic past the calendar's end
+        except RequestError as exc:  # date arithmetic past the calendar's end
             raise RequestError(
                 f"invalid data-subject request: received at {received_at.isoformat()}: the "
                 "request's deadline falls after the year 9999, which no date can hold"
-            ) from exc
+            ) from exc.__cause__  # the date arithmetic's own error
         request._audit(
             audit,
             "request.received",

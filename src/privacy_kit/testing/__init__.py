@@ -56,6 +56,8 @@ _NAMES: dict[str, str] = {
     "ReadConformance": "._suite",
     "RelatedConformance": "._suite",
     "SelectionConformance": "._suite",
+    "TIME_BOUNDS_CASES": "._bounds",
+    "TimeBoundsConformance": "._bounds",
     "UpdateByKeyConformance": "._suite",
     "UpdateConformance": "._suite",
     "VerifyConformance": "._suite",
@@ -65,6 +67,7 @@ _NAMES: dict[str, str] = {
 __all__ = [
     "RELATED_CASES",
     "SELECTION_CASES",
+    "TIME_BOUNDS_CASES",
     "AdapterConformance",
     "AdapterFactory",
     "CountConformance",
@@ -74,6 +77,7 @@ __all__ = [
     "RelatedConformance",
     "SelectionCase",
     "SelectionConformance",
+    "TimeBoundsConformance",
     "UpdateByKeyConformance",
     "UpdateConformance",
     "VerifyConformance",
@@ -85,6 +89,7 @@ __all__ = [
 __getattr__, __dir__ = attach(__name__, _NAMES, __all__)
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from ._bounds import TIME_BOUNDS_CASES, TimeBoundsConformance
     from ._fixtures import SELECTION_CASES, SelectionCase, conformance_datamap, conformance_records
     from ._suite import (
         RELATED_CASES,

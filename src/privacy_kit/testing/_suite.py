@@ -30,12 +30,14 @@ from ..adapters import (
     where,
 )
 from ..model._datamap import DataMap
+from ._bounds import TIME_BOUNDS_CASES, TimeBoundsConformance
 from ._fixtures import SELECTION_CASES, SelectionCase, conformance_records
 from ._harness import AdapterFactory, _Harness, _ids, _without
 from ._related import RELATED_CASES, RelatedConformance
 
 __all__ = [
     "RELATED_CASES",
+    "TIME_BOUNDS_CASES",
     "AdapterConformance",
     "AdapterFactory",
     "CountConformance",
@@ -44,6 +46,7 @@ __all__ = [
     "ReadConformance",
     "RelatedConformance",
     "SelectionConformance",
+    "TimeBoundsConformance",
     "UpdateByKeyConformance",
     "UpdateConformance",
     "VerifyConformance",
@@ -455,6 +458,7 @@ class AdapterConformance(
     UpdateByKeyConformance,
     VerifyConformance,
     ErrorConformance,
+    TimeBoundsConformance,
 ):
     """The whole conformance suite. Subclass it as ``Test...`` and override ``adapter_factory``.
 

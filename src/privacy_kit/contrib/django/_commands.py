@@ -22,6 +22,7 @@ from ..._errors import (
     UnknownNameError,
 )
 from ..._scope import Subject
+from ...model import DataMap
 
 __all__ = ["BAD_INPUT", "FINDINGS", "add_subject_arguments", "as_of", "command_errors", "subject"]
 
@@ -72,24 +73,18 @@ def as_of(text: str | None) -> dt.datetime:
     return value
 
 
-def subject(kind: str, identities: Sequence[str]) -> Subject:
-    """The subject the ``kind`` and ``identity=value`` arguments name.
+def subject(kind: str, identities: Sequence[str], *, datamap: DataMap | None = None) -> Subject:
+    """The subject the ``kind`` and ``identity=value`` arguments name
+    (:meth:`~privacy_kit.Subject.parse`), checked against ``datamap`` when given.
 
     Raises:
-        CommandError: an argument without ``=``, or an identity given twice (exit code 2).
+        CommandError: an argument without ``=``, an empty name or value, an identity given
+            twice, or an unknown kind or identity (exit code 2).
     """
-    values: dict[str, str] = {}
-    for item in identities:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise CommandError(
-                f"expected identity=value (e.g. email=ann@example.com), got {item!r}",
-                returncode=BAD_INPUT,
-            )
-        if name in values:
-            raise CommandError(f"identity {name!r} given twice", returncode=BAD_INPUT)
-        values[name] = value
-    return Subject(kind, values)
+    try:
+        return Subject.parse(identities, kind=kind, argument="identities", datamap=datamap)
+    except SubjectError as exc:
+        raise CommandError(_one_line(exc), returncode=BAD_INPUT) from exc
 
 
 @contextlib.contextmanager

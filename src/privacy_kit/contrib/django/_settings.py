@@ -5,11 +5,16 @@ The setting is a dict::
     PRIVACY_KIT = {
         "POLICY": BASE_DIR / "privacy" / "policy.yaml",     # required
         "DATAMAP": BASE_DIR / "privacy" / "datamap.yaml",   # required
-        "STATE": BASE_DIR / "privacy-state.db",             # a path (SQLite), a URL or a StateStore
+        "STATE": "django",                                  # see below
         "SECRET": None,                                     # or bytes/str (default: the state's)
         "DATABASE": "default",                              # the alias the ORM adapter uses
         "MODELS": {"members": "lending.Member"},            # optional: record type -> model
     }
+
+``STATE`` is ``"django"`` (the state in the ``default`` database, in the app's tables:
+:class:`DjangoStateStore`), ``"django:<alias>"`` (another database of ``settings.DATABASES``), a
+file path (:class:`~privacy_kit.audit.SqliteStateStore`), a database URL
+(:class:`~privacy_kit.audit.SQLAlchemyStateStore`) or any :class:`~privacy_kit.audit.StateStore`.
 
 ``get_engine()`` builds the engine on first use and keeps it; a change of the setting (Django's
 ``setting_changed`` signal, as ``override_settings`` sends) or :func:`reset_engine` drops it.
@@ -29,10 +34,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
 from ..._errors import ConfigurationError
-from ...audit._state import StateStore
+from ...audit._state import StateError, StateStore, StateValueError
 from ...engine import Engine
 from ...model import DataMap, Policy, load_datamap, load_policy
 from ._adapter import DjangoAdapter
+from ._state import DjangoStateStore, state_alias
 
 __all__ = [
     "PrivacyKitSettings",
@@ -93,9 +99,29 @@ def _path(config: Mapping[str, Any], key: str) -> Path:
     return Path(value)
 
 
+def _django_store(value: str, alias: str) -> DjangoStateStore:
+    """The Django state store ``PRIVACY_KIT["STATE"] = value`` selects (no database access)."""
+    try:
+        return DjangoStateStore(alias)
+    except (StateError, StateValueError) as exc:
+        raise PrivacyKitSettingsError(f"PRIVACY_KIT['STATE'] = {value!r}: {exc}") from exc
+
+
 def _state(value: Any) -> StateStore | None:
     if value is None:
         return None
+    alias = state_alias(value)
+    if alias is not None:
+        store = _django_store(value, alias)
+        missing = store.missing_tables()
+        if missing:
+            database = "" if alias == "default" else f" --database {alias}"
+            raise PrivacyKitSettingsError(
+                f"PRIVACY_KIT['STATE'] = {value!r}: the state store's tables are missing on "
+                f"database {alias!r} ({', '.join(missing)}): run "
+                f"python manage.py migrate privacy_kit{database}"
+            )
+        return store
     if isinstance(value, str | os.PathLike):
         text = os.fspath(value)
         if "://" not in text:
@@ -112,7 +138,8 @@ def _state(value: Any) -> StateStore | None:
     if isinstance(value, StateStore):
         return value
     raise PrivacyKitSettingsError(
-        "PRIVACY_KIT['STATE'] must be a file path (SQLite), a database URL "
+        'PRIVACY_KIT[\'STATE\'] must be "django" or "django:<alias>" (the state in a database '
+        "of settings.DATABASES), a file path (SQLite), a database URL "
         f"(postgresql+psycopg://...) or a privacy_kit StateStore, got {value!r}"
     )
 

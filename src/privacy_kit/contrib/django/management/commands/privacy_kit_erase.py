@@ -31,9 +31,10 @@ class Command(BaseCommand):  # type: ignore[misc] # Django ships no type informa
 
     def handle(self, *args: Any, **options: Any) -> None:
         now = as_of(options["now"])
-        who = subject(options["kind"], options["identities"])
         with command_errors():
             engine = get_engine()
+        who = subject(options["kind"], options["identities"], datamap=engine.datamap)
+        with command_errors():
             plan = engine.plan_erasure(who, now=now, waive=options["waive"])
             self.stdout.write(str(plan))
             if options["dry_run"]:

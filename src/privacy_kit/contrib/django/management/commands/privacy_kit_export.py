@@ -25,9 +25,11 @@ class Command(BaseCommand):  # type: ignore[misc] # Django ships no type informa
 
     def handle(self, *args: Any, **options: Any) -> None:
         now = as_of(options["now"])
-        who = subject(options["kind"], options["identities"])
         with command_errors():
-            result = get_engine().export(
+            engine = get_engine()
+        who = subject(options["kind"], options["identities"], datamap=engine.datamap)
+        with command_errors():
+            result = engine.export(
                 who, options["out"], now=now, format=options["format"], lang=options["lang"]
             )
         total = sum(result.counts.values())
