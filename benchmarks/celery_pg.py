@@ -36,8 +36,16 @@ from typing import Any
 from . import _data
 from ._celery_app import engine_for, make_app
 from ._harness import Config, Measured, Row, Skip, alternate, median
-from .retention import held_hosts, retention_policy
-from .retention_pg import SERVER, _connect, admin, build, database_names, recreate
+from .retention import held_hosts, place_holds, retention_policy
+from .retention_pg import (
+    SERVER,
+    _connect,
+    admin,
+    build,
+    database_names,
+    delete_expired,
+    recreate,
+)
 
 NAME = "celery-postgres"
 GROWS = False
@@ -99,18 +107,9 @@ def _url(db: str) -> str:
 
 def _place_holds(url: str, hosts: int) -> None:
     """The scenario's holds, in the base database's shared state store (so every copy has them)."""
-    import privacy_kit as pk
-
     engine = engine_for(url)
     try:
-        placed = _data.NOW.replace(year=2025)
-        for host in held_hosts(hosts):
-            engine.place_hold(
-                reason=f"Dispute {host}",
-                placed_by="legal",
-                now=placed,
-                subject=pk.Subject.of("customer", user_id=host),
-            )
+        place_holds(engine, hosts)
     finally:
         _close(engine)
 
@@ -231,13 +230,8 @@ def _run(config: Config, bookings: int, base_db: str, run_db: str, stem: str) ->
         return report
 
     def baseline(state: dict[str, Any]) -> Any:
-        conn = state["conn"]
-        deleted = conn.execute(
-            "DELETE FROM bookings WHERE end_at <= %s AND host_id <> ALL(%s)", [limit, held]
-        ).rowcount
-        conn.commit()
-        state["total"] = deleted
-        return deleted
+        state["total"] = delete_expired(state["conn"], limit, held)
+        return state["total"]
 
     def check(name: str, state: dict[str, Any], _result: Any) -> None:
         conn = state["conn"]
@@ -268,7 +262,7 @@ def _run(config: Config, bookings: int, base_db: str, run_db: str, stem: str) ->
     )
     size = f"{bookings:,} bookings, {bookings - remaining:,} expired"
     note = (
-        f"{max(shards)} shards (rows_per_shard {rows_per_shard:,}); planning, chord and report "
+        f"{max(shards)} shards (rows_per_shard {rows_per_shard:,}); planning, waves and report "
         f"timed; cold workers (each builds its engine on its first task); {repetitions} run(s) "
         "each"
     )

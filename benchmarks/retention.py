@@ -97,6 +97,14 @@ def engine_for(adapter: Any, hosts: int, audit: Any = None) -> Any:
     engine = pk.Engine(
         retention_policy(), _data.example_datamap(), adapter, secret=b"b" * 32, audit=audit
     )
+    place_holds(engine, hosts)
+    return engine
+
+
+def place_holds(engine: Any, hosts: int) -> None:
+    """Place the scenario's legal holds (one per held host) through ``engine``."""
+    import privacy_kit as pk
+
     placed = _data.NOW.replace(year=2025)
     for host in held_hosts(hosts):
         engine.place_hold(
@@ -105,7 +113,6 @@ def engine_for(adapter: Any, hosts: int, audit: Any = None) -> Any:
             now=placed,
             subject=pk.Subject.of("customer", user_id=host),
         )
-    return engine
 
 
 def run(config: Config) -> list[Row]:

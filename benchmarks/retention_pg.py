@@ -129,6 +129,15 @@ def build(bookings: int, base_db: str) -> tuple[int, int]:
     return hosts, bookings - expired
 
 
+def delete_expired(conn: Any, limit: Any, held: list[int]) -> int:
+    """The baseline: the expired bookings of hosts not held, one ``DELETE`` and one commit."""
+    deleted = conn.execute(
+        "DELETE FROM bookings WHERE end_at <= %s AND host_id <> ALL(%s)", [limit, held]
+    ).rowcount
+    conn.commit()
+    return int(deleted)
+
+
 def run(config: Config) -> list[Row]:
     """Build once, then alternate privacy_kit's sweep and the hand-written DELETE."""
     import privacy_kit as pk
@@ -186,12 +195,7 @@ def _run(config: Config, bookings: int, base_db: str, run_db: str) -> list[Row]:
         return engine.apply(engine.plan_retention(now=_data.NOW, journal=state["journal"]))
 
     def baseline(state: dict[str, Any]) -> Any:
-        conn = state["conn"]
-        deleted = conn.execute(
-            "DELETE FROM bookings WHERE end_at <= %s AND host_id <> ALL(%s)", [limit, held]
-        ).rowcount
-        conn.commit()
-        return deleted
+        return delete_expired(state["conn"], limit, held)
 
     def check(name: str, state: dict[str, Any], _result: Any) -> None:
         conn = state["conn"]
