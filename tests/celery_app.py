@@ -7,11 +7,13 @@ A worker is started as ``python -m celery -A celery_app worker ...`` with:
   Redis key (so runs of other sessions on the same server never meet these: not even the
   broker's hash of unacknowledged messages, which a short visibility timeout restores);
 - ``PK_CELERY_DB``: the SQLAlchemy URL of the run's PostgreSQL database;
-- ``PK_CELERY_STALL_DIR`` (optional), ``PK_CELERY_STALL_TABLE``, ``PK_CELERY_STALLS``: after a
-  ``delete`` on that table has committed, a worker that can claim one of the numbered stall
-  files (``stall-1``, ``stall-2``, ...; created exclusively, so each is claimed once by one
-  process) writes its process id and its parent's there and sleeps, so the test can kill it
-  mid-shard: its rows are gone but its shard is not journalled as done.
+- ``PK_CELERY_STALL_DIR`` (optional), ``PK_CELERY_STALL_TABLE``, ``PK_CELERY_STALLS``: the
+  first ``delete`` on that table fails (an ``AdapterError``, as a lost connection would: the task
+  retries), whoever claims the file ``fail-1``; after a later ``delete`` on it has committed, a
+  worker that can claim one of the numbered stall files (``stall-1``, ``stall-2``, ...) sleeps,
+  so the test can kill it mid-shard: its rows are gone but its shard is not journalled as done.
+  Each file is created exclusively, so one process claims it, once, and writes its process id
+  and its parent's there.
 
 The test process builds the same app (:func:`make_app`) to send the tasks; the engine factory is
 only ever called in a worker.
@@ -47,26 +49,35 @@ class StallingAdapter(SQLAlchemyAdapter):
     """The SQLAlchemy adapter, stalling after a committed ``delete`` when the test asks it to."""
 
     def delete(self, record_type: pk.RecordType, selection: Any, *, batch_size: Any = None) -> int:
+        if claim(record_type.name, "fail", 1) is not None:
+            raise pk.AdapterError(
+                "injected by the test: the connection was lost",
+                adapter=self.name,
+                record_type=record_type.name,
+                operation="delete",
+            )
         done = super().delete(record_type, selection, batch_size=batch_size)
-        stall(record_type.name)
+        if claim(record_type.name, "stall", int(os.environ.get("PK_CELERY_STALLS", "1"))):
+            time.sleep(STALL_SECONDS)  # the test kills this process long before
         return done
 
 
-def stall(table: str) -> None:
-    """Claim the next free stall file for ``table`` (if the test set one up), then sleep."""
+def claim(table: str, kind: str, count: int) -> Path | None:
+    """Claim the next free ``<kind>-<n>`` file for ``table`` (if the test set them up): created
+    exclusively, holding this process's id and its parent's; ``None`` when there is none."""
     folder = os.environ.get("PK_CELERY_STALL_DIR")
     if not folder or os.environ.get("PK_CELERY_STALL_TABLE") != table:
-        return
-    for n in range(1, int(os.environ.get("PK_CELERY_STALLS", "1")) + 1):
-        path = Path(folder) / f"stall-{n}"
+        return None
+    for n in range(1, count + 1):
+        path = Path(folder) / f"{kind}-{n}"
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
             continue
         with os.fdopen(fd, "w") as f:
             f.write(f"{os.getpid()} {os.getppid()}\n")
-        time.sleep(STALL_SECONDS)  # the test kills this process long before
-        return
+        return path
+    return None
 
 
 def engine_for(url: str, *, app: str = "celery-test", stalling: bool = False) -> pk.Engine:

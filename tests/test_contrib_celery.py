@@ -6,7 +6,8 @@ own; a second database, an identical copy made before anything runs, gets the si
 ``engine.apply`` of the same plan. A committed ``delete`` of a shard is followed by a stall the
 test ends with SIGKILL: once the pool child only (the worker rejects the message back to the
 queue: ``acks_late`` + ``reject_on_worker_lost``), once the whole worker (its unacknowledged
-message comes back when Redis's visibility timeout lapses, to the other worker). Then:
+message comes back when Redis's visibility timeout lapses, to the other worker); and the first
+``delete`` of that table fails as a lost connection would, so its task retries. Then:
 
 - both databases hold the same rows, row for row, in every table of the data map;
 - the chord's report equals the single-process report, line for line, and every count is exact;
@@ -175,6 +176,18 @@ def test_which_errors_are_retried() -> None:
     assert not transient(pk.SchemaMismatchError("no table", adapter="x", operation="verify"))
     assert not transient(pk.PlanError("stale"))
     assert not transient(ValueError("bad"))
+
+
+def test_an_eager_task_raises_a_database_error_at_once() -> None:
+    engine = _memory_engine()
+    adapter = next(iter(engine.adapters.values()))
+
+    def lost(*_args: Any, **_kwargs: Any) -> int:
+        raise pk.AdapterError("lost", adapter="mem", record_type="sessions", operation="delete")
+
+    adapter.delete = lost  # type: ignore[method-assign]
+    with pytest.raises(pk.AdapterError, match="lost"):  # not celery's Retry
+        _eager(engine, rows_per_shard=5).sweep(now=NOW).get()
 
 
 def test_report_data_is_json() -> None:
@@ -433,6 +446,9 @@ class Workers:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
 
+    def text(self) -> str:
+        return "\n".join(log.read_text(errors="replace") for log in self.logs if log.exists())
+
     def tail(self) -> str:
         return "\n".join(
             f"--- {log.name} ---\n{log.read_text(errors='replace')[-6000:]}"
@@ -553,8 +569,11 @@ def test_two_workers_one_killed_mid_shard_end_as_one_process(
         workers.kill_group(parent)
         data = _result(result, workers)
         elapsed = time.monotonic() - started
+        logs = workers.text()
     assert elapsed < 60, f"the sweep took {elapsed:.0f} s"
     assert data["plan"] == plan.id
+    assert (stalls / "fail-1").exists()  # a database error, retried with backoff:
+    assert "retry: Retry in" in logs
 
     direct = celery_app.engine_for(copy, app="celery-direct")
     try:

@@ -426,8 +426,8 @@ def register_tasks(
         try:
             return body()
         except Exception as exc:
-            if not transient(exc) or task.request.called_directly:
-                raise
+            if not transient(exc) or task.request.called_directly or task.request.is_eager:
+                raise  # eagerly (a host's tests), the error itself, at once
             wait = min(retry_backoff * 2**task.request.retries, retry_backoff_max)
             raise task.retry(exc=exc, countdown=wait * jitter.uniform(0.5, 1.0)) from exc
 
