@@ -28,6 +28,7 @@ from ._base import (
 )
 from ._memory import InMemoryAdapter
 from ._order import ForeignKeyReporter, reported_foreign_keys, store_deletion_order
+from ._partition import Partition, PartitionDrops, PartitionSurvey
 from ._selection import (
     After,
     All,
@@ -60,6 +61,9 @@ __all__ = [
     "IsNull",
     "Not",
     "Or",
+    "Partition",
+    "PartitionDrops",
+    "PartitionSurvey",
     "Record",
     "RecordKey",
     "Related",

@@ -71,6 +71,11 @@ class Capability(enum.StrEnum):
     """Runs :class:`~privacy_kit.adapters.Related` selections (a sub-select on another record type
     of the same store) when the statement runs, so a sweep re-checks an account's state in the
     statement that deletes. Without it, sweeps fall back to the keys read before and say so."""
+    PARTITIONS = "partitions"
+    """Removes whole the partitions a delete's selection covers entirely
+    (``partition_survey(record_type, selection)`` and ``drop_partitions(record_type, selection)``,
+    see :class:`~privacy_kit.adapters.PartitionSurvey`): sweeps ask it to before deleting the
+    rest row by row. The SQLAlchemy adapter declares it on PostgreSQL only."""
 
 
 @runtime_checkable
