@@ -25,7 +25,7 @@ import attrs
 
 from .._errors import PlanError
 from .._scope import Stores
-from ..adapters import Adapter, Capability, Selection, batch_option
+from ..adapters import Adapter, Capability, Partition, Selection, batch_option
 from ..audit._log import AuditLog
 from ..model._datamap import AnonymizationKind, RecordType
 from ._anonymize import FieldAnonymization, anonymize_selection
@@ -33,6 +33,7 @@ from ._holds_recheck import HoldRecheck, NewlyHeld
 from ._indefinite import IndefiniteKeep
 from ._observe import log_retention_report
 from ._orphans import Orphans
+from ._partitions import drop_whole, merge_drops, partition_audit, partition_text
 from ._plan import RetentionEntry, RetentionPlan, units
 from ._plan_json import check_applicable
 from ._rules import Action
@@ -65,6 +66,10 @@ class ReportLine:
     """``False``: what an earlier run changed is partly unknown, so ``done`` is a lower bound."""
     newly_held: int = 0
     """Records left alone because a hold placed after the plan covers them (not in ``held``)."""
+    partitions: tuple[Partition, ...] = ()
+    """Partitions removed whole (for a dry run: planned to be), their records part of ``done``."""
+    partitions_kept: tuple[tuple[str, str], ...] = ()
+    """Partitions planned to go whole whose records went row by row instead, and why."""
 
     def __repr__(self) -> str:
         bound = "" if self.exact else ", exact=False"
@@ -136,9 +141,10 @@ class RetentionReport:
                 held += f", {line.newly_held} held by a hold placed after the plan"
             bound = "" if line.exact else "at least "
             earlier = f" ({line.earlier} by an earlier, interrupted run)" if line.earlier else ""
+            whole = partition_text(line.partitions, line.partitions_kept, dry_run=self.dry_run)
             lines.append(
                 f"  {line.rule}/{line.record_type} [{line.group}] {line.action}: "
-                f"{bound}{n}{held}{earlier}"
+                f"{bound}{n}{held}{earlier}{whole}"
             )
         lines.extend(f"  kept indefinitely: {k.describe()}" for k in self.kept_indefinitely)
         lines.extend(f"  newly held: {n.describe()}" for n in self.newly_held)
@@ -265,7 +271,17 @@ def apply_retention(
     skipped_units = 0
     if dry_run:
         lines = [
-            ReportLine(e.rule, e.record_type, e.action, e.group, e.count, 0, e.held, resumed=False)
+            ReportLine(
+                e.rule,
+                e.record_type,
+                e.action,
+                e.group,
+                e.count,
+                0,
+                e.held,
+                resumed=False,
+                partitions=e.partitions,
+            )
             for e in plan.entries
         ]
         dry = RetentionReport(
@@ -295,6 +311,7 @@ def apply_retention(
         exact = True
         resumed = False
         entry_newly: list[NewlyHeld] = []
+        drops = []
         for unit, planned in units(stores, entry, plan.read_batch):
             if journal.done(plan.id, index, unit):
                 skipped_units += 1
@@ -309,7 +326,8 @@ def apply_retention(
             interrupted = journal.started(plan.id, index, unit)
             first = journal.started_count(plan.id, index, unit)
             journal.start(plan.id, index, unit, matching)
-            n = _run_unit(
+            drops.append(drop_whole(adapter, entry, rt, selection))  # whole partitions first
+            n = drops[-1].rows + _run_unit(
                 adapter,
                 entry,
                 rt,
@@ -330,6 +348,7 @@ def apply_retention(
             done += n
         newly.extend(entry_newly)
         newly_held = sum(n.count for n in entry_newly)
+        whole = merge_drops(drops)
         lines.append(
             ReportLine(
                 entry.rule,
@@ -343,6 +362,8 @@ def apply_retention(
                 earlier,
                 exact,
                 newly_held,
+                whole.dropped,
+                whole.kept,
             )
         )
         _audit(
@@ -367,6 +388,7 @@ def apply_retention(
                 "new_holds": sorted({h for n in entry_newly for h in n.holds}),
                 "commitment": None if entry.commitment is None else entry.commitment.id,
                 "recheck": entry.recheck,
+                **partition_audit(whole),
             },
         )
         if entry.commitment is not None:
