@@ -74,7 +74,7 @@ def survey_entries(
         )
         if reason is None:
             reason = survey.reason
-        if reason is None and not survey.whole:
+        if reason is None and not survey.whole and not survey.kept:
             reason = "no partition lies wholly inside its range"
         if reason is not None:
             notes.append(f"{head}, but step {step} deletes row by row: {reason}")
