@@ -91,6 +91,8 @@ pytest.importorskip("sqlalchemy", reason="SQLAlchemy is not installed (extra [sq
 import sqlalchemy as sa  # noqa: E402 - after the skip
 
 from privacy_kit.adapters import SQLAlchemyAdapter  # noqa: E402
+from privacy_kit.adapters import _pg_partitions as pg_partitions  # noqa: E402
+from privacy_kit.adapters._pg_partitions import PartitionAware  # noqa: E402
 
 
 @pytest.fixture
@@ -552,6 +554,77 @@ def test_the_adapter_refuses_anything_but_a_bare_range_on_the_key(pg: sa.Engine)
     assert survey is not None
     assert next(p.name for p in survey.whole) == f"{parted.table}_p3"  # from March 2023
     assert len(parted.partitions()) == len(MONTHLY) + 1  # surveys change nothing
+
+
+# == concurrent changes ===========================================================================
+@pytest.mark.postgres
+def test_a_partition_changed_after_the_survey_is_verified_again_and_kept(
+    pg: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the survey and the drop, another session moves an expired partition to bounds in
+    2030 and puts a record not yet due in it: the drop surveys it again under its locks and
+    leaves it (with its record); the other expired partitions still go."""
+    _flat, parted = pair(pg, MONTHLY, spread())
+    moved = f"{parted.table}_p2"  # February 2023
+    original = PartitionAware._remove
+
+    def change_then_remove(self: Any, table: Any, candidate: Any, selection: Any) -> Any:
+        if candidate.name == moved:
+            with pg.begin() as conn:  # another session, committed before the drop locks
+                for statement in (
+                    f"ALTER TABLE {parted.table} DETACH PARTITION {moved}",
+                    f"DELETE FROM {moved}",
+                    f"INSERT INTO {moved} (id, end_at) VALUES (9999, '2030-01-15+00')",
+                    (
+                        f"ALTER TABLE {parted.table} ATTACH PARTITION {moved} FOR VALUES FROM "
+                        "('2030-01-01+00') TO ('2030-02-01+00')"
+                    ),
+                ):
+                    conn.execute(sa.text(statement))
+        return original(self, table, candidate, selection)
+
+    monkeypatch.setattr(PartitionAware, "_remove", change_then_remove)
+    engine = parted.engine()
+    plan = engine.plan_retention(now=NOW)
+    assert moved in [p.name for p in bookings_entry(plan).partitions]
+    report = engine.apply(plan)
+    line = bookings_line(report)
+    assert moved not in [p.name for p in line.partitions]
+    assert line.partitions  # the others went
+    assert [name for name, _why in line.partitions_kept] == [moved]
+    assert "changed" in line.partitions_kept[0][1]
+    assert f"partition {moved} went row by row" in report.summary()
+    assert parted.partitions()[moved] == 1
+    assert 9999 in {r["id"] for r in parted.rows()}  # not due: kept
+
+
+@pytest.mark.postgres
+def test_a_partition_locked_by_another_session_is_left_to_the_delete(
+    pg: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session holding a lock on an expired partition is not waited for beyond the lock
+    timeout: that partition's records go row by row once the session ends, the others whole."""
+    monkeypatch.setattr(pg_partitions, "LOCK_TIMEOUT", "200ms")
+    flat, parted = pair(pg, MONTHLY, spread())
+    busy = f"{parted.table}_p5"
+    other = pg.connect()
+    transaction = other.begin()
+    other.execute(sa.text(f"LOCK TABLE {busy} IN ROW EXCLUSIVE MODE"))
+    try:
+        drops = parted.adapter.drop_partitions(
+            parted.bookings, where.before("end_at", CUTOFF, inclusive=True)
+        )
+    finally:
+        transaction.rollback()
+        other.close()
+    assert busy not in drops.names
+    assert drops.names  # the others went
+    assert [name for name, _why in drops.kept] == [busy]
+    assert "LockNotAvailable" in drops.kept[0][1]
+    report = parted.engine().apply(parted.engine().plan_retention(now=NOW))
+    assert busy in [p.name for p in bookings_line(report).partitions]  # now it goes too
+    flat.engine().apply(flat.engine().plan_retention(now=NOW))
+    assert parted.rows() == flat.rows()
 
 
 # == the property: any layout, any cutoff, the same end state =======================================
