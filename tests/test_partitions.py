@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -25,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import privacy_kit as pk
-from conftest import POSTGRES_URL
+from conftest import POSTGRES_URL, create_database
 from privacy_kit.adapters import All, InMemoryAdapter, where
 from privacy_kit.model._datamap import DataMap
 from privacy_kit.retention import cutoff
@@ -100,15 +99,7 @@ def pg(postgres_engine: Any) -> Iterator[sa.Engine]:
     """A database of this test's own on the PostgreSQL server, dropped afterwards."""
     name = f"pk_parts_{uuid.uuid4().hex[:12]}"
     server = postgres_engine.execution_options(isolation_level="AUTOCOMMIT")
-    for attempt in range(5):  # another session copying template1 at the same moment: retry
-        try:
-            with server.connect() as conn:
-                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-            break
-        except sa.exc.SQLAlchemyError as exc:
-            if attempt == 4 or "being accessed by other users" not in str(exc):
-                raise
-            time.sleep(1)
+    create_database(server, name)
     url = sa.engine.make_url(POSTGRES_URL).set(database=name)
     db = sa.create_engine(url)
     try:
