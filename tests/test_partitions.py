@@ -221,6 +221,17 @@ def bookings_entry(plan: pk.RetentionPlan) -> pk.RetentionEntry:
     return next(e for e in plan.entries if e.record_type == "bookings")
 
 
+def hold(engine: pk.Engine, booking_id: int) -> None:
+    """A legal hold on one booking."""
+    engine.place_hold(
+        reason="Case 7",
+        placed_by="legal",
+        now=NOW,
+        record_type="bookings",
+        selection=where.eq("id", booking_id),
+    )
+
+
 def expired_months(layout: Sequence[Bound], cutoff: dt.datetime) -> list[int]:
     """The indexes of the partitions every value of which is ``<= cutoff``."""
     return [n for n, (_lo, hi) in enumerate(layout) if hi is not None and hi - MICRO <= cutoff]
@@ -287,13 +298,7 @@ def test_a_legal_hold_keeps_every_partition(pg: sa.Engine) -> None:
     flat, parted = pair(pg, MONTHLY, times)
     held_id = 3  # ends in June 2022: in the first, wholly expired partition
     for store in (flat, parted):
-        store.engine().place_hold(
-            reason="Case 7",
-            placed_by="legal",
-            now=NOW,
-            record_type="bookings",
-            selection=where.eq("id", held_id),
-        )
+        hold(store.engine(), held_id)
     before = parted.partitions()
     engine = parted.engine()
     plan = engine.plan_retention(now=NOW)
@@ -315,28 +320,14 @@ def test_a_hold_placed_after_planning_keeps_every_partition(pg: sa.Engine) -> No
     engine = parted.engine()
     plan = engine.plan_retention(now=NOW)
     assert bookings_entry(plan).partitions  # planned to go whole
-    engine.place_hold(
-        reason="Case 8",
-        placed_by="legal",
-        now=NOW,
-        record_type="bookings",
-        selection=where.eq("id", 3),
-        hold_id="late",
-    )
+    hold(engine, 3)
     report = engine.apply(plan)
     line = bookings_line(report)
     assert line.partitions == ()
     assert line.newly_held == 1
     assert set(parted.partitions()) == set(before)
-    flat_engine = flat.engine()
-    flat_engine.place_hold(
-        reason="Case 8",
-        placed_by="legal",
-        now=NOW,
-        record_type="bookings",
-        selection=where.eq("id", 3),
-    )
-    flat_engine.apply(flat_engine.plan_retention(now=NOW))
+    hold(flat.engine(), 3)
+    flat.engine().apply(flat.engine().plan_retention(now=NOW))
     assert parted.rows() == flat.rows()
     assert 3 in {r["id"] for r in parted.rows()}
 
