@@ -53,7 +53,8 @@ def database_names() -> tuple[str, str]:
 BOOKINGS_PER_HOST = 500
 
 
-def _connect(dbname: str, *, autocommit: bool = False) -> Any:
+def connect(dbname: str, *, autocommit: bool = False) -> Any:
+    """A psycopg connection to database ``dbname`` on the benchmark server."""
     import psycopg
 
     return psycopg.connect(f"{SERVER}/{dbname}", autocommit=autocommit, connect_timeout=3)
@@ -62,7 +63,7 @@ def _connect(dbname: str, *, autocommit: bool = False) -> Any:
 def admin() -> Any:
     """An autocommit connection to the ``test`` database (for CREATE/DROP DATABASE)."""
     try:
-        return _connect("test", autocommit=True)
+        return connect("test", autocommit=True)
     except ImportError as exc:
         raise Skip(f"psycopg is not installed ({exc})") from None
     except Exception as exc:  # noqa: BLE001 - any connection failure means "skip, saying why"
@@ -92,41 +93,50 @@ def build(bookings: int, base_db: str) -> tuple[int, int]:
         adapter.create_schema(_data.example_datamap())
     finally:
         adapter.close()
-    now = _data.NOW.isoformat()
-    span = _data.SPAN_DAYS * 86400
     rule = next(r for r in retention_policy().retention if r.key == "booking_data")
     limit = cutoff(rule.duration, _data.NOW)
-    with _connect(base_db) as conn:
-        conn.execute(
-            "INSERT INTO users (id, name, email, time_zone, language, is_admin, created_at, "
-            "last_seen_at, closed_at, deactivated_at) SELECT n, 'Host ' || n, "
-            "'host' || n || '@example.com', 'Europe/Berlin', 'en', false, "
-            "%(now)s::timestamptz - interval '900 days', %(now)s::timestamptz - interval '1 hour', "
-            "NULL, NULL FROM generate_series(1, %(hosts)s) AS n",
-            {"now": now, "hosts": hosts},
-        )
-        end = f"(%(now)s::timestamptz - make_interval(secs => mod(n::bigint * 2654435761, {span})))"
-        conn.execute(
-            "INSERT INTO bookings (id, host_id, service_id, invitee_email, invitee_name, "
-            "invitee_phone, invitee_notes, host_notes, start_at, end_at, conferencing_provider, "
-            "meeting_url, created_at) SELECT n, mod(n, %(hosts)s) + 1, mod(n, 7) + 1, "
-            "'invitee' || mod(n::bigint * 7919, 50000) || '@example.com', 'Invitee ' || n, "
-            "'+1555' || lpad(mod(n::bigint * 31, 10000000)::text, 7, '0'), "
-            "'Looking forward to meeting number ' || n, 'Private notes on booking ' || n, "
-            f"{end} - interval '30 minutes', {end}, "
-            "CASE mod(n, 3) WHEN 0 THEN 'zoom' WHEN 1 THEN 'google_meet' ELSE 'teams' END, "
-            f"'https://meet.example.com/' || n, {end} - interval '14 days' "
-            "FROM generate_series(1, %(count)s) AS n",
-            {"now": now, "hosts": hosts, "count": bookings},
-        )
+    with connect(base_db) as conn:
+        fill(conn, bookings, hosts)
         (expired,) = conn.execute(
             "SELECT COUNT(*) FROM bookings WHERE end_at <= %s AND host_id <> ALL(%s)",
             [limit, held_hosts(hosts)],
         ).fetchone()
         conn.commit()
-    with _connect(base_db, autocommit=True) as conn:
+    with connect(base_db, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
     return hosts, bookings - expired
+
+
+def fill(conn: Any, bookings: int, hosts: int) -> None:
+    """Insert ``hosts`` open accounts and ``bookings`` bookings (``generate_series``; no commit).
+
+    Each value is a fixed function of the row number; booking end times are spread over the
+    :data:`~benchmarks._data.SPAN_DAYS` before :data:`~benchmarks._data.NOW`.
+    """
+    now = _data.NOW.isoformat()
+    span = _data.SPAN_DAYS * 86400
+    conn.execute(
+        "INSERT INTO users (id, name, email, time_zone, language, is_admin, created_at, "
+        "last_seen_at, closed_at, deactivated_at) SELECT n, 'Host ' || n, "
+        "'host' || n || '@example.com', 'Europe/Berlin', 'en', false, "
+        "%(now)s::timestamptz - interval '900 days', %(now)s::timestamptz - interval '1 hour', "
+        "NULL, NULL FROM generate_series(1, %(hosts)s) AS n",
+        {"now": now, "hosts": hosts},
+    )
+    end = f"(%(now)s::timestamptz - make_interval(secs => mod(n::bigint * 2654435761, {span})))"
+    conn.execute(
+        "INSERT INTO bookings (id, host_id, service_id, invitee_email, invitee_name, "
+        "invitee_phone, invitee_notes, host_notes, start_at, end_at, conferencing_provider, "
+        "meeting_url, created_at) SELECT n, mod(n, %(hosts)s) + 1, mod(n, 7) + 1, "
+        "'invitee' || mod(n::bigint * 7919, 50000) || '@example.com', 'Invitee ' || n, "
+        "'+1555' || lpad(mod(n::bigint * 31, 10000000)::text, 7, '0'), "
+        "'Looking forward to meeting number ' || n, 'Private notes on booking ' || n, "
+        f"{end} - interval '30 minutes', {end}, "
+        "CASE mod(n, 3) WHEN 0 THEN 'zoom' WHEN 1 THEN 'google_meet' ELSE 'teams' END, "
+        f"'https://meet.example.com/' || n, {end} - interval '14 days' "
+        "FROM generate_series(1, %(count)s) AS n",
+        {"now": now, "hosts": hosts, "count": bookings},
+    )
 
 
 def run(config: Config) -> list[Row]:
@@ -172,7 +182,7 @@ def _run(config: Config, bookings: int, base_db: str, run_db: str) -> list[Row]:
         return {
             "adapter": adapter,
             "engine": engine,
-            "conn": _connect(run_db),
+            "conn": connect(run_db),
             "journal": files["journal"],
         }
 

@@ -462,6 +462,7 @@ def test_the_audit_entry_and_the_log_list_the_partitions(
     logged = [r.getMessage() for r in caplog.records if "whole partition(s)" in r.getMessage()]
     assert len(logged) == 1
     assert line.partitions[0].name in logged[0]
+    assert "whole partition(s) dropped" in logged[0]
 
 
 @pytest.mark.postgres

@@ -80,7 +80,9 @@ def log_retention_report(given: _Report, plan_id: str) -> _Report:
                     line.group,
                     sum(p.rows for p in line.partitions),
                     len(line.partitions),
-                    f"to {line.partitions[0].how}" if report.dry_run else line.partitions[0].how,
+                    f"to {line.partitions[0].how}"
+                    if report.dry_run
+                    else {"drop": "dropped", "truncate": "truncated"}[line.partitions[0].how],
                     ", ".join(p.name for p in line.partitions),
                 )
             for name, why in line.partitions_kept:
