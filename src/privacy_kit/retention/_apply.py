@@ -69,7 +69,9 @@ class ReportLine:
     partitions: tuple[Partition, ...] = ()
     """Partitions removed whole (for a dry run: planned to be), their records part of ``done``."""
     partitions_kept: tuple[tuple[str, str], ...] = ()
-    """Partitions planned to go whole whose records went row by row instead, and why."""
+    """Partitions inside the step's range whose records went row by row instead, and why (one
+    that removing would make differ from a ``DELETE``, or that changed or stayed locked when it
+    came to removing it)."""
 
     def __repr__(self) -> str:
         bound = "" if self.exact else ", exact=False"
