@@ -114,6 +114,9 @@ _PARENT = sa.text(
 
 _CHILDREN = (
     "SELECT c.oid, n.nspname, c.relname, c.relkind, pg_get_expr(c.relpartbound, c.oid) AS bound, "
+    # PostgreSQL 14+: a partition whose DETACH ... CONCURRENTLY has begun is no longer the
+    # table's to the DELETE (read through JSON, so older servers, which lack it, read false)
+    "COALESCE((to_jsonb(i) ->> 'inhdetachpending')::boolean, false) AS detaching, "
     + _blockers("c", "n")
     + " FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
     "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE i.inhparent = :parent"
@@ -215,7 +218,9 @@ def _survey(
     for index in _inside(conn, [c for c, _ in ranged], wanted):
         candidate, row = ranged[index]
         blocked = None
-        if row.relkind != "r":
+        if row.detaching:
+            blocked = "it is being detached"
+        elif row.relkind != "r":
             blocked = "it is partitioned itself" if row.relkind == "p" else "it is not a table"
         blocked = blocked or _why_not(row, candidate.name, mode)
         if blocked is None:
