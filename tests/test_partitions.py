@@ -16,6 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
+import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -607,6 +609,89 @@ def test_a_partition_locked_by_another_session_is_left_to_the_delete(
     report = parted.engine().apply(parted.engine().plan_retention(now=NOW))
     assert busy in [p.name for p in bookings_line(report).partitions]  # now it goes too
     flat.engine().apply(flat.engine().plan_retention(now=NOW))
+    assert parted.rows() == flat.rows()
+
+
+@pytest.mark.postgres
+def test_a_partition_being_detached_concurrently_is_not_removed(pg: sa.Engine) -> None:
+    """``DETACH PARTITION ... CONCURRENTLY`` waiting for a reader leaves the partition listed
+    but pending: it is no longer the table's, so it is neither counted nor removed (truncate
+    mode: dropping would wait for the same reader, see the next test)."""
+    times = [t for t in spread() if t is not None]
+    # CONCURRENTLY refuses a table with a default partition
+    _flat, parted = pair(pg, MONTHLY, times, default=False, partitions="truncate")
+    leaving = f"{parted.table}_p3"
+    reader = pg.connect()
+    transaction = reader.begin()
+    reader.execute(sa.text(f"LOCK TABLE ONLY {parted.table} IN ACCESS SHARE MODE"))
+    errors: list[BaseException] = []
+
+    def detach() -> None:
+        try:
+            with pg.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+                conn.execute(
+                    sa.text(f"ALTER TABLE {parted.table} DETACH PARTITION {leaving} CONCURRENTLY")
+                )
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+
+    thread = threading.Thread(target=detach)
+    thread.start()
+    try:
+        pending = sa.text(
+            "SELECT inhdetachpending FROM pg_inherits WHERE inhrelid = CAST(:p AS regclass)"
+        )
+        for _ in range(100):
+            with pg.connect() as conn:
+                if conn.execute(pending, {"p": leaving}).scalar():
+                    break
+            time.sleep(0.1)
+        else:
+            pytest.fail(f"the concurrent detach never became pending ({errors})")
+        expired = where.before("end_at", CUTOFF, inclusive=True)
+        survey = parted.adapter.partition_survey(parted.bookings, expired)
+        assert survey is not None
+        assert leaving not in [p.name for p in survey.whole]
+        assert (leaving, "it is being detached") in survey.kept
+        drops = parted.adapter.drop_partitions(parted.bookings, expired)
+        assert leaving not in drops.names
+        assert drops.names
+    finally:
+        transaction.rollback()
+        reader.close()
+        thread.join(timeout=30)
+    assert not errors
+    assert parted.exists(leaving)  # detached by the other session, never dropped
+
+
+@pytest.mark.postgres
+def test_a_table_locked_by_another_session_is_waited_for_once(
+    pg: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dropping needs the partitioned table to itself: while another session reads it, the first
+    partition's lock times out and the others are not tried (they would wait for the same
+    reader); their records go row by row, and the report says why."""
+    monkeypatch.setattr(pg_partitions, "LOCK_TIMEOUT", "300ms")
+    flat, parted = pair(pg, MONTHLY, spread())
+    reader = pg.connect()
+    transaction = reader.begin()
+    reader.execute(sa.text(f"LOCK TABLE ONLY {parted.table} IN ACCESS SHARE MODE"))
+    try:
+        started = time.perf_counter()
+        drops = parted.adapter.drop_partitions(
+            parted.bookings, where.before("end_at", CUTOFF, inclusive=True)
+        )
+        waited = time.perf_counter() - started
+    finally:
+        transaction.rollback()
+        reader.close()
+    whole = [f"{parted.table}_p{n}" for n in expired_months(MONTHLY, CUTOFF)]
+    assert drops.dropped == ()
+    assert [name for name, _why in drops.kept] == whole
+    assert all("stayed locked by another session" in why for _name, why in drops.kept)
+    assert waited < 5  # one timeout, not one per partition
+    flat.engine().apply(flat.engine().plan_retention(now=NOW))
+    parted.engine().apply(parted.engine().plan_retention(now=NOW))
     assert parted.rows() == flat.rows()
 
 

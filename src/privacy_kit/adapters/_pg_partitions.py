@@ -25,7 +25,7 @@ statements take them, within :data:`LOCK_TIMEOUT`; survey that partition again u
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import attrs
@@ -53,6 +53,7 @@ LOCK_TIMEOUT = "5s"
 short; on timeout the partition's records go by the ordinary delete instead."""
 
 _MODES = ("drop", "truncate", "off")
+_LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE lock_not_available: lock_timeout expired
 
 
 def partition_mode(value: PartitionMode | None, dialect: str) -> PartitionMode:
@@ -342,8 +343,12 @@ class PartitionAware(BaseAdapter):
                 return PartitionDrops()
             dropped: list[Partition] = []
             kept = list(found.survey.kept)
-            for candidate in found.candidates:
-                outcome = self._remove(table, candidate, selection)
+            for index, candidate in enumerate(found.candidates):
+                try:
+                    outcome = self._remove(table, candidate, selection)
+                except _TableBusy as busy:  # every other partition would wait for it too
+                    kept.extend((c.name, str(busy)) for c in found.candidates[index:])
+                    break
                 if isinstance(outcome, str):
                     kept.append((candidate.name, outcome))
                 else:
@@ -359,8 +364,7 @@ class PartitionAware(BaseAdapter):
             return "the adapter was made with partitions='off'"
         try:
             with self.engine.begin() as conn:
-                for statement in _locks(table[0], candidate.sql, how):
-                    conn.execute(sa.text(statement))
+                _lock(conn, table, candidate.sql, how)
                 again = _survey(conn, table, selection, how, only=candidate.sql)
                 if again is None or candidate.sql not in {c.sql for c in again.candidates}:
                     reason = "it changed before it could be locked"
@@ -382,9 +386,21 @@ class PartitionAware(BaseAdapter):
         return Partition(candidate.name, candidate.bounds, rows, how)
 
 
-def _locks(table: str, partition: str, how: PartitionMode) -> Iterator[str]:
-    """The statements that take the locks: the parent first, then the partition."""
-    yield f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"
-    parent_mode = "ACCESS EXCLUSIVE" if how == "drop" else "ACCESS SHARE"
-    yield f"LOCK TABLE ONLY {table} IN {parent_mode} MODE"
-    yield f"LOCK TABLE ONLY {partition} IN ACCESS EXCLUSIVE MODE"
+class _TableBusy(Exception):  # noqa: N818 - a signal between two methods, never raised further
+    """The partitioned table stayed locked by another session for the whole lock timeout."""
+
+
+def _lock(conn: sa.Connection, table: tuple[str, str], partition: str, how: str) -> None:
+    """Take the locks, the partitioned table first, then the partition, each within
+    :data:`LOCK_TIMEOUT`; :class:`_TableBusy` when the table's lock is not granted in time."""
+    conn.execute(sa.text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+    mode = "ACCESS EXCLUSIVE" if how == "drop" else "ACCESS SHARE"
+    try:
+        conn.execute(sa.text(f"LOCK TABLE ONLY {table[0]} IN {mode} MODE"))
+    except sa.exc.OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+            raise
+        raise _TableBusy(
+            f"{table[1]} stayed locked by another session for the lock timeout ({LOCK_TIMEOUT})"
+        ) from exc
+    conn.execute(sa.text(f"LOCK TABLE ONLY {partition} IN ACCESS EXCLUSIVE MODE"))
