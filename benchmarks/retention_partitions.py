@@ -145,28 +145,25 @@ def _run(config: Config, bookings: int, base_db: str, run_db: str) -> list[Row]:
     url = f"{SERVER.replace('postgresql://', 'postgresql+psycopg://')}/{run_db}"
     expired_months = sum(1 for _lo, hi in months() if hi <= limit)
 
+    rules, datamap = policy(), _data.example_datamap()
+
     def prepare() -> dict[str, Any]:
         with admin() as conn:
             recreate(conn, run_db, template=base_db)
-        adapters = {
-            mode: SQLAlchemyAdapter(url, partitions=mode) for mode in ("drop", "truncate", "off")
-        }
-        for adapter in adapters.values():
+        engines = {}
+        for mode in ("drop", "truncate", "off"):
+            adapter = SQLAlchemyAdapter(url, partitions=mode)
+            files = durable(config.workdir, f"{NAME}-{mode}")
+            engine = pk.Engine(rules, datamap, adapter, secret=b"b" * 32, audit=files["audit"])
             with adapter.engine.connect():  # the pool's connection is made before the clock
                 pass
-        return {"adapters": adapters, "conn": connect(run_db), "workdir": config.workdir}
+            engines[mode] = (engine, adapter, files["journal"])
+        return {"engines": engines, "conn": connect(run_db)}
 
     def sweep(mode: str) -> Any:
         def run_sweep(state: dict[str, Any]) -> Any:
-            files = durable(state["workdir"], f"{NAME}-{mode}")
-            engine = pk.Engine(
-                policy(),
-                _data.example_datamap(),
-                state["adapters"][mode],
-                secret=b"b" * 32,
-                audit=files["audit"],
-            )
-            report = engine.apply(engine.plan_retention(now=NOW, journal=files["journal"]))
+            engine, _adapter, journal = state["engines"][mode]
+            report = engine.apply(engine.plan_retention(now=NOW, journal=journal))
             line = next(x for x in report.lines if x.record_type == "bookings")
             whole = 0 if mode == "off" else expired_months
             if len(line.partitions) != whole:
@@ -190,7 +187,7 @@ def _run(config: Config, bookings: int, base_db: str, run_db: str) -> list[Row]:
 
     def cleanup(state: dict[str, Any]) -> None:
         state["conn"].close()
-        for adapter in state["adapters"].values():
+        for _engine, adapter, _journal in state["engines"].values():
             adapter.close()
 
     times = alternate(
