@@ -31,10 +31,13 @@ from .retention_pg import (
     BOOKINGS_PER_HOST,
     SERVER,
     admin,
+    bookings_left,
     connect,
     database_names,
     fill,
+    new_schema,
     recreate,
+    require_postgres,
 )
 
 NAME = "partitioned-postgres"
@@ -65,19 +68,10 @@ def months() -> list[tuple[dt.datetime, dt.datetime]]:
 
 def build(bookings: int, base_db: str) -> tuple[int, int]:
     """Write the partitioned data set into the base database; return (hosts, rows left)."""
-    from privacy_kit.adapters import SQLAlchemyAdapter
     from privacy_kit.retention import cutoff
 
     hosts = max(bookings // BOOKINGS_PER_HOST, 100)
-    with admin() as conn:
-        recreate(conn, base_db)
-    adapter = SQLAlchemyAdapter(
-        f"{SERVER.replace('postgresql://', 'postgresql+psycopg://')}/{base_db}"
-    )
-    try:
-        adapter.create_schema(_data.example_datamap())  # bookings is replaced below
-    finally:
-        adapter.close()
+    new_schema(base_db)  # its bookings table is replaced by a partitioned one below
     limit = cutoff(_duration(), NOW)
     with connect(base_db) as conn:
         conn.execute("ALTER TABLE bookings RENAME TO bookings_shape")
@@ -112,17 +106,11 @@ def _duration() -> Any:
 
 def run(config: Config) -> list[Row]:
     """Build each size once, then alternate privacy_kit's sweeps and the hand-written DELETE."""
-    import privacy_kit as pk
+    require_postgres()
+    from privacy_kit.adapters import Capability
 
-    if not hasattr(pk.Engine, "plan_retention"):
-        raise Skip("privacy_kit has no Engine.plan_retention yet")
-    try:
-        from privacy_kit.adapters import SQLAlchemyAdapter  # noqa: F401 - only: is it there?
-    except ImportError as exc:
-        raise Skip(f"SQLAlchemy is not installed ({exc})") from None
-    if not hasattr(pk.adapters.Capability, "PARTITIONS"):
+    if not hasattr(Capability, "PARTITIONS"):
         raise Skip("privacy_kit has no partition-aware sweeps yet")
-    admin().close()  # skips, saying why, when the server is not there
     rows: list[Row] = []
     for bookings in (QUICK_SIZE,) if config.quick else FULL_SIZES:
         base_db, run_db = database_names()
@@ -178,12 +166,7 @@ def _run(config: Config, bookings: int, base_db: str, run_db: str) -> list[Row]:
         conn.commit()
         return deleted
 
-    def check(name: str, state: dict[str, Any], _result: Any) -> None:
-        conn = state["conn"]
-        (left,) = conn.execute("SELECT COUNT(*) FROM bookings").fetchone()
-        conn.rollback()
-        if left != remaining:
-            raise AssertionError(f"{name} left {left} bookings, expected {remaining}")
+    check = bookings_left(remaining)
 
     def cleanup(state: dict[str, Any]) -> None:
         state["conn"].close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from . import _data
@@ -80,19 +81,10 @@ def recreate(conn: Any, name: str, template: str | None = None) -> None:
 
 def build(bookings: int, base_db: str) -> tuple[int, int]:
     """Write the data set into the base database; return (hosts, bookings left after the sweep)."""
-    from privacy_kit.adapters import SQLAlchemyAdapter
     from privacy_kit.retention import cutoff
 
     hosts = max(bookings // BOOKINGS_PER_HOST, 100)
-    with admin() as conn:
-        recreate(conn, base_db)
-    adapter = SQLAlchemyAdapter(
-        f"{SERVER.replace('postgresql://', 'postgresql+psycopg://')}/{base_db}"
-    )
-    try:
-        adapter.create_schema(_data.example_datamap())
-    finally:
-        adapter.close()
+    new_schema(base_db)
     rule = next(r for r in retention_policy().retention if r.key == "booking_data")
     limit = cutoff(rule.duration, _data.NOW)
     with connect(base_db) as conn:
@@ -105,6 +97,34 @@ def build(bookings: int, base_db: str) -> tuple[int, int]:
     with connect(base_db, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
     return hosts, bookings - expired
+
+
+def new_schema(dbname: str) -> None:
+    """(Re)create database ``dbname`` with the example's tables (``create_schema``), empty."""
+    from privacy_kit.adapters import SQLAlchemyAdapter
+
+    with admin() as conn:
+        recreate(conn, dbname)
+    adapter = SQLAlchemyAdapter(
+        f"{SERVER.replace('postgresql://', 'postgresql+psycopg://')}/{dbname}"
+    )
+    try:
+        adapter.create_schema(_data.example_datamap())
+    finally:
+        adapter.close()
+
+
+def bookings_left(remaining: int) -> Callable[[str, dict[str, Any], Any], None]:
+    """The harness's ``check``: the run's ``state["conn"]`` sees ``remaining`` bookings."""
+
+    def check(name: str, state: dict[str, Any], _result: Any) -> None:
+        conn = state["conn"]
+        (left,) = conn.execute("SELECT COUNT(*) FROM bookings").fetchone()
+        conn.rollback()
+        if left != remaining:
+            raise AssertionError(f"{name} left {left} bookings, expected {remaining}")
+
+    return check
 
 
 def fill(conn: Any, bookings: int, hosts: int) -> None:
@@ -139,8 +159,8 @@ def fill(conn: Any, bookings: int, hosts: int) -> None:
     )
 
 
-def run(config: Config) -> list[Row]:
-    """Build once, then alternate privacy_kit's sweep and the hand-written DELETE."""
+def require_postgres() -> None:
+    """Raise :class:`Skip`, saying why, unless sweeps, SQLAlchemy and the server are there."""
     import privacy_kit as pk
 
     if not hasattr(pk.Engine, "plan_retention"):
@@ -149,8 +169,12 @@ def run(config: Config) -> list[Row]:
         from privacy_kit.adapters import SQLAlchemyAdapter  # noqa: F401 - only: is it there?
     except ImportError as exc:
         raise Skip(f"SQLAlchemy is not installed ({exc})") from None
-
     admin().close()  # skips, saying why, when the server is not there
+
+
+def run(config: Config) -> list[Row]:
+    """Build once, then alternate privacy_kit's sweep and the hand-written DELETE."""
+    require_postgres()
     bookings = config.size(1_000_000, 20_000)
     base_db, run_db = database_names()
     try:
@@ -203,12 +227,7 @@ def _run(config: Config, bookings: int, base_db: str, run_db: str) -> list[Row]:
         conn.commit()
         return deleted
 
-    def check(name: str, state: dict[str, Any], _result: Any) -> None:
-        conn = state["conn"]
-        (left,) = conn.execute("SELECT COUNT(*) FROM bookings").fetchone()
-        conn.rollback()
-        if left != remaining:
-            raise AssertionError(f"{name} left {left} bookings, expected {remaining}")
+    check = bookings_left(remaining)
 
     def cleanup(state: dict[str, Any]) -> None:
         state["conn"].close()
