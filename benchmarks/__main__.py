@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 from ._harness import FULL_SIZES, Config, Row, Skip, format_markdown, format_table, parse_sizes
 
-# (name, module, title) in the order of issue 6.
+# (name, module, title) in the order of issue 6, then issue 17's.
 SCENARIOS: tuple[tuple[str, str, str], ...] = (
     ("retention-sqlite", ".retention", "1. retention sweep, SQLite"),
     ("retention-postgres", ".retention_pg", "2. retention sweep, PostgreSQL"),
@@ -32,7 +32,8 @@ SCENARIOS: tuple[tuple[str, str, str], ...] = (
     ("erasure", ".erasure", "4. erasure of one host"),
     ("load", ".loading", "5. load and validate policy + data map"),
     ("import", ".import_cost", "6. import cost"),
-    ("celery-postgres", ".celery_pg", "7. sweep on Celery workers, PostgreSQL"),
+    ("partitioned-postgres", ".retention_partitions", "7. retention sweep, partitioned table"),
+    ("celery-postgres", ".celery_pg", "8. sweep on Celery workers, PostgreSQL"),
 )
 
 

@@ -1,4 +1,4 @@
-"""The Celery app of scenario 7's workers (``python -m celery -A benchmarks._celery_app worker``).
+"""The Celery app of scenario 8's workers (``python -m celery -A benchmarks._celery_app worker``).
 
 Configured by the environment the scenario sets: ``PK_BENCH_CELERY_BROKER`` (Redis URL, broker and
 result backend), ``PK_BENCH_CELERY_RUN`` (the queue and the prefix of every Redis key, unique to

@@ -1,4 +1,4 @@
-"""Scenario 7: the PostgreSQL sweep of scenario 2 at 10,000,000 bookings, on Celery workers.
+"""Scenario 8: the PostgreSQL sweep of scenario 2 at 10,000,000 bookings, on Celery workers.
 
 The data set of scenario 2 (``generate_series``, the same per-row formulas: bookings of 20,000
 hosts spread over two years, deleted one year after their end, one host in a hundred under a legal
@@ -39,9 +39,9 @@ from ._harness import Config, Measured, Row, Skip, alternate, median
 from .retention import held_hosts, place_holds, retention_policy
 from .retention_pg import (
     SERVER,
-    _connect,
     admin,
     build,
+    connect,
     database_names,
     delete_expired,
     recreate,
@@ -201,7 +201,7 @@ def _run(config: Config, bookings: int, base_db: str, run_db: str, stem: str) ->
     def prepare() -> dict[str, Any]:
         with admin() as conn:
             recreate(conn, run_db, template=base_db)
-        return {"conn": _connect(run_db), "workers": None}
+        return {"conn": connect(run_db), "workers": None}
 
     rows_per_shard = max(ROWS_PER_SHARD, bookings // SHARDS)
 
@@ -270,7 +270,7 @@ def _run(config: Config, bookings: int, base_db: str, run_db: str, stem: str) ->
 
     def row(label: str, key: str, extra: str) -> Row:
         return Row(
-            scenario=f"7. sweep on Celery, PostgreSQL, {label}",
+            scenario=f"8. sweep on Celery, PostgreSQL, {label}",
             size=size,
             pk=median(times[key]),
             baseline=base,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from . import _data
@@ -53,7 +54,8 @@ def database_names() -> tuple[str, str]:
 BOOKINGS_PER_HOST = 500
 
 
-def _connect(dbname: str, *, autocommit: bool = False) -> Any:
+def connect(dbname: str, *, autocommit: bool = False) -> Any:
+    """A psycopg connection to database ``dbname`` on the benchmark server."""
     import psycopg
 
     return psycopg.connect(f"{SERVER}/{dbname}", autocommit=autocommit, connect_timeout=3)
@@ -62,7 +64,7 @@ def _connect(dbname: str, *, autocommit: bool = False) -> Any:
 def admin() -> Any:
     """An autocommit connection to the ``test`` database (for CREATE/DROP DATABASE)."""
     try:
-        return _connect("test", autocommit=True)
+        return connect("test", autocommit=True)
     except ImportError as exc:
         raise Skip(f"psycopg is not installed ({exc})") from None
     except Exception as exc:  # noqa: BLE001 - any connection failure means "skip, saying why"
@@ -79,52 +81,20 @@ def recreate(conn: Any, name: str, template: str | None = None) -> None:
 
 def build(bookings: int, base_db: str) -> tuple[int, int]:
     """Write the data set into the base database; return (hosts, bookings left after the sweep)."""
-    from privacy_kit.adapters import SQLAlchemyAdapter
     from privacy_kit.retention import cutoff
 
     hosts = max(bookings // BOOKINGS_PER_HOST, 100)
-    with admin() as conn:
-        recreate(conn, base_db)
-    adapter = SQLAlchemyAdapter(
-        f"{SERVER.replace('postgresql://', 'postgresql+psycopg://')}/{base_db}"
-    )
-    try:
-        adapter.create_schema(_data.example_datamap())
-    finally:
-        adapter.close()
-    now = _data.NOW.isoformat()
-    span = _data.SPAN_DAYS * 86400
+    new_schema(base_db)
     rule = next(r for r in retention_policy().retention if r.key == "booking_data")
     limit = cutoff(rule.duration, _data.NOW)
-    with _connect(base_db) as conn:
-        conn.execute(
-            "INSERT INTO users (id, name, email, time_zone, language, is_admin, created_at, "
-            "last_seen_at, closed_at, deactivated_at) SELECT n, 'Host ' || n, "
-            "'host' || n || '@example.com', 'Europe/Berlin', 'en', false, "
-            "%(now)s::timestamptz - interval '900 days', %(now)s::timestamptz - interval '1 hour', "
-            "NULL, NULL FROM generate_series(1, %(hosts)s) AS n",
-            {"now": now, "hosts": hosts},
-        )
-        end = f"(%(now)s::timestamptz - make_interval(secs => mod(n::bigint * 2654435761, {span})))"
-        conn.execute(
-            "INSERT INTO bookings (id, host_id, service_id, invitee_email, invitee_name, "
-            "invitee_phone, invitee_notes, host_notes, start_at, end_at, conferencing_provider, "
-            "meeting_url, created_at) SELECT n, mod(n, %(hosts)s) + 1, mod(n, 7) + 1, "
-            "'invitee' || mod(n::bigint * 7919, 50000) || '@example.com', 'Invitee ' || n, "
-            "'+1555' || lpad(mod(n::bigint * 31, 10000000)::text, 7, '0'), "
-            "'Looking forward to meeting number ' || n, 'Private notes on booking ' || n, "
-            f"{end} - interval '30 minutes', {end}, "
-            "CASE mod(n, 3) WHEN 0 THEN 'zoom' WHEN 1 THEN 'google_meet' ELSE 'teams' END, "
-            f"'https://meet.example.com/' || n, {end} - interval '14 days' "
-            "FROM generate_series(1, %(count)s) AS n",
-            {"now": now, "hosts": hosts, "count": bookings},
-        )
+    with connect(base_db) as conn:
+        fill(conn, bookings, hosts)
         (expired,) = conn.execute(
             "SELECT COUNT(*) FROM bookings WHERE end_at <= %s AND host_id <> ALL(%s)",
             [limit, held_hosts(hosts)],
         ).fetchone()
         conn.commit()
-    with _connect(base_db, autocommit=True) as conn:
+    with connect(base_db, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
     return hosts, bookings - expired
 
@@ -138,8 +108,68 @@ def delete_expired(conn: Any, limit: Any, held: list[int]) -> int:
     return int(deleted)
 
 
-def run(config: Config) -> list[Row]:
-    """Build once, then alternate privacy_kit's sweep and the hand-written DELETE."""
+def new_schema(dbname: str) -> None:
+    """(Re)create database ``dbname`` with the example's tables (``create_schema``), empty."""
+    from privacy_kit.adapters import SQLAlchemyAdapter
+
+    with admin() as conn:
+        recreate(conn, dbname)
+    adapter = SQLAlchemyAdapter(
+        f"{SERVER.replace('postgresql://', 'postgresql+psycopg://')}/{dbname}"
+    )
+    try:
+        adapter.create_schema(_data.example_datamap())
+    finally:
+        adapter.close()
+
+
+def bookings_left(remaining: int) -> Callable[[str, dict[str, Any], Any], None]:
+    """The harness's ``check``: the run's ``state["conn"]`` sees ``remaining`` bookings."""
+
+    def check(name: str, state: dict[str, Any], _result: Any) -> None:
+        conn = state["conn"]
+        (left,) = conn.execute("SELECT COUNT(*) FROM bookings").fetchone()
+        conn.rollback()
+        if left != remaining:
+            raise AssertionError(f"{name} left {left} bookings, expected {remaining}")
+
+    return check
+
+
+def fill(conn: Any, bookings: int, hosts: int) -> None:
+    """Insert ``hosts`` open accounts and ``bookings`` bookings (``generate_series``; no commit).
+
+    Each value is a fixed function of the row number; booking end times are spread over the
+    :data:`~benchmarks._data.SPAN_DAYS` before :data:`~benchmarks._data.NOW`.
+    """
+    now = _data.NOW.isoformat()
+    span = _data.SPAN_DAYS * 86400
+    conn.execute(
+        "INSERT INTO users (id, name, email, time_zone, language, is_admin, created_at, "
+        "last_seen_at, closed_at, deactivated_at) SELECT n, 'Host ' || n, "
+        "'host' || n || '@example.com', 'Europe/Berlin', 'en', false, "
+        "%(now)s::timestamptz - interval '900 days', %(now)s::timestamptz - interval '1 hour', "
+        "NULL, NULL FROM generate_series(1, %(hosts)s) AS n",
+        {"now": now, "hosts": hosts},
+    )
+    end = f"(%(now)s::timestamptz - make_interval(secs => mod(n::bigint * 2654435761, {span})))"
+    conn.execute(
+        "INSERT INTO bookings (id, host_id, service_id, invitee_email, invitee_name, "
+        "invitee_phone, invitee_notes, host_notes, start_at, end_at, conferencing_provider, "
+        "meeting_url, created_at) SELECT n, mod(n, %(hosts)s) + 1, mod(n, 7) + 1, "
+        "'invitee' || mod(n::bigint * 7919, 50000) || '@example.com', 'Invitee ' || n, "
+        "'+1555' || lpad(mod(n::bigint * 31, 10000000)::text, 7, '0'), "
+        "'Looking forward to meeting number ' || n, 'Private notes on booking ' || n, "
+        f"{end} - interval '30 minutes', {end}, "
+        "CASE mod(n, 3) WHEN 0 THEN 'zoom' WHEN 1 THEN 'google_meet' ELSE 'teams' END, "
+        f"'https://meet.example.com/' || n, {end} - interval '14 days' "
+        "FROM generate_series(1, %(count)s) AS n",
+        {"now": now, "hosts": hosts, "count": bookings},
+    )
+
+
+def require_postgres() -> None:
+    """Raise :class:`Skip`, saying why, unless sweeps, SQLAlchemy and the server are there."""
     import privacy_kit as pk
 
     if not hasattr(pk.Engine, "plan_retention"):
@@ -148,8 +178,12 @@ def run(config: Config) -> list[Row]:
         from privacy_kit.adapters import SQLAlchemyAdapter  # noqa: F401 - only: is it there?
     except ImportError as exc:
         raise Skip(f"SQLAlchemy is not installed ({exc})") from None
-
     admin().close()  # skips, saying why, when the server is not there
+
+
+def run(config: Config) -> list[Row]:
+    """Build once, then alternate privacy_kit's sweep and the hand-written DELETE."""
+    require_postgres()
     bookings = config.size(1_000_000, 20_000)
     base_db, run_db = database_names()
     try:
@@ -181,7 +215,7 @@ def _run(config: Config, bookings: int, base_db: str, run_db: str) -> list[Row]:
         return {
             "adapter": adapter,
             "engine": engine,
-            "conn": _connect(run_db),
+            "conn": connect(run_db),
             "journal": files["journal"],
         }
 
@@ -197,12 +231,7 @@ def _run(config: Config, bookings: int, base_db: str, run_db: str) -> list[Row]:
     def baseline(state: dict[str, Any]) -> Any:
         return delete_expired(state["conn"], limit, held)
 
-    def check(name: str, state: dict[str, Any], _result: Any) -> None:
-        conn = state["conn"]
-        (left,) = conn.execute("SELECT COUNT(*) FROM bookings").fetchone()
-        conn.rollback()
-        if left != remaining:
-            raise AssertionError(f"{name} left {left} bookings, expected {remaining}")
+    check = bookings_left(remaining)
 
     def cleanup(state: dict[str, Any]) -> None:
         state["conn"].close()

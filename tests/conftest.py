@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Iterator
 from importlib.metadata import entry_points
 from typing import Any
@@ -64,3 +65,20 @@ def postgres_engine() -> Iterator[Any]:
 def mariadb_engine() -> Iterator[Any]:
     """The MariaDB server's engine (database ``test``)."""
     yield from server_engine(MARIADB_URL, "pymysql")
+
+
+def create_database(server: Any, name: str) -> None:
+    """``CREATE DATABASE name`` through ``server`` (an autocommit SQLAlchemy engine), retried a
+    few times while another session is copying the template (other test sessions share the
+    server); any other failure is raised."""
+    import sqlalchemy as sa
+
+    for attempt in range(5):
+        try:
+            with server.connect() as conn:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            return
+        except sa.exc.SQLAlchemyError as exc:
+            if attempt == 4 or "being accessed by other users" not in str(exc):
+                raise
+            time.sleep(2)

@@ -7,12 +7,16 @@
 - ``policy_data()`` / ``policies()`` and ``datamap_data()`` / ``datamaps()``: valid documents built
   by varying the example (its collection, recipients, retention rules, durations) and adding
   generated categories and purposes.
+- ``partition_layouts()``: range partitions of a time field (month bounds, gaps, unbounded ends,
+  a default partition or none), a sweep's instant near a bound, and the times of the rows.
 """
 
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import functools
+import itertools
 from typing import Any
 
 import yaml
@@ -31,6 +35,7 @@ __all__ = [
     "localized_texts",
     "minimal_datamap_data",
     "minimal_policy_data",
+    "partition_layouts",
     "policies",
     "policy_data",
 ]
@@ -267,3 +272,64 @@ def datamaps() -> st.SearchStrategy[pk.DataMap]:
 def deep_copy(data: dict[str, Any]) -> dict[str, Any]:
     """A deep copy (for tests that mutate shared data)."""
     return copy.deepcopy(data)
+
+
+_MONTHS = [dt.datetime(2022 + m // 12, m % 12 + 1, 1, tzinfo=dt.UTC) for m in range(60)]
+_MICRO = dt.timedelta(microseconds=1)
+
+
+@st.composite
+def partition_layouts(draw: st.DrawFn) -> dict[str, Any]:
+    """A range-partitioned time field: partitions, a default partition or not, ``now`` and rows.
+
+    Returns ``{"partitions": [(lower, upper), ...], "default": bool, "now": datetime,
+    "times": [datetime | None, ...]}``: bounds are month starts between 2022 and 2026 (``None``:
+    MINVALUE below, MAXVALUE above), with gaps between some partitions; ``now`` is a bound plus
+    one year, moved by one or two microseconds, hours or days, so a sweep deleting one year after the
+    time has its cutoff on, just before or just after a bound; the times fall on and around the
+    bounds and the cutoff, or anywhere (and NULL, which only a default partition holds). Without
+    a default partition, every time lies inside a partition.
+    """
+    bounds = sorted(draw(st.sets(st.sampled_from(range(48)), min_size=2, max_size=9)))
+    partitions: list[tuple[dt.datetime | None, dt.datetime | None]] = [
+        (_MONTHS[a], _MONTHS[b])
+        for a, b in itertools.pairwise(bounds)
+        if draw(st.booleans()) or a == bounds[0]
+    ]
+    if draw(st.booleans()):
+        partitions.insert(0, (None, _MONTHS[bounds[0]]))
+    if draw(st.booleans()):
+        partitions.append((_MONTHS[bounds[-1]], None))
+    default = draw(st.booleans())
+    anchor = _MONTHS[draw(st.sampled_from(bounds))]
+    shift = draw(
+        st.sampled_from(
+            [
+                -2 * _MICRO,
+                -_MICRO,
+                dt.timedelta(0),
+                _MICRO,
+                dt.timedelta(hours=7),
+                -dt.timedelta(days=3),
+            ]
+        )
+    )
+    now = anchor.replace(year=anchor.year + 1) + shift
+    edges = [t for lo, hi in partitions for t in (lo, hi) if t is not None]
+    near = [t + d for t in [*edges, anchor + shift] for d in (-_MICRO, dt.timedelta(0), _MICRO)]
+    anywhere = st.datetimes(
+        min_value=dt.datetime(2021, 6, 1),
+        max_value=dt.datetime(2027, 6, 1),
+        timezones=st.just(dt.UTC),
+    )
+    options = st.sampled_from(near) | anywhere | (st.none() if default else st.nothing())
+    times = draw(st.lists(options, min_size=1, max_size=60))
+
+    def placed(t: dt.datetime | None) -> bool:
+        return t is not None and any(
+            (lo is None or lo <= t) and (hi is None or t < hi) for lo, hi in partitions
+        )
+
+    if not default:
+        times = [t for t in times if placed(t)]
+    return {"partitions": partitions, "default": default, "now": now, "times": times}

@@ -31,7 +31,6 @@ import hashlib
 import json
 import multiprocessing
 import os
-import time
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -40,7 +39,7 @@ from typing import Any
 
 import pytest
 
-from conftest import POSTGRES_URL
+from conftest import POSTGRES_URL, create_database
 
 pytest.importorskip("sqlalchemy", reason="SQLAlchemy is not installed (extra [sqlalchemy])")
 pytest.importorskip("psycopg", reason="the psycopg driver is not installed")
@@ -65,15 +64,10 @@ def soak_url(postgres_engine: Any) -> Iterator[str]:
 
     name = f"soak_{uuid.uuid4().hex[:12]}"
     server = postgres_engine.execution_options(isolation_level="AUTOCOMMIT")
-    for attempt in range(5):  # another session copying the template at the same moment: retry
-        try:
-            with server.connect() as conn:
-                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-            break
-        except sa.exc.SQLAlchemyError as exc:
-            if attempt == 4 or "being accessed by other users" not in str(exc):
-                pytest.skip(f"the soak test needs a database of its own, and: {exc}")
-            time.sleep(2)
+    try:
+        create_database(server, name)
+    except sa.exc.SQLAlchemyError as exc:
+        pytest.skip(f"the soak test needs a database of its own, and: {exc}")
     url = sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     try:
         db = sa.create_engine(url)

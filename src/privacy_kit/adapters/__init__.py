@@ -29,6 +29,7 @@ from ._base import (
 from ._bounds import TimeBounds, TimeBoundsReporter, bounds_of_pieces, piece_starts, time_bounds
 from ._memory import InMemoryAdapter
 from ._order import ForeignKeyReporter, reported_foreign_keys, store_deletion_order
+from ._partition import Partition, PartitionDrops, PartitionSurvey
 from ._selection import (
     After,
     All,
@@ -61,6 +62,9 @@ __all__ = [
     "IsNull",
     "Not",
     "Or",
+    "Partition",
+    "PartitionDrops",
+    "PartitionSurvey",
     "Record",
     "RecordKey",
     "Related",

@@ -77,6 +77,11 @@ class Capability(enum.StrEnum):
     statement (``time_bounds(record_type, selection, field, pieces)``, see
     :func:`~privacy_kit.adapters.time_bounds`), which is how a sweep's shards are chosen. Without
     it, privacy_kit reads that one field itself and says so."""
+    PARTITIONS = "partitions"
+    """Removes whole the partitions a delete's selection covers entirely
+    (``partition_survey(record_type, selection)`` and ``drop_partitions(record_type, selection)``,
+    see :class:`~privacy_kit.adapters.PartitionSurvey`): sweeps ask it to before deleting the
+    rest row by row. The SQLAlchemy adapter declares it on PostgreSQL only."""
 
 
 @runtime_checkable

@@ -36,13 +36,14 @@ from ..model._order import ForeignKey
 from . import _statement_log
 from ._base import (
     WRITE_BATCH,
-    BaseAdapter,
     Capability,
     Record,
     RecordKey,
     check_batch_size,
     missing_problems,
 )
+from ._partition import PartitionMode
+from ._pg_partitions import PartitionAware, partition_mode
 from ._selection import After, All, And, Before, Eq, In, IsNull, Not, Or, Related, Selection
 from ._sql import comparable_values
 from ._sqlalchemy_bounds import ntile_firsts
@@ -111,7 +112,7 @@ def _short_name(prefix: str, table: str, field: str) -> str:
     return f"{prefix}_{digest}"
 
 
-class SQLAlchemyAdapter(BaseAdapter):
+class SQLAlchemyAdapter(PartitionAware):
     """Records in any database SQLAlchemy 2 reaches.
 
     Args:
@@ -120,6 +121,8 @@ class SQLAlchemyAdapter(BaseAdapter):
         name: shown in errors and reports.
         store: the data-map store this adapter serves (``None``: any).
         schema: the database schema holding the tables (``None``: the default one).
+        partitions: on PostgreSQL, how sweeps remove the partitions a delete covers whole:
+            ``"drop"`` (the default), ``"truncate"`` or ``"off"`` (see ``partition_survey``).
 
     Example:
         >>> import privacy_kit as pk
@@ -152,6 +155,7 @@ class SQLAlchemyAdapter(BaseAdapter):
         name: str | None = None,
         store: str | None = None,
         schema: str | None = None,
+        partitions: PartitionMode | None = None,
     ) -> None:
         super().__init__(name=name, store=store)
         if isinstance(engine, str):
@@ -167,6 +171,9 @@ class SQLAlchemyAdapter(BaseAdapter):
         self._tables: dict[str, sa.Table] = {}
         self._mysql = self.engine.dialect.name in {"mysql", "mariadb"}
         self._json_names = itertools.count()
+        self.partitions = partition_mode(partitions, self.engine.dialect.name)
+        if self.partitions != "off":
+            self.capabilities = self.capabilities | {Capability.PARTITIONS}
 
     # -- tables and expressions ---------------------------------------------------------------
     def table(self, record_type: RecordType) -> sa.Table:

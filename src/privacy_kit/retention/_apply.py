@@ -24,6 +24,7 @@ from typing import Any
 import attrs
 
 from .._scope import Stores
+from ..adapters import Partition
 from ..audit._log import AuditLog
 from ._apply_units import (
     EntryRun,
@@ -38,6 +39,7 @@ from ._holds_recheck import NewlyHeld
 from ._indefinite import IndefiniteKeep
 from ._observe import log_retention_report
 from ._orphans import Orphans
+from ._partitions import partition_text
 from ._plan import RetentionEntry, RetentionPlan, units
 from ._plan_json import check_applicable
 from ._rules import Action
@@ -70,6 +72,12 @@ class ReportLine:
     """``False``: what an earlier run changed is partly unknown, so ``done`` is a lower bound."""
     newly_held: int = 0
     """Records left alone because a hold placed after the plan covers them (not in ``held``)."""
+    partitions: tuple[Partition, ...] = ()
+    """Partitions removed whole (for a dry run: planned to be), their records part of ``done``."""
+    partitions_kept: tuple[tuple[str, str], ...] = ()
+    """Partitions inside the step's range whose records went row by row instead, and why (one
+    that removing would make differ from a ``DELETE``, or that changed or stayed locked when it
+    came to removing it)."""
 
     def __repr__(self) -> str:
         bound = "" if self.exact else ", exact=False"
@@ -141,9 +149,10 @@ class RetentionReport:
                 held += f", {line.newly_held} held by a hold placed after the plan"
             bound = "" if line.exact else "at least "
             earlier = f" ({line.earlier} by an earlier, interrupted run)" if line.earlier else ""
+            whole = partition_text(line.partitions, line.partitions_kept, dry_run=self.dry_run)
             lines.append(
                 f"  {line.rule}/{line.record_type} [{line.group}] {line.action}: "
-                f"{bound}{n}{held}{earlier}"
+                f"{bound}{n}{held}{earlier}{whole}"
             )
         lines.extend(f"  kept indefinitely: {k.describe()}" for k in self.kept_indefinitely)
         lines.extend(f"  newly held: {n.describe()}" for n in self.newly_held)
@@ -231,6 +240,8 @@ def report_line(entry: RetentionEntry, run: EntryRun) -> ReportLine:
         run.earlier,
         run.exact,
         run.newly_held,
+        run.drops.dropped,
+        run.drops.kept,
     )
 
 
@@ -260,7 +271,17 @@ def apply_retention(
     check_applicable(plan, stores.datamap, policy_version)
     if dry_run:
         lines = [
-            ReportLine(e.rule, e.record_type, e.action, e.group, e.count, 0, e.held, resumed=False)
+            ReportLine(
+                e.rule,
+                e.record_type,
+                e.action,
+                e.group,
+                e.count,
+                0,
+                e.held,
+                resumed=False,
+                partitions=e.partitions,
+            )
             for e in plan.entries
         ]
         dry = RetentionReport(

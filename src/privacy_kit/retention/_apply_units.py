@@ -22,9 +22,11 @@ import attrs
 from .._errors import PlanError
 from .._scope import Stores
 from ..adapters import Adapter, Capability, Selection, batch_option
+from ..adapters._partition import PartitionDrops
 from ..model._datamap import AnonymizationKind, RecordType
 from ._anonymize import FieldAnonymization, anonymize_selection
 from ._holds_recheck import HoldRecheck, NewlyHeld
+from ._partitions import drop_whole, merge_drops, partition_audit
 from ._plan_model import RetentionEntry, RetentionPlan
 
 __all__ = [
@@ -50,6 +52,7 @@ class EntryRun:
         resumed: some units were finished, or started, by an earlier run.
         skipped_units: units an earlier run finished (not run again).
         newly: per unit, what a hold placed after the plan kept out.
+        drops: partitions removed whole (their records part of ``done``) or kept, and why.
     """
 
     done: int
@@ -58,6 +61,8 @@ class EntryRun:
     resumed: bool
     skipped_units: int
     newly: tuple[NewlyHeld, ...]
+    drops: PartitionDrops = attrs.field(factory=PartitionDrops)
+    """The partitions this run removed whole, and those it left to the row-by-row delete."""
 
     @property
     def newly_held(self) -> int:
@@ -121,6 +126,7 @@ def run_entry(
     exact = True
     resumed = False
     found: list[NewlyHeld] = []
+    drops: list[PartitionDrops] = []
     seen: set[int] = set()
 
     def finished(counted: int | None) -> None:
@@ -141,7 +147,8 @@ def run_entry(
         interrupted = journal.started(plan.id, index, unit, shard=shard)
         first = journal.started_count(plan.id, index, unit, shard=shard)
         journal.start(plan.id, index, unit, matching, shard=shard)
-        n = _run_unit(
+        drops.append(drop_whole(adapter, entry, rt, selection))  # whole partitions first
+        n = drops[-1].rows + _run_unit(
             adapter,
             entry,
             rt,
@@ -163,7 +170,7 @@ def run_entry(
     for unit, counted in journal.finished_units(plan.id, index, shard=shard).items():
         if unit not in seen:
             finished(counted)
-    return EntryRun(done, earlier, exact, resumed, skipped, tuple(found))
+    return EntryRun(done, earlier, exact, resumed, skipped, tuple(found), merge_drops(drops))
 
 
 def _without_new_holds(
@@ -235,6 +242,7 @@ def step_details(plan: RetentionPlan, entry: RetentionEntry, run: EntryRun) -> d
         "new_holds": sorted({h for n in run.newly for h in n.holds}),
         "commitment": None if entry.commitment is None else entry.commitment.id,
         "recheck": entry.recheck,
+        **partition_audit(run.drops),
     }
 
 

@@ -45,7 +45,7 @@ def log_retention_plan(given: _Plan) -> _Plan:
     if LOGGER.isEnabledFor(logging.DEBUG):
         for entry in plan.entries:
             LOGGER.debug(
-                "retention plan %s: %s %s (rule %s, %s): %d record(s), %d held, cutoff %s",
+                "retention plan %s: %s %s (rule %s, %s): %d record(s), %d held, cutoff %s%s",
                 plan.id,
                 entry.action,
                 entry.record_type,
@@ -54,6 +54,7 @@ def log_retention_plan(given: _Plan) -> _Plan:
                 entry.count,
                 entry.held,
                 entry.cutoff.isoformat(),
+                f", {len(entry.partitions)} whole partition(s)" if entry.partitions else "",
             )
     return given
 
@@ -74,6 +75,31 @@ def log_retention_report(given: _Report, plan_id: str) -> _Report:
             len(report.fulfilled),
             len(report.still_pending),
         )
+        for line in report.lines:
+            if line.partitions:
+                LOGGER.info(
+                    "retention plan %s: %s %s (rule %s, %s): %d record(s) in %d whole "
+                    "partition(s) %s: %s",
+                    plan_id,
+                    line.action,
+                    line.record_type,
+                    line.rule,
+                    line.group,
+                    sum(p.rows for p in line.partitions),
+                    len(line.partitions),
+                    f"to {line.partitions[0].how}"
+                    if report.dry_run
+                    else {"drop": "dropped", "truncate": "truncated"}[line.partitions[0].how],
+                    ", ".join(p.name for p in line.partitions),
+                )
+            for name, why in line.partitions_kept:
+                LOGGER.info(
+                    "retention plan %s: partition %s of %s went row by row: %s",
+                    plan_id,
+                    name,
+                    line.record_type,
+                    why,
+                )
     if LOGGER.isEnabledFor(logging.DEBUG):
         for line in report.lines:
             LOGGER.debug(

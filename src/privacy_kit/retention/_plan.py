@@ -37,6 +37,7 @@ from ._indefinite import IndefiniteKeep, anonymised_guard, indefinite_keeps
 from ._journal import RetentionJournal
 from ._observe import log_retention_plan
 from ._orphans import find_orphans
+from ._partitions import survey_entries
 from ._plan_json import content_id
 from ._plan_model import RetentionEntry, RetentionPlan
 from ._plan_support import can_recheck, no_recheck_note, not_held, orphan_notes, time_window
@@ -186,6 +187,8 @@ def plan_retention(
         if commitment.is_due(at):
             entries.append(_commitment_entry(stores, rt, commitment, holds_for(rt)))
     entries = count_entries(stores, entries, size, keys_read)
+    entries, partition_notes = survey_entries(stores, entries)
+    notes.extend(partition_notes)
     # Children (records whose trigger is their account's among them) before what they reference.
     order = store_deletion_order((rt, stores.adapter_for(rt)) for rt in datamap.record_types)
     notes.extend(order.notes)

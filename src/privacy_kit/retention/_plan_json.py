@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import attrs
 import orjson
 
 from .._errors import ConfigurationError, PlanError, PlanFormatError
 from .._types import Duration
+from ..adapters import Partition
 from ..model._datamap import DataMap
 from ..model._policy_retention import Trigger
 from ._commitments import Commitment, CommitmentRegistry
@@ -122,6 +123,7 @@ def _entry_to_json(e: Any, where: str) -> dict[str, Any]:
         "gone_from_backups_by": None
         if e.gone_from_backups_by is None
         else instant_to_data(e.gone_from_backups_by),
+        "partitions": [p.to_dict() for p in e.partitions],
     }
 
 
@@ -253,7 +255,19 @@ def _entry_fields(r: Reader) -> dict[str, Any]:
         "marker": r.opt_text("marker"),
         "when": r.opt_text("when"),
         "gone_from_backups_by": r.opt_instant("gone_from_backups_by"),
+        # Absent from documents written before partitions were planned: none.
+        "partitions": r.each("partitions", _partition) if "partitions" in r.data else (),
     }
+
+
+_HOW: dict[str, Literal["drop", "truncate"]] = {"drop": "drop", "truncate": "truncate"}
+
+
+def _partition(r: Reader) -> Partition:
+    how = _HOW.get(r.text("how"))
+    if how is None:
+        r.fail("how", f"expected drop or truncate, got {r.raw('how')!r}")
+    return Partition(r.text("name"), r.text("bounds"), r.integer("rows"), how)
 
 
 def retention_plan_fields(

@@ -15,7 +15,7 @@ import attrs
 
 from .._html import html_table, join_html, records
 from .._types import Duration
-from ..adapters import WRITE_BATCH, Selection
+from ..adapters import WRITE_BATCH, Partition, Selection
 from ._commitments import Commitment, CommitmentRegistry
 from ._holds import HoldRegistry, describe_selection
 from ._indefinite import IndefiniteKeep
@@ -69,6 +69,9 @@ class RetentionEntry:
             statements then trust the keys read just before.
         marker: the record type's ``timestamps.anonymized`` field, set by this (anonymising)
             step and tested by its selection (``None``: the step sets no marker).
+        partitions: the partitions of a partitioned table this (deleting) step would remove
+            whole, each with its records (counted when planned; part of ``count``), where the
+            adapter declares ``Capability.PARTITIONS``. Applying surveys them again.
     """
 
     rule: str
@@ -94,6 +97,7 @@ class RetentionEntry:
     marker: str | None = None
     when: str | None = None
     gone_from_backups_by: dt.datetime | None = None
+    partitions: tuple[Partition, ...] = ()
 
     def describe(self) -> str:
         """One line: what, where, which records, how many."""
@@ -128,6 +132,10 @@ class RetentionEntry:
             text += f"; gone from backups by {self.gone_from_backups_by.date().isoformat()}"
         if self.held:
             text += f"; {self.held} held ({', '.join(self.hold_ids)})"
+        if self.partitions:
+            rows = sum(p.rows for p in self.partitions)
+            names = ", ".join(p.name for p in self.partitions)
+            text += f"; {rows} of them in {len(self.partitions)} whole partition(s): {names}"
         return text
 
     def selection_text(self) -> str:

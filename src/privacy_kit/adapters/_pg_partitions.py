@@ -1,0 +1,406 @@
+"""Whole partitions for the SQLAlchemy adapter on PostgreSQL: which a delete covers, and removing them.
+
+A partition is removed whole only when every record it can hold is selected: the table is
+range-partitioned on one ``timestamp with time zone`` column (its default ordering), the
+selection is nothing but bounds on that column (:func:`~._partition.time_range`), and the
+partition's bounds, read from ``pg_inherits`` and ``pg_get_expr(relpartbound)``, lie inside them.
+The comparison runs in the database, on the bounds as it states them, so the session's time zone
+and date style never matter; a partition ``FROM (a) TO (b)`` holds values ``< b``, so
+``end_at <= cutoff`` covers it when ``b - 1 microsecond <= cutoff`` (microseconds are the
+resolution of the type). A ``DEFAULT`` partition (it holds the NULLs and whatever no range takes),
+a sub-partitioned or foreign partition, and any table or partition where removing it would not
+equal ``DELETE`` of its rows (a foreign key referencing it, DELETE or TRUNCATE triggers, rules on
+DELETE, row-level security, a publication for logical replication) or where the role lacks the
+right (ownership for ``DETACH``/``DROP``, the ``TRUNCATE`` privilege) are never removed: their
+records go by the ordinary delete, and the survey says why.
+
+Removing is one transaction per partition: lock the parent (``ACCESS EXCLUSIVE`` to drop, ``ACCESS
+SHARE`` to truncate) then the partition (``ACCESS EXCLUSIVE``), in the order PostgreSQL's own
+statements take them, within :data:`LOCK_TIMEOUT`; survey that partition again under the locks
+(so a concurrent detach, re-attach or new constraint cannot make it wrong); count its rows
+(exact: no one can write to it); then ``ALTER TABLE ... DETACH PARTITION`` and ``DROP TABLE``, or
+``TRUNCATE``. A partition that fails any of this is left in place, and named with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import attrs
+import sqlalchemy as sa
+
+from .._errors import ConfigurationError
+from ..model._datamap import RecordType
+from ._base import BaseAdapter
+from ._partition import (
+    Partition,
+    PartitionDrops,
+    PartitionMode,
+    PartitionSurvey,
+    TimeRange,
+    time_range,
+)
+from ._selection import Before, Selection
+from ._sql import quote_identifier
+
+__all__ = ["LOCK_TIMEOUT", "PartitionAware", "partition_mode"]
+
+LOCK_TIMEOUT = "5s"
+"""How long removing a partition waits for its locks (``SET LOCAL lock_timeout``). Waiting for
+``ACCESS EXCLUSIVE`` queues the application's statements on the table behind it, so the wait is
+short; on timeout the partition's records go by the ordinary delete instead."""
+
+_MODES = ("drop", "truncate", "off")
+_LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE lock_not_available: lock_timeout expired
+
+
+def partition_mode(value: PartitionMode | None, dialect: str) -> PartitionMode:
+    """The adapter's partition mode: ``None`` is ``drop`` on PostgreSQL and ``off`` elsewhere.
+
+    Raises:
+        ConfigurationError: an unknown mode, or ``drop``/``truncate`` on another database.
+
+    Example:
+        >>> partition_mode(None, "postgresql"), partition_mode(None, "sqlite")
+        ('drop', 'off')
+        >>> partition_mode("truncate", "sqlite")
+        Traceback (most recent call last):
+        ...
+        privacy_kit._errors.ConfigurationError: SQLAlchemyAdapter(partitions='truncate') needs PostgreSQL, not sqlite (pass partitions='off' or leave it out)
+    """
+    if value is None:
+        return "drop" if dialect == "postgresql" else "off"
+    if value not in _MODES:
+        raise ConfigurationError(
+            f"SQLAlchemyAdapter(partitions={value!r}): expected one of {', '.join(_MODES)}"
+        )
+    if value != "off" and dialect != "postgresql":
+        raise ConfigurationError(
+            f"SQLAlchemyAdapter(partitions={value!r}) needs PostgreSQL, not {dialect} "
+            "(pass partitions='off' or leave it out)"
+        )
+    return value
+
+
+def _blockers(rel: str, nsp: str) -> str:
+    """Columns saying why removing ``rel`` would not equal deleting its rows (or is not allowed)."""
+    return (
+        f"{rel}.relrowsecurity AS row_security, "
+        f"EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' "
+        f"AND f.confrelid = {rel}.oid) AS referenced, "
+        f"EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = {rel}.oid "
+        f"AND NOT g.tgisinternal AND (g.tgtype & 40) <> 0) AS triggers, "  # 8 DELETE, 32 TRUNCATE
+        f"EXISTS (SELECT 1 FROM pg_rewrite w WHERE w.ev_class = {rel}.oid "
+        f"AND w.ev_type = '4') AS rules, "
+        f"EXISTS (SELECT 1 FROM pg_publication_tables b WHERE b.schemaname = {nsp}.nspname "
+        f"AND b.tablename = {rel}.relname) AS published, "
+        f"pg_has_role({rel}.relowner, 'USAGE') AS owned, "
+        f"has_table_privilege({rel}.oid, 'TRUNCATE') AS truncatable"
+    )
+
+
+_PARENT = sa.text(
+    "SELECT p.oid, p.relkind, n.nspname, pt.partstrat, pt.partnatts, a.attname, "
+    "a.atttypid = 'timestamptz'::regtype AS timestamptz, "
+    "COALESCE(oc.opcdefault AND oc.opcintype = 'timestamptz'::regtype, false) AS default_order, "
+    + _blockers("p", "n")
+    + " FROM pg_class p JOIN pg_namespace n ON n.oid = p.relnamespace "
+    "LEFT JOIN pg_partitioned_table pt ON pt.partrelid = p.oid "
+    "LEFT JOIN pg_attribute a ON a.attrelid = p.oid AND a.attnum = pt.partattrs[0] "
+    "LEFT JOIN pg_opclass oc ON oc.oid = pt.partclass[0] "
+    "WHERE p.oid = CAST(:table AS regclass)"
+)
+
+_CHILDREN = (
+    "SELECT c.oid, n.nspname, c.relname, c.relkind, pg_get_expr(c.relpartbound, c.oid) AS bound, "
+    # PostgreSQL 14+: a partition whose DETACH ... CONCURRENTLY has begun is no longer the
+    # table's to the DELETE (read through JSON, so older servers, which lack it, read false)
+    "COALESCE((to_jsonb(i) ->> 'inhdetachpending')::boolean, false) AS detaching, "
+    + _blockers("c", "n")
+    + " FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE i.inhparent = :parent"
+)
+
+_LITERAL = r"MINVALUE|MAXVALUE|'(?:[^']|'')*'"
+_RANGE = re.compile(rf"FOR VALUES FROM \(({_LITERAL})\) TO \(({_LITERAL})\)", re.DOTALL)
+
+
+def _bound(text: str, unbounded: str) -> str | None:
+    """A bound's literal text (``None``: ``unbounded``, i.e. MINVALUE below, MAXVALUE above)."""
+    return None if text == unbounded else text[1:-1].replace("''", "'")
+
+
+class _Candidate(NamedTuple):
+    name: str  # shown
+    sql: str  # quoted, schema-qualified
+    bounds: str
+    lower: str | None
+    upper: str | None
+
+
+class _Found(NamedTuple):
+    survey: PartitionSurvey
+    candidates: tuple[_Candidate, ...]
+
+
+def _why_not(row: Any, name: str, mode: PartitionMode) -> str | None:
+    """Why removing ``name`` (a catalog row with :func:`_blockers`' columns) is ruled out."""
+    if row.row_security:
+        return f"row-level security is enabled on {name} (a DELETE removes only what it may see)"
+    if row.referenced:
+        return f"a foreign key references {name}"
+    if row.triggers:
+        return f"{name} has DELETE or TRUNCATE triggers, which removing a partition would bypass"
+    if row.rules:
+        return f"{name} has rules on DELETE"
+    if row.published:
+        return f"{name} is published for logical replication (subscribers would keep the rows)"
+    if mode == "drop" and not row.owned:
+        return f"the database role does not own {name} (DETACH and DROP need its owner)"
+    if mode == "truncate" and not row.truncatable:
+        return f"the database role may not TRUNCATE {name}"
+    return None
+
+
+def _survey(
+    conn: sa.Connection,
+    table: tuple[str, str],
+    selection: Selection,
+    mode: PartitionMode,
+    only: str | None = None,
+) -> _Found | None:
+    """The survey of ``table`` (its quoted name, and the name shown) for ``selection``;
+    ``None``: the table is not partitioned. ``only``: survey that one partition."""
+    table_sql, shown = table
+    parent = conn.execute(_PARENT, {"table": table_sql}).one()
+    if parent.relkind != "p":
+        return None
+    key = parent.attname if parent.partnatts == 1 else None
+
+    def ruled_out(reason: str) -> _Found:
+        return _Found(PartitionSurvey(shown, key, reason=reason), ())
+
+    if mode == "off":
+        return ruled_out("the adapter was made with partitions='off'")
+    if parent.partstrat != "r":
+        kind = {"l": "list", "h": "hash"}.get(parent.partstrat, parent.partstrat)
+        return ruled_out(f"it is partitioned by {kind}, not by range")
+    if key is None:
+        return ruled_out("its partition key is not a single column")
+    if not parent.timestamptz or not parent.default_order:
+        return ruled_out(f"its partition key {key} is not a timestamp with time zone in its order")
+    wanted = time_range(selection)
+    if isinstance(wanted, str):
+        return ruled_out(wanted)
+    if wanted.field != key:
+        return ruled_out(f"the selection is a range on {wanted.field}, not on {key}")
+    blocked = _why_not(parent, shown, mode)
+    if blocked is not None:
+        return ruled_out(blocked)
+    query = _CHILDREN + (" AND c.oid = CAST(:only AS regclass)" if only else "")
+    params: dict[str, Any] = {"parent": parent.oid} | ({"only": only} if only else {})
+    kept: list[tuple[str, str]] = []
+    ranged: list[tuple[_Candidate, Any]] = []
+    for row in conn.execute(sa.text(query), params):
+        name = row.relname if row.nspname == parent.nspname else f"{row.nspname}.{row.relname}"
+        if row.bound == "DEFAULT":
+            continue
+        found = _RANGE.fullmatch(row.bound or "")
+        if found is None or found[1] == "MAXVALUE" or found[2] == "MINVALUE":
+            kept.append((name, f"its bounds could not be read ({row.bound})"))
+            continue
+        lower, upper = _bound(found[1], "MINVALUE"), _bound(found[2], "MAXVALUE")
+        qualified = quote_identifier(row.nspname) + "." + quote_identifier(row.relname)
+        bounds = row.bound.removeprefix("FOR VALUES ")
+        ranged.append((_Candidate(name, qualified, bounds, lower, upper), row))
+    whole: list[_Candidate] = []
+    for index in _inside(conn, [c for c, _ in ranged], wanted):
+        candidate, row = ranged[index]
+        blocked = None
+        if row.detaching:
+            blocked = "it is being detached"
+        elif row.relkind != "r":
+            blocked = "it is partitioned itself" if row.relkind == "p" else "it is not a table"
+        blocked = blocked or _why_not(row, candidate.name, mode)
+        if blocked is None:
+            whole.append(candidate)
+        else:
+            kept.append((candidate.name, blocked))
+    partitions = tuple(Partition(c.name, c.bounds, 0, mode) for c in whole)
+    survey = PartitionSurvey(shown, key, partitions, None, tuple(kept))
+    return _Found(survey, tuple(whole))
+
+
+def _inside(conn: sa.Connection, candidates: Sequence[_Candidate], wanted: TimeRange) -> list[int]:
+    """The indexes of the candidates whose bounds lie inside ``wanted``, in bound order.
+
+    ``FROM (lo) TO (hi)`` holds ``lo <= v < hi``; an unbounded side is NULL, so a bound it
+    would need is unknown and the candidate is left out.
+    """
+    if not candidates:
+        return []
+    params: dict[str, Any] = {}
+    values = []
+    for i, c in enumerate(candidates):
+        values.append(f"({i}, CAST(:lo{i} AS timestamptz), CAST(:hi{i} AS timestamptz))")
+        params[f"lo{i}"], params[f"hi{i}"] = c.lower, c.upper
+    tests = []
+    for k, bound in enumerate(wanted.bounds):
+        params[f"at{k}"] = bound.instant
+        if isinstance(bound, Before):
+            tests.append(
+                f"v.hi - interval '1 microsecond' <= :at{k}"
+                if bound.inclusive
+                else f"v.hi <= :at{k}"
+            )
+        else:
+            tests.append(f"v.lo >= :at{k}" if bound.inclusive else f"v.lo > :at{k}")
+    query = (
+        f"SELECT v.i FROM (VALUES {', '.join(values)}) AS v(i, lo, hi) "
+        f"WHERE {' AND '.join(tests)} ORDER BY v.lo NULLS FIRST, v.i"
+    )
+    return [int(i) for i in conn.execute(sa.text(query), params).scalars()]
+
+
+def _count(conn: sa.Connection, candidate: _Candidate) -> int:
+    return int(conn.execute(sa.text(f"SELECT count(*) FROM ONLY {candidate.sql}")).scalar_one())
+
+
+class PartitionAware(BaseAdapter):
+    """The partition methods of :class:`~privacy_kit.adapters.SQLAlchemyAdapter` (see the module).
+
+    A base class of its own keeps the adapter's module short; ``partitions`` is the adapter's
+    mode (:func:`partition_mode`).
+    """
+
+    engine: sa.Engine
+    partitions: PartitionMode
+
+    def table(self, record_type: RecordType) -> sa.Table:
+        """The table of ``record_type`` (the adapter's)."""
+        raise NotImplementedError
+
+    def _table_sql(self, record_type: RecordType) -> tuple[str, str]:
+        """The table's quoted (schema-qualified) name, and its name as shown."""
+        table = self.table(record_type)
+        return str(self.engine.dialect.identifier_preparer.format_table(table)), table.name
+
+    def partition_survey(
+        self, record_type: RecordType, selection: Selection, *, count: bool = True
+    ) -> PartitionSurvey | None:
+        """Which partitions of ``record_type``'s table a delete of ``selection`` covers whole.
+
+        Reads the catalogs (and, with ``count``, each such partition's rows); changes nothing.
+
+        Returns:
+            ``None`` when the table is not partitioned (or the database is not PostgreSQL);
+            otherwise the survey: the partitions that would go whole, or why none can, and the
+            partitions inside the range that would still go row by row, with the reasons.
+
+        Example:
+            >>> import privacy_kit as pk
+            >>> from privacy_kit.adapters import SQLAlchemyAdapter, where
+            >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
+            >>> with SQLAlchemyAdapter("sqlite://") as db:
+            ...     db.partition_survey(dm.record_type("bookings"), where.all()) is None
+            True
+        """
+        if self.engine.dialect.name != "postgresql":
+            return None
+        with self.wrap_errors("partition_survey", record_type), self.engine.connect() as conn:
+            found = _survey(conn, self._table_sql(record_type), selection, self.partitions)
+            if found is None:
+                return None
+            if not count:
+                return found.survey
+            return attrs.evolve(
+                found.survey,
+                whole=tuple(
+                    attrs.evolve(p, rows=_count(conn, c))
+                    for p, c in zip(found.survey.whole, found.candidates, strict=True)
+                ),
+            )
+
+    def drop_partitions(self, record_type: RecordType, selection: Selection) -> PartitionDrops:
+        """Remove whole the partitions a delete of ``selection`` covers (the adapter's mode).
+
+        Each partition is locked, surveyed again and counted inside the transaction that
+        detaches and drops (or truncates) it; the records of the partitions left in place, and
+        of the partly covered ones, are for the ordinary :meth:`delete` that follows.
+
+        Returns:
+            What was removed (each partition with its exact row count) and what was left, why.
+        """
+        if self.partitions == "off" or self.engine.dialect.name != "postgresql":
+            return PartitionDrops()
+        with self.wrap_errors("drop_partitions", record_type):
+            table = self._table_sql(record_type)
+            with self.engine.connect() as conn:
+                found = _survey(conn, table, selection, self.partitions)
+            if found is None:
+                return PartitionDrops()
+            dropped: list[Partition] = []
+            kept = list(found.survey.kept)
+            for index, candidate in enumerate(found.candidates):
+                try:
+                    outcome = self._remove(table, candidate, selection)
+                except _TableBusy as busy:  # every other partition would wait for it too
+                    kept.extend((c.name, str(busy)) for c in found.candidates[index:])
+                    break
+                if isinstance(outcome, str):
+                    kept.append((candidate.name, outcome))
+                else:
+                    dropped.append(outcome)
+            return PartitionDrops(tuple(dropped), tuple(kept))
+
+    def _remove(
+        self, table: tuple[str, str], candidate: _Candidate, selection: Selection
+    ) -> Partition | str:
+        """Remove one partition in one transaction; what was removed, or why it was not."""
+        how = self.partitions
+        if how == "off":
+            return "the adapter was made with partitions='off'"
+        try:
+            with self.engine.begin() as conn:
+                _lock(conn, table, candidate.sql, how)
+                again = _survey(conn, table, selection, how, only=candidate.sql)
+                if again is None or candidate.sql not in {c.sql for c in again.candidates}:
+                    reason = "it changed before it could be locked"
+                    if again is not None and again.survey.reason is not None:
+                        reason += f" ({again.survey.reason})"
+                    return reason
+                rows = _count(conn, candidate)
+                if how == "drop":
+                    detach = f"ALTER TABLE {table[0]} DETACH PARTITION {candidate.sql}"
+                    conn.execute(sa.text(detach))
+                    conn.execute(sa.text(f"DROP TABLE {candidate.sql}"))
+                else:
+                    conn.execute(sa.text(f"TRUNCATE ONLY {candidate.sql}"))
+        except sa.exc.DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise
+            detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            return f"could not {how} it: {type(exc.orig).__name__}: {detail}"
+        return Partition(candidate.name, candidate.bounds, rows, how)
+
+
+class _TableBusy(Exception):  # noqa: N818 - a signal between two methods, never raised further
+    """The partitioned table stayed locked by another session for the whole lock timeout."""
+
+
+def _lock(conn: sa.Connection, table: tuple[str, str], partition: str, how: str) -> None:
+    """Take the locks, the partitioned table first, then the partition, each within
+    :data:`LOCK_TIMEOUT`; :class:`_TableBusy` when the table's lock is not granted in time."""
+    conn.execute(sa.text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+    mode = "ACCESS EXCLUSIVE" if how == "drop" else "ACCESS SHARE"
+    try:
+        conn.execute(sa.text(f"LOCK TABLE ONLY {table[0]} IN {mode} MODE"))
+    except sa.exc.OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+            raise
+        raise _TableBusy(
+            f"{table[1]} stayed locked by another session for the lock timeout ({LOCK_TIMEOUT})"
+        ) from exc
+    conn.execute(sa.text(f"LOCK TABLE ONLY {partition} IN ACCESS EXCLUSIVE MODE"))
