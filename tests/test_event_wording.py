@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import privacy_kit as pk
 from privacy_kit.notices import describe_retention, render_notice
 from strategies import minimal_policy_data
@@ -56,9 +54,16 @@ def test_the_override_clock_uses_the_event_wording_too() -> None:
     assert GENERIC_EN not in md
 
 
-def test_event_wording_on_a_rule_without_an_event_trigger_is_refused_where_it_is() -> None:
-    with pytest.raises(pk.PolicyError) as info:
-        pk.load_policy(_policy(trigger="created", event="the order is delivered"))
-    problems = {p.location: p.message for p in info.value.problems}
-    assert "retention[0].event" in problems
-    assert "trigger is created" in problems["retention[0].event"]
+def test_event_wording_on_a_rule_without_an_event_trigger_is_a_check_warning() -> None:
+    policy = pk.load_policy(_policy(trigger="created", event="the order is delivered"))
+    found = [f for f in pk.check(policy).findings if f.code == "retention-event-unused"]
+    assert [(f.severity, f.location) for f in found] == [
+        (pk.Severity.WARNING, "policy:retention[0].event")
+    ]
+    assert "counts from created" in found[0].message
+    # With an event trigger (the rule's or its override's) nothing is said.
+    assert not [
+        f
+        for f in pk.check(pk.load_policy(pk.example_path())).findings
+        if f.code == "retention-event-unused"
+    ]

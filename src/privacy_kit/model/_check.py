@@ -269,6 +269,16 @@ def check(policy: Policy, datamap: DataMap | None = None) -> CheckReport:
                 f"policy:collection[{i}]",
                 f"no retention rule says how long {c.category!r} is kept",
             )
+    for i, rule in enumerate(policy.retention):
+        override = None if rule.override is None else rule.override.trigger
+        if rule.event is not None and "event" not in (rule.trigger.value, override):
+            add(
+                "retention-event-unused",
+                Severity.WARNING,
+                f"policy:retention[{i}].event",
+                f"'event' names the event of an 'event' trigger, but rule {rule.key!r} counts from "
+                f"{rule.trigger.value} and no override counts from an event; nothing says it",
+            )
     for path, lang in _missing_translations(policy, "", policy.languages):
         add(
             "missing-translation",

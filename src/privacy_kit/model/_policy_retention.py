@@ -235,13 +235,6 @@ def retention_r1_problems(
     """
     for i, rule in enumerate(rules):
         where = f"retention[{i}]"
-        override_trigger = None if rule.override is None else rule.override.trigger
-        if rule.event is not None and Trigger.EVENT not in (rule.trigger, override_trigger):
-            yield Problem(
-                f"{where}.event",
-                f"'event' names the event of an 'event' trigger, but this rule's trigger is "
-                f"{rule.trigger.value}; remove 'event' or set 'trigger: event'",
-            )
         if rule.indefinite:
             if rule.reason is None:
                 yield Problem(
