@@ -44,6 +44,7 @@ from ._base import (
 )
 from ._selection import After, All, And, Before, Eq, In, IsNull, Not, Or, Related, Selection
 from ._sql import comparable_values
+from ._sqlalchemy_fk import postgres_foreign_keys
 from ._sqlalchemy_in import in_list, recheck_condition
 from ._sqlalchemy_write import count_many, delete_selection, needs_locked_keys
 from ._sqlite import indexed_fields
@@ -467,8 +468,9 @@ class SQLAlchemyAdapter(BaseAdapter):
     def foreign_keys(self, record_types: Sequence[RecordType]) -> tuple[ForeignKey, ...]:
         """The database's foreign keys between ``record_types`` (within the adapter's schema).
 
-        Read with SQLAlchemy's inspector (``get_multi_foreign_keys``, one query for all tables);
-        on MariaDB/MySQL from ``information_schema.KEY_COLUMN_USAGE`` (as :meth:`verify` does).
+        Read in one query: on PostgreSQL from ``pg_constraint``; on MariaDB/MySQL from
+        ``information_schema.KEY_COLUMN_USAGE`` (as :meth:`verify` does); elsewhere with
+        SQLAlchemy's inspector (``get_multi_foreign_keys``).
 
         Example:
             >>> import privacy_kit as pk
@@ -503,6 +505,9 @@ class SQLAlchemyAdapter(BaseAdapter):
                             entry[1].append(column)
                             entry[2].append(referenced)
                 rows = [(t, p, c, r) for (t, _), (p, c, r) in grouped.items()]
+            elif names and self.engine.dialect.name == "postgresql":
+                with self.engine.connect() as conn:
+                    rows = postgres_foreign_keys(conn, self.schema, list(names))
             elif names:
                 inspector = sa.inspect(self.engine)
                 found = inspector.get_multi_foreign_keys(

@@ -6,7 +6,8 @@ never data, to the audit log. :class:`RetentionReport` says what each entry did.
 keeps each unit's counts (records matched when it started, records changed when it finished), so
 a resumed sweep counts the units an interrupted run finished, and what it did to a unit it left
 half-done; when the journal cannot tell (written before counts were kept), the line says its count
-is a lower bound. A commitment's
+is a lower bound. A unit the plan counted as it is (an entry of one unit, no hold placed since)
+starts with the plan's count, so no count runs before it; other units are counted first. A commitment's
 entry, once applied with none of its records held, marks the commitment fulfilled; the plan's
 orphans (records no sweep can time) are repeated in the report and the audit entry.
 
@@ -41,10 +42,16 @@ __all__ = ["ReportLine", "RetentionReport", "apply_retention"]
 
 
 def _audit(
-    audit: AuditLog | None, action: str, now: dt.datetime, details: Mapping[str, Any]
+    audit: AuditLog | None,
+    action: str,
+    now: dt.datetime,
+    details: Mapping[str, Any],
+    *,
+    defer: bool = False,
 ) -> None:
+    """Record an entry; ``defer``: one that records no change, written with the next one."""
     if audit is not None:
-        audit.record(action, now=now, details=details)
+        (audit.defer if defer else audit.record)(action, now=now, details=details)
 
 
 @attrs.frozen
@@ -287,6 +294,8 @@ def apply_retention(
         else None
     )
     newly: list[NewlyHeld] = []
+    # Account keys read once for the entries that re-check each account in their statements.
+    keys_read: list[tuple[Any, list[Any]]] = []
     for index, entry in enumerate(plan.entries):
         rt = stores.record_type(entry.record_type)
         adapter = stores.adapter_for(rt)
@@ -295,7 +304,8 @@ def apply_retention(
         exact = True
         resumed = False
         entry_newly: list[NewlyHeld] = []
-        for unit, planned in units(stores, entry, plan.read_batch):
+        shared = keys_read if entry.recheck else None
+        for unit, planned in units(stores, entry, plan.read_batch, keys_read=shared):
             if journal.done(plan.id, index, unit):
                 skipped_units += 1
                 resumed = True
@@ -305,8 +315,12 @@ def apply_retention(
                 earlier += counted or 0
                 continue
             selection = _recheck_holds(recheck, adapter, rt, entry, planned, found=entry_newly)
-            matching = adapter.count(rt, selection)
             interrupted = journal.started(plan.id, index, unit)
+            matching = (
+                entry.count  # the plan counted this very selection: no count before the unit
+                if selection is planned and entry.account_selection is None and not interrupted
+                else adapter.count(rt, selection)
+            )
             first = journal.started_count(plan.id, index, unit)
             journal.start(plan.id, index, unit, matching)
             n = _run_unit(
@@ -368,6 +382,8 @@ def apply_retention(
                 "commitment": None if entry.commitment is None else entry.commitment.id,
                 "recheck": entry.recheck,
             },
+            # A step that changed, kept out and fulfilled nothing is written with the next entry.
+            defer=done == 0 and newly_held == 0 and not resumed and entry.commitment is None,
         )
         if entry.commitment is not None:
             if entry.held or newly_held:
