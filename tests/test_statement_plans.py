@@ -528,9 +528,10 @@ def test_orphans_counted_by_the_store_equal_those_found_by_reading_account_keys(
 
 
 def test_postgres_sweep_runs_a_fixed_number_of_statements(postgres_engine: Any) -> None:
-    """The SQLite test above on PostgreSQL: planning is one count per table, one read of the
-    foreign keys (the catalog, not reflection), of the due accounts and of the held subject;
-    applying reads the due accounts once and counts nothing before a unit the plan counted."""
+    """The SQLite test above on PostgreSQL: planning is one statement for every table's counts
+    (``counts_by_type``), one read of the foreign keys (the catalog, not reflection), of the due
+    accounts and of the held subject; applying reads the due accounts once and counts nothing
+    before a unit the plan counted."""
     sa = pytest.importorskip("sqlalchemy")
     from privacy_kit.adapters import SQLAlchemyAdapter
 
@@ -563,10 +564,10 @@ def test_postgres_sweep_runs_a_fixed_number_of_statements(postgres_engine: Any) 
         with postgres_engine.begin() as conn:
             conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
     assert report.total == plan.total == 1_800
-    counts = [s for s in planning if s.startswith("SELECT count(")]
-    assert len(counts) == len(DATAMAP.record_types)
+    (counts,) = [s for s in planning if "count(" in s]
+    assert all(f"FROM {schema}.{rt.table_name} " in counts for rt in DATAMAP.record_types)
     assert sum("pg_constraint" in s for s in planning) == 1
-    assert len(planning) == len(counts) + 3  # foreign keys, due accounts, the held subject
+    assert len(planning) == 4  # the counts, foreign keys, due accounts, the held subject
     writes = [s for s in applying if s.startswith(("DELETE", "UPDATE"))]
     assert len(writes) == 3
     assert not [s for s in applying if s.startswith("SELECT count(")]
@@ -575,3 +576,70 @@ def test_postgres_sweep_runs_a_fixed_number_of_statements(postgres_engine: Any) 
     sizes = [s for s in applying if "pg_relation_size" in s]  # a delete's block ranges
     assert len(applying) == len(writes) + len(due) + len(sizes)
     assert len(sizes) <= sum(s.startswith("DELETE") for s in writes)
+
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+    ],
+)
+def test_counts_by_type_equal_each_tables_counts(
+    server: str, request: pytest.FixtureRequest
+) -> None:
+    sa = pytest.importorskip("sqlalchemy")
+    from privacy_kit.adapters import SQLAlchemyAdapter
+
+    engine = (
+        sa.create_engine("sqlite://")
+        if server == "sqlite"
+        else request.getfixturevalue(f"{server}_engine")
+    )
+    one = _datamap(f"w_perf_a_{uuid.uuid4().hex[:8]}").record_type("items")
+    other = _datamap(f"w_perf_b_{uuid.uuid4().hex[:8]}").record_type("items")
+    db = SQLAlchemyAdapter(engine)
+    for rt, rows in ((one, 300), (other, 40)):
+        db.create_schema(DataMap(record_types=[rt]))
+        db.insert(rt, _rows(rows))
+    try:
+        first = [where.eq("owner", 1), where.not_null("label") & where.eq("owner", 2), where.all()]
+        second = [where.in_("owner", [1, 2, 3]), where.is_null("label")]
+        seen: list[str] = []
+
+        def trace(_c: Any, _cur: Any, statement: str, *_rest: Any) -> None:
+            seen.append(statement)
+
+        sa.event.listen(engine, "before_cursor_execute", trace)
+        try:
+            found = db.counts_by_type([(one, first), (other, second)])
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", trace)
+        assert (
+            found == [db.counts(one, first), db.counts(other, second)] == [[30, 30, 300], [12, 0]]
+        )
+        assert len(seen) == 1
+    finally:
+        for rt in (one, other):
+            db.drop_schema(DataMap(record_types=[rt]))
+
+
+def test_a_plan_refuses_counts_by_type_of_the_wrong_shape() -> None:
+    from privacy_kit._scope import Stores
+    from privacy_kit.retention._counting import CountBatch
+
+    class Broken(InMemoryAdapter):
+        def counts_by_type(self, requests: Any) -> list[list[int]]:
+            return [[1] for _ in requests]
+
+    a, b = _datamap("a").record_type("items"), _datamap("b").record_type("items")
+    dm = DataMap.model_validate(
+        {"record_types": [a.model_dump(), {**b.model_dump(), "name": "others"}]}
+    )
+    batch = CountBatch(Stores.of(dm, Broken({"a": [], "b": []})))
+    batch.add(dm.record_type("items"), where.all())
+    batch.add(dm.record_type("items"), where.eq("owner", 1))
+    batch.add(dm.record_type("others"), where.all())
+    with pytest.raises(pk.AdapterError, match=r"returned \[1, 1\] count\(s\) for \[2, 1\]"):
+        batch.run()

@@ -9,12 +9,19 @@ costs about one statement per record type whatever the number of entries, groups
 
 from __future__ import annotations
 
+from typing import Any
+
+from .._errors import AdapterError
 from .._scope import Stores
 from ..adapters import Capability, Selection, count_each
 from ..adapters._sql import COUNTS_PER_STATEMENT
 from ..model._datamap import RecordType
 
 __all__ = ["CountBatch", "can_recheck"]
+
+_TABLES_PER_STATEMENT = 16
+"""At most this many tables share one ``counts_by_type`` statement (each brings up to
+:data:`~privacy_kit.adapters._sql.COUNTS_PER_STATEMENT` counts)."""
 
 
 def can_recheck(stores: Stores, record_type: RecordType, accounts: RecordType) -> bool:
@@ -63,9 +70,32 @@ class CountBatch:
         return ticket
 
     def run(self) -> None:
-        """Read every count still waiting."""
-        for name in list(self._pending):
-            self._read(name)
+        """Read every count still waiting: the tables of one adapter in one statement when it
+        can count several record types at once (``counts_by_type``), else one per table."""
+        by_adapter: dict[int, list[str]] = {}
+        for name in self._pending:
+            adapter = self._stores.adapter_for(self._stores.record_type(name))
+            by_adapter.setdefault(id(adapter), []).append(name)
+        for names in by_adapter.values():
+            adapter = self._stores.adapter_for(self._stores.record_type(names[0]))
+            many = getattr(adapter, "counts_by_type", None)
+            for start in range(0, len(names), _TABLES_PER_STATEMENT):
+                chunk = names[start : start + _TABLES_PER_STATEMENT]
+                if many is None or len(chunk) == 1:
+                    for name in chunk:
+                        self._read(name)
+                    continue
+                waiting = [self._pending.pop(name) for name in chunk]
+                requests = [
+                    (self._stores.record_type(name), [sel for _t, sel in wanted])
+                    for name, wanted in zip(chunk, waiting, strict=True)
+                ]
+                found = list(many(requests))
+                for wanted, counts in zip(
+                    waiting, _checked(adapter, requests, found), strict=True
+                ):
+                    for (ticket, _sel), n in zip(wanted, counts, strict=True):
+                        self._found[ticket] = n
 
     def _read(self, name: str) -> None:
         waiting = self._pending.pop(name, [])
@@ -81,3 +111,18 @@ class CountBatch:
         if found is None:
             raise RuntimeError(f"count {ticket} was asked for but not read yet: call run() first")
         return found
+
+
+def _checked(
+    adapter: Any, requests: list[tuple[RecordType, list[Selection]]], found: list[Any]
+) -> list[list[int]]:
+    """``found`` as counts, refused (``AdapterError``) unless it has one per selection."""
+    shapes = [len(selections) for _rt, selections in requests]
+    if len(found) != len(requests) or [len(list(f)) for f in found] != shapes:
+        raise AdapterError(
+            f"counts_by_type returned {[len(list(f)) for f in found]} count(s) for {shapes} "
+            "selection(s)",
+            adapter=getattr(adapter, "name", type(adapter).__name__),
+            operation="count",
+        )
+    return [[int(n) for n in counts] for counts in found]
