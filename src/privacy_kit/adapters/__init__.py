@@ -26,8 +26,6 @@ from ._base import (
     count_each,
     missing_problems,
 )
-from ._memory import InMemoryAdapter
-from ._order import ForeignKeyReporter, reported_foreign_keys, store_deletion_order
 from ._selection import (
     After,
     All,
@@ -75,7 +73,16 @@ __all__ = [
     "where",
 ]
 
-_LAZY = {"SQLiteAdapter": "._sqlite", "SQLAlchemyAdapter": "._sqlalchemy"}
+# Imported on first use: the SQL adapters (SQLAlchemy is an extra), and what a first use (load a
+# policy, make an Engine over SQLite) does not need.
+_LAZY = {
+    "SQLiteAdapter": "._sqlite",
+    "SQLAlchemyAdapter": "._sqlalchemy",
+    "InMemoryAdapter": "._memory",
+    "ForeignKeyReporter": "._order",
+    "reported_foreign_keys": "._order",
+    "store_deletion_order": "._order",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -92,5 +99,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from ._memory import InMemoryAdapter
+    from ._order import ForeignKeyReporter, reported_foreign_keys, store_deletion_order
     from ._sqlalchemy import SQLAlchemyAdapter
     from ._sqlite import SQLiteAdapter

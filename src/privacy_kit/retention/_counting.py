@@ -91,9 +91,7 @@ class CountBatch:
                     for name, wanted in zip(chunk, waiting, strict=True)
                 ]
                 found = list(many(requests))
-                for wanted, counts in zip(
-                    waiting, _checked(adapter, requests, found), strict=True
-                ):
+                for wanted, counts in zip(waiting, _checked(adapter, requests, found), strict=True):
                     for (ticket, _sel), n in zip(wanted, counts, strict=True):
                         self._found[ticket] = n
 
