@@ -108,10 +108,10 @@ def count_by_type(
         joined = joined.join(part, sa.true())
     query = sa.select(*(c for part in parts for c in part.c)).select_from(joined)
     with adapter.engine.connect() as conn:
-        row = list(conn.execute(query).one())
+        row: list[Any] = list(conn.execute(query).one())
     out: list[list[int]] = []
     for _rt, selections in requests:
-        out.append([int(n) for n in row[: len(selections)]])
+        out.append([int(value) for value in row[: len(selections)]])
         row = row[len(selections) :]
     return out
 
