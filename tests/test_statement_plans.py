@@ -643,3 +643,23 @@ def test_a_plan_refuses_counts_by_type_of_the_wrong_shape() -> None:
     batch.add(dm.record_type("others"), where.all())
     with pytest.raises(pk.AdapterError, match=r"returned \[1, 1\] count\(s\) for \[2, 1\]"):
         batch.run()
+
+
+def test_the_rules_of_a_record_type_are_computed_once_per_policy_object() -> None:
+    """A plan asks for a record type's rules many times: the answer is kept per (policy,
+    record type) object, never across objects, so a changed policy gets its own answer."""
+    from privacy_kit.model import retention_choices, rule_for_record_type
+
+    bookings = DATAMAP.record_type("bookings")
+    first = retention_choices(POLICY, bookings)
+    assert retention_choices(POLICY, bookings) is first
+    assert rule_for_record_type(POLICY, bookings) is first[0].rule
+    doc = POLICY.model_dump(mode="json", exclude_defaults=True)
+    for rule in doc["retention"]:
+        if rule["key"] == "booking_data":
+            rule["duration"] = "P2Y"
+    changed = pk.load_policy(doc)
+    assert str(retention_choices(changed, bookings)[0].rule.duration) != str(first[0].rule.duration)
+    same_content = pk.load_policy(POLICY.model_dump(mode="json", exclude_defaults=True))
+    assert retention_choices(same_content, bookings) is not first
+    assert retention_choices(same_content, bookings) == first
