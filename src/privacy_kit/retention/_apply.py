@@ -7,9 +7,9 @@ keeps each unit's counts (records matched when it started, records changed when 
 a resumed sweep counts the units an interrupted run finished, and what it did to a unit it left
 half-done; when the journal cannot tell (written before counts were kept), the line says its count
 is a lower bound. A unit the plan counted as it is (an entry of one unit, no hold placed since)
-starts with the plan's count, so no count runs before it; other units are counted first. A commitment's
-entry, once applied with none of its records held, marks the commitment fulfilled; the plan's
-orphans (records no sweep can time) are repeated in the report and the audit entry.
+starts with the plan's count, so no count runs before it; other units are counted first. A
+commitment's entry, once applied with none of its records held, marks the commitment fulfilled;
+the plan's orphans (records no sweep can time) are repeated in the report and the audit entry.
 
 An entry whose trigger is the account's and that the plan marked ``recheck`` runs statements that
 re-check the account's state themselves; applied through an adapter that cannot, it is refused
