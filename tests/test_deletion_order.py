@@ -428,3 +428,34 @@ def test_erasure_and_sweep_on_servers_with_foreign_keys(
         assert sum(before.values()) - sum(after.values()) == deleting
         closed = where.in_("id", list(summary.closed_ids))
         assert adapter.count(dm.record_type("users"), closed) == 0
+
+
+@pytest.mark.postgres
+def test_postgres_reads_composite_and_quoted_foreign_keys_from_its_catalog(
+    postgres_engine: Any,
+) -> None:
+    """The catalog query keeps each key's columns in their declared order, matches mixed-case
+    table names exactly, and leaves out keys to tables of another schema or outside the map."""
+    sa = pytest.importorskip("sqlalchemy")
+    from privacy_kit.adapters import SQLAlchemyAdapter
+
+    with _server_schema(postgres_engine, "postgres") as schema, postgres_engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE TABLE {schema}."Parents" (a int, b int, PRIMARY KEY (a, b))'))
+        conn.execute(sa.text(f"CREATE TABLE {schema}.outside (id int PRIMARY KEY)"))
+        conn.execute(
+            sa.text(
+                f"CREATE TABLE {schema}.kids (id int PRIMARY KEY, pb int, pa int, o int "
+                f'REFERENCES {schema}.outside (id), FOREIGN KEY (pb, pa) REFERENCES {schema}."Parents" (b, a))'
+            )
+        )
+        conn.commit()
+        kids = RecordType(
+            name="kids", store="main", fields=[{"name": f} for f in ("id", "pb", "pa", "o")]
+        )
+        parents = RecordType(name="parents", store="main", table="Parents",
+                             fields=[{"name": "a"}, {"name": "b"}], primary_key="a")  # fmt: skip
+        adapter = SQLAlchemyAdapter(postgres_engine, schema=schema)
+        assert adapter.foreign_keys([kids, parents]) == (
+            ForeignKey("kids", "parents", ["pb", "pa"], ["b", "a"]),
+        )
+        assert adapter.foreign_keys([kids]) == ()

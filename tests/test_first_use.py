@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
+from typing import Any
 
 import privacy_kit as pk
 from privacy_kit.adapters import InMemoryAdapter
@@ -79,3 +80,25 @@ def test_plan_is_still_the_union_of_the_two_plans() -> None:
     from privacy_kit.rights import ErasurePlan
 
     assert Plan == ErasurePlan | RetentionPlan
+
+
+def test_the_benchmarked_first_use_imports_no_check_and_no_in_memory_adapter(tmp_path: Any) -> None:
+    """Loading the example's files (the data map against the policy) and making an Engine over
+    SQLite, as the first-use benchmark does, imports neither the consistency check nor what only
+    other adapters and plans need (issue 15)."""
+    code = (
+        "import sys, privacy_kit as pk\n"
+        "from privacy_kit.adapters import SQLiteAdapter\n"
+        "policy = pk.load_policy(pk.example_path())\n"
+        "dm = pk.load_datamap(pk.example_path('datamap.yaml'), policy=policy)\n"
+        f"db = SQLiteAdapter({str(tmp_path / 'store.sqlite')!r})\n"
+        "db.create_schema(dm)\n"
+        "pk.Engine(policy, dm, db, secret=b's' * 32)\n"
+        "unused = ('privacy_kit.model._check', 'privacy_kit.adapters._memory',\n"
+        "          'privacy_kit.adapters._order', 'privacy_kit.model._check_storage')\n"
+        "print(','.join(m for m in unused if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.strip() == ""

@@ -4,6 +4,7 @@ counts of a plan, with and without an explicit ``batch_size``, counted statement
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -146,6 +147,13 @@ DATAMAP = pk.load_datamap(pk.example_path("datamap.yaml"))
 
 def _store(bookings: int, *, closed_users: int = 0) -> SQLiteAdapter:
     db = SQLiteAdapter(":memory:")
+    _fill(db, bookings, closed_users=closed_users)
+    return db
+
+
+def _fill(db: Any, bookings: int, *, closed_users: int = 0) -> None:
+    """The data map's tables with 10 users (the first ``closed_users`` closed long ago) and
+    ``bookings`` bookings spread over them, all ended in 2020."""
     db.create_schema(DATAMAP)
     users = [
         {"id": u, "name": f"U{u}", "email": f"u{u}@example.com", "closed_at": None}
@@ -168,7 +176,6 @@ def _store(bookings: int, *, closed_users: int = 0) -> SQLiteAdapter:
             for i in range(1, bookings + 1)
         ],
     )
-    return db
 
 
 @pytest.mark.parametrize("bookings", [200, 2_000])
@@ -348,3 +355,311 @@ def test_mariadb_delete_of_a_long_list_locks_keys_first(
     assert db.delete(items, where.in_("id", list(range(1, 1_001)))) == 1_000
     assert [s for s in seen if "FOR UPDATE" in s]
     assert db.count(items, where.all()) == 1_000
+
+
+# -- the fixed cost of a sweep: statements that do not grow with the data -----------------------
+
+
+def _statements(seen: list[str]) -> list[str]:
+    """What SQLite ran, without transaction control and a pragma's own trace lines."""
+    return [
+        s
+        for s in seen
+        if not s.startswith("--") and s.strip().upper() not in {"BEGIN", "COMMIT", "ROLLBACK"}
+    ]
+
+
+def _tables_counted(statements: list[str]) -> list[str]:
+    """The table each ``SELECT COUNT`` counts (its own ``FROM``, not a sub-select's)."""
+    return [
+        re.findall(r'\) FROM "([^"]+)"', s)[-1] for s in statements if s.startswith("SELECT COUNT(")
+    ]
+
+
+@pytest.mark.parametrize("closed_users", [0, 4])
+def test_sqlite_sweep_runs_a_fixed_number_of_statements(closed_users: int) -> None:
+    """Planning: one count statement per table (entries, held records and orphans together),
+    one read of the foreign keys, one of the due accounts, one per held subject. Applying: the
+    due accounts read once, no count before a unit the plan counted, one write per unit; the
+    steps that changed nothing are audited with the last entry (one commit)."""
+    db = _store(2_000, closed_users=closed_users)
+    audit_conn = sqlite3.connect(":memory:")
+    engine = pk.Engine(POLICY, DATAMAP, db, secret=b"s" * 32, audit=pk.AuditLog.sqlite(audit_conn))
+    engine.place_hold(
+        reason="Dispute", placed_by="legal", now=NOW, subject=pk.Subject.of("customer", user_id=3)
+    )
+    seen: list[str] = []
+    db.connection.set_trace_callback(seen.append)
+    plan = engine.plan_retention(now=NOW)
+    planning = _statements(seen)
+    seen.clear()
+    audited: list[str] = []
+    audit_conn.set_trace_callback(audited.append)
+    report = engine.apply(plan)
+    applying = _statements(seen)
+    assert report.total == plan.total > 0
+    # Planning.
+    counted = _tables_counted(planning)
+    assert sorted(counted) == sorted(rt.table_name for rt in DATAMAP.record_types)
+    assert sum("pragma_foreign_key_list" in s for s in planning) == 1
+    due_accounts = [s for s in planning if s.startswith('SELECT "users"."id" FROM "users"')]
+    assert len(due_accounts) == 1
+    held_subject = [s for s in planning if s.startswith('SELECT "users"."email"')]
+    assert len(held_subject) == 1
+    assert len(planning) == len(counted) + 3
+    # Applying.
+    writes = [s for s in applying if s.startswith(("DELETE", "UPDATE"))]
+    reads = [s for s in applying if s.startswith('SELECT "users"."id" FROM "users"')]
+    assert len(reads) == 1
+    counts = _tables_counted(applying)
+    assert not {"bookings", "users"} & set(counts)  # counted by the plan
+    # One write per unit: the entries of their own (bookings, the account rows' two stages)
+    # and, with due accounts, one batch for each of the 6 record types timed by them.
+    by_batch = sum(1 for e in plan.entries if e.account_selection is not None)
+    assert by_batch == 6
+    assert len(writes) == 3 + (by_batch if closed_users else 0)
+    # A unit of an account batch is counted just before it runs (its keys are read then).
+    assert len(counts) == (by_batch if closed_users else 0)
+    assert len(applying) == len(writes) + len(reads) + len(counts)
+    # The audit log: the steps that changed something one commit each, the rest with the end.
+    changed = sum(1 for line in report.lines if line.done)
+    assert sum(s.strip().upper() == "COMMIT" for s in audited) == changed + 1
+    actions = [e.action for e in engine.audit.entries()]
+    assert actions.count("retention.step") == len(plan.entries)
+    assert actions[-1] == "retention.applied"
+
+
+def test_sqlite_sweep_counts_a_unit_when_a_hold_was_placed_after_the_plan() -> None:
+    db = _store(500)
+    engine = pk.Engine(POLICY, DATAMAP, db, secret=b"s" * 32)
+    plan = engine.plan_retention(now=NOW)
+    engine.place_hold(
+        reason="New", placed_by="legal", now=NOW, subject=pk.Subject.of("customer", user_id=5)
+    )
+    seen: list[str] = []
+    db.connection.set_trace_callback(seen.append)
+    report = engine.apply(plan)
+    assert "bookings" in _tables_counted(_statements(seen))  # the planned count no longer holds
+    assert report.counts()["booking_data"] == {"delete": 450}
+    assert sum(n.count for n in report.newly_held) == 50
+
+
+def test_a_sweep_unit_the_plan_counted_starts_from_the_plans_count() -> None:
+    """The journal's count at the start of such a unit is the plan's (no count runs before it)."""
+    db = _store(300)
+    engine = pk.Engine(POLICY, DATAMAP, db, secret=b"s" * 32)
+    journal = pk.RetentionJournal()
+    plan = engine.plan_retention(now=NOW, journal=journal)
+    index, entry = next((i, e) for i, e in enumerate(plan.entries) if e.record_type == "bookings")
+    engine.apply(plan)
+    assert journal.started_count(plan.id, index, 0) == entry.count == 300
+    assert journal.done_count(plan.id, index, 0) == 300
+
+
+def test_sqlite_erasure_runs_no_count_before_a_delete_step() -> None:
+    db = _store(400)
+    engine = pk.Engine(POLICY, DATAMAP, db, secret=b"s" * 32)
+    plan = engine.plan_erasure(pk.Subject.of("customer", user_id=2), now=NOW)
+    seen: list[str] = []
+    db.connection.set_trace_callback(seen.append)
+    report = engine.apply(plan)
+    applying = _statements(seen)
+    deletes = [s for s in applying if s.startswith("DELETE")]
+    assert report.deleted["bookings"] == 40
+    assert deletes
+    for delete in deletes:
+        where = delete.split(" WHERE ", 1)[1]
+        assert not [s for s in applying if s.startswith("SELECT COUNT(") and s.endswith(where)]
+
+
+def test_an_erasure_file_journal_syncs_before_each_step_and_at_the_end(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from privacy_kit.audit import _journal
+
+    synced: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(_journal.os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
+    db = _store(400)
+    engine = pk.Engine(POLICY, DATAMAP, db, secret=b"s" * 32, journal_dir=tmp_path)
+    plan = engine.plan_erasure(pk.Subject.of("customer", user_id=2), now=NOW)
+    first = engine.apply(plan)
+    assert len(synced) == len(plan.steps) + 1  # each step's start, and the end
+    # A power cut losing the unsynced ``done`` lines: applying again counts the same records.
+    (path,) = tmp_path.glob("*.jsonl")
+    lines = [ln for ln in path.read_bytes().splitlines() if b'"started"' in ln]
+    path.write_bytes(b"".join(ln + b"\n" for ln in lines))
+    again = engine.apply(plan)
+    assert again.deleted == first.deleted
+    assert again.anonymised == first.anonymised
+    assert any("resumed after an interrupted attempt" in n for n in again.notes)
+    assert not any("AT LEAST" in n for n in again.notes)
+
+
+class _NoRelated(InMemoryAdapter):
+    capabilities = InMemoryAdapter.capabilities - {pk.adapters.Capability.RELATED}
+
+
+def test_orphans_counted_by_the_store_equal_those_found_by_reading_account_keys() -> None:
+    from privacy_kit._scope import Stores
+    from privacy_kit.retention import find_orphans
+
+    def tables() -> dict[str, list[dict[str, Any]]]:
+        found: dict[str, list[dict[str, Any]]] = {rt.table_name: [] for rt in DATAMAP.record_types}
+        found["users"] = [{"id": u} for u in range(1, 6)]
+        found["sessions"] = [{"id": s, "user_id": s % 9 or None} for s in range(1, 40)]
+        found["payment_methods"] = [{"id": p, "user_id": 7} for p in range(1, 4)]
+        return found
+
+    direct = find_orphans(POLICY, Stores.of(DATAMAP, InMemoryAdapter(tables())), batch_size=2)
+    by_keys = find_orphans(POLICY, Stores.of(DATAMAP, _NoRelated(tables())), batch_size=2)
+    db = SQLiteAdapter(":memory:")
+    db.create_schema(DATAMAP)
+    for name, rows in tables().items():
+        if rows:
+            db.insert(DATAMAP.record_type(name), rows)
+    in_sqlite = find_orphans(POLICY, Stores.of(DATAMAP, db), batch_size=2)
+    assert direct == by_keys == in_sqlite
+    found = {o.record_type: (o.missing, o.unlinked) for o in direct}
+    # Sessions 6-8, 15-17, 24-26 and 33-35 link to users that do not exist; 9, 18, 27, 36 to none.
+    assert found == {"sessions": (12, 4), "payment_methods": (3, 0)}
+
+
+def test_postgres_sweep_runs_a_fixed_number_of_statements(postgres_engine: Any) -> None:
+    """The SQLite test above on PostgreSQL: planning is one statement for every table's counts
+    (``counts_by_type``), one read of the foreign keys (the catalog, not reflection), of the due
+    accounts and of the held subject; applying reads the due accounts once and counts nothing
+    before a unit the plan counted."""
+    sa = pytest.importorskip("sqlalchemy")
+    from privacy_kit.adapters import SQLAlchemyAdapter
+
+    schema = f"w_perf_{uuid.uuid4().hex[:10]}"
+    with postgres_engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    seen: list[str] = []
+
+    def trace(_c: Any, _cur: Any, statement: str, *_rest: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    try:
+        db = SQLAlchemyAdapter(postgres_engine, schema=schema)
+        _fill(db, 2_000)
+        engine = pk.Engine(POLICY, DATAMAP, db, secret=b"s" * 32)
+        engine.place_hold(
+            reason="Dispute",
+            placed_by="legal",
+            now=NOW,
+            subject=pk.Subject.of("customer", user_id=3),
+        )
+        sa.event.listen(postgres_engine, "before_cursor_execute", trace)
+        plan = engine.plan_retention(now=NOW)
+        planning = list(seen)
+        seen.clear()
+        report = engine.apply(plan)
+        applying = list(seen)
+    finally:
+        sa.event.remove(postgres_engine, "before_cursor_execute", trace)
+        with postgres_engine.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+    assert report.total == plan.total == 1_800
+    (counts,) = [s for s in planning if "count(" in s]
+    assert all(f"FROM {schema}.{rt.table_name} " in counts for rt in DATAMAP.record_types)
+    assert sum("pg_constraint" in s for s in planning) == 1
+    assert len(planning) == 4  # the counts, foreign keys, due accounts, the held subject
+    writes = [s for s in applying if s.startswith(("DELETE", "UPDATE"))]
+    assert len(writes) == 3
+    assert not [s for s in applying if s.startswith("SELECT count(")]
+    due = [s for s in applying if s.startswith(f"SELECT {schema}.users.id FROM")]
+    assert len(due) == 1
+    sizes = [s for s in applying if "pg_relation_size" in s]  # a delete's block ranges
+    assert len(applying) == len(writes) + len(due) + len(sizes)
+    assert len(sizes) <= sum(s.startswith("DELETE") for s in writes)
+
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+    ],
+)
+def test_counts_by_type_equal_each_tables_counts(
+    server: str, request: pytest.FixtureRequest
+) -> None:
+    sa = pytest.importorskip("sqlalchemy")
+    from privacy_kit.adapters import SQLAlchemyAdapter
+
+    engine = (
+        sa.create_engine("sqlite://")
+        if server == "sqlite"
+        else request.getfixturevalue(f"{server}_engine")
+    )
+    one = _datamap(f"w_perf_a_{uuid.uuid4().hex[:8]}").record_type("items")
+    other = _datamap(f"w_perf_b_{uuid.uuid4().hex[:8]}").record_type("items")
+    db = SQLAlchemyAdapter(engine)
+    for rt, rows in ((one, 300), (other, 40)):
+        db.create_schema(DataMap(record_types=[rt]))
+        db.insert(rt, _rows(rows))
+    try:
+        first = [where.eq("owner", 1), where.not_null("label") & where.eq("owner", 2), where.all()]
+        second = [where.in_("owner", [1, 2, 3]), where.is_null("label")]
+        seen: list[str] = []
+
+        def trace(_c: Any, _cur: Any, statement: str, *_rest: Any) -> None:
+            seen.append(statement)
+
+        sa.event.listen(engine, "before_cursor_execute", trace)
+        try:
+            found = db.counts_by_type([(one, first), (other, second)])
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", trace)
+        assert (
+            found == [db.counts(one, first), db.counts(other, second)] == [[30, 30, 300], [12, 0]]
+        )
+        assert len(seen) == 1
+    finally:
+        for rt in (one, other):
+            db.drop_schema(DataMap(record_types=[rt]))
+
+
+def test_a_plan_refuses_counts_by_type_of_the_wrong_shape() -> None:
+    from privacy_kit._scope import Stores
+    from privacy_kit.retention._counting import CountBatch
+
+    class Broken(InMemoryAdapter):
+        def counts_by_type(self, requests: Any) -> list[list[int]]:
+            return [[1] for _ in requests]
+
+    a, b = _datamap("a").record_type("items"), _datamap("b").record_type("items")
+    dm = DataMap.model_validate(
+        {"record_types": [a.model_dump(), {**b.model_dump(), "name": "others"}]}
+    )
+    batch = CountBatch(Stores.of(dm, Broken({"a": [], "b": []})))
+    batch.add(dm.record_type("items"), where.all())
+    batch.add(dm.record_type("items"), where.eq("owner", 1))
+    batch.add(dm.record_type("others"), where.all())
+    with pytest.raises(pk.AdapterError, match=r"returned \[1, 1\] count\(s\) for \[2, 1\]"):
+        batch.run()
+
+
+def test_the_rules_of_a_record_type_are_computed_once_per_policy_object() -> None:
+    """A plan asks for a record type's rules many times: the answer is kept per (policy,
+    record type) object, never across objects, so a changed policy gets its own answer."""
+    from privacy_kit.model import retention_choices, rule_for_record_type
+
+    bookings = DATAMAP.record_type("bookings")
+    first = retention_choices(POLICY, bookings)
+    assert retention_choices(POLICY, bookings) is first
+    assert rule_for_record_type(POLICY, bookings) is first[0].rule
+    doc = POLICY.model_dump(mode="json", exclude_defaults=True)
+    for rule in doc["retention"]:
+        if rule["key"] == "booking_data":
+            rule["duration"] = "P2Y"
+    changed = pk.load_policy(doc)
+    assert str(retention_choices(changed, bookings)[0].rule.duration) != str(first[0].rule.duration)
+    same_content = pk.load_policy(POLICY.model_dump(mode="json", exclude_defaults=True))
+    assert retention_choices(same_content, bookings) is not first
+    assert retention_choices(same_content, bookings) == first

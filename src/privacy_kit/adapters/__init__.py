@@ -26,10 +26,6 @@ from ._base import (
     count_each,
     missing_problems,
 )
-from ._bounds import TimeBounds, TimeBoundsReporter, bounds_of_pieces, piece_starts, time_bounds
-from ._memory import InMemoryAdapter
-from ._order import ForeignKeyReporter, reported_foreign_keys, store_deletion_order
-from ._partition import Partition, PartitionDrops, PartitionSurvey
 from ._selection import (
     After,
     All,
@@ -85,7 +81,24 @@ __all__ = [
     "where",
 ]
 
-_LAZY = {"SQLiteAdapter": "._sqlite", "SQLAlchemyAdapter": "._sqlalchemy"}
+# Imported on first use: the SQL adapters (SQLAlchemy is an extra), and what a first use (load a
+# policy, make an Engine over SQLite) does not need.
+_LAZY = {
+    "SQLiteAdapter": "._sqlite",
+    "SQLAlchemyAdapter": "._sqlalchemy",
+    "InMemoryAdapter": "._memory",
+    "ForeignKeyReporter": "._order",
+    "reported_foreign_keys": "._order",
+    "store_deletion_order": "._order",
+    "TimeBounds": "._bounds",
+    "TimeBoundsReporter": "._bounds",
+    "bounds_of_pieces": "._bounds",
+    "piece_starts": "._bounds",
+    "time_bounds": "._bounds",
+    "Partition": "._partition",
+    "PartitionDrops": "._partition",
+    "PartitionSurvey": "._partition",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -102,5 +115,9 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from ._bounds import TimeBounds, TimeBoundsReporter, bounds_of_pieces, piece_starts, time_bounds
+    from ._memory import InMemoryAdapter
+    from ._order import ForeignKeyReporter, reported_foreign_keys, store_deletion_order
+    from ._partition import Partition, PartitionDrops, PartitionSurvey
     from ._sqlalchemy import SQLAlchemyAdapter
     from ._sqlite import SQLiteAdapter

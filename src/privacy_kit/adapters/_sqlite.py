@@ -22,6 +22,8 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+import orjson
+
 from .._errors import Problem
 from ..model._datamap import DataMap, RecordType
 from ..model._order import ForeignKey
@@ -396,7 +398,8 @@ class SQLiteAdapter(BaseAdapter):
         return missing_problems(datamap, self.store, existing)
 
     def foreign_keys(self, record_types: Sequence[RecordType]) -> tuple[ForeignKey, ...]:
-        """The database's foreign keys between ``record_types`` (``PRAGMA foreign_key_list``).
+        """The database's foreign keys between ``record_types`` (one ``pragma_foreign_key_list``
+        statement).
 
         Table names match case-insensitively, as SQLite's do. SQLite enforces them only with
         ``PRAGMA foreign_keys=ON``; privacy_kit deletes children first either way.
@@ -418,25 +421,25 @@ class SQLiteAdapter(BaseAdapter):
             if self.serves(rt):
                 names.setdefault(rt.table_name.casefold(), []).append(rt.name)
         found: list[ForeignKey] = []
+        tables = list(dict.fromkeys(rt.table_name for rt in record_types if self.serves(rt)))
+        keys: dict[tuple[int, int], tuple[str, list[str], list[str]]] = {}
         with self.wrap_errors("foreign_keys"):
-            for table in dict.fromkeys(rt.table_name for rt in record_types if self.serves(rt)):
-                keys: dict[int, tuple[str, list[str], list[str]]] = {}
-                for key_id, _seq, parent, column, referenced in fetch(
-                    self.connection,
-                    'SELECT id, seq, "table", "from", "to" FROM pragma_foreign_key_list(?) '
-                    "ORDER BY id, seq",
-                    [table],
-                ):
-                    entry = keys.setdefault(key_id, (parent, [], []))
-                    entry[1].append(column)
-                    if referenced is not None:
-                        entry[2].append(referenced)
-                for parent, columns, referenced_columns in keys.values():
-                    for child_name in names[table.casefold()]:
-                        found.extend(
-                            ForeignKey(child_name, parent_name, columns, referenced_columns)
-                            for parent_name in names.get(parent.casefold(), ())
-                        )
+            for n, key_id, _seq, parent, column, referenced in fetch(
+                self.connection,
+                'SELECT t.key, p.id, p.seq, p."table", p."from", p."to" FROM json_each(?) AS t, '
+                "pragma_foreign_key_list(t.value) AS p ORDER BY 1, 2, 3",
+                [orjson.dumps(tables).decode()],
+            ):
+                entry = keys.setdefault((n, key_id), (parent, [], []))
+                entry[1].append(column)
+                if referenced is not None:
+                    entry[2].append(referenced)
+        for (n, _key), (parent, columns, referenced_columns) in keys.items():
+            for child_name in names[tables[n].casefold()]:
+                found.extend(
+                    ForeignKey(child_name, parent_name, columns, referenced_columns)
+                    for parent_name in names.get(parent.casefold(), ())
+                )
         return tuple(dict.fromkeys(found))
 
     # -- extras: loading data and creating tables ---------------------------------------------

@@ -9,8 +9,8 @@ idempotent. A ``started`` entry may carry how many records the step's selection 
 started (``count``), so a resumed step can tell how many records the interrupted attempt changed
 (:meth:`Journal.started_count`); entries written without it still load.
 
-:class:`MemoryJournal` lives as long as the object; :class:`FileJournal` is a JSON-lines file,
-flushed and synced after every entry, that survives the process; :class:`StateJournal` is a log in
+:class:`MemoryJournal` lives as long as the object; :class:`FileJournal` is a JSON-lines file
+that survives the process, synced before each step runs and at the end; :class:`StateJournal` is a log in
 a :class:`~privacy_kit.audit.StateStore`, so a plan interrupted in one process resumes in another. Entries hold plan and step
 identifiers and counts, never personal data.
 """
@@ -160,7 +160,8 @@ class MemoryJournal(Journal):
 
 
 class FileJournal(Journal):
-    """A JSON-lines journal file; each entry is flushed and synced before the step goes on.
+    """A JSON-lines journal file; each ``started`` and ``finished`` entry is flushed and synced
+    before the plan goes on (a ``done`` entry is synced with the entry after it).
 
     Args:
         path: the file (created with its parent directories if missing).
@@ -184,10 +185,24 @@ class FileJournal(Journal):
 
     def append(self, entry: Mapping[str, Any]) -> None:
         """Append one line and sync it to disk."""
+        self._write(entry, sync=True)
+
+    def done(self, plan_id: str, step: str, count: int) -> None:
+        """Record that ``step`` ran and changed ``count`` records, without waiting for the disk.
+
+        The next entry (the next step's ``started``, or ``finished``) is synced, and the file
+        with it. A ``done`` line lost to a power cut before then only makes the resumed run
+        take the step as interrupted: it runs again (idempotent) and counts what the lost
+        attempt changed from the step's synced ``started`` count.
+        """
+        self._write({"plan": plan_id, "step": step, "event": "done", "count": count}, sync=False)
+
+    def _write(self, entry: Mapping[str, Any], *, sync: bool) -> None:
         with self.path.open("ab") as fh:
             fh.write(orjson.dumps(dict(entry)) + b"\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+            if sync:
+                fh.flush()
+                os.fsync(fh.fileno())
 
     def entries(self) -> Iterator[dict[str, Any]]:
         """Every entry, oldest first (a torn last line, from a crash mid-write, is ignored)."""

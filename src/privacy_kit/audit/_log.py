@@ -111,6 +111,26 @@ def _check_key(key: object) -> bytes | None:
     return bytes(key)
 
 
+_Item = tuple[str, dt.datetime, str | None, dict[str, Any]]
+"""An entry checked and waiting to be appended: action, instant (UTC), subject, details."""
+
+
+def _checked(
+    action: str, now: dt.datetime, subject: str | None, details: Mapping[str, Any] | None
+) -> _Item:
+    """What :meth:`AuditLog.record` appends, checked (``ValueError`` naming what is wrong)."""
+    require_aware(now)
+    if not _ACTION.match(action):
+        raise ValueError(
+            f"action must be dotted lower case such as 'erasure.applied', got {action!r}"
+        )
+    if subject is not None:
+        if not isinstance(subject, str):
+            raise ValueError(f"subject must be a reference string, got {type(subject).__name__}")
+        _check_json(subject, "subject")
+    return action, now.astimezone(dt.UTC), subject, _check_json(dict(details or {}), "details")
+
+
 class AuditLog:
     """An append-only, hash-chained log over a sink.
 
@@ -150,6 +170,7 @@ class AuditLog:
         self.sink = sink
         self._key = _check_key(key)
         self._lock = threading.Lock()
+        self._deferred: list[_Item] = []
 
     @property
     def keyed(self) -> bool:
@@ -251,7 +272,8 @@ class AuditLog:
 
         The next sequence number and ``prev_hash`` come from the store's tail as it is when the
         sink's lock is taken (for the shipped file and database sinks, a lock every process
-        respects), so writers in several processes extend one chain.
+        respects), so writers in several processes extend one chain. Entries waiting after
+        :meth:`defer` are written first, in the same write.
 
         Args:
             action: what happened, dotted lower case (``"request.transition"``).
@@ -276,43 +298,111 @@ class AuditLog:
             ...
             ValueError: details.when: date is not a JSON scalar, list or object; the audit log holds references, counts and hashes only
         """
-        require_aware(now)
-        if not _ACTION.match(action):
-            raise ValueError(
-                f"action must be dotted lower case such as 'erasure.applied', got {action!r}"
-            )
-        if subject is not None:
-            if not isinstance(subject, str):
-                raise ValueError(
-                    f"subject must be a reference string, got {type(subject).__name__}"
-                )
-            _check_json(subject, "subject")
-        clean = _check_json(dict(details or {}), "details")
+        item = _checked(action, now, subject, details)
+        with self._lock:
+            entries = self._append([*self._deferred, item])
+            self._deferred.clear()
+        return entries[-1]
+
+    def defer(
+        self,
+        action: str,
+        *,
+        now: dt.datetime,
+        subject: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Check an entry now and append it with the next one this log records (or :meth:`flush`).
+
+        For entries that record no change (a sweep step that found nothing to do): they are
+        written in the same write as the next entry (one transaction, one sync), in order, so a
+        run of such steps costs one write, not one each. An entry that records a change must be
+        recorded with :meth:`record`, which also writes the deferred ones first. Deferred
+        entries still waiting when the process ends are lost; only this ``AuditLog`` object
+        holds them.
+
+        Raises:
+            ValueError: as :meth:`record` (checked now, not when written).
+
+        Example:
+            >>> log = AuditLog.memory()
+            >>> now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+            >>> log.defer("retention.step", now=now, details={"count": 0})
+            >>> len(log.sink.rows), log.deferred
+            (0, 1)
+            >>> _ = log.record("retention.applied", now=now, details={"total": 0})
+            >>> [row["action"] for row in log.sink.rows], log.deferred
+            (['retention.step', 'retention.applied'], 0)
+        """
+        item = _checked(action, now, subject, details)
+        with self._lock:
+            self._deferred.append(item)
+
+    @property
+    def deferred(self) -> int:
+        """How many deferred entries wait to be written (see :meth:`defer`)."""
+        return len(self._deferred)
+
+    def flush(self) -> int:
+        """Write the deferred entries now (in one write); return how many were written.
+
+        Example:
+            >>> log = AuditLog.memory()
+            >>> log.defer("a.b", now=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+            >>> log.flush(), log.flush(), len(log.sink.rows)
+            (1, 0, 1)
+        """
+        with self._lock:
+            if not self._deferred:
+                return 0
+            written = self._append(list(self._deferred))
+            self._deferred.clear()
+        return len(written)
+
+    def _append(self, items: list[_Item]) -> list[AuditEntry]:
+        """Append ``items`` after the store's tail, in one write where the sink can."""
         key = self._key
 
-        def make(raw: RawEntry | None) -> AuditEntry:
+        def make(raw: RawEntry | None, todo: list[_Item] = items) -> list[AuditEntry]:
             tail = self._trusted(raw, appending=True)
-            entry = AuditEntry(
-                sequence=1 if tail is None else tail.sequence + 1,
-                at=now.astimezone(dt.UTC),
-                action=action,
-                subject=subject,
-                details=clean,
-                prev_hash=GENESIS_HASH if tail is None else tail.hash,
-                hash="",
-                chain=CHAIN_SHA256 if key is None else CHAIN_HMAC,
-            )
-            return attrs.evolve(entry, hash=entry.compute_hash(key))
+            made: list[AuditEntry] = []
+            for action, at, subject, details in todo:
+                entry = AuditEntry(
+                    sequence=1 if tail is None else tail.sequence + 1,
+                    at=at,
+                    action=action,
+                    subject=subject,
+                    details=details,
+                    prev_hash=GENESIS_HASH if tail is None else tail.hash,
+                    hash="",
+                    chain=CHAIN_SHA256 if key is None else CHAIN_HMAC,
+                )
+                tail = attrs.evolve(entry, hash=entry.compute_hash(key))
+                made.append(tail)
+            return made
 
-        with self._lock:
-            append_next = getattr(self.sink, "append_next", None)
-            if callable(append_next):
-                entry = cast("AuditEntry", append_next(make))
-            else:  # a sink of your own without append_next: serialised within this AuditLog only
-                entry = make(self.sink.last())
+        append_all = getattr(self.sink, "append_next_all", None)
+        append_next = getattr(self.sink, "append_next", None)
+        entries: list[AuditEntry] = []
+        if callable(append_all):
+            entries = cast("list[AuditEntry]", append_all(make))
+        elif callable(append_next):  # one at a time, each after the tail as it then is
+            for item in items:
+                one = append_next(lambda raw, todo=[item]: make(raw, todo)[0])
+                entries.append(cast("AuditEntry", one))
+        else:  # a sink of your own without append_next: serialised within this AuditLog only
+            for item in items:
+                entry = make(self.sink.last(), [item])[0]
                 self.sink.append(entry)
-        _log.debug("audit entry %d recorded: %s (subject %s)", entry.sequence, action, subject)
-        return entry
+                entries.append(entry)
+        for entry in entries:
+            _log.debug(
+                "audit entry %d recorded: %s (subject %s)",
+                entry.sequence,
+                entry.action,
+                entry.subject,
+            )
+        return entries
 
     def entries(self) -> Iterator[AuditEntry]:
         """Every entry, in order.

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ._entries import AuditEntry, RawEntry, _canonical, decode_object
-from ._sinks import AuditSinkError, MakeEntry
+from ._sinks import AuditSinkError, MakeEntries, MakeEntry
 
 try:
     import fcntl
@@ -128,6 +128,11 @@ class JsonlSink:
 
         A write that fails half-way is cut back off, so the file never keeps a torn line.
         """
+        return self.append_next_all(lambda last: [make(last)])[0]
+
+    def append_next_all(self, make: MakeEntries) -> list[AuditEntry]:
+        """Like :meth:`append_next`, for the entries ``make(last line)`` returns: their lines
+        in one write (and one ``fsync`` with ``fsync=True``)."""
         while True:
             try:
                 fd = os.open(self.path, _OPEN_FLAGS, 0o644)
@@ -144,8 +149,8 @@ class JsonlSink:
                 if (current.st_dev, current.st_ino) != (opened.st_dev, opened.st_ino):
                     continue  # replaced while we waited
                 size = opened.st_size
-                entry = make(_last_line(fd, size))
-                line = _canonical(entry.to_dict()) + b"\n"
+                entries = make(_last_line(fd, size))
+                line = b"".join(_canonical(entry.to_dict()) + b"\n" for entry in entries)
                 try:
                     written = 0
                     while written < len(line):
@@ -156,7 +161,7 @@ class JsonlSink:
                     with contextlib.suppress(OSError):  # else the tail is reported as torn
                         os.ftruncate(fd, size)
                     raise self._fail("append", exc) from exc
-                return entry
+                return entries
             except OSError as exc:
                 raise self._fail("append", exc) from exc
             finally:

@@ -26,7 +26,7 @@ except ImportError as exc:  # pragma: no cover - exercised in the core-only test
     ) from exc
 
 from ._entries import CHAIN_SHA256, AuditEntry, RawEntry, _canonical, _utc_text
-from ._sinks import AuditSinkError, MakeEntry, check_table_name, row_entry
+from ._sinks import AuditSinkError, MakeEntries, MakeEntry, check_table_name, row_entry
 
 __all__ = ["SQLAlchemySink"]
 
@@ -190,16 +190,22 @@ class SQLAlchemySink:
 
     def append_next(self, make: MakeEntry) -> AuditEntry:
         """Under the writers' lock, in one transaction: read the last row, insert ``make(last)``."""
+        return self.append_next_all(lambda last: [make(last)])[0]
+
+    def append_next_all(self, make: MakeEntries) -> list[AuditEntry]:
+        """Under the writers' lock, in one transaction: read the last row, insert the entries
+        ``make(last)`` returns, in order."""
         deadline = time.monotonic() + self.timeout
         delay = 0.005
         while True:
             try:
                 with self.engine.connect() as conn:
 
-                    def work(conn: sa.Connection = conn) -> AuditEntry:
-                        entry = make(self._last(conn, for_update=True))
-                        self._insert(conn, entry)
-                        return entry
+                    def work(conn: sa.Connection = conn) -> list[AuditEntry]:
+                        entries = make(self._last(conn, for_update=True))
+                        for entry in entries:
+                            self._insert(conn, entry)
+                        return entries
 
                     return self._serialised(conn, work)
             except sa.exc.DBAPIError as exc:

@@ -31,6 +31,8 @@ _T = TypeVar("_T")
 
 #: Builds the entry to append from the current last stored entry (``None``: the sink is empty).
 MakeEntry = Callable[[RawEntry | None], AuditEntry]
+#: Builds several entries to append, in order, from the current last stored entry.
+MakeEntries = Callable[[RawEntry | None], list[AuditEntry]]
 
 
 class AuditSinkError(AdapterError):
@@ -62,7 +64,9 @@ class AuditSink(Protocol):
     A sink may also offer ``append_next(make)``: take a lock that other writers (other
     processes too) respect, read the last entry, append ``make(last)`` and release the lock.
     :class:`~privacy_kit.audit.AuditLog` uses it when it is there; without it, appends are
-    serialised only within one ``AuditLog``.
+    serialised only within one ``AuditLog``. ``append_next_all(make)`` does the same for the
+    entries ``make(last)`` returns, all in one write (one transaction, one sync); without it,
+    they are appended one by one.
     """
 
     def append(self, entry: AuditEntry) -> None:
@@ -102,10 +106,14 @@ class MemorySink:
 
     def append_next(self, make: MakeEntry) -> AuditEntry:
         """Append ``make(last row)`` while holding the sink's lock (threads of one process)."""
+        return self.append_next_all(lambda last: [make(last)])[0]
+
+    def append_next_all(self, make: MakeEntries) -> list[AuditEntry]:
+        """Append the entries ``make(last row)`` returns, holding the sink's lock."""
         with self._lock:
-            entry = make(self.last())
-            self.rows.append(entry.to_dict())
-            return entry
+            entries = make(self.last())
+            self.rows.extend(entry.to_dict() for entry in entries)
+            return entries
 
     def read(self) -> Iterator[RawEntry]:
         """Every row."""
@@ -295,11 +303,17 @@ class SqliteSink:
 
     def append_next(self, make: MakeEntry) -> AuditEntry:
         """In one ``BEGIN IMMEDIATE`` transaction: read the last row, insert ``make(last)``."""
+        return self.append_next_all(lambda last: [make(last)])[0]
 
-        def work() -> AuditEntry:
-            entry = make(self._last())
-            self._insert(entry)
-            return entry
+    def append_next_all(self, make: MakeEntries) -> list[AuditEntry]:
+        """In one ``BEGIN IMMEDIATE`` transaction: read the last row, insert ``make(last)``'s
+        entries in order (one commit for all of them)."""
+
+        def work() -> list[AuditEntry]:
+            entries = make(self._last())
+            for entry in entries:
+                self._insert(entry)
+            return entries
 
         with self._lock:
             return self._transaction(work, "append")

@@ -15,8 +15,7 @@ from typing import Any
 import attrs
 from pydantic import BaseModel
 
-from .._errors import Problem
-from .._types import LocalizedText, closest
+from .._types import LocalizedText
 from ._check_promises import promise_findings
 from ._check_retention import (
     conditional_findings,
@@ -27,6 +26,7 @@ from ._check_retention import (
 from ._check_retention_blind import anonymizing_rule_findings
 from ._check_storage import storage_findings, store_findings
 from ._datamap import DataMap, RecordType
+from ._datamap_refs import datamap_vocabulary_problems
 from ._policy import Policy
 from ._policy_retention import RetentionRule, Trigger
 from ._taxonomy import is_within
@@ -144,47 +144,6 @@ class CheckReport:
             }
             for f in self.findings
         ]
-
-
-def datamap_vocabulary_problems(datamap: DataMap, policy: Policy) -> list[Problem]:
-    """Names in the data map that the policy's vocabulary does not define (errors at load time)."""
-    tax = policy.vocabulary
-    problems: list[Problem] = []
-    rule_keys = [r.key for r in policy.retention]
-    for i, rt in enumerate(datamap.record_types):
-        for j, f in enumerate(rt.fields):
-            for k, cat in enumerate(f.categories):
-                if not tax.has_category(cat):
-                    hint = tax.suggest_category(cat)
-                    problems.append(
-                        Problem(
-                            f"record_types[{i}].fields[{j}].categories[{k}]",
-                            f"unknown category {cat!r}"
-                            + (f"; did you mean {hint!r}?" if hint else ""),
-                        )
-                    )
-        for j, s in enumerate(rt.subjects):
-            if not tax.has_subject_kind(s.kind):
-                hint = tax.suggest_subject_kind(s.kind)
-                problems.append(
-                    Problem(
-                        f"record_types[{i}].subjects[{j}].kind",
-                        f"unknown subject kind {s.kind!r}"
-                        + (f"; did you mean {hint!r}?" if hint else ""),
-                    )
-                )
-        for j, entry in enumerate(rt.retention_entries):
-            if entry.rule not in rule_keys:
-                hint = closest(entry.rule, rule_keys)
-                where = f"[{j}].rule" if rt.is_conditional else ""
-                problems.append(
-                    Problem(
-                        f"record_types[{i}].retention{where}",
-                        f"unknown retention rule {entry.rule!r}"
-                        + (f"; did you mean {hint!r}?" if hint else ""),
-                    )
-                )
-    return problems
 
 
 def _missing_translations(

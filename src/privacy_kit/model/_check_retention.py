@@ -11,9 +11,10 @@ can match the same record (``retention-conditions-overlap``) and records no entr
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
@@ -72,6 +73,27 @@ class RuleChoice:
         return "any other record" if self.unless else "every record"
 
 
+class _Same:
+    """A key that is equal only to the very same object (models are frozen: same object, same
+    answer), hashed by identity: no deep hash of a policy on every look-up."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: object) -> None:
+        self.obj = obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.obj is self.obj
+
+
+# Plans ask for the rules of each record type many times (entries, orphans, notes, bounds); the
+# answer depends on the two frozen models only. Bounded, so replaced policies are let go.
+_CACHE_SIZE = 128
+
+
 def retention_choices(policy: Policy, rt: RecordType) -> tuple[RuleChoice, ...]:
     """The rules governing ``rt``'s records, one per state, the first match first.
 
@@ -82,6 +104,12 @@ def retention_choices(policy: Policy, rt: RecordType) -> tuple[RuleChoice, ...]:
         >>> [c.rule.key for c in retention_choices(policy, users)]
         ['account_data']
     """
+    return _retention_choices(_Same(policy), _Same(rt))
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _retention_choices(same_policy: _Same, same_rt: _Same) -> tuple[RuleChoice, ...]:
+    policy, rt = cast("Policy", same_policy.obj), cast("RecordType", same_rt.obj)
     if not rt.is_conditional:
         if isinstance(rt.retention, str) and rt.retention not in {r.key for r in policy.retention}:
             return ()  # an unknown key: reported by check() as unknown-reference
@@ -117,6 +145,12 @@ def rule_for_record_type(policy: Policy, rt: RecordType) -> RetentionRule | None
     A record type of a product is governed only by rules for every product or for its own
     (a rule it names that serves other products only governs nothing: ``check()`` reports it).
     """
+    return _rule_for_record_type(_Same(policy), _Same(rt))
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _rule_for_record_type(same_policy: _Same, same_rt: _Same) -> RetentionRule | None:
+    policy, rt = cast("Policy", same_policy.obj), cast("RecordType", same_rt.obj)
     if rt.is_conditional:
         keys = {e.rule for e in rt.retention_entries}
         if len(keys) != 1:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from .._errors import PolicyError, Problem, WrongTypeError
 from .._types import LocalizedText
 from ._datamap import DataMap
+from ._datamap_refs import datamap_vocabulary_problems
 from ._policy import Policy
 from ._reading import (
     DEFAULT_MAX_BYTES,
@@ -321,8 +322,6 @@ def load_datamap(
 
 def datamap_reference_problems(datamap: DataMap, policy: Policy) -> list[Problem]:
     """Categories, subject kinds and retention rules a data map names that the policy does not know."""
-    from ._check import datamap_vocabulary_problems  # noqa: PLC0415 - avoids an import cycle
-
     return datamap_vocabulary_problems(datamap, policy)
 
 

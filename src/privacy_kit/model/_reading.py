@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 from .._errors import ConfigurationError, PolicyError, Problem, WrongTypeError
+from ._yaml_plain import NotPlain, build_plain
 
 # Nothing here is public: model._loading (load_policy, load_datamap, read_document) uses it.
 __all__: list[str] = []
@@ -274,10 +275,9 @@ def _count_events(yaml: Any, loader: Any) -> None:
         loader.dispose()
 
 
-"""Up to this size, a YAML syntax error libyaml found is reported in PyYAML's words."""
-
-
 def _build(yaml: Any, text: str, *, libyaml: bool) -> Any:
+    """Compose ``text``, then build it: a plain graph in one pass (:mod:`._yaml_plain`), any
+    other with the strict loader, which checks every node and locates what it refuses."""
     if len(text) > _COUNT_FIRST:
         _count_events(yaml, _strict_yaml_loader(libyaml)(text))
     loader = _strict_yaml_loader(libyaml)(text)
@@ -285,6 +285,10 @@ def _build(yaml: Any, text: str, *, libyaml: bool) -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
+        try:
+            return build_plain(yaml, node, max_values=MAX_VALUES, max_depth=MAX_DEPTH)
+        except NotPlain:
+            pass  # the strict loader reports what is wrong, or builds what is merely unusual
         _check_nodes(node, yaml)
         return loader.construct_document(node)
     finally:

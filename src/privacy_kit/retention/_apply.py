@@ -6,9 +6,10 @@ never data, to the audit log. :class:`RetentionReport` says what each entry did.
 keeps each unit's counts (records matched when it started, records changed when it finished), so
 a resumed sweep counts the units an interrupted run finished, and what it did to a unit it left
 half-done; when the journal cannot tell (written before counts were kept), the line says its count
-is a lower bound. A commitment's
-entry, once applied with none of its records held, marks the commitment fulfilled; the plan's
-orphans (records no sweep can time) are repeated in the report and the audit entry.
+is a lower bound. A unit the plan counted as it is (an entry of one unit, no hold placed since)
+starts with the plan's count, so no count runs before it; other units are counted first. A
+commitment's entry, once applied with none of its records held, marks the commitment fulfilled;
+the plan's orphans (records no sweep can time) are repeated in the report and the audit entry.
 
 An entry whose trigger is the account's and that the plan marked ``recheck`` runs statements that
 re-check the account's state themselves; applied through an adapter that cannot, it is refused
@@ -48,10 +49,16 @@ __all__ = ["ReportLine", "RetentionReport", "apply_retention", "report_line", "s
 
 
 def _audit(
-    audit: AuditLog | None, action: str, now: dt.datetime, details: Mapping[str, Any]
+    audit: AuditLog | None,
+    action: str,
+    now: dt.datetime,
+    details: Mapping[str, Any],
+    *,
+    defer: bool = False,
 ) -> None:
+    """Record an entry; ``defer``: one that records no change, written with the next one."""
     if audit is not None:
-        audit.record(action, now=now, details=details)
+        (audit.defer if defer else audit.record)(action, now=now, details=details)
 
 
 @attrs.frozen
@@ -296,17 +303,30 @@ def apply_retention(
     refuse_lost_recheck(plan, stores)
     runs: list[EntryRun] = []
     recheck = hold_recheck(plan)
+    # Account keys read once for the entries that re-check each account in their statements.
+    keys_read: list[tuple[Any, list[Any]]] = []
     for index, entry in enumerate(plan.entries):
+        shared = keys_read if entry.recheck else None
         run = run_entry(
             plan,
             stores,
             index,
-            units(stores, entry, plan.read_batch),
+            units(stores, entry, plan.read_batch, keys_read=shared),
             secret=secret,
             recheck=recheck,
         )
         runs.append(run)
-        _audit(audit, "retention.step", plan.now, step_details(plan, entry, run))
+        _audit(
+            audit,
+            "retention.step",
+            plan.now,
+            step_details(plan, entry, run),
+            # A step that changed, kept out and fulfilled nothing is written with the next entry.
+            defer=run.done == 0
+            and run.newly_held == 0
+            and not run.resumed
+            and entry.commitment is None,
+        )
     report = sweep_report(plan, runs)
     _audit(audit, "retention.applied", plan.now, applied_details(plan, report))
     return log_retention_report(report, plan.id)

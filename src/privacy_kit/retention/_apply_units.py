@@ -143,8 +143,15 @@ def run_entry(
             finished(journal.done_count(plan.id, index, unit, shard=shard))
             continue
         selection = _without_new_holds(recheck, adapter, rt, entry, planned, found=found)
-        matching = adapter.count(rt, selection)
         interrupted = journal.started(plan.id, index, unit, shard=shard)
+        matching = (
+            entry.count  # the plan counted this very selection: no count before the unit
+            if shard is None
+            and selection is planned
+            and entry.account_selection is None
+            and not interrupted
+            else adapter.count(rt, selection)
+        )
         first = journal.started_count(plan.id, index, unit, shard=shard)
         journal.start(plan.id, index, unit, matching, shard=shard)
         drops.append(drop_whole(adapter, entry, rt, selection))  # whole partitions first

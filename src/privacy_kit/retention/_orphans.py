@@ -12,16 +12,17 @@ orphans: the commitment gives them their end.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
 from .._scope import Stores
-from ..adapters import And, In, IsNull, Not, Selection, count_each
+from ..adapters import And, In, IsNull, Not, Related, Selection
 from ..model._check_retention import retention_choices
 from ..model._datamap import RecordType
 from ..model._policy import Policy
+from ._counting import CountBatch, can_recheck
 from ._holds import definitely
 from ._rules import _groups
 from ._settings import RetentionSettings
@@ -141,8 +142,11 @@ def find_orphans(
 ) -> tuple[Orphans, ...]:
     """Count, per record type, the records whose account-read trigger time can never be known.
 
-    Reads the accounts' keys in batches of ``batch_size`` and counts the records linked to each
-    batch; what is linked but not found is orphaned. Nothing is changed.
+    Where the records and their accounts share an adapter that runs sub-selects
+    (``Capability.RELATED``), one statement per record type counts both the records linked to
+    no account and those whose account is gone (``link NOT IN (SELECT key FROM accounts)``).
+    Elsewhere the accounts' keys are read in batches of ``batch_size`` and the records linked to
+    each batch counted; what is linked but not found is orphaned. Nothing is changed.
 
     Args:
         policy: the policy (which rule, which trigger).
@@ -150,7 +154,7 @@ def find_orphans(
         settings: customers' overrides (accounts whose override reads the record's own time
             are timed without the account).
         covered: per record type, the records a pending commitment will act on (not orphans).
-        batch_size: account keys per ``IN`` list.
+        batch_size: account keys per ``IN`` list (where the accounts are read).
 
     Example:
         >>> import privacy_kit as pk
@@ -164,9 +168,28 @@ def find_orphans(
         >>> [o.describe() for o in find_orphans(pk.load_policy(pk.example_path()), stores)]
         ["sessions: 1 record(s) cannot be timed (1 whose users record no longer exists): rule 'account_data' reads users.closed_at (via user_id), so no sweep will ever remove them"]
     """
+    counts = CountBatch(stores)
+    found = ask_orphans(
+        counts, policy, stores, settings=settings, covered=covered, batch_size=batch_size
+    )
+    counts.run()
+    return found()
+
+
+def ask_orphans(
+    counts: CountBatch,
+    policy: Policy,
+    stores: Stores,
+    *,
+    settings: RetentionSettings | None = None,
+    covered: Mapping[str, Selection] | None = None,
+    batch_size: int = 1000,
+) -> Callable[[], tuple[Orphans, ...]]:
+    """Ask ``counts`` for what :func:`find_orphans` counts; returns what finishes it once
+    ``counts`` has run (so a plan reads these counts with its entries', table by table)."""
     covered = covered or {}
     # One dependant per (record type, state whose rule reads the account's time).
-    by_account: dict[str, list[_Dependant]] = {}
+    asked: list[tuple[str, _Dependant, int, int, bool]] = []
     for rt in stores.datamap.record_types:
         for rule, when, accounts, time_field, timed, state in _eligible(
             policy, stores, rt, settings
@@ -179,38 +202,62 @@ def find_orphans(
             if rt.name in covered:
                 exclude = Not(definitely(covered[rt.name]))
                 base, nulls = And((base, exclude)), And((nulls, exclude))
-            # Both counts in one statement (one scan of the table).
-            unlinked, linked = count_each(stores.adapter_for(rt), rt, [nulls, base])
-            by_account.setdefault(accounts, []).append(
-                _Dependant(rt, rule, when, time_field, base, linked, unlinked)
+            account_rt = stores.record_type(accounts)
+            # The store itself finds the records whose account is gone, where it can.
+            direct = can_recheck(stores, rt, account_rt)
+            counted = base
+            if direct:
+                pk = account_rt.primary_key
+                gone = Related(rt.account.field, account_rt, pk, Not(IsNull(pk)))
+                counted = And((base, Not(gone)))
+            d = _Dependant(rt, rule, when, time_field, base, 0, 0)
+            asked.append((accounts, d, counts.add(rt, nulls), counts.add(rt, counted), direct))
+
+    def finish() -> tuple[Orphans, ...]:
+        by_account: dict[str, list[tuple[_Dependant, bool]]] = {}
+        for accounts, asked_for, nulls_ticket, counted_ticket, direct in asked:
+            d = attrs.evolve(
+                asked_for, linked=counts[counted_ticket], unlinked=counts[nulls_ticket]
             )
-    out: list[Orphans] = []
-    for accounts_name, dependants in by_account.items():
-        remaining = [d.linked for d in dependants]
-        if any(remaining):
-            account_rt = stores.record_type(accounts_name)
-            pk = account_rt.primary_key
-            for batch in stores.adapter_for(account_rt).iter_records(
-                account_rt, Not(IsNull(pk)), fields=[pk], batch_size=batch_size
-            ):
-                keys = tuple(r[pk] for r in batch)
-                for i, d in enumerate(dependants):
-                    assert d.rt.account is not None  # _eligible checked
-                    if remaining[i] > 0 and keys:
-                        remaining[i] -= stores.adapter_for(d.rt).count(
-                            d.rt, And((d.base, In(d.rt.account.field, keys)))
-                        )
-        for i, d in enumerate(dependants):
-            if remaining[i] or d.unlinked:
-                out.append(
-                    Orphans(
-                        d.rt.name,
-                        d.rule,
-                        accounts_name,
-                        d.time_field,
-                        remaining[i],
-                        d.unlinked,
-                        when=d.when,
+            by_account.setdefault(accounts, []).append((d, direct))
+        return tuple(
+            o
+            for accounts_name, dependants in by_account.items()
+            for o in _orphans_of(stores, accounts_name, dependants, batch_size)
+        )
+
+    return finish
+
+
+def _orphans_of(
+    stores: Stores, accounts_name: str, dependants: list[tuple[_Dependant, bool]], batch_size: int
+) -> list[Orphans]:
+    """The orphans of the records timed by ``accounts_name``: counted already (``direct``), or
+    what is linked minus what each batch of account keys finds."""
+    remaining = [d.linked for d, _direct in dependants]
+    if any(remaining[i] for i, (_d, direct) in enumerate(dependants) if not direct):
+        account_rt = stores.record_type(accounts_name)
+        pk = account_rt.primary_key
+        for batch in stores.adapter_for(account_rt).iter_records(
+            account_rt, Not(IsNull(pk)), fields=[pk], batch_size=batch_size
+        ):
+            keys = tuple(r[pk] for r in batch)
+            for i, (d, direct) in enumerate(dependants):
+                assert d.rt.account is not None  # _eligible checked
+                if not direct and remaining[i] > 0 and keys:
+                    remaining[i] -= stores.adapter_for(d.rt).count(
+                        d.rt, And((d.base, In(d.rt.account.field, keys)))
                     )
-                )
-    return tuple(out)
+    return [
+        Orphans(
+            d.rt.name,
+            d.rule,
+            accounts_name,
+            d.time_field,
+            remaining[i],
+            d.unlinked,
+            when=d.when,
+        )
+        for i, (d, _direct) in enumerate(dependants)
+        if remaining[i] or d.unlinked
+    ]

@@ -14,7 +14,7 @@ import datetime as dt
 import itertools
 import os
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -23,20 +23,20 @@ from .._errors import PlanError
 from .._scope import Stores
 from .._types import require_aware
 from ..adapters import And, In, IsNull, Not, Or, Related, Selection
-from ..adapters._base import WRITE_BATCH, count_each
+from ..adapters._base import WRITE_BATCH
 from ..adapters._order import store_deletion_order
-from ..adapters._sql import COUNTS_PER_STATEMENT
 from ..model._datamap import RecordType
 from ..model._digest import datamap_digest
 from ..model._policy import Policy
 from ..model._policy_retention import RetentionRule
 from ..model._staged import staged_bound
 from ._commitments import Commitment, CommitmentRegistry
+from ._counting import CountBatch
 from ._holds import HoldRegistry, combine_holds
 from ._indefinite import IndefiniteKeep, anonymised_guard, indefinite_keeps
 from ._journal import RetentionJournal
 from ._observe import log_retention_plan
-from ._orphans import find_orphans
+from ._orphans import ask_orphans
 from ._partitions import survey_entries
 from ._plan_json import content_id
 from ._plan_model import RetentionEntry, RetentionPlan
@@ -186,7 +186,17 @@ def plan_retention(
         pending.setdefault(rt.name, []).append(commitment.selection)
         if commitment.is_due(at):
             entries.append(_commitment_entry(stores, rt, commitment, holds_for(rt)))
-    entries = count_entries(stores, entries, size, keys_read)
+    # Every count of the plan (entries, held records, orphans) in one statement per table.
+    counts = CountBatch(stores)
+    counted = ask_entry_counts(counts, stores, entries, size, keys_read)
+    covered = {
+        name: sels[0] if len(sels) == 1 else Or(tuple(sels)) for name, sels in pending.items()
+    }
+    orphans = ask_orphans(
+        counts, policy, stores, settings=settings, covered=covered, batch_size=size
+    )
+    counts.run()
+    entries = counted()
     entries, partition_notes = survey_entries(stores, entries)
     notes.extend(partition_notes)
     # Children (records whose trigger is their account's among them) before what they reference.
@@ -196,9 +206,6 @@ def plan_retention(
     plan_id = resumed_id(content_id(at, entries, batch_size), resume)
     if not isinstance(journal, RetentionJournal):
         journal = RetentionJournal(journal)
-    covered = {
-        name: sels[0] if len(sels) == 1 else Or(tuple(sels)) for name, sels in pending.items()
-    }
     plan = RetentionPlan(
         now=at,
         entries=tuple(entries),
@@ -207,7 +214,7 @@ def plan_retention(
         batch_size=batch_size,
         journal=journal,
         id=plan_id,
-        orphans=find_orphans(policy, stores, settings=settings, covered=covered, batch_size=size),
+        orphans=orphans(),
         commitments=commitments,
         kept_indefinitely=tuple(kept_forever),
         hold_ids=tuple(sorted({h for e in entries for h in e.hold_ids})),
@@ -398,34 +405,42 @@ def count_entries(
     table (``count_each``), so a sweep's planning costs a statement per record type rather than
     two per entry and unit.
     """
-    totals = [[0, 0] for _ in entries]
-    pending: dict[str, list[tuple[int, int, Selection]]] = {}
+    counts = CountBatch(stores)
+    counted = ask_entry_counts(counts, stores, entries, batch_size, keys_read)
+    counts.run()
+    return counted()
 
-    def flush(name: str) -> None:
-        wanted = pending.pop(name, [])
-        if wanted:
-            rt = stores.record_type(name)
-            found = count_each(stores.adapter_for(rt), rt, [sel for _i, _k, sel in wanted])
-            for (index, kind, _sel), n in zip(wanted, found, strict=True):
-                totals[index][kind] += n
 
+def ask_entry_counts(
+    counts: CountBatch,
+    stores: Stores,
+    entries: list[RetentionEntry],
+    batch_size: int,
+    keys_read: list[tuple[Any, list[Any]]] | None = None,
+) -> Callable[[], list[RetentionEntry]]:
+    """Ask ``counts`` for the counts of ``entries``; returns what makes the counted entries
+    once ``counts`` has run (so other counts of the same tables share its statements)."""
+    tickets: list[list[tuple[int, int]]] = [[] for _ in entries]
     for index, entry in enumerate(entries):
+        rt = stores.record_type(entry.record_type)
         held_sel = entry.held_selection
         for _unit, selection in units(
             stores, entry, batch_size, with_held=False, keys_read=keys_read
         ):
-            wanted = pending.setdefault(entry.record_type, [])
-            wanted.append((index, 0, not_held(selection, held_sel)))
+            tickets[index].append((0, counts.add(rt, not_held(selection, held_sel))))
             if held_sel is not None:
-                wanted.append((index, 1, And((selection, held_sel))))
-            if len(wanted) >= COUNTS_PER_STATEMENT:
-                flush(entry.record_type)
-    for name in list(pending):
-        flush(name)
-    return [
-        attrs.evolve(entry, count=count, held=held)
-        for entry, (count, held) in zip(entries, totals, strict=True)
-    ]
+                tickets[index].append((1, counts.add(rt, And((selection, held_sel)))))
+
+    def counted() -> list[RetentionEntry]:
+        out = []
+        for entry, asked in zip(entries, tickets, strict=True):
+            totals = [0, 0]
+            for kind, ticket in asked:
+                totals[kind] += counts[ticket]
+            out.append(attrs.evolve(entry, count=totals[0], held=totals[1]))
+        return out
+
+    return counted
 
 
 def _base(entry: RetentionEntry) -> Selection:

@@ -17,10 +17,11 @@ from ..model._check_retention import retention_choices
 from ..model._datamap import DataMap, RecordType
 from ..model._policy import Policy
 from ..model._policy_retention import RetentionRule
+from ._counting import can_recheck
 from ._rules import TriggerSource
 from ._states import choice_source
 
-__all__: list[str] = []
+__all__ = ["can_recheck"]
 
 
 def time_window(field: str, upper: dt.datetime, lower: dt.datetime | None) -> Selection:
@@ -32,15 +33,6 @@ def time_window(field: str, upper: dt.datetime, lower: dt.datetime | None) -> Se
 
 def not_held(selection: Selection, held: Selection | None) -> Selection:
     return selection if held is None else And((selection, Not(held)))
-
-
-def can_recheck(stores: Stores, record_type: RecordType, accounts: RecordType) -> bool:
-    """Whether statements on ``record_type`` can re-check its ``accounts`` with a sub-select.
-
-    They can when both live in one adapter that declares ``Capability.RELATED``.
-    """
-    adapter = stores.adapter_for(record_type)
-    return adapter is stores.adapter_for(accounts) and Capability.RELATED in adapter.capabilities
 
 
 def no_recheck_note(

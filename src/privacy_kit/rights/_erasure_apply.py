@@ -397,7 +397,8 @@ def _recount(first: int | None, matching: int, this_run: int) -> dict[str, Any]:
     """The count of a step resumed after an interrupted attempt, and how it was reached.
 
     The interrupted attempt changed the records that stopped matching the step's selection
-    between its first start (``first``) and this one (``matching``): deleted records, or
+    between its first start (``first``: for a delete step, the plan's count) and this one
+    (``matching``): deleted records, or
     anonymised ones whose selected fields changed. Records it anonymised that still match are
     anonymised (idempotently) and counted again by this run. Without a first count (a journal
     written before counts were kept), or when the selection now matches more records than at
@@ -551,15 +552,16 @@ def apply_erasure(
             selection, kept_out = recheck.exclude(adapter, rt, selection, step.id)
             if kept_out is not None:
                 newly.append(kept_out)
-        # An anonymisation counts only the records not yet anonymised (an erasure run again
-        # changes and counts nothing), so a resumed step's arithmetic works on those too.
-        matching = (
-            adapter.count(rt, selection)
-            if step.action is ErasureAction.DELETE
-            else count_pending(
+        # A delete starts from the plan's count of its very selection (no count before it); an
+        # anonymisation counts only the records not yet anonymised (an erasure run again changes
+        # and counts nothing), so a resumed step's arithmetic works on those too.
+        if step.action is ErasureAction.DELETE:
+            planned = selection is step.selection and step.id not in interrupted
+            matching = step.count if planned else adapter.count(rt, selection)
+        else:
+            matching = count_pending(
                 adapter, rt, selection, step.fields, secret=secret, batch_size=plan.read_batch
             )
-        )
         first = log.started_count(plan_id, step.id) if step.id in interrupted else None
         log.started(plan_id, step.id, count=matching)
         try:
