@@ -567,7 +567,9 @@ def test_postgres_sweep_runs_a_fixed_number_of_statements(postgres_engine: Any) 
     (counts,) = [s for s in planning if "count(" in s]
     assert all(f"FROM {schema}.{rt.table_name} " in counts for rt in DATAMAP.record_types)
     assert sum("pg_constraint" in s for s in planning) == 1
-    assert len(planning) == 4  # the counts, foreign keys, due accounts, the held subject
+    # the counts, foreign keys, due accounts, the held subject, which tables are partitioned
+    assert len(planning) == 5
+    assert sum("pg_partitioned_table" in s for s in planning) == 1
     writes = [s for s in applying if s.startswith(("DELETE", "UPDATE"))]
     assert len(writes) == 3
     assert not [s for s in applying if s.startswith("SELECT count(")]

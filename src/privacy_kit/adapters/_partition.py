@@ -14,7 +14,7 @@ This module needs no database driver; the retention layer reads these values.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, Literal, Protocol
 
 import attrs
@@ -147,6 +147,10 @@ class PartitionRemover(Protocol):
         self, record_type: RecordType, selection: Selection, *, count: bool = True
     ) -> PartitionSurvey | None:
         """The partitions a delete of ``selection`` covers whole (``None``: not partitioned)."""
+        ...
+
+    def partitioned(self, record_types: Sequence[RecordType]) -> frozenset[str]:
+        """The names of those of ``record_types`` whose table is partitioned (one statement)."""
         ...
 
     def drop_partitions(self, record_type: RecordType, selection: Selection) -> PartitionDrops:

@@ -287,6 +287,29 @@ class PartitionAware(BaseAdapter):
         table = self.table(record_type)
         return str(self.engine.dialect.identifier_preparer.format_table(table)), table.name
 
+    def partitioned(self, record_types: Sequence[RecordType]) -> frozenset[str]:
+        """The names of those of ``record_types`` whose table is partitioned: one catalog read
+        (a plan asks once, and surveys only those).
+
+        Example:
+            >>> import privacy_kit as pk
+            >>> from privacy_kit.adapters import SQLAlchemyAdapter
+            >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
+            >>> with SQLAlchemyAdapter("sqlite://") as db:
+            ...     db.partitioned(dm.record_types)
+            frozenset()
+        """
+        if self.engine.dialect.name != "postgresql" or not record_types:
+            return frozenset()
+        tables = {self._table_sql(rt)[0]: rt.name for rt in record_types}
+        query = sa.text(
+            "SELECT n FROM unnest(CAST(:names AS text[])) AS n WHERE EXISTS "
+            "(SELECT 1 FROM pg_partitioned_table p WHERE p.partrelid = to_regclass(n))"
+        )
+        with self.wrap_errors("partitioned"), self.engine.connect() as conn:
+            found = conn.execute(query, {"names": list(tables)}).scalars().all()
+        return frozenset(tables[t] for t in found)
+
     def partition_survey(
         self, record_type: RecordType, selection: Selection, *, count: bool = True
     ) -> PartitionSurvey | None:

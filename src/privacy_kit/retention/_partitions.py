@@ -57,10 +57,23 @@ def survey_entries(
     the steps of partitioned tables that run row by row (and why)."""
     out: list[RetentionEntry] = []
     notes: list[str] = []
+    entries = list(entries)
+    partitioned: dict[int, frozenset[str]] = {}  # per adapter: one catalog read for the plan
+    for entry in entries:
+        adapter = stores.adapter_for(entry.record_type)
+        remover = _remover(adapter)
+        if remover is not None and id(adapter) not in partitioned:
+            served = dict.fromkeys(
+                e.record_type for e in entries if stores.adapter_for(e.record_type) is adapter
+            )
+            partitioned[id(adapter)] = remover.partitioned(
+                [stores.record_type(name) for name in served]
+            )
     for entry in entries:
         rt = stores.record_type(entry.record_type)
-        remover = _remover(stores.adapter_for(rt))
-        if remover is None:
+        adapter = stores.adapter_for(rt)
+        remover = _remover(adapter)
+        if remover is None or rt.name not in partitioned.get(id(adapter), frozenset()):
             out.append(entry)
             continue
         reason = row_by_row_reason(entry)
@@ -94,12 +107,12 @@ def drop_whole(
 ) -> PartitionDrops:
     """Before a unit's delete: remove the partitions its final ``selection`` covers whole.
 
-    Nothing for a step that cannot (:func:`row_by_row_reason`) or an adapter without the
-    capability; the adapter itself refuses any selection that is not a bare time range.
+    Nothing for a step that cannot (:func:`row_by_row_reason`), one whose plan found no partition
+    it covers whole (``entry.partitions``), or an adapter without the capability; the adapter itself refuses any selection that is not a bare time range.
     """
     remover = _remover(adapter)
-    if remover is None or row_by_row_reason(entry) is not None:
-        return PartitionDrops()
+    if remover is None or not entry.partitions or row_by_row_reason(entry) is not None:
+        return PartitionDrops()  # the plan found no partition this step could remove whole
     return remover.drop_partitions(rt, selection)
 
 
