@@ -571,3 +571,40 @@ def test_draft_notice_variants(policy: pk.Policy) -> None:
     assert "as the law requires" not in notice.body  # low risk: no authority duty
     with pytest.raises(pk.ConfigurationError, match=r"available: \['ar', 'en'\]"):
         pk.draft_notice(inc, pk.assess(inc, policy), policy, lang="fr")
+
+
+def test_draft_notice_language_tags_and_marked_fallbacks(policy: pk.Policy) -> None:
+    inc = invitee_breach()
+    a = pk.assess(inc, policy)
+    # Tags are case-insensitive and served by their language: AR and ar-EG are Arabic.
+    for tag in ("AR", "ar-EG"):
+        notice = pk.draft_notice(inc, a, policy, lang=tag)
+        assert notice.subject == "إشعار بخرق للبيانات الشخصية"
+    # The policy's own text missing in Arabic is the English text, visibly marked.
+    data = policy.model_dump(mode="json", by_alias=True, exclude_none=True)
+    data["complaints"] = {"en": "Complain to your regulator."}
+    english_only = pk.load_policy(data)
+    ar = pk.draft_notice(inc, pk.assess(inc, english_only), english_only, lang="ar")
+    assert "[en] Complain to your regulator." in ar.body
+    assert ar.body.count("[en] ") == 1
+    en = pk.draft_notice(inc, pk.assess(inc, english_only), english_only, lang="en")
+    assert "[en]" not in en.body
+    with pytest.raises(pk.ConfigurationError, match="not a language tag"):
+        pk.draft_notice(inc, a, policy, lang="not a tag!")
+
+
+def test_change_notices_mark_what_is_not_in_their_language(policy: pk.Policy) -> None:
+    data = policy.model_dump(mode="json", by_alias=True, exclude_none=True)
+    data["version"] = "next"
+    data["languages"] = [*data["languages"], "de"]
+    data["children"]["minimum_age"] = 13  # a material change (minimum_age_changed)
+    new = pk.load_policy(data)
+    (note, *_) = pk.diff(policy, new).notifications()
+    en, ar, de = (note.text.get_text(lang) for lang in ("en", "ar", "de"))
+    assert "[en]" not in en
+    assert "ما الذي يتغيّر" in ar  # Arabic phrases, and the change's own text in Arabic
+    assert "[en]" not in ar
+    # No German phrases at all: the English ones are used, each passage marked once.
+    for passage in de.split("\n\n"):
+        assert passage.count("[en]") <= 1
+    assert "[en] What changes:" in de

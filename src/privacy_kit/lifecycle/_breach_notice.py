@@ -6,15 +6,35 @@ contacts and complaints text) and saying whether an authority is being told."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
 from .._errors import ConfigurationError
+from .._types import LocalizedText, normalize_language
 from ..model._policy import Policy
+from ..model._translations import base_language, term_names
 from ._breach_assessment import BreachAssessment
 from ._incident import Incident
 
-__all__ = ["BreachNotice", "draft_notice"]
+__all__ = ["BreachNotice", "draft_notice", "in_language"]
+
+
+def in_language(value: LocalizedText, lang: str) -> str:
+    """``value`` in ``lang``; where the policy has no text in it, the text it falls back to,
+    marked once with that language's tag (``[en] ...``) so a reader sees it is not translated.
+
+    Example:
+        >>> in_language(LocalizedText({"en": "Hi", "ar": "مرحبا"}), "AR")
+        'مرحبا'
+        >>> in_language(LocalizedText({"en": "Hi"}), "de")
+        '[en] Hi'
+    """
+    if value.key_for(lang) is not None:
+        return value.get_text(lang)
+    used = value.key_for("en") or next(iter(value), "en")
+    return f"[{used}] {value.get_text(used)}"
 
 
 @attrs.frozen
@@ -72,6 +92,18 @@ _NOTICE: dict[str, dict[str, str]] = {
 }
 
 
+def _category_name(vocabulary: Any, key: str, lang: str, known: Mapping[str, Any]) -> str:
+    """A category's name in ``lang``: the policy's, else the default taxonomy's translation,
+    else the name it falls back to, marked."""
+    if not vocabulary.has_category(key):
+        return key
+    name = vocabulary.category(key).name
+    if name.key_for(lang) is None and key in known:
+        entry = known[key]
+        return str(entry[0] if isinstance(entry, list) else entry)
+    return in_language(name, lang)
+
+
 def _when(value: dt.datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M %z").strip()
 
@@ -91,7 +123,8 @@ def draft_notice(
         incident: the incident.
         assessment: its assessment (says whether an authority is being told).
         policy: the policy (breach text, controller, vocabulary).
-        lang: ``en`` or ``ar``.
+        lang: a BCP 47 tag served by English or Arabic phrases (``en``, ``AR``, ``ar-EG``);
+            the policy's own text missing in it is taken from English and marked ``[en]``.
 
     Returns:
         A :class:`BreachNotice`.
@@ -110,19 +143,25 @@ def draft_notice(
         >>> "72 ساعة" in notice.body
         True
     """
-    phrases = _NOTICE.get(lang)
+    try:
+        tag = normalize_language(lang)
+    except ValueError as exc:
+        raise ConfigurationError(f"breach notice: {lang!r} is not a language tag: {exc}") from exc
+    phrases = _NOTICE.get(base_language(tag))
     if phrases is None:
         raise ConfigurationError(
             f"no breach notice phrases for language {lang!r}; available: {sorted(_NOTICE)}"
         )
+    lang = tag
     vocabulary = policy.vocabulary
-    names = [
-        vocabulary.category(k).name.get_text(lang) if vocabulary.has_category(k) else k
-        for k in incident.categories
-    ]
-    separator = "، " if lang == "ar" else ", "
+    translated = term_names()
+    known = (translated.get(lang) or translated.get(base_language(lang)) or {}).get(
+        "categories", {}
+    )
+    names = [_category_name(vocabulary, k, lang, known) for k in incident.categories]
+    separator = "، " if base_language(lang) == "ar" else ", "
     contacts = separator.join(
-        c.value if c.label is None else f"{c.label.get_text(lang)} ({c.value})"
+        c.value if c.label is None else f"{in_language(c.label, lang)} ({c.value})"
         for c in policy.controller.contacts
     )
     lines = [
@@ -139,10 +178,10 @@ def draft_notice(
     if any(d.to == "authority" and d.required for d in assessment.duties):
         lines.append(phrases["authority"])
     if policy.breach is not None:  # no promise of its own: quote none
-        lines.append(phrases["promise"].format(promise=policy.breach.description.get_text(lang)))
+        lines.append(phrases["promise"].format(promise=in_language(policy.breach.description, lang)))
     lines.append(phrases["contact"].format(contacts=contacts))
     if policy.complaints is not None:
-        lines.append(policy.complaints.get_text(lang))
+        lines.append(in_language(policy.complaints, lang))
     if incident.reference:
         lines.append(phrases["reference"].format(reference=incident.reference))
     return BreachNotice(lang, phrases[f"subject.{incident.kind}"], "\n\n".join(lines))

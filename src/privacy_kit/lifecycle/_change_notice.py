@@ -12,6 +12,8 @@ import attrs
 
 from .._types import Duration, LocalizedText
 from ..model._policy import Policy
+from ..model._translations import base_language
+from ._breach_notice import in_language
 from ._change import PolicyChange
 
 __all__ = ["ChangeNotification"]
@@ -62,10 +64,18 @@ def _notice_text(policy: Policy, change: PolicyChange, takes_effect: dt.date) ->
     languages = dict.fromkeys(policy.languages)
     out: dict[str, str] = {}
     for lang in languages:
-        phrases = _PHRASES.get(lang.split("-", maxsplit=1)[0], _PHRASES["en"])
-        item = change.text.get_text(lang) if change.text is not None else change.description
+        own = _PHRASES.get(base_language(lang))
+        # No fixed phrases in this language: English ones, each marked as a fallback.
+        phrases = own or {k: f"[en] {v}" for k, v in _PHRASES["en"].items()}
+        # One marker per passage: the item is marked only where its phrase is not.
+        if change.text is not None:
+            item = in_language(change.text, lang) if own else change.text.get_text(lang)
+        elif own is None or base_language(lang) == "en":
+            item = change.description
+        else:
+            item = f"[en] {change.description}"  # the change's own words are English
         parts = [
-            policy.changes.description.get_text(lang),
+            in_language(policy.changes.description, lang),
             f"{phrases['what']}: {item}",
             phrases["effective"].format(date=takes_effect.isoformat()),
         ]
