@@ -178,7 +178,9 @@ def draft_notice(
     if any(d.to == "authority" and d.required for d in assessment.duties):
         lines.append(phrases["authority"])
     if policy.breach is not None:  # no promise of its own: quote none
-        lines.append(phrases["promise"].format(promise=in_language(policy.breach.description, lang)))
+        lines.append(
+            phrases["promise"].format(promise=in_language(policy.breach.description, lang))
+        )
     lines.append(phrases["contact"].format(contacts=contacts))
     if policy.complaints is not None:
         lines.append(in_language(policy.complaints, lang))
