@@ -37,7 +37,8 @@ from ._base import (
 )
 from ._bounds import ntile_sql
 from ._selection import Selection
-from ._sql import COUNTS_PER_STATEMENT, compile_selection, factor_common, quote_identifier
+from ._sql import COUNTS_PER_STATEMENT, compile_selection, quote_identifier
+from ._sqlite_counts import count_aggregate, count_by_type
 from ._sqlite_values import (
     READERS,
     format_timestamp,
@@ -228,20 +229,23 @@ class SQLiteAdapter(BaseAdapter):
             [2, 1, 0]
         """
         out: list[int] = []
-        table = quote_identifier(record_type.table_name)
         with self.wrap_errors("count", record_type):
             for start in range(0, len(selections), COUNTS_PER_STATEMENT):
-                common, rests = factor_common(selections[start : start + COUNTS_PER_STATEMENT])
-                columns: list[str] = []
-                params: list[Any] = []
-                for rest in rests:
-                    cond, bound = self._where(record_type, rest)
-                    columns.append(f"COUNT(CASE WHEN {cond} THEN 1 END)")
-                    params.extend(bound)
-                where, bound = self._where(record_type, common)
-                sql = f"SELECT {', '.join(columns)} FROM {table} WHERE {where}"
-                out.extend(int(n) for n in fetch(self.connection, sql, [*params, *bound])[0])
+                sql, params = count_aggregate(
+                    self._where, record_type, selections[start : start + COUNTS_PER_STATEMENT]
+                )
+                out.extend(int(n) for n in fetch(self.connection, sql, params)[0])
         return out
+
+    def counts_by_type(
+        self, requests: Sequence[tuple[RecordType, Sequence[Selection]]]
+    ) -> list[list[int]]:
+        """:meth:`counts` of several record types (or groups of one) in one statement, each
+        aggregate planned on its own (so each uses its own index). Plans use it."""
+        with self.wrap_errors("count"):
+            return count_by_type(
+                self._where, lambda sql, p: fetch(self.connection, sql, p)[0], requests
+            )
 
     def time_bounds(
         self, record_type: RecordType, selection: Selection, field: str, pieces: int

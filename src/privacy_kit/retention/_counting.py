@@ -1,10 +1,12 @@
 """The counts a retention plan reads, gathered per record type and read together.
 
-A plan counts, per record type, what each entry covers and what its holds keep, and the records
-no sweep can time (orphans). :class:`CountBatch` collects every such count first and reads all
-the counts of one record type with the adapter's ``counts`` (one statement, one scan of the
-table, for up to :data:`~privacy_kit.adapters._sql.COUNTS_PER_STATEMENT` of them), so planning
-costs about one statement per record type whatever the number of entries, groups and stages.
+A plan counts, per record type, what each entry selects and what its holds keep, and the records
+no sweep can time (orphans). :class:`CountBatch` collects every such count first, in groups (the
+counts of one record type that share a scan), and reads each group with the adapter's ``counts``
+(one statement, one scan, for up to :data:`~privacy_kit.adapters._sql.COUNTS_PER_STATEMENT`
+counts) or, where the adapter has ``counts_by_type``, every group of the plan in one statement.
+Planning then costs one statement, or about one per record type, whatever the number of entries,
+groups and stages.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from ..model._datamap import RecordType
 
 __all__ = ["CountBatch", "can_recheck"]
 
-_TABLES_PER_STATEMENT = 16
-"""At most this many tables share one ``counts_by_type`` statement (each brings up to
+_GROUPS_PER_STATEMENT = 16
+"""At most this many groups of counts share one ``counts_by_type`` statement (each brings up to
 :data:`~privacy_kit.adapters._sql.COUNTS_PER_STATEMENT` counts)."""
 
 
@@ -56,50 +58,56 @@ class CountBatch:
 
     def __init__(self, stores: Stores) -> None:
         self._stores = stores
-        self._pending: dict[str, list[tuple[int, Selection]]] = {}
+        self._pending: dict[tuple[str, str], list[tuple[int, Selection]]] = {}
         self._found: list[int | None] = []
 
-    def add(self, record_type: RecordType, selection: Selection) -> int:
-        """Ask for the count of ``selection`` on ``record_type``; returns its ticket."""
+    def add(self, record_type: RecordType, selection: Selection, *, group: str = "") -> int:
+        """Ask for the count of ``selection`` on ``record_type``; returns its ticket.
+
+        Counts of one ``group`` of a record type share a scan; give counts that select records
+        by other columns (the held ones, by their keys) a group of their own, so the store can
+        use another index for them rather than test every record the others read.
+        """
         ticket = len(self._found)
         self._found.append(None)
-        waiting = self._pending.setdefault(record_type.name, [])
+        key = (record_type.name, group)
+        waiting = self._pending.setdefault(key, [])
         waiting.append((ticket, selection))
         if len(waiting) >= COUNTS_PER_STATEMENT:
-            self._read(record_type.name)
+            self._read(key)
         return ticket
 
     def run(self) -> None:
-        """Read every count still waiting: the tables of one adapter in one statement when it
-        can count several record types at once (``counts_by_type``), else one per table."""
-        by_adapter: dict[int, list[str]] = {}
-        for name in self._pending:
-            adapter = self._stores.adapter_for(self._stores.record_type(name))
-            by_adapter.setdefault(id(adapter), []).append(name)
-        for names in by_adapter.values():
-            adapter = self._stores.adapter_for(self._stores.record_type(names[0]))
+        """Read every count still waiting: all the groups of one adapter in one statement when
+        it can count several at once (``counts_by_type``), else one statement per group."""
+        by_adapter: dict[int, list[tuple[str, str]]] = {}
+        for key in self._pending:
+            adapter = self._stores.adapter_for(self._stores.record_type(key[0]))
+            by_adapter.setdefault(id(adapter), []).append(key)
+        for keys in by_adapter.values():
+            adapter = self._stores.adapter_for(self._stores.record_type(keys[0][0]))
             many = getattr(adapter, "counts_by_type", None)
-            for start in range(0, len(names), _TABLES_PER_STATEMENT):
-                chunk = names[start : start + _TABLES_PER_STATEMENT]
+            for start in range(0, len(keys), _GROUPS_PER_STATEMENT):
+                chunk = keys[start : start + _GROUPS_PER_STATEMENT]
                 if many is None or len(chunk) == 1:
-                    for name in chunk:
-                        self._read(name)
+                    for key in chunk:
+                        self._read(key)
                     continue
-                waiting = [self._pending.pop(name) for name in chunk]
+                waiting = [self._pending.pop(key) for key in chunk]
                 requests = [
                     (self._stores.record_type(name), [sel for _t, sel in wanted])
-                    for name, wanted in zip(chunk, waiting, strict=True)
+                    for (name, _group), wanted in zip(chunk, waiting, strict=True)
                 ]
                 found = list(many(requests))
                 for wanted, counts in zip(waiting, _checked(adapter, requests, found), strict=True):
                     for (ticket, _sel), n in zip(wanted, counts, strict=True):
                         self._found[ticket] = n
 
-    def _read(self, name: str) -> None:
-        waiting = self._pending.pop(name, [])
+    def _read(self, key: tuple[str, str]) -> None:
+        waiting = self._pending.pop(key, [])
         if not waiting:
             return
-        rt = self._stores.record_type(name)
+        rt = self._stores.record_type(key[0])
         found = count_each(self._stores.adapter_for(rt), rt, [sel for _t, sel in waiting])
         for (ticket, _sel), n in zip(waiting, found, strict=True):
             self._found[ticket] = n

@@ -186,7 +186,7 @@ def plan_retention(
         pending.setdefault(rt.name, []).append(commitment.selection)
         if commitment.is_due(at):
             entries.append(_commitment_entry(stores, rt, commitment, holds_for(rt)))
-    # Every count of the plan (entries, held records, orphans) in one statement per table.
+    # Every count of the plan (entries, held records, orphans) read together (see CountBatch).
     counts = CountBatch(stores)
     counted = ask_entry_counts(counts, stores, entries, size, keys_read)
     covered = {
@@ -420,6 +420,10 @@ def ask_entry_counts(
 ) -> Callable[[], list[RetentionEntry]]:
     """Ask ``counts`` for the counts of ``entries``; returns what makes the counted entries
     once ``counts`` has run (so other counts of the same tables share its statements)."""
+    # Per unit: what its selection selects, held or not, and what the holds keep of it (a group
+    # of its own: the held records are found by their own columns, not by testing every record
+    # of the window). The held selection is never unknown (``definitely``), so what the entry
+    # covers is the difference.
     tickets: list[list[tuple[int, int]]] = [[] for _ in entries]
     for index, entry in enumerate(entries):
         rt = stores.record_type(entry.record_type)
@@ -427,9 +431,9 @@ def ask_entry_counts(
         for _unit, selection in units(
             stores, entry, batch_size, with_held=False, keys_read=keys_read
         ):
-            tickets[index].append((0, counts.add(rt, not_held(selection, held_sel))))
+            tickets[index].append((0, counts.add(rt, selection)))
             if held_sel is not None:
-                tickets[index].append((1, counts.add(rt, And((selection, held_sel)))))
+                tickets[index].append((1, counts.add(rt, And((selection, held_sel)), group="held")))
 
     def counted() -> list[RetentionEntry]:
         out = []
@@ -437,7 +441,8 @@ def ask_entry_counts(
             totals = [0, 0]
             for kind, ticket in asked:
                 totals[kind] += counts[ticket]
-            out.append(attrs.evolve(entry, count=totals[0], held=totals[1]))
+            selected, held = totals
+            out.append(attrs.evolve(entry, count=selected - held, held=held))
         return out
 
     return counted
