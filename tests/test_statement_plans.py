@@ -178,16 +178,19 @@ def _fill(db: Any, bookings: int, *, closed_users: int = 0) -> None:
     )
 
 
+def _engine_holding_user_3(db: Any, audit: pk.AuditLog | None = None) -> pk.Engine:
+    """An engine over ``db`` with the customer ``user_id=3`` under a legal hold."""
+    engine = pk.Engine(POLICY, DATAMAP, db, secret=b"s" * 32, audit=audit)
+    engine.place_hold(
+        reason="Dispute", placed_by="legal", now=NOW, subject=pk.Subject.of("customer", user_id=3)
+    )
+    return engine
+
+
 @pytest.mark.parametrize("bookings", [200, 2_000])
 def test_sqlite_sweep_is_one_delete_per_unit_and_few_planning_statements(bookings: int) -> None:
     db = _store(bookings)
-    engine = pk.Engine(POLICY, DATAMAP, db, secret=b"s" * 32)
-    engine.place_hold(
-        reason="Dispute",
-        placed_by="legal",
-        now=NOW,
-        subject=pk.Subject.of("customer", user_id=3),
-    )
+    engine = _engine_holding_user_3(db)
     seen: list[str] = []
     db.connection.set_trace_callback(seen.append)
     plan = engine.plan_retention(now=NOW)
@@ -389,10 +392,7 @@ def test_sqlite_sweep_runs_a_fixed_number_of_statements(closed_users: int) -> No
     the last entry (one commit)."""
     db = _store(2_000, closed_users=closed_users)
     audit_conn = sqlite3.connect(":memory:")
-    engine = pk.Engine(POLICY, DATAMAP, db, secret=b"s" * 32, audit=pk.AuditLog.sqlite(audit_conn))
-    engine.place_hold(
-        reason="Dispute", placed_by="legal", now=NOW, subject=pk.Subject.of("customer", user_id=3)
-    )
+    engine = _engine_holding_user_3(db, pk.AuditLog.sqlite(audit_conn))
     seen: list[str] = []
     db.connection.set_trace_callback(seen.append)
     plan = engine.plan_retention(now=NOW)
@@ -562,13 +562,7 @@ def test_postgres_sweep_runs_a_fixed_number_of_statements(postgres_engine: Any) 
     try:
         db = SQLAlchemyAdapter(postgres_engine, schema=schema)
         _fill(db, 2_000)
-        engine = pk.Engine(POLICY, DATAMAP, db, secret=b"s" * 32)
-        engine.place_hold(
-            reason="Dispute",
-            placed_by="legal",
-            now=NOW,
-            subject=pk.Subject.of("customer", user_id=3),
-        )
+        engine = _engine_holding_user_3(db)
         sa.event.listen(postgres_engine, "before_cursor_execute", trace)
         plan = engine.plan_retention(now=NOW)
         planning = list(seen)
