@@ -7,12 +7,14 @@ import io
 import json
 import sqlite3
 import sys
+import uuid
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conftest import create_database
 from privacy_kit import example_path, load_datamap, load_policy
 from privacy_kit.adapters import All, SQLiteAdapter
 from privacy_kit.cli import generate, main
@@ -284,10 +286,9 @@ def test_a_short_secret_file_is_refused(
 def test_sweep_and_erase_on_postgresql(postgres_engine: Any, template: tuple[Path, Any]) -> None:
     import sqlalchemy as sa
 
-    name = "privacy_kit_v_cli2"
-    with postgres_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    name = f"pk_cli_{uuid.uuid4().hex[:12]}"  # a database of its own: sessions share the server
+    server = postgres_engine.execution_options(isolation_level="AUTOCOMMIT")
+    create_database(server, name)
     url = postgres_engine.url.set(database=name).render_as_string(hide_password=False)
     try:
         from privacy_kit.adapters import SQLAlchemyAdapter
@@ -315,8 +316,8 @@ def test_sweep_and_erase_on_postgresql(postgres_engine: Any, template: tuple[Pat
         assert pg.count(users, All()) == len(summary.customer_ids) - deleted
         pg.close()
     finally:
-        with postgres_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        with server.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def test_erase_of_nobody_exits_1_and_changes_nothing(database: Path) -> None:
