@@ -48,7 +48,7 @@ from ._states import choice_selection, choice_source, rule_choices, with_state
 if TYPE_CHECKING:
     from .._scope import Resolver, Scope, Subject
 
-__all__ = ["RetentionEntry", "RetentionPlan", "count_entries", "plan_retention", "units"]
+__all__ = ["RetentionEntry", "RetentionPlan", "plan_retention", "units"]
 
 _DEFAULT_BATCH = WRITE_BATCH
 
@@ -391,24 +391,6 @@ def _entry(
         recheck=recheck,
         marker=marker,
     )
-
-
-def count_entries(
-    stores: Stores,
-    entries: list[RetentionEntry],
-    batch_size: int,
-    keys_read: list[tuple[Any, list[Any]]] | None = None,
-) -> list[RetentionEntry]:
-    """``entries`` with their counts (covered, held) read from the stores.
-
-    All counts of one record type share statements: up to 64 per ``SELECT``, one scan of the
-    table (``count_each``), so a sweep's planning costs a statement per record type rather than
-    two per entry and unit.
-    """
-    counts = CountBatch(stores)
-    counted = ask_entry_counts(counts, stores, entries, batch_size, keys_read)
-    counts.run()
-    return counted()
 
 
 def ask_entry_counts(
