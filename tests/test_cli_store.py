@@ -332,8 +332,15 @@ def test_erase_of_nobody_exits_1_and_changes_nothing(database: Path) -> None:
     assert dump(database) == before
 
 
+@pytest.mark.parametrize(
+    ("command", "again"), [("sweep", "sweep"), ("erase", "erasure")], ids=["sweep", "erase"]
+)
 def test_a_store_failure_while_applying_is_partial_exit_1(
-    database: Path, monkeypatch: pytest.MonkeyPatch
+    database: Path,
+    template: tuple[Path, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+    again: str,
 ) -> None:
     from privacy_kit import AdapterError, Engine
 
@@ -341,12 +348,23 @@ def test_a_store_failure_while_applying_is_partial_exit_1(
         raise AdapterError("disk I/O error", adapter="SQLiteAdapter", operation="delete")
 
     monkeypatch.setattr(Engine, "apply", failing)
-    code, text = run(*base("sweep", database, "--now", NOW, "--json"))
+    extra = ["--now", NOW]
+    if command == "erase":
+        extra += ["--subject", f"customer:user_id={template[1].customer_ids[0]}"]
+    code, text = run(*base(command, database, *extra, "--json"))
     assert code == 1
     document = json.loads(text)
     assert document["report"] is None
+    assert document["ok"] is False
+    assert document["dry_run"] is False
     assert document["problems"][-1].startswith("stopped: AdapterError: ")
-    assert document["problems"][-1].endswith("(run the sweep again to resume)")
+    assert document["problems"][-1].endswith(f"(run the {again} again to resume)")
+    code, text = run(*base(command, database, *extra, "--plain"))
+    assert code == 1
+    last = text.splitlines()[-1]
+    assert last.startswith("problem: stopped: AdapterError: ")
+    assert last.endswith(f"(run the {again} again to resume)")
+    assert "dry run" not in text
 
 
 # == progress, colour and language ===================================================================

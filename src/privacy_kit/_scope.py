@@ -24,7 +24,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 import attrs
@@ -262,6 +262,33 @@ class Stores:
     def adapter_for(self, record_type: RecordType | str) -> Adapter:
         """The adapter that holds ``record_type``."""
         return self.adapters[self.record_type(record_type).store]
+
+    def by_adapter(
+        self, record_types: Iterable[RecordType | str]
+    ) -> list[tuple[Adapter, list[RecordType]]]:
+        """``record_types`` (each once, in order) grouped by the adapter that holds them: one
+        adapter serving several stores is one group, so a question asked of the store's
+        catalog (its foreign keys, its partitioned tables) is asked once per adapter.
+
+        Example:
+            >>> from privacy_kit.adapters import InMemoryAdapter
+            >>> import privacy_kit as pk
+            >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
+            >>> stores = Stores.of(dm, InMemoryAdapter())
+            >>> [(len(types), types[-1].name)
+            ...  for _adapter, types in stores.by_adapter(["sessions", "users", "sessions"])]
+            [(2, 'users')]
+        """
+        groups: dict[int, tuple[Adapter, list[RecordType]]] = {}
+        seen: set[str] = set()
+        for given in record_types:
+            rt = self.record_type(given)
+            if rt.name in seen:
+                continue
+            seen.add(rt.name)
+            adapter = self.adapter_for(rt)
+            groups.setdefault(id(adapter), (adapter, []))[1].append(rt)
+        return list(groups.values())
 
 
 class Resolver(Protocol):

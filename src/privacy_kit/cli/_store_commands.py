@@ -186,6 +186,19 @@ class _Steps:
         self.progress.done(title, time.perf_counter() - started, counted(value))
         return value
 
+    def apply(
+        self,
+        args: argparse.Namespace,
+        engine: Any,
+        plan: Any,
+        counted: Callable[[tuple[Any, str | None]], str],
+    ) -> tuple[Any, str | None]:
+        """The last step of a planning command, none for a dry run: apply ``plan`` (see
+        :func:`_apply`)."""
+        if args.dry_run:
+            return None, None
+        return self.run("Apply the plan", lambda: _apply(engine, plan), counted)
+
     def open(self, args: argparse.Namespace, warned: list[str], stack: ExitStack) -> Any:
         """The first step: the engine over the database, checked against the data map."""
         return self.run(
@@ -218,27 +231,40 @@ def _emit(
         out.write(dumps({"command": args.command, "warnings": warned, **document}) + "\n")
 
 
-def _write_text(
+def _conclude(
     args: argparse.Namespace,
     out: TextIO,
-    plan: str,
+    warned: list[str],
     *,
+    now: dt.datetime,
+    problems: list[str],
+    applied: tuple[Any, str | None],
+    again: str,
+    plan: str,
     planned: str,
     report: str | None,
-    problems: list[str],
-) -> None:
-    """The plain-text output of a planning command: the plan, then the dry run's line or the
-    report, then each problem (nothing with ``--json``, which prints one document instead)."""
-    if args.json:
-        return
-    lines = Lines(out, fancy=False if args.plain else None)
-    lines.write(plan)
-    if args.dry_run:
-        lines.write(f"dry run: nothing changed ({planned})", style="yellow")
-    elif report is not None:
-        lines.write(report)
-    for problem in problems:
-        lines.write(f"problem: {problem}", style="bold red")
+    document: dict[str, Any],
+) -> int:
+    """The end of a planning command (``sweep``, ``erase``): what applying left undone joins
+    ``problems``; then the plain text (the plan, the dry run's line or the report, each problem)
+    or, with ``--json``, one document; the exit code (1 when there is a problem)."""
+    done, failure = applied
+    if done is not None:
+        problems += [f"held after planning: {h.describe()}" for h in done.newly_held]
+    if failure is not None:
+        problems.append(f"stopped: {failure} (run the {again} again to resume)")
+    if not args.json:
+        lines = Lines(out, fancy=False if args.plain else None)
+        lines.write(plan)
+        if args.dry_run:
+            lines.write(f"dry run: nothing changed ({planned})", style="yellow")
+        elif report is not None:
+            lines.write(report)
+        for problem in problems:
+            lines.write(f"problem: {problem}", style="bold red")
+    head = {"now": now.isoformat(), "dry_run": args.dry_run, "ok": not problems}
+    _emit(args, out, warned, {**head, "problems": problems, **document})
+    return EXIT_FINDINGS if problems else 0
 
 
 def _apply(engine: Any, plan: Any) -> tuple[Any, str | None]:
@@ -260,34 +286,21 @@ def _cmd_sweep(args: argparse.Namespace, out: TextIO) -> int:
             lambda: engine.plan_retention(now=now),
             lambda p: f"{p.total} record(s) in {len(p.entries)} entr(y/ies), {p.total_held} held",
         )
-        report, failure = (
-            (None, None)
-            if args.dry_run
-            else steps.run("Apply the plan", lambda: _apply(engine, plan), _swept)
-        )
+        report, failure = steps.apply(args, engine, plan, _swept)
     problems = [f"{o.total} record(s) can never be timed: {o.describe()}" for o in plan.orphans]
     problems += [f"skipped {rt}: {reason}" for rt, reason in plan.skipped]
-    if report is not None:
-        problems += [f"held after planning: {h.describe()}" for h in report.newly_held]
-    if failure is not None:
-        problems.append(f"stopped: {failure} (run the sweep again to resume)")
-    _write_text(
-        args,
-        out,
-        plan.summary(),
-        planned=f"{plan.total} record(s) planned",
-        report=None if report is None else report.summary(),
-        problems=problems,
-    )
-    _emit(
+    return _conclude(
         args,
         out,
         warned,
-        {
-            "now": now.isoformat(),
-            "dry_run": args.dry_run,
-            "ok": not problems,
-            "problems": problems,
+        now=now,
+        problems=problems,
+        applied=(report, failure),
+        again="sweep",
+        plan=plan.summary(),
+        planned=f"{plan.total} record(s) planned",
+        report=None if report is None else report.summary(),
+        document={
             "plan": {
                 "id": plan.id,
                 "total": plan.total,
@@ -303,7 +316,6 @@ def _cmd_sweep(args: argparse.Namespace, out: TextIO) -> int:
             else {"total": report.total, "by_rule": report.counts(), "lines": report.to_records()},
         },
     )
-    return EXIT_FINDINGS if problems else 0
 
 
 def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
@@ -370,38 +382,25 @@ def _cmd_erase(args: argparse.Namespace, out: TextIO) -> int:
                 f"record(s), keep {len(p.kept)} item(s)"
             ),
         )
-        report, failure = (
-            (None, None)
-            if args.dry_run
-            else steps.run("Apply the plan", lambda: _apply(engine, plan), _erased)
-        )
+        report, failure = steps.apply(args, engine, plan, _erased)
     problems: list[str] = []
     if plan.nothing_held:
         problems.append(
             "nothing is held about this subject; searched: "
             + (", ".join(plan.searched) or "no record type links this subject")
         )
-    if report is not None:
-        problems += [f"held after planning: {h.describe()}" for h in report.newly_held]
-    if failure is not None:
-        problems.append(f"stopped: {failure} (run the erasure again to resume)")
-    _write_text(
-        args,
-        out,
-        str(plan),
-        planned=f"plan {plan.plan_id}",
-        report=None if report is None else str(report),
-        problems=problems,
-    )
-    _emit(
+    return _conclude(
         args,
         out,
         warned,
-        {
-            "now": now.isoformat(),
-            "dry_run": args.dry_run,
-            "ok": not problems,
-            "problems": problems,
+        now=now,
+        problems=problems,
+        applied=(report, failure),
+        again="erasure",
+        plan=str(plan),
+        planned=f"plan {plan.plan_id}",
+        report=None if report is None else str(report),
+        document={
             "plan": {
                 "id": plan.plan_id,
                 "subject_reference": plan.subject_reference,
@@ -421,7 +420,6 @@ def _cmd_erase(args: argparse.Namespace, out: TextIO) -> int:
             },
         },
     )
-    return EXIT_FINDINGS if problems else 0
 
 
 def add_store_commands(sub: Any) -> None:

@@ -59,16 +59,10 @@ def survey_entries(
     notes: list[str] = []
     entries = list(entries)
     partitioned: dict[int, frozenset[str]] = {}  # per adapter: one catalog read for the plan
-    for entry in entries:
-        adapter = stores.adapter_for(entry.record_type)
+    for adapter, served in stores.by_adapter(e.record_type for e in entries):
         remover = _remover(adapter)
-        if remover is not None and id(adapter) not in partitioned:
-            served = dict.fromkeys(
-                e.record_type for e in entries if stores.adapter_for(e.record_type) is adapter
-            )
-            partitioned[id(adapter)] = remover.partitioned(
-                [stores.record_type(name) for name in served]
-            )
+        if remover is not None:
+            partitioned[id(adapter)] = remover.partitioned(served)
     for entry in entries:
         rt = stores.record_type(entry.record_type)
         adapter = stores.adapter_for(rt)

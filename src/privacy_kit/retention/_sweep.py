@@ -30,7 +30,7 @@ import attrs
 
 from .._errors import ConfigurationError, PlanError
 from .._scope import Stores
-from ..adapters import Adapter, And, In, Not, Selection, reported_foreign_keys, time_bounds
+from ..adapters import And, In, Not, Selection, reported_foreign_keys, time_bounds
 from ..audit._log import AuditLog
 from ._apply import RetentionReport, sweep_report
 from ._apply_units import (
@@ -201,13 +201,8 @@ def registered_shards(plan: RetentionPlan, index: int, known: dict[str, Any]) ->
 
 def _prerequisites(plan: RetentionPlan, stores: Stores) -> list[tuple[int, ...]]:
     """Per entry, the earlier entries that must be finished before it runs (see the module)."""
-    served: dict[int, tuple[Adapter, list[Any]]] = {}
-    for name in dict.fromkeys(e.record_type for e in plan.entries):
-        rt = stores.record_type(name)
-        adapter = stores.adapter_for(rt)
-        served.setdefault(id(adapter), (adapter, []))[1].append(rt)
     refers: set[tuple[str, str]] = set()
-    for adapter, record_types in served.values():
+    for adapter, record_types in stores.by_adapter(e.record_type for e in plan.entries):
         found = reported_foreign_keys(adapter, record_types) or ()
         refers.update((k.record_type, k.references) for k in found)
     out: list[tuple[int, ...]] = []
