@@ -6,15 +6,13 @@ contacts and complaints text) and saying whether an authority is being told."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from typing import Any
 
 import attrs
 
 from .._errors import ConfigurationError
 from .._types import LocalizedText, normalize_language
 from ..model._policy import Policy
-from ..model._translations import base_language, term_names
+from ..model._translations import base_language, in_language_or_fallback, term_name
 from ._breach_assessment import BreachAssessment
 from ._incident import Incident
 
@@ -31,10 +29,11 @@ def in_language(value: LocalizedText, lang: str) -> str:
         >>> in_language(LocalizedText({"en": "Hi"}), "de")
         '[en] Hi'
     """
-    if value.key_for(lang) is not None:
-        return value.get_text(lang)
-    used = value.key_for("en") or next(iter(value), "en")
-    return f"[{used}] {value.get_text(used)}"
+    return _marked(*in_language_or_fallback(value, lang))
+
+
+def _marked(text: str, fell_back_to: str | None) -> str:
+    return text if fell_back_to is None else f"[{fell_back_to}] {text}"
 
 
 @attrs.frozen
@@ -92,18 +91,6 @@ _NOTICE: dict[str, dict[str, str]] = {
 }
 
 
-def _category_name(vocabulary: Any, key: str, lang: str, known: Mapping[str, Any]) -> str:
-    """A category's name in ``lang``: the policy's, else the default taxonomy's translation,
-    else the name it falls back to, marked."""
-    if not vocabulary.has_category(key):
-        return key
-    name = vocabulary.category(key).name
-    if name.key_for(lang) is None and key in known:
-        entry = known[key]
-        return str(entry[0] if isinstance(entry, list) else entry)
-    return in_language(name, lang)
-
-
 def _when(value: dt.datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M %z").strip()
 
@@ -154,11 +141,7 @@ def draft_notice(
         )
     lang = tag
     vocabulary = policy.vocabulary
-    translated = term_names()
-    known = (translated.get(lang) or translated.get(base_language(lang)) or {}).get(
-        "categories", {}
-    )
-    names = [_category_name(vocabulary, k, lang, known) for k in incident.categories]
+    names = [_marked(*term_name(vocabulary, "categories", k, lang)) for k in incident.categories]
     separator = "، " if base_language(lang) == "ar" else ", "
     contacts = separator.join(
         c.value if c.label is None else f"{in_language(c.label, lang)} ({c.value})"

@@ -12,13 +12,22 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
 from ._policy import Policy
 
+if TYPE_CHECKING:
+    from .._types import LocalizedText
+    from ._taxonomy import Taxonomy
+
 __all__ = ["notice_translation_gaps", "phrase_languages"]
+
+TermKind = Literal["categories", "purposes", "subject_kinds"]
+"""The kinds of taxonomy term with names: data categories, purposes, subject kinds."""
+FALLBACK = "en"
+"""The language text falls back to first where it is missing in the one asked for."""
 
 
 @functools.cache
@@ -52,6 +61,76 @@ def base_language(lang: str) -> str:
     return lang.split("-", maxsplit=1)[0].lower()
 
 
+def in_language_or_fallback(value: LocalizedText, lang: str) -> tuple[str, str | None]:
+    """``value`` in ``lang`` and ``None``; where it has no text in ``lang``, the text it falls
+    back to (English, else its first language) and that language's tag, for the caller to mark.
+
+    Example:
+        >>> from privacy_kit import LocalizedText
+        >>> in_language_or_fallback(LocalizedText({"en": "Hi", "ar": "مرحبا"}), "AR")
+        ('مرحبا', None)
+        >>> in_language_or_fallback(LocalizedText({"en": "Hi"}), "de")
+        ('Hi', 'en')
+    """
+    if value.has(lang):
+        return value.get_text(lang), None
+    other = value.key_for(FALLBACK) or next(iter(value), FALLBACK)
+    return value.get_text(other), other
+
+
+def _term_table(lang: str, what: TermKind) -> Mapping[str, Any]:
+    """The default taxonomy's translated names of ``what`` in ``lang`` (empty: none)."""
+    names = term_names()
+    table: Mapping[str, Any] = names.get(lang) or names.get(base_language(lang)) or {}
+    found: Mapping[str, Any] = table.get(what, {})
+    return found
+
+
+def term_name(vocabulary: Taxonomy, what: TermKind, key: str, lang: str) -> tuple[str, str | None]:
+    """The name of the term ``key`` in ``lang``, and the language it fell back to (``None``: it is
+    in ``lang``); the one translation of term names that notices, records of processing, breach
+    notices, exports and :func:`notice_translation_gaps` share.
+
+    The policy's own name in ``lang``; else the default taxonomy's translation
+    (``data/taxonomy_i18n.json``); else the name in the language it falls back to (see
+    :func:`in_language_or_fallback`). A key the vocabulary does not know is its own name.
+
+    Example:
+        >>> import privacy_kit as pk
+        >>> tax = pk.load_policy(pk.example_path()).vocabulary
+        >>> term_name(tax, "categories", "user.contact.email", "ar")
+        ('البريد الإلكتروني', None)
+        >>> term_name(tax, "categories", "user.contact.email", "de")
+        ('Email address', 'en')
+    """
+    if what == "categories":
+        term: Any = vocabulary.category(key) if vocabulary.has_category(key) else None
+    elif what == "purposes":
+        term = vocabulary.purpose(key) if vocabulary.has_purpose(key) else None
+    else:
+        term = vocabulary.subject_kind(key) if vocabulary.has_subject_kind(key) else None
+    if term is None:
+        return key, None
+    if term.name.has(lang):
+        return term.name.get_text(lang), None
+    entry = _term_table(lang, what).get(key)
+    if entry is not None:
+        return str(entry[0] if isinstance(entry, list) else entry), None
+    return in_language_or_fallback(term.name, lang)
+
+
+def purpose_description(vocabulary: Taxonomy, key: str, lang: str) -> tuple[str, str | None] | None:
+    """A purpose's description in ``lang`` (the policy's, else the default taxonomy's
+    translation, else the fallback), with the language it fell back to; ``None``: it has none."""
+    description = vocabulary.purpose(key).description
+    if description is not None and description.has(lang):
+        return description.get_text(lang), None
+    entry = _term_table(lang, "purposes").get(key)
+    if isinstance(entry, list) and len(entry) > 1 and entry[1]:
+        return str(entry[1]), None
+    return None if description is None else in_language_or_fallback(description, lang)
+
+
 def notice_translation_gaps(policy: Policy) -> list[tuple[str, str, str]]:
     """Where a notice in one of ``policy.languages`` would fall back to another language.
 
@@ -72,7 +151,6 @@ def notice_translation_gaps(policy: Policy) -> list[tuple[str, str, str]]:
     """
     gaps: list[tuple[str, str, str]] = []
     tax = policy.vocabulary
-    names = term_names()
     supported = set(phrases())
     for i, lang in enumerate(policy.languages):
         if lang not in supported and base_language(lang) not in supported:
@@ -86,7 +164,7 @@ def notice_translation_gaps(policy: Policy) -> list[tuple[str, str, str]]:
                     ),
                 )
             )
-    used: dict[tuple[str, str], str] = {}
+    used: dict[tuple[TermKind, str], str] = {}
     for i, c in enumerate(policy.collection):
         used.setdefault(("categories", c.category), f"collection[{i}].category")
         for j, key in enumerate(c.purposes):
@@ -111,16 +189,8 @@ def notice_translation_gaps(policy: Policy) -> list[tuple[str, str, str]]:
     for (what, key), location in used.items():
         if (what, key) in own:  # the policy's own terms: check() already walks their text
             continue
-        term: Any = (
-            tax.category(key)
-            if what == "categories"
-            else tax.purpose(key)
-            if what == "purposes"
-            else tax.subject_kind(key)
-        )
         for lang in policy.languages:
-            table = names.get(lang) or names.get(base_language(lang)) or {}
-            if not term.name.has(lang) and key not in table.get(what, {}):
+            if term_name(tax, what, key, lang)[1] is not None:
                 singular = {"categories": "category", "purposes": "purpose"}.get(
                     what, "subject kind"
                 )

@@ -20,9 +20,14 @@ from ..model._jurisdictions import get_jurisdiction
 from ..model._policy import Policy
 from ..model._policy_retention import RetentionRule, Trigger
 from ..model._taxonomy import Taxonomy
+from ..model._translations import (
+    TermKind,
+    in_language_or_fallback,
+    purpose_description,
+    term_name,
+)
 from ..model._translations import base_language as _base
 from ..model._translations import phrases as _phrases
-from ..model._translations import term_names as _term_names
 
 __all__ = ["describe_duration", "describe_retention"]
 
@@ -95,22 +100,68 @@ class _Section:
     blocks: tuple[_Block, ...]
 
 
-class _Ctx:
-    """Resolves phrases, names and policy text in one language, remembering what fell back."""
+def _merged(runs: Inline) -> list[_Run]:
+    # Adjacent runs that render alike become one, so Markdown gets **a (b)**, not **a** **(b)**.
+    out: list[_Run] = []
+    for run in runs:
+        if not run.text:
+            continue
+        prev = out[-1] if out else None
+        same = prev is not None and (prev.strong, prev.href) == (run.strong, run.href)
+        # Text with no letters (digits, punctuation, spaces) belongs to the fallback passage
+        # around it, so a passage gets one marker, not one per stretch of words.
+        neutral = run.lang is None and not any(ch.isalpha() for ch in run.text)
+        if prev is not None and same and (prev.lang == run.lang or neutral):
+            out[-1] = attrs.evolve(prev, text=prev.text + run.text)
+        else:
+            out.append(run)
+    return out
 
-    def __init__(self, policy: Policy, lang: str) -> None:
-        self.policy = policy
+
+def _continues(run: _Run) -> bool:
+    """Whether ``run`` (not itself a fallback) leaves the passage's language as it was: text with
+    no letters, or a link showing its own address."""
+    if run.href is not None and run.text and run.text in run.href:
+        return True
+    return not any(ch.isalpha() for ch in run.text)
+
+
+def _markers(runs: Inline) -> list[tuple[_Run, bool]]:
+    """The merged runs, each with whether it opens a fallback passage (gets the visible tag)."""
+    out: list[tuple[_Run, bool]] = []
+    current: str | None = None
+    for run in _merged(runs):
+        if run.lang is not None:
+            out.append((run, run.lang != current))
+            current = run.lang
+        else:
+            out.append((run, False))
+            if not _continues(run):
+                current = None
+    return out
+
+
+def plain(runs: Inline) -> str:
+    """Runs as plain text, each passage in another language opened once with its tag
+    (``[en] ...``), as the Markdown notice marks it."""
+    return "".join(
+        f"[{run.lang}] {run.text}" if opens else run.text for run, opens in _markers(runs)
+    )
+
+
+class _Phrases:
+    """Phrases, durations, rules' periods and the policy's text in one language, remembering
+    what fell back (and to which language)."""
+
+    def __init__(self, lang: str) -> None:
         # Tags are case-insensitive (AR is ar); callers refuse invalid tags, an odd one here
         # simply matches nothing.
         with contextlib.suppress(ValueError):
             lang = normalize_language(lang)
         self.lang = lang
-        self.tax: Taxonomy = policy.vocabulary
         phrases = _phrases()
         self.own: Mapping[str, Any] = phrases.get(lang) or phrases.get(_base(lang)) or {}
         self.fallback: Mapping[str, Any] = phrases[_FALLBACK]
-        names = _term_names()
-        self.names: Mapping[str, Any] = names.get(lang) or names.get(_base(lang)) or {}
         self.fell_back: set[str] = set()
 
     # phrases -------------------------------------------------------------------------------
@@ -145,43 +196,25 @@ class _Ctx:
             return self.text(rule.event)
         return self.t(f"trigger.{which.value}")
 
+    def retention(self, rule: RetentionRule) -> Inline:
+        """How long ``rule`` keeps data: indefinitely, until its trigger, or for its duration
+        after its trigger (:meth:`trigger`)."""
+        if rule.indefinite:
+            return self.t("retention.forever")
+        if rule.duration is None:
+            return self.t("retention.until", trigger=self.trigger(rule))
+        return self.t(
+            "retention.for_after", duration=self.duration(rule.duration), trigger=self.trigger(rule)
+        )
+
     # policy text ---------------------------------------------------------------------------
+    def _found(self, text: str, lang: str | None, *, strong: bool = False) -> Inline:
+        if lang is not None:
+            self.fell_back.add(lang)
+        return (_Run(text, lang=lang, strong=strong),)
+
     def text(self, value: LocalizedText, *, strong: bool = False) -> Inline:
-        if value.has(self.lang):
-            return (_Run(value.get_text(self.lang), strong=strong),)
-        other = _FALLBACK if _FALLBACK in value else next(iter(value), _FALLBACK)
-        self.fell_back.add(other)
-        return (_Run(value.get_text(other), lang=other, strong=strong),)
-
-    def name(self, what: Literal["categories", "purposes", "subject_kinds"], key: str) -> Inline:
-        term: Any
-        if what == "categories":
-            term = self.tax.category(key)
-        elif what == "purposes":
-            term = self.tax.purpose(key)
-        else:
-            term = self.tax.subject_kind(key)
-        if term.name.has(self.lang):
-            return (_Run(term.name.get_text(self.lang)),)
-        table = self.names.get(what, {})
-        if key in table:
-            entry = table[key]
-            return (_Run(entry[0] if isinstance(entry, list) else entry),)
-        return self.text(term.name)
-
-    def purpose_description(self, key: str) -> Inline | None:
-        purpose = self.tax.purpose(key)
-        if purpose.description is not None and purpose.description.has(self.lang):
-            return self.text(purpose.description)
-        entry = self.names.get("purposes", {}).get(key)
-        if isinstance(entry, list) and len(entry) > 1 and entry[1]:
-            return (_Run(entry[1]),)
-        return self.text(purpose.description) if purpose.description is not None else None
-
-    def names_of(
-        self, what: Literal["categories", "purposes", "subject_kinds"], keys: Iterable[str]
-    ) -> Inline:
-        return self.join([self.name(what, k) for k in dict.fromkeys(keys)])
+        return self._found(*in_language_or_fallback(value, self.lang), strong=strong)
 
     # joining ---------------------------------------------------------------------------------
     def join(self, parts: Sequence[Inline], last: str = "list.and_last") -> Inline:
@@ -206,7 +239,9 @@ class _Ctx:
         )
 
     def duration(self, value: Duration) -> Inline:
-        return (_Run(describe_duration(value, self.lang if self.own else _FALLBACK)),)
+        if self.own or _base(self.lang) == _FALLBACK:
+            return (_Run(describe_duration(value, self.lang)),)
+        return self._found(describe_duration(value, _FALLBACK), _FALLBACK)  # no phrase table
 
     def country(self, code: str) -> Inline:
         key = f"country.{code}"
@@ -219,6 +254,26 @@ class _Ctx:
     def law(self, key: str) -> Inline:
         phrase = f"jurisdiction.{key}"
         return self.t(phrase) if self.has_phrase(phrase) else (_Run(get_jurisdiction(key).name),)
+
+
+class _Ctx(_Phrases):
+    """:class:`_Phrases` for a policy: also the names of its terms (see
+    :func:`~privacy_kit.model._translations.term_name`)."""
+
+    def __init__(self, policy: Policy, lang: str) -> None:
+        super().__init__(lang)
+        self.policy = policy
+        self.tax: Taxonomy = policy.vocabulary
+
+    def name(self, what: TermKind, key: str) -> Inline:
+        return self._found(*term_name(self.tax, what, key, self.lang))
+
+    def purpose_description(self, key: str) -> Inline | None:
+        found = purpose_description(self.tax, key, self.lang)
+        return None if found is None else self._found(*found)
+
+    def names_of(self, what: TermKind, keys: Iterable[str]) -> Inline:
+        return self.join([self.name(what, k) for k in dict.fromkeys(keys)])
 
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
@@ -304,17 +359,4 @@ def describe_retention(rule: RetentionRule, lang: str = "en") -> str:
         >>> describe_retention(policy.rule("payment_data"), "ar")
         'حتى إغلاق الحساب'
     """
-    table = _phrases().get(lang) or _phrases().get(_base(lang)) or _phrases()[_FALLBACK]
-    if rule.indefinite:
-        return str(table["retention.forever"])
-    if rule.trigger is Trigger.EVENT and rule.event is not None:
-        trigger = rule.event.get_text(lang)
-    else:
-        trigger = str(table[f"trigger.{rule.trigger.value}"])
-    if rule.duration is None:
-        return str(table["retention.until"]).replace("{trigger}", trigger)
-    return (
-        str(table["retention.for_after"])
-        .replace("{duration}", describe_duration(rule.duration, lang))
-        .replace("{trigger}", trigger)
-    )
+    return plain(_Phrases(lang).retention(rule))

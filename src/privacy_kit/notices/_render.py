@@ -21,8 +21,6 @@ import html
 import re
 from typing import Literal
 
-import attrs
-
 from .._errors import ConfigurationError, PolicyError, Problem
 from .._types import normalize_language
 from ..model._policy import Policy
@@ -30,8 +28,8 @@ from ._document import (
     Inline,
     _Ctx,
     _direction,
+    _markers,
     _Para,
-    _Run,
     _Section,
     _Sub,
 )
@@ -50,47 +48,6 @@ def _md_escape(text: str) -> str:
     text = _MD_SPECIAL.sub(r"\\\1", text)
     # A line that starts like a heading, list item or numbered item must stay a plain line.
     return re.sub(r"(?m)^(\s*)([#+\-]|\d+\.)(?=\s|$)", r"\1\\\2", text)
-
-
-def _merged(runs: Inline) -> list[_Run]:
-    # Adjacent runs that render alike become one, so Markdown gets **a (b)**, not **a** **(b)**.
-    out: list[_Run] = []
-    for run in runs:
-        if not run.text:
-            continue
-        prev = out[-1] if out else None
-        same = prev is not None and (prev.strong, prev.href) == (run.strong, run.href)
-        # Text with no letters (digits, punctuation, spaces) belongs to the fallback passage
-        # around it, so a passage gets one marker, not one per stretch of words.
-        neutral = run.lang is None and not any(ch.isalpha() for ch in run.text)
-        if prev is not None and same and (prev.lang == run.lang or neutral):
-            out[-1] = attrs.evolve(prev, text=prev.text + run.text)
-        else:
-            out.append(run)
-    return out
-
-
-def _continues(run: _Run) -> bool:
-    """Whether ``run`` (not itself a fallback) leaves the passage's language as it was: text with
-    no letters, or a link showing its own address."""
-    if run.href is not None and run.text and run.text in run.href:
-        return True
-    return not any(ch.isalpha() for ch in run.text)
-
-
-def _markers(runs: Inline) -> list[tuple[_Run, bool]]:
-    """The merged runs, each with whether it opens a fallback passage (gets the visible tag)."""
-    out: list[tuple[_Run, bool]] = []
-    current: str | None = None
-    for run in _merged(runs):
-        if run.lang is not None:
-            out.append((run, run.lang != current))
-            current = run.lang
-        else:
-            out.append((run, False))
-            if not _continues(run):
-                current = None
-    return out
 
 
 def _md_runs(runs: Inline) -> str:

@@ -19,8 +19,7 @@ from ..model._policy import Policy
 from ..model._policy_retention import RetentionAction, RetentionRule
 from ..model._staged import staged_bound
 from ..model._translations import base_language, phrases
-from ._document import Inline, _Ctx, _Run, describe_duration, describe_retention
-from ._render import _merged
+from ._document import Inline, _Ctx, _Run, describe_duration, plain
 
 __all__ = ["Words", "label", "rule_line", "word"]
 
@@ -68,10 +67,7 @@ class Words:
     @staticmethod
     def plain(runs: Inline) -> str:
         """Runs as text, each passage in another language prefixed once with its tag."""
-        return "".join(
-            f"[{run.lang}] {run.text}" if run.lang is not None else run.text
-            for run in _merged(runs)
-        )
+        return plain(runs)
 
     def name(self, what: Literal["categories", "purposes", "subject_kinds"], key: str) -> str:
         return self.plain(self.ctx.name(what, key))
@@ -131,7 +127,7 @@ class Words:
 def rule_line(rule: RetentionRule, policy: Policy, words: Words) -> str:
     """One erasure time limit: the rule, what happens and when, its overrides, exceptions,
     staged deletion and products, in the record's language."""
-    retention = describe_retention(rule, words.lang)
+    retention = words.ctx.retention(rule)
     head: Inline
     if rule.indefinite:
         head = words.t("ropa.rule_kept", rule=rule.key, retention=retention)

@@ -255,15 +255,7 @@ def _retention(ctx: _Ctx) -> Iterator[_Block]:
         yield _Sub(ctx.names_of("categories", rule.categories))
         details: list[Inline] = retention_details(ctx, rule) or []  # kept forever, blind
         if not details:
-            trigger = ctx.trigger(rule)
-            span = (
-                ctx.t("retention.until", trigger=trigger)
-                if rule.duration is None
-                else ctx.t(
-                    "retention.for_after", duration=ctx.duration(rule.duration), trigger=trigger
-                )
-            )
-            details.append(ctx.labelled("label.kept", span))
+            details.append(ctx.labelled("label.kept", ctx.retention(rule)))
             details.append(ctx.labelled("label.at_end", ctx.t(f"action.{rule.action.value}")))
         if (staged := staged_line(ctx, rule)) is not None:
             details.append(staged)

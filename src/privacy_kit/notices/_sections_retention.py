@@ -42,12 +42,7 @@ def retention_details(ctx: _Ctx, rule: RetentionRule) -> list[Inline] | None:
     partly = _forever_categories(rule)
     if not partly and rule.action is not RetentionAction.BLIND:
         return None
-    trigger = ctx.trigger(rule)
-    span = (
-        ctx.t("retention.until", trigger=trigger)
-        if rule.duration is None
-        else ctx.t("retention.for_after", duration=ctx.duration(rule.duration), trigger=trigger)
-    )
+    span = ctx.retention(rule)
     if rule.action is RetentionAction.BLIND:
         end = ctx.t("action.blind", categories=ctx.names_of("categories", rule.blind))
     else:
