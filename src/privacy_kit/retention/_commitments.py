@@ -154,6 +154,35 @@ class Commitment:
             f"{self.due.date().isoformat()} ({self.reason}: {self.explanation}{kept}){done}"
         )
 
+    def same_promise(self, other: Commitment) -> bool:
+        """Whether ``other`` promises what this one does: the same action on the same records
+        (record type, selection, fields) at the same time, for the same subject, rule and
+        reason, whichever erasure made it, when, and how it put the reason in words.
+
+        Example:
+            >>> from privacy_kit.adapters import where
+            >>> c = Commitment(id="kept_1", record_type="users", selection=where.eq("id", 7),
+            ...                fields=("name",), due=dt.datetime(2031, 6, 1, tzinfo=dt.UTC),
+            ...                action="delete", reason="legal_obligation", explanation="tax",
+            ...                origin="erasure p1", made_at=dt.datetime(2025, 6, 1, tzinfo=dt.UTC))
+            >>> c.same_promise(attrs.evolve(c, id="kept_2", origin="erasure p2"))
+            True
+            >>> c.same_promise(attrs.evolve(c, id="kept_3", due=dt.datetime(2031, 7, 1, tzinfo=dt.UTC)))
+            False
+        """
+        return self._promise() == other._promise() and self.selection == other.selection
+
+    def _promise(self) -> tuple[Any, ...]:
+        return (
+            self.record_type,
+            self.fields,
+            self.due,
+            self.action,
+            self.reason,
+            self.rule,
+            self.subject_reference,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (the registry file's)."""
         return {
@@ -277,25 +306,47 @@ class CommitmentRegistry:
                 {"version": 1, "commitments": [c.to_dict() for c in self._items.values()]},
             )
 
+    def _same_pending(self, given: list[Commitment]) -> dict[str, Commitment]:
+        """Per id of ``given`` not yet recorded, the pending commitment of another id that makes
+        the same promise (:meth:`Commitment.same_promise`), where there is one."""
+        current = self._current()
+        fresh = [c for c in given if c.id not in current]
+        if not fresh:
+            return {}
+        pending = [c for c in current.values() if not c.fulfilled]
+        out: dict[str, Commitment] = {}
+        for c in fresh:
+            earlier = next((p for p in pending if p.same_promise(c)), None)
+            if earlier is not None:
+                out[c.id] = earlier
+        return out
+
     def record(self, commitments: Iterable[Commitment]) -> tuple[Commitment, ...]:
-        """Add commitments; one already recorded (same id) is kept as it is (fulfilled or not).
+        """Add commitments; one already recorded (same id) is kept as it is (fulfilled or not),
+        and so is a pending one that makes the same promise under another id (a second erasure
+        of the same subject keeping the same records until the same date): the new one is not
+        added.
 
         Returns:
-            The registry's version of each (the earlier one where it existed).
+            The registry's version of each (the earlier one where it existed: same id, or the
+            same promise).
 
         Raises:
             ConfigurationError: the registry keeps a file and a selection holds a value JSON
                 cannot (nothing is recorded then).
         """
         given = list(commitments)
+        same = self._same_pending(given)
         if self.state is not None:
             for c in given:
+                if c.id in same:
+                    continue
                 try:
                     self.state.put(COMMITMENTS, c.id, c.to_dict(), if_absent=True)
                 except StateConflictError:
                     continue  # recorded before (here or by another process): kept as it is
-            return tuple(self.get(c.id) for c in given)
-        new = {c.id: c for c in given if c.id not in self._items}
+            return tuple(same[c.id] if c.id in same else self.get(c.id) for c in given)
+        new = {c.id: c for c in given if c.id not in self._items and c.id not in same}
         if self.path is not None:
             for c in new.values():
                 try:  # refuse what the file could not hold, now
@@ -307,7 +358,7 @@ class CommitmentRegistry:
         if new:
             self._items.update(new)
             self._save()
-        return tuple(self._items[c.id] for c in given)
+        return tuple(same[c.id] if c.id in same else self._items[c.id] for c in given)
 
     def fulfil(self, commitment_id: str, *, now: dt.datetime, by: str) -> Commitment:
         """Mark a commitment carried out at ``now`` by ``by`` (a no-op if it already is)."""

@@ -522,9 +522,10 @@ def apply_erasure(
             )
         )
     if commitments is not None:
-        commitments.record(made)
+        recorded = commitments.record(made)  # an earlier erasure's same promise stands for ours
         origin = f"erasure {plan_id}"
         made = tuple(c for c in commitments if c.origin == origin)
+        made += tuple({c.id: c for c in recorded if c.origin != origin}.values())
     log = open_journal(journal, plan_id, prefix="erasure")
     done = log.completed_steps(plan_id)
     interrupted = set(log.interrupted_steps(plan_id))
