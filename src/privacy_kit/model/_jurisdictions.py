@@ -13,13 +13,13 @@ when the policy's own ``requests.respond_within`` says, or has no deadline at al
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Mapping
 
 import attrs
 
-from .._errors import ConfigurationError, UnknownNameError, WrongTypeError
+from .._errors import UnknownNameError, WrongTypeError
 from .._types import Duration, closest
+from ._countries import check_country
 
 __all__ = [
     "GLOBAL",
@@ -285,9 +285,6 @@ def get_jurisdiction(key: str) -> Jurisdiction:
     raise UnknownNameError("jurisdiction", key, hint=hint, known=keys)
 
 
-_COUNTRY = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
-
-
 def governing_jurisdiction(country: str) -> Jurisdiction | None:
     """The built-in law that governs a resident of ``country``, or ``None`` if none does.
 
@@ -298,7 +295,8 @@ def governing_jurisdiction(country: str) -> Jurisdiction | None:
 
     Raises:
         WrongTypeError: ``country`` is not a string.
-        ConfigurationError: ``country`` is not an ISO 3166 code.
+        ConfigurationError: ``country`` is not an ISO 3166 code, or not an assigned one
+            (``XX``, ``UK``: see :func:`~privacy_kit.model._countries.check_country`).
 
     Example:
         >>> governing_jurisdiction("de").key, governing_jurisdiction("US-CA").key
@@ -306,13 +304,7 @@ def governing_jurisdiction(country: str) -> Jurisdiction | None:
         >>> governing_jurisdiction("JP") is None, governing_jurisdiction("US") is None
         (True, True)
     """
-    if not isinstance(country, str):
-        raise WrongTypeError(f"a country must be a string, got {type(country).__name__}")
-    code = country.strip().upper()
-    if not _COUNTRY.match(code):
-        raise ConfigurationError(
-            f"invalid country {country!r}: expected an ISO 3166 code such as 'DE' or 'US-CA'"
-        )
+    code = check_country(country)
     for j in _ALL:
         if code in j.countries or code.split("-")[0] in j.countries:
             return j

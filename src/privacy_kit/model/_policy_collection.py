@@ -14,6 +14,7 @@ from pydantic import Field
 
 from .._errors import Problem
 from .._types import Duration, LocalizedText, Model
+from ._countries import CountryCode
 from ._taxonomy import DataCategory, Purpose, SubjectKind
 
 __all__ = [
@@ -126,7 +127,7 @@ class Recipient(Model):
     subjects: tuple[str, ...] = ()
     conditions: LocalizedText | None = None
     examples: tuple[LocalizedText, ...] = ()
-    countries: tuple[str, ...] = ()
+    countries: tuple[CountryCode, ...] = ()
     is_recipient_under_gdpr: bool = Field(
         default=True,
         description="False for authorities receiving data in a particular inquiry (GDPR Art. 4(9))",
@@ -162,7 +163,7 @@ class StorageLocation(Model):
 
     key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     provider: str
-    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
+    country: CountryCode = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
     region: str | None = None
     categories: tuple[str, ...] = Field(default=(), description="Empty means all")
     description: LocalizedText | None = None
@@ -180,7 +181,7 @@ class StorageLocation(Model):
 class Transfer(Model):
     """A cross-border transfer and its safeguard."""
 
-    to_country: str = Field(pattern=r"^[A-Z]{2}$")
+    to_country: CountryCode = Field(pattern=r"^[A-Z]{2}$")
     from_region: str = "EU/EEA"
     mechanism: Literal["adequacy", "scc", "bcr", "dpf", "consent", "contract_necessity", "other"]
     description: LocalizedText | None = None
