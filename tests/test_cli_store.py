@@ -441,9 +441,16 @@ def test_export_lang_is_the_bundles_language(
         summary = bundle.read("summary.html").decode()
     policy = load_policy(POLICY)
     assert manifest["policy"]["title"] == policy.title.get_text("ar")
-    # the names the summary lists are the policy's Arabic ones
-    email = policy.vocabulary.category("user.contact.email").name.get_text("ar")
-    assert email in summary
+    # the names the summary lists are Arabic (the policy's, else the taxonomy's), and so are
+    # its fixed phrases, right to left
+    assert "البريد الإلكتروني" in summary
+    assert '<html lang="ar" dir="rtl">' in summary
+    assert "بياناتك لدى" in summary
+    assert manifest["lang"] == "ar"
+    # A language with no phrase table: English fixed text, and a warning that says so.
+    code, text = run(*args, "--out", str(tmp_path / "fr.zip"), "--lang", "fr", "--json")
+    assert code == 0
+    assert any("no phrase table for 'fr'" in w for w in json.loads(text)["warnings"])
 
 
 def test_an_invalid_lang_is_bad_input(

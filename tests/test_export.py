@@ -203,6 +203,7 @@ def test_invitee_export_holds_their_bookings_with_host_fields_redacted(
     assert manifest["generated_at"] == "2025-06-01T12:00:00+00:00"
     assert manifest["subject"] == {
         "kind": "end_user",
+        "kind_name": "End user",
         "kinds": ["end_user"],
         "identities": ["email"],
         "reference": engine.reference(ANN),

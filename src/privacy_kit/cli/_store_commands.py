@@ -331,6 +331,7 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
             lambda: engine.export(who, args.out, now=now, lang=lang),
             lambda r: f"{r.total} record(s) from {len(r.counts)} entr(y/ies), {r.size} bytes",
         )
+    warned.extend(result.notes)  # a language without phrases: the summary's fixed text English
     searched = ", ".join(result.searched) or "no record type links this subject"
     if not args.json:
         lines = Lines(out, fancy=False if args.plain else None)

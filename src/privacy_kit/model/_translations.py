@@ -61,6 +61,46 @@ def base_language(lang: str) -> str:
     return lang.split("-", maxsplit=1)[0].lower()
 
 
+_RTL = frozenset({"ar", "he", "fa", "ur", "ps", "sd", "ug", "yi", "dv", "ckb"})
+
+
+def text_direction(lang: str) -> Literal["ltr", "rtl"]:
+    """The direction of text in ``lang``: ``rtl`` for Arabic, Hebrew, Persian, Urdu, ...
+
+    Example:
+        >>> text_direction("ar-EG"), text_direction("en")
+        ('rtl', 'ltr')
+    """
+    return "rtl" if base_language(lang) in _RTL else "ltr"
+
+
+def has_phrases(lang: str) -> bool:
+    """Whether privacy_kit has a phrase table for ``lang`` (or its primary language)."""
+    tables = phrases()
+    return lang in tables or base_language(lang) in tables
+
+
+def phrase(key: str, lang: str) -> tuple[Any, str | None]:
+    """The fixed phrase ``key`` in ``lang``'s phrase table, and ``None``; where the table lacks
+    it (or there is no table), English's and ``"en"``, for the caller to mark.
+
+    Raises:
+        KeyError: no phrase ``key`` at all.
+
+    Example:
+        >>> phrase("export.no_one", "ar"), phrase("export.no_one", "de")
+        (('لا أحد.', None), ('No one.', 'en'))
+    """
+    tables = phrases()
+    own = tables.get(lang) or tables.get(base_language(lang)) or {}
+    if key in own:
+        return own[key], None
+    english = tables[FALLBACK]
+    if key not in english:
+        raise KeyError(f"no phrase {key!r} in the phrase table")
+    return english[key], (None if base_language(lang) == FALLBACK else FALLBACK)
+
+
 def in_language_or_fallback(value: LocalizedText, lang: str) -> tuple[str, str | None]:
     """``value`` in ``lang`` and ``None``; where it has no text in ``lang``, the text it falls
     back to (English, else its first language) and that language's tag, for the caller to mark.

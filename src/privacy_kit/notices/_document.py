@@ -23,15 +23,16 @@ from ..model._taxonomy import Taxonomy
 from ..model._translations import (
     TermKind,
     in_language_or_fallback,
+    phrase,
     purpose_description,
     term_name,
+    text_direction,
 )
 from ..model._translations import base_language as _base
 from ..model._translations import phrases as _phrases
 
 __all__ = ["describe_duration", "describe_retention"]
 
-_RTL = frozenset({"ar", "he", "fa", "ur", "ps", "sd", "ug", "yi", "dv", "ckb"})
 _FALLBACK = "en"
 _SECTIONS = (
     "about",
@@ -52,7 +53,7 @@ _SECTIONS = (
 
 
 def _direction(lang: str) -> Literal["ltr", "rtl"]:
-    return "rtl" if _base(lang) in _RTL else "ltr"
+    return text_direction(lang)
 
 
 # --- the document: runs of text (each knows whether it is a fallback), blocks and sections ------
@@ -166,14 +167,10 @@ class _Phrases:
 
     # phrases -------------------------------------------------------------------------------
     def _template(self, key: str) -> tuple[Any, str | None]:
-        if key in self.own:
-            return self.own[key], None
-        if key in self.fallback:
-            if _base(self.lang) != _FALLBACK:
-                self.fell_back.add(_FALLBACK)
-                return self.fallback[key], _FALLBACK
-            return self.fallback[key], None
-        raise KeyError(f"no phrase {key!r} in the phrase table")
+        template, lang = phrase(key, self.lang)
+        if lang is not None:
+            self.fell_back.add(lang)
+        return template, lang
 
     def has_phrase(self, key: str) -> bool:
         return key in self.own or key in self.fallback

@@ -18,7 +18,7 @@ from .._types import Duration, LocalizedText
 from ..model._policy import Policy
 from ..model._policy_retention import RetentionAction, RetentionRule
 from ..model._staged import staged_bound
-from ..model._translations import base_language, phrases
+from ..model._translations import base_language, phrase
 from ._document import Inline, _Ctx, _Run, describe_duration, plain
 
 __all__ = ["Words", "label", "rule_line", "word"]
@@ -36,12 +36,11 @@ def label(lang: str, key: str, **args: str) -> str:
         >>> label("de", "ropa.none")
         '[en] none'
     """
-    tables = phrases()
-    own = tables.get(lang) or tables.get(base_language(lang))
-    text = str((own or tables[_FALLBACK])[key])
+    template, fell_back_to = phrase(key, lang)
+    text = str(template)
     for name, value in args.items():
         text = text.replace("{" + name + "}", value)
-    return text if own is not None or base_language(lang) == _FALLBACK else f"[en] {text}"
+    return text if fell_back_to is None else f"[{fell_back_to}] {text}"
 
 
 def word(lang: str, key: str) -> str:
@@ -52,8 +51,7 @@ def word(lang: str, key: str) -> str:
         >>> word("ar", "semicolon"), word("de", "semicolon")
         ('؛ ', '; ')
     """
-    tables = phrases()
-    return str((tables.get(lang) or tables.get(base_language(lang)) or tables[_FALLBACK])[key])
+    return str(phrase(key, lang)[0])
 
 
 class Words:

@@ -13,7 +13,6 @@ import datetime as dt
 import decimal
 import functools
 import hashlib
-import html
 import io
 import operator
 import os
@@ -205,54 +204,6 @@ class RecordWriters:
         """Finish the files (the JSON array's closing bracket)."""
         if self._json_out is not None:
             self._json_out.write(b"\n]\n" if self.count else b"]\n")
-
-
-def summary_html(manifest: Mapping[str, Any]) -> bytes:
-    e = html.escape
-    subject = manifest["subject"]
-    rows = []
-    for item in manifest["record_types"]:
-        retention = item["retention"]
-        kept = "—"
-        if retention is not None:
-            kept = retention["description"] or retention["rule"]
-        redacted = ", ".join(r["field"] for r in item["redacted"]) or "—"
-        rows.append(
-            "<tr>"
-            f"<td>{e(item['name'])}<br><small>{e(item['description'] or '')}</small></td>"
-            f"<td>{item['count']}</td>"
-            f"<td>{e(', '.join(c['name'] for c in item['categories']))}</td>"
-            f"<td>{e(', '.join(str(p['name']) for p in item['purposes']))}</td>"
-            f"<td>{e(', '.join(str(r['name']) for r in item['recipients']) or '—')}</td>"
-            f"<td>{e(kept)}</td>"
-            f"<td>{e(redacted)}</td>"
-            "</tr>"
-        )
-    received = ""
-    if manifest.get("disclosures") is not None:
-        items = "".join(
-            f"<li>{e(str(d['name'] or d['recipient']))}: {e(', '.join(d['categories']))} "
-            f"({d['count']} time(s), last {e(d['last'][:10])})</li>"
-            for d in manifest["disclosures"]
-        )
-        received = "<h2>Who received your data</h2><ul>" + (items or "<li>No one.</li>") + "</ul>"
-    page = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>Your data held by {e(manifest['policy']['controller'])}</title>"
-        "<style>body{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .5em;"
-        "vertical-align:top;text-align:start}</style></head><body>"
-        f"<h1>Your data held by {e(manifest['policy']['controller'])}</h1>"
-        f"<p>Made {e(manifest['generated_at'])} under privacy policy version "
-        f"{e(manifest['policy']['version'])}, for the {e(subject['kind'])} "
-        f"identified by {e(', '.join(subject['identities']))}. "
-        f"{manifest['total_records']} record(s) in all; the files in <code>records/</code> hold "
-        "them as JSON, NDJSON and CSV.</p>"
-        "<table><tr><th>What</th><th>Records</th><th>Kinds of data</th><th>Why we use it</th>"
-        "<th>Shared with</th><th>How long we keep it</th><th>Left out (another person's data)</th>"
-        "</tr>" + "".join(rows) + "</table>" + received + "</body></html>\n"
-    )
-    return page.encode("utf-8")
 
 
 def prepare_destination(destination: Path, fmt: str) -> Path:

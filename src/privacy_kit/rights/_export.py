@@ -40,7 +40,7 @@ import orjson
 
 from .._errors import ConfigurationError, WrongTypeError
 from .._scope import Scope, ScopeEntry
-from .._types import require_aware
+from .._types import normalize_language, require_aware
 from ..audit._log import AuditLog
 from ..lifecycle._disclosures import DisclosureLog
 from ..model._policy import Policy
@@ -54,9 +54,9 @@ from ._bundle import (
     json_default,
     prepare_destination,
     publish,
-    summary_html,
 )
-from ._export_describe import Entry, describe_entry, disclosures, entries, text
+from ._export_describe import Entry, Words, describe_entry, disclosures, entries
+from ._export_summary import summary_html, summary_notes
 from ._observe import LOGGER
 
 __all__ = ["EXPORT_FORMAT", "BinaryDestination", "ExportResult", "export_subject"]
@@ -96,6 +96,8 @@ class ExportResult:
         searched: every record type and role that was searched (``bookings (invitee)``), so
             an empty bundle says where nothing was found.
         size: bytes written: the zip (what ``sha256`` hashes), or a folder's files in all.
+        notes: what the bundle could not do as asked (a language without a phrase table: the
+            summary's fixed text in English); also in the manifest and the audit entry.
     """
 
     path: Path | None
@@ -108,6 +110,7 @@ class ExportResult:
     sha256: str
     searched: tuple[str, ...] = ()
     size: int = 0
+    notes: tuple[str, ...] = ()
 
     @property
     def total(self) -> int:
@@ -231,7 +234,11 @@ def export_subject(
             bundle says no log was kept).
         format: ``"zip"`` or ``"folder"``.
         batch_size: records read per round trip (memory stays bounded by it).
-        lang: language of the texts in the manifest and summary.
+        lang: language of the texts in the manifest and summary (a BCP 47 tag: ``ar``,
+            ``pt-BR``): the policy's words in it where the policy has them, else in English
+            and listed in the manifest's ``untranslated`` (marked ``[en]`` on the summary page);
+            the summary's fixed phrases from the phrase table, in English where it lacks the
+            language (and ``notes`` says so).
         formats: which record files to write, any of ``"json"``, ``"ndjson"`` and ``"csv"``
             (default all three); the manifest and summary are always written.
         compression_level: the zip's deflate level, 0 (stored, uncompressed) to 9 (smallest,
@@ -244,7 +251,8 @@ def export_subject(
 
     Raises:
         ConfigurationError: an unknown format, a bad batch size or compression level, a
-            destination that exists, a closed stream, or a folder asked of a stream.
+            malformed language tag, a destination that exists, a closed stream, or a folder
+            asked of a stream.
         WrongTypeError: the destination is neither a path nor a writable binary stream
             (a text stream included).
         AdapterError: the store failed.
@@ -379,6 +387,7 @@ class PreparedExport:
     entries: list[tuple[Entry, ScopeEntry]]
     searched: list[str]
     described: list[dict[str, Any]] = attrs.Factory(list)
+    notes: list[str] = attrs.Factory(list)
 
     @classmethod
     def prepare(
@@ -398,6 +407,10 @@ class PreparedExport:
         """Check the arguments and find the entries to write (before anything is written)."""
         require_aware(now)
         level, kinds = export_options(format, batch_size, compression_level, formats)
+        try:
+            lang = normalize_language(lang)
+        except ValueError as exc:
+            raise ConfigurationError(f"export: lang {lang!r} is not a language tag: {exc}") from exc
         kind = scope.subject.kind
         # The subject's own roles are always listed; another kind's role (the same person found
         # through a person identity) only where it holds records, so bundles keep their names.
@@ -426,12 +439,14 @@ class PreparedExport:
 
     def write(self, bundle: Bundle) -> Iterator[None]:
         """Write the bundle's files, yielding after each piece that reached the bundle."""
-        scope, policy, lang, kinds = self.scope, self.policy, self.lang, self.kinds
+        scope, policy, kinds = self.scope, self.policy, self.kinds
         subject, resolved, reference = scope.subject, scope.resolved, scope.reference
         described = self.described
+        words = Words(self.lang)
         for entry, found in self.entries:
             count = yield from _stream_entry(found, entry, bundle, self.batch_size, kinds=kinds)
-            item = describe_entry(policy, entry, entry.link.kind, lang)
+            at = f"record_types[{len(described)}]"
+            item = describe_entry(policy, entry, entry.link.kind, words, at)
             item["count"] = count
             item["files"] = {
                 k: {
@@ -448,7 +463,7 @@ class PreparedExport:
             "policy": {
                 "version": policy.version,
                 "effective": policy.effective.isoformat(),
-                "title": text(policy.title, lang),
+                "title": words.text(policy.title, "policy.title"),
                 "controller": policy.controller.name,
                 "contacts": [
                     {"kind": c.kind, "value": c.value} for c in policy.controller.contacts
@@ -456,6 +471,9 @@ class PreparedExport:
             },
             "subject": {
                 "kind": subject.kind,
+                "kind_name": words.name(
+                    policy.vocabulary, "subject_kinds", subject.kind, "subject.kind_name"
+                ),
                 "kinds": sorted({found.link.kind for _e, found in self.entries} | {subject.kind}),
                 "identities": [k for k, _ in resolved.identities],
                 "reference": reference,
@@ -464,8 +482,12 @@ class PreparedExport:
             "nothing_held": not any(d["count"] for d in described),
             "searched": self.searched,
             "record_types": described,
-            "disclosures": disclosures(self.disclosures, reference, subject.kind, lang),
+            "disclosures": disclosures(self.disclosures, reference, subject.kind, words),
         }
+        self.notes[:] = summary_notes(self.lang)
+        manifest["lang"] = self.lang
+        manifest["untranslated"] = words.listed()
+        manifest["notes"] = list(self.notes)
         yield from bundle.iter_add_stream("summary.html", io.BytesIO(summary_html(manifest)))
         yield from bundle.iter_add_stream(
             "manifest.json",
@@ -486,6 +508,7 @@ class PreparedExport:
             sha256=sha256,
             searched=tuple(self.searched),
             size=size,
+            notes=tuple(self.notes),
         )
         if self.audit is not None:
             self.audit.record(
@@ -502,6 +525,8 @@ class PreparedExport:
                     "bytes": size,
                     "nothing_held": result.nothing_held,
                     "searched": list(result.searched),
+                    "lang": self.lang,
+                    "notes": list(result.notes),
                 },
             )
         LOGGER.info(

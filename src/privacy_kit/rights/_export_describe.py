@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from .._scope import ScopeEntry
+from .._types import LocalizedText
 from ..lifecycle._disclosures import DisclosureLog
 from ..model._check import rule_for_record_type
 from ..model._check_retention import retention_choices
@@ -21,8 +22,10 @@ from ..model._datamap import FieldSpec, RecordType, SubjectLink
 from ..model._policy import Policy
 from ..model._policy_retention import RetentionRule
 from ..model._policy_rights import RefusalReason
+from ..model._taxonomy import Taxonomy
+from ..model._translations import TermKind, in_language_or_fallback, term_name
 
-__all__ = ["Entry", "describe_entry", "disclosures", "entries", "text"]
+__all__ = ["Entry", "Words", "describe_entry", "disclosures", "entries"]
 
 
 @attrs.frozen
@@ -51,14 +54,57 @@ def entries(scope: Sequence[ScopeEntry]) -> list[tuple[Entry, ScopeEntry]]:
     return out
 
 
-def text(value: Any, lang: str) -> str | None:
-    if value is None:
-        return None
-    get = getattr(value, "get_text", None)
-    return str(get(lang)) if callable(get) else str(value)
+@attrs.define
+class Words:
+    """The export's texts in one language (the policy's, its terms' names), and where each that
+    is not in that language fell back, by its place in the manifest (``record_types[0].name``).
+
+    Example:
+        >>> words = Words("ar")
+        >>> words.text(LocalizedText({"en": "Hi", "ar": "مرحبا"}), "a"), words.text(LocalizedText({"en": "Hi"}), "b")
+        ('مرحبا', 'Hi')
+        >>> words.untranslated
+        {'b': 'en'}
+    """
+
+    lang: str
+    untranslated: dict[str, str] = attrs.Factory(dict)
+
+    def _found(self, found: tuple[str, str | None], at: str) -> str:
+        text, fell_back_to = found
+        if fell_back_to is not None:
+            self.untranslated[at] = fell_back_to
+        return text
+
+    def text(self, value: Any, at: str) -> str | None:
+        """``value`` (the policy's :class:`~privacy_kit.LocalizedText`, or a plain value) in the
+        language, found at ``at`` in the manifest."""
+        if value is None:
+            return None
+        if isinstance(value, LocalizedText):
+            return self._found(in_language_or_fallback(value, self.lang), at)
+        return str(value)
+
+    def name(self, vocabulary: Taxonomy, what: TermKind, key: str, at: str) -> str:
+        """A term's name (:func:`~privacy_kit.model._translations.term_name`)."""
+        return self._found(term_name(vocabulary, what, key, self.lang), at)
+
+    def ordered(self, items: dict[str, dict[str, Any]], at: str) -> list[dict[str, Any]]:
+        """``items`` (by key, named at ``at[key]``) sorted by key; what fell back is then
+        found at ``at[index]``."""
+        out = [items[key] for key in sorted(items)]
+        for i, item in enumerate(out):
+            lang = self.untranslated.pop(f"{at}[{item['key']}].name", None)
+            if lang is not None:
+                self.untranslated[f"{at}[{i}].name"] = lang
+        return out
+
+    def listed(self) -> list[dict[str, str]]:
+        """The manifest's ``untranslated``: each text shown in another language, and which."""
+        return [{"at": at, "lang": lang} for at, lang in self.untranslated.items()]
 
 
-def _rule_terms(rule: RetentionRule, lang: str) -> dict[str, Any]:
+def _rule_terms(rule: RetentionRule, words: Words, at: str) -> dict[str, Any]:
     """A rule's terms as the export's manifest states them."""
 
     def _duration(d: Any, indefinite: bool) -> str | None:
@@ -66,7 +112,7 @@ def _rule_terms(rule: RetentionRule, lang: str) -> dict[str, Any]:
 
     return {
         "rule": rule.key,
-        "description": text(rule.description, lang),
+        "description": words.text(rule.description, f"{at}.description"),
         "trigger": rule.trigger.value,
         "duration": _duration(rule.duration, rule.indefinite),
         "action": rule.action.value,
@@ -74,28 +120,29 @@ def _rule_terms(rule: RetentionRule, lang: str) -> dict[str, Any]:
         "exceptions": [
             {
                 "kind": e.kind.value,
-                "reason": text(e.reason, lang),
+                "reason": words.text(e.reason, f"{at}.exceptions[{i}].reason"),
                 "duration": _duration(e.duration, e.indefinite),
                 "citation": e.citation,
             }
-            for e in rule.exceptions
+            for i, e in enumerate(rule.exceptions)
         ],
     }
 
 
-def describe_entry(policy: Policy, entry: Entry, kind: str, lang: str) -> dict[str, Any]:
+def describe_entry(
+    policy: Policy, entry: Entry, kind: str, words: Words, at: str
+) -> dict[str, Any]:
+    """What the manifest says about ``entry`` (at ``at``, ``record_types[i]``)."""
     vocabulary = policy.vocabulary
     categories = sorted({c for f in entry.exported for c in f.categories})
-    cats = []
-    for key in categories:
-        name = vocabulary.category(key).name if vocabulary.has_category(key) else None
-        cats.append(
-            {
-                "key": key,
-                "name": text(name, lang) or key,
-                "fields": [f.name for f in entry.exported if key in f.categories],
-            }
-        )
+    cats = [
+        {
+            "key": key,
+            "name": words.name(vocabulary, "categories", key, f"{at}.categories[{i}].name"),
+            "fields": [f.name for f in entry.exported if key in f.categories],
+        }
+        for i, key in enumerate(categories)
+    ]
     purposes: dict[str, dict[str, Any]] = {}
     sources: set[str] = set()
     recipients: dict[str, dict[str, Any]] = {}
@@ -110,7 +157,7 @@ def describe_entry(policy: Policy, entry: Entry, kind: str, lang: str) -> dict[s
                 purpose = vocabulary.purpose(p)
                 purposes[p] = {
                     "key": p,
-                    "name": text(purpose.name, lang),
+                    "name": words.name(vocabulary, "purposes", p, f"{at}.purposes[{p}].name"),
                     "legal_basis": purpose.legal_basis.value,
                     "article": purpose.legal_basis.article,
                 }
@@ -122,7 +169,7 @@ def describe_entry(policy: Policy, entry: Entry, kind: str, lang: str) -> dict[s
                 {
                     "key": r.key,
                     "kind": r.kind.value,
-                    "name": text(r.name, lang),
+                    "name": words.text(r.name, f"{at}.recipients[{r.key}].name"),
                     "purposes": list(r.purposes),
                     "countries": list(r.countries),
                     "categories": [],
@@ -130,13 +177,27 @@ def describe_entry(policy: Policy, entry: Entry, kind: str, lang: str) -> dict[s
             )
             item["categories"].append(key)
     rule = rule_for_record_type(policy, entry.record_type)
-    retention = None if rule is None else _rule_terms(rule, lang)
+    retention = None if rule is None else _rule_terms(rule, words, f"{at}.retention")
+    choices = (
+        retention_choices(policy, entry.record_type) if entry.record_type.is_conditional else []
+    )
     states = [
-        {"when": c.describe(), "trigger_field": c.trigger_field, **_rule_terms(c.rule, lang)}
-        for c in retention_choices(policy, entry.record_type)
-        if entry.record_type.is_conditional
+        {
+            "when": c.describe(),
+            "trigger_field": c.trigger_field,
+            **_rule_terms(c.rule, words, f"{at}.retention.by_state[{i}]"),
+        }
+        for i, c in enumerate(choices)
     ]
     if states:  # rules by state: every state's rule, in full (one shared rule too)
+        fell_back = [
+            words.untranslated[f"{at}.retention.by_state[{i}].description"]
+            for i in range(len(states))
+            if f"{at}.retention.by_state[{i}].description" in words.untranslated
+        ]
+        words.untranslated.pop(f"{at}.retention.description", None)  # replaced by the states'
+        if fell_back:  # the joined description holds text in another language
+            words.untranslated[f"{at}.retention.description"] = fell_back[0]
         retention = {
             **(retention or {}),
             "rule": ", ".join(dict.fromkeys(s["rule"] for s in states)),
@@ -147,13 +208,13 @@ def describe_entry(policy: Policy, entry: Entry, kind: str, lang: str) -> dict[s
     return {
         "name": entry.name,
         "record_type": entry.record_type.name,
-        "description": text(entry.record_type.description, lang),
+        "description": words.text(entry.record_type.description, f"{at}.description"),
         "role": entry.link.role_name,
         "kind": entry.link.kind,
         "fields": [f.name for f in entry.exported],
         "categories": cats,
-        "purposes": sorted(purposes.values(), key=lambda p: str(p["key"])),
-        "recipients": sorted(recipients.values(), key=lambda r: str(r["key"])),
+        "purposes": words.ordered(purposes, f"{at}.purposes"),
+        "recipients": words.ordered(recipients, f"{at}.recipients"),
         "source": sorted(sources),
         "retention": retention,
         "redacted": [
@@ -172,14 +233,14 @@ def describe_entry(policy: Policy, entry: Entry, kind: str, lang: str) -> dict[s
 
 
 def disclosures(
-    log: DisclosureLog | None, reference: str, kind: str, lang: str
+    log: DisclosureLog | None, reference: str, kind: str, words: Words
 ) -> list[dict[str, Any]] | None:
     if log is None:
         return None
     return [
         {
             "recipient": r.recipient,
-            "name": text(r.name, lang),
+            "name": words.text(r.name, f"disclosures[{i}].name"),
             "kind": r.kind,
             "categories": list(r.categories),
             "purposes": list(r.purposes),
@@ -188,5 +249,5 @@ def disclosures(
             "last": r.last.isoformat(),
             "count": r.count,
         }
-        for r in log.received_by(reference, kind=kind)
+        for i, r in enumerate(log.received_by(reference, kind=kind))
     ]
