@@ -355,5 +355,11 @@ def describe_retention(rule: RetentionRule, lang: str = "en") -> str:
         'until the account is closed'
         >>> describe_retention(policy.rule("payment_data"), "ar")
         'حتى إغلاق الحساب'
+
+    Words the language lacks (the policy's ``event`` wording, or every phrase where privacy_kit
+    has no phrase table for it) are shown in English, marked once per passage, as in the notice:
+
+        >>> describe_retention(policy.rule("payment_data"), "de")
+        '[en] until the account is closed'
     """
     return plain(_Phrases(lang).retention(rule))
