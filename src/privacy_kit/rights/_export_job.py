@@ -49,6 +49,10 @@ class ExportJob:
         compression_level: the zip's deflate level (``None``: the default).
         policy_version: the policy version it was made under (applying under another is refused).
         datamap_digest: the data map's digest it was made under (likewise).
+        parts: for an export collected store by store (:meth:`Engine.collect_export_part
+            <privacy_kit.Engine.collect_export_part>`), the folder every worker shares where
+            each store's part is written; ``None``: the job is written in one go.
+        stores: the stores that hold the subject's records, one part each (with ``parts``).
 
     Raises:
         ConfigurationError: an unknown format, a bad batch size or compression level.
@@ -73,6 +77,8 @@ class ExportJob:
     compression_level: int | None = None
     policy_version: str | None = None
     datamap_digest: str | None = None
+    parts: str | None = None
+    stores: tuple[str, ...] = attrs.field(default=(), converter=_names)
 
     def __attrs_post_init__(self) -> None:
         require_aware(self.now)
@@ -100,6 +106,8 @@ class ExportJob:
             "batch_size": self.batch_size,
             "lang": self.lang,
             "compression_level": self.compression_level,
+            "parts": self.parts,
+            "stores": list(self.stores),
         }
         return write_document(
             "export", body, policy_version=self.policy_version, digest=self.datamap_digest
@@ -123,6 +131,9 @@ class ExportJob:
         if fmt not in ("zip", "folder"):
             r.fail("format", f"expected 'zip' or 'folder', got {fmt!r}")
         level = r.raw("compression_level")
+        # "parts" and "stores" came later: a job written before them is written in one go
+        parts = r.opt_text("parts") if "parts" in r.data else None
+        stores = r.texts("stores") if "stores" in r.data else ()
         return r.build(
             "plan",
             lambda: cls(
@@ -136,5 +147,7 @@ class ExportJob:
                 compression_level=None if level is None else r.integer("compression_level"),
                 policy_version=head.text("policy_version"),
                 datamap_digest=head.text("datamap_digest"),
+                parts=parts,
+                stores=stores,
             ),
         )
