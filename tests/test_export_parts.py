@@ -21,21 +21,16 @@ from privacy_kit.adapters import InMemoryAdapter, SQLiteAdapter
 from privacy_kit.audit import MemoryStateStore
 from privacy_kit.rights._export_parts import PARTS, ExportPart
 from test_export import HANA, example_rows, policy_and_datamap
+from two_stores import two_stores as moved
 
 NOW = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
 SECRET = b"export-parts-test-secret-0123456789"
-ANALYTICS = ("support_tickets", "sessions", "usage_events")
-"""The record types the tests keep in a second store, ``analytics``."""
 
 
 def two_stores() -> tuple[pk.Policy, pk.DataMap]:
-    """The example's policy and data map, with :data:`ANALYTICS` in the store ``analytics``."""
+    """The example's policy, and its data map with two stores (tests/two_stores.py)."""
     policy, datamap = policy_and_datamap()
-    data = datamap.model_dump(mode="json", by_alias=True, exclude_none=True)
-    for rt in data["record_types"]:
-        if rt["name"] in ANALYTICS:
-            rt["store"] = "analytics"
-    return policy, pk.DataMap.model_validate(data)
+    return policy, moved(datamap)
 
 
 def filled(adapter: Any, datamap: pk.DataMap, store: str) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 
@@ -25,7 +25,31 @@ from ..retention._plan_codec import (
 )
 from ._export import RECORD_FORMATS, export_options
 
-__all__ = ["ExportJob"]
+__all__ = ["ExportJob", "subject_from", "subject_to_data"]
+
+
+def subject_to_data(subject: Subject, where: str = "subject") -> dict[str, Any]:
+    """``subject`` as JSON-able data: its kind and identities (:func:`subject_from` reads it).
+
+    Raises:
+        ConfigurationError: an identity value JSON cannot carry.
+    """
+    return {
+        "kind": subject.kind,
+        "identities": [
+            [name, value_to_json(value, f"{where}.identities.{name}")]
+            for name, value in subject.identities
+        ],
+    }
+
+
+def subject_from(who: Reader) -> Subject:
+    """The subject :func:`subject_to_data` wrote (``PlanFormatError`` naming the field)."""
+    identities = {}
+    for i, (name, value) in enumerate(who.pairs("identities")):
+        pair = Reader({"name": name, "value": value}, f"{who.at('identities')}[{i}]")
+        identities[pair.text("name")] = pair.value("value")
+    return Subject(who.text("kind"), identities)
 
 
 def _names(values: Iterable[str]) -> tuple[str, ...]:
@@ -92,13 +116,7 @@ class ExportJob:
                 an identity value JSON cannot carry.
         """
         body = {
-            "subject": {
-                "kind": self.subject.kind,
-                "identities": [
-                    [name, value_to_json(value, f"plan.subject.identities.{name}")]
-                    for name, value in self.subject.identities
-                ],
-            },
+            "subject": subject_to_data(self.subject, "plan.subject"),
             "destination": self.destination,
             "now": instant_to_data(self.now),
             "format": self.format,
@@ -122,11 +140,7 @@ class ExportJob:
                 another kind, or of a newer format version.
         """
         head, r = open_document(data, "export")
-        who = r.obj("subject")
-        identities = {}
-        for i, (name, value) in enumerate(who.pairs("identities")):
-            pair = Reader({"name": name, "value": value}, f"{who.at('identities')}[{i}]")
-            identities[pair.text("name")] = pair.value("value")
+        subject = subject_from(r.obj("subject"))
         fmt = r.text("format")
         if fmt not in ("zip", "folder"):
             r.fail("format", f"expected 'zip' or 'folder', got {fmt!r}")
@@ -137,7 +151,7 @@ class ExportJob:
         return r.build(
             "plan",
             lambda: cls(
-                subject=Subject(who.text("kind"), identities),
+                subject=subject,
                 destination=r.text("destination"),
                 now=r.instant("now"),
                 format="zip" if fmt == "zip" else "folder",

@@ -1,0 +1,169 @@
+"""A data-subject export on Celery: a part per store collected in parallel by two real worker
+processes through Redis (PostgreSQL and a SQLite file), one killed mid-part, and the bundle equal
+to one process's; and the same tasks run eagerly."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import signal
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("celery", reason="privacy_kit.contrib.celery needs the 'celery' extra")
+
+from celery import Celery
+
+import privacy_kit as pk
+from privacy_kit.adapters import InMemoryAdapter, SQLiteAdapter
+from privacy_kit.audit import MemoryStateStore
+from privacy_kit.contrib.celery import export_data, register_request_tasks
+from test_contrib_celery import (  # the sweep test's workers, databases and Redis run
+    NOW,
+    Workers,
+    _result,
+    _rows,
+    _wait_for,
+    databases,  # noqa: F401 - a fixture
+    redis_run,  # noqa: F401 - a fixture
+)
+from two_stores import ANALYTICS, two_stores
+
+SUBJECT = pk.Subject.of("customer", user_id=4)
+
+
+def _members(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as z:
+        return {name: z.read(name) for name in z.namelist()}
+
+
+def _memory_engine() -> pk.Engine:
+    policy = pk.load_policy(pk.example_path())
+    datamap = two_stores(pk.load_datamap(pk.example_path("datamap.yaml")))
+    stores = {}
+    for store in ("main", "analytics"):
+        mem = InMemoryAdapter({rt.table_name: [] for rt in datamap.record_types})
+        for table, items in _rows(datamap).items():
+            if datamap.record_type(table).store == store:
+                mem.insert(table, items)
+        stores[store] = mem
+    return pk.Engine(policy, datamap, stores, state=MemoryStateStore(), verify=False)
+
+
+def test_an_eager_export_over_stores_equals_a_direct_export(tmp_path: Path) -> None:
+    engine = _memory_engine()
+    app = Celery("eager", set_as_current=False)
+    app.conf.task_always_eager = True
+    tasks = register_request_tasks(app, lambda: engine)
+    data = tasks.export(SUBJECT, tmp_path / "fanned.zip", now=NOW, parts=tmp_path / "parts").get()
+    direct = engine.export(SUBJECT, tmp_path / "direct.zip", now=NOW)
+    assert data == {
+        **export_data(direct),
+        "path": str(tmp_path / "fanned.zip"),
+        "sha256": data["sha256"],
+        "size": data["size"],
+        "parts": data["parts"],
+    }
+    assert sorted(p["store"] for p in data["parts"]) == ["analytics", "main"]
+    assert _members(tmp_path / "fanned.zip") == _members(tmp_path / "direct.zip")
+    with pytest.raises(pk.ConfigurationError, match="unknown export option"):
+        tasks.export(SUBJECT, tmp_path / "x.zip", now=NOW, parts=tmp_path, colour="red")
+    with pytest.raises(pk.ConfigurationError, match="already registered"):
+        register_request_tasks(app, lambda: engine)
+
+
+def test_a_job_without_parts_is_refused_by_the_chord(tmp_path: Path) -> None:
+    engine = _memory_engine()
+    app = Celery("eager", set_as_current=False)
+    app.conf.task_always_eager = True
+    tasks = register_request_tasks(app, lambda: engine)
+    job = engine.export_job(SUBJECT, tmp_path / "o.zip", now=NOW)
+    with pytest.raises(pk.ConfigurationError, match="no parts folder"):
+        tasks.run(job)
+
+
+def _analytics(path: Path) -> str:
+    """The SQLite file of the store ``analytics``, with the sweep test's rows of its tables."""
+    import celery_app
+
+    datamap = two_stores(celery_app.DATAMAP)
+    db = SQLiteAdapter(str(path))
+    try:
+        db.create_schema(datamap)
+        for table, items in _rows(datamap).items():
+            if table in ANALYTICS:
+                db.insert(datamap.record_type(table), items)
+    finally:
+        db.close()
+    return str(path)
+
+
+def _close(engine: pk.Engine) -> None:
+    engine.audit.sink.close()  # type: ignore[attr-defined]
+    engine.state.close()  # type: ignore[union-attr]
+    for adapter in engine.adapters.values():
+        adapter.close()
+        with contextlib.suppress(AttributeError):  # a SQLAlchemy engine given to the adapter
+            adapter.engine.dispose()  # type: ignore[attr-defined]
+
+
+@pytest.mark.postgres
+def test_two_workers_one_killed_mid_part_export_as_one_process(
+    databases: tuple[str, str],  # noqa: F811 - the fixture imported above
+    redis_run: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    import celery_app
+
+    url, _copy = databases
+    analytics = _analytics(tmp_path / "analytics.db")
+    stalls = tmp_path / "stalls"
+    stalls.mkdir()
+    shared = tmp_path / "shared"  # the workers' shared volume
+    with Workers(
+        redis_run,
+        url,
+        tmp_path,
+        PK_CELERY_ANALYTICS=analytics,
+        PK_CELERY_STALL_DIR=str(stalls),
+        PK_CELERY_STALL_TABLE="bookings",
+        PK_CELERY_STALLS="2",
+    ) as workers:
+        tasks = register_request_tasks(
+            workers.app, lambda: celery_app.engine_for(url, analytics=analytics)
+        )
+        started = time.monotonic()
+        result = tasks.export(SUBJECT, shared / "fanned.zip", now=NOW, parts=shared / "parts")
+        # 1. the pool child collecting the main store dies mid-part: the message is requeued
+        child, _parent = _wait_for(stalls / "readstall-1", workers)
+        os.kill(child, signal.SIGKILL)
+        # 2. then a whole worker dies mid-part: Redis hands the message to the other worker
+        _child, parent = _wait_for(stalls / "readstall-2", workers)
+        workers.kill_group(parent)
+        data: dict[str, Any] = _result(result, workers)
+        elapsed = time.monotonic() - started
+        logs = workers.text()
+    assert elapsed < 60, f"the export took {elapsed:.0f} s"
+    assert (stalls / "readfail-1").exists()  # a database error, retried with backoff:
+    assert "retry: Retry in" in logs
+    assert sorted(p["store"] for p in data["parts"]) == ["analytics", "main"]
+
+    direct = celery_app.engine_for(url, app="celery-direct", analytics=analytics)
+    try:
+        expected = direct.export(SUBJECT, tmp_path / "direct.zip", now=NOW)
+        actions = [e.action for e in direct.audit.entries()]
+        verification = direct.audit.verify()
+    finally:
+        _close(direct)
+    assert data["counts"] == expected.counts
+    assert data["total"] == expected.total > 0
+    assert set(data["counts"]) >= {"bookings", "support_tickets", "sessions"}
+    assert _members(shared / "fanned.zip") == _members(tmp_path / "direct.zip")
+    assert verification.ok, verification
+    assert actions.count("export.completed") == 2  # the workers' one, and the direct one
+    assert not any((shared / "parts").rglob("*.part"))  # the parts were removed
