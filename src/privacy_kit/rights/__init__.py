@@ -39,7 +39,7 @@ _NAMES: dict[str, str] = {
     "apply_erasure": "._erasure_apply",
     "erasure_commitments": "._erasure_apply",
     "foresee_commitments": "._erasure_apply",
-    "recipients_to_tell": "._erasure_apply",
+    "recipients_to_tell": "._erasure_finish",
     "plan_erasure": "._erasure_plan",
     "EXPORT_FORMAT": "._export",
     "BinaryDestination": "._export",
@@ -152,12 +152,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
         KeepReason,
         KeptItem,
     )
-    from ._erasure_apply import (
-        apply_erasure,
-        erasure_commitments,
-        foresee_commitments,
-        recipients_to_tell,
-    )
+    from ._erasure_apply import apply_erasure, erasure_commitments, foresee_commitments
+    from ._erasure_finish import recipients_to_tell
     from ._erasure_plan import plan_erasure
     from ._export import EXPORT_FORMAT, BinaryDestination, ExportResult, export_subject
     from ._export_job import ExportJob
