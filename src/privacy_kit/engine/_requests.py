@@ -9,7 +9,7 @@ store, secret, policy and logs to :mod:`privacy_kit.rights._export_parts`, which
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._errors import ConfigurationError
 from ._apply import Applying
@@ -19,13 +19,16 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only (imported on use)
     from ..audit._state import StateStore
     from ..rights._export import ExportResult
     from ..rights._export_job import ExportJob
+    from ..rights._erasure import ErasurePlan, ErasureReport
+    from ..rights._erasure_units import ErasureUnit
     from ..rights._export_parts import ExportPart
 
 __all__ = ["Requests"]
 
 
 class Requests(Applying):
-    """``collect_export_part`` and ``assemble_export`` (a base of the Engine).
+    """``collect_export_part`` and ``assemble_export``; ``begin_erasure``,
+    ``apply_erasure_unit`` and ``finish_erasure`` (a base of the Engine).
 
     Example:
         >>> import datetime as dt, pathlib, tempfile, privacy_kit as pk
@@ -109,6 +112,96 @@ class Requests(Applying):
             state=state,
             secret=self.secret,
             policy=self.policy,
+            audit=self.audit,
+            disclosures=self.disclosures,
+        )
+
+    def begin_erasure(self, plan: ErasurePlan) -> tuple[ErasureUnit, ...]:
+        """Begin applying ``plan`` store by store: record its commitments; return its units.
+
+        The units (one per store and wave, :class:`~privacy_kit.rights.ErasureUnit`) and the
+        commitments' notes are kept in the engine's state store: begun again, in any process
+        sharing it, the same units come back and nothing is recorded twice. Apply each unit
+        with :meth:`apply_erasure_unit` (a wave's units in any order, on any worker, after the
+        waves before), then :meth:`finish_erasure`. Together they end as ``engine.apply(plan)``.
+
+        Raises:
+            PlanError: the plan was made under another policy version or data map.
+            ConfigurationError: the engine has no state store.
+
+        Example:
+            >>> import datetime as dt, privacy_kit as pk
+            >>> from privacy_kit.adapters import InMemoryAdapter
+            >>> from privacy_kit.audit import MemoryStateStore
+            >>> dm = pk.load_datamap(pk.example_path("datamap.yaml"))
+            >>> mem = InMemoryAdapter({rt.table_name: [] for rt in dm.record_types})
+            >>> _ = mem.insert("users", [{"id": 7, "name": "Bo", "email": "bo@example.com"}])
+            >>> _ = mem.insert("sessions", [{"id": 1, "user_id": 7}])
+            >>> engine = pk.Engine(pk.load_policy(pk.example_path()), dm, mem,
+            ...                    state=MemoryStateStore(), verify=False)
+            >>> plan = engine.plan_erasure(pk.Subject.of("customer", user_id=7),
+            ...                            now=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
+            >>> units = engine.begin_erasure(plan)
+            >>> [(u.key, len(u.steps)) for u in units]
+            [('0.main', 6)]
+            >>> for unit in units:
+            ...     _ = engine.apply_erasure_unit(plan, unit)
+            >>> engine.finish_erasure(plan).deleted["sessions"], mem.rows("sessions")
+            (1, [])
+        """
+        from ..rights._erasure_units import begin_erasure, require_state  # noqa: PLC0415
+
+        return begin_erasure(
+            plan,
+            self.stores,
+            state=require_state(self.state, "an erasure applied store by store"),
+            policy=self.policy,
+            policy_version=self.policy.version,
+            commitments=self.commitments,
+        )
+
+    def apply_erasure_unit(self, plan: ErasurePlan, unit: ErasureUnit) -> dict[str, Any]:
+        """Run one unit of a begun plan (see :meth:`begin_erasure`); what it did, as data.
+
+        Its steps run as ``engine.apply`` runs them (holds read again, each step journalled in
+        the plan's journal in the state store, an interrupted step recounted). Run again, it
+        returns the first run's record. See :func:`privacy_kit.rights.apply_unit` for the keys.
+
+        Raises:
+            PlanError: the plan was not begun, the unit is not one of its units, or a unit of
+                an earlier wave is not done.
+            AdapterError: the store failed (run the unit again: finished steps are skipped).
+        """
+        from ..rights._erasure_units import apply_unit, require_state  # noqa: PLC0415
+
+        return apply_unit(
+            plan,
+            unit,
+            self.stores,
+            state=require_state(self.state, "an erasure applied store by store"),
+            secret=self.secret,
+            policy_version=self.policy.version,
+            audit=self.audit,
+            holds=self.holds,
+            resolver=self._resolver,
+        )
+
+    def finish_erasure(self, plan: ErasurePlan) -> ErasureReport:
+        """The report of a plan whose units are all done, as ``engine.apply(plan)`` returns it,
+        and its one ``erasure.applied`` audit entry (finished again: the same report, nothing
+        recorded).
+
+        Raises:
+            PlanError: the plan was not begun, or a unit is not done (naming it).
+        """
+        from ..rights._erasure_units import finish_erasure, require_state  # noqa: PLC0415
+
+        return finish_erasure(
+            plan,
+            self.stores,
+            state=require_state(self.state, "an erasure applied store by store"),
+            policy_version=self.policy.version,
+            commitments=self.commitments,
             audit=self.audit,
             disclosures=self.disclosures,
         )

@@ -425,6 +425,7 @@ def apply_erasure(
     holds: HoldRegistry | None = None,
     resolver: Resolver | None = None,
     only: Collection[str] | None = None,
+    recounts: dict[str, dict[str, Any]] | None = None,
 ) -> ErasureReport:
     """Carry out an erasure plan: each step once, journalled, resumable; return the report.
 
@@ -449,6 +450,7 @@ def apply_erasure(
         only: the ids of the steps to run (one unit of :mod:`~privacy_kit.rights._erasure_units`):
             no commitment recorded, nothing audited, the journal not finished; the report has
             those steps' counts only.
+        recounts: filled with the recount of each step resumed after an interrupted attempt.
 
     Raises:
         PlanError: the plan was made under another policy version or data map.
@@ -507,7 +509,7 @@ def apply_erasure(
     deleted: dict[str, int] = {}
     anonymised: dict[str, int] = {}
     resumed: list[str] = []
-    recounted: dict[str, dict[str, Any]] = {}
+    recounted: dict[str, dict[str, Any]] = {} if recounts is None else recounts
     newly: list[NewlyHeld] = []
     recheck = None
     if holds is not None and resolver is not None:
