@@ -1,12 +1,14 @@
-"""A data-subject export on Celery: a part per store collected in parallel by two real worker
-processes through Redis (PostgreSQL and a SQLite file), one killed mid-part, and the bundle equal
-to one process's; and the same tasks run eagerly."""
+"""Data-subject requests on Celery, store by store, by two real worker processes through Redis
+(PostgreSQL and a SQLite file), one killed in the middle: an export (a part per store, in
+parallel; the bundle equal to one process's) and an erasure (units in waves; the stores equal,
+row for row, to one process's apply); and the same tasks run eagerly."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
 import os
+import shutil
 import signal
 import time
 import zipfile
@@ -22,7 +24,7 @@ from celery import Celery
 import privacy_kit as pk
 from privacy_kit.adapters import InMemoryAdapter, SQLiteAdapter
 from privacy_kit.audit import MemoryStateStore
-from privacy_kit.contrib.celery import export_data, register_request_tasks
+from privacy_kit.contrib.celery import erasure_data, export_data, register_request_tasks
 from test_contrib_celery import (  # the sweep test's workers, databases and Redis run
     NOW,
     Workers,
@@ -167,3 +169,107 @@ def test_two_workers_one_killed_mid_part_export_as_one_process(
     assert verification.ok, verification
     assert actions.count("export.completed") == 2  # the workers' one, and the direct one
     assert not any((shared / "parts").rglob("*.part"))  # the parts were removed
+
+
+def test_an_eager_erasure_over_stores_equals_a_direct_apply() -> None:
+    fanned, whole = _memory_engine(), _memory_engine()
+    app = Celery("eager", set_as_current=False)
+    app.conf.task_always_eager = True
+    tasks = register_request_tasks(app, lambda: fanned)
+    plan = fanned.plan_erasure(SUBJECT, now=NOW)
+    data = tasks.erase(plan.to_json()).get()
+    expected = whole.apply(pk.ErasurePlan.from_json(plan.to_json()))
+    assert data == erasure_data(expected)
+    assert sum(data["deleted"].values()) > 0
+    for store in ("main", "analytics"):
+        for rt in fanned.datamap.record_types:
+            if rt.store == store:
+                assert fanned.adapters[store].rows(rt.table_name) == whole.adapters[store].rows(
+                    rt.table_name
+                )
+
+
+@pytest.mark.postgres
+def test_two_workers_one_killed_mid_unit_erase_as_one_process(
+    databases: tuple[str, str],  # noqa: F811 - the fixture imported above
+    redis_run: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    import celery_app
+
+    url, copy = databases
+    analytics = _analytics(tmp_path / "analytics.db")
+    analytics_copy = str(tmp_path / "analytics-copy.db")
+    shutil.copyfile(analytics, analytics_copy)
+    planner = celery_app.engine_for(url, app="celery-planner", analytics=analytics)
+    try:
+        plan = planner.plan_erasure(SUBJECT, now=NOW)
+    finally:
+        _close(planner)
+    assert any(s.record_type == "bookings" and s.count for s in plan.steps)
+    stalls = tmp_path / "stalls"
+    stalls.mkdir()
+    with Workers(
+        redis_run,
+        url,
+        tmp_path,
+        PK_CELERY_ANALYTICS=analytics,
+        PK_CELERY_STALL_DIR=str(stalls),
+        PK_CELERY_STALL_TABLE="bookings",
+        PK_CELERY_STALLS="2",
+    ) as workers:
+        tasks = register_request_tasks(
+            workers.app, lambda: celery_app.engine_for(url, analytics=analytics)
+        )
+        started = time.monotonic()
+        result = tasks.erase(plan.to_json())
+        # the bookings' delete has committed, the step is not journalled done: kill the child,
+        # then the whole worker running it again
+        child, _parent = _wait_for(stalls / "stall-1", workers)
+        os.kill(child, signal.SIGKILL)
+        _child, parent = _wait_for(stalls / "stall-2", workers)
+        workers.kill_group(parent)
+        data: dict[str, Any] = _result(result, workers)
+        elapsed = time.monotonic() - started
+        logs = workers.text()
+    assert elapsed < 60, f"the erasure took {elapsed:.0f} s"
+    assert (stalls / "fail-1").exists()
+    assert "retry: Retry in" in logs
+
+    direct = celery_app.engine_for(copy, app="celery-direct", analytics=analytics_copy)
+    try:
+        expected = direct.apply(pk.ErasurePlan.from_json(plan.to_json()))
+    finally:
+        _close(direct)
+    assert data["deleted"] == expected.deleted
+    assert data["anonymised"] == expected.anonymised
+    assert data["commitments"] == [c.id for c in expected.commitments]
+    assert data["deleted"]["bookings"] > 0
+    # the killed unit's rerun found its bookings step interrupted and counted it exactly
+    assert any("interrupted attempt" in note for note in data["notes"]), data["notes"]
+    assert _dump(url, celery_app.DATAMAP, skip=ANALYTICS) == _dump(
+        copy, celery_app.DATAMAP, skip=ANALYTICS
+    )
+    assert _sqlite_rows(analytics) == _sqlite_rows(analytics_copy)
+    log = pk.AuditLog.sqlalchemy(url, table=celery_app.AUDIT_TABLE, key=celery_app.AUDIT_KEY)
+    try:
+        actions = [e.action for e in log.entries()]
+    finally:
+        log.sink.close()  # type: ignore[attr-defined]
+    assert actions.count("erasure.applied") == 1
+
+
+def _dump(url: str, datamap: pk.DataMap, *, skip: tuple[str, ...]) -> dict[str, Any]:
+    from test_contrib_celery import _dump as dump
+
+    return {t: rows for t, rows in dump(url, datamap).items() if t not in skip}
+
+
+def _sqlite_rows(path: str) -> dict[str, list[tuple[Any, ...]]]:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return {
+            t: db.execute(f'SELECT * FROM "{t}" ORDER BY id').fetchall()  # noqa: S608 - our names
+            for t in ANALYTICS
+        }

@@ -25,7 +25,8 @@ eagerly in the calling process (``task_always_eager``). See docs/celery.md.
 
 :func:`register_request_tasks` adds the data-subject request tasks (:class:`RequestTasks`): an
 export collected store by store in parallel (``collect_part``, one per store) and assembled into
-one bundle (``assemble``); see docs/celery.md.
+one bundle (``assemble``), and an erasure plan applied store by store (``apply_unit``, in waves
+that keep the plan's deletion order) and finished once (``finish_erasure``); see docs/celery.md.
 
 ``import privacy_kit`` never imports Celery; importing this package does.
 
@@ -52,12 +53,13 @@ Example:
 
 from __future__ import annotations
 
-from ._requests import RequestTasks, export_data, register_request_tasks
+from ._requests import RequestTasks, erasure_data, export_data, register_request_tasks
 from ._tasks import SweepTasks, register_tasks, report_data, waves
 
 __all__ = [
     "RequestTasks",
     "SweepTasks",
+    "erasure_data",
     "export_data",
     "register_request_tasks",
     "register_tasks",

@@ -28,14 +28,15 @@ from ..._errors import ConfigurationError, PlanError
 from ..._scope import Subject
 from ..._types import require_aware
 from ...retention._plan_codec import Reader
-from ...rights import ExportJob, ExportResult
+from ...rights import ErasurePlan, ErasureReport, ErasureUnit, ExportJob, ExportResult
 from ...rights._export_job import subject_from, subject_to_data
 from ...rights._export_parts import ExportPart
 from ._tasks import EngineFactory, Retrying, _Engines, claim_names, parse_now
 
-__all__ = ["RequestTasks", "export_data", "register_request_tasks"]
+__all__ = ["RequestTasks", "erasure_data", "export_data", "register_request_tasks"]
 
-_TASKS = ("plan_export", "fan_out", "collect_part", "assemble")
+_TASKS = ("plan_export", "fan_out", "collect_part", "assemble", "begin_erasure",
+          "fan_out_erasure", "apply_unit", "finish_erasure")  # fmt: skip
 _OPTIONS = ("format", "formats", "batch_size", "lang", "compression_level")
 
 
@@ -76,6 +77,35 @@ def export_data(result: ExportResult, *, parts: list[ExportPart] | None = None) 
     }
 
 
+def erasure_data(report: ErasureReport) -> dict[str, Any]:
+    """An :class:`~privacy_kit.ErasureReport` as JSON-able data (what ``finish_erasure`` returns).
+
+    Keys: ``plan``, ``subject_reference``, ``deleted``, ``anonymised`` (per record type),
+    ``kept`` (one sentence per kept item), ``recipients``, ``resumed_steps`` (steps a unit run
+    again found done), ``commitments`` (ids), ``notes``, ``newly_held`` and ``summary`` (the
+    report's text).
+
+    Example:
+        >>> import privacy_kit as pk
+        >>> data = erasure_data(pk.ErasureReport("p", "ref", {"users": 1}, {}, ()))
+        >>> data["deleted"], data["plan"]
+        ({'users': 1}, 'p')
+    """
+    return {
+        "plan": report.plan_id,
+        "subject_reference": report.subject_reference,
+        "deleted": dict(report.deleted),
+        "anonymised": dict(report.anonymised),
+        "kept": [k.describe() for k in report.kept],
+        "recipients": list(report.recipients),
+        "resumed_steps": list(report.resumed_steps),
+        "commitments": [c.id for c in report.commitments],
+        "notes": list(report.notes),
+        "newly_held": [n.to_dict() for n in report.newly_held],
+        "summary": str(report),
+    }
+
+
 @attrs.frozen
 class RequestTasks:
     """privacy_kit's request tasks on one Celery app (made by :func:`register_request_tasks`).
@@ -88,6 +118,12 @@ class RequestTasks:
         fan_out: ``fan_out(job)``: replaces itself with :meth:`chord` over the job's stores.
         collect_part: ``collect_part(job, store)``: one store's part; returns its JSON.
         assemble: ``assemble(parts, job)``: the chord's body; returns :func:`export_data`.
+        begin_erasure: ``begin_erasure(plan)``: record an erasure plan's commitments; returns
+            its units' JSON (:meth:`Engine.begin_erasure <privacy_kit.Engine.begin_erasure>`).
+        fan_out_erasure: ``fan_out_erasure(units, plan)``: replaces itself with
+            :meth:`erasure_chain`.
+        apply_unit: ``apply_unit(plan, unit)``: one unit; returns what it did.
+        finish_erasure: ``finish_erasure(results, plan)``: returns :func:`erasure_data`.
 
     Example:
         >>> from celery import Celery
@@ -101,6 +137,10 @@ class RequestTasks:
     fan_out: Any
     collect_part: Any
     assemble: Any
+    begin_erasure: Any
+    fan_out_erasure: Any
+    apply_unit: Any
+    finish_erasure: Any
     _engines: _Engines = attrs.field(repr=False, alias="engines")
 
     def engine(self) -> Any:
@@ -168,12 +208,39 @@ class RequestTasks:
         self._check_backend()
         return self.chord(job.to_json() if isinstance(job, ExportJob) else job).apply_async()
 
+    def erasure_chain(self, plan: str, units: list[str]) -> Any:
+        """The signature that applies ``units`` of ``plan`` (JSON texts) wave by wave, then
+        ``finish_erasure``: a wave's units at once, on any workers; the next wave once the whole
+        of it is done."""
+        loaded = [ErasureUnit.from_json(u) for u in units]
+        waves = sorted({u.wave for u in loaded})
+        steps = [
+            celery.group(
+                [self.apply_unit.si(plan, text) for u, text in zip(loaded, units, strict=True)
+                 if u.wave == wave]  # fmt: skip
+            )
+            for wave in waves
+        ]
+        return celery.chain(*steps, self.finish_erasure.s(plan))
+
+    def erase(self, plan: ErasurePlan | str) -> Any:
+        """Apply an erasure plan (made in any process) through the workers, store by store:
+        begin, the units wave by wave, then finish; the ``AsyncResult``, whose ``get()`` is
+        :func:`erasure_data` of the report ``engine.apply(plan)`` would have returned.
+
+        Raises:
+            ConfigurationError: the app has no result backend.
+        """
+        self._check_backend()
+        text = plan.to_json() if isinstance(plan, ErasurePlan) else plan
+        return (self.begin_erasure.s(text) | self.fan_out_erasure.s(text)).apply_async()
+
     def _check_backend(self) -> None:
         if self.app.conf.task_always_eager:
             return
         if not self.app.conf.result_backend:
             raise ConfigurationError(
-                "privacy_kit.contrib.celery: an export over stores is a chord, and a chord "
+                "privacy_kit.contrib.celery: a request over stores is a chord, and a chord "
                 "needs a result backend: set the app's result_backend"
             )
 
@@ -262,11 +329,43 @@ def register_request_tasks(
 
         return retrying(task, body)  # type: ignore[no-any-return]
 
-    made = {
-        "plan_export": app.task(name=names["plan_export"], **options)(plan_export_task),
-        "fan_out": app.task(name=names["fan_out"], **options)(fan_out_task),
-        "collect_part": app.task(name=names["collect_part"], **options)(collect_part_task),
-        "assemble": app.task(name=names["assemble"], **options)(assemble_task),
+    def begin_erasure_task(task: Any, plan: str) -> list[str]:
+        def body() -> list[str]:
+            units = engines.get().begin_erasure(ErasurePlan.from_json(plan))
+            return [u.to_json() for u in units]
+
+        return retrying(task, body)  # type: ignore[no-any-return]
+
+    def fan_out_erasure_task(task: Any, units: list[str], plan: str) -> Any:
+        work = tasks.erasure_chain(plan, units)
+        if task.request.is_eager:
+            return work.apply().get()
+        return task.replace(work)
+
+    def apply_unit_task(task: Any, plan: str, unit: str) -> dict[str, Any]:
+        def body() -> dict[str, Any]:
+            engine = engines.get()
+            return engine.apply_erasure_unit(ErasurePlan.from_json(plan), ErasureUnit.from_json(unit))
+
+        return retrying(task, body)  # type: ignore[no-any-return]
+
+    def finish_erasure_task(task: Any, _results: Any, plan: str) -> dict[str, Any]:
+        # the last wave's records; the finish reads every unit's from the state store
+        def body() -> dict[str, Any]:
+            return erasure_data(engines.get().finish_erasure(ErasurePlan.from_json(plan)))
+
+        return retrying(task, body)  # type: ignore[no-any-return]
+
+    bodies = {
+        "plan_export": plan_export_task,
+        "fan_out": fan_out_task,
+        "collect_part": collect_part_task,
+        "assemble": assemble_task,
+        "begin_erasure": begin_erasure_task,
+        "fan_out_erasure": fan_out_erasure_task,
+        "apply_unit": apply_unit_task,
+        "finish_erasure": finish_erasure_task,
     }
+    made = {name: app.task(name=names[name], **options)(fn) for name, fn in bodies.items()}
     tasks = RequestTasks(app=app, engines=engines, **made)
     return tasks
