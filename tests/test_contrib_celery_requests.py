@@ -6,7 +6,6 @@ row for row, to one process's apply); and the same tasks run eagerly."""
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 import shutil
 import signal
@@ -269,7 +268,4 @@ def _sqlite_rows(path: str) -> dict[str, list[tuple[Any, ...]]]:
     import sqlite3
 
     with contextlib.closing(sqlite3.connect(path)) as db:
-        return {
-            t: db.execute(f'SELECT * FROM "{t}" ORDER BY id').fetchall()  # noqa: S608 - our names
-            for t in ANALYTICS
-        }
+        return {t: db.execute(f'SELECT * FROM "{t}" ORDER BY id').fetchall() for t in ANALYTICS}

@@ -18,7 +18,6 @@ from test_export import HANA
 from test_export_parts import KINDS, deployment, postgres_adapter  # noqa: F401 - a fixture
 
 
-
 def rows_of(engine: pk.Engine) -> dict[str, list[tuple[Any, ...]]]:
     out = {}
     for rt in engine.datamap.record_types:

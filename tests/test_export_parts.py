@@ -93,7 +93,10 @@ def deployment(
     return pk.Engine(
         policy,
         datamap,
-        {"main": filled(main, datamap, "main"), "analytics": filled(analytics, datamap, "analytics")},
+        {
+            "main": filled(main, datamap, "main"),
+            "analytics": filled(analytics, datamap, "analytics"),
+        },
         secret=SECRET,
         state=MemoryStateStore() if state is None else state,
     )
@@ -200,7 +203,7 @@ def test_stale_parts_are_refused(tmp_path: Path, request: pytest.FixtureRequest)
     recorded = state.get(PARTS, key)
     assert recorded is not None
     state.put(PARTS, key, {**recorded.document, "policy_version": "0.9"})
-    with pytest.raises(pk.PlanError, match="'analytics'.*under policy '0.9'"):
+    with pytest.raises(pk.PlanError, match=r"'analytics'.*under policy '0\.9'"):
         engine.assemble_export(job)
     state.put(PARTS, key, recorded.document)
     # 2. the subject resolves differently now: Hana's address changed, so the bookings she
@@ -210,7 +213,7 @@ def test_stale_parts_are_refused(tmp_path: Path, request: pytest.FixtureRequest)
         pk.adapters.Eq("id", 1),
         {"email": "hana@new.example"},
     )
-    with pytest.raises(pk.PlanError, match="store 'main'.*stale"):
+    with pytest.raises(pk.PlanError, match=r"store 'main'.*stale"):
         engine.assemble_export(job)
     assert not (tmp_path / "out.zip").exists()
 

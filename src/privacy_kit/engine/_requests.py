@@ -17,10 +17,10 @@ from ._apply import Applying
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only (imported on use)
     from .._scope import Scope
     from ..audit._state import StateStore
-    from ..rights._export import ExportResult
-    from ..rights._export_job import ExportJob
     from ..rights._erasure import ErasurePlan, ErasureReport
     from ..rights._erasure_units import ErasureUnit
+    from ..rights._export import ExportResult
+    from ..rights._export_job import ExportJob
     from ..rights._export_parts import ExportPart
 
 __all__ = ["Requests"]

@@ -160,8 +160,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     )
     from ._erasure_apply import apply_erasure, erasure_commitments, foresee_commitments
     from ._erasure_finish import recipients_to_tell
-    from ._erasure_units import ErasureUnit, erasure_units
     from ._erasure_plan import plan_erasure
+    from ._erasure_units import ErasureUnit, erasure_units
     from ._export import EXPORT_FORMAT, BinaryDestination, ExportResult, export_subject
     from ._export_job import ExportJob
     from ._export_parts import ExportPart

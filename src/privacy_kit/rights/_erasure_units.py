@@ -16,7 +16,8 @@ then returns the report a whole apply returns and records the one ``erasure.appl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -48,6 +49,10 @@ UNITS = "erasure.units"
 (``<plan id>.<unit key>``)."""
 
 
+def _names(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
 @attrs.frozen(kw_only=True)
 class ErasureUnit:
     """One store's steps of an erasure plan in one wave: what a worker applies.
@@ -67,7 +72,7 @@ class ErasureUnit:
     plan: str
     store: str
     wave: int
-    steps: tuple[str, ...] = attrs.field(converter=tuple)
+    steps: tuple[str, ...] = attrs.field(converter=_names)
 
     @property
     def key(self) -> str:
@@ -76,7 +81,12 @@ class ErasureUnit:
 
     def to_dict(self) -> dict[str, Any]:
         """The unit as JSON-able data."""
-        return {"plan": self.plan, "store": self.store, "wave": self.wave, "steps": list(self.steps)}
+        return {
+            "plan": self.plan,
+            "store": self.store,
+            "wave": self.wave,
+            "steps": list(self.steps),
+        }
 
     def to_json(self) -> str:
         """The unit as a JSON document."""
@@ -162,10 +172,8 @@ def begin_erasure(
         made, notes = erasure_commitments(plan, stores, policy=policy)
         commitments.record(made)  # before any unit changes what they are read from
         document = {"units": [u.to_dict() for u in units], "notes": list(notes)}
-        try:
-            found = state.put(UNITS, plan.plan_id, document, if_absent=True)
-        except StateConflictError:  # begun at the same moment elsewhere: that one stands
-            pass
+        with contextlib.suppress(StateConflictError):  # begun elsewhere meanwhile: that stands
+            state.put(UNITS, plan.plan_id, document, if_absent=True)
     return _begun(plan, state)[0]
 
 

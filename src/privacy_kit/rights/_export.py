@@ -419,7 +419,11 @@ class PreparedExport:
         level, kinds = export_options(format, batch_size, compression_level, formats)
         kind = scope.subject.kind
         found_entries = entries(
-            [found for found in scope if (listed(found, kind) if present is None else present(found))]
+            [
+                found
+                for found in scope
+                if (listed(found, kind) if present is None else present(found))
+            ]
         )
         return cls(
             scope=scope,

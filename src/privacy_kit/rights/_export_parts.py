@@ -43,7 +43,14 @@ from ..lifecycle._disclosures import DisclosureLog
 from ..model._policy import Policy
 from ..retention._plan_codec import Reader, selection_to_json
 from ._bundle import Bundle, file_sha256
-from ._export import ExportResult, PreparedExport, _export_to_path, _stream_entry, listed
+from ._export import (
+    EntrySource,
+    ExportResult,
+    PreparedExport,
+    _export_to_path,
+    _stream_entry,
+    listed,
+)
 from ._export_describe import Entry, entries
 from ._export_job import ExportJob
 
@@ -233,6 +240,7 @@ def _write_part(job: ExportJob, scope: Scope, store: str, origin: _Origin) -> Ex
     temp = Path(name)
     counts: dict[str, int] = {}
     described: list[dict[str, Any]] = []
+    digest = scope_digest(mine, origin.secret)
     try:
         bundle = Bundle(temp, "zip", compression_level=0)
         try:
@@ -247,8 +255,7 @@ def _write_part(job: ExportJob, scope: Scope, store: str, origin: _Origin) -> Ex
                         "entry": _entry_key(found),
                         "count": count,
                         "files": {
-                            k: bundle.files[f"records/{i}.{k}"]
-                            | {"member": f"records/{i}.{k}"}
+                            k: bundle.files[f"records/{i}.{k}"] | {"member": f"records/{i}.{k}"}
                             for k in job.formats
                         },
                     }
@@ -259,7 +266,7 @@ def _write_part(job: ExportJob, scope: Scope, store: str, origin: _Origin) -> Ex
                 "store": store,
                 "policy_version": origin.policy_version,
                 "datamap_digest": origin.datamap_digest,
-                "scope": scope_digest(mine, origin.secret),
+                "scope": digest,
                 "entries": described,
             }
             bundle.add_bytes(_HEADER, orjson.dumps(header))
@@ -280,7 +287,7 @@ def _write_part(job: ExportJob, scope: Scope, store: str, origin: _Origin) -> Ex
         counts=counts,
         policy_version=origin.policy_version,
         datamap_digest=origin.datamap_digest,
-        scope=header["scope"],
+        scope=digest,
     )
 
 
@@ -347,13 +354,11 @@ def _recorded_parts(
     return found
 
 
-def _part_source(
-    parts: Mapping[str, ExportPart], opened: dict[str, zipfile.ZipFile]
-) -> Any:
+def _part_source(parts: Mapping[str, ExportPart], opened: dict[str, zipfile.ZipFile]) -> Any:
     """The assembly's entry source: an entry's files copied from its store's part."""
     headers: dict[str, dict[str, Any]] = {}
     for store, part in parts.items():
-        archive = zipfile.ZipFile(part.path)  # noqa: SIM115 - closed by assemble
+        archive = zipfile.ZipFile(part.path)
         opened[store] = archive
         header = orjson.loads(archive.read(_HEADER))
         if header.get("format") != _PART_FORMAT or header.get("job") != part.job:
@@ -367,7 +372,7 @@ def _part_source(
         for kind, file in item["files"].items():
             name = f"records/{entry.name}.{kind}"
             with opened[store].open(file["member"]) as member:
-                yield from bundle.iter_add_stream(name, member)  # type: ignore[arg-type]
+                yield from bundle.iter_add_stream(name, member)
             if bundle.files[name]["sha256"] != file["sha256"]:
                 raise PlanError(f"the part of store {store!r}: {file['member']} is corrupt")
         count: int = item["count"]

@@ -112,9 +112,10 @@ class RequestTasks:
 
     Attributes:
         app: the Celery app they are registered on.
-        plan_export: ``plan_export(subject, destination, now, parts, options)``: make the
-            export job in a worker (:meth:`Engine.export_job <privacy_kit.Engine.export_job>`);
-            returns its JSON.
+        plan_export: ``plan_export(subject, destination, now, options)``: make the export
+            job in a worker (:meth:`Engine.export_job <privacy_kit.Engine.export_job>`;
+            ``options``: the shared ``parts`` folder and the export's options); returns its
+            JSON.
         fan_out: ``fan_out(job)``: replaces itself with :meth:`chord` over the job's stores.
         collect_part: ``collect_part(job, store)``: one store's part; returns its JSON.
         assemble: ``assemble(parts, job)``: the chord's body; returns :func:`export_data`.
@@ -193,8 +194,10 @@ class RequestTasks:
             subject_to_data(subject),
             os.fspath(destination),
             require_aware(now).isoformat(),
-            os.fspath(parts),
-            {k: list(v) if k == "formats" else v for k, v in options.items()},
+            {
+                **{k: list(v) if k == "formats" else v for k, v in options.items()},
+                "parts": os.fspath(parts),
+            },
         )
         return (plan | self.fan_out.s()).apply_async()
 
@@ -216,8 +219,11 @@ class RequestTasks:
         waves = sorted({u.wave for u in loaded})
         steps = [
             celery.group(
-                [self.apply_unit.si(plan, text) for u, text in zip(loaded, units, strict=True)
-                 if u.wave == wave]  # fmt: skip
+                [
+                    self.apply_unit.si(plan, text)
+                    for u, text in zip(loaded, units, strict=True)
+                    if u.wave == wave
+                ]
             )
             for wave in waves
         ]
@@ -293,14 +299,13 @@ def register_request_tasks(
         subject: Mapping[str, Any],
         destination: str,
         now: str,
-        parts: str,
         settings: Mapping[str, Any],
     ) -> str:
         who = subject_from(Reader(subject, "subject"))
         when = parse_now(now)
 
         def body() -> str:
-            job = engines.get().export_job(who, destination, now=when, parts=parts, **settings)
+            job = engines.get().export_job(who, destination, now=when, **settings)
             return job.to_json()
 
         return retrying(task, body)  # type: ignore[no-any-return]
@@ -345,7 +350,9 @@ def register_request_tasks(
     def apply_unit_task(task: Any, plan: str, unit: str) -> dict[str, Any]:
         def body() -> dict[str, Any]:
             engine = engines.get()
-            return engine.apply_erasure_unit(ErasurePlan.from_json(plan), ErasureUnit.from_json(unit))
+            return engine.apply_erasure_unit(
+                ErasurePlan.from_json(plan), ErasureUnit.from_json(unit)
+            )
 
         return retrying(task, body)  # type: ignore[no-any-return]
 
