@@ -269,3 +269,20 @@ def _sqlite_rows(path: str) -> dict[str, list[tuple[Any, ...]]]:
 
     with contextlib.closing(sqlite3.connect(path)) as db:
         return {t: db.execute(f'SELECT * FROM "{t}" ORDER BY id').fetchall() for t in ANALYTICS}
+
+
+def test_request_tasks_refuse_an_engine_whose_state_is_private_to_the_process() -> None:
+    engine = _memory_engine()  # a MemoryStateStore and an in-memory audit log
+    app = Celery("workers", set_as_current=False)
+    tasks = register_request_tasks(app, lambda: engine)
+    with pytest.raises(pk.ConfigurationError, match="MemoryStateStore is private"):
+        tasks.engine()
+    policy = pk.load_policy(pk.example_path())
+    bare = pk.Engine(policy, engine.datamap, engine.adapters, secret=b"k" * 32, verify=False)
+    app = Celery("eager", set_as_current=False)
+    app.conf.task_always_eager = True
+    tasks = register_request_tasks(app, lambda: bare)
+    with pytest.raises(pk.ConfigurationError, match="no state store"):
+        tasks.engine()
+    with pytest.raises(pk.ConfigurationError, match="result backend"):
+        register_request_tasks(Celery("x", set_as_current=False), lambda: bare).erase("{}")

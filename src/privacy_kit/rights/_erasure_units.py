@@ -295,9 +295,7 @@ def finish_erasure(
     records = [found for found in done.values() if found is not None]
     origin = f"erasure {plan.plan_id}"
     finished = journal.is_finished(plan.plan_id)
-    if not finished:
-        journal.finished(plan.plan_id)
-    return report_applied(
+    report = report_applied(
         plan,
         deleted=deleted,
         anonymised=anonymised,
@@ -314,6 +312,10 @@ def finish_erasure(
         audit=None if finished else audit,
         disclosures=disclosures,
     )
+    # after the audit entry: a finish cut off between the two records it again, never not at all
+    if not finished:
+        journal.finished(plan.plan_id)
+    return report
 
 
 def require_state(state: StateStore | None, what: str) -> StateStore:

@@ -354,7 +354,9 @@ def _recorded_parts(
     return found
 
 
-def _part_source(parts: Mapping[str, ExportPart], opened: dict[str, zipfile.ZipFile]) -> Any:
+def _part_source(
+    parts: Mapping[str, ExportPart], opened: dict[str, zipfile.ZipFile]
+) -> EntrySource:
     """The assembly's entry source: an entry's files copied from its store's part."""
     headers: dict[str, dict[str, Any]] = {}
     for store, part in parts.items():
