@@ -286,3 +286,16 @@ def test_request_tasks_refuse_an_engine_whose_state_is_private_to_the_process() 
         tasks.engine()
     with pytest.raises(pk.ConfigurationError, match="result backend"):
         register_request_tasks(Celery("x", set_as_current=False), lambda: bare).erase("{}")
+
+
+def test_an_eager_erasure_of_a_plan_without_steps_finishes_and_says_so() -> None:
+    import attrs
+
+    engine = _memory_engine()
+    app = Celery("eager", set_as_current=False)
+    app.conf.task_always_eager = True
+    tasks = register_request_tasks(app, lambda: engine)
+    empty = attrs.evolve(engine.plan_erasure(SUBJECT, now=NOW), steps=())
+    data = tasks.erase(empty).get()
+    assert (data["plan"], data["deleted"], data["anonymised"]) == (empty.plan_id, {}, {})
+    assert [e.action for e in engine.audit.entries()].count("erasure.applied") == 1

@@ -216,6 +216,8 @@ class RequestTasks:
         ``finish_erasure``: a wave's units at once, on any workers; the next wave once the whole
         of it is done."""
         loaded = [ErasureUnit.from_json(u) for u in units]
+        if not loaded:  # a plan with no step: the finish alone (it reports nothing done)
+            return self.finish_erasure.si(None, plan)
         waves = sorted({u.wave for u in loaded})
         steps = [
             celery.group(
