@@ -458,9 +458,9 @@ def register_tasks(
         >>> tasks.plan.name, tasks.finish.name
         ('privacy_kit.sweep.plan', 'privacy_kit.sweep.finish')
     """
-    names = claim_names(app, prefix, "sweep", _TASKS)
     _positive(rows_per_shard)
-    retrying = Retrying(max_retries, retry_backoff, retry_backoff_max)
+    retrying = Retrying(max_retries, retry_backoff, retry_backoff_max)  # checked before claiming
+    names = claim_names(app, prefix, "sweep", _TASKS)
     engines = _Engines(engine_factory, eager=lambda: bool(app.conf.task_always_eager))
     options = retrying.options()
 
