@@ -299,3 +299,17 @@ def test_an_eager_erasure_of_a_plan_without_steps_finishes_and_says_so() -> None
     data = tasks.erase(empty).get()
     assert (data["plan"], data["deleted"], data["anonymised"]) == (empty.plan_id, {}, {})
     assert [e.action for e in engine.audit.entries()].count("erasure.applied") == 1
+
+
+def test_a_registration_refused_for_a_bad_number_leaves_the_names_free() -> None:
+    from privacy_kit.contrib.celery import register_tasks
+
+    app = Celery("workers", set_as_current=False)
+    with pytest.raises(pk.ConfigurationError, match="max_retries"):
+        register_request_tasks(app, lambda: None, max_retries=-1)
+    with pytest.raises(pk.ConfigurationError, match="rows_per_shard"):
+        register_tasks(app, lambda: None, rows_per_shard=0)
+    assert register_request_tasks(app, lambda: None).apply_unit.name == (
+        "privacy_kit.request.apply_unit"
+    )
+    assert register_tasks(app, lambda: None).finish.name == "privacy_kit.sweep.finish"
