@@ -216,6 +216,16 @@ def test_stale_parts_are_refused(tmp_path: Path, request: pytest.FixtureRequest)
     with pytest.raises(pk.PlanError, match=r"store 'main'.*stale"):
         engine.assemble_export(job)
     assert not (tmp_path / "out.zip").exists()
+    # collected again (not the stale record), the part is the subject's records as they are now
+    fresh = engine.collect_export_part(job, "main")
+    assert not fresh.resumed
+    assert fresh.scope != parts["main"].scope
+    assert engine.collect_export_part(job, "analytics").resumed  # nothing changed there
+    assembled = engine.assemble_export(job)
+    assert members(tmp_path / "out.zip") == members(
+        engine.export(HANA, tmp_path / "now.zip", now=NOW).path  # type: ignore[arg-type]
+    )
+    assert assembled.total > 0
 
 
 def test_assembling_again_returns_the_recorded_result_and_audits_once(

@@ -182,6 +182,14 @@ def _store_entries(scope: Scope, store: str) -> list[ScopeEntry]:
     return [f for f in scope if f.record_type.store == store]
 
 
+def _current(part: ExportPart, scope: Scope, origin: _Origin) -> bool:
+    """Whether ``part`` was made as the job and the subject's scope stand now."""
+    return (part.policy_version, part.datamap_digest) == (
+        origin.policy_version,
+        origin.datamap_digest,
+    ) and part.scope == scope_digest(_store_entries(scope, part.store), origin.secret)
+
+
 def _valid(part: ExportPart) -> bool:
     path = Path(part.path)
     return path.is_file() and file_sha256(path) == part.sha256
@@ -193,7 +201,8 @@ def collect_part(
     """Collect ``store``'s part of ``job``: its entries of ``scope`` read once, into a part file.
 
     Idempotent: a part already recorded, whose file is intact, is returned (``resumed``);
-    one recorded but lost or damaged is collected again.
+    one recorded but lost, damaged or stale (made under another policy version, data map or
+    scope of the subject) is collected again and replaces it.
 
     Raises:
         ConfigurationError: the job has no ``parts`` folder, or ``store`` is not one of its
@@ -209,7 +218,7 @@ def collect_part(
     before = state.get(PARTS, doc_key)
     if before is not None:
         found = ExportPart.from_dict(before.document, f"{PARTS}/{doc_key}")
-        if _valid(found):
+        if _current(found, scope, origin) and _valid(found):
             return attrs.evolve(found, resumed=True)
     part = _write_part(job, scope, store, origin)
     try:
