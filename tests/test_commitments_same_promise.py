@@ -22,7 +22,7 @@ T = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
 SECRET = b"s" * 32
 
 
-def _engine(commitments: CommitmentRegistry) -> pk.Engine:
+def _engine(commitments: CommitmentRegistry, state: MemoryStateStore | None = None) -> pk.Engine:
     dm = pk.load_datamap(pk.example_path("datamap.yaml"))
     tables: dict[str, list[dict[str, Any]]] = {rt.table_name: [] for rt in dm.record_types}
     tables["users"].append({"id": 7, "name": "Hana", "email": "hana@example.org"})
@@ -35,6 +35,7 @@ def _engine(commitments: CommitmentRegistry) -> pk.Engine:
             verify=False,
             secret=SECRET,
             commitments=commitments,
+            state=state,
         )
 
 
@@ -133,3 +134,20 @@ def test_only_a_pending_promise_stands_for_a_new_one() -> None:
     third = _commitment(id="kept_3", origin="erasure p3")
     assert [c.id for c in registry.record([third])] == ["kept_2"]
     assert len(registry) == 2
+
+
+def test_an_erasure_by_units_names_the_earlier_same_promise_too() -> None:
+    """Applied store by store (begin, units, finish), the second erasure's report also names the
+    first erasure's commitment, as a whole apply's does."""
+    state = MemoryStateStore()
+    registry = CommitmentRegistry.shared(state)
+    first_plan, first = _erase(_engine(registry), T)
+    engine = _engine(registry, state)
+    plan = engine.plan_erasure(pk.Subject.of("customer", user_id=7), now=T)
+    for unit in engine.begin_erasure(plan):
+        engine.apply_erasure_unit(plan, unit)
+    report = engine.finish_erasure(plan)
+    pending = engine.commitments.pending()
+    assert [c.id for c in pending] == [c.id for c in first.commitments]
+    assert [c.id for c in report.commitments] == [pending[0].id]
+    assert report.commitments[0].origin == f"erasure {first_plan.plan_id}"

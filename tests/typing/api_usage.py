@@ -155,3 +155,16 @@ def sharded_sweep(eng: pk.Engine, now: dt.datetime) -> None:
         eng.adapter_for("users"), eng.datamap.record_type("users"), where.all(), "closed_at", 4
     )
     print(done, again.describe(), report.total, bounds.by, shards[0].describe())
+
+
+def requests_by_store(eng: pk.Engine, subject: pk.Subject, now: dt.datetime) -> None:
+    job: pk.ExportJob = eng.export_job(subject, "out.zip", now=now, parts="parts")
+    parts: list[pk.ExportPart] = [eng.collect_export_part(job, store) for store in job.stores]
+    result: pk.ExportResult = eng.assemble_export(pk.ExportJob.from_json(job.to_json()))
+    plan: pk.ErasurePlan = eng.plan_erasure(subject, now=now)
+    units: tuple[pk.ErasureUnit, ...] = eng.begin_erasure(plan)
+    done: list[dict[str, object]] = [
+        eng.apply_erasure_unit(plan, pk.ErasureUnit.from_json(u.to_json())) for u in units
+    ]
+    report: pk.ErasureReport = eng.finish_erasure(plan)
+    print(parts[0].total, result.total, len(done), report.deleted)

@@ -50,13 +50,20 @@ class Applying(Choices):
         lang: str = "en",
         formats: Iterable[str] = ("json", "ndjson", "csv"),
         compression_level: int | None = None,
+        parts: str | os.PathLike[str] | None = None,
     ) -> ExportJob:
         """:meth:`~privacy_kit.Engine.export` as a value, to run later or in another process.
 
         The job records the engine's policy version and data-map digest; ``engine.apply(job)``
         writes the bundle (refused under another policy version or data map), and
         ``job.to_json()`` / :meth:`ExportJob.from_json <privacy_kit.ExportJob.from_json>` carry
-        it between processes. The arguments are :meth:`~privacy_kit.Engine.export`'s.
+        it between processes. The arguments are :meth:`~privacy_kit.Engine.export`'s, and:
+
+        ``parts``: a folder every worker shares, to collect the export store by store: the
+        subject is resolved now and the job lists the stores that hold their records
+        (``job.stores``); each store's part is collected by
+        :meth:`~privacy_kit.Engine.collect_export_part` (any worker, any order, twice) and
+        :meth:`~privacy_kit.Engine.assemble_export` writes the one bundle.
 
         Raises:
             ConfigurationError: an unknown format, a bad batch size or compression level.
@@ -78,6 +85,10 @@ class Applying(Choices):
         from ..model._digest import datamap_digest  # noqa: PLC0415 - on use
         from ..rights._export_job import ExportJob  # noqa: PLC0415
 
+        stores: tuple[str, ...] = ()
+        if parts is not None:
+            scope = self._resolver.scope(subject, every_role=True)
+            stores = tuple(dict.fromkeys(found.record_type.store for found in scope))
         return ExportJob(
             subject=subject,
             destination=os.fspath(destination),
@@ -89,6 +100,8 @@ class Applying(Choices):
             compression_level=compression_level,
             policy_version=self.policy.version,
             datamap_digest=datamap_digest(self.datamap),
+            parts=None if parts is None else os.fspath(parts),
+            stores=stores,
         )
 
     def _apply_plan(

@@ -32,6 +32,7 @@ from ..model._datamap import DataMap, RecordType, SubjectLink
 from ..model._policy import Policy
 from ..model._policy_retention import RetentionRule
 from ._exports import Exports
+from ._requests import Requests
 from ._resolve import SubjectResolver
 from ._sweeps import Sweeps
 from ._verifying import Verifying
@@ -80,7 +81,7 @@ class UnsharedSecretWarning(UserWarning):
     """
 
 
-class Engine(Exports, Sweeps, Verifying):
+class Engine(Exports, Sweeps, Requests, Verifying):
     """Policy + data map + adapters: export, erasure, retention and the rest.
 
     Args:

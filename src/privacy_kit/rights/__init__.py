@@ -39,12 +39,15 @@ _NAMES: dict[str, str] = {
     "apply_erasure": "._erasure_apply",
     "erasure_commitments": "._erasure_apply",
     "foresee_commitments": "._erasure_apply",
-    "recipients_to_tell": "._erasure_apply",
+    "recipients_to_tell": "._erasure_finish",
+    "ErasureUnit": "._erasure_units",
+    "erasure_units": "._erasure_units",
     "plan_erasure": "._erasure_plan",
     "EXPORT_FORMAT": "._export",
     "BinaryDestination": "._export",
     "ExportResult": "._export",
     "ExportJob": "._export_job",
+    "ExportPart": "._export_parts",
     "export_subject": "._export",
     "ExportStream": "._export_stream",
     "iter_export": "._export_stream",
@@ -93,7 +96,9 @@ __all__ = [
     "ErasurePlan",
     "ErasureReport",
     "ErasureStep",
+    "ErasureUnit",
     "ExportJob",
+    "ExportPart",
     "ExportResult",
     "ExportStream",
     "Extension",
@@ -115,6 +120,7 @@ __all__ = [
     "add_deadline",
     "apply_erasure",
     "erasure_commitments",
+    "erasure_units",
     "export_subject",
     "foresee_commitments",
     "identity_check",
@@ -152,15 +158,13 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
         KeepReason,
         KeptItem,
     )
-    from ._erasure_apply import (
-        apply_erasure,
-        erasure_commitments,
-        foresee_commitments,
-        recipients_to_tell,
-    )
+    from ._erasure_apply import apply_erasure, erasure_commitments, foresee_commitments
+    from ._erasure_finish import recipients_to_tell
     from ._erasure_plan import plan_erasure
+    from ._erasure_units import ErasureUnit, erasure_units
     from ._export import EXPORT_FORMAT, BinaryDestination, ExportResult, export_subject
     from ._export_job import ExportJob
+    from ._export_parts import ExportPart
     from ._export_stream import ExportStream, iter_export
     from ._preference_records import Decision, PreferenceRecord, RestrictionGround
     from ._preference_store import read_json, read_sqlite, to_json, write_json, write_sqlite

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -60,44 +60,14 @@ from ._erasure import (
     ErasureReport,
     KeepReason,
     KeptItem,
-    commitment_summary,
-    kept_summary,
 )
+from ._erasure_finish import recipients_to_tell, report_applied
 from ._observe import log_erasure_report
 
 if TYPE_CHECKING:
     from .._scope import Resolver
 
 __all__ = ["apply_erasure", "erasure_commitments", "foresee_commitments", "recipients_to_tell"]
-
-
-def recipients_to_tell(
-    disclosures: DisclosureLog | None, reference: str, kind: str | None = None
-) -> tuple[str, ...]:
-    """Recipients the disclosure log says received the subject's data (GDPR Art. 17(2), 19).
-
-    Public authorities receiving data in a particular inquiry are left out (Art. 4(9)). Empty
-    when no disclosure log is kept.
-
-    Args:
-        disclosures: the disclosure log (``None``: none is kept).
-        reference: the subject's reference.
-        kind: the subject's kind (disclosures about every subject of the kind count too).
-
-    Returns:
-        The recipient keys, sorted.
-
-    Example:
-        >>> import privacy_kit as pk
-        >>> recipients_to_tell(pk.DisclosureLog(pk.load_policy(pk.example_path())), "subj_1")
-        ()
-        >>> recipients_to_tell(None, "subj_1")
-        ()
-    """
-    if disclosures is None:
-        return ()
-    found = disclosures.recipients_to_notify(reference, kind=kind)
-    return tuple(sorted({str(r.recipient) for r in found}))
 
 
 def _fields_read(selection: Selection) -> set[str]:
@@ -454,6 +424,8 @@ def apply_erasure(
     commitments: CommitmentRegistry | None = None,
     holds: HoldRegistry | None = None,
     resolver: Resolver | None = None,
+    only: Collection[str] | None = None,
+    recounts: dict[str, dict[str, Any]] | None = None,
 ) -> ErasureReport:
     """Carry out an erasure plan: each step once, journalled, resumable; return the report.
 
@@ -475,6 +447,10 @@ def apply_erasure(
             plan covers are left untouched and reported (``report.newly_held``, the audit entry).
             ``None``: only the holds the plan read are honoured, and the report says so.
         resolver: turns a newly held subject into its scope (needed with ``holds``).
+        only: the ids of the steps to run (one unit of :mod:`~privacy_kit.rights._erasure_units`):
+            no commitment recorded, nothing audited, the journal not finished; the report has
+            those steps' counts only.
+        recounts: filled with the recount of each step resumed after an interrupted attempt.
 
     Raises:
         PlanError: the plan was made under another policy version or data map.
@@ -493,7 +469,9 @@ def apply_erasure(
     plan_id = plan.plan_id
     made: tuple[Commitment, ...] = ()
     notes: tuple[str, ...] = ()
-    if policy is not None:
+    if only is not None:
+        pass  # a unit: begin_erasure recorded the commitments before any unit ran
+    elif policy is not None:
         made, notes = erasure_commitments(plan, stores, policy=policy)
     elif any(k.until is not None and k.count for k in plan.kept):
         notes = ("no policy was given, so the kept items' end dates were not scheduled",)
@@ -521,7 +499,7 @@ def apply_erasure(
                 notes=notes,
             )
         )
-    if commitments is not None:
+    if commitments is not None and only is None:
         recorded = commitments.record(made)  # an earlier erasure's same promise stands for ours
         origin = f"erasure {plan_id}"
         made = tuple(c for c in commitments if c.origin == origin)
@@ -532,14 +510,14 @@ def apply_erasure(
     deleted: dict[str, int] = {}
     anonymised: dict[str, int] = {}
     resumed: list[str] = []
-    recounted: dict[str, dict[str, Any]] = {}
+    recounted: dict[str, dict[str, Any]] = {} if recounts is None else recounts
     newly: list[NewlyHeld] = []
     recheck = None
     if holds is not None and resolver is not None:
         recheck = HoldRecheck(holds, resolver, at=plan.now)
     else:
         notes += ("holds were not read again when applying (no hold registry was given)",)
-    for step in plan.steps:
+    for step in plan.steps if only is None else [s for s in plan.steps if s.id in only]:
         totals = deleted if step.action is ErasureAction.DELETE else anonymised
         totals.setdefault(step.record_type, 0)
         if step.id in done:
@@ -593,40 +571,29 @@ def apply_erasure(
             n = recount["total"]
         log.done(plan_id, step.id, n)
         totals[step.record_type] += n
+    if only is not None:  # one unit of a plan applied store by store: finish_erasure reports
+        return ErasureReport(
+            plan_id,
+            plan.subject_reference,
+            deleted,
+            anonymised,
+            (),
+            resumed_steps=tuple(resumed),
+            notes=notes,
+            newly_held=tuple(newly),
+        )
     log.finished(plan_id)
-    recipients = recipients_to_tell(disclosures, plan.subject_reference, plan.subject_kind)
     path = getattr(log, "path", None)
-    report = ErasureReport(
-        plan_id,
-        plan.subject_reference,
-        deleted,
-        anonymised,
-        plan.kept,
-        recipients=recipients,
-        resumed_steps=tuple(resumed),
+    return report_applied(
+        plan,
+        deleted=deleted,
+        anonymised=anonymised,
+        resumed=resumed,
         journal=str(path) if path is not None else None,
-        searched=plan.searched,
         commitments=made,
         notes=notes,
-        newly_held=tuple(newly),
+        newly_held=newly,
+        recounted=recounted,
+        audit=audit,
+        disclosures=disclosures,
     )
-    if audit is not None:
-        audit.record(
-            "erasure.applied",
-            now=plan.now,
-            subject=plan.subject_reference,
-            details={
-                "plan": plan_id,
-                "deleted": deleted,
-                "anonymised": anonymised,
-                "kept": [kept_summary(k) for k in plan.kept if k.count],
-                "resumed_steps": list(resumed),
-                "recounted_steps": recounted,
-                "counts_exact": all(r["exact"] for r in recounted.values()),
-                "recipients_to_tell": list(recipients),
-                "commitments": [commitment_summary(c) for c in made],
-                "notes": list(notes),
-                "newly_held": [n.to_dict() for n in newly],
-            },
-        )
-    return log_erasure_report(report)

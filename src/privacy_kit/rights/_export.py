@@ -31,7 +31,7 @@ import io
 import os
 import shutil
 import tempfile
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -66,6 +66,10 @@ EXPORT_FORMAT = "privacy_kit.export/1"
 """The bundle format written in every manifest (bumped on incompatible changes)."""
 RECORD_FORMATS: tuple[str, ...] = ("json", "ndjson", "csv")
 """The record file formats an export can write."""
+
+
+EntrySource = Callable[[ScopeEntry, Entry, Bundle], Generator[None, None, int]]
+"""Writes one entry's record files into a bundle and returns its record count."""
 
 
 class BinaryDestination(Protocol):
@@ -326,7 +330,12 @@ def writable_stream(destination: object) -> BinaryDestination:
     return destination  # type: ignore[return-value]
 
 
-def _export_to_path(job: PreparedExport, destination: Path) -> ExportResult:
+def _export_to_path(
+    job: PreparedExport,
+    destination: Path,
+    *,
+    before_publish: Callable[[ExportResult], None] | None = None,
+) -> ExportResult:
     target = prepare_destination(destination, job.format)
     bundle = Bundle(target, job.format, compression_level=job.level)
     try:
@@ -346,8 +355,12 @@ def _export_to_path(job: PreparedExport, destination: Path) -> ExportResult:
     else:
         sha = bundle.files["manifest.json"]["sha256"]
         size = sum(int(f["bytes"]) for f in bundle.files.values())
+    result = job.result(bundle, path=destination, sha256=sha, size=size)
+    if before_publish is not None:
+        before_publish(result)  # e.g. recorded, so a rerun after publishing finds it
     publish(target, destination, job.format)
-    return job.finish(bundle, path=destination, sha256=sha, size=size)
+    record_export(job.audit, result, {"lang": job.lang, **job.audit_details})
+    return result
 
 
 def _export_to_stream(job: PreparedExport, destination: BinaryDestination) -> ExportResult:
@@ -388,6 +401,8 @@ class PreparedExport:
     searched: list[str]
     described: list[dict[str, Any]] = attrs.Factory(list)
     notes: list[str] = attrs.Factory(list)
+    source: EntrySource | None = None
+    audit_details: dict[str, Any] = attrs.Factory(dict)
 
     @classmethod
     def prepare(
@@ -403,8 +418,12 @@ class PreparedExport:
         lang: str,
         formats: Sequence[str],
         compression_level: int | None,
+        present: Callable[[ScopeEntry], bool] | None = None,
     ) -> PreparedExport:
-        """Check the arguments and find the entries to write (before anything is written)."""
+        """Check the arguments and find the entries to write (before anything is written).
+
+        ``present``: whether an entry goes in the bundle (default: :func:`listed`).
+        """
         require_aware(now)
         level, kinds = export_options(format, batch_size, compression_level, formats)
         try:
@@ -412,14 +431,11 @@ class PreparedExport:
         except ValueError as exc:
             raise ConfigurationError(f"export: lang {lang!r} is not a language tag: {exc}") from exc
         kind = scope.subject.kind
-        # The subject's own roles are always listed; another kind's role (the same person found
-        # through a person identity) only where it holds records, so bundles keep their names.
         found_entries = entries(
             [
                 found
                 for found in scope
-                if found.link.kind == kind
-                or found.adapter.count(found.record_type, found.selection)
+                if (listed(found, kind) if present is None else present(found))
             ]
         )
         return cls(
@@ -444,7 +460,11 @@ class PreparedExport:
         described = self.described
         words = Words(self.lang)
         for entry, found in self.entries:
-            count = yield from _stream_entry(found, entry, bundle, self.batch_size, kinds=kinds)
+            count = yield from (
+                _stream_entry(found, entry, bundle, self.batch_size, kinds=kinds)
+                if self.source is None
+                else self.source(found, entry, bundle)
+            )
             at = f"record_types[{len(described)}]"
             item = describe_entry(policy, entry, entry.link.kind, words, at)
             item["count"] = count
@@ -496,8 +516,14 @@ class PreparedExport:
 
     def finish(self, bundle: Bundle, *, path: Path | None, sha256: str, size: int) -> ExportResult:
         """The result of a bundle written whole and closed; ``export.completed`` is recorded."""
+        result = self.result(bundle, path=path, sha256=sha256, size=size)
+        record_export(self.audit, result, {"lang": self.lang, **self.audit_details})
+        return result
+
+    def result(self, bundle: Bundle, *, path: Path | None, sha256: str, size: int) -> ExportResult:
+        """The result of a bundle written whole and closed (nothing recorded)."""
         described = self.described
-        result = ExportResult(
+        return ExportResult(
             path=path,
             format=self.format,
             subject_reference=self.scope.reference,
@@ -510,34 +536,48 @@ class PreparedExport:
             size=size,
             notes=tuple(self.notes),
         )
-        if self.audit is not None:
-            self.audit.record(
-                "export.completed",
-                now=self.now,
-                subject=result.subject_reference,
-                details={
-                    "format": self.format,
-                    "destination": "path" if path is not None else "stream",
-                    "counts": result.counts,
-                    "total": result.total,
-                    "redacted": {k: list(v) for k, v in result.redacted.items() if v},
-                    "sha256": sha256,
-                    "bytes": size,
-                    "nothing_held": result.nothing_held,
-                    "searched": list(result.searched),
-                    "lang": self.lang,
-                    "notes": list(result.notes),
-                },
-            )
-        LOGGER.info(
-            "export written: %s, %d bytes, %d records in %d record types (subject %s)",
-            path if path is not None else "a stream",
-            size,
-            result.total,
-            len(result.counts),
-            result.subject_reference,
+
+
+def record_export(
+    audit: AuditLog | None, result: ExportResult, extra: dict[str, Any] | None = None
+) -> None:
+    """Record ``export.completed`` for ``result`` in ``audit`` (with ``extra`` details) and log it."""
+    if audit is not None:
+        audit.record(
+            "export.completed",
+            now=result.generated_at,
+            subject=result.subject_reference,
+            details={
+                "format": result.format,
+                "destination": "path" if result.path is not None else "stream",
+                "counts": result.counts,
+                "total": result.total,
+                "redacted": {k: list(v) for k, v in result.redacted.items() if v},
+                "sha256": result.sha256,
+                "bytes": result.size,
+                "nothing_held": result.nothing_held,
+                "searched": list(result.searched),
+                "notes": list(result.notes),
+                **(extra or {}),
+            },
         )
-        return result
+    LOGGER.info(
+        "export written: %s, %d bytes, %d records in %d record types (subject %s)",
+        result.path if result.path is not None else "a stream",
+        result.size,
+        result.total,
+        len(result.counts),
+        result.subject_reference,
+    )
+
+
+def listed(found: ScopeEntry, kind: str) -> bool:
+    """Whether an entry of the scope of a subject of ``kind`` goes in their bundle.
+
+    The subject's own roles always do; another kind's role (the same person found through a
+    person identity) only where it holds records, so bundles keep their names.
+    """
+    return found.link.kind == kind or bool(found.adapter.count(found.record_type, found.selection))
 
 
 def export_options(

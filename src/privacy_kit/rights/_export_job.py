@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 
@@ -25,7 +25,31 @@ from ..retention._plan_codec import (
 )
 from ._export import RECORD_FORMATS, export_options
 
-__all__ = ["ExportJob"]
+__all__ = ["ExportJob", "subject_from", "subject_to_data"]
+
+
+def subject_to_data(subject: Subject, where: str = "subject") -> dict[str, Any]:
+    """``subject`` as JSON-able data: its kind and identities (:func:`subject_from` reads it).
+
+    Raises:
+        ConfigurationError: an identity value JSON cannot carry.
+    """
+    return {
+        "kind": subject.kind,
+        "identities": [
+            [name, value_to_json(value, f"{where}.identities.{name}")]
+            for name, value in subject.identities
+        ],
+    }
+
+
+def subject_from(who: Reader) -> Subject:
+    """The subject :func:`subject_to_data` wrote (``PlanFormatError`` naming the field)."""
+    identities = {}
+    for i, (name, value) in enumerate(who.pairs("identities")):
+        pair = Reader({"name": name, "value": value}, f"{who.at('identities')}[{i}]")
+        identities[pair.text("name")] = pair.value("value")
+    return Subject(who.text("kind"), identities)
 
 
 def _names(values: Iterable[str]) -> tuple[str, ...]:
@@ -49,6 +73,10 @@ class ExportJob:
         compression_level: the zip's deflate level (``None``: the default).
         policy_version: the policy version it was made under (applying under another is refused).
         datamap_digest: the data map's digest it was made under (likewise).
+        parts: for an export collected store by store (:meth:`Engine.collect_export_part
+            <privacy_kit.Engine.collect_export_part>`), the folder every worker shares where
+            each store's part is written; ``None``: the job is written in one go.
+        stores: the stores that hold the subject's records, one part each (with ``parts``).
 
     Raises:
         ConfigurationError: an unknown format, a bad batch size or compression level.
@@ -73,6 +101,8 @@ class ExportJob:
     compression_level: int | None = None
     policy_version: str | None = None
     datamap_digest: str | None = None
+    parts: str | None = None
+    stores: tuple[str, ...] = attrs.field(default=(), converter=_names)
 
     def __attrs_post_init__(self) -> None:
         require_aware(self.now)
@@ -86,13 +116,7 @@ class ExportJob:
                 an identity value JSON cannot carry.
         """
         body = {
-            "subject": {
-                "kind": self.subject.kind,
-                "identities": [
-                    [name, value_to_json(value, f"plan.subject.identities.{name}")]
-                    for name, value in self.subject.identities
-                ],
-            },
+            "subject": subject_to_data(self.subject, "plan.subject"),
             "destination": self.destination,
             "now": instant_to_data(self.now),
             "format": self.format,
@@ -100,6 +124,8 @@ class ExportJob:
             "batch_size": self.batch_size,
             "lang": self.lang,
             "compression_level": self.compression_level,
+            "parts": self.parts,
+            "stores": list(self.stores),
         }
         return write_document(
             "export", body, policy_version=self.policy_version, digest=self.datamap_digest
@@ -114,19 +140,18 @@ class ExportJob:
                 another kind, or of a newer format version.
         """
         head, r = open_document(data, "export")
-        who = r.obj("subject")
-        identities = {}
-        for i, (name, value) in enumerate(who.pairs("identities")):
-            pair = Reader({"name": name, "value": value}, f"{who.at('identities')}[{i}]")
-            identities[pair.text("name")] = pair.value("value")
+        subject = subject_from(r.obj("subject"))
         fmt = r.text("format")
         if fmt not in ("zip", "folder"):
             r.fail("format", f"expected 'zip' or 'folder', got {fmt!r}")
         level = r.raw("compression_level")
+        # "parts" and "stores" came later: a job written before them is written in one go
+        parts = r.opt_text("parts") if "parts" in r.data else None
+        stores = r.texts("stores") if "stores" in r.data else ()
         return r.build(
             "plan",
             lambda: cls(
-                subject=Subject(who.text("kind"), identities),
+                subject=subject,
                 destination=r.text("destination"),
                 now=r.instant("now"),
                 format="zip" if fmt == "zip" else "folder",
@@ -136,5 +161,7 @@ class ExportJob:
                 compression_level=None if level is None else r.integer("compression_level"),
                 policy_version=head.text("policy_version"),
                 datamap_digest=head.text("datamap_digest"),
+                parts=parts,
+                stores=stores,
             ),
         )

@@ -23,6 +23,11 @@ audit log somewhere that outlives the process: an engine with no state store, an
 an in-memory audit log is refused (``ConfigurationError``), except in an app that runs its tasks
 eagerly in the calling process (``task_always_eager``). See docs/celery.md.
 
+:func:`register_request_tasks` adds the data-subject request tasks (:class:`RequestTasks`): an
+export collected store by store in parallel (``collect_part``, one per store) and assembled into
+one bundle (``assemble``), and an erasure plan applied store by store (``apply_unit``, in waves
+that keep the plan's deletion order) and finished once (``finish_erasure``); see docs/celery.md.
+
 ``import privacy_kit`` never imports Celery; importing this package does.
 
 Example:
@@ -48,6 +53,16 @@ Example:
 
 from __future__ import annotations
 
+from ._requests import RequestTasks, erasure_data, export_data, register_request_tasks
 from ._tasks import SweepTasks, register_tasks, report_data, waves
 
-__all__ = ["SweepTasks", "register_tasks", "report_data", "waves"]
+__all__ = [
+    "RequestTasks",
+    "SweepTasks",
+    "erasure_data",
+    "export_data",
+    "register_request_tasks",
+    "register_tasks",
+    "report_data",
+    "waves",
+]

@@ -364,6 +364,65 @@ class SweepTasks:
             )
 
 
+def claim_names(app: Any, prefix: str, group: str, tasks: Sequence[str]) -> dict[str, str]:
+    """The names ``<prefix>.<group>.<task>``, claimed on ``app``.
+
+    Raises:
+        ConfigurationError: one of them is registered on ``app`` already.
+    """
+    names = {t: f"{prefix}.{group}.{t}" for t in tasks}
+    # Celery keeps the first task of a name and silently returns it for a second definition:
+    # a second factory would never be used. Tasks made lazily are not in the registry until the
+    # app is finalized, so the prefixes registered here are remembered too.
+    registered = _REGISTERED.setdefault(app, set())
+    taken = sorted(n for n in names.values() if n in app._tasks)  # without finalizing the app
+    if f"{prefix}.{group}" in registered:
+        taken = sorted({*taken, *names.values()})
+    if taken:
+        raise ConfigurationError(
+            f"tasks {', '.join(taken)} are already registered on this Celery app: register "
+            "privacy_kit's tasks once per app, or pass another prefix="
+        )
+    registered.add(f"{prefix}.{group}")
+    return names
+
+
+class Retrying:
+    """The tasks' options (acknowledged late, rejected when the worker dies) and their retries:
+    a transient failure (:func:`transient`) retries with exponential backoff and jitter.
+
+    Raises:
+        ConfigurationError: a bad number.
+    """
+
+    def __init__(self, max_retries: int, backoff: float, backoff_max: float) -> None:
+        if max_retries < 0 or backoff <= 0 or backoff_max < backoff:
+            raise ConfigurationError(
+                "max_retries must be >= 0 and 0 < retry_backoff <= retry_backoff_max, got "
+                f"{max_retries}, {backoff}, {backoff_max}"
+            )
+        self.max_retries, self.backoff, self.backoff_max = max_retries, backoff, backoff_max
+        self._jitter = random.SystemRandom()
+
+    def options(self) -> dict[str, Any]:
+        """The options of every privacy_kit task."""
+        return {
+            "bind": True,
+            "acks_late": True,  # a message leaves the queue once its task has finished...
+            "reject_on_worker_lost": True,  # ...and goes back to it when its worker dies
+            "max_retries": self.max_retries,
+        }
+
+    def __call__(self, task: Any, body: Callable[[], Any]) -> Any:
+        try:
+            return body()
+        except Exception as exc:
+            if not transient(exc) or task.request.called_directly or task.request.is_eager:
+                raise  # eagerly (a host's tests), the error itself, at once
+            wait = min(self.backoff * 2**task.request.retries, self.backoff_max)
+            raise task.retry(exc=exc, countdown=wait * self._jitter.uniform(0.5, 1.0)) from exc
+
+
 def register_tasks(
     app: Any,
     engine_factory: EngineFactory,
@@ -399,44 +458,11 @@ def register_tasks(
         >>> tasks.plan.name, tasks.finish.name
         ('privacy_kit.sweep.plan', 'privacy_kit.sweep.finish')
     """
-    names = {t: f"{prefix}.sweep.{t}" for t in _TASKS}
-    # Celery keeps the first task of a name and silently returns it for a second definition:
-    # a second factory would never be used. Tasks made lazily are not in the registry until the
-    # app is finalized, so the prefixes registered here are remembered too.
-    registered = _REGISTERED.setdefault(app, set())
-    taken = sorted(n for n in names.values() if n in app._tasks)  # without finalizing the app
-    if prefix in registered:
-        taken = sorted({*taken, *names.values()})
-    if taken:
-        raise ConfigurationError(
-            f"tasks {', '.join(taken)} are already registered on this Celery app: register "
-            "privacy_kit's tasks once per app, or pass another prefix="
-        )
     _positive(rows_per_shard)
-    if max_retries < 0 or retry_backoff <= 0 or retry_backoff_max < retry_backoff:
-        raise ConfigurationError(
-            "max_retries must be >= 0 and 0 < retry_backoff <= retry_backoff_max, got "
-            f"{max_retries}, {retry_backoff}, {retry_backoff_max}"
-        )
-    registered.add(prefix)
+    retrying = Retrying(max_retries, retry_backoff, retry_backoff_max)  # checked before claiming
+    names = claim_names(app, prefix, "sweep", _TASKS)
     engines = _Engines(engine_factory, eager=lambda: bool(app.conf.task_always_eager))
-    jitter = random.SystemRandom()
-
-    def retrying(task: Any, body: Callable[[], Any]) -> Any:
-        try:
-            return body()
-        except Exception as exc:
-            if not transient(exc) or task.request.called_directly or task.request.is_eager:
-                raise  # eagerly (a host's tests), the error itself, at once
-            wait = min(retry_backoff * 2**task.request.retries, retry_backoff_max)
-            raise task.retry(exc=exc, countdown=wait * jitter.uniform(0.5, 1.0)) from exc
-
-    options: dict[str, Any] = {
-        "bind": True,
-        "acks_late": True,  # a message is removed from the queue once its task has finished...
-        "reject_on_worker_lost": True,  # ...and goes back to it when its worker process dies
-        "max_retries": max_retries,
-    }
+    options = retrying.options()
 
     def plan_task(task: Any, now: str, rows_per_shard: int) -> dict[str, Any]:
         def body() -> dict[str, Any]:
