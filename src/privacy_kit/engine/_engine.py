@@ -347,6 +347,7 @@ class Engine(Exports, Sweeps, Verifying):
             batch_size=batch_size,
             resume=resume,
             datamap=self.datamap,
+            stores=self.stores,
         )
         return foresee_commitments(plan, self.stores, policy=self.policy)
 
