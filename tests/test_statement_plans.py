@@ -16,6 +16,7 @@ import privacy_kit as pk
 from privacy_kit.adapters import InMemoryAdapter, SQLiteAdapter, count_each, where
 from privacy_kit.adapters._sql import factor_common
 from privacy_kit.model._datamap import DataMap
+from privacy_kit.rights import ErasureAction, KeepReason
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 1, 1, tzinfo=UTC)
@@ -486,6 +487,58 @@ def test_sqlite_erasure_runs_no_count_before_a_delete_step() -> None:
     for delete in deletes:
         where = delete.split(" WHERE ", 1)[1]
         assert not [s for s in applying if s.startswith("SELECT COUNT(") and s.endswith(where)]
+
+
+def test_sqlite_erasure_runs_a_fixed_number_of_statements() -> None:
+    """Planning: the subject resolved, one statement for the counts of every record type, one
+    read of the foreign keys, then the commitments: the account row's keys (their number is its
+    count) and one statement for the counts of the records timed by it. Applying: the same two
+    for the commitments, then only the steps' own statements (a delete: its ``DELETE``; an
+    anonymisation: the count of what is left to change, and its ``UPDATE``)."""
+    db = _store(500)
+    engine = pk.Engine(POLICY, DATAMAP, db, secret=b"s" * 32)
+    seen: list[str] = []
+    db.connection.set_trace_callback(seen.append)
+    plan = engine.plan_erasure(pk.Subject.of("customer", user_id=2), now=NOW)
+    planning = _statements(seen)
+    seen.clear()
+    report = engine.apply(plan)
+    applying = _statements(seen)
+    db.connection.set_trace_callback(None)
+    assert len(DATAMAP.record_types) == 8
+    assert len(plan.steps) == 6
+    assert len(planning) == 5, planning
+    counting = [s for s in planning if s.startswith("SELECT * FROM (SELECT COUNT(")]
+    assert len(counting) == 2  # every record type's count; then the dependants' counts
+    assert len(_tables_counted(counting[:1])) == 8
+    deletes = [s for s in plan.steps if s.action is ErasureAction.DELETE]
+    anonymisations = [s for s in plan.steps if s.action is ErasureAction.ANONYMIZE]
+    assert len(applying) == 2 + len(deletes) + 2 * len(anonymisations), applying
+    assert applying[0].startswith('SELECT "users"."id" FROM "users"')
+    assert applying[1].startswith("SELECT * FROM (SELECT COUNT(")
+    assert report.deleted["bookings"] == 50 == plan.deleted["bookings"]
+    assert [(c.record_type, c.action) for c in report.commitments] == [
+        (c.record_type, c.action) for c in plan.commitments
+    ]
+
+
+def test_sqlite_erasure_plan_resolves_a_held_subject_once() -> None:
+    """A hold adds one statement to planning (the held subject resolved once, not once per record
+    type); the held records are counted in the plan's one counting statement."""
+    db = _store(500)
+    engine = _engine_holding_user_3(db)
+    seen: list[str] = []
+    db.connection.set_trace_callback(seen.append)
+    engine.plan_erasure(pk.Subject.of("customer", user_id=2), now=NOW)
+    planning = _statements(seen)
+    db.connection.set_trace_callback(None)
+    assert len(planning) == 6, planning
+    resolving = [s for s in planning if s.startswith('SELECT "users"."email"')]
+    assert len(resolving) == 2  # the subject erased, and the held one
+    plan = engine.plan_erasure(pk.Subject.of("customer", user_id=3), now=NOW)
+    held = {k.record_type: k.count for k in plan.kept if k.reason is KeepReason.LEGAL_HOLD}
+    assert held == {"users": 1, "bookings": 50}
+    assert plan.deleted.get("bookings", 0) == 0
 
 
 def test_an_erasure_file_journal_syncs_before_each_step_and_at_the_end(
