@@ -643,6 +643,50 @@ def test_postgres_sweep_runs_a_fixed_number_of_statements(postgres_engine: Any) 
     assert len(sizes) <= sum(s.startswith("DELETE") for s in writes)
 
 
+@pytest.mark.mariadb
+def test_mariadb_sweep_runs_a_fixed_number_of_statements(mariadb_engine: Any) -> None:
+    """The same sweep on MariaDB: planning is one statement for every table's counts, one read
+    of the foreign keys (``information_schema``), of the due accounts and of the held subject;
+    applying reads the due accounts once and runs one statement per unit (the selections read
+    no other table and bind no long list, so no keys are locked first), counting nothing."""
+    sa = pytest.importorskip("sqlalchemy")
+    from privacy_kit.adapters import SQLAlchemyAdapter
+
+    database = f"w_perf_{uuid.uuid4().hex[:10]}"
+    with mariadb_engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {database}"))
+    seen: list[str] = []
+
+    def trace(_c: Any, _cur: Any, statement: str, *_rest: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    try:
+        db = SQLAlchemyAdapter(mariadb_engine, schema=database)
+        _fill(db, 2_000)
+        engine = _engine_holding_user_3(db)
+        sa.event.listen(mariadb_engine, "before_cursor_execute", trace)
+        plan = engine.plan_retention(now=NOW)
+        planning = list(seen)
+        seen.clear()
+        report = engine.apply(plan)
+        applying = list(seen)
+    finally:
+        sa.event.remove(mariadb_engine, "before_cursor_execute", trace)
+        with mariadb_engine.begin() as conn:
+            conn.execute(sa.text(f"DROP DATABASE {database}"))
+    assert report.total == plan.total == 1_800
+    (counts,) = [s for s in planning if "count(" in s]
+    assert all(f"FROM {database}.{rt.table_name} " in counts for rt in DATAMAP.record_types)
+    assert sum("information_schema.KEY_COLUMN_USAGE" in s for s in planning) == 1
+    assert len(planning) == 4, planning  # the counts, foreign keys, due accounts, held subject
+    writes = [s for s in applying if s.startswith(("DELETE", "UPDATE"))]
+    assert len(writes) == 3
+    assert not [s for s in applying if "count(" in s or "FOR UPDATE" in s]
+    due = [s for s in applying if s.startswith(f"SELECT {database}.users.id FROM")]
+    assert len(due) == 1
+    assert len(applying) == len(writes) + len(due), applying
+
+
 @pytest.mark.parametrize(
     "server",
     [
