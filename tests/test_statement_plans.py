@@ -352,6 +352,44 @@ def test_mariadb_delete_is_one_statement(maria_items: tuple[Any, Any, list[str]]
     assert not [s for s in seen if "FOR UPDATE" in s]
 
 
+def test_mariadb_delete_with_batch_size_walks_primary_key_ranges(
+    maria_items: tuple[Any, Any, list[str]],
+) -> None:
+    db, items, seen = maria_items
+    # 2,000 rows in ranges of 300: 6 bounded ranges and the open-ended last one.
+    assert db.delete(items, ~where.eq("owner", 3), batch_size=300) == 1_800
+    deletes = [s for s in seen if s.startswith("DELETE")]
+    probes = [s for s in seen if s.startswith("SELECT") and "ORDER BY" in s and "LIMIT" in s]
+    assert len(deletes) == len(probes) == 7
+    assert not [s for s in seen if "FOR UPDATE" in s]
+    assert db.count(items, where.all()) == 200
+    assert db.count(items, where.eq("owner", 3)) == 200
+    seen.clear()
+    assert db.delete(items, ~where.eq("owner", 3), batch_size=300) == 0  # idempotent
+
+
+def test_mariadb_delete_by_key_ranges_deletes_at_most_a_batch_per_statement(
+    maria_items: tuple[Any, Any, list[str]],
+) -> None:
+    """Each range holds at most ``batch_size`` rows of the table, whatever the selection, and the
+    last one is open-ended (rows past the last bound are deleted too)."""
+    sa = pytest.importorskip("sqlalchemy")
+    db, items, _seen = maria_items
+    counts: list[int] = []
+
+    def count(_c: Any, _cur: Any, statement: str, _p: Any, _ctx: Any, _many: Any) -> None:
+        if statement.startswith("DELETE"):
+            counts.append(_cur.rowcount)
+
+    sa.event.listen(db.engine, "after_cursor_execute", count)
+    try:
+        assert db.delete(items, where.all(), batch_size=700) == 2_000
+    finally:
+        sa.event.remove(db.engine, "after_cursor_execute", count)
+    assert counts == [700, 700, 600]
+    assert db.count(items, where.all()) == 0
+
+
 def test_mariadb_delete_of_a_long_list_locks_keys_first(
     maria_items: tuple[Any, Any, list[str]],
 ) -> None:
