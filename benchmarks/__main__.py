@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 from ._harness import FULL_SIZES, Config, Row, Skip, format_markdown, format_table, parse_sizes
 
-# (name, module, title) in the order of issue 6, then issue 17's.
+# (name, module, title) in the order of issue 6, then issue 17's, then issue 15's.
 SCENARIOS: tuple[tuple[str, str, str], ...] = (
     ("retention-sqlite", ".retention", "1. retention sweep, SQLite"),
     ("retention-postgres", ".retention_pg", "2. retention sweep, PostgreSQL"),
@@ -34,6 +34,7 @@ SCENARIOS: tuple[tuple[str, str, str], ...] = (
     ("import", ".import_cost", "6. import cost"),
     ("partitioned-postgres", ".retention_partitions", "7. retention sweep, partitioned table"),
     ("celery-postgres", ".celery_pg", "8. sweep on Celery workers, PostgreSQL"),
+    ("retention-mariadb", ".retention_mariadb", "9. retention sweep, MariaDB"),
 )
 
 

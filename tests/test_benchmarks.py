@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,7 +121,11 @@ def test_unknown_scenario_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(ROOT))
     from benchmarks.__main__ import selected
 
-    assert [s[0] for s in selected(["retention"])] == ["retention-sqlite", "retention-postgres"]
+    assert [s[0] for s in selected(["retention"])] == [
+        "retention-sqlite",
+        "retention-postgres",
+        "retention-mariadb",
+    ]
     assert [s[0] for s in selected(["load,import"])] == ["load", "import"]
     with pytest.raises(SystemExit, match="unknown scenario"):
         selected(["nope"])
@@ -196,6 +202,67 @@ def test_postgres_database_names_are_unique_per_run(monkeypatch: pytest.MonkeyPa
     names = {database_names() for _ in range(20)}
     assert len(names) == 20
     assert all(b.endswith("_base") and r.endswith("_run") for b, r in names)
+
+
+def test_the_mariadb_scenario_is_skipped_saying_why_without_its_server(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.syspath_prepend(str(ROOT))
+    pytest.importorskip("sqlalchemy", reason="SQLAlchemy is not installed (extra [sqlalchemy])")
+    pytest.importorskip("pymysql", reason="the pymysql driver is not installed")
+    from benchmarks import __main__ as cli
+    from benchmarks import retention_mariadb
+    from benchmarks._harness import Config, Skip
+
+    with socket.socket() as free:  # a port nothing listens on
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    monkeypatch.setattr(retention_mariadb, "SERVER", f"mysql+pymysql://root@127.0.0.1:{port}")
+    with pytest.raises(Skip, match="MariaDB unreachable"):
+        retention_mariadb.run(Config(quick=True, workdir=str(tmp_path)))
+    (row,) = cli.run_scenario(
+        "retention-mariadb", ".retention_mariadb", "9.", Config(quick=True, workdir=str(tmp_path))
+    )
+    assert row.note.startswith("skipped: MariaDB unreachable")
+    assert not row.error
+
+
+@pytest.mark.mariadb
+def test_the_mariadb_scenario_runs_both_sides_on_copies_and_drops_its_databases(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, mariadb_engine: Any
+) -> None:
+    monkeypatch.syspath_prepend(str(ROOT))
+    import sqlalchemy as sa
+    from benchmarks import retention_mariadb
+    from benchmarks._harness import Config
+
+    made: list[tuple[str, str]] = []
+    real = retention_mariadb.database_names
+
+    def names() -> tuple[str, str]:
+        made.append(real())
+        return made[-1]
+
+    monkeypatch.setattr(retention_mariadb, "database_names", names)
+    # Each run is checked to leave the expected bookings (an AssertionError otherwise).
+    rows = retention_mariadb.run(Config(repetitions=1, workdir=str(tmp_path), scale=3_000))
+    assert [r.scenario for r in rows] == [
+        "9. retention sweep, MariaDB",
+        "9. retention sweep, MariaDB, batch_size=100,000",
+    ]
+    assert rows[0].size.startswith("3,000 bookings, ")
+    assert rows[0].pk is not None
+    assert rows[0].baseline is not None
+    assert rows[0].ratio is not None
+    ((base, run),) = made
+    with mariadb_engine.connect() as conn:
+        left = conn.execute(
+            sa.text(
+                "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN (:a, :b)"
+            ),
+            {"a": base, "b": run},
+        ).all()
+    assert left == []
 
 
 def test_growth_runs_a_data_scenario_once_per_size(monkeypatch: pytest.MonkeyPatch) -> None:

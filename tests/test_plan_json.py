@@ -500,3 +500,26 @@ def test_the_plain_apply_function_needs_the_registries_of_a_loaded_plan(
     report = apply_retention(plan, other.stores, secret=other.secret, policy_version="2024.1")
     assert summary(report) == summary(direct)
     assert table_rows(db2) == table_rows(db)
+
+
+def test_a_data_maps_digest_is_computed_once_per_object(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from privacy_kit.model import _digest
+
+    dumps: list[object] = []
+    real = _digest.orjson.dumps
+    monkeypatch.setattr(
+        _digest.orjson, "dumps", lambda *a, **k: (dumps.append(1), real(*a, **k))[1]
+    )
+    dm = pk.load_datamap(pk.example_path("datamap.yaml"))
+    first = pk.datamap_digest(dm)
+    assert pk.datamap_digest(dm) == first
+    assert len(dumps) == 1
+    same = pk.load_datamap(pk.example_path("datamap.yaml"))  # equal content: its own object
+    assert pk.datamap_digest(same) == first
+    assert len(dumps) == 2
+    key = id(dm)
+    del dm
+    gc.collect()
+    assert key not in _digest._KNOWN  # a data map that is gone leaves nothing behind

@@ -16,6 +16,7 @@ import privacy_kit as pk
 from privacy_kit.adapters import InMemoryAdapter, SQLiteAdapter, count_each, where
 from privacy_kit.adapters._sql import factor_common
 from privacy_kit.model._datamap import DataMap
+from privacy_kit.rights import ErasureAction, KeepReason
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 1, 1, tzinfo=UTC)
@@ -351,6 +352,44 @@ def test_mariadb_delete_is_one_statement(maria_items: tuple[Any, Any, list[str]]
     assert not [s for s in seen if "FOR UPDATE" in s]
 
 
+def test_mariadb_delete_with_batch_size_walks_primary_key_ranges(
+    maria_items: tuple[Any, Any, list[str]],
+) -> None:
+    db, items, seen = maria_items
+    # 2,000 rows in ranges of 300: 6 bounded ranges and the open-ended last one.
+    assert db.delete(items, ~where.eq("owner", 3), batch_size=300) == 1_800
+    deletes = [s for s in seen if s.startswith("DELETE")]
+    probes = [s for s in seen if s.startswith("SELECT") and "ORDER BY" in s and "LIMIT" in s]
+    assert len(deletes) == len(probes) == 7
+    assert not [s for s in seen if "FOR UPDATE" in s]
+    assert db.count(items, where.all()) == 200
+    assert db.count(items, where.eq("owner", 3)) == 200
+    seen.clear()
+    assert db.delete(items, ~where.eq("owner", 3), batch_size=300) == 0  # idempotent
+
+
+def test_mariadb_delete_by_key_ranges_deletes_at_most_a_batch_per_statement(
+    maria_items: tuple[Any, Any, list[str]],
+) -> None:
+    """Each range holds at most ``batch_size`` rows of the table, whatever the selection, and the
+    last one is open-ended (rows past the last bound are deleted too)."""
+    sa = pytest.importorskip("sqlalchemy")
+    db, items, _seen = maria_items
+    counts: list[int] = []
+
+    def count(_c: Any, _cur: Any, statement: str, _p: Any, _ctx: Any, _many: Any) -> None:
+        if statement.startswith("DELETE"):
+            counts.append(_cur.rowcount)
+
+    sa.event.listen(db.engine, "after_cursor_execute", count)
+    try:
+        assert db.delete(items, where.all(), batch_size=700) == 2_000
+    finally:
+        sa.event.remove(db.engine, "after_cursor_execute", count)
+    assert counts == [700, 700, 600]
+    assert db.count(items, where.all()) == 0
+
+
 def test_mariadb_delete_of_a_long_list_locks_keys_first(
     maria_items: tuple[Any, Any, list[str]],
 ) -> None:
@@ -488,6 +527,58 @@ def test_sqlite_erasure_runs_no_count_before_a_delete_step() -> None:
         assert not [s for s in applying if s.startswith("SELECT COUNT(") and s.endswith(where)]
 
 
+def test_sqlite_erasure_runs_a_fixed_number_of_statements() -> None:
+    """Planning: the subject resolved, one statement for the counts of every record type, one
+    read of the foreign keys, then the commitments: the account row's keys (their number is its
+    count) and one statement for the counts of the records timed by it. Applying: the same two
+    for the commitments, then only the steps' own statements (a delete: its ``DELETE``; an
+    anonymisation: the count of what is left to change, and its ``UPDATE``)."""
+    db = _store(500)
+    engine = pk.Engine(POLICY, DATAMAP, db, secret=b"s" * 32)
+    seen: list[str] = []
+    db.connection.set_trace_callback(seen.append)
+    plan = engine.plan_erasure(pk.Subject.of("customer", user_id=2), now=NOW)
+    planning = _statements(seen)
+    seen.clear()
+    report = engine.apply(plan)
+    applying = _statements(seen)
+    db.connection.set_trace_callback(None)
+    assert len(DATAMAP.record_types) == 8
+    assert len(plan.steps) == 6
+    assert len(planning) == 5, planning
+    counting = [s for s in planning if s.startswith("SELECT * FROM (SELECT COUNT(")]
+    assert len(counting) == 2  # every record type's count; then the dependants' counts
+    assert len(_tables_counted(counting[:1])) == 8
+    deletes = [s for s in plan.steps if s.action is ErasureAction.DELETE]
+    anonymisations = [s for s in plan.steps if s.action is ErasureAction.ANONYMIZE]
+    assert len(applying) == 2 + len(deletes) + 2 * len(anonymisations), applying
+    assert applying[0].startswith('SELECT "users"."id" FROM "users"')
+    assert applying[1].startswith("SELECT * FROM (SELECT COUNT(")
+    assert report.deleted["bookings"] == 50 == plan.deleted["bookings"]
+    assert [(c.record_type, c.action) for c in report.commitments] == [
+        (c.record_type, c.action) for c in plan.commitments
+    ]
+
+
+def test_sqlite_erasure_plan_resolves_a_held_subject_once() -> None:
+    """A hold adds one statement to planning (the held subject resolved once, not once per record
+    type); the held records are counted in the plan's one counting statement."""
+    db = _store(500)
+    engine = _engine_holding_user_3(db)
+    seen: list[str] = []
+    db.connection.set_trace_callback(seen.append)
+    engine.plan_erasure(pk.Subject.of("customer", user_id=2), now=NOW)
+    planning = _statements(seen)
+    db.connection.set_trace_callback(None)
+    assert len(planning) == 6, planning
+    resolving = [s for s in planning if s.startswith('SELECT "users"."email"')]
+    assert len(resolving) == 2  # the subject erased, and the held one
+    plan = engine.plan_erasure(pk.Subject.of("customer", user_id=3), now=NOW)
+    held = {k.record_type: k.count for k in plan.kept if k.reason is KeepReason.LEGAL_HOLD}
+    assert held == {"users": 1, "bookings": 50}
+    assert plan.deleted.get("bookings", 0) == 0
+
+
 def test_an_erasure_file_journal_syncs_before_each_step_and_at_the_end(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -588,6 +679,50 @@ def test_postgres_sweep_runs_a_fixed_number_of_statements(postgres_engine: Any) 
     sizes = [s for s in applying if "pg_relation_size" in s]  # a delete's block ranges
     assert len(applying) == len(writes) + len(due) + len(sizes)
     assert len(sizes) <= sum(s.startswith("DELETE") for s in writes)
+
+
+@pytest.mark.mariadb
+def test_mariadb_sweep_runs_a_fixed_number_of_statements(mariadb_engine: Any) -> None:
+    """The same sweep on MariaDB: planning is one statement for every table's counts, one read
+    of the foreign keys (``information_schema``), of the due accounts and of the held subject;
+    applying reads the due accounts once and runs one statement per unit (the selections read
+    no other table and bind no long list, so no keys are locked first), counting nothing."""
+    sa = pytest.importorskip("sqlalchemy")
+    from privacy_kit.adapters import SQLAlchemyAdapter
+
+    database = f"w_perf_{uuid.uuid4().hex[:10]}"
+    with mariadb_engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {database}"))
+    seen: list[str] = []
+
+    def trace(_c: Any, _cur: Any, statement: str, *_rest: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    try:
+        db = SQLAlchemyAdapter(mariadb_engine, schema=database)
+        _fill(db, 2_000)
+        engine = _engine_holding_user_3(db)
+        sa.event.listen(mariadb_engine, "before_cursor_execute", trace)
+        plan = engine.plan_retention(now=NOW)
+        planning = list(seen)
+        seen.clear()
+        report = engine.apply(plan)
+        applying = list(seen)
+    finally:
+        sa.event.remove(mariadb_engine, "before_cursor_execute", trace)
+        with mariadb_engine.begin() as conn:
+            conn.execute(sa.text(f"DROP DATABASE {database}"))
+    assert report.total == plan.total == 1_800
+    (counts,) = [s for s in planning if "count(" in s]
+    assert all(f"FROM {database}.{rt.table_name} " in counts for rt in DATAMAP.record_types)
+    assert sum("information_schema.KEY_COLUMN_USAGE" in s for s in planning) == 1
+    assert len(planning) == 4, planning  # the counts, foreign keys, due accounts, held subject
+    writes = [s for s in applying if s.startswith(("DELETE", "UPDATE"))]
+    assert len(writes) == 3
+    assert not [s for s in applying if "count(" in s or "FOR UPDATE" in s]
+    due = [s for s in applying if s.startswith(f"SELECT {database}.users.id FROM")]
+    assert len(due) == 1
+    assert len(applying) == len(writes) + len(due), applying
 
 
 @pytest.mark.parametrize(

@@ -348,6 +348,7 @@ class Engine(Exports, Sweeps, Requests, Verifying):
             batch_size=batch_size,
             resume=resume,
             datamap=self.datamap,
+            stores=self.stores,
         )
         return foresee_commitments(plan, self.stores, policy=self.policy)
 

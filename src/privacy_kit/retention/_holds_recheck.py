@@ -150,12 +150,15 @@ def held_selections(
     now: dt.datetime,
 ) -> tuple[dict[str, Selection], tuple[str, ...]]:
     """The held records of each record type at ``now`` (record types with no hold left out), and
-    the ids of the holds covering them (what a plan records as the holds it honours)."""
+    the ids of the holds covering them (what a plan records as the holds it honours).
+
+    Each held subject is resolved once for all the record types (not once per record type)."""
     found: dict[str, Selection] = {}
     ids: set[str] = set()
+    resolved: dict[Subject, Scope] = {}
     for rt in record_types:
         if rt.name not in found:
-            on = registry.holds_on(resolver, rt, now)
+            on = registry.holds_on(resolver, rt, now, resolved=resolved)
             held = combine_holds(on)
             if held is not None:
                 found[rt.name] = held

@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Mapping
 import attrs
 
 from .._errors import ConfigurationError, PlanError
-from .._scope import Scope
+from .._scope import Scope, Stores
 from .._types import require_aware
 from ..adapters import Adapter, And, Not, Or, Selection
 from ..adapters._order import store_deletion_order
@@ -26,6 +26,7 @@ from ..model._policy import Policy
 from ..model._policy_retention import ExceptionKind, RetentionException, RetentionRule
 from ..model._taxonomy import is_within
 from ..retention._anonymize import FieldAnonymization, strategy_for, update_method
+from ..retention._counting import CountBatch
 from ..retention._states import choice_selection
 from ._erasure import (
     ErasureAction,
@@ -86,6 +87,41 @@ def _rule_parts(
     return parts
 
 
+def _entry_counts(
+    scope: Scope, held: Mapping[str, Selection], stores: Stores | None
+) -> list[tuple[Selection, int, int | None]]:
+    """Per scope entry: its selection outside the holds, how many records that selects, and how
+    many the whole selection does (``None`` without a hold on the record type).
+
+    With ``stores``, every count is asked first and read together (one statement on an adapter
+    with ``counts_by_type``); without, one ``count`` each.
+    """
+    asked: list[tuple[RecordType, Selection]] = []
+    works: list[Selection] = []
+    for entry in scope:
+        on_hold = held.get(entry.record_type.name)
+        work = entry.selection if on_hold is None else entry.selection & ~on_hold
+        works.append(work)
+        asked.append((entry.record_type, work))
+        if on_hold is not None:
+            asked.append((entry.record_type, entry.selection))
+    if stores is None:
+        adapters = [e.adapter for e in scope for _ in range(1 + (e.record_type.name in held))]
+        found = [a.count(rt, sel) for a, (rt, sel) in zip(adapters, asked, strict=True)]
+    else:
+        batch = CountBatch(stores)
+        tickets = [batch.add(rt, sel) for rt, sel in asked]
+        batch.run()
+        found = [batch[t] for t in tickets]
+    out: list[tuple[Selection, int, int | None]] = []
+    at = 0
+    for entry, work in zip(scope, works, strict=True):
+        whole = found[at + 1] if entry.record_type.name in held else None
+        out.append((work, found[at], whole))
+        at += 1 if whole is None else 2
+    return out
+
+
 def _covers(exc: RetentionException, rule: RetentionRule, field: FieldSpec) -> bool:
     scope = exc.categories or rule.categories
     return any(is_within(cat, key) for cat in field.categories for key in scope)
@@ -123,10 +159,13 @@ def plan_erasure(
     batch_size: int | None = None,
     resume: str | None = None,
     datamap: DataMap | None = None,
+    stores: Stores | None = None,
 ) -> ErasurePlan:
     """Plan the erasure of ``subject``: what is deleted, anonymised and kept, and why.
 
-    Counts come from the store (``adapter.count``); no record is loaded or changed.
+    Counts come from the store; no record is loaded or changed. With ``stores`` (the engine
+    passes its own), the counts of every record type are read together: one statement on an
+    adapter with ``counts_by_type`` (SQLite, SQLAlchemy); without, one ``count`` each.
 
     Args:
         scope: the subject, resolved (``Engine.scope``): where their records are.
@@ -146,6 +185,7 @@ def plan_erasure(
         datamap: the data map the plan is made under; its digest is recorded in the plan, so
             applying it under another data map is refused (``None``: not recorded, and the
             plan cannot be written to JSON).
+        stores: the adapters per store, to read the counts together (``None``: one by one).
 
     Returns:
         The plan (apply it with ``engine.apply(plan)``).
@@ -178,16 +218,15 @@ def plan_erasure(
     held = held or {}
     steps: list[ErasureStep] = []
     kept: list[KeptItem] = []
-    for entry in scope:
+    counted = _entry_counts(scope, held, stores)
+    for entry, (outside_holds, count_outside, whole_count) in zip(scope, counted, strict=True):
         rt, link, selection, adapter = entry.record_type, entry.link, entry.selection, entry.adapter
         role = link.role_name
         owns = link.owner or len(rt.subjects) == 1
         on_hold = held.get(rt.name)
-        work = selection if on_hold is None else selection & ~on_hold
-        count = adapter.count(rt, work)
-        if on_hold is not None:
+        if on_hold is not None and whole_count is not None:
             # Records whose hold status is unknown (a NULL in the hold's fields) are kept too.
-            held_count = adapter.count(rt, selection) - count
+            held_count = whole_count - count_outside
             if held_count:
                 kept.append(
                     KeptItem(
@@ -199,7 +238,7 @@ def plan_erasure(
                         selection=selection & on_hold,
                     )
                 )
-        whole = (work, count)
+        whole = (outside_holds, count_outside)
         for rule, work, count, suffix in _rule_parts(policy, rt, adapter, whole, waived):
             candidates = _candidates(rt, link, owns)
             covered: dict[str, None] = {}
