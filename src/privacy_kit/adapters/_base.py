@@ -13,9 +13,10 @@ Records are plain ``dict`` objects keyed by field name. Timestamps are timezone-
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import Any, Protocol, Self, cast, runtime_checkable
 
 from .._errors import AdapterError, Problem, SchemaMismatchError
 from ..model._datamap import DataMap, RecordType
@@ -82,6 +83,12 @@ class Capability(enum.StrEnum):
     (``partition_survey(record_type, selection)`` and ``drop_partitions(record_type, selection)``,
     see :class:`~privacy_kit.adapters.PartitionSurvey`): sweeps ask it to before deleting the
     rest row by row. The SQLAlchemy adapter declares it on PostgreSQL only."""
+    ATOMIC = "atomic"
+    """Runs several writes in ONE transaction: ``with adapter.atomic(): ...`` commits every
+    ``delete``/``update``/``update_by_key`` called without ``batch_size`` inside the block together
+    when it ends, and rolls all of them back when it raises (nothing is left open either way).
+    Reads inside the block see its writes. Erasures group the steps of one store this way (see
+    :func:`atomic_of`); without it, each write commits on its own, as before."""
 
 
 @runtime_checkable
@@ -323,6 +330,31 @@ def batch_option(batch_size: int | None) -> dict[str, int]:
         ({}, {'batch_size': 500})
     """
     return {} if batch_size is None else {"batch_size": batch_size}
+
+
+def atomic_of(adapter: Adapter) -> Callable[[], AbstractContextManager[object]] | None:
+    """The adapter's ``atomic`` (a context manager factory) if it declares ``Capability.ATOMIC``.
+
+    ``None`` when it does not: callers then let each write commit on its own.
+
+    Raises:
+        AdapterError: the adapter declares the capability but has no ``atomic`` method.
+
+    Example:
+        >>> from privacy_kit.adapters import BaseAdapter, InMemoryAdapter
+        >>> atomic_of(BaseAdapter()) is None, atomic_of(InMemoryAdapter()) is not None
+        (True, True)
+    """
+    if Capability.ATOMIC not in adapter.capabilities:
+        return None
+    atomic = getattr(adapter, "atomic", None)
+    if not callable(atomic):
+        raise AdapterError(
+            "declares Capability.ATOMIC but has no atomic() method",
+            adapter=adapter.name,
+            operation="atomic",
+        )
+    return cast("Callable[[], AbstractContextManager[object]]", atomic)
 
 
 def count_each(

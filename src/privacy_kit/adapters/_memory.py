@@ -7,6 +7,7 @@ are tested to agree with.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -56,6 +57,7 @@ class InMemoryAdapter(BaseAdapter):
             Capability.TRANSACTIONS,
             Capability.FOREIGN_KEYS,
             Capability.RELATED,
+            Capability.ATOMIC,
         }
     )
 
@@ -100,6 +102,32 @@ class InMemoryAdapter(BaseAdapter):
         before = len(target)
         target.extend(_copy(r) for r in records)
         return len(target) - before
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Run the writes of the block as one (``Capability.ATOMIC``): when it raises, every
+        table is put back as it was when the block began.
+
+        Example:
+            >>> mem = InMemoryAdapter({"t": [{"id": 1}]})
+            >>> try:
+            ...     with mem.atomic():
+            ...         mem.tables["t"].clear()
+            ...         raise OSError("disk full")
+            ... except OSError:
+            ...     pass
+            >>> mem.rows("t")
+            [{'id': 1}]
+        """
+        saved = {table: [_copy(r) for r in rows] for table, rows in self.tables.items()}
+        try:
+            yield
+        except BaseException:
+            for table in set(self.tables) - set(saved):
+                del self.tables[table]
+            for table, rows in saved.items():  # in place: lists handed out stay the tables
+                self.tables.setdefault(table, [])[:] = rows
+            raise
 
     def _table(self, record_type: RecordType, operation: str) -> list[Record]:
         with self.wrap_errors(operation, record_type):

@@ -98,6 +98,7 @@ class SQLiteAdapter(BaseAdapter):
             Capability.TRANSACTIONS,
             Capability.FOREIGN_KEYS,
             Capability.RELATED,
+            Capability.ATOMIC,
             *([Capability.TIME_BOUNDS] if _HAS_WINDOWS else []),
         }
     )
@@ -135,6 +136,28 @@ class SQLiteAdapter(BaseAdapter):
             if conn.in_transaction:  # never leave the failed work for a later commit to keep
                 conn.rollback()
             raise
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Run the writes of the block in one transaction (``Capability.ATOMIC``).
+
+        Committed when the block ends, rolled back when it raises; inside a transaction the
+        caller opened, the block joins it and committing stays the caller's.
+
+        Example:
+            >>> from privacy_kit.testing import conformance_datamap, conformance_records
+            >>> from privacy_kit.testing import populate
+            >>> from privacy_kit.adapters import where
+            >>> dm = conformance_datamap()
+            >>> db = populate(SQLiteAdapter(), dm, conformance_records())
+            >>> with db.atomic():
+            ...     db.delete(dm.record_type("events"), where.all())
+            30
+            >>> db.count(dm.record_type("events"), where.all())
+            0
+        """
+        with self._batch():
+            yield
 
     def _where(self, record_type: RecordType, selection: Selection) -> tuple[str, list[Any]]:
         return compile_selection(

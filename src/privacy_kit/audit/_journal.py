@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,13 @@ def journal_collection(kind: str, plan_id: str) -> str:
     if _PLAN_NAME.match(plan_id):
         return f"journal.{kind}.{plan_id}"
     return f"journal.{kind}.h-" + hashlib.sha256(plan_id.encode()).hexdigest()[:32]
+
+
+def _started_entry(plan_id: str, step: str, count: int | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"plan": plan_id, "step": step, "event": "started"}
+    if count is not None:
+        entry["count"] = count
+    return entry
 
 
 class Journal:
@@ -75,10 +82,7 @@ class Journal:
             step: the step.
             count: how many records the step's selection matches now (``None``: not counted).
         """
-        entry: dict[str, Any] = {"plan": plan_id, "step": step, "event": "started"}
-        if count is not None:
-            entry["count"] = count
-        self.append(entry)
+        self.append(_started_entry(plan_id, step, count))
 
     def started_count(self, plan_id: str, step: str) -> int | None:
         """The records ``step`` matched when it *first* started (``None``: not recorded).
@@ -102,6 +106,33 @@ class Journal:
     def done(self, plan_id: str, step: str, count: int) -> None:
         """Record that ``step`` of ``plan_id`` ran and changed ``count`` records."""
         self.append({"plan": plan_id, "step": step, "event": "done", "count": count})
+
+    def started_many(self, plan_id: str, steps: Sequence[tuple[str, int | None]]) -> None:
+        """Record that the ``(step, count)`` pairs of one group are about to be committed.
+
+        For steps a store commits together (one transaction): the file journal writes them
+        with one sync. ``count`` as for :meth:`started`.
+
+        Example:
+            >>> j = MemoryJournal()
+            >>> j.started_many("p", [("users:delete", 1), ("bookings:delete", 4)])
+            >>> j.interrupted_steps("p"), j.started_count("p", "bookings:delete")
+            (['users:delete', 'bookings:delete'], 4)
+        """
+        for step, count in steps:
+            self.started(plan_id, step, count)
+
+    def done_many(self, plan_id: str, steps: Sequence[tuple[str, int]]) -> None:
+        """Record that the ``(step, count)`` pairs of one committed group are done.
+
+        Example:
+            >>> j = MemoryJournal()
+            >>> j.done_many("p", [("users:delete", 1), ("bookings:delete", 4)])
+            >>> j.completed_steps("p")
+            {'users:delete': 1, 'bookings:delete': 4}
+        """
+        for step, count in steps:
+            self.done(plan_id, step, count)
 
     def finished(self, plan_id: str) -> None:
         """Record that every step of ``plan_id`` is done."""
@@ -197,9 +228,21 @@ class FileJournal(Journal):
         """
         self._write({"plan": plan_id, "step": step, "event": "done", "count": count}, sync=False)
 
-    def _write(self, entry: Mapping[str, Any], *, sync: bool) -> None:
+    def started_many(self, plan_id: str, steps: Sequence[tuple[str, int | None]]) -> None:
+        """Record a group's ``started`` entries: one write, one sync."""
+        self._write(*(_started_entry(plan_id, step, count) for step, count in steps), sync=True)
+
+    def done_many(self, plan_id: str, steps: Sequence[tuple[str, int]]) -> None:
+        """Record a committed group's ``done`` entries in one write, synced with the next entry
+        (as :meth:`done`)."""
+        entries = [{"plan": plan_id, "step": s, "event": "done", "count": n} for s, n in steps]
+        self._write(*entries, sync=False)
+
+    def _write(self, *entries: Mapping[str, Any], sync: bool) -> None:
+        if not entries:
+            return
         with self.path.open("ab") as fh:
-            fh.write(orjson.dumps(dict(entry)) + b"\n")
+            fh.write(b"".join(orjson.dumps(dict(entry)) + b"\n" for entry in entries))
             if sync:
                 fh.flush()
                 os.fsync(fh.fileno())

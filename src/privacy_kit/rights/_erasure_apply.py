@@ -16,18 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import ConfigurationError
 from .._scope import Stores
-from ..adapters import batch_option
 from ..audit._journal import Journal, open_journal
 from ..audit._log import AuditLog
 from ..lifecycle._disclosures import DisclosureLog
 from ..model._policy import Policy
-from ..retention._anonymize import anonymize_selection, count_pending
 from ..retention._commitments import (
     Commitment,
     CommitmentRegistry,
 )
 from ..retention._holds import HoldRegistry
-from ..retention._holds_recheck import HoldRecheck, NewlyHeld
+from ..retention._holds_recheck import HoldRecheck
 from ..retention._plan_codec import check_origin
 from ._erasure import (
     ErasureAction,
@@ -36,61 +34,13 @@ from ._erasure import (
 )
 from ._erasure_commitments import erasure_commitments, foresee_commitments
 from ._erasure_finish import recipients_to_tell, report_applied
+from ._erasure_steps import StepRunner, step_groups
 from ._observe import log_erasure_report
 
 if TYPE_CHECKING:
     from .._scope import Resolver
 
 __all__ = ["apply_erasure", "erasure_commitments", "foresee_commitments", "recipients_to_tell"]
-
-
-
-
-def _recount(first: int | None, matching: int, this_run: int) -> dict[str, Any]:
-    """The count of a step resumed after an interrupted attempt, and how it was reached.
-
-    The interrupted attempt changed the records that stopped matching the step's selection
-    between its first start (``first``: for a delete step, the plan's count) and this one
-    (``matching``): deleted records, or
-    anonymised ones whose selected fields changed. Records it anonymised that still match are
-    anonymised (idempotently) and counted again by this run. Without a first count (a journal
-    written before counts were kept), or when the selection now matches more records than at
-    first (records added meanwhile), the earlier attempt's effect is unknown: the total is a
-    lower bound, marked ``exact: False``.
-    """
-    exact = first is not None and matching <= first
-    earlier = first - matching if first is not None and exact else 0
-    return {
-        "first_count": first,
-        "count_at_resume": matching,
-        "earlier_attempts": earlier,
-        "this_run": this_run,
-        "total": earlier + this_run,
-        "exact": exact,
-    }
-
-
-def _recount_note(step: str, recount: dict[str, Any]) -> str:
-    """The report's note on a step resumed after an interrupted attempt."""
-    total, this_run = recount["total"], recount["this_run"]
-    if recount["exact"]:
-        return (
-            f"step {step} was resumed after an interrupted attempt: its selection matched "
-            f"{recount['first_count']} record(s) when it first started and "
-            f"{recount['count_at_resume']} when resumed, so the interrupted attempt changed "
-            f"{recount['earlier_attempts']} and this run {this_run}: {total} in all"
-        )
-    why = (
-        "the journal has no count from its first start"
-        if recount["first_count"] is None
-        else f"its selection matches more records now ({recount['count_at_resume']}) than when "
-        f"it first started ({recount['first_count']})"
-    )
-    return (
-        f"step {step} was resumed after an interrupted attempt and {why}: the records the "
-        f"interrupted attempt changed are unknown, so its count is AT LEAST {total} "
-        f"(this run's {this_run})"
-    )
 
 
 def apply_erasure(
@@ -194,66 +144,27 @@ def apply_erasure(
     anonymised: dict[str, int] = {}
     resumed: list[str] = []
     recounted: dict[str, dict[str, Any]] = {} if recounts is None else recounts
-    newly: list[NewlyHeld] = []
     recheck = None
     if holds is not None and resolver is not None:
         recheck = HoldRecheck(holds, resolver, at=plan.now)
     else:
         notes += ("holds were not read again when applying (no hold registry was given)",)
+    runner = StepRunner(plan, stores, secret, log, interrupted, recheck, audit, recounted)
+    todo = []
     for step in plan.steps if only is None else [s for s in plan.steps if s.id in only]:
         totals = deleted if step.action is ErasureAction.DELETE else anonymised
         totals.setdefault(step.record_type, 0)
         if step.id in done:
             totals[step.record_type] += done[step.id]
             resumed.append(step.id)
-            continue
-        rt = stores.record_type(step.record_type)
-        adapter = stores.adapter_for(rt)
-        selection = step.selection
-        if recheck is not None:  # a hold placed since the plan was made keeps its records
-            selection, kept_out = recheck.exclude(adapter, rt, selection, step.id)
-            if kept_out is not None:
-                newly.append(kept_out)
-        # A delete starts from the plan's count of its very selection (no count before it); an
-        # anonymisation counts only the records not yet anonymised (an erasure run again changes
-        # and counts nothing), so a resumed step's arithmetic works on those too.
-        if step.action is ErasureAction.DELETE:
-            planned = selection is step.selection and step.id not in interrupted
-            matching = step.count if planned else adapter.count(rt, selection)
         else:
-            matching = count_pending(
-                adapter, rt, selection, step.fields, secret=secret, batch_size=plan.read_batch
-            )
-        first = log.started_count(plan_id, step.id) if step.id in interrupted else None
-        log.started(plan_id, step.id, count=matching)
-        try:
-            if step.action is ErasureAction.DELETE:
-                n = adapter.delete(rt, selection, **batch_option(plan.batch_size))
-            else:
-                n = anonymize_selection(
-                    adapter,
-                    rt,
-                    selection,
-                    step.fields,
-                    secret=secret,
-                    batch_size=plan.batch_size,
-                )
-        except Exception as exc:
-            if audit is not None:
-                audit.record(
-                    "erasure.interrupted",
-                    now=plan.now,
-                    subject=plan.subject_reference,
-                    details={"plan": plan_id, "step": step.id, "error": type(exc).__name__},
-                )
-            raise
-        if step.id in interrupted:
-            recount = _recount(first, matching, n)
-            recounted[step.id] = recount
-            notes += (_recount_note(step.id, recount),)
-            n = recount["total"]
-        log.done(plan_id, step.id, n)
-        totals[step.record_type] += n
+            todo.append(step)
+    for group in step_groups(todo, stores, batch_size=plan.batch_size):
+        for step, n in zip(group, runner.run(group), strict=True):
+            totals = deleted if step.action is ErasureAction.DELETE else anonymised
+            totals[step.record_type] += n
+    notes += tuple(runner.notes)
+    newly = runner.newly
     if only is not None:  # one unit of a plan applied store by store: finish_erasure reports
         return ErasureReport(
             plan_id,
