@@ -30,6 +30,7 @@ from ..adapters import (
     where,
 )
 from ..model._datamap import DataMap
+from ._atomic import AtomicConformance
 from ._bounds import TIME_BOUNDS_CASES, TimeBoundsConformance
 from ._fixtures import SELECTION_CASES, SelectionCase, conformance_records
 from ._harness import AdapterFactory, _Harness, _ids, _without
@@ -40,6 +41,7 @@ __all__ = [
     "TIME_BOUNDS_CASES",
     "AdapterConformance",
     "AdapterFactory",
+    "AtomicConformance",
     "CountConformance",
     "DeleteConformance",
     "ErrorConformance",
@@ -459,6 +461,7 @@ class AdapterConformance(
     VerifyConformance,
     ErrorConformance,
     TimeBoundsConformance,
+    AtomicConformance,
 ):
     """The whole conformance suite. Subclass it as ``Test...`` and override ``adapter_factory``.
 
