@@ -77,7 +77,13 @@ class DjangoAdapter(BaseAdapter):
     """
 
     capabilities = frozenset(
-        {Capability.COUNT, Capability.TRANSACTIONS, Capability.RELATED, Capability.FOREIGN_KEYS}
+        {
+            Capability.COUNT,
+            Capability.TRANSACTIONS,
+            Capability.RELATED,
+            Capability.FOREIGN_KEYS,
+            Capability.ATOMIC,
+        }
     )
 
     def __init__(
@@ -119,6 +125,16 @@ class DjangoAdapter(BaseAdapter):
                 self._by_table[model._meta.db_table] = model
 
     # -- models and fields ----------------------------------------------------------------------
+    def atomic(self) -> transaction.Atomic:
+        """The writes of the block in one transaction (``Capability.ATOMIC``):
+        ``transaction.atomic(using=...)``, so each write's own block becomes a savepoint in it.
+
+        Example:
+            >>> with adapter.atomic():  # doctest: +SKIP
+            ...     adapter.delete(bookings, where.eq("host_id", 7))
+        """
+        return transaction.atomic(using=self.using)
+
     def model_for(self, record_type: RecordType) -> type[Model] | None:
         """The model serving ``record_type`` (``None``: none is mapped or has its table).
 
