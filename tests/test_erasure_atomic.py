@@ -1,0 +1,160 @@
+"""An erasure's consecutive steps on one store run in one transaction (``Capability.ATOMIC``):
+the journal's ``started`` lines of the group in one sync, ``done`` after the commit; a failure in
+the group's last step commits nothing, names the step, and the resume recounts every step of the
+group to the right totals. Steps on different stores stay separate transactions; with an
+explicit ``batch_size`` each step commits on its own, as before."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import privacy_kit as pk
+from privacy_kit.audit import _journal
+from privacy_kit.audit._journal import FileJournal
+from test_export import HANA, NOW, make_adapter, make_engine, snapshot
+from test_export_parts import deployment
+
+
+def fail_after_writing(adapter: Any, record_type: str) -> dict[str, bool]:
+    """Wrap ``adapter``'s writes: the first write on ``record_type`` is made, then raises."""
+    armed = {"on": True}
+    for method in ("delete", "update", "update_by_key"):
+        original = getattr(adapter, method)
+
+        def write(rt: pk.RecordType, *args: Any, _original: Any = original, **kw: Any) -> Any:
+            n = _original(rt, *args, **kw)
+            if armed["on"] and rt.name == record_type:
+                armed["on"] = False
+                raise OSError("disk full half-way")
+            return n
+
+        setattr(adapter, method, write)
+    return armed
+
+
+def count_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    real = _journal.os.fsync
+
+    def fsync(fd: int) -> None:
+        calls.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(_journal.os, "fsync", fsync)
+    return calls
+
+
+def lines(path: Path) -> list[dict[str, Any]]:
+    return list(FileJournal(path).entries())
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_a_failure_in_the_last_step_of_a_group_commits_nothing_and_the_resume_recounts(
+    kind: str, tmp_path: Path
+) -> None:
+    reference = make_engine(make_adapter(kind))
+    expected = reference.apply(reference.plan_erasure(HANA, now=NOW))
+    adapter = make_adapter(kind)
+    engine = make_engine(adapter)
+    before = snapshot(engine)
+    plan = engine.plan_erasure(HANA, now=NOW)
+    assert len(plan.steps) >= 3
+    last = plan.steps[-1]
+    fail_after_writing(adapter, last.record_type)
+    path = tmp_path / "journal.jsonl"
+    with pytest.raises(pk.AdapterError, match=rf"step {last.id} failed.*disk full half-way"):
+        engine.apply(plan, journal=path)
+    assert snapshot(engine) == before  # nothing of the group, not even the last step's write
+    ids = [s.id for s in plan.steps]
+    assert FileJournal(path).interrupted_steps(plan.plan_id) == ids
+    (entry,) = [e for e in engine.audit.entries() if e.action == "erasure.interrupted"]
+    assert entry.details["step"] == last.id
+    assert entry.details["rolled_back"] == ids
+
+    report = engine.apply(plan, journal=path)
+    assert report.resumed_steps == ()
+    assert report.deleted == expected.deleted
+    assert report.anonymised == expected.anonymised
+    assert snapshot(engine) == snapshot(reference)
+    recounts = [n for n in report.notes if "resumed after an interrupted attempt" in n]
+    assert len(recounts) == len(ids)
+    assert all("the interrupted attempt changed 0 and this run" in n for n in recounts)
+
+
+def test_the_group_journals_started_in_one_sync_before_the_commit_and_done_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(make_adapter("sqlite"))
+    plan = engine.plan_erasure(HANA, now=NOW)
+    path = tmp_path / "journal.jsonl"
+    fsyncs = count_fsyncs(monkeypatch)
+    report = engine.apply(plan, journal=path)
+    events = [(e["event"], e.get("step")) for e in lines(path)]
+    ids = [s.id for s in plan.steps]
+    assert events == (
+        [("started", i) for i in ids] + [("done", i) for i in ids] + [("finished", None)]
+    )
+    assert len(fsyncs) == 2  # the group's started lines, then finished (with the done lines)
+    assert sum(report.deleted.values()) > 0
+
+
+def test_with_a_batch_size_each_step_commits_and_journals_on_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    adapter = make_adapter("sqlite")
+    engine = make_engine(adapter)
+    plan = engine.plan_erasure(HANA, now=NOW, batch_size=1)
+    path = tmp_path / "journal.jsonl"
+    fsyncs = count_fsyncs(monkeypatch)
+    engine.apply(plan, journal=path)
+    events = [e["event"] for e in lines(path)]
+    assert events == ["started", "done"] * len(plan.steps) + ["finished"]
+    assert len(fsyncs) == len(plan.steps) + 1
+
+    # A failure in the last step keeps the earlier steps' commits (today's behaviour).
+    again = make_adapter("sqlite")
+    other = make_engine(again)
+    before = snapshot(other)
+    batched = other.plan_erasure(HANA, now=NOW, batch_size=1)
+    fail_after_writing(again, batched.steps[-1].record_type)
+    with pytest.raises(OSError, match="disk full"):
+        other.apply(batched, journal=tmp_path / "batched.jsonl")
+    assert snapshot(other) != before
+
+
+def test_steps_on_different_stores_are_separate_transactions(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    now = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
+    whole = deployment("sqlite", tmp_path, request)
+    expected = whole.apply(whole.plan_erasure(HANA, now=now))
+    engine = deployment("sqlite", tmp_path, request)
+    plan = engine.plan_erasure(HANA, now=now)
+    store_of = {s.id: engine.datamap.record_type(s.record_type).store for s in plan.steps}
+    # The analytics store's consecutive steps (sessions, then usage events) form one group.
+    at = next(
+        i
+        for i in range(1, len(plan.steps))
+        if store_of[plan.steps[i].id] == store_of[plan.steps[i - 1].id] == "analytics"
+    )
+    failing = plan.steps[at]
+    analytics = engine.adapter_for(engine.datamap.record_type(failing.record_type))
+    fail_after_writing(analytics, failing.record_type)
+    path = tmp_path / "journal.jsonl"
+    with pytest.raises(pk.AdapterError, match=rf"step {failing.id} failed"):
+        engine.apply(plan, journal=path)
+    journal = FileJournal(path)
+    earlier = [s.id for s in plan.steps[: at - 1]]
+    assert list(journal.completed_steps(plan.plan_id)) == earlier  # committed, store by store
+    assert journal.interrupted_steps(plan.plan_id) == [plan.steps[at - 1].id, failing.id]
+    sessions = engine.datamap.record_type(plan.steps[at - 1].record_type)
+    assert engine.adapter_for(sessions).count(sessions, plan.steps[at - 1].selection) > 0
+
+    report = engine.apply(plan, journal=path)
+    assert set(report.resumed_steps) == set(earlier)
+    assert report.deleted == expected.deleted
+    assert report.anonymised == expected.anonymised
