@@ -158,3 +158,27 @@ def test_steps_on_different_stores_are_separate_transactions(
     assert set(report.resumed_steps) == set(earlier)
     assert report.deleted == expected.deleted
     assert report.anonymised == expected.anonymised
+
+
+def test_a_unit_of_one_store_is_one_transaction_too(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    now = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
+    engine = deployment("sqlite", tmp_path, request)
+    plan = engine.plan_erasure(HANA, now=now)
+    units = engine.begin_erasure(plan)
+    unit = next(u for u in units if len(u.steps) >= 2)
+    steps = [s for s in plan.steps if s.id in unit.steps]
+    adapter = engine.adapter_for(engine.datamap.record_type(steps[0].record_type))
+    fail_after_writing(adapter, steps[-1].record_type)
+    for earlier in units:
+        if earlier.wave < unit.wave:
+            engine.apply_erasure_unit(plan, earlier)
+    first = engine.datamap.record_type(steps[0].record_type)
+    before = adapter.count(first, steps[0].selection)
+    assert before > 0
+    with pytest.raises(pk.AdapterError, match=rf"step {steps[-1].id} failed"):
+        engine.apply_erasure_unit(plan, unit)
+    assert adapter.count(first, steps[0].selection) == before  # rolled back with the last step
+    engine.apply_erasure_unit(plan, unit)
+    assert adapter.count(first, steps[0].selection) == 0
