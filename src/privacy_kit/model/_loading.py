@@ -13,10 +13,10 @@ import re
 import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import attrs
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .._errors import PolicyError, Problem, WrongTypeError
 from .._types import LocalizedText
@@ -32,6 +32,9 @@ from ._reading import (
     require_max_bytes,
     shorten,
 )
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from pydantic import TypeAdapter
 
 __all__ = [
     "example_path",
@@ -407,6 +410,9 @@ def _config(model: type[BaseModel]) -> ConfigDict:
 
 
 def _adapter(annotation: Any, model: type[BaseModel]) -> TypeAdapter[Any]:
+    # Only a document that failed to validate gets here: a valid one never imports TypeAdapter.
+    from pydantic import TypeAdapter  # noqa: PLC0415
+
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return TypeAdapter(annotation)
     return TypeAdapter(annotation, config=_config(model))
