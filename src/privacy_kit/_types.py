@@ -8,7 +8,6 @@ years the way people count them (via dateutil's ``relativedelta``). :class:`Loca
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Self
@@ -97,6 +96,8 @@ def closest(word: str, candidates: Iterable[str]) -> str | None:
     folded = [c for c in options if c.casefold() == word.casefold()]
     if folded:
         return folded[0]
+    import difflib  # noqa: PLC0415 - only a mistake needs a hint; not imported by a first use
+
     matches = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return matches[0] if matches else None
 
