@@ -22,7 +22,6 @@ Needs the ``privacy-kit[sqlalchemy]`` extra (imported by :mod:`._sqlalchemy` onl
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -91,33 +90,38 @@ def count_by_type(
 ) -> list[list[int]]:
     """``counts_by_type``: the counts of several record types in one ``SELECT``.
 
-    Each record type's counts are one aggregate row (``SELECT COUNT(CASE ...), ... FROM t WHERE
-    <common>``, as :func:`count_many`), and the rows are joined side by side: one
-    round trip and one compiled statement for a plan's counts, each table still scanned once.
+    Each record type's counts are one aggregate row (``SELECT <n>, COUNT(CASE ...), ... FROM t
+    WHERE <common>``, as :func:`count_many`), tagged with the request's number and padded with
+    ``NULL`` to the widest; the rows are one ``UNION ALL``: one round trip and one compiled
+    statement for a plan's counts, each table still scanned once. (Joined side by side instead,
+    the rows made PostgreSQL plan a join of every table: 8.6 ms of planning for the example's
+    ten aggregates, against 0.5 ms for the union.)
     """
+    if not requests:
+        return []
+    width = max(len(selections) for _rt, selections in requests)
     parts = []
     for n, (rt, selections) in enumerate(requests):
         table = adapter.table(rt)
         common, rests = factor_common(selections)
-        columns = [
-            sa.func.count(sa.case((adapter._where(table, rest), 1))).label(f"c{n}_{i}")
-            for i, rest in enumerate(rests)
+        columns: list[Any] = [
+            sa.func.count(sa.case((adapter._where(table, rest), 1))) for rest in rests
         ]
-        query = sa.select(*columns).select_from(table).where(adapter._where(table, common))
-        parts.append(query.subquery(f"counts_{n}"))
-    joined: Any = parts[0]
-    for before, part in itertools.pairwise(parts):
-        # Always true (counts are never negative), and a comparison of both sides: SQLAlchemy
-        # takes a join without one for an accidental cartesian product and warns.
-        joined = joined.join(part, before.c[0] >= -part.c[0])
-    query = sa.select(*(c for part in parts for c in part.c)).select_from(joined)
+        columns.extend(sa.null() for _ in range(width - len(columns)))
+        labelled = [sa.literal_column(str(n)).label("n")]
+        labelled.extend(column.label(f"c{i}") for i, column in enumerate(columns))
+        parts.append(sa.select(*labelled).select_from(table).where(adapter._where(table, common)))
+    query: Any = parts[0] if len(parts) == 1 else sa.union_all(*parts)
     with adapter.engine.connect() as conn:
-        row: list[Any] = list(conn.execute(query).one())
-    out: list[list[int]] = []
-    for _rt, selections in requests:
-        out.append([int(value) for value in row[: len(selections)]])
-        row = row[len(selections) :]
-    return out
+        rows = {int(row[0]): list(row[1:]) for row in conn.execute(query)}
+    if sorted(rows) != list(range(len(requests))):
+        raise LookupError(
+            f"the counts of {len(requests)} record type(s) came back as {len(rows)} row(s)"
+        )
+    return [
+        [int(value) for value in rows[n][: len(selections)]]
+        for n, (_rt, selections) in enumerate(requests)
+    ]
 
 
 def delete_selection(
