@@ -121,7 +121,7 @@ def dialect_signature(dialect: sa.Dialect) -> tuple[Any, ...]:
         >>> dialect_signature(one.dialect) == dialect_signature(three.dialect)
         False
     """
-    plain = []
+    plain: list[tuple[str, Any]] = []
     for name, value in sorted(vars(dialect).items()):
         if isinstance(value, _PLAIN):
             try:

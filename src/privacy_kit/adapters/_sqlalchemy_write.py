@@ -108,7 +108,7 @@ def count_by_type(
             sa.func.count(sa.case((adapter._where(table, rest), 1))) for rest in rests
         ]
         columns.extend(sa.null() for _ in range(width - len(columns)))
-        labelled = [sa.literal_column(str(n)).label("n")]
+        labelled: list[Any] = [sa.literal_column(str(n)).label("n")]
         labelled.extend(column.label(f"c{i}") for i, column in enumerate(columns))
         parts.append(sa.select(*labelled).select_from(table).where(adapter._where(table, common)))
     query: Any = parts[0] if len(parts) == 1 else sa.union_all(*parts)
