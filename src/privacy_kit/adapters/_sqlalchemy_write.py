@@ -77,12 +77,27 @@ def count_many(
     table = adapter.table(record_type)
     with adapter.engine.connect() as conn:
         for start in range(0, len(selections), COUNTS_PER_STATEMENT):
-            common, rests = factor_common(selections[start : start + COUNTS_PER_STATEMENT])
-            columns = [sa.func.count(sa.case((adapter._where(table, rest), 1))) for rest in rests]
-            query = sa.select(*columns).select_from(table)
-            row = conn.execute(query.where(adapter._where(table, common))).one()
+            columns, where = _counted(
+                adapter, table, selections[start : start + COUNTS_PER_STATEMENT]
+            )
+            row = conn.execute(sa.select(*columns).select_from(table).where(where)).one()
             out.extend(int(n) for n in row)
     return out
+
+
+def _counted(
+    adapter: SQLAlchemyLike, table: sa.Table, selections: Sequence[Selection]
+) -> tuple[list[Any], sa.ColumnElement[bool]]:
+    """The ``COUNT(CASE WHEN <rest> THEN 1 END)`` columns and the ``WHERE`` of one table's counts
+    (:func:`~._sql.factor_common`). When the selections share nothing, the ``WHERE`` is the ``OR``
+    of the rests: their expressions are reused, not built a second time."""
+    common, rests = factor_common(selections)
+    tests = [adapter._where(table, rest) for rest in rests]
+    columns: list[Any] = [sa.func.count(sa.case((test, 1))) for test in tests]
+    items = common.items if isinstance(common, Or) else ()
+    if len(items) == len(rests) and all(a is b for a, b in zip(items, rests, strict=True)):
+        return columns, sa.or_(sa.false(), *tests)
+    return columns, adapter._where(table, common)
 
 
 def count_by_type(
@@ -103,14 +118,11 @@ def count_by_type(
     parts = []
     for n, (rt, selections) in enumerate(requests):
         table = adapter.table(rt)
-        common, rests = factor_common(selections)
-        columns: list[Any] = [
-            sa.func.count(sa.case((adapter._where(table, rest), 1))) for rest in rests
-        ]
+        columns, where = _counted(adapter, table, selections)
         columns.extend(sa.null() for _ in range(width - len(columns)))
         labelled: list[Any] = [sa.literal_column(str(n)).label("n")]
         labelled.extend(column.label(f"c{i}") for i, column in enumerate(columns))
-        parts.append(sa.select(*labelled).select_from(table).where(adapter._where(table, common)))
+        parts.append(sa.select(*labelled).select_from(table).where(where))
     query: Any = parts[0] if len(parts) == 1 else sa.union_all(*parts)
     with adapter.engine.connect() as conn:
         rows = {int(row[0]): list(row[1:]) for row in conn.execute(query)}
