@@ -47,6 +47,7 @@ from ._pg_partitions import PartitionAware, partition_mode
 from ._selection import After, All, And, Before, Eq, In, IsNull, Not, Or, Related, Selection
 from ._sql import comparable_values
 from ._sqlalchemy_bounds import ntile_firsts
+from ._sqlalchemy_cache import compiled_statements, shared_table
 from ._sqlalchemy_fk import postgres_foreign_keys
 from ._sqlalchemy_in import in_list, recheck_condition
 from ._sqlalchemy_write import count_by_type, count_many, delete_selection, needs_locked_keys
@@ -161,7 +162,10 @@ class SQLAlchemyAdapter(PartitionAware):
         super().__init__(name=name, store=store)
         if isinstance(engine, str):
             with self.wrap_errors("connect"):
-                self.engine = sa.create_engine(engine)
+                # Statements compiled by the adapters' earlier engines of the same kind are
+                # reused (see ._sqlalchemy_cache); an engine passed in keeps its own cache.
+                shared = {"compiled_cache": compiled_statements()}
+                self.engine = sa.create_engine(engine, execution_options=shared)
             self._owned = True
         else:
             self.engine = engine
@@ -183,19 +187,8 @@ class SQLAlchemyAdapter(PartitionAware):
         cached = self._tables.get(key)
         if cached is not None and tuple(cached.c.keys()) == record_type.field_names:
             return cached
-        if cached is not None:  # the same table seen through a different record type
-            self._metadata.remove(cached)
         indexed = set(indexed_fields(record_type))
-        columns = [
-            sa.Column(
-                f.name,
-                _column_type(f, indexed=f.name in indexed or f.name == record_type.primary_key),
-                primary_key=f.name == record_type.primary_key,
-                autoincrement=False,
-                info={"kind": f.type},  # what an IN list's values must be to equal its values
-            )
-            for f in record_type.fields
-        ]
+        pk_name = record_type.primary_key
         options: dict[str, Any] = {}
         if self._mysql:
             if not getattr(self.engine.dialect, "server_version_info", None):
@@ -208,12 +201,38 @@ class SQLAlchemyAdapter(PartitionAware):
                 # PostgreSQL (the default collation ignores case and trailing spaces).
                 "mysql_collate": "utf8mb4_nopad_bin" if is_mariadb else "utf8mb4_0900_bin",
             }
-        table = sa.Table(key, self._metadata, *columns, **options)
-        for field in indexed_fields(record_type):
-            # Deterministic, length-safe names whatever the table and field names are.
-            sa.Index(_short_name("ix", key, field), table.c[field])
-        self._tables[key] = table
-        return table
+
+        def build(metadata: sa.MetaData) -> sa.Table:
+            columns = [
+                sa.Column(
+                    f.name,
+                    _column_type(f, indexed=f.name in indexed or f.name == pk_name),
+                    primary_key=f.name == pk_name,
+                    autoincrement=False,
+                    info={"kind": f.type},  # what an IN list's values must be to equal its values
+                )
+                for f in record_type.fields
+            ]
+            table = sa.Table(key, metadata, *columns, **options)
+            for field in indexed_fields(record_type):
+                # Deterministic, length-safe names whatever the table and field names are.
+                sa.Index(_short_name("ix", key, field), table.c[field])
+            return table
+
+        # One Table per description and process, shared by adapters (see ._sqlalchemy_cache).
+        shape = tuple(
+            (f.name, f.type, f.name in indexed, f.name == pk_name) for f in record_type.fields
+        )
+        described = (
+            self.engine.dialect.name,
+            self.schema,
+            key,
+            shape,
+            tuple(indexed_fields(record_type)),
+            tuple(sorted(options.items())),
+        )
+        self._tables[key] = shared_table(described, build, self.schema)
+        return self._tables[key]
 
     def _column(self, table: sa.Table, field: str) -> sa.Column[Any]:
         try:

@@ -25,7 +25,6 @@ Needs the ``privacy-kit[sqlalchemy]`` extra (imported by :mod:`._sqlalchemy` onl
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -82,12 +81,27 @@ def count_many(
     table = adapter.table(record_type)
     with adapter.engine.connect() as conn:
         for start in range(0, len(selections), COUNTS_PER_STATEMENT):
-            common, rests = factor_common(selections[start : start + COUNTS_PER_STATEMENT])
-            columns = [sa.func.count(sa.case((adapter._where(table, rest), 1))) for rest in rests]
-            query = sa.select(*columns).select_from(table)
-            row = conn.execute(query.where(adapter._where(table, common))).one()
+            columns, where = _counted(
+                adapter, table, selections[start : start + COUNTS_PER_STATEMENT]
+            )
+            row = conn.execute(sa.select(*columns).select_from(table).where(where)).one()
             out.extend(int(n) for n in row)
     return out
+
+
+def _counted(
+    adapter: SQLAlchemyLike, table: sa.Table, selections: Sequence[Selection]
+) -> tuple[list[Any], sa.ColumnElement[bool]]:
+    """The ``COUNT(CASE WHEN <rest> THEN 1 END)`` columns and the ``WHERE`` of one table's counts
+    (:func:`~._sql.factor_common`). When the selections share nothing, the ``WHERE`` is the ``OR``
+    of the rests: their expressions are reused, not built a second time."""
+    common, rests = factor_common(selections)
+    tests = [adapter._where(table, rest) for rest in rests]
+    columns: list[Any] = [sa.func.count(sa.case((test, 1))) for test in tests]
+    items = common.items if isinstance(common, Or) else ()
+    if len(items) == len(rests) and all(a is b for a, b in zip(items, rests, strict=True)):
+        return columns, sa.or_(sa.false(), *tests)
+    return columns, adapter._where(table, common)
 
 
 def count_by_type(
@@ -95,33 +109,37 @@ def count_by_type(
 ) -> list[list[int]]:
     """``counts_by_type``: the counts of several record types in one ``SELECT``.
 
-    Each record type's counts are one aggregate row (``SELECT COUNT(CASE ...), ... FROM t WHERE
-    <common>``, as :func:`count_many`), and the rows are joined side by side: one
-    round trip and one compiled statement for a plan's counts, each table still scanned once.
+    Each record type's counts are one aggregate row (``SELECT <n>, COUNT(CASE ...), ... FROM t
+    WHERE <common>``, as :func:`count_many`), tagged with the request's number and padded with
+    zeros to the widest; the rows are one ``UNION ALL``: one round trip and one compiled
+    statement for a plan's counts, each table still scanned once. (Joined side by side instead,
+    the rows made PostgreSQL plan a join of every table: 8.6 ms of planning for the example's
+    ten aggregates, against 0.5 ms for the union.)
     """
+    if not requests:
+        return []
+    width = max(len(selections) for _rt, selections in requests)
     parts = []
     for n, (rt, selections) in enumerate(requests):
         table = adapter.table(rt)
-        common, rests = factor_common(selections)
-        columns = [
-            sa.func.count(sa.case((adapter._where(table, rest), 1))).label(f"c{n}_{i}")
-            for i, rest in enumerate(rests)
-        ]
-        query = sa.select(*columns).select_from(table).where(adapter._where(table, common))
-        parts.append(query.subquery(f"counts_{n}"))
-    joined: Any = parts[0]
-    for before, part in itertools.pairwise(parts):
-        # Always true (counts are never negative), and a comparison of both sides: SQLAlchemy
-        # takes a join without one for an accidental cartesian product and warns.
-        joined = joined.join(part, before.c[0] >= -part.c[0])
-    query = sa.select(*(c for part in parts for c in part.c)).select_from(joined)
+        columns, where = _counted(adapter, table, selections)
+        # Padded with 0, not NULL: PostgreSQL types a column of NULLs in the first rows as text,
+        # which a later row's count (bigint) cannot join. The padding is never read.
+        columns.extend(sa.literal_column("0") for _ in range(width - len(columns)))
+        labelled: list[Any] = [sa.literal_column(str(n)).label("n")]
+        labelled.extend(column.label(f"c{i}") for i, column in enumerate(columns))
+        parts.append(sa.select(*labelled).select_from(table).where(where))
+    query: Any = parts[0] if len(parts) == 1 else sa.union_all(*parts)
     with adapter.engine.connect() as conn:
-        row: list[Any] = list(conn.execute(query).one())
-    out: list[list[int]] = []
-    for _rt, selections in requests:
-        out.append([int(value) for value in row[: len(selections)]])
-        row = row[len(selections) :]
-    return out
+        rows = {int(row[0]): list(row[1:]) for row in conn.execute(query)}
+    if sorted(rows) != list(range(len(requests))):
+        raise LookupError(
+            f"the counts of {len(requests)} record type(s) came back as {len(rows)} row(s)"
+        )
+    return [
+        [int(value) for value in rows[n][: len(selections)]]
+        for n, (_rt, selections) in enumerate(requests)
+    ]
 
 
 def delete_selection(
