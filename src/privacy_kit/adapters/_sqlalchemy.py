@@ -43,9 +43,11 @@ from ._base import (
     missing_problems,
 )
 from ._partition import PartitionMode
+from ._blocks import BlockRange
 from ._pg_partitions import PartitionAware, partition_mode
 from ._selection import After, All, And, Before, Eq, In, IsNull, Not, Or, Related, Selection
 from ._sql import comparable_values
+from ._sqlalchemy_blocks import block_condition, pg_block_bounds
 from ._sqlalchemy_bounds import ntile_firsts
 from ._sqlalchemy_fk import postgres_foreign_keys
 from ._sqlalchemy_in import in_list, recheck_condition
@@ -175,6 +177,8 @@ class SQLAlchemyAdapter(PartitionAware):
         self.partitions = partition_mode(partitions, self.engine.dialect.name)
         if self.partitions != "off":
             self.capabilities = self.capabilities | {Capability.PARTITIONS}
+        if self.engine.dialect.name == "postgresql":
+            self.capabilities = self.capabilities | {Capability.BLOCK_RANGES}
 
     # -- tables and expressions ---------------------------------------------------------------
     def table(self, record_type: RecordType) -> sa.Table:
@@ -248,6 +252,8 @@ class SQLAlchemyAdapter(PartitionAware):
                 return sa.not_(walk(sel.item))
             if isinstance(sel, Related):
                 return self._column(table, sel.field).in_(self._sub_select(sel))
+            if isinstance(sel, BlockRange):
+                return block_condition(self.engine.dialect.name, sel)
             raise TypeError(f"cannot compile selection {sel!r} to SQL")
 
         return walk(selection)
@@ -335,6 +341,12 @@ class SQLAlchemyAdapter(PartitionAware):
         one ``SELECT`` with ``NTILE`` (see :func:`~privacy_kit.adapters.time_bounds`)."""
         with self.wrap_errors("time_bounds", record_type):
             return ntile_firsts(self, record_type, selection, field, pieces)
+
+    def block_bounds(self, record_type: RecordType, pieces: int) -> tuple[int, ...]:
+        """Block numbers cutting the table into about ``pieces`` ranges (PostgreSQL, plain
+        tables; see :func:`~privacy_kit.adapters.block_bounds`)."""
+        with self.wrap_errors("block_bounds", record_type):
+            return pg_block_bounds(self, record_type, pieces)
 
     def counts_by_type(
         self, requests: Sequence[tuple[RecordType, Sequence[Selection]]]

@@ -30,7 +30,16 @@ import attrs
 
 from .._errors import ConfigurationError, PlanError
 from .._scope import Stores
-from ..adapters import Adapter, And, In, Not, Selection, reported_foreign_keys, time_bounds
+from ..adapters import (
+    Adapter,
+    And,
+    In,
+    Not,
+    Selection,
+    block_bounds,
+    reported_foreign_keys,
+    time_bounds,
+)
 from ..audit._log import AuditLog
 from ._apply import RetentionReport, sweep_report
 from ._apply_units import (
@@ -105,6 +114,7 @@ def plan_shards(
                         "of": s.of,
                         "field": s.field,
                         "on_account": s.on_account,
+                        "by_blocks": s.blocks is not None,
                         "bounds_by": s.bounds_by,
                         "note": s.note,
                     }
@@ -135,7 +145,17 @@ def _cut(
     }
     pieces = max(1, math.ceil(entry.count / rows_per_shard))
     source = entry.source
-    if source is None or pieces == 1:
+    if pieces == 1:
+        return cut
+    # The table's own blocks when the store can range over them: each shard then reads only
+    # its part of the table, whatever the indexes (see privacy_kit.adapters._blocks). An entry
+    # triggered by the account runs every batch of accounts in each range.
+    own = stores.record_type(entry.record_type)
+    blocks = block_bounds(stores.adapter_for(own), own, pieces)
+    if blocks:
+        cut.update(blocks=list(blocks), by="store")
+        return cut
+    if source is None:
         return cut
     on_account = source.account is not None
     if on_account:
@@ -175,6 +195,23 @@ def registered_shards(plan: RetentionPlan, index: int, known: dict[str, Any]) ->
             "after": tuple(int(a) for a in known["after"]),
             "note": known["note"],
         }
+        blocks = [int(b) for b in known.get("blocks") or ()]  # absent before block ranges
+        if blocks:
+            ends: list[int | None] = [*blocks, None]
+            return [
+                Shard(
+                    index=i,
+                    of=len(ends),
+                    field=None,
+                    on_account=False,
+                    lower=None,
+                    upper=None,
+                    nulls=False,
+                    blocks=(blocks[i - 1] if i else 0, end),
+                    **common,
+                )
+                for i, end in enumerate(ends)
+            ]
         if known["field"] is None or not bounds:
             whole: dict[str, Any] = {"field": None, "on_account": False, "lower": None}
             return [Shard(index=0, of=1, upper=None, nulls=False, **whole, **common)]
@@ -364,6 +401,7 @@ class _Sweep:
             "lower": None if shard.lower is None else shard.lower.isoformat(),
             "upper": None if shard.upper is None else shard.upper.isoformat(),
             "nulls": shard.nulls,
+            "blocks": None if shard.blocks is None else list(shard.blocks),
             "bounds_by": shard.bounds_by,
             "already_finished": again,
             "run_first_for": None if first_for is None else f"{first_for.entry}:{first_for.key}",
