@@ -506,6 +506,40 @@ def test_finish_refuses_while_shards_are_unfinished_and_names_them() -> None:
     assert e.finish_sweep(plan, shards).fulfilled
 
 
+def test_finishing_twice_records_once_and_says_so() -> None:
+    e = deployment(_memory())
+    plan = e.plan_retention(now=SWEEP, batch_size=4)
+    shards = e.shards(plan, rows_per_shard=3)
+    for s in shards:
+        e.apply_shard(plan, s)
+    first = e.finish_sweep(plan, shards)
+    again = e.finish_sweep(plan, shards)
+    assert not first.already_finished and again.already_finished
+    assert lines(again) == lines(first) and again.fulfilled == first.fulfilled
+    assert "already finished" in again.summary()
+    applied = [x for x in e.audit.entries() if x.action == "retention.applied"]
+    assert len(applied) == 1
+    # another process on the same state store: the journal says it was finished
+    other = pk.RetentionPlan.from_json(plan.to_json())
+    assert e.finish_sweep(other, shards).already_finished
+    assert sum(x.action == "retention.applied" for x in e.audit.entries()) == 1
+
+
+def test_a_finish_that_stopped_before_its_audit_entry_is_completed_by_the_next() -> None:
+    e = deployment(_memory())
+    plan = e.plan_retention(now=SWEEP, batch_size=4)
+    shards = e.shards(plan, rows_per_shard=3)
+    for s in shards:
+        e.apply_shard(plan, s)
+    plan.journal.finish_sweep(plan.id, {"token": "a-worker-killed-here"})  # then it died
+    report = e.finish_sweep(plan, shards)
+    assert report.already_finished
+    applied = [x for x in e.audit.entries() if x.action == "retention.applied"]
+    assert len(applied) == 1 and applied[0].details["completed_by_a_later_finish"] is True
+    e.finish_sweep(plan, shards)
+    assert sum(x.action == "retention.applied" for x in e.audit.entries()) == 1
+
+
 def test_shards_of_another_plan_out_of_range_or_edited_are_refused() -> None:
     e = deployment(_memory())
     plan = e.plan_retention(now=SWEEP, batch_size=4)
@@ -549,7 +583,7 @@ def test_bad_shard_documents_are_refused_naming_the_field() -> None:
     cut = next(s for s in e.shards(plan, rows_per_shard=3) if s.of > 2 and s.index == 1)
     text = cut.to_json()
     head = orjson.loads(text)
-    assert (head["format"], head["version"], head["kind"]) == ("privacy_kit.shard", 1, "shard")
+    assert (head["format"], head["version"], head["kind"]) == ("privacy_kit.shard", 2, "shard")
     assert Shard.from_json(text) == cut
     assert Shard.from_json(text.encode()) == cut
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -494,13 +495,24 @@ def finish_sweep(
             f"cannot finish the sweep of plan {plan.id}: {len(unfinished)} shard(s) not "
             "finished: " + _listed(unfinished)
         )
-    report = sweep_report(plan, runs)
-    if audit is not None:
-        audit.record(
-            "retention.applied",
-            now=plan.now,
-            details=applied_details(plan, report, {"shards": len(given)}),
-        )
+    report = sweep_report(plan, runs)  # the same every time: the journal's reports, and
+    # fulfilling a commitment fulfilled before changes nothing
+    journal = plan.journal
+    token = uuid.uuid4().hex
+    known = journal.sweep_finished(plan.id) or journal.finish_sweep(
+        plan.id, {"token": token, "total": report.total, "shards": len(given)}
+    )
+    first = known.get("token") == token
+    if audit is not None and (first or not journal.sweep_audited(plan.id)):
+        # Recorded once: by the first finish; or, if that one stopped before its audit entry
+        # (a worker killed between the two), by the next.
+        extra: dict[str, Any] = {"shards": len(given)}
+        if not first:
+            extra["completed_by_a_later_finish"] = True
+        audit.record("retention.applied", now=plan.now, details=applied_details(plan, report, extra))
+        journal.mark_sweep_audited(plan.id)
+    if not first:
+        report = attrs.evolve(report, already_finished=True)
     return log_retention_report(report, plan.id)
 
 
