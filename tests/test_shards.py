@@ -605,7 +605,7 @@ def test_bad_shard_documents_are_refused_naming_the_field() -> None:
         "shard.after[0]": lambda d: d["shard"].update(after=[-1]),
         "shard": lambda d: d.pop("shard"),
         "kind": lambda d: d.update(kind="shard_report"),
-        "version": lambda d: d.update(version=2),
+        "version": lambda d: d.update(version=3),
         "format": lambda d: d.update(format="privacy_kit.plan"),
     }
     for location, change in cases.items():
