@@ -770,3 +770,59 @@ def test_the_read_fallback_samples_a_large_field_and_says_so(
     values = sorted(p["closed_at"] for p in people if p["closed_at"] is not None)
     for got, want in zip(sampled.bounds, exact.bounds, strict=True):
         assert abs(values.index(got) - values.index(want)) <= 40
+
+
+# == account batches named by their keys ===========================================================
+def _batch_keys(selection: Any, link: str) -> tuple[Any, ...]:
+    """The account keys of a unit's ``link IN (...)`` term."""
+    if isinstance(selection, pk.adapters.In) and selection.field == link:
+        return tuple(selection.values)
+    for item in getattr(selection, "items", ()):
+        found = _batch_keys(item, link)
+        if found:
+            return found
+    return ()
+
+
+def test_reopening_an_account_between_an_interrupted_run_and_its_resume_skips_nothing() -> None:
+    from privacy_kit.retention._apply_units import hold_recheck, run_entry
+
+    e = deployment(_memory())
+    plan = e.plan_retention(now=SWEEP, batch_size=2)
+    index = next(
+        i
+        for i, x in enumerate(plan.entries)
+        if x.record_type == "bookings" and x.account_selection is not None and x.override is None
+    )
+    entry = plan.entries[index]
+    assert entry.source is not None and entry.source.link_field is not None
+    link = entry.source.link_field
+    batches = [_batch_keys(sel, link) for _u, sel in units(e.stores, entry, 2)]
+    assert len(batches) >= 4 and batches[0] == (5,)  # 4 is its override's; 5's are held
+    # The interrupted run: the first two batches of accounts finished, nothing after them.
+    first = itertools.islice(units(e.stores, entry, 2), 2)
+    run_entry(plan, e.stores, index, first, secret=SECRET, recheck=hold_recheck(plan))
+    users, bookings = e.datamap.record_type("users"), e.datamap.record_type("bookings")
+    adapter = e.adapter_for(bookings)
+
+    def bookings_of(account: Any) -> int:
+        return adapter.count(bookings, pk.adapters.Eq(link, account))
+
+    shifted, later = batches[1][0], batches[3][0]
+    assert bookings_of(shifted) == 0 and bookings_of(batches[2][0]) > 0
+    kept = bookings_of(later)
+    assert kept > 0
+    # Reopened: one account of a finished batch (the batches after it shift by one: the first
+    # account of the next one moves into a batch of the finished one's size) and one not yet
+    # swept (its records must stay).
+    for account in (shifted, later):
+        e.adapter_for(users).update(users, pk.adapters.Eq("id", account), {"closed_at": None})
+    resumed = e.apply(plan)
+    assert resumed.skipped_units >= 1
+    assert bookings_of(later) == kept  # nothing extra deleted
+    for batch in batches[1:]:  # batch 0: customer 5, under a legal hold
+        for account in batch:
+            if account not in (shifted, later):
+                assert bookings_of(account) == 0, f"the bookings of account {account} were skipped"
+    again = e.plan_retention(now=SWEEP, batch_size=2)
+    assert [x.count for x in again.entries if x.rule == entry.rule and x.group == "default"] == [0]
