@@ -44,7 +44,7 @@ from ._base import (
 )
 from ._partition import PartitionMode
 from ._blocks import BlockRange
-from ._pg_partitions import PartitionAware, partition_mode
+from ._pg_partitions import PartitionAware, lock_timeout, partition_mode
 from ._selection import After, All, And, Before, Eq, In, IsNull, Not, Or, Related, Selection
 from ._sql import comparable_values
 from ._sqlalchemy_blocks import block_condition, pg_block_bounds
@@ -126,6 +126,7 @@ class SQLAlchemyAdapter(PartitionAware):
         schema: the database schema holding the tables (``None``: the default one).
         partitions: on PostgreSQL, how sweeps remove the partitions a delete covers whole:
             ``"drop"`` (the default), ``"truncate"`` or ``"off"`` (see ``partition_survey``).
+        partition_lock_timeout: seconds removing a partition waits for its locks (default 5).
 
     Example:
         >>> import privacy_kit as pk
@@ -159,6 +160,7 @@ class SQLAlchemyAdapter(PartitionAware):
         store: str | None = None,
         schema: str | None = None,
         partitions: PartitionMode | None = None,
+        partition_lock_timeout: float | None = None,
     ) -> None:
         super().__init__(name=name, store=store)
         if isinstance(engine, str):
@@ -175,6 +177,7 @@ class SQLAlchemyAdapter(PartitionAware):
         self._mysql = self.engine.dialect.name in {"mysql", "mariadb"}
         self._json_names = itertools.count()
         self.partitions = partition_mode(partitions, self.engine.dialect.name)
+        self.partition_lock_timeout = lock_timeout(partition_lock_timeout)
         if self.partitions != "off":
             self.capabilities = self.capabilities | {Capability.PARTITIONS}
         if self.engine.dialect.name == "postgresql":
