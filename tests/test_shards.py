@@ -514,8 +514,10 @@ def test_finishing_twice_records_once_and_says_so() -> None:
         e.apply_shard(plan, s)
     first = e.finish_sweep(plan, shards)
     again = e.finish_sweep(plan, shards)
-    assert not first.already_finished and again.already_finished
-    assert lines(again) == lines(first) and again.fulfilled == first.fulfilled
+    assert not first.already_finished
+    assert again.already_finished
+    assert lines(again) == lines(first)
+    assert again.fulfilled == first.fulfilled
     assert "already finished" in again.summary()
     applied = [x for x in e.audit.entries() if x.action == "retention.applied"]
     assert len(applied) == 1
@@ -535,7 +537,8 @@ def test_a_finish_that_stopped_before_its_audit_entry_is_completed_by_the_next()
     report = e.finish_sweep(plan, shards)
     assert report.already_finished
     applied = [x for x in e.audit.entries() if x.action == "retention.applied"]
-    assert len(applied) == 1 and applied[0].details["completed_by_a_later_finish"] is True
+    assert len(applied) == 1
+    assert applied[0].details["completed_by_a_later_finish"] is True
     e.finish_sweep(plan, shards)
     assert sum(x.action == "retention.applied" for x in e.audit.entries()) == 1
 
@@ -795,10 +798,12 @@ def test_reopening_an_account_between_an_interrupted_run_and_its_resume_skips_no
         if x.record_type == "bookings" and x.account_selection is not None and x.override is None
     )
     entry = plan.entries[index]
-    assert entry.source is not None and entry.source.link_field is not None
+    assert entry.source is not None
+    assert entry.source.link_field is not None
     link = entry.source.link_field
     batches = [_batch_keys(sel, link) for _u, sel in units(e.stores, entry, 2)]
-    assert len(batches) >= 4 and batches[0] == (5,)  # 4 is its override's; 5's are held
+    assert len(batches) >= 4
+    assert batches[0] == (5,)
     # The interrupted run: the first two batches of accounts finished, nothing after them.
     first = itertools.islice(units(e.stores, entry, 2), 2)
     run_entry(plan, e.stores, index, first, secret=SECRET, recheck=hold_recheck(plan))
@@ -809,7 +814,8 @@ def test_reopening_an_account_between_an_interrupted_run_and_its_resume_skips_no
         return adapter.count(bookings, pk.adapters.Eq(link, account))
 
     shifted, later = batches[1][0], batches[3][0]
-    assert bookings_of(shifted) == 0 and bookings_of(batches[2][0]) > 0
+    assert bookings_of(shifted) == 0
+    assert bookings_of(batches[2][0]) > 0
     kept = bookings_of(later)
     assert kept > 0
     # Reopened: one account of a finished batch (the batches after it shift by one: the first

@@ -6,6 +6,7 @@ twice, from JSON in another process, with the end state of a whole-plan apply ro
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import random
 import subprocess
@@ -123,13 +124,18 @@ def test_block_shards_are_the_entry_in_any_order_twice_and_end_as_the_whole_plan
         entry = plan.entries[index]
         mine = [s for s in shards if s.entry == index]
         assert [s.index for s in mine] == list(range(mine[0].of))
-        assert mine[0].blocks is not None and mine[0].blocks[0] == 0
-        assert mine[-1].blocks is not None and mine[-1].blocks[1] is None  # to the table's end
-        for left, right in zip(mine, mine[1:], strict=False):
-            assert left.blocks is not None and right.blocks is not None
+        assert mine[0].blocks is not None
+        assert mine[0].blocks[0] == 0
+        assert mine[-1].blocks is not None
+        assert mine[-1].blocks[1] is None
+        for left, right in itertools.pairwise(mine):
+            assert left.blocks is not None
+            assert right.blocks is not None
             assert left.blocks[1] == right.blocks[0]  # contiguous
         whole_keys = _keys(adapter, bookings, units(sharded.stores, entry, None))
-        parts = [_keys(adapter, bookings, shard_units(sharded.stores, entry, s, None)) for s in mine]
+        parts = [
+            _keys(adapter, bookings, shard_units(sharded.stores, entry, s, None)) for s in mine
+        ]
         flat = [k for part in parts for k in part]
         assert sorted(flat) == sorted(whole_keys)
         assert len(flat) == len(set(flat)) == entry.count  # disjoint, and all of it
@@ -151,7 +157,8 @@ def test_block_shards_are_the_entry_in_any_order_twice_and_end_as_the_whole_plan
     assert rows_of(sharded) == after_once == rows_of(whole)  # row for row
     report = sharded.finish_sweep(plan, shards)
     assert lines(report) == lines(expected)
-    assert report.total == expected.total and report.exact
+    assert report.total == expected.total
+    assert report.exact
     audited = [e.details for e in sharded.audit.entries() if e.action == "retention.shard"]
     assert any(d["blocks"] is not None for d in audited)
 
@@ -226,14 +233,19 @@ def test_block_bounds_cut_plain_tables_only_and_others_refuse_a_block_range(
     bookings = e.datamap.record_type("bookings")
     adapter: Any = e.adapter_for(bookings)
     cuts = block_bounds(adapter, bookings, 4)
-    assert len(cuts) == 3 and list(cuts) == sorted(cuts) and cuts[0] > 0
+    assert len(cuts) == 3
+    assert list(cuts) == sorted(cuts)
+    assert cuts[0] > 0
     assert block_bounds(adapter, bookings, 1) == ()
     total = adapter.count(bookings, pk.adapters.All())
     ranges = [BlockRange(0, cuts[0]), BlockRange(cuts[0], cuts[1]), BlockRange(cuts[1], cuts[2])]
     counted = [adapter.count(bookings, r) for r in [*ranges, BlockRange(cuts[2])]]
-    assert sum(counted) == total and all(counted)
+    assert sum(counted) == total
+    assert all(counted)
     with adapter.engine.begin() as conn:  # a partitioned table is not cut by blocks
-        conn.execute(sa.text("CREATE TABLE parted (id int, at timestamptz) PARTITION BY RANGE (at)"))
+        conn.execute(
+            sa.text("CREATE TABLE parted (id int, at timestamptz) PARTITION BY RANGE (at)")
+        )
     parted = pk.RecordType(
         name="parted", store="main", fields=[{"name": "id"}, {"name": "at", "type": "timestamp"}]
     )
@@ -254,7 +266,8 @@ def test_a_version_1_shard_document_is_read_and_block_shards_round_trip() -> Non
     assert shard.range_selection() == BlockRange(10, 20)
     assert "table blocks from 10 to block 20" in shard.describe()
     head = orjson.loads(shard.to_json())
-    assert head["version"] == 2 and head["shard"]["blocks"] == [10, 20]
+    assert head["version"] == 2
+    assert head["shard"]["blocks"] == [10, 20]
     timed = Shard("p", 0, 0, 1, None, False, None, None, False)
     old = orjson.loads(timed.to_json())
     old["version"] = 1

@@ -70,12 +70,14 @@ def lock_timeout(value: float | None) -> float:
     """
     if value is None:
         return LOCK_TIMEOUT
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0.001:
+    given: object = value  # a host's configuration may pass anything
+    if isinstance(given, bool) or not isinstance(given, int | float) or not given >= 0.001:
         raise ConfigurationError(
             f"SQLAlchemyAdapter(partition_lock_timeout={value!r}): expected seconds, at least "
             "0.001 (PostgreSQL counts lock_timeout in milliseconds)"
         )
     return float(value)
+
 
 _MODES = ("drop", "truncate", "off")
 _LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE lock_not_available: lock_timeout expired
@@ -199,6 +201,7 @@ def _survey(
     table: tuple[str, str],
     selection: Selection,
     mode: PartitionMode,
+    *,
     only: str | None = None,
     keeps: Keeps | None = None,
 ) -> _Found | None:
@@ -257,9 +260,13 @@ def _survey(
         elif row.relkind != "r":
             blocked = "it is partitioned itself" if row.relkind == "p" else "it is not a table"
         blocked = blocked or _why_not(row, candidate.name, mode)
-        if blocked is None and wanted.excluded and keeps is not None:
-            if keeps(conn, row, wanted.excluded):
-                blocked = "it holds records the step leaves out (under a legal hold)"
+        if (
+            blocked is None
+            and wanted.excluded
+            and keeps is not None
+            and keeps(conn, row, wanted.excluded)
+        ):
+            blocked = "it holds records the step leaves out (under a legal hold)"
         if blocked is None:
             whole.append(candidate)
         else:

@@ -42,8 +42,8 @@ from ._base import (
     check_batch_size,
     missing_problems,
 )
-from ._partition import PartitionMode
 from ._blocks import BlockRange
+from ._partition import PartitionMode
 from ._pg_partitions import PartitionAware, lock_timeout, partition_mode
 from ._selection import After, All, And, Before, Eq, In, IsNull, Not, Or, Related, Selection
 from ._sql import comparable_values

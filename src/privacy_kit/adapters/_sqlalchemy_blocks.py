@@ -40,10 +40,10 @@ def block_condition(dialect: str, selection: BlockRange) -> sa.ColumnElement[boo
         raise UnsupportedSelectionError(
             "block_ranges", f"{selection!r} needs PostgreSQL (block addresses), not {dialect}"
         )
-    lower = _CTID >= _tid(selection.start)
+    lower = _tid(selection.start) <= _CTID
     if selection.end is None:
         return lower
-    return sa.and_(lower, _CTID < _tid(selection.end))
+    return sa.and_(lower, _tid(selection.end) > _CTID)
 
 
 def table_blocks(conn: sa.Connection, table_sql: str) -> tuple[str, int]:

@@ -180,7 +180,9 @@ class RetentionReport:
                 "  commitments still pending (records held): " + ", ".join(self.still_pending)
             )
         if self.already_finished:
-            lines.append("  already finished: this sweep was totalled before; nothing recorded again")
+            lines.append(
+                "  already finished: this sweep was totalled before; nothing recorded again"
+            )
         return "\n".join(lines)
 
     def __str__(self) -> str:

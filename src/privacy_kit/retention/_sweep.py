@@ -509,7 +509,9 @@ def finish_sweep(
         extra: dict[str, Any] = {"shards": len(given)}
         if not first:
             extra["completed_by_a_later_finish"] = True
-        audit.record("retention.applied", now=plan.now, details=applied_details(plan, report, extra))
+        audit.record(
+            "retention.applied", now=plan.now, details=applied_details(plan, report, extra)
+        )
         journal.mark_sweep_audited(plan.id)
     if not first:
         report = attrs.evolve(report, already_finished=True)
