@@ -565,7 +565,10 @@ def test_two_workers_one_killed_mid_shard_end_as_one_process(
         _close(planner)
     text = plan.to_json()  # made here, applied by the workers
     assert len(shards) >= 6
-    assert {s.on_account for s in shards} == {True, False}  # both kinds of trigger are sharded
+    cut = [plan.entries[s.entry].source for s in shards if s.of > 1]
+    # both kinds of trigger are sharded, by ranges of the table's blocks on PostgreSQL
+    assert {src is not None and src.account is not None for src in cut} == {True, False}
+    assert all(s.blocks is not None for s in shards if s.of > 1)
     stalls = tmp_path / "stalls"
     stalls.mkdir()
     with Workers(
