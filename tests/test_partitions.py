@@ -589,6 +589,25 @@ def test_the_adapter_refuses_anything_but_a_bare_range_on_the_key(pg: sa.Engine)
     assert len(parted.partitions()) == len(MONTHLY) + 1  # surveys change nothing
 
 
+def change_before_removing(
+    monkeypatch: pytest.MonkeyPatch, pg: sa.Engine, name: str, statements: Sequence[str]
+) -> None:
+    """Another session runs ``statements`` (committed) just before partition ``name`` is
+    locked for removal, after the survey that chose it."""
+    original = PartitionAware._remove
+
+    def change_then_remove(
+        self: Any, table: Any, candidate: Any, selection: Any, keeps: Any
+    ) -> Any:
+        if candidate.name == name:
+            with pg.begin() as conn:
+                for statement in statements:
+                    conn.execute(sa.text(statement))
+        return original(self, table, candidate, selection, keeps)
+
+    monkeypatch.setattr(PartitionAware, "_remove", change_then_remove)
+
+
 # == concurrent changes ===========================================================================
 @pytest.mark.postgres
 def test_a_partition_changed_after_the_survey_is_verified_again_and_kept(
@@ -599,26 +618,20 @@ def test_a_partition_changed_after_the_survey_is_verified_again_and_kept(
     leaves it (with its record); the other expired partitions still go."""
     _flat, parted = pair(pg, MONTHLY, spread())
     moved = f"{parted.table}_p2"  # February 2023
-    original = PartitionAware._remove
-
-    def change_then_remove(
-        self: Any, table: Any, candidate: Any, selection: Any, keeps: Any
-    ) -> Any:
-        if candidate.name == moved:
-            with pg.begin() as conn:  # another session, committed before the drop locks
-                for statement in (
-                    f"ALTER TABLE {parted.table} DETACH PARTITION {moved}",
-                    f"DELETE FROM {moved}",
-                    f"INSERT INTO {moved} (id, end_at) VALUES (9999, '2030-01-15+00')",
-                    (
-                        f"ALTER TABLE {parted.table} ATTACH PARTITION {moved} FOR VALUES FROM "
-                        "('2030-01-01+00') TO ('2030-02-01+00')"
-                    ),
-                ):
-                    conn.execute(sa.text(statement))
-        return original(self, table, candidate, selection, keeps)
-
-    monkeypatch.setattr(PartitionAware, "_remove", change_then_remove)
+    change_before_removing(
+        monkeypatch,
+        pg,
+        moved,
+        [
+            f"ALTER TABLE {parted.table} DETACH PARTITION {moved}",
+            f"DELETE FROM {moved}",
+            f"INSERT INTO {moved} (id, end_at) VALUES (9999, '2030-01-15+00')",
+            (
+                f"ALTER TABLE {parted.table} ATTACH PARTITION {moved} FOR VALUES FROM "
+                "('2030-01-01+00') TO ('2030-02-01+00')"
+            ),
+        ],
+    )
     engine = parted.engine()
     plan = engine.plan_retention(now=NOW)
     assert moved in [p.name for p in bookings_entry(plan).partitions]
@@ -669,22 +682,17 @@ def test_a_record_held_after_the_survey_keeps_its_partition_checked_under_the_lo
     keeps that partition; the others go."""
     _flat, parted = pair(pg, MONTHLY, spread())
     changed = f"{parted.table}_p1"
-    original = PartitionAware._remove
-
-    def change_then_remove(
-        self: Any, table: Any, candidate: Any, selection: Any, keeps: Any
-    ) -> Any:
-        if candidate.name == changed:
-            with pg.begin() as conn:  # another session, committed before the drop locks
-                conn.execute(
-                    sa.text(
-                        f"UPDATE {changed} SET invitee_email = 'held@example.org' "
-                        f"WHERE id = (SELECT min(id) FROM {changed})"
-                    )
-                )
-        return original(self, table, candidate, selection, keeps)
-
-    monkeypatch.setattr(PartitionAware, "_remove", change_then_remove)
+    change_before_removing(
+        monkeypatch,
+        pg,
+        changed,
+        [
+            (
+                f"UPDATE {changed} SET invitee_email = 'held@example.org' "
+                f"WHERE id = (SELECT min(id) FROM {changed})"
+            )
+        ],
+    )
     selection = where.before("end_at", CUTOFF, inclusive=True) & ~where.eq(
         "invitee_email", "held@example.org"
     )

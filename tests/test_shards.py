@@ -506,12 +506,17 @@ def test_finish_refuses_while_shards_are_unfinished_and_names_them() -> None:
     assert e.finish_sweep(plan, shards).fulfilled
 
 
-def test_finishing_twice_records_once_and_says_so() -> None:
+def _all_shards_applied() -> tuple[pk.Engine, pk.RetentionPlan, tuple[Shard, ...]]:
     e = deployment(_memory())
     plan = e.plan_retention(now=SWEEP, batch_size=4)
     shards = e.shards(plan, rows_per_shard=3)
     for s in shards:
         e.apply_shard(plan, s)
+    return e, plan, shards
+
+
+def test_finishing_twice_records_once_and_says_so() -> None:
+    e, plan, shards = _all_shards_applied()
     first = e.finish_sweep(plan, shards)
     again = e.finish_sweep(plan, shards)
     assert not first.already_finished
@@ -528,11 +533,7 @@ def test_finishing_twice_records_once_and_says_so() -> None:
 
 
 def test_a_finish_that_stopped_before_its_audit_entry_is_completed_by_the_next() -> None:
-    e = deployment(_memory())
-    plan = e.plan_retention(now=SWEEP, batch_size=4)
-    shards = e.shards(plan, rows_per_shard=3)
-    for s in shards:
-        e.apply_shard(plan, s)
+    e, plan, shards = _all_shards_applied()
     plan.journal.finish_sweep(plan.id, {"token": "a-worker-killed-here"})  # then it died
     report = e.finish_sweep(plan, shards)
     assert report.already_finished

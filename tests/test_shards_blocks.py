@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import os
 import random
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,7 +23,7 @@ from privacy_kit.audit import SqliteStateStore
 from privacy_kit.retention import Shard, units
 from privacy_kit.retention._sweep import shard_units
 from test_export import policy_and_datamap
-from test_shards import SECRET, lines, rows_of
+from test_shards import SECRET, _apply_elsewhere, lines, rows_of
 
 pytestmark = pytest.mark.postgres
 
@@ -148,7 +145,8 @@ def test_block_shards_are_the_entry_in_any_order_twice_and_end_as_the_whole_plan
         sharded.apply_shard(plan, s)
     # the rest from JSON, in another process, on the same database and state store
     document = plan.to_json()
-    other = _elsewhere(sharded, tmp_path, document, order[half:])
+    adapter_url = adapter.engine.url.render_as_string(hide_password=False)
+    other = _apply_elsewhere(adapter_url, tmp_path / "sharded.db", document, order[half:], tmp_path)
     assert isinstance(other, list), other
     after_once = rows_of(sharded)
     random.Random(11).shuffle(order)
@@ -161,35 +159,6 @@ def test_block_shards_are_the_entry_in_any_order_twice_and_end_as_the_whole_plan
     assert report.exact
     audited = [e.details for e in sharded.audit.entries() if e.action == "retention.shard"]
     assert any(d["blocks"] is not None for d in audited)
-
-
-def _elsewhere(e: pk.Engine, tmp: Path, plan: str, shards: list[Shard]) -> Any:
-    paths = []
-    for shard in shards:
-        path = tmp / f"shard-{uuid.uuid4().hex}.json"
-        path.write_text(shard.to_json())
-        paths.append(str(path))
-    plan_path = tmp / f"plan-{uuid.uuid4().hex}.json"
-    plan_path.write_text(plan)
-    adapter = e.adapter_for(e.datamap.record_type("bookings"))
-    url = adapter.engine.url.render_as_string(hide_password=False)
-    run = subprocess.run(
-        [
-            sys.executable,
-            str(TESTS / "plan_workers.py"),
-            "shards",
-            url,
-            str(tmp / "sharded.db"),
-            str(plan_path),
-            *paths,
-        ],
-        capture_output=True,
-        check=True,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), str(TESTS)])},
-        timeout=300,
-    )
-    out = orjson.loads(run.stdout)
-    return out.get("error") or [pk.ShardReport.from_json(r) for r in out["ok"]]
 
 
 def test_each_block_shard_reads_only_its_blocks(
