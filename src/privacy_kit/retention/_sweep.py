@@ -1,7 +1,9 @@
 """One sweep, many workers: a retention plan cut into shards, applied one by one, then totalled.
 
 :func:`plan_shards` cuts each entry of a plan into :class:`~privacy_kit.retention.Shard` values
-(trigger-time ranges, bounds from the adapter: :func:`~privacy_kit.adapters.time_bounds`) and
+(ranges of the table's blocks where the adapter can read them by range:
+:func:`~privacy_kit.adapters.block_bounds`; otherwise trigger-time ranges, bounds from the
+adapter: :func:`~privacy_kit.adapters.time_bounds`) and
 records them in the plan's journal, where the first record of an entry wins: asked again, in any
 process sharing the journal, it returns the same shards. :func:`apply_shard` runs one shard's
 units through the same code as a whole-plan apply (:func:`~._apply_units.run_entry`: holds read
@@ -9,7 +11,8 @@ again, journal with counts, interrupted units counted) under journal keys of its
 its :class:`~privacy_kit.retention.ShardReport`; a finished shard applied again changes nothing.
 :func:`finish_sweep` reads every shard's report from the journal, refuses while one is missing,
 and builds the :class:`~privacy_kit.RetentionReport` a whole-plan apply would (commitments
-fulfilled there, and only there).
+fulfilled there, and only there); the journal keeps the first finish, so a second one (a
+redelivered task) returns the same report and records nothing.
 
 **Order.** Some entries must run before others: records that read their trigger time from an
 account before the entries that change the accounts, the records a store's foreign key points
@@ -445,7 +448,8 @@ def finish_sweep(
     audit: AuditLog | None = None,
     policy_version: str | None = None,
 ) -> RetentionReport:
-    """Total a sweep applied shard by shard (see :meth:`privacy_kit.Engine.finish_sweep`).
+    """Total a sweep applied shard by shard (see :meth:`privacy_kit.Engine.finish_sweep`);
+    called again, the same report with ``already_finished`` and nothing recorded.
 
     Raises:
         PlanError: a shard is not one of the plan's, the shards do not cover every entry, or
