@@ -42,13 +42,20 @@ from ._base import (
     check_batch_size,
     missing_problems,
 )
+from ._blocks import BlockRange
 from ._partition import PartitionMode
-from ._pg_partitions import PartitionAware, partition_mode
+from ._pg_partitions import PartitionAware, lock_timeout, partition_mode
 from ._selection import After, All, And, Before, Eq, In, IsNull, Not, Or, Related, Selection
 from ._sql import comparable_values
+from ._sqlalchemy_blocks import block_condition, pg_block_bounds
 from ._sqlalchemy_bounds import ntile_firsts
 from ._sqlalchemy_cache import compiled_statements, shared_table
-from ._sqlalchemy_fk import postgres_foreign_keys
+from ._sqlalchemy_fk import (
+    FkRow,
+    inspected_foreign_keys,
+    mysql_foreign_keys,
+    postgres_foreign_keys,
+)
 from ._sqlalchemy_in import in_list, recheck_condition
 from ._sqlalchemy_write import count_by_type, count_many, delete_selection, needs_locked_keys
 from ._sqlite import indexed_fields
@@ -125,6 +132,7 @@ class SQLAlchemyAdapter(PartitionAware):
         schema: the database schema holding the tables (``None``: the default one).
         partitions: on PostgreSQL, how sweeps remove the partitions a delete covers whole:
             ``"drop"`` (the default), ``"truncate"`` or ``"off"`` (see ``partition_survey``).
+        partition_lock_timeout: seconds removing a partition waits for its locks (default 5).
 
     Example:
         >>> import privacy_kit as pk
@@ -158,6 +166,7 @@ class SQLAlchemyAdapter(PartitionAware):
         store: str | None = None,
         schema: str | None = None,
         partitions: PartitionMode | None = None,
+        partition_lock_timeout: float | None = None,
     ) -> None:
         super().__init__(name=name, store=store)
         if isinstance(engine, str):
@@ -177,8 +186,11 @@ class SQLAlchemyAdapter(PartitionAware):
         self._mysql = self.engine.dialect.name in {"mysql", "mariadb"}
         self._json_names = itertools.count()
         self.partitions = partition_mode(partitions, self.engine.dialect.name)
+        self.partition_lock_timeout = lock_timeout(partition_lock_timeout)
         if self.partitions != "off":
             self.capabilities = self.capabilities | {Capability.PARTITIONS}
+        if self.engine.dialect.name == "postgresql":
+            self.capabilities = self.capabilities | {Capability.BLOCK_RANGES}
 
     # -- tables and expressions ---------------------------------------------------------------
     def table(self, record_type: RecordType) -> sa.Table:
@@ -267,6 +279,8 @@ class SQLAlchemyAdapter(PartitionAware):
                 return sa.not_(walk(sel.item))
             if isinstance(sel, Related):
                 return self._column(table, sel.field).in_(self._sub_select(sel))
+            if isinstance(sel, BlockRange):
+                return block_condition(self.engine.dialect.name, sel)
             raise TypeError(f"cannot compile selection {sel!r} to SQL")
 
         return walk(selection)
@@ -354,6 +368,12 @@ class SQLAlchemyAdapter(PartitionAware):
         one ``SELECT`` with ``NTILE`` (see :func:`~privacy_kit.adapters.time_bounds`)."""
         with self.wrap_errors("time_bounds", record_type):
             return ntile_firsts(self, record_type, selection, field, pieces)
+
+    def block_bounds(self, record_type: RecordType, pieces: int) -> tuple[int, ...]:
+        """Block numbers cutting the table into about ``pieces`` ranges (PostgreSQL, plain
+        tables; see :func:`~privacy_kit.adapters.block_bounds`)."""
+        with self.wrap_errors("block_bounds", record_type):
+            return pg_block_bounds(self, record_type, pieces)
 
     def counts_by_type(
         self, requests: Sequence[tuple[RecordType, Sequence[Selection]]]
@@ -530,46 +550,16 @@ class SQLAlchemyAdapter(PartitionAware):
         for rt in record_types:
             if self.serves(rt):
                 names.setdefault(rt.table_name, []).append(rt.name)
-        rows: list[tuple[str, str, list[str], list[str]]] = []
+        rows: list[FkRow] = []
         with self.wrap_errors("foreign_keys"):
             if self._mysql:
-                query = sa.text(
-                    "SELECT CONSTRAINT_NAME, TABLE_NAME, COLUMN_NAME, REFERENCED_TABLE_NAME, "
-                    "REFERENCED_COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE "
-                    "WHERE TABLE_SCHEMA = COALESCE(:schema, DATABASE()) "
-                    "AND REFERENCED_TABLE_SCHEMA = TABLE_SCHEMA "
-                    "AND REFERENCED_TABLE_NAME IS NOT NULL "
-                    "ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION"
-                )
-                grouped: dict[tuple[str, str], tuple[str, list[str], list[str]]] = {}
                 with self.engine.connect() as conn:
-                    for constraint, table, column, parent, referenced in conn.execute(
-                        query, {"schema": self.schema}
-                    ):
-                        if table in names:
-                            entry = grouped.setdefault((table, constraint), (parent, [], []))
-                            entry[1].append(column)
-                            entry[2].append(referenced)
-                rows = [(t, p, c, r) for (t, _), (p, c, r) in grouped.items()]
+                    rows = mysql_foreign_keys(conn, self.schema, list(names))
             elif names and self.engine.dialect.name == "postgresql":
                 with self.engine.connect() as conn:
                     rows = postgres_foreign_keys(conn, self.schema, list(names))
             elif names:
-                inspector = sa.inspect(self.engine)
-                found = inspector.get_multi_foreign_keys(
-                    schema=self.schema, filter_names=list(names)
-                )
-                for (_, table), keys in found.items():
-                    rows.extend(
-                        (
-                            table,
-                            key["referred_table"],
-                            list(key["constrained_columns"]),
-                            list(key["referred_columns"]),
-                        )
-                        for key in keys
-                        if key.get("referred_schema") in (None, self.schema)
-                    )
+                rows = inspected_foreign_keys(self.engine, self.schema, list(names))
         return tuple(
             dict.fromkeys(
                 ForeignKey(child, parent, columns, referenced)

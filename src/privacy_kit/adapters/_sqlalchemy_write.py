@@ -33,6 +33,7 @@ import sqlalchemy as sa
 
 from ..model._datamap import RecordType
 from ._base import WRITE_BATCH
+from ._blocks import BlockRange, block_range_of
 from ._mariadb_write import delete_by_key_ranges
 from ._selection import And, In, Not, Or, Related, Selection
 from ._sql import COUNTS_PER_STATEMENT, JSON_IN_THRESHOLD, factor_common
@@ -163,7 +164,7 @@ def delete_selection(
         )
     if batch_size is None:
         if dialect == "postgresql":
-            return _block_ranges(adapter, table, condition)
+            return _block_ranges(adapter, table, condition, block_range_of(selection))
         return _one_statement(adapter, sa.delete(table).where(condition))
     if dialect == "postgresql":
         # Rows by physical address (a TID scan) instead of one primary-key probe per row. The
@@ -192,8 +193,12 @@ def _one_statement(adapter: SQLAlchemyLike, statement: sa.Delete) -> int:
         return int(conn.execute(statement).rowcount)
 
 
-def _block_ranges(adapter: SQLAlchemyLike, table: sa.Table, condition: Any) -> int:
-    """PostgreSQL: one ``DELETE`` per range of blocks, the last range open-ended."""
+def _block_ranges(
+    adapter: SQLAlchemyLike, table: sa.Table, condition: Any, within: BlockRange | None
+) -> int:
+    """PostgreSQL: one ``DELETE`` per range of blocks, the last range open-ended; ``within``: the
+    blocks the selection is confined to (a shard's), so only they are walked (the condition
+    keeps its own bounds on ``ctid`` too)."""
     name = adapter.engine.dialect.identifier_preparer.format_table(table)
     with adapter.engine.connect() as conn:
         blocks, tuples, pages = conn.execute(
@@ -207,12 +212,17 @@ def _block_ranges(adapter: SQLAlchemyLike, table: sa.Table, condition: Any) -> i
     step = max(1, math.ceil(PG_ROWS_PER_BATCH / max(per_block, 1.0)))
     ctid: sa.ColumnClause[Any] = sa.literal_column("ctid")
     total = 0
-    start = 0
+    start = 0 if within is None else within.start
+    stop = None if within is None else within.end
     while True:
         end = start + step
-        last = end >= blocks
+        # The last range is open-ended (rows written to new blocks meanwhile), unless the
+        # selection is confined to blocks ending before: then it ends there.
+        last = end >= (blocks if stop is None else stop)
+        if last and stop is not None:
+            end = stop
         in_range = [ctid >= sa.literal_column(f"'({start},0)'::tid")]
-        if not last:
+        if not last or stop is not None:
             in_range.append(ctid < sa.literal_column(f"'({end},0)'::tid"))
         total += _one_statement(adapter, sa.delete(table).where(*in_range, condition))
         if last:

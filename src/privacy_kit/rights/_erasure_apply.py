@@ -44,8 +44,6 @@ if TYPE_CHECKING:
 __all__ = ["apply_erasure", "erasure_commitments", "foresee_commitments", "recipients_to_tell"]
 
 
-
-
 def _recount(first: int | None, matching: int, this_run: int) -> dict[str, Any]:
     """The count of a step resumed after an interrupted attempt, and how it was reached.
 
