@@ -53,8 +53,8 @@ ROWS_PER_SHARD = 100_000
 SHARDS = 10
 """Bookings shards aimed at: ``rows_per_shard`` is the larger of :data:`ROWS_PER_SHARD` and
 ``bookings // SHARDS`` (half the bookings expire, so about five shards of the bookings entry).
-On PostgreSQL the adapter deletes by ranges of blocks over the whole table, so each shard reads
-the whole table: fewer, larger shards read it fewer times."""
+On PostgreSQL the bookings entry is cut by ranges of the table's blocks, so each shard reads only
+its fifth of the table."""
 REDIS = "redis://127.0.0.1:6379/0"
 ROOT = Path(__file__).resolve().parents[1]
 

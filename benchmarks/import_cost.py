@@ -51,8 +51,19 @@ PYDANTIC_FIRST_USE = (
 
 def _env() -> dict[str, str]:
     """The environment of the measured interpreters: the caller's (so ``PYTHONPATH=src``
-    measures a source checkout), with bytecode caching allowed."""
-    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    measures a source checkout), with bytecode caching allowed.
+
+    The interpreters run in an empty directory, so each ``PYTHONPATH`` entry is made absolute
+    against the caller's directory: a relative ``src`` would otherwise name nothing there, and
+    the installed package (another checkout, perhaps) would be measured instead, silently.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    if env.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.pathsep.join(
+            os.path.abspath(entry) if entry else entry
+            for entry in env["PYTHONPATH"].split(os.pathsep)
+        )
+    return env
 
 
 def import_seconds(statement: str, cwd: str, env: dict[str, str] | None = None) -> float:

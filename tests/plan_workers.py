@@ -62,7 +62,12 @@ def rows() -> dict[str, list[dict[str, Any]]]:
 
 def engine(db: str | os.PathLike[str], state: str | os.PathLike[str], **kw: Any) -> pk.Engine:
     policy, datamap = policy_and_datamap()
-    adapter = kw.pop("adapter", None) or SQLiteAdapter(db)
+    adapter = kw.pop("adapter", None)
+    if adapter is None and str(db).startswith("postgresql"):  # tests/test_shards_blocks.py
+        from privacy_kit.adapters import SQLAlchemyAdapter
+
+        adapter = SQLAlchemyAdapter(str(db))
+    adapter = adapter or SQLiteAdapter(db)
     return pk.Engine(policy, datamap, adapter, state=SqliteStateStore(state), **kw)
 
 

@@ -432,6 +432,50 @@ def test_sqlite_file_path_and_custom_table(tmp_path: Path) -> None:
     assert again.verify().ok
 
 
+def _journal_mode(path: Path) -> str:
+    conn = sqlite3.connect(path)
+    try:
+        return str(conn.execute("PRAGMA journal_mode").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_sqlite_file_the_sink_creates_is_in_wal_mode_and_syncs_every_commit(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "new" / "audit.db"
+    path.parent.mkdir()
+    log = AuditLog.sqlite(path)
+    sink = log.sink
+    assert sink.connection.execute("PRAGMA synchronous").fetchone()[0] == 2  # type: ignore[attr-defined]
+    _fill(log, 3)
+    assert _journal_mode(path) == "wal"
+    sink.close()  # type: ignore[attr-defined]
+    # Opened again, it is the same log (and stays in WAL mode: the mode belongs to the file).
+    again = AuditLog.sqlite(path)
+    assert [e.sequence for e in again.entries()] == [1, 2, 3]
+    assert again.verify().ok
+    assert _journal_mode(path) == "wal"
+    # An empty file (made by someone's ``touch``) holds no database yet: it is created too.
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    AuditLog.sqlite(empty).record("a.b", now=NOW)
+    assert _journal_mode(empty) == "wal"
+
+
+def test_sqlite_file_that_existed_keeps_its_journal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "audit.db"
+    host = sqlite3.connect(path)
+    host.execute("CREATE TABLE host_things (x INTEGER)")
+    host.commit()
+    host.close()
+    log = AuditLog.sqlite(path)
+    _fill(log, 2)
+    assert _journal_mode(path) == "delete"  # the host's choice, not changed for them
+    assert log.sink.connection.execute("PRAGMA synchronous").fetchone()[0] == 2  # type: ignore[attr-defined]
+    assert log.verify().ok
+
+
 def test_sqlite_bad_table_name() -> None:
     with pytest.raises(ValueError, match="invalid table name"):
         AuditLog.sqlite(":memory:", table="x; DROP TABLE y")

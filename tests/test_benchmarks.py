@@ -298,3 +298,26 @@ def test_strict_exits_non_zero_on_a_missed_target(monkeypatch: pytest.MonkeyPatc
     met = [Row("6. fast", "1", pk=1.0, baseline=1.0, target=1.5)]
     monkeypatch.setattr(cli, "run_scenario", lambda *a, **k: met)
     assert cli.main(["--quick", "--only", "import", "--strict"]) == 0
+
+
+def test_the_import_scenario_measures_the_checkout_on_a_relative_pythonpath(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The measured interpreters run in an empty directory: ``PYTHONPATH=src`` still names the
+    caller's ``src``, not whatever ``privacy_kit`` is installed."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import import_cost
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("PYTHONPATH", "src")
+    env = import_cost._env()
+    assert env["PYTHONPATH"] == str(ROOT / "src")
+    out = subprocess.run(
+        [sys.executable, "-c", "import privacy_kit; print(privacy_kit.__file__)"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert Path(out.stdout.strip()) == ROOT / "src" / "privacy_kit" / "__init__.py"

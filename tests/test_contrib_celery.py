@@ -113,6 +113,24 @@ def test_finish_refuses_while_a_shard_is_unfinished() -> None:
         tasks.finish.apply(args=([first], plan.to_json(), shards)).get()
 
 
+def test_a_redelivered_finish_returns_the_same_report_and_records_once() -> None:
+    engine = _memory_engine()
+    plan = engine.plan_retention(now=NOW)
+    shards = [s.to_json() for s in engine.shards(plan, rows_per_shard=5)]
+    tasks = _eager(engine)
+    reports = [tasks.apply_shard.apply(args=(plan.to_json(), s)).get() for s in shards]
+    first = tasks.finish.apply(args=(reports, plan.to_json(), shards)).get()
+    again = tasks.finish.apply(args=(reports, plan.to_json(), shards)).get()  # redelivered
+    assert first["already_finished"] is False
+    assert again["already_finished"] is True
+    assert {k: v for k, v in again.items() if k not in ("already_finished", "summary")} == {
+        k: v for k, v in first.items() if k not in ("already_finished", "summary")
+    }
+    applied = [e for e in engine.audit.entries() if e.action == "retention.applied"]
+    assert len(applied) == 1
+    assert "already finished" in again["summary"]
+
+
 def test_finish_refuses_a_report_of_another_plan() -> None:
     engine = _memory_engine()
     plan, other = engine.plan_retention(now=NOW), engine.plan_retention(now=NOW)
@@ -547,7 +565,10 @@ def test_two_workers_one_killed_mid_shard_end_as_one_process(
         _close(planner)
     text = plan.to_json()  # made here, applied by the workers
     assert len(shards) >= 6
-    assert {s.on_account for s in shards} == {True, False}  # both kinds of trigger are sharded
+    cut = [plan.entries[s.entry].source for s in shards if s.of > 1]
+    # both kinds of trigger are sharded, by ranges of the table's blocks on PostgreSQL
+    assert {src is not None and src.account is not None for src in cut} == {True, False}
+    assert all(s.blocks is not None for s in shards if s.of > 1)
     stalls = tmp_path / "stalls"
     stalls.mkdir()
     with Workers(

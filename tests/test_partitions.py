@@ -92,7 +92,6 @@ pytest.importorskip("sqlalchemy", reason="SQLAlchemy is not installed (extra [sq
 import sqlalchemy as sa  # noqa: E402 - after the skip
 
 from privacy_kit.adapters import SQLAlchemyAdapter  # noqa: E402
-from privacy_kit.adapters import _pg_partitions as pg_partitions  # noqa: E402
 from privacy_kit.adapters._pg_partitions import PartitionAware  # noqa: E402
 
 
@@ -294,44 +293,93 @@ def test_dry_run_lists_the_partitions_and_changes_nothing(pg: sa.Engine) -> None
     assert bookings_entry(loaded).partitions == bookings_entry(plan).partitions
 
 
+def partition_of(store: Store, booking_id: int) -> str:
+    """The partition holding a booking."""
+    with store.db.connect() as conn:
+        return str(
+            conn.execute(
+                sa.text(f"SELECT tableoid::regclass::text FROM {store.table} WHERE id = :i"),
+                {"i": booking_id},
+            ).scalar_one()
+        )
+
+
 @pytest.mark.postgres
-def test_a_legal_hold_keeps_every_partition(pg: sa.Engine) -> None:
+def test_a_legal_hold_keeps_only_the_partition_it_reaches(pg: sa.Engine) -> None:
     times = spread()
     flat, parted = pair(pg, MONTHLY, times)
     held_id = 3  # ends in June 2022: in the first, wholly expired partition
     for store in (flat, parted):
         hold(store.engine(), held_id)
     before = parted.partitions()
+    kept = partition_of(parted, held_id)
+    whole = [f"{parted.table}_p{n}" for n in expired_months(MONTHLY, CUTOFF)]
+    assert kept in whole
     engine = parted.engine()
     plan = engine.plan_retention(now=NOW)
-    assert bookings_entry(plan).partitions == ()
-    assert any("legal hold" in n and "row by row" in n for n in plan.notes), plan.notes
+    entry = bookings_entry(plan)
+    assert entry.hold_ids
+    assert [p.name for p in entry.partitions] == [n for n in whole if n != kept]
+    assert any(kept in n and "legal hold" in n and "row by row" in n for n in plan.notes), (
+        plan.notes
+    )
     report = engine.apply(plan)
-    assert bookings_line(report).partitions == ()
+    assert [p.name for p in bookings_line(report).partitions] == [n for n in whole if n != kept]
     expected = flat.engine().apply(flat.engine().plan_retention(now=NOW))
     assert bookings_line(report).done == bookings_line(expected).done
-    assert parted.rows() == flat.rows()
+    assert parted.rows() == flat.rows()  # row for row
     assert held_id in {r["id"] for r in parted.rows()}
-    assert set(parted.partitions()) == set(before)  # every partition still attached
+    after = parted.partitions()
+    assert after[kept] == 1  # the held booking alone: its expired neighbours went row by row
+    assert set(after) == set(before) - {n for n in whole if n != kept}
 
 
 @pytest.mark.postgres
-def test_a_hold_placed_after_planning_keeps_every_partition(pg: sa.Engine) -> None:
+def test_a_hold_placed_after_planning_keeps_its_partition_checked_under_the_lock(
+    pg: sa.Engine,
+) -> None:
     flat, parted = pair(pg, MONTHLY, spread())
     before = parted.partitions()
     engine = parted.engine()
     plan = engine.plan_retention(now=NOW)
-    assert bookings_entry(plan).partitions  # planned to go whole
+    planned = [p.name for p in bookings_entry(plan).partitions]
+    kept = partition_of(parted, 3)
+    assert kept in planned  # planned to go whole
     hold(engine, 3)
     report = engine.apply(plan)
     line = bookings_line(report)
-    assert line.partitions == ()
+    assert [p.name for p in line.partitions] == [n for n in planned if n != kept]
+    assert [name for name, _why in line.partitions_kept] == [kept]
+    assert "legal hold" in line.partitions_kept[0][1]
     assert line.newly_held == 1
-    assert set(parted.partitions()) == set(before)
+    assert kept in parted.partitions()
+    assert set(parted.partitions()) == set(before) - {n for n in planned if n != kept}
     hold(flat.engine(), 3)
     flat.engine().apply(flat.engine().plan_retention(now=NOW))
     assert parted.rows() == flat.rows()
     assert 3 in {r["id"] for r in parted.rows()}
+
+
+@pytest.mark.postgres
+def test_a_partition_whose_hold_is_unknown_for_a_row_is_not_dropped(pg: sa.Engine) -> None:
+    """A selection leaving out one invitee's booking: a row whose invitee is NULL is not "not
+    left out" (SQL's unknown), so the row-by-row delete would keep it, and its partition must
+    not go whole either."""
+    _flat, parted = pair(pg, MONTHLY, spread())
+    expired = where.before("end_at", CUTOFF, inclusive=True)
+    with parted.db.begin() as conn:
+        conn.execute(sa.text(f"UPDATE {parted.table} SET invitee_email = NULL WHERE id = 3"))
+    unknown, left_out = partition_of(parted, 3), partition_of(parted, 80)
+    survey = parted.adapter.partition_survey(
+        parted.bookings, expired & ~where.eq("invitee_email", "i80@example.org")
+    )
+    assert survey is not None
+    names = [p.name for p in survey.whole]
+    expired_names = [f"{parted.table}_p{n}" for n in expired_months(MONTHLY, CUTOFF)]
+    assert {unknown, left_out} <= set(expired_names)
+    assert unknown != left_out
+    assert names == [n for n in expired_names if n not in (unknown, left_out)]
+    assert {name for name, _why in survey.kept} == {unknown, left_out}
 
 
 BLOCKERS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -541,6 +589,25 @@ def test_the_adapter_refuses_anything_but_a_bare_range_on_the_key(pg: sa.Engine)
     assert len(parted.partitions()) == len(MONTHLY) + 1  # surveys change nothing
 
 
+def change_before_removing(
+    monkeypatch: pytest.MonkeyPatch, pg: sa.Engine, name: str, statements: Sequence[str]
+) -> None:
+    """Another session runs ``statements`` (committed) just before partition ``name`` is
+    locked for removal, after the survey that chose it."""
+    original = PartitionAware._remove
+
+    def change_then_remove(
+        self: Any, table: Any, candidate: Any, selection: Any, keeps: Any
+    ) -> Any:
+        if candidate.name == name:
+            with pg.begin() as conn:
+                for statement in statements:
+                    conn.execute(sa.text(statement))
+        return original(self, table, candidate, selection, keeps)
+
+    monkeypatch.setattr(PartitionAware, "_remove", change_then_remove)
+
+
 # == concurrent changes ===========================================================================
 @pytest.mark.postgres
 def test_a_partition_changed_after_the_survey_is_verified_again_and_kept(
@@ -551,24 +618,20 @@ def test_a_partition_changed_after_the_survey_is_verified_again_and_kept(
     leaves it (with its record); the other expired partitions still go."""
     _flat, parted = pair(pg, MONTHLY, spread())
     moved = f"{parted.table}_p2"  # February 2023
-    original = PartitionAware._remove
-
-    def change_then_remove(self: Any, table: Any, candidate: Any, selection: Any) -> Any:
-        if candidate.name == moved:
-            with pg.begin() as conn:  # another session, committed before the drop locks
-                for statement in (
-                    f"ALTER TABLE {parted.table} DETACH PARTITION {moved}",
-                    f"DELETE FROM {moved}",
-                    f"INSERT INTO {moved} (id, end_at) VALUES (9999, '2030-01-15+00')",
-                    (
-                        f"ALTER TABLE {parted.table} ATTACH PARTITION {moved} FOR VALUES FROM "
-                        "('2030-01-01+00') TO ('2030-02-01+00')"
-                    ),
-                ):
-                    conn.execute(sa.text(statement))
-        return original(self, table, candidate, selection)
-
-    monkeypatch.setattr(PartitionAware, "_remove", change_then_remove)
+    change_before_removing(
+        monkeypatch,
+        pg,
+        moved,
+        [
+            f"ALTER TABLE {parted.table} DETACH PARTITION {moved}",
+            f"DELETE FROM {moved}",
+            f"INSERT INTO {moved} (id, end_at) VALUES (9999, '2030-01-15+00')",
+            (
+                f"ALTER TABLE {parted.table} ATTACH PARTITION {moved} FOR VALUES FROM "
+                "('2030-01-01+00') TO ('2030-02-01+00')"
+            ),
+        ],
+    )
     engine = parted.engine()
     plan = engine.plan_retention(now=NOW)
     assert moved in [p.name for p in bookings_entry(plan).partitions]
@@ -584,13 +647,11 @@ def test_a_partition_changed_after_the_survey_is_verified_again_and_kept(
 
 
 @pytest.mark.postgres
-def test_a_partition_locked_by_another_session_is_left_to_the_delete(
-    pg: sa.Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_partition_locked_by_another_session_is_left_to_the_delete(pg: sa.Engine) -> None:
     """A session holding a lock on an expired partition is not waited for beyond the lock
-    timeout: that partition's records go row by row once the session ends, the others whole."""
-    monkeypatch.setattr(pg_partitions, "LOCK_TIMEOUT", "200ms")
-    flat, parted = pair(pg, MONTHLY, spread())
+    timeout (the adapter's ``partition_lock_timeout``): that partition's records go row by row
+    once the session ends, the others whole."""
+    flat, parted = pair(pg, MONTHLY, spread(), partition_lock_timeout=0.2)
     busy = f"{parted.table}_p5"
     other = pg.connect()
     transaction = other.begin()
@@ -610,6 +671,48 @@ def test_a_partition_locked_by_another_session_is_left_to_the_delete(
     assert busy in [p.name for p in bookings_line(report).partitions]  # now it goes too
     flat.engine().apply(flat.engine().plan_retention(now=NOW))
     assert parted.rows() == flat.rows()
+
+
+@pytest.mark.postgres
+def test_a_record_held_after_the_survey_keeps_its_partition_checked_under_the_lock(
+    pg: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the survey and the drop, another session writes into an expired partition a
+    record the selection leaves out (as a hold would): the check made again under the locks
+    keeps that partition; the others go."""
+    _flat, parted = pair(pg, MONTHLY, spread())
+    changed = f"{parted.table}_p1"
+    change_before_removing(
+        monkeypatch,
+        pg,
+        changed,
+        [
+            (
+                f"UPDATE {changed} SET invitee_email = 'held@example.org' "
+                f"WHERE id = (SELECT min(id) FROM {changed})"
+            )
+        ],
+    )
+    selection = where.before("end_at", CUTOFF, inclusive=True) & ~where.eq(
+        "invitee_email", "held@example.org"
+    )
+    survey = parted.adapter.partition_survey(parted.bookings, selection)
+    assert survey is not None
+    assert changed in [p.name for p in survey.whole]
+    drops = parted.adapter.drop_partitions(parted.bookings, selection)
+    assert changed not in drops.names
+    assert drops.names  # the others went
+    assert [name for name, _why in drops.kept] == [changed]
+    assert "legal hold" in drops.kept[0][1]
+    assert parted.exists(changed)
+
+
+def test_the_partition_lock_timeout_is_a_setting() -> None:
+    assert SQLAlchemyAdapter("sqlite://").partition_lock_timeout == 5.0
+    assert SQLAlchemyAdapter("sqlite://", partition_lock_timeout=0.5).partition_lock_timeout == 0.5
+    for bad in (0, -1, "5s", True, 0.0001):
+        with pytest.raises(pk.ConfigurationError, match="partition_lock_timeout"):
+            SQLAlchemyAdapter("sqlite://", partition_lock_timeout=bad)
 
 
 @pytest.mark.postgres
@@ -665,14 +768,11 @@ def test_a_partition_being_detached_concurrently_is_not_removed(pg: sa.Engine) -
 
 
 @pytest.mark.postgres
-def test_a_table_locked_by_another_session_is_waited_for_once(
-    pg: sa.Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_table_locked_by_another_session_is_waited_for_once(pg: sa.Engine) -> None:
     """Dropping needs the partitioned table to itself: while another session reads it, the first
     partition's lock times out and the others are not tried (they would wait for the same
     reader); their records go row by row, and the report says why."""
-    monkeypatch.setattr(pg_partitions, "LOCK_TIMEOUT", "300ms")
-    flat, parted = pair(pg, MONTHLY, spread())
+    flat, parted = pair(pg, MONTHLY, spread(), partition_lock_timeout=0.3)
     reader = pg.connect()
     transaction = reader.begin()
     reader.execute(sa.text(f"LOCK TABLE ONLY {parted.table} IN ACCESS SHARE MODE"))
@@ -689,6 +789,7 @@ def test_a_table_locked_by_another_session_is_waited_for_once(
     assert drops.dropped == ()
     assert [name for name, _why in drops.kept] == whole
     assert all("stayed locked by another session" in why for _name, why in drops.kept)
+    assert "lock timeout (0.3 s)" in drops.kept[0][1]
     assert waited < 5  # one timeout, not one per partition
     flat.engine().apply(flat.engine().plan_retention(now=NOW))
     parted.engine().apply(parted.engine().plan_retention(now=NOW))

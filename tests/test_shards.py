@@ -506,6 +506,44 @@ def test_finish_refuses_while_shards_are_unfinished_and_names_them() -> None:
     assert e.finish_sweep(plan, shards).fulfilled
 
 
+def _all_shards_applied() -> tuple[pk.Engine, pk.RetentionPlan, tuple[Shard, ...]]:
+    e = deployment(_memory())
+    plan = e.plan_retention(now=SWEEP, batch_size=4)
+    shards = e.shards(plan, rows_per_shard=3)
+    for s in shards:
+        e.apply_shard(plan, s)
+    return e, plan, shards
+
+
+def test_finishing_twice_records_once_and_says_so() -> None:
+    e, plan, shards = _all_shards_applied()
+    first = e.finish_sweep(plan, shards)
+    again = e.finish_sweep(plan, shards)
+    assert not first.already_finished
+    assert again.already_finished
+    assert lines(again) == lines(first)
+    assert again.fulfilled == first.fulfilled
+    assert "already finished" in again.summary()
+    applied = [x for x in e.audit.entries() if x.action == "retention.applied"]
+    assert len(applied) == 1
+    # another process on the same state store: the journal says it was finished
+    other = pk.RetentionPlan.from_json(plan.to_json())
+    assert e.finish_sweep(other, shards).already_finished
+    assert sum(x.action == "retention.applied" for x in e.audit.entries()) == 1
+
+
+def test_a_finish_that_stopped_before_its_audit_entry_is_completed_by_the_next() -> None:
+    e, plan, shards = _all_shards_applied()
+    plan.journal.finish_sweep(plan.id, {"token": "a-worker-killed-here"})  # then it died
+    report = e.finish_sweep(plan, shards)
+    assert report.already_finished
+    applied = [x for x in e.audit.entries() if x.action == "retention.applied"]
+    assert len(applied) == 1
+    assert applied[0].details["completed_by_a_later_finish"] is True
+    e.finish_sweep(plan, shards)
+    assert sum(x.action == "retention.applied" for x in e.audit.entries()) == 1
+
+
 def test_shards_of_another_plan_out_of_range_or_edited_are_refused() -> None:
     e = deployment(_memory())
     plan = e.plan_retention(now=SWEEP, batch_size=4)
@@ -549,7 +587,7 @@ def test_bad_shard_documents_are_refused_naming_the_field() -> None:
     cut = next(s for s in e.shards(plan, rows_per_shard=3) if s.of > 2 and s.index == 1)
     text = cut.to_json()
     head = orjson.loads(text)
-    assert (head["format"], head["version"], head["kind"]) == ("privacy_kit.shard", 1, "shard")
+    assert (head["format"], head["version"], head["kind"]) == ("privacy_kit.shard", 2, "shard")
     assert Shard.from_json(text) == cut
     assert Shard.from_json(text.encode()) == cut
 
@@ -571,7 +609,7 @@ def test_bad_shard_documents_are_refused_naming_the_field() -> None:
         "shard.after[0]": lambda d: d["shard"].update(after=[-1]),
         "shard": lambda d: d.pop("shard"),
         "kind": lambda d: d.update(kind="shard_report"),
-        "version": lambda d: d.update(version=2),
+        "version": lambda d: d.update(version=3),
         "format": lambda d: d.update(format="privacy_kit.plan"),
     }
     for location, change in cases.items():
@@ -736,3 +774,62 @@ def test_the_read_fallback_samples_a_large_field_and_says_so(
     values = sorted(p["closed_at"] for p in people if p["closed_at"] is not None)
     for got, want in zip(sampled.bounds, exact.bounds, strict=True):
         assert abs(values.index(got) - values.index(want)) <= 40
+
+
+# == account batches named by their keys ===========================================================
+def _batch_keys(selection: Any, link: str) -> tuple[Any, ...]:
+    """The account keys of a unit's ``link IN (...)`` term."""
+    if isinstance(selection, pk.adapters.In) and selection.field == link:
+        return tuple(selection.values)
+    for item in getattr(selection, "items", ()):
+        found = _batch_keys(item, link)
+        if found:
+            return found
+    return ()
+
+
+def test_reopening_an_account_between_an_interrupted_run_and_its_resume_skips_nothing() -> None:
+    from privacy_kit.retention._apply_units import hold_recheck, run_entry
+
+    e = deployment(_memory())
+    plan = e.plan_retention(now=SWEEP, batch_size=2)
+    index = next(
+        i
+        for i, x in enumerate(plan.entries)
+        if x.record_type == "bookings" and x.account_selection is not None and x.override is None
+    )
+    entry = plan.entries[index]
+    assert entry.source is not None
+    assert entry.source.link_field is not None
+    link = entry.source.link_field
+    batches = [_batch_keys(sel, link) for _u, sel in units(e.stores, entry, 2)]
+    assert len(batches) >= 4
+    assert batches[0] == (5,)
+    # The interrupted run: the first two batches of accounts finished, nothing after them.
+    first = itertools.islice(units(e.stores, entry, 2), 2)
+    run_entry(plan, e.stores, index, first, secret=SECRET, recheck=hold_recheck(plan))
+    users, bookings = e.datamap.record_type("users"), e.datamap.record_type("bookings")
+    adapter = e.adapter_for(bookings)
+
+    def bookings_of(account: Any) -> int:
+        return adapter.count(bookings, pk.adapters.Eq(link, account))
+
+    shifted, later = batches[1][0], batches[3][0]
+    assert bookings_of(shifted) == 0
+    assert bookings_of(batches[2][0]) > 0
+    kept = bookings_of(later)
+    assert kept > 0
+    # Reopened: one account of a finished batch (the batches after it shift by one: the first
+    # account of the next one moves into a batch of the finished one's size) and one not yet
+    # swept (its records must stay).
+    for account in (shifted, later):
+        e.adapter_for(users).update(users, pk.adapters.Eq("id", account), {"closed_at": None})
+    resumed = e.apply(plan)
+    assert resumed.skipped_units >= 1
+    assert bookings_of(later) == kept  # nothing extra deleted
+    for batch in batches[1:]:  # batch 0: customer 5, under a legal hold
+        for account in batch:
+            if account not in (shifted, later):
+                assert bookings_of(account) == 0, f"the bookings of account {account} were skipped"
+    again = e.plan_retention(now=SWEEP, batch_size=2)
+    assert [x.count for x in again.entries if x.rule == entry.rule and x.group == "default"] == [0]

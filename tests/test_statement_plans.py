@@ -773,6 +773,45 @@ def test_counts_by_type_equal_each_tables_counts(
             db.drop_schema(DataMap(record_types=[rt]))
 
 
+@pytest.mark.parametrize(
+    "server",
+    [
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+    ],
+)
+def test_counts_by_type_with_short_rows_before_a_long_one(
+    server: str, request: pytest.FixtureRequest
+) -> None:
+    """Rows with fewer counts than a later one are padded; every database takes the union (two
+    rows of padding first once made PostgreSQL type the column as text)."""
+    sa = pytest.importorskip("sqlalchemy")
+    from privacy_kit.adapters import SQLAlchemyAdapter
+
+    engine = (
+        sa.create_engine("sqlite://")
+        if server == "sqlite"
+        else request.getfixturevalue(f"{server}_engine")
+    )
+    one = _datamap(f"w_pad_a_{uuid.uuid4().hex[:8]}").record_type("items")
+    other = _datamap(f"w_pad_b_{uuid.uuid4().hex[:8]}").record_type("items")
+    db = SQLAlchemyAdapter(engine)
+    for rt, rows in ((one, 300), (other, 40)):
+        db.create_schema(DataMap(record_types=[rt]))
+        db.insert(rt, _rows(rows))
+    try:
+        requests = [
+            (one, [where.eq("owner", 1)]),
+            (other, [where.all()]),
+            (one, [where.eq("owner", 2), where.in_("owner", [3, 4]), where.is_null("label")]),
+        ]
+        assert db.counts_by_type(requests) == [[30], [40], [30, 60, 0]]
+    finally:
+        for rt in (one, other):
+            db.drop_schema(DataMap(record_types=[rt]))
+
+
 def test_a_plan_refuses_counts_by_type_of_the_wrong_shape() -> None:
     from privacy_kit._scope import Stores
     from privacy_kit.retention._counting import CountBatch

@@ -8,7 +8,7 @@ years the way people count them (via dateutil's ``relativedelta``). :class:`Loca
 from __future__ import annotations
 
 import datetime as dt
-import difflib
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Self
@@ -97,6 +97,8 @@ def closest(word: str, candidates: Iterable[str]) -> str | None:
     folded = [c for c in options if c.casefold() == word.casefold()]
     if folded:
         return folded[0]
+    import difflib  # noqa: PLC0415 - only a mistake needs a hint; not imported by a first use
+
     matches = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return matches[0] if matches else None
 
@@ -149,6 +151,20 @@ def require_aware(value: dt.datetime, name: str = "now") -> dt.datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise NaiveDatetimeError(name, value)
     return value
+
+
+@functools.lru_cache(maxsize=1024)
+def _delta(duration: Duration) -> relativedelta:
+    """``duration.to_relativedelta()``, made once per duration value (a sweep's planning adds
+    its durations to dates hundreds of times: cutoffs, ordering). Never handed out: callers of
+    ``to_relativedelta`` get an object of their own."""
+    return duration.to_relativedelta()
+
+
+@functools.lru_cache(maxsize=1024)
+def _length(duration: Duration) -> dt.timedelta:
+    """``duration.total_hint()``, worked out once per duration value (a timedelta: immutable)."""
+    return duration.after(_REFERENCE) - _REFERENCE
 
 
 @attrs.frozen(order=False)
@@ -262,11 +278,11 @@ class Duration:
 
     def after(self, start: dt.datetime) -> dt.datetime:
         """The instant this duration after ``start``."""
-        return start + self.to_relativedelta()
+        return start + _delta(self)
 
     def before(self, end: dt.datetime) -> dt.datetime:
         """The instant this duration before ``end`` (the cutoff of a retention sweep)."""
-        return end - self.to_relativedelta()
+        return end - _delta(self)
 
     def is_zero(self) -> bool:
         """True for ``P0D``."""
@@ -274,7 +290,7 @@ class Duration:
 
     def total_hint(self) -> dt.timedelta:
         """Length measured from a fixed reference date; only for ordering and display."""
-        return self.after(_REFERENCE) - _REFERENCE
+        return _length(self)
 
     def __lt__(self, other: Duration) -> bool:
         return self.total_hint() < other.total_hint()

@@ -155,6 +155,13 @@ def sharded_sweep(eng: pk.Engine, now: dt.datetime) -> None:
         eng.adapter_for("users"), eng.datamap.record_type("users"), where.all(), "closed_at", 4
     )
     print(done, again.describe(), report.total, bounds.by, shards[0].describe())
+    blocks: tuple[int, int | None] | None = shards[0].blocks
+    cuts: tuple[int, ...] = pk.adapters.block_bounds(
+        eng.adapter_for("bookings"), eng.datamap.record_type("bookings"), 4
+    )
+    in_blocks: Selection = pk.adapters.BlockRange(0, cuts[0] if cuts else None)
+    finished: bool = eng.finish_sweep(plan, shards).already_finished
+    print(blocks, in_blocks, finished)
 
 
 def requests_by_store(eng: pk.Engine, subject: pk.Subject, now: dt.datetime) -> None:

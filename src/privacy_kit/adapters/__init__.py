@@ -51,6 +51,8 @@ __all__ = [
     "And",
     "BaseAdapter",
     "Before",
+    "BlockBoundsReporter",
+    "BlockRange",
     "Capability",
     "Eq",
     "ForeignKeyReporter",
@@ -73,6 +75,7 @@ __all__ = [
     "UnsupportedSelectionError",
     "atomic_of",
     "batch_option",
+    "block_bounds",
     "bounds_of_pieces",
     "count_each",
     "missing_problems",
@@ -97,6 +100,9 @@ _LAZY = {
     "bounds_of_pieces": "._bounds",
     "piece_starts": "._bounds",
     "time_bounds": "._bounds",
+    "BlockBoundsReporter": "._blocks",
+    "BlockRange": "._blocks",
+    "block_bounds": "._blocks",
     "Partition": "._partition",
     "PartitionDrops": "._partition",
     "PartitionSurvey": "._partition",
@@ -117,6 +123,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from ._blocks import BlockBoundsReporter, BlockRange, block_bounds
     from ._bounds import TimeBounds, TimeBoundsReporter, bounds_of_pieces, piece_starts, time_bounds
     from ._memory import InMemoryAdapter
     from ._order import ForeignKeyReporter, reported_foreign_keys, store_deletion_order

@@ -83,6 +83,12 @@ class Capability(enum.StrEnum):
     (``partition_survey(record_type, selection)`` and ``drop_partitions(record_type, selection)``,
     see :class:`~privacy_kit.adapters.PartitionSurvey`): sweeps ask it to before deleting the
     rest row by row. The SQLAlchemy adapter declares it on PostgreSQL only."""
+    BLOCK_RANGES = "block_ranges"
+    """Cuts a table into ranges of its storage blocks (``block_bounds(record_type, pieces)``)
+    and runs :class:`~privacy_kit.adapters.BlockRange` selections reading only those blocks, so
+    each shard of a sweep reads only its part of the table (see
+    :func:`~privacy_kit.adapters.block_bounds`). The SQLAlchemy adapter declares it on PostgreSQL
+    only."""
     ATOMIC = "atomic"
     """Runs several writes in ONE transaction: ``with adapter.atomic(): ...`` commits every
     ``delete``/``update``/``update_by_key`` called without ``batch_size`` inside the block together

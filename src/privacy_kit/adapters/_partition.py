@@ -20,7 +20,7 @@ from typing import Any, Literal, Protocol
 import attrs
 
 from ..model._datamap import RecordType
-from ._selection import After, All, And, Before, Selection
+from ._selection import After, All, And, Before, Not, Selection
 
 __all__ = [
     "Partition",
@@ -168,13 +168,18 @@ class TimeRange:
 
     field: str
     bounds: tuple[Before | After, ...]
+    excluded: tuple[Selection, ...] = ()
+    """With ``exclusions``: the ``Not`` terms (records in the range left out, such as those under
+    a legal hold); a record is then selected only if each of them is true for it too."""
 
 
-def time_range(selection: Selection) -> TimeRange | str:
+def time_range(selection: Selection, *, exclusions: bool = False) -> TimeRange | str:
     """``selection`` as a :class:`TimeRange`, or why it is not one (a sentence fragment).
 
     ``And`` is flattened and ``All`` terms are ignored; any other term (an equality, a ``Not``,
-    an ``Or``, a sub-select) means some records in the range are not selected.
+    an ``Or``, a sub-select) means some records in the range are not selected. With
+    ``exclusions``, ``Not`` terms are kept apart (``excluded``): whoever removes a partition
+    whole must then check that each of them is true for every record it holds.
 
     Example:
         >>> import datetime as dt
@@ -189,9 +194,12 @@ def time_range(selection: Selection) -> TimeRange | str:
     """
     bounds: list[Before | After] = []
     others: list[str] = []
+    excluded: list[Selection] = []
     for term in _terms(selection):
         if isinstance(term, Before | After):
             bounds.append(term)
+        elif exclusions and isinstance(term, Not):
+            excluded.append(term)
         elif not isinstance(term, All):
             others.extend(term.fields())
             if not any(True for _ in term.fields()):
@@ -203,7 +211,7 @@ def time_range(selection: Selection) -> TimeRange | str:
         return "the selection does not bound a time field"
     if len(fields) > 1:
         return "the selection bounds several fields (" + ", ".join(fields) + ")"
-    return TimeRange(fields[0], tuple(bounds))
+    return TimeRange(fields[0], tuple(bounds), tuple(excluded))
 
 
 def _terms(selection: Selection) -> Iterator[Selection]:

@@ -1,9 +1,12 @@
 """Whole partitions for the SQLAlchemy adapter on PostgreSQL: which a delete covers, and removing them.
 
-A partition is removed whole only when every record it can hold is selected: the table is
+A partition is removed whole only when every record it holds is selected: the table is
 range-partitioned on one ``timestamp with time zone`` column (its default ordering), the
-selection is nothing but bounds on that column (:func:`~._partition.time_range`), and the
-partition's bounds, read from ``pg_inherits`` and ``pg_get_expr(relpartbound)``, lie inside them.
+selection is bounds on that column (:func:`~._partition.time_range`), the partition's bounds,
+read from ``pg_inherits`` and ``pg_get_expr(relpartbound)``, lie inside them, and, where the
+selection also leaves records out (``NOT held``: a legal hold), no record of the partition is
+left out: one ``SELECT EXISTS`` per candidate partition (``WHERE (NOT held) IS NOT TRUE``),
+run again under the locks before it goes.
 The comparison runs in the database, on the bounds as it states them, so the session's time zone
 and date style never matter; a partition ``FROM (a) TO (b)`` holds values ``< b``, so
 ``end_at <= cutoff`` covers it when ``b - 1 microsecond <= cutoff`` (microseconds are the
@@ -16,7 +19,8 @@ records go by the ordinary delete, and the survey says why.
 
 Removing is one transaction per partition: lock the parent (``ACCESS EXCLUSIVE`` to drop, ``ACCESS
 SHARE`` to truncate) then the partition (``ACCESS EXCLUSIVE``), in the order PostgreSQL's own
-statements take them, within :data:`LOCK_TIMEOUT`; survey that partition again under the locks
+statements take them, within the adapter's ``partition_lock_timeout`` (:data:`LOCK_TIMEOUT`
+by default); survey that partition again under the locks
 (so a concurrent detach, re-attach or new constraint cannot make it wrong); count its rows
 (exact: no one can write to it); then ``ALTER TABLE ... DETACH PARTITION`` and ``DROP TABLE``, or
 ``TRUNCATE``. A partition that fails any of this is left in place, and named with the reason.
@@ -25,7 +29,7 @@ statements take them, within :data:`LOCK_TIMEOUT`; survey that partition again u
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import attrs
@@ -45,12 +49,35 @@ from ._partition import (
 from ._selection import Before, Selection
 from ._sql import quote_identifier
 
-__all__ = ["LOCK_TIMEOUT", "PartitionAware", "partition_mode"]
+__all__ = ["LOCK_TIMEOUT", "PartitionAware", "lock_timeout", "partition_mode"]
 
-LOCK_TIMEOUT = "5s"
-"""How long removing a partition waits for its locks (``SET LOCAL lock_timeout``). Waiting for
-``ACCESS EXCLUSIVE`` queues the application's statements on the table behind it, so the wait is
-short; on timeout the partition's records go by the ordinary delete instead."""
+LOCK_TIMEOUT = 5.0
+"""Seconds removing a partition waits for its locks by default (``SET LOCAL lock_timeout``;
+``SQLAlchemyAdapter(partition_lock_timeout=...)`` sets another). Waiting for ``ACCESS
+EXCLUSIVE`` queues the application's statements on the table behind it, so the wait is short; on
+timeout the partition's records go by the ordinary delete instead."""
+
+
+def lock_timeout(value: float | None) -> float:
+    """The adapter's ``partition_lock_timeout`` in seconds (``None``: :data:`LOCK_TIMEOUT`).
+
+    Raises:
+        ConfigurationError: not a positive number of seconds (at least a millisecond).
+
+    Example:
+        >>> lock_timeout(None), lock_timeout(0.25)
+        (5.0, 0.25)
+    """
+    if value is None:
+        return LOCK_TIMEOUT
+    given: object = value  # a host's configuration may pass anything
+    if isinstance(given, bool) or not isinstance(given, int | float) or not given >= 0.001:
+        raise ConfigurationError(
+            f"SQLAlchemyAdapter(partition_lock_timeout={value!r}): expected seconds, at least "
+            "0.001 (PostgreSQL counts lock_timeout in milliseconds)"
+        )
+    return float(value)
+
 
 _MODES = ("drop", "truncate", "off")
 _LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE lock_not_available: lock_timeout expired
@@ -164,15 +191,24 @@ def _why_not(row: Any, name: str, mode: PartitionMode) -> str | None:
     return None
 
 
+Keeps = Callable[[sa.Connection, Any, tuple[Selection, ...]], bool]
+"""Whether a partition (its catalog row: ``nspname``, ``relname``) holds a record one of the
+excluded terms leaves out (one statement)."""
+
+
 def _survey(
     conn: sa.Connection,
     table: tuple[str, str],
     selection: Selection,
     mode: PartitionMode,
+    *,
     only: str | None = None,
+    keeps: Keeps | None = None,
 ) -> _Found | None:
     """The survey of ``table`` (its quoted name, and the name shown) for ``selection``;
-    ``None``: the table is not partitioned. ``only``: survey that one partition."""
+    ``None``: the table is not partitioned. ``only``: survey that one partition. ``keeps``:
+    checks a partition for records the selection's ``NOT`` terms leave out (``None``: such a
+    selection removes no partition)."""
     table_sql, shown = table
     parent = conn.execute(_PARENT, {"table": table_sql}).one()
     if parent.relkind != "p":
@@ -191,7 +227,7 @@ def _survey(
         return ruled_out("its partition key is not a single column")
     if not parent.timestamptz or not parent.default_order:
         return ruled_out(f"its partition key {key} is not a timestamp with time zone in its order")
-    wanted = time_range(selection)
+    wanted = time_range(selection, exclusions=keeps is not None)
     if isinstance(wanted, str):
         return ruled_out(wanted)
     if wanted.field != key:
@@ -224,6 +260,13 @@ def _survey(
         elif row.relkind != "r":
             blocked = "it is partitioned itself" if row.relkind == "p" else "it is not a table"
         blocked = blocked or _why_not(row, candidate.name, mode)
+        if (
+            blocked is None
+            and wanted.excluded
+            and keeps is not None
+            and keeps(conn, row, wanted.excluded)
+        ):
+            blocked = "it holds records the step leaves out (under a legal hold)"
         if blocked is None:
             whole.append(candidate)
         else:
@@ -277,10 +320,28 @@ class PartitionAware(BaseAdapter):
 
     engine: sa.Engine
     partitions: PartitionMode
+    partition_lock_timeout: float = LOCK_TIMEOUT
 
     def table(self, record_type: RecordType) -> sa.Table:
         """The table of ``record_type`` (the adapter's)."""
         raise NotImplementedError
+
+    def _where(self, table: sa.Table, selection: Selection) -> sa.ColumnElement[bool]:
+        raise NotImplementedError  # the adapter's compiler
+
+    def _keeps(self, record_type: RecordType) -> Keeps:
+        """A :data:`Keeps` for ``record_type``'s partitions: ``SELECT EXISTS (SELECT 1 FROM
+        partition WHERE (excluded AND ...) IS NOT TRUE)``, compiled on a copy of the table's
+        description under the partition's name (a leaf partition has no children)."""
+        parent = self.table(record_type)
+
+        def keeps(conn: sa.Connection, row: Any, excluded: tuple[Selection, ...]) -> bool:
+            part = parent.to_metadata(sa.MetaData(), schema=row.nspname, name=row.relname)
+            left_out = sa.and_(*(self._where(part, term) for term in excluded)).is_not(sa.true())
+            query = sa.select(sa.exists(sa.select(sa.literal(1)).select_from(part).where(left_out)))
+            return bool(conn.execute(query).scalar_one())
+
+        return keeps
 
     def _table_sql(self, record_type: RecordType) -> tuple[str, str]:
         """The table's quoted (schema-qualified) name, and its name as shown."""
@@ -333,7 +394,9 @@ class PartitionAware(BaseAdapter):
         if self.engine.dialect.name != "postgresql":
             return None
         with self.wrap_errors("partition_survey", record_type), self.engine.connect() as conn:
-            found = _survey(conn, self._table_sql(record_type), selection, self.partitions)
+            table = self._table_sql(record_type)
+            keeps = self._keeps(record_type)
+            found = _survey(conn, table, selection, self.partitions, keeps=keeps)
             if found is None:
                 return None
             if not count:
@@ -360,15 +423,16 @@ class PartitionAware(BaseAdapter):
             return PartitionDrops()
         with self.wrap_errors("drop_partitions", record_type):
             table = self._table_sql(record_type)
+            keeps = self._keeps(record_type)
             with self.engine.connect() as conn:
-                found = _survey(conn, table, selection, self.partitions)
+                found = _survey(conn, table, selection, self.partitions, keeps=keeps)
             if found is None:
                 return PartitionDrops()
             dropped: list[Partition] = []
             kept = list(found.survey.kept)
             for index, candidate in enumerate(found.candidates):
                 try:
-                    outcome = self._remove(table, candidate, selection)
+                    outcome = self._remove(table, candidate, selection, keeps)
                 except _TableBusy as busy:  # every other partition would wait for it too
                     kept.extend((c.name, str(busy)) for c in found.candidates[index:])
                     break
@@ -379,21 +443,23 @@ class PartitionAware(BaseAdapter):
             return PartitionDrops(tuple(dropped), tuple(kept))
 
     def _remove(
-        self, table: tuple[str, str], candidate: _Candidate, selection: Selection
+        self, table: tuple[str, str], candidate: _Candidate, selection: Selection, keeps: Keeps
     ) -> Partition | str:
-        """Remove one partition in one transaction; what was removed, or why it was not."""
+        """Remove one partition in one transaction; what was removed, or why it was not (its
+        survey, the check for excluded records included, made again under the locks)."""
         how = self.partitions
         if how == "off":
             return "the adapter was made with partitions='off'"
         try:
             with self.engine.begin() as conn:
-                _lock(conn, table, candidate.sql, how)
-                again = _survey(conn, table, selection, how, only=candidate.sql)
+                _lock(conn, table, candidate.sql, how, self.partition_lock_timeout)
+                again = _survey(conn, table, selection, how, only=candidate.sql, keeps=keeps)
                 if again is None or candidate.sql not in {c.sql for c in again.candidates}:
                     reason = "it changed before it could be locked"
-                    if again is not None and again.survey.reason is not None:
-                        reason += f" ({again.survey.reason})"
-                    return reason
+                    why = None if again is None else again.survey.reason
+                    if again is not None and why is None:
+                        why = next((w for n, w in again.survey.kept if n == candidate.name), None)
+                    return reason + (f" ({why})" if why else "")
                 rows = _count(conn, candidate)
                 if how == "drop":
                     detach = f"ALTER TABLE {table[0]} DETACH PARTITION {candidate.sql}"
@@ -413,10 +479,13 @@ class _TableBusy(Exception):  # noqa: N818 - a signal between two methods, never
     """The partitioned table stayed locked by another session for the whole lock timeout."""
 
 
-def _lock(conn: sa.Connection, table: tuple[str, str], partition: str, how: str) -> None:
+def _lock(
+    conn: sa.Connection, table: tuple[str, str], partition: str, how: str, timeout: float
+) -> None:
     """Take the locks, the partitioned table first, then the partition, each within
-    :data:`LOCK_TIMEOUT`; :class:`_TableBusy` when the table's lock is not granted in time."""
-    conn.execute(sa.text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+    ``timeout`` seconds; :class:`_TableBusy` when the table's lock is not granted in time."""
+    # a checked float (lock_timeout) written as whole milliseconds: SET takes no parameter
+    conn.execute(sa.text(f"SET LOCAL lock_timeout = '{max(1, round(timeout * 1000))}ms'"))
     mode = "ACCESS EXCLUSIVE" if how == "drop" else "ACCESS SHARE"
     try:
         conn.execute(sa.text(f"LOCK TABLE ONLY {table[0]} IN {mode} MODE"))
@@ -424,6 +493,6 @@ def _lock(conn: sa.Connection, table: tuple[str, str], partition: str, how: str)
         if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
             raise
         raise _TableBusy(
-            f"{table[1]} stayed locked by another session for the lock timeout ({LOCK_TIMEOUT})"
+            f"{table[1]} stayed locked by another session for the lock timeout ({timeout:g} s)"
         ) from exc
     conn.execute(sa.text(f"LOCK TABLE ONLY {partition} IN ACCESS EXCLUSIVE MODE"))

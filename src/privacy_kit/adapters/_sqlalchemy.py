@@ -42,12 +42,20 @@ from ._base import (
     check_batch_size,
     missing_problems,
 )
+from ._blocks import BlockRange
 from ._partition import PartitionMode
-from ._pg_partitions import PartitionAware, partition_mode
+from ._pg_partitions import PartitionAware, lock_timeout, partition_mode
 from ._selection import After, All, And, Before, Eq, In, IsNull, Not, Or, Related, Selection
 from ._sql import comparable_values
+from ._sqlalchemy_blocks import block_condition, pg_block_bounds
 from ._sqlalchemy_bounds import ntile_firsts
-from ._sqlalchemy_fk import postgres_foreign_keys
+from ._sqlalchemy_cache import compiled_statements, shared_table
+from ._sqlalchemy_fk import (
+    FkRow,
+    inspected_foreign_keys,
+    mysql_foreign_keys,
+    postgres_foreign_keys,
+)
 from ._sqlalchemy_in import in_list, recheck_condition
 from ._sqlalchemy_write import count_by_type, count_many, delete_selection, needs_locked_keys
 from ._sqlite import indexed_fields
@@ -124,6 +132,7 @@ class SQLAlchemyAdapter(PartitionAware):
         schema: the database schema holding the tables (``None``: the default one).
         partitions: on PostgreSQL, how sweeps remove the partitions a delete covers whole:
             ``"drop"`` (the default), ``"truncate"`` or ``"off"`` (see ``partition_survey``).
+        partition_lock_timeout: seconds removing a partition waits for its locks (default 5).
 
     Example:
         >>> import privacy_kit as pk
@@ -157,11 +166,15 @@ class SQLAlchemyAdapter(PartitionAware):
         store: str | None = None,
         schema: str | None = None,
         partitions: PartitionMode | None = None,
+        partition_lock_timeout: float | None = None,
     ) -> None:
         super().__init__(name=name, store=store)
         if isinstance(engine, str):
             with self.wrap_errors("connect"):
-                self.engine = sa.create_engine(engine)
+                # Statements compiled by the adapters' earlier engines of the same kind are
+                # reused (see ._sqlalchemy_cache); an engine passed in keeps its own cache.
+                shared = {"compiled_cache": compiled_statements()}
+                self.engine = sa.create_engine(engine, execution_options=shared)
             self._owned = True
         else:
             self.engine = engine
@@ -173,8 +186,11 @@ class SQLAlchemyAdapter(PartitionAware):
         self._mysql = self.engine.dialect.name in {"mysql", "mariadb"}
         self._json_names = itertools.count()
         self.partitions = partition_mode(partitions, self.engine.dialect.name)
+        self.partition_lock_timeout = lock_timeout(partition_lock_timeout)
         if self.partitions != "off":
             self.capabilities = self.capabilities | {Capability.PARTITIONS}
+        if self.engine.dialect.name == "postgresql":
+            self.capabilities = self.capabilities | {Capability.BLOCK_RANGES}
 
     # -- tables and expressions ---------------------------------------------------------------
     def table(self, record_type: RecordType) -> sa.Table:
@@ -183,19 +199,8 @@ class SQLAlchemyAdapter(PartitionAware):
         cached = self._tables.get(key)
         if cached is not None and tuple(cached.c.keys()) == record_type.field_names:
             return cached
-        if cached is not None:  # the same table seen through a different record type
-            self._metadata.remove(cached)
         indexed = set(indexed_fields(record_type))
-        columns = [
-            sa.Column(
-                f.name,
-                _column_type(f, indexed=f.name in indexed or f.name == record_type.primary_key),
-                primary_key=f.name == record_type.primary_key,
-                autoincrement=False,
-                info={"kind": f.type},  # what an IN list's values must be to equal its values
-            )
-            for f in record_type.fields
-        ]
+        pk_name = record_type.primary_key
         options: dict[str, Any] = {}
         if self._mysql:
             if not getattr(self.engine.dialect, "server_version_info", None):
@@ -208,12 +213,38 @@ class SQLAlchemyAdapter(PartitionAware):
                 # PostgreSQL (the default collation ignores case and trailing spaces).
                 "mysql_collate": "utf8mb4_nopad_bin" if is_mariadb else "utf8mb4_0900_bin",
             }
-        table = sa.Table(key, self._metadata, *columns, **options)
-        for field in indexed_fields(record_type):
-            # Deterministic, length-safe names whatever the table and field names are.
-            sa.Index(_short_name("ix", key, field), table.c[field])
-        self._tables[key] = table
-        return table
+
+        def build(metadata: sa.MetaData) -> sa.Table:
+            columns = [
+                sa.Column(
+                    f.name,
+                    _column_type(f, indexed=f.name in indexed or f.name == pk_name),
+                    primary_key=f.name == pk_name,
+                    autoincrement=False,
+                    info={"kind": f.type},  # what an IN list's values must be to equal its values
+                )
+                for f in record_type.fields
+            ]
+            table = sa.Table(key, metadata, *columns, **options)
+            for field in indexed_fields(record_type):
+                # Deterministic, length-safe names whatever the table and field names are.
+                sa.Index(_short_name("ix", key, field), table.c[field])
+            return table
+
+        # One Table per description and process, shared by adapters (see ._sqlalchemy_cache).
+        shape = tuple(
+            (f.name, f.type, f.name in indexed, f.name == pk_name) for f in record_type.fields
+        )
+        described = (
+            self.engine.dialect.name,
+            self.schema,
+            key,
+            shape,
+            tuple(indexed_fields(record_type)),
+            tuple(sorted(options.items())),
+        )
+        self._tables[key] = shared_table(described, build, self.schema)
+        return self._tables[key]
 
     def _column(self, table: sa.Table, field: str) -> sa.Column[Any]:
         try:
@@ -248,6 +279,8 @@ class SQLAlchemyAdapter(PartitionAware):
                 return sa.not_(walk(sel.item))
             if isinstance(sel, Related):
                 return self._column(table, sel.field).in_(self._sub_select(sel))
+            if isinstance(sel, BlockRange):
+                return block_condition(self.engine.dialect.name, sel)
             raise TypeError(f"cannot compile selection {sel!r} to SQL")
 
         return walk(selection)
@@ -335,6 +368,12 @@ class SQLAlchemyAdapter(PartitionAware):
         one ``SELECT`` with ``NTILE`` (see :func:`~privacy_kit.adapters.time_bounds`)."""
         with self.wrap_errors("time_bounds", record_type):
             return ntile_firsts(self, record_type, selection, field, pieces)
+
+    def block_bounds(self, record_type: RecordType, pieces: int) -> tuple[int, ...]:
+        """Block numbers cutting the table into about ``pieces`` ranges (PostgreSQL, plain
+        tables; see :func:`~privacy_kit.adapters.block_bounds`)."""
+        with self.wrap_errors("block_bounds", record_type):
+            return pg_block_bounds(self, record_type, pieces)
 
     def counts_by_type(
         self, requests: Sequence[tuple[RecordType, Sequence[Selection]]]
@@ -511,46 +550,16 @@ class SQLAlchemyAdapter(PartitionAware):
         for rt in record_types:
             if self.serves(rt):
                 names.setdefault(rt.table_name, []).append(rt.name)
-        rows: list[tuple[str, str, list[str], list[str]]] = []
+        rows: list[FkRow] = []
         with self.wrap_errors("foreign_keys"):
             if self._mysql:
-                query = sa.text(
-                    "SELECT CONSTRAINT_NAME, TABLE_NAME, COLUMN_NAME, REFERENCED_TABLE_NAME, "
-                    "REFERENCED_COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE "
-                    "WHERE TABLE_SCHEMA = COALESCE(:schema, DATABASE()) "
-                    "AND REFERENCED_TABLE_SCHEMA = TABLE_SCHEMA "
-                    "AND REFERENCED_TABLE_NAME IS NOT NULL "
-                    "ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION"
-                )
-                grouped: dict[tuple[str, str], tuple[str, list[str], list[str]]] = {}
                 with self.engine.connect() as conn:
-                    for constraint, table, column, parent, referenced in conn.execute(
-                        query, {"schema": self.schema}
-                    ):
-                        if table in names:
-                            entry = grouped.setdefault((table, constraint), (parent, [], []))
-                            entry[1].append(column)
-                            entry[2].append(referenced)
-                rows = [(t, p, c, r) for (t, _), (p, c, r) in grouped.items()]
+                    rows = mysql_foreign_keys(conn, self.schema, list(names))
             elif names and self.engine.dialect.name == "postgresql":
                 with self.engine.connect() as conn:
                     rows = postgres_foreign_keys(conn, self.schema, list(names))
             elif names:
-                inspector = sa.inspect(self.engine)
-                found = inspector.get_multi_foreign_keys(
-                    schema=self.schema, filter_names=list(names)
-                )
-                for (_, table), keys in found.items():
-                    rows.extend(
-                        (
-                            table,
-                            key["referred_table"],
-                            list(key["constrained_columns"]),
-                            list(key["referred_columns"]),
-                        )
-                        for key in keys
-                        if key.get("referred_schema") in (None, self.schema)
-                    )
+                rows = inspected_foreign_keys(self.engine, self.schema, list(names))
         return tuple(
             dict.fromkeys(
                 ForeignKey(child, parent, columns, referenced)

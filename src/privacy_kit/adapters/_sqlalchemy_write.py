@@ -25,7 +25,6 @@ Needs the ``privacy-kit[sqlalchemy]`` extra (imported by :mod:`._sqlalchemy` onl
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -34,6 +33,7 @@ import sqlalchemy as sa
 
 from ..model._datamap import RecordType
 from ._base import WRITE_BATCH
+from ._blocks import BlockRange, block_range_of
 from ._mariadb_write import delete_by_key_ranges
 from ._selection import And, In, Not, Or, Related, Selection
 from ._sql import COUNTS_PER_STATEMENT, JSON_IN_THRESHOLD, factor_common
@@ -82,12 +82,27 @@ def count_many(
     table = adapter.table(record_type)
     with adapter.engine.connect() as conn:
         for start in range(0, len(selections), COUNTS_PER_STATEMENT):
-            common, rests = factor_common(selections[start : start + COUNTS_PER_STATEMENT])
-            columns = [sa.func.count(sa.case((adapter._where(table, rest), 1))) for rest in rests]
-            query = sa.select(*columns).select_from(table)
-            row = conn.execute(query.where(adapter._where(table, common))).one()
+            columns, where = _counted(
+                adapter, table, selections[start : start + COUNTS_PER_STATEMENT]
+            )
+            row = conn.execute(sa.select(*columns).select_from(table).where(where)).one()
             out.extend(int(n) for n in row)
     return out
+
+
+def _counted(
+    adapter: SQLAlchemyLike, table: sa.Table, selections: Sequence[Selection]
+) -> tuple[list[Any], sa.ColumnElement[bool]]:
+    """The ``COUNT(CASE WHEN <rest> THEN 1 END)`` columns and the ``WHERE`` of one table's counts
+    (:func:`~._sql.factor_common`). When the selections share nothing, the ``WHERE`` is the ``OR``
+    of the rests: their expressions are reused, not built a second time."""
+    common, rests = factor_common(selections)
+    tests = [adapter._where(table, rest) for rest in rests]
+    columns: list[Any] = [sa.func.count(sa.case((test, 1))) for test in tests]
+    items = common.items if isinstance(common, Or) else ()
+    if len(items) == len(rests) and all(a is b for a, b in zip(items, rests, strict=True)):
+        return columns, sa.or_(sa.false(), *tests)
+    return columns, adapter._where(table, common)
 
 
 def count_by_type(
@@ -95,33 +110,37 @@ def count_by_type(
 ) -> list[list[int]]:
     """``counts_by_type``: the counts of several record types in one ``SELECT``.
 
-    Each record type's counts are one aggregate row (``SELECT COUNT(CASE ...), ... FROM t WHERE
-    <common>``, as :func:`count_many`), and the rows are joined side by side: one
-    round trip and one compiled statement for a plan's counts, each table still scanned once.
+    Each record type's counts are one aggregate row (``SELECT <n>, COUNT(CASE ...), ... FROM t
+    WHERE <common>``, as :func:`count_many`), tagged with the request's number and padded with
+    zeros to the widest; the rows are one ``UNION ALL``: one round trip and one compiled
+    statement for a plan's counts, each table still scanned once. (Joined side by side instead,
+    the rows made PostgreSQL plan a join of every table: 8.6 ms of planning for the example's
+    ten aggregates, against 0.5 ms for the union.)
     """
+    if not requests:
+        return []
+    width = max(len(selections) for _rt, selections in requests)
     parts = []
     for n, (rt, selections) in enumerate(requests):
         table = adapter.table(rt)
-        common, rests = factor_common(selections)
-        columns = [
-            sa.func.count(sa.case((adapter._where(table, rest), 1))).label(f"c{n}_{i}")
-            for i, rest in enumerate(rests)
-        ]
-        query = sa.select(*columns).select_from(table).where(adapter._where(table, common))
-        parts.append(query.subquery(f"counts_{n}"))
-    joined: Any = parts[0]
-    for before, part in itertools.pairwise(parts):
-        # Always true (counts are never negative), and a comparison of both sides: SQLAlchemy
-        # takes a join without one for an accidental cartesian product and warns.
-        joined = joined.join(part, before.c[0] >= -part.c[0])
-    query = sa.select(*(c for part in parts for c in part.c)).select_from(joined)
+        columns, where = _counted(adapter, table, selections)
+        # Padded with 0, not NULL: PostgreSQL types a column of NULLs in the first rows as text,
+        # which a later row's count (bigint) cannot join. The padding is never read.
+        columns.extend(sa.literal_column("0") for _ in range(width - len(columns)))
+        labelled: list[Any] = [sa.literal_column(str(n)).label("n")]
+        labelled.extend(column.label(f"c{i}") for i, column in enumerate(columns))
+        parts.append(sa.select(*labelled).select_from(table).where(where))
+    query: Any = parts[0] if len(parts) == 1 else sa.union_all(*parts)
     with adapter.engine.connect() as conn:
-        row: list[Any] = list(conn.execute(query).one())
-    out: list[list[int]] = []
-    for _rt, selections in requests:
-        out.append([int(value) for value in row[: len(selections)]])
-        row = row[len(selections) :]
-    return out
+        rows = {int(row[0]): list(row[1:]) for row in conn.execute(query)}
+    if sorted(rows) != list(range(len(requests))):
+        raise LookupError(
+            f"the counts of {len(requests)} record type(s) came back as {len(rows)} row(s)"
+        )
+    return [
+        [int(value) for value in rows[n][: len(selections)]]
+        for n, (_rt, selections) in enumerate(requests)
+    ]
 
 
 def delete_selection(
@@ -145,7 +164,7 @@ def delete_selection(
         )
     if batch_size is None:
         if dialect == "postgresql":
-            return _block_ranges(adapter, table, condition)
+            return _block_ranges(adapter, table, condition, block_range_of(selection))
         return _one_statement(adapter, sa.delete(table).where(condition))
     if dialect == "postgresql":
         # Rows by physical address (a TID scan) instead of one primary-key probe per row. The
@@ -174,8 +193,12 @@ def _one_statement(adapter: SQLAlchemyLike, statement: sa.Delete) -> int:
         return int(conn.execute(statement).rowcount)
 
 
-def _block_ranges(adapter: SQLAlchemyLike, table: sa.Table, condition: Any) -> int:
-    """PostgreSQL: one ``DELETE`` per range of blocks, the last range open-ended."""
+def _block_ranges(
+    adapter: SQLAlchemyLike, table: sa.Table, condition: Any, within: BlockRange | None
+) -> int:
+    """PostgreSQL: one ``DELETE`` per range of blocks, the last range open-ended; ``within``: the
+    blocks the selection is confined to (a shard's), so only they are walked (the condition
+    keeps its own bounds on ``ctid`` too)."""
     name = adapter.engine.dialect.identifier_preparer.format_table(table)
     with adapter.engine.connect() as conn:
         blocks, tuples, pages = conn.execute(
@@ -189,12 +212,17 @@ def _block_ranges(adapter: SQLAlchemyLike, table: sa.Table, condition: Any) -> i
     step = max(1, math.ceil(PG_ROWS_PER_BATCH / max(per_block, 1.0)))
     ctid: sa.ColumnClause[Any] = sa.literal_column("ctid")
     total = 0
-    start = 0
+    start = 0 if within is None else within.start
+    stop = None if within is None else within.end
     while True:
         end = start + step
-        last = end >= blocks
+        # The last range is open-ended (rows written to new blocks meanwhile), unless the
+        # selection is confined to blocks ending before: then it ends there.
+        last = end >= (blocks if stop is None else stop)
+        if last and stop is not None:
+            end = stop
         in_range = [ctid >= sa.literal_column(f"'({start},0)'::tid")]
-        if not last:
+        if not last or stop is not None:
             in_range.append(ctid < sa.literal_column(f"'({end},0)'::tid"))
         total += _one_statement(adapter, sa.delete(table).where(*in_range, condition))
         if last:

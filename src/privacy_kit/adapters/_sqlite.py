@@ -20,13 +20,12 @@ import datetime as dt
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from .._errors import Problem
 from ..model._datamap import DataMap, RecordType
-from ..model._order import ForeignKey
 from ._base import (
     BaseAdapter,
     Capability,
@@ -35,7 +34,6 @@ from ._base import (
     check_batch_size,
     missing_problems,
 )
-from ._bounds import ntile_sql
 from ._selection import Selection
 from ._sql import COUNTS_PER_STATEMENT, compile_selection, quote_identifier
 from ._sqlite_counts import count_aggregate, count_by_type
@@ -48,6 +46,9 @@ from ._sqlite_values import (
     writer,
 )
 from ._statement_log import fetch, run
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only (imported on use: see below)
+    from ..model._order import ForeignKey
 
 __all__ = ["SQLiteAdapter", "format_timestamp", "indexed_fields", "parse_timestamp"]
 
@@ -275,6 +276,8 @@ class SQLiteAdapter(BaseAdapter):
     ) -> list[dt.datetime]:
         """The first value of each of ``pieces`` equal pieces of ``field`` over ``selection``:
         one ``SELECT`` with ``NTILE`` (see :func:`~privacy_kit.adapters.time_bounds`)."""
+        from ._bounds import ntile_sql  # noqa: PLC0415 - on use: opening a store does not need it
+
         with self.wrap_errors("time_bounds", record_type):
             where, params = self._where(record_type, selection)
             sql = ntile_sql(record_type.table_name, field, where, pieces)
@@ -443,6 +446,8 @@ class SQLiteAdapter(BaseAdapter):
             >>> db.foreign_keys([*dm.record_types, notes])
             (ForeignKey(record_type='notes', references='bookings', fields=('booking_id',), referenced_fields=('id',)),)
         """
+        from ..model._order import ForeignKey  # noqa: PLC0415 - on use, as time_bounds' helper
+
         names: dict[str, list[str]] = {}
         for rt in record_types:
             if self.serves(rt):

@@ -8,7 +8,8 @@ parameters), the rows the database reports (affected by a write, returned by a r
 the driver does not say) and the time the database took. Neither the SQL text nor a parameter is
 logged: parameters are people's data.
 
-With DEBUG off a statement costs one ``isEnabledFor`` check, nothing is formatted or timed.
+With DEBUG off a statement costs one ``isEnabledFor`` check (none while the program has not
+imported :mod:`logging`), nothing is formatted or timed.
 
 The SQLite adapter calls :func:`run` and :func:`fetch` where it executes a statement; the
 SQLAlchemy adapter has :func:`watch` attach two engine events once per engine. Those events see
@@ -20,17 +21,21 @@ adapter operation (:meth:`~privacy_kit.adapters.BaseAdapter.wrap_errors` marks i
 from __future__ import annotations
 
 import contextvars
-import logging
 import re
 import sqlite3
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from .._lazy import DebugLogger
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    import logging
 
 __all__ = ["describe", "end_operation", "fetch", "operation", "run", "watch"]
 
-_log = logging.getLogger("privacy_kit.adapters")
-_DEBUG = logging.DEBUG
+# logging is imported by the program that configures it, not by a first use of the adapters.
+_log = DebugLogger("privacy_kit.adapters")
 _running: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "privacy_kit_adapter_operation", default=None
 )
@@ -72,9 +77,9 @@ def describe(sql: str) -> tuple[str, str]:
     return ("?" if verb is None else verb.group(1).upper()), name
 
 
-def _line(adapter: str | None, sql: str, rows: int, started: float) -> None:
+def _line(log: logging.Logger, adapter: str | None, sql: str, rows: int, started: float) -> None:
     verb, table = describe(sql)
-    _log.debug(
+    log.debug(
         "%s: %s %s: %s row(s), %.2f ms",
         adapter or "adapter",
         verb,
@@ -98,11 +103,12 @@ def run(
         >>> run(conn, "INSERT INTO t VALUES (?)", [(1,), (2,)], many=True).rowcount
         2
     """
-    if not _log.isEnabledFor(_DEBUG):
+    log = _log.enabled()
+    if log is None:
         return conn.executemany(sql, params) if many else conn.execute(sql, params)
     started = time.perf_counter()
     cursor = conn.executemany(sql, params) if many else conn.execute(sql, params)
-    _line(_running.get(), sql, cursor.rowcount, started)
+    _line(log, _running.get(), sql, cursor.rowcount, started)
     return cursor
 
 
@@ -114,11 +120,12 @@ def fetch(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> lis
         >>> fetch(sqlite3.connect(":memory:"), "SELECT ?, ?", [1, 2])
         [(1, 2)]
     """
-    if not _log.isEnabledFor(_DEBUG):
+    log = _log.enabled()
+    if log is None:
         return conn.execute(sql, params).fetchall()
     started = time.perf_counter()
     rows = conn.execute(sql, params).fetchall()
-    _line(_running.get(), sql, len(rows), started)
+    _line(log, _running.get(), sql, len(rows), started)
     return rows
 
 
@@ -128,7 +135,7 @@ _STARTED = "_privacy_kit_started"
 def _before(  # noqa: PLR0917 - the signature of SQLAlchemy's event
     conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
 ) -> None:
-    if _running.get() is not None and _log.isEnabledFor(_DEBUG):
+    if _running.get() is not None and _log.enabled() is not None:
         setattr(context, _STARTED, time.perf_counter())
 
 
@@ -136,8 +143,9 @@ def _after(  # noqa: PLR0917 - the signature of SQLAlchemy's event
     conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
 ) -> None:
     started = getattr(context, _STARTED, None)
-    if started is not None:
-        _line(_running.get(), statement, cursor.rowcount, started)
+    log = _log.enabled()
+    if started is not None and log is not None:
+        _line(log, _running.get(), statement, cursor.rowcount, started)
 
 
 def watch(engine: Any) -> None:

@@ -160,6 +160,39 @@ def row_entry(row: tuple[Any, ...] | Any, location: str) -> RawEntry:
     return RawEntry(location, data, decoded.error)
 
 
+def _has_content(path: str) -> bool:
+    """Whether ``path`` is a file with something in it (an SQLite database someone made)."""
+    try:
+        return os.path.getsize(path) > 0
+    except OSError:
+        return False
+
+
+def use_wal(conn: sqlite3.Connection, timeout: float) -> str:
+    """Switch ``conn``'s database to WAL, waiting for other processes that hold the lock, and
+    return the journal mode it has then (``"wal"``; an in-memory database keeps ``"memory"``).
+
+    Changing the journal mode needs an exclusive lock and SQLite does not apply the busy
+    timeout to it: processes opening a new database at once see "database is locked" at once.
+    Retry with a short backoff until ``timeout`` (seconds).
+
+    Example:
+        >>> import sqlite3
+        >>> use_wal(sqlite3.connect(":memory:"), 1.0)
+        'memory'
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
 class SqliteSink:
     """An SQLite table, created if missing (stdlib :mod:`sqlite3`).
 
@@ -183,9 +216,13 @@ class SqliteSink:
     transaction that reads the last row and inserts the next, waiting up to ``timeout`` seconds
     for the other writers (and retrying while SQLite answers busy); past that it raises
     :class:`AuditSinkError` naming the database and table. An append commits the connection (also
-    a transaction you had open on a connection you passed). WAL mode
-    (``PRAGMA journal_mode=WAL``) lets readers verify while others write. Threads of one process
-    share the sink's connection one at a time (a lock in the sink).
+    a transaction you had open on a connection you passed). A database file the sink creates
+    (given a path that does not exist yet, or an empty file) is put in WAL mode
+    (``PRAGMA journal_mode=WAL``): each append is then one sync of the write-ahead log instead of
+    the rollback journal's several, and readers verify while others write. A file that existed
+    keeps its journal mode (yours to choose). Either way the sink's own connection syncs every
+    commit (``PRAGMA synchronous=FULL``): an append that returned survives a power cut. Threads
+    of one process share the sink's connection one at a time (a lock in the sink).
 
     Args:
         path_or_connection: a database file path, ``":memory:"``, or an open ``sqlite3.Connection``
@@ -221,9 +258,17 @@ class SqliteSink:
             where = "connection"
         else:
             where = os.fspath(path_or_connection)
+            new_file = where != ":memory:" and not _has_content(where)
             try:
                 # Shared by the threads of this process (one at a time, under the sink's lock).
                 self.connection = sqlite3.connect(where, timeout=timeout, check_same_thread=False)
+                # Every commit is synced before it returns (SQLite's default, made explicit: a
+                # build may default WAL databases to NORMAL, which a power cut can undo).
+                self.connection.execute("PRAGMA synchronous = FULL")
+                if new_file:
+                    # A file this sink creates is in WAL mode: one sync per commit instead of
+                    # the rollback journal's several, and readers never wait for a writer.
+                    use_wal(self.connection, timeout)
             except sqlite3.Error as exc:
                 raise AuditSinkError(
                     str(exc), sink=f"SqliteSink({where})", operation="open"

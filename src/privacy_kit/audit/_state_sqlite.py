@@ -19,11 +19,11 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ._sinks import use_wal
 from ._state import (
     SCHEMA_VERSION,
     LogEntry,
@@ -105,25 +105,6 @@ class SqliteStateStore(BaseStateStore):
         self.migration = self.migrate()
 
     # -- connection and transactions ------------------------------------------------------------
-    def _wal(self, conn: sqlite3.Connection) -> None:
-        """Switch to WAL, waiting for other processes that hold the lock to finish.
-
-        Changing the journal mode needs an exclusive lock and SQLite does not apply the busy
-        timeout to it: processes opening a new database at once see "database is locked" at
-        once. Retry with a short backoff until ``timeout``.
-        """
-        deadline = time.monotonic() + self.timeout
-        delay = 0.005
-        while True:
-            try:
-                conn.execute("PRAGMA journal_mode = WAL")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() + delay > deadline:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 0.2)
-
     def _connection(self) -> sqlite3.Connection:
         if self._conn is not None and self._pid == os.getpid():
             return self._conn
@@ -135,7 +116,7 @@ class SqliteStateStore(BaseStateStore):
             )
             conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
             if self.path != ":memory:":
-                self._wal(conn)
+                use_wal(conn, self.timeout)
         except (sqlite3.Error, OSError) as exc:
             raise StateError(f"{self.name}: cannot open the database: {exc}") from exc
         self._conn, self._pid = conn, os.getpid()

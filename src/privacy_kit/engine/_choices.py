@@ -18,11 +18,6 @@ from .._scope import Subject
 from .._types import Duration, closest, require_aware, unknown_name
 from ..model._policy import Policy
 from ..model._policy_rights import Communication, CommunicationKind
-from ..rights._unsubscribe import (
-    DEFAULT_UNSUBSCRIBE_TTL,
-    make_unsubscribe_token,
-    read_unsubscribe_token,
-)
 from ._collaborators import Collaborators
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only (the engine imports them on use)
@@ -30,6 +25,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only (the engine impor
     from ..rights._preference_records import Decision, PreferenceRecord, RestrictionGround
 
 __all__ = ["Choices"]
+
+# rights._unsubscribe.DEFAULT_UNSUBSCRIBE_TTL (a test checks they are equal), spelt out here so
+# that making an Engine does not import the token code: it is imported when a token is made.
+_UNSUBSCRIBE_TTL = Duration(days=90)
 
 
 class Choices(Collaborators):
@@ -259,7 +258,7 @@ class Choices(Collaborators):
         communication_key: str,
         *,
         now: datetime.datetime,
-        ttl: Duration = DEFAULT_UNSUBSCRIBE_TTL,
+        ttl: Duration = _UNSUBSCRIBE_TTL,
     ) -> str:
         """A signed, expiring token for the unsubscribe link of a promotional message.
 
@@ -270,6 +269,8 @@ class Choices(Collaborators):
             KeyError: an unknown communication.
             ConfigurationError: a transactional communication.
         """
+        from ..rights._unsubscribe import make_unsubscribe_token  # noqa: PLC0415 - on use
+
         communication = self._promotional(communication_key, "unsubscribe_token")
         return make_unsubscribe_token(
             self.secret, self.reference(subject), communication.key, now=now, ttl=ttl
@@ -282,6 +283,8 @@ class Choices(Collaborators):
             VerificationError: a malformed, tampered or expired token (saying which).
             KeyError: the token names a communication the policy no longer has.
         """
+        from ..rights._unsubscribe import read_unsubscribe_token  # noqa: PLC0415 - on use
+
         claim = read_unsubscribe_token(self.secret, token, now=now)
         communication = self._promotional(claim.communication_key, "unsubscribe")
         record = self.preferences.opt_out(

@@ -27,7 +27,6 @@ from .._errors import ConfigurationError, Problem, SchemaMismatchError
 from .._scope import Scope, Stores, Subject
 from .._types import require_aware
 from ..adapters import Adapter, Selection
-from ..model._check_retention import governing_rule
 from ..model._datamap import DataMap, RecordType, SubjectLink
 from ..model._policy import Policy
 from ..model._policy_retention import RetentionRule
@@ -207,6 +206,8 @@ class Engine(Exports, Sweeps, Requests, Verifying):
     ) -> RetentionRule | None:
         """The rule governing ``record_type``, or ``record``'s state's (rules by state: refused
         without one, ConfigurationError; see :func:`~privacy_kit.model.governing_rule`)."""
+        from ..model._check_retention import governing_rule  # noqa: PLC0415 - on use
+
         return governing_rule(self.policy, self.stores.record_type(record_type), record)
 
     def primary_identity(self, kind: str) -> str | None:

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 from collections.abc import Iterator
 from typing import Any
 
+from .._lazy import DebugLogger
 from .._scope import Scope, ScopeEntry, Stores, Subject
 from ..adapters import Eq, Selection
 from ..model._datamap import DataMap, RecordType, SubjectLink
@@ -26,7 +26,7 @@ from ..model._identity import identity_fields, identity_value
 
 __all__ = ["SubjectResolver"]
 
-_log = logging.getLogger("privacy_kit.engine")
+_log = DebugLogger("privacy_kit.engine")
 
 
 class SubjectResolver:
@@ -211,11 +211,13 @@ class SubjectResolver:
             entries=tuple(entries),
         )
         # Identity names only, never their values: the reference stands for the person.
-        _log.debug(
-            "subject %s %s resolved by %s: %d record type/role entr(y/ies)",
-            subject.kind,
-            scope.reference,
-            ", ".join(k for k, _ in resolved.identities),
-            len(scope.entries),
-        )
+        log = _log.enabled()
+        if log is not None:
+            log.debug(
+                "subject %s %s resolved by %s: %d record type/role entr(y/ies)",
+                subject.kind,
+                scope.reference,
+                ", ".join(k for k, _ in resolved.identities),
+                len(scope.entries),
+            )
         return scope

@@ -109,7 +109,10 @@ class Sweeps(Applying):
         Reads every shard's report from the journal (any process sharing it may call this),
         sums them per entry, fulfils the commitments whose entries kept no record held (at
         planning, or by a hold placed since) and records ``retention.applied`` as :meth:`apply`
-        does, with the number of shards.
+        does, with the number of shards. Called again (a redelivered task, a second worker),
+        it returns the same report with ``already_finished=True`` and records nothing: the
+        journal keeps the first finish (if that one stopped before its audit entry, the next
+        call writes it).
 
         Raises:
             PlanError: a shard is not one of the plan's, the shards leave part of the plan out,

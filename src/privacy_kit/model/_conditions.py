@@ -8,8 +8,6 @@ records whose ``f`` is NULL too. Entries are tried in order and the first that m
 last entry without ``when`` takes every record no earlier entry matched.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
@@ -65,12 +63,12 @@ class Condition(Model):
     is_null: bool | None = None
     equals: Scalar | None = None
     in_: tuple[Scalar, ...] | None = Field(default=None, alias="in", min_length=1)
-    all_: tuple[Condition, ...] | None = Field(default=None, alias="all", min_length=1)
-    any_: tuple[Condition, ...] | None = Field(default=None, alias="any", min_length=1)
-    not_: Condition | None = Field(default=None, alias="not")
+    all_: "tuple[Condition, ...] | None" = Field(default=None, alias="all", min_length=1)
+    any_: "tuple[Condition, ...] | None" = Field(default=None, alias="any", min_length=1)
+    not_: "Condition | None" = Field(default=None, alias="not")
 
     @model_validator(mode="after")
-    def _one_form(self) -> Condition:
+    def _one_form(self) -> "Condition":
         given = [f for f in _FORMS if f in self.model_fields_set]
         names = ", ".join(_SHOWN.get(f, f) for f in given)
         if len(given) != 1:
@@ -105,7 +103,7 @@ class Condition(Model):
         form = next(f for f in _FORMS if f in self.model_fields_set)
         return _SHOWN.get(form, form)
 
-    def parts(self) -> tuple[Condition, ...]:
+    def parts(self) -> "tuple[Condition, ...]":
         """The nested conditions (of ``all``, ``any`` or ``not``)."""
         if self.not_ is not None:
             return (self.not_,)

@@ -7,8 +7,6 @@ records that concern two subjects (a booking's host and invitee), and the time f
 triggers use. The data map knows nothing of adapters; adapters know nothing of the policy.
 """
 
-from __future__ import annotations
-
 import enum
 import functools
 from collections.abc import Iterator
@@ -62,7 +60,7 @@ class Anonymization(Model):
     granularity: Literal["year", "month", "day"] = "month"
 
     @model_validator(mode="after")
-    def _fixed_needs_value(self) -> Anonymization:
+    def _fixed_needs_value(self) -> "Anonymization":
         if self.kind is AnonymizationKind.FIXED and self.value is None:
             raise PydanticCustomError("anonymization", "strategy 'fixed' needs a 'value'")
         return self
@@ -92,7 +90,7 @@ class FieldSpec(Model):
     )
 
     @model_validator(mode="after")
-    def _normalize_is_for_text(self) -> FieldSpec:
+    def _normalize_is_for_text(self) -> "FieldSpec":
         if self.normalize and self.type != "text":
             raise PydanticCustomError(
                 "normalize",
@@ -305,7 +303,7 @@ class DataMap(Model):
     )
 
     @model_validator(mode="after")
-    def _internal_references(self) -> DataMap:
+    def _internal_references(self) -> "DataMap":
         problems = list(_datamap_problems(self))
         if problems:
             raise PydanticCustomError("datamap_references", "\n".join(str(p) for p in problems))

@@ -11,8 +11,6 @@ jurisdictions) are checked when a policy is built, a failure naming the exact lo
 ``retention[2].duration``.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 import functools
 from collections.abc import Iterable, Iterator
@@ -96,7 +94,7 @@ class Policy(Model):
     changes: ChangePolicy
 
     @model_validator(mode="after")
-    def _cross_references(self) -> Policy:
+    def _cross_references(self) -> "Policy":
         problems = list(_policy_problems(self))
         if problems:
             # Each message carries its own location, so the loader can report them all at once.

@@ -4,8 +4,6 @@ it is protected, as the frozen pydantic models of those sections of a
 :class:`~privacy_kit.model.Policy` (which checks their cross-references when it is built).
 """
 
-from __future__ import annotations
-
 import enum
 from collections.abc import Iterator
 from typing import Literal

@@ -11,8 +11,6 @@
 This module holds the models and their cross-reference validation (called once from the policy).
 """
 
-from __future__ import annotations
-
 import enum
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol

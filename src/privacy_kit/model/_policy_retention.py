@@ -8,8 +8,6 @@ stays a :class:`~privacy_kit.Duration` or ``None`` everywhere, and ``indefinite`
 data is never expired. A document written back (``model_dump``) says ``duration: forever`` again.
 """
 
-from __future__ import annotations
-
 import enum
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any

@@ -5,8 +5,6 @@ which messages they can opt out of, and how policy changes are announced, as the
 models of those sections of a :class:`~privacy_kit.model.Policy`.
 """
 
-from __future__ import annotations
-
 import enum
 from typing import Annotated, Literal
 

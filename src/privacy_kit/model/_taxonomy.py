@@ -7,8 +7,6 @@ every kind of data a typical SaaS policy mentions; a policy extends it with its 
 purposes and subject kinds.
 """
 
-from __future__ import annotations
-
 import enum
 import functools
 from collections.abc import Iterable, Iterator, Sequence
@@ -258,7 +256,7 @@ class Taxonomy(Model):
         categories: Iterable[DataCategory] = (),
         purposes: Iterable[Purpose] = (),
         subject_kinds: Iterable[SubjectKind] = (),
-    ) -> Taxonomy:
+    ) -> "Taxonomy":
         """A new taxonomy with these terms added; a term whose key exists replaces it.
 
         A replacement cannot make a special category of this taxonomy (or a category below one)

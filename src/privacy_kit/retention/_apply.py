@@ -110,6 +110,8 @@ class RetentionReport:
         kept_indefinitely: what no sweep expires (the plan's, see ``RetentionPlan``).
         newly_held: per unit, the records a hold placed after the plan kept out (the holds are
             read again before each unit, so such a hold stops the rest of the run).
+        already_finished: a sweep applied shard by shard was finished before (``finish_sweep``
+            called again, say a redelivered task): the same report, and nothing recorded again.
     """
 
     now: dt.datetime
@@ -121,6 +123,7 @@ class RetentionReport:
     still_pending: tuple[str, ...] = ()
     kept_indefinitely: tuple[IndefiniteKeep, ...] = ()
     newly_held: tuple[NewlyHeld, ...] = ()
+    already_finished: bool = False
 
     @property
     def exact(self) -> bool:
@@ -175,6 +178,10 @@ class RetentionReport:
         if self.still_pending:
             lines.append(
                 "  commitments still pending (records held): " + ", ".join(self.still_pending)
+            )
+        if self.already_finished:
+            lines.append(
+                "  already finished: this sweep was totalled before; nothing recorded again"
             )
         return "\n".join(lines)
 

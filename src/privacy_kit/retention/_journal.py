@@ -14,7 +14,9 @@ the same log: the shards of each entry, fixed when first made (``event: shards``
 written wins, so every process works on the same shards), the units of each shard (the entry's
 units, with a ``shard`` key: never confused with a whole-plan apply's), and each finished
 shard's report (``event: shard_done``). Entries without a ``shard`` key are a whole-plan apply's,
-as in journals written before shards existed.
+as in journals written before shards existed. When the sweep is totalled, the first finish
+records it (``event: sweep_done``, with a token naming that call) and, once its audit entry is
+written, ``event: sweep_audited``; a finish called again finds them and records nothing.
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ class RetentionJournal:
         self._started: dict[_Key, int | None] = {}
         self._shards: dict[tuple[str, int], dict[str, Any]] = {}
         self._shard_reports: dict[tuple[str, int, str], dict[str, Any]] = {}
+        self._sweeps: dict[str, dict[str, Any]] = {}  # plan id -> its sweep_done record
+        self._audited: set[str] = set()  # plan ids whose finish wrote its audit entry
         self._seen: dict[str, int] = {}  # plan id -> the last log entry read (state store)
         if self.path is not None and self.path.exists():
             for number, line in enumerate(self.path.read_bytes().splitlines(), 1):
@@ -96,6 +100,15 @@ class RetentionJournal:
         """Take in one entry: ``{"entry", "unit"}`` (finished), with ``event``, ``count`` and
         ``shard``; or a shard set (``event: shards``) or a shard's report (``shard_done``)."""
         event = document.get("event", "done")
+        if event == "sweep_done":
+            record = document["sweep"]
+            if not isinstance(record, dict):
+                raise TypeError("a finished sweep's record is an object")
+            self._sweeps.setdefault(plan_id, record)
+            return
+        if event == "sweep_audited":
+            self._audited.add(plan_id)
+            return
         entry = int(document["entry"])
         if event == "shards":
             found = document["shards"]
@@ -261,6 +274,40 @@ class RetentionJournal:
         if (plan_id, entry, shard) not in self._shard_reports:
             self._refresh(plan_id)
         return self._shard_reports.get((plan_id, entry, shard))
+
+    # -- the sweep's end ----------------------------------------------------------------------
+    def finish_sweep(self, plan_id: str, record: dict[str, Any]) -> dict[str, Any]:
+        """Record the sweep of ``plan_id`` as finished, unless it already is: return the record
+        that counts (the first written, here or in any process sharing the state store).
+
+        Example:
+            >>> j = RetentionJournal()
+            >>> j.finish_sweep("p", {"token": "a"}), j.finish_sweep("p", {"token": "b"})
+            ({'token': 'a'}, {'token': 'a'})
+        """
+        self._refresh(plan_id)
+        known = self._sweeps.get(plan_id)
+        if known is not None:
+            return known
+        self._write(plan_id, {"event": "sweep_done", "sweep": record})
+        if self.state is not None:
+            self._read(self.state, plan_id)  # another process may have written first
+        return self._sweeps.setdefault(plan_id, record)
+
+    def sweep_finished(self, plan_id: str) -> dict[str, Any] | None:
+        """The record of the sweep's finish (:meth:`finish_sweep`; ``None``: not finished)."""
+        self._refresh(plan_id)
+        return self._sweeps.get(plan_id)
+
+    def mark_sweep_audited(self, plan_id: str) -> None:
+        """Record that the finish's audit entry (``retention.applied``) is written."""
+        self._audited.add(plan_id)
+        self._write(plan_id, {"event": "sweep_audited"})
+
+    def sweep_audited(self, plan_id: str) -> bool:
+        """Whether the finish's audit entry is written (:meth:`mark_sweep_audited`)."""
+        self._refresh(plan_id)
+        return plan_id in self._audited
 
     def __len__(self) -> int:
         """The finished units known here (with a state store: of the plans asked about so far)."""

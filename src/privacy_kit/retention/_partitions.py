@@ -3,12 +3,14 @@
 Where a step deletes from a table range-partitioned on its trigger time and its adapter declares
 :attr:`~privacy_kit.adapters.Capability.PARTITIONS`, the partitions wholly inside the step's
 range go whole (dropped or truncated by the adapter) and the rest of the step's records go row by
-row. A step may do so only when its selection is the bare time range: a delete of records whose
-own trigger time has passed, with no legal hold on the record type, no state condition, no
-per-account groups. Anything else runs row by row, and where the table is partitioned the plan's
-notes say why. The plan lists the partitions each step would remove (``entry.partitions``, with
-their records); applying surveys them again with the unit's final selection (after the holds are
-read again), so a hold placed after planning keeps every partition in place.
+row. A step may do so only when its selection is the time range, less the records under legal
+hold: a delete of records whose own trigger time has passed, with no state condition, no
+per-account groups. A partition holding a record under hold stays (the adapter checks each
+candidate partition for one, at planning and again under its locks); the others go whole.
+Anything else runs row by row, and where the table is partitioned the plan's notes say why. The
+plan lists the partitions each step would remove (``entry.partitions``, with their records);
+applying surveys them again with the unit's final selection (after the holds are read again), so
+a hold placed after planning keeps the partitions it reaches in place.
 """
 
 from __future__ import annotations
@@ -41,8 +43,6 @@ def row_by_row_reason(entry: RetentionEntry) -> str | None:
         return f"it {verb} the records and keeps them (only deletes remove partitions)"
     if entry.account_selection is not None and entry.source is not None:
         return f"its trigger time is the account's ({entry.source.describe()})"
-    if entry.hold_ids:
-        return f"records under legal hold ({', '.join(entry.hold_ids)}) are excluded row by row"
     if entry.when is not None:
         return f"it covers only the records where {entry.when}"
     if entry.override is not None:

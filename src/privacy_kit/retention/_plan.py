@@ -11,13 +11,15 @@ time (their account is gone, :mod:`privacy_kit.retention._orphans`) are counted 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
 import os
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import orjson
 
 from .._errors import PlanError
 from .._scope import Stores
@@ -465,7 +467,7 @@ def units(
     accounts = stores.record_type(entry.source.account or "")
     link = entry.source.link_field or ""
     batches = _account_batches(stores, accounts, entry.account_selection, size, keys_read)
-    for unit, batch in enumerate(batches):
+    for batch in batches:
         keys = tuple(
             r[accounts.primary_key]
             for r in batch
@@ -478,7 +480,23 @@ def units(
         if entry.recheck:
             still_due = And((entry.account_selection, In(accounts.primary_key, keys)))
             bound = And((bound, Related(link, accounts, accounts.primary_key, still_due)))
-        yield unit, And((bound, selection))
+        yield batch_unit(keys), And((bound, selection))
+
+
+def batch_unit(keys: Sequence[Any]) -> int:
+    """The journal's name of a unit of account keys: a digest of the keys themselves, not the
+    batch's position, so that a resumed sweep whose batches shifted (an account reopened or
+    newly closed between the runs) runs again every batch that is not exactly one already
+    finished, and skips none. Running a batch again changes only what is left (every step's
+    selection excludes what it already did), and the finished units no longer read are counted
+    from the journal.
+
+    Example:
+        >>> batch_unit((1, 2, 3)) == batch_unit([1, 2, 3]) != batch_unit((1, 3))
+        True
+    """
+    data = orjson.dumps(list(keys), default=repr)
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big") >> 1
 
 
 def _account_batches(

@@ -7,11 +7,18 @@ whose trigger is the account's, the account's (the range then narrows the entry'
 ``field < b1`` and the records whose field is NULL, the middle ones ``b_i <= field < b_i+1``, the
 last ``field >= b_k``; so together they are the whole entry, whatever the bounds. An entry with
 no trigger field (a commitment's), or too small to cut, is one shard that is the whole entry.
-:mod:`privacy_kit.retention._sweep` makes, applies and totals them.
 
-The documents are versioned like the plans' (``{"format": "privacy_kit.shard", "version": 1,
-"kind": "shard", "shard": {...}}``); a malformed one raises a
-:class:`~privacy_kit.PlanFormatError` naming the field (``shard.index``).
+Where the store keeps the table in blocks it can read by range
+(:attr:`~privacy_kit.adapters.Capability.BLOCK_RANGES`: PostgreSQL, a plain table), an entry
+whose trigger time is its records' own is cut by **block ranges** instead (``blocks``): each
+shard is the entry's selection within blocks ``start`` to ``end`` of the table, the first from
+block 0, the last to the table's end, so each shard reads only its part of the table and together
+they are the whole entry. :mod:`privacy_kit.retention._sweep` makes, applies and totals them.
+
+The documents are versioned like the plans' (``{"format": "privacy_kit.shard", "version": 2,
+"kind": "shard", "shard": {...}}``; version 1, written before block ranges, is read as a shard
+without them); a malformed one raises a :class:`~privacy_kit.PlanFormatError` naming the field
+(``shard.index``).
 """
 
 from __future__ import annotations
@@ -25,15 +32,15 @@ import attrs
 import orjson
 
 from .._errors import PlanError
-from ..adapters import After, And, Before, IsNull, Or, Selection
+from ..adapters import After, And, Before, BlockRange, IsNull, Or, Selection
 from ._holds_recheck import NewlyHeld
 from ._plan_codec import Reader, open_head
 
 __all__ = ["SHARD_FORMAT", "SHARD_FORMAT_VERSION", "Shard", "ShardReport"]
 
 SHARD_FORMAT = "privacy_kit.shard"
-#: The shard document format this version writes and the newest it reads.
-SHARD_FORMAT_VERSION = 1
+#: The shard document format this version writes and the newest it reads (2: ``blocks``).
+SHARD_FORMAT_VERSION = 2
 
 BoundsBy = Literal["store", "read", "single"]
 _BY = ("store", "read", "single")
@@ -69,6 +76,8 @@ def _problem(shard: Any) -> tuple[str, str] | None:
         return "entry", "the entry is an index into the plan's entries, not negative"
     if shard.bounds_by not in _BY:
         return "bounds_by", f"one of {', '.join(_BY)}, not {shard.bounds_by!r}"
+    if shard.blocks is not None:
+        return _blocks_problem(shard)
     if shard.field is None:
         for name in ("lower", "upper", "nulls", "on_account"):
             if getattr(shard, name) not in (None, False):
@@ -94,6 +103,27 @@ def _problem(shard: Any) -> tuple[str, str] | None:
     return None
 
 
+def _blocks_problem(shard: Any) -> tuple[str, str] | None:
+    """What makes a block-range shard's values no shard (see :func:`_problem`)."""
+    for name in ("field", "lower", "upper", "nulls", "on_account"):
+        if getattr(shard, name) not in (None, False):
+            return name, "a shard of a block range has no time range"
+    if shard.of < 2:
+        return "of", "a shard of one is the whole entry (blocks None)"
+    start, end = shard.blocks
+    if type(start) is not int or start < 0 or (shard.index == 0) != (start == 0):
+        return "blocks", "the first shard, and only it, starts at block 0"
+    if (end is None) != (shard.index == shard.of - 1):
+        return "blocks", "the last shard, and only it, runs to the end of the table"
+    if end is not None and (type(end) is not int or end <= start):
+        return "blocks", "the end block is not after the start block"
+    return None
+
+
+def _blocks(value: Any) -> tuple[int, int | None] | None:
+    return None if value is None else (value[0], value[1])
+
+
 @attrs.frozen
 class Shard:
     """One trigger-time range of one entry of a retention plan (see the module).
@@ -114,6 +144,9 @@ class Shard:
             their trigger time from this entry's records, or the store's foreign keys point
             from them to its records); applying the shard finishes them first.
         note: how the bounds were found when it was not by the store.
+        blocks: ``(start, end)``: the shard is the entry's records stored in blocks ``start``
+            to ``end`` (exclusive; ``None``: to the end) of the table, not a time range
+            (``field`` is then ``None``; see the module).
 
     Raises:
         PlanError: the values cannot be a shard (index out of range, bounds out of order, ...),
@@ -142,6 +175,7 @@ class Shard:
     bounds_by: BoundsBy = "single"
     after: tuple[int, ...] = attrs.field(default=(), converter=_ints)
     note: str | None = None
+    blocks: tuple[int, int | None] | None = attrs.field(default=None, converter=_blocks)
 
     def __attrs_post_init__(self) -> None:
         found = _problem(self)
@@ -163,6 +197,8 @@ class Shard:
             ...       True).range_selection()
             Or(items=(IsNull(field='at'), Before(field='at', instant=datetime.datetime(2024, 1, 1, 0, 0, tzinfo=datetime.timezone.utc), inclusive=False)))
         """
+        if self.blocks is not None:
+            return BlockRange(*self.blocks)
         if self.field is None:
             return None
         parts: list[Selection] = []
@@ -176,6 +212,10 @@ class Shard:
     def describe(self) -> str:
         """One line: which shard, which range, how its bounds were found."""
         head = f"shard {self.index + 1} of {self.of} of entry {self.entry} of plan {self.plan}"
+        if self.blocks is not None:
+            start, end = self.blocks
+            upto = "the end of the table" if end is None else f"block {end}"
+            return f"{head}: table blocks from {start} to {upto} (bounds computed by the store)"
         if self.field is None:
             return f"{head}: the whole entry"
         where = "the account's " if self.on_account else ""
@@ -206,6 +246,7 @@ class Shard:
             "bounds_by": self.bounds_by,
             "after": list(self.after),
             "note": self.note,
+            "blocks": None if self.blocks is None else list(self.blocks),
         }
 
     def to_json(self) -> str:
@@ -237,11 +278,23 @@ class Shard:
             "bounds_by": by,
             "after": r.integers("after"),
             "note": r.opt_text("note"),
+            "blocks": _read_blocks(r),
         }
         found = _problem(SimpleNamespace(**fields))
         if found is not None:
             r.fail(*found)
         return cls(**fields)
+
+
+def _read_blocks(r: Reader) -> tuple[int, int | None] | None:
+    """``shard.blocks``: absent (a version 1 document) or ``null``: none."""
+    if r.data.get("blocks") is None:
+        return None
+    items = r.raw("blocks")
+    if not isinstance(items, list) or len(items) != 2:
+        r.fail("blocks", f"expected [start, end or null], got {items!r}")
+    pair = Reader({"start": items[0], "end": items[1]}, r.at("blocks"))
+    return pair.integer("start"), pair.opt_integer("end")
 
 
 @attrs.frozen

@@ -1,7 +1,9 @@
 """One sweep, many workers: a retention plan cut into shards, applied one by one, then totalled.
 
 :func:`plan_shards` cuts each entry of a plan into :class:`~privacy_kit.retention.Shard` values
-(trigger-time ranges, bounds from the adapter: :func:`~privacy_kit.adapters.time_bounds`) and
+(ranges of the table's blocks where the adapter can read them by range:
+:func:`~privacy_kit.adapters.block_bounds`; otherwise trigger-time ranges, bounds from the
+adapter: :func:`~privacy_kit.adapters.time_bounds`) and
 records them in the plan's journal, where the first record of an entry wins: asked again, in any
 process sharing the journal, it returns the same shards. :func:`apply_shard` runs one shard's
 units through the same code as a whole-plan apply (:func:`~._apply_units.run_entry`: holds read
@@ -9,7 +11,8 @@ again, journal with counts, interrupted units counted) under journal keys of its
 its :class:`~privacy_kit.retention.ShardReport`; a finished shard applied again changes nothing.
 :func:`finish_sweep` reads every shard's report from the journal, refuses while one is missing,
 and builds the :class:`~privacy_kit.RetentionReport` a whole-plan apply would (commitments
-fulfilled there, and only there).
+fulfilled there, and only there); the journal keeps the first finish, so a second one (a
+redelivered task) returns the same report and records nothing.
 
 **Order.** Some entries must run before others: records that read their trigger time from an
 account before the entries that change the accounts, the records a store's foreign key points
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -30,7 +34,15 @@ import attrs
 
 from .._errors import ConfigurationError, PlanError
 from .._scope import Stores
-from ..adapters import And, In, Not, Selection, reported_foreign_keys, time_bounds
+from ..adapters import (
+    And,
+    In,
+    Not,
+    Selection,
+    block_bounds,
+    reported_foreign_keys,
+    time_bounds,
+)
 from ..audit._log import AuditLog
 from ._apply import RetentionReport, sweep_report
 from ._apply_units import (
@@ -105,6 +117,7 @@ def plan_shards(
                         "of": s.of,
                         "field": s.field,
                         "on_account": s.on_account,
+                        "by_blocks": s.blocks is not None,
                         "bounds_by": s.bounds_by,
                         "note": s.note,
                     }
@@ -135,7 +148,17 @@ def _cut(
     }
     pieces = max(1, math.ceil(entry.count / rows_per_shard))
     source = entry.source
-    if source is None or pieces == 1:
+    if pieces == 1:
+        return cut
+    # The table's own blocks when the store can range over them: each shard then reads only
+    # its part of the table, whatever the indexes (see privacy_kit.adapters._blocks). An entry
+    # triggered by the account runs every batch of accounts in each range.
+    own = stores.record_type(entry.record_type)
+    blocks = block_bounds(stores.adapter_for(own), own, pieces)
+    if blocks:
+        cut.update(blocks=list(blocks), by="store")
+        return cut
+    if source is None:
         return cut
     on_account = source.account is not None
     if on_account:
@@ -175,6 +198,23 @@ def registered_shards(plan: RetentionPlan, index: int, known: dict[str, Any]) ->
             "after": tuple(int(a) for a in known["after"]),
             "note": known["note"],
         }
+        blocks = [int(b) for b in known.get("blocks") or ()]  # absent before block ranges
+        if blocks:
+            ends: list[int | None] = [*blocks, None]
+            return [
+                Shard(
+                    index=i,
+                    of=len(ends),
+                    field=None,
+                    on_account=False,
+                    lower=None,
+                    upper=None,
+                    nulls=False,
+                    blocks=(blocks[i - 1] if i else 0, end),
+                    **common,
+                )
+                for i, end in enumerate(ends)
+            ]
         if known["field"] is None or not bounds:
             whole: dict[str, Any] = {"field": None, "on_account": False, "lower": None}
             return [Shard(index=0, of=1, upper=None, nulls=False, **whole, **common)]
@@ -359,6 +399,7 @@ class _Sweep:
             "lower": None if shard.lower is None else shard.lower.isoformat(),
             "upper": None if shard.upper is None else shard.upper.isoformat(),
             "nulls": shard.nulls,
+            "blocks": None if shard.blocks is None else list(shard.blocks),
             "bounds_by": shard.bounds_by,
             "already_finished": again,
             "run_first_for": None if first_for is None else f"{first_for.entry}:{first_for.key}",
@@ -401,7 +442,8 @@ def finish_sweep(
     audit: AuditLog | None = None,
     policy_version: str | None = None,
 ) -> RetentionReport:
-    """Total a sweep applied shard by shard (see :meth:`privacy_kit.Engine.finish_sweep`).
+    """Total a sweep applied shard by shard (see :meth:`privacy_kit.Engine.finish_sweep`);
+    called again, the same report with ``already_finished`` and nothing recorded.
 
     Raises:
         PlanError: a shard is not one of the plan's, the shards do not cover every entry, or
@@ -451,13 +493,26 @@ def finish_sweep(
             f"cannot finish the sweep of plan {plan.id}: {len(unfinished)} shard(s) not "
             "finished: " + _listed(unfinished)
         )
-    report = sweep_report(plan, runs)
-    if audit is not None:
+    report = sweep_report(plan, runs)  # the same every time: the journal's reports, and
+    # fulfilling a commitment fulfilled before changes nothing
+    journal = plan.journal
+    token = uuid.uuid4().hex
+    known = journal.sweep_finished(plan.id) or journal.finish_sweep(
+        plan.id, {"token": token, "total": report.total, "shards": len(given)}
+    )
+    first = known.get("token") == token
+    if audit is not None and (first or not journal.sweep_audited(plan.id)):
+        # Recorded once: by the first finish; or, if that one stopped before its audit entry
+        # (a worker killed between the two), by the next.
+        extra: dict[str, Any] = {"shards": len(given)}
+        if not first:
+            extra["completed_by_a_later_finish"] = True
         audit.record(
-            "retention.applied",
-            now=plan.now,
-            details=applied_details(plan, report, {"shards": len(given)}),
+            "retention.applied", now=plan.now, details=applied_details(plan, report, extra)
         )
+        journal.mark_sweep_audited(plan.id)
+    if not first:
+        report = attrs.evolve(report, already_finished=True)
     return log_retention_report(report, plan.id)
 
 

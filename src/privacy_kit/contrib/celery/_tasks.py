@@ -155,7 +155,8 @@ def report_data(
     (commitment ids), ``newly_held``, ``orphans`` and ``kept_indefinitely`` (one sentence each),
     ``summary`` (the report's text) and ``shards``: per shard report given, its ``entry``,
     ``index``, ``done``, ``resumed`` (some of its work was done by an earlier run, such as one
-    whose worker died), ``exact`` and ``newly_held``.
+    whose worker died), ``exact`` and ``newly_held``; ``already_finished``: the sweep was
+    finished before (a redelivered ``finish``), nothing was recorded again.
 
     Example:
         >>> import datetime as dt, json, privacy_kit as pk
@@ -178,6 +179,7 @@ def report_data(
         "orphans": [o.describe() for o in report.orphans],
         "kept_indefinitely": [k.describe() for k in report.kept_indefinitely],
         "summary": report.summary(),
+        "already_finished": report.already_finished,
         "shards": [
             {
                 "entry": s.entry,
