@@ -7,6 +7,8 @@ explicit ``batch_size`` each step commits on its own, as before."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,15 @@ import pytest
 import privacy_kit as pk
 from privacy_kit.audit import _journal
 from privacy_kit.audit._journal import FileJournal
-from test_export import HANA, NOW, make_adapter, make_engine, snapshot
+from test_export import (
+    HANA,
+    NOW,
+    example_rows,
+    make_adapter,
+    make_engine,
+    policy_and_datamap,
+    snapshot,
+)
 from test_export_parts import deployment
 
 
@@ -52,13 +62,48 @@ def lines(path: Path) -> list[dict[str, Any]]:
     return list(FileJournal(path).entries())
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+@pytest.fixture
+def adapters(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A maker of adapters of a kind holding the example; on PostgreSQL each in a schema of its
+    own (a ``SQLAlchemyAdapter``, dropped afterwards)."""
+    schemas: list[str] = []
+
+    def make(kind: str) -> Any:
+        if kind != "postgres":
+            return make_adapter(kind)
+        sa = pytest.importorskip("sqlalchemy", reason="SQLAlchemy is not installed")
+        from privacy_kit.adapters import SQLAlchemyAdapter
+
+        engine = request.getfixturevalue("postgres_engine")
+        schema = f"w_atomic_{uuid.uuid4().hex[:10]}"
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+        schemas.append(schema)
+        db = SQLAlchemyAdapter(engine, schema=schema)
+        _, datamap = policy_and_datamap()
+        db.create_schema(datamap)
+        for table, items in example_rows().items():
+            db.insert(datamap.record_type(table), items)
+        return db
+
+    yield make
+    if schemas:
+        import sqlalchemy as sa
+
+        with request.getfixturevalue("postgres_engine").begin() as conn:
+            for schema in schemas:
+                conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+
+
+@pytest.mark.parametrize(
+    "kind", ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def test_a_failure_in_the_last_step_of_a_group_commits_nothing_and_the_resume_recounts(
-    kind: str, tmp_path: Path
+    kind: str, tmp_path: Path, adapters: Any
 ) -> None:
-    reference = make_engine(make_adapter(kind))
+    reference = make_engine(adapters(kind))
     expected = reference.apply(reference.plan_erasure(HANA, now=NOW))
-    adapter = make_adapter(kind)
+    adapter = adapters(kind)
     engine = make_engine(adapter)
     before = snapshot(engine)
     plan = engine.plan_erasure(HANA, now=NOW)
