@@ -5,7 +5,8 @@ to SQLAlchemy expressions, and every value is a bound parameter. A delete of a s
 database's own plan (PostgreSQL: ranges of blocks; elsewhere one statement; see
 :mod:`._sqlalchemy_write`), or one statement per batch when given a ``batch_size``. An update is
 one statement, or walks the primary key in batches when given a ``batch_size``; reads walk the
-primary key in batches. An ``IN`` list is one bound parameter whatever its length.
+primary key in batches. An ``IN`` list is one bound parameter whatever its length. Every
+statement gets its connection from :mod:`._sqlalchemy_conn` (``atomic()``, ``reading()``).
 
 Timestamps are stored in UTC and always come back timezone-aware: as ``TIMESTAMP WITH TIME ZONE``
 on PostgreSQL, as ``DATETIME(6)`` holding UTC on MariaDB/MySQL (which has no zone-aware type).

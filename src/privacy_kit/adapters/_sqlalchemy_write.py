@@ -16,7 +16,7 @@ Called without a ``batch_size``, a delete runs the plan measured best for the da
 - **elsewhere** (SQLite through SQLAlchemy): one ``DELETE ... WHERE <selection>``.
 
 Given a ``batch_size``, every database runs one statement per batch of at most that many records
-(the adapter's batched forms), each its own transaction; on MariaDB/MySQL ranges of that many rows
+(the adapter's batched forms), each its own transaction (inside ``atomic()``, the block's); on MariaDB/MySQL ranges of that many rows
 in primary-key order (:func:`~privacy_kit.adapters._mariadb_write.delete_by_key_ranges`), or
 locked keys for the selections above.
 
