@@ -64,21 +64,21 @@ def lines(path: Path) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def adapters(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A maker of adapters of a kind holding the example; on PostgreSQL each in a schema of its
-    own (a ``SQLAlchemyAdapter``, dropped afterwards)."""
-    schemas: list[str] = []
+    """A maker of adapters of a kind holding the example; on PostgreSQL (a schema) and MariaDB
+    (a database) each a ``SQLAlchemyAdapter`` in a namespace of its own, dropped afterwards."""
+    made: list[tuple[Any, str]] = []
 
     def make(kind: str) -> Any:
-        if kind != "postgres":
+        if kind not in {"postgres", "mariadb"}:
             return make_adapter(kind)
         sa = pytest.importorskip("sqlalchemy", reason="SQLAlchemy is not installed")
         from privacy_kit.adapters import SQLAlchemyAdapter
 
-        engine = request.getfixturevalue("postgres_engine")
+        engine = request.getfixturevalue(f"{kind}_engine")
         schema = f"w_atomic_{uuid.uuid4().hex[:10]}"
         with engine.begin() as conn:
             conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-        schemas.append(schema)
+        made.append((engine, schema))
         db = SQLAlchemyAdapter(engine, schema=schema)
         _, datamap = policy_and_datamap()
         db.create_schema(datamap)
@@ -87,16 +87,22 @@ def adapters(request: pytest.FixtureRequest) -> Iterator[Any]:
         return db
 
     yield make
-    if schemas:
+    for engine, schema in made:
         import sqlalchemy as sa
 
-        with request.getfixturevalue("postgres_engine").begin() as conn:
-            for schema in schemas:
-                conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        cascade = " CASCADE" if engine.dialect.name == "postgresql" else ""
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema}{cascade}"))
 
 
 @pytest.mark.parametrize(
-    "kind", ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+    "kind",
+    [
+        "memory",
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+    ],
 )
 def test_a_failure_in_the_last_step_of_a_group_commits_nothing_and_the_resume_recounts(
     kind: str, tmp_path: Path, adapters: Any
