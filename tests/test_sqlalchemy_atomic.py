@@ -95,3 +95,35 @@ def test_reading_on_postgres_is_one_repeatable_read_snapshot(postgres_engine: An
     finally:
         with postgres_engine.begin() as conn:
             conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+
+
+@pytest.mark.postgres
+def test_a_block_belongs_to_its_thread(postgres_engine: Any) -> None:
+    """Another thread's reads and writes on the same adapter use connections of their own:
+    they do not see the block's uncommitted writes, nor join its transaction."""
+    import threading
+
+    schema = f"w_blk_{uuid.uuid4().hex[:10]}"
+    with postgres_engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    try:
+        db = SQLAlchemyAdapter(postgres_engine, schema=schema)
+        dm = conformance_datamap()
+        populate(db, dm, conformance_records())
+        events = dm.record_type("events")
+        seen: list[tuple[bool, int]] = []
+
+        def other() -> None:
+            seen.append((db.in_block(), db.count(events, where.all())))
+
+        with db.atomic():
+            assert db.delete(events, where.all()) == 30
+            thread = threading.Thread(target=other)
+            thread.start()
+            thread.join()
+            assert db.in_block()
+        assert seen == [(False, 30)]
+        assert db.count(events, where.all()) == 0
+    finally:
+        with postgres_engine.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))

@@ -163,8 +163,15 @@ class ConnectionSeam(BaseAdapter):
         block.conn, block.read_only = conn, True
         try:
             yield
-        finally:
+        except BaseException:
             block.conn, block.read_only = None, False
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception):  # the error raised in the block is the one
                 transaction.rollback()
+            conn.close()
+            raise
+        block.conn, block.read_only = None, False
+        try:
+            with self.wrap_errors("reading"):
+                transaction.rollback()  # it only read: nothing to keep
+        finally:
             conn.close()
