@@ -233,3 +233,41 @@ def test_a_unit_of_one_store_is_one_transaction_too(
     assert adapter.count(first, steps[0].selection) == before  # rolled back with the last step
     engine.apply_erasure_unit(plan, unit)
     assert adapter.count(first, steps[0].selection) == 0
+
+
+@pytest.mark.postgres
+def test_an_erasure_on_postgres_plans_in_one_read_only_transaction_and_applies_in_one(
+    adapters: Any,
+) -> None:
+    """On PostgreSQL the plan's reads share one transaction (one BEGIN, one ROLLBACK) and the
+    steps of the one store one more (one COMMIT), whatever the number of steps."""
+    import sqlalchemy as sa
+
+    adapter = adapters("postgres")
+    engine = make_engine(adapter)
+    counted = dict.fromkeys(("begin", "commit", "rollback"), 0)
+
+    def counter(event: str) -> Any:
+        def count(*_args: Any) -> None:
+            counted[event] += 1
+
+        return count
+
+    listeners = {event: counter(event) for event in counted}
+    for event, listener in listeners.items():
+        sa.event.listen(adapter.engine, event, listener)
+    try:
+        plan = engine.plan_erasure(HANA, now=NOW)
+        planning = dict(counted)
+        counted.update(dict.fromkeys(counted, 0))
+        report = engine.apply(plan)
+        applying = dict(counted)
+    finally:
+        for event, listener in listeners.items():
+            sa.event.remove(adapter.engine, event, listener)
+    assert len(plan.steps) >= 3
+    assert report.deleted
+    assert planning == {"begin": 1, "commit": 0, "rollback": 1}, planning
+    # every write in one transaction; before it, two reads of their own (the subject's account
+    # read again, and a count)
+    assert applying == {"begin": 3, "commit": 1, "rollback": 2}, applying
