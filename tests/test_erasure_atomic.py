@@ -7,6 +7,8 @@ explicit ``batch_size`` each step commits on its own, as before."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,15 @@ import pytest
 import privacy_kit as pk
 from privacy_kit.audit import _journal
 from privacy_kit.audit._journal import FileJournal
-from test_export import HANA, NOW, make_adapter, make_engine, snapshot
+from test_export import (
+    HANA,
+    NOW,
+    example_rows,
+    make_adapter,
+    make_engine,
+    policy_and_datamap,
+    snapshot,
+)
 from test_export_parts import deployment
 
 
@@ -52,13 +62,54 @@ def lines(path: Path) -> list[dict[str, Any]]:
     return list(FileJournal(path).entries())
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+@pytest.fixture
+def adapters(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A maker of adapters of a kind holding the example; on PostgreSQL (a schema) and MariaDB
+    (a database) each a ``SQLAlchemyAdapter`` in a namespace of its own, dropped afterwards."""
+    made: list[tuple[Any, str]] = []
+
+    def make(kind: str) -> Any:
+        if kind not in {"postgres", "mariadb"}:
+            return make_adapter(kind)
+        sa = pytest.importorskip("sqlalchemy", reason="SQLAlchemy is not installed")
+        from privacy_kit.adapters import SQLAlchemyAdapter
+
+        engine = request.getfixturevalue(f"{kind}_engine")
+        schema = f"w_atomic_{uuid.uuid4().hex[:10]}"
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+        made.append((engine, schema))
+        db = SQLAlchemyAdapter(engine, schema=schema)
+        _, datamap = policy_and_datamap()
+        db.create_schema(datamap)
+        for table, items in example_rows().items():
+            db.insert(datamap.record_type(table), items)
+        return db
+
+    yield make
+    for engine, schema in made:
+        import sqlalchemy as sa
+
+        cascade = " CASCADE" if engine.dialect.name == "postgresql" else ""
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema}{cascade}"))
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "memory",
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+    ],
+)
 def test_a_failure_in_the_last_step_of_a_group_commits_nothing_and_the_resume_recounts(
-    kind: str, tmp_path: Path
+    kind: str, tmp_path: Path, adapters: Any
 ) -> None:
-    reference = make_engine(make_adapter(kind))
+    reference = make_engine(adapters(kind))
     expected = reference.apply(reference.plan_erasure(HANA, now=NOW))
-    adapter = make_adapter(kind)
+    adapter = adapters(kind)
     engine = make_engine(adapter)
     before = snapshot(engine)
     plan = engine.plan_erasure(HANA, now=NOW)
@@ -182,3 +233,41 @@ def test_a_unit_of_one_store_is_one_transaction_too(
     assert adapter.count(first, steps[0].selection) == before  # rolled back with the last step
     engine.apply_erasure_unit(plan, unit)
     assert adapter.count(first, steps[0].selection) == 0
+
+
+@pytest.mark.postgres
+def test_an_erasure_on_postgres_plans_in_one_read_only_transaction_and_applies_in_one(
+    adapters: Any,
+) -> None:
+    """On PostgreSQL the plan's reads share one transaction (one BEGIN, one ROLLBACK) and the
+    steps of the one store one more (one COMMIT), whatever the number of steps."""
+    import sqlalchemy as sa
+
+    adapter = adapters("postgres")
+    engine = make_engine(adapter)
+    counted = dict.fromkeys(("begin", "commit", "rollback"), 0)
+
+    def counter(event: str) -> Any:
+        def count(*_args: Any) -> None:
+            counted[event] += 1
+
+        return count
+
+    listeners = {event: counter(event) for event in counted}
+    for event, listener in listeners.items():
+        sa.event.listen(adapter.engine, event, listener)
+    try:
+        plan = engine.plan_erasure(HANA, now=NOW)
+        planning = dict(counted)
+        counted.update(dict.fromkeys(counted, 0))
+        report = engine.apply(plan)
+        applying = dict(counted)
+    finally:
+        for event, listener in listeners.items():
+            sa.event.remove(adapter.engine, event, listener)
+    assert len(plan.steps) >= 3
+    assert report.deleted
+    assert planning == {"begin": 1, "commit": 0, "rollback": 1}, planning
+    # every write in one transaction; before it, two reads of their own (the subject's account
+    # read again, and a count)
+    assert applying == {"begin": 3, "commit": 1, "rollback": 2}, applying

@@ -651,14 +651,31 @@ def test_postgres_sweep_runs_a_fixed_number_of_statements(postgres_engine: Any) 
     def trace(_c: Any, _cur: Any, statement: str, *_rest: Any) -> None:
         seen.append(" ".join(statement.split()))
 
+    counted = dict.fromkeys(("begin", "commit", "rollback"), 0)
+
+    def ended(event: str) -> Any:
+        def count(*_args: Any) -> None:
+            counted[event] += 1
+
+        return count
+
+    ends = {event: ended(event) for event in counted}
     try:
         db = SQLAlchemyAdapter(postgres_engine, schema=schema)
         _fill(db, 2_000)
         engine = _engine_holding_user_3(db)
         sa.event.listen(postgres_engine, "before_cursor_execute", trace)
+        for event in ("begin", "commit", "rollback"):
+            sa.event.listen(postgres_engine, event, ends[event])
         plan = engine.plan_retention(now=NOW)
-        planning = list(seen)
+        planning, planning_ends = list(seen), dict(counted)
+    finally:
+        sa.event.remove(postgres_engine, "before_cursor_execute", trace)
+        for event in ("begin", "commit", "rollback"):
+            sa.event.remove(postgres_engine, event, ends[event])
+    try:
         seen.clear()
+        sa.event.listen(postgres_engine, "before_cursor_execute", trace)
         report = engine.apply(plan)
         applying = list(seen)
     finally:
@@ -671,6 +688,8 @@ def test_postgres_sweep_runs_a_fixed_number_of_statements(postgres_engine: Any) 
     assert sum("pg_constraint" in s for s in planning) == 1
     # the counts, foreign keys, due accounts, the held subject, which tables are partitioned
     assert len(planning) == 5
+    # ... all in one read-only transaction: one BEGIN and one ROLLBACK, not a pair per read
+    assert planning_ends == {"begin": 1, "commit": 0, "rollback": 1}, planning_ends
     assert sum("pg_partitioned_table" in s for s in planning) == 1
     writes = [s for s in applying if s.startswith(("DELETE", "UPDATE"))]
     assert len(writes) == 3

@@ -26,6 +26,7 @@ from ._base import (
     batch_option,
     count_each,
     missing_problems,
+    reading_together,
 )
 from ._selection import (
     After,
@@ -80,6 +81,7 @@ __all__ = [
     "count_each",
     "missing_problems",
     "piece_starts",
+    "reading_together",
     "reported_foreign_keys",
     "store_deletion_order",
     "time_bounds",

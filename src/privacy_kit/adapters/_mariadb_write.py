@@ -20,6 +20,7 @@ Needs the ``privacy-kit[sqlalchemy]`` extra (imported by :mod:`._sqlalchemy_writ
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -28,9 +29,9 @@ __all__ = ["KeyRanges", "delete_by_key_ranges"]
 
 
 class KeyRanges(Protocol):
-    """What these batches use of the adapter: its engine."""
+    """What these batches use of the adapter: its connection seam."""
 
-    engine: sa.Engine
+    def _begin(self) -> AbstractContextManager[sa.Connection]: ...
 
 
 def delete_by_key_ranges(
@@ -47,7 +48,7 @@ def delete_by_key_ranges(
     while True:
         after = [] if last is None else [pk > last]
         probe = sa.select(pk).where(*after).order_by(pk).limit(1).offset(batch_size - 1)
-        with adapter.engine.begin() as conn:
+        with adapter._begin() as conn:
             bound = conn.execute(probe).scalar()
             in_range = after if bound is None else [*after, pk <= bound]
             total += int(conn.execute(sa.delete(table).where(*in_range, condition)).rowcount)

@@ -37,7 +37,6 @@ import sqlalchemy as sa
 
 from .._errors import ConfigurationError
 from ..model._datamap import RecordType
-from ._base import BaseAdapter
 from ._partition import (
     Partition,
     PartitionDrops,
@@ -48,6 +47,7 @@ from ._partition import (
 )
 from ._selection import Before, Selection
 from ._sql import quote_identifier
+from ._sqlalchemy_conn import ConnectionSeam
 
 __all__ = ["LOCK_TIMEOUT", "PartitionAware", "lock_timeout", "partition_mode"]
 
@@ -311,7 +311,7 @@ def _count(conn: sa.Connection, candidate: _Candidate) -> int:
     return int(conn.execute(sa.text(f"SELECT count(*) FROM ONLY {candidate.sql}")).scalar_one())
 
 
-class PartitionAware(BaseAdapter):
+class PartitionAware(ConnectionSeam):
     """The partition methods of :class:`~privacy_kit.adapters.SQLAlchemyAdapter` (see the module).
 
     A base class of its own keeps the adapter's module short; ``partitions`` is the adapter's
@@ -367,7 +367,7 @@ class PartitionAware(BaseAdapter):
             "SELECT n FROM unnest(CAST(:names AS text[])) AS n WHERE EXISTS "
             "(SELECT 1 FROM pg_partitioned_table p WHERE p.partrelid = to_regclass(n))"
         )
-        with self.wrap_errors("partitioned"), self.engine.connect() as conn:
+        with self.wrap_errors("partitioned"), self._connect() as conn:
             found = conn.execute(query, {"names": list(tables)}).scalars().all()
         return frozenset(tables[t] for t in found)
 
@@ -393,7 +393,7 @@ class PartitionAware(BaseAdapter):
         """
         if self.engine.dialect.name != "postgresql":
             return None
-        with self.wrap_errors("partition_survey", record_type), self.engine.connect() as conn:
+        with self.wrap_errors("partition_survey", record_type), self._connect() as conn:
             table = self._table_sql(record_type)
             keeps = self._keeps(record_type)
             found = _survey(conn, table, selection, self.partitions, keeps=keeps)
@@ -421,10 +421,16 @@ class PartitionAware(BaseAdapter):
         """
         if self.partitions == "off" or self.engine.dialect.name != "postgresql":
             return PartitionDrops()
+        if self.in_block():
+            # Each removal locks the table and commits on its own: it cannot join a block.
+            raise ConfigurationError(
+                f"{self.name}: drop_partitions on {record_type.name} is refused inside an "
+                "atomic() or reading() block (each partition is removed in its own transaction)"
+            )
         with self.wrap_errors("drop_partitions", record_type):
             table = self._table_sql(record_type)
             keeps = self._keeps(record_type)
-            with self.engine.connect() as conn:
+            with self._connect() as conn:
                 found = _survey(conn, table, selection, self.partitions, keeps=keeps)
             if found is None:
                 return PartitionDrops()
@@ -451,7 +457,7 @@ class PartitionAware(BaseAdapter):
         if how == "off":
             return "the adapter was made with partitions='off'"
         try:
-            with self.engine.begin() as conn:
+            with self._begin() as conn:
                 _lock(conn, table, candidate.sql, how, self.partition_lock_timeout)
                 again = _survey(conn, table, selection, how, only=candidate.sql, keeps=keeps)
                 if again is None or candidate.sql not in {c.sql for c in again.candidates}:

@@ -5,7 +5,8 @@ to SQLAlchemy expressions, and every value is a bound parameter. A delete of a s
 database's own plan (PostgreSQL: ranges of blocks; elsewhere one statement; see
 :mod:`._sqlalchemy_write`), or one statement per batch when given a ``batch_size``. An update is
 one statement, or walks the primary key in batches when given a ``batch_size``; reads walk the
-primary key in batches. An ``IN`` list is one bound parameter whatever its length.
+primary key in batches. An ``IN`` list is one bound parameter whatever its length. Every
+statement gets its connection from :mod:`._sqlalchemy_conn` (``atomic()``, ``reading()``).
 
 Timestamps are stored in UTC and always come back timezone-aware: as ``TIMESTAMP WITH TIME ZONE``
 on PostgreSQL, as ``DATETIME(6)`` holding UTC on MariaDB/MySQL (which has no zone-aware type).
@@ -155,6 +156,7 @@ class SQLAlchemyAdapter(PartitionAware):
             Capability.FOREIGN_KEYS,
             Capability.RELATED,
             Capability.TIME_BOUNDS,
+            Capability.ATOMIC,
         }
     )
 
@@ -336,7 +338,7 @@ class SQLAlchemyAdapter(PartitionAware):
         while True:
             with self.wrap_errors("read", record_type):
                 query = base if last is None else base.where(pk > last)
-                with self.engine.connect() as conn:
+                with self._connect() as conn:
                     rows = conn.execute(query.order_by(pk).limit(batch_size)).all()
             if rows:
                 last = rows[-1]._mapping[pk_name]
@@ -349,7 +351,7 @@ class SQLAlchemyAdapter(PartitionAware):
         with self.wrap_errors("count", record_type):
             table = self.table(record_type)
             query = sa.select(sa.func.count()).select_from(table)
-            with self.engine.connect() as conn:
+            with self._connect() as conn:
                 return int(conn.execute(query.where(self._where(table, selection))).scalar_one())
 
     def counts(self, record_type: RecordType, selections: Sequence[Selection]) -> list[int]:
@@ -426,7 +428,7 @@ class SQLAlchemyAdapter(PartitionAware):
             condition = self._where(table, selection)
             if batch_size is None:
                 if not (self._mysql and needs_locked_keys(selection)):
-                    with self.engine.begin() as conn:
+                    with self._begin() as conn:
                         update = sa.update(table).where(condition).values(dict(values))
                         return int(conn.execute(update).rowcount)
                 batch_size = WRITE_BATCH
@@ -437,7 +439,7 @@ class SQLAlchemyAdapter(PartitionAware):
                     query = query.where(pk > last)
                 if self._mysql:  # locked keys need no second look at the condition (see delete)
                     query = query.with_for_update()
-                with self.engine.begin() as conn:
+                with self._begin() as conn:
                     keys = list(conn.scalars(query.order_by(pk).limit(batch_size)))
                     if keys:
                         recheck = (
@@ -490,7 +492,7 @@ class SQLAlchemyAdapter(PartitionAware):
                         {"_pk_": key, **{f"_v{i}_": values[n] for i, n in enumerate(names)}}
                         for key, values in chunk
                     ]
-                    with self.engine.begin() as conn:
+                    with self._begin() as conn:
                         # Count the keys that exist: drivers disagree on executemany row counts.
                         found = conn.scalar(
                             sa.select(sa.func.count())
@@ -513,22 +515,23 @@ class SQLAlchemyAdapter(PartitionAware):
                     "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
                     "WHERE TABLE_SCHEMA = COALESCE(:schema, DATABASE()) AND TABLE_NAME = :table"
                 )
-                with self.engine.connect() as conn:
+                with self._connect() as conn:
                     for rt in served:
                         names = conn.scalars(query, {"schema": self.schema, "table": rt.table_name})
                         existing[rt.table_name] = set(names) or None
             else:
-                inspector = sa.inspect(self.engine)
-                tables = set(inspector.get_table_names(schema=self.schema))
-                for rt in served:
-                    existing[rt.table_name] = (
-                        {
-                            c["name"]
-                            for c in inspector.get_columns(rt.table_name, schema=self.schema)
-                        }
-                        if rt.table_name in tables
-                        else None
-                    )
+                with self._connect() as conn:
+                    inspector = sa.inspect(conn)
+                    tables = set(inspector.get_table_names(schema=self.schema))
+                    for rt in served:
+                        existing[rt.table_name] = (
+                            {
+                                c["name"]
+                                for c in inspector.get_columns(rt.table_name, schema=self.schema)
+                            }
+                            if rt.table_name in tables
+                            else None
+                        )
         return missing_problems(datamap, self.store, existing)
 
     def foreign_keys(self, record_types: Sequence[RecordType]) -> tuple[ForeignKey, ...]:
@@ -553,13 +556,14 @@ class SQLAlchemyAdapter(PartitionAware):
         rows: list[FkRow] = []
         with self.wrap_errors("foreign_keys"):
             if self._mysql:
-                with self.engine.connect() as conn:
+                with self._connect() as conn:
                     rows = mysql_foreign_keys(conn, self.schema, list(names))
             elif names and self.engine.dialect.name == "postgresql":
-                with self.engine.connect() as conn:
+                with self._connect() as conn:
                     rows = postgres_foreign_keys(conn, self.schema, list(names))
             elif names:
-                rows = inspected_foreign_keys(self.engine, self.schema, list(names))
+                with self._connect() as conn:
+                    rows = inspected_foreign_keys(conn, self.schema, list(names))
         return tuple(
             dict.fromkeys(
                 ForeignKey(child, parent, columns, referenced)
@@ -600,7 +604,7 @@ class SQLAlchemyAdapter(PartitionAware):
         return total
 
     def _insert_batch(self, table: sa.Table, batch: list[dict[str, Any]]) -> int:
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(sa.insert(table), batch)
         return len(batch)
 
@@ -612,13 +616,15 @@ class SQLAlchemyAdapter(PartitionAware):
         """
         with self.wrap_errors("create_schema"):
             tables = [self.table(rt) for rt in datamap.record_types if self.serves(rt)]
-            self._metadata.create_all(self.engine, tables=tables)
+            with self._begin() as conn:
+                self._metadata.create_all(conn, tables=tables)
 
     def drop_schema(self, datamap: DataMap) -> None:
         """Drop the tables of ``datamap``'s served record types (if they exist)."""
         with self.wrap_errors("drop_schema"):
             tables = [self.table(rt) for rt in datamap.record_types if self.serves(rt)]
-            self._metadata.drop_all(self.engine, tables=tables)
+            with self._begin() as conn:
+                self._metadata.drop_all(conn, tables=tables)
 
     def close(self) -> None:
         """Dispose of the engine if the adapter created it (an engine you passed stays yours)."""

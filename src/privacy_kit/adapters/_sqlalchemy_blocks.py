@@ -67,7 +67,7 @@ def pg_block_bounds(
         return ()
     table = adapter.table(record_type)
     name = adapter.engine.dialect.identifier_preparer.format_table(table)
-    with adapter.engine.connect() as conn:
+    with adapter._connect() as conn:
         kind, blocks = table_blocks(conn, name)
     if kind != "r":
         return ()

@@ -40,6 +40,6 @@ def ntile_firsts(
         .subquery("pieces")
     )
     query = sa.select(sa.func.min(inner.c.v)).group_by(inner.c.piece).order_by(inner.c.piece)
-    with adapter.engine.connect() as conn:
+    with adapter._connect() as conn:
         found: Sequence[Any] = conn.scalars(query).all()
     return [v for v in found if v is not None]

@@ -75,11 +75,11 @@ def mysql_foreign_keys(
 
 
 def inspected_foreign_keys(
-    engine: sa.Engine, schema: str | None, tables: Sequence[str]
+    conn: sa.Connection, schema: str | None, tables: Sequence[str]
 ) -> list[FkRow]:
     """The foreign keys of ``tables`` through SQLAlchemy's inspector (any other dialect), keys
     to another schema left out."""
-    found = sa.inspect(engine).get_multi_foreign_keys(schema=schema, filter_names=list(tables))
+    found = sa.inspect(conn).get_multi_foreign_keys(schema=schema, filter_names=list(tables))
     return [
         (
             table,

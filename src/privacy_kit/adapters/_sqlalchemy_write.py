@@ -16,7 +16,7 @@ Called without a ``batch_size``, a delete runs the plan measured best for the da
 - **elsewhere** (SQLite through SQLAlchemy): one ``DELETE ... WHERE <selection>``.
 
 Given a ``batch_size``, every database runs one statement per batch of at most that many records
-(the adapter's batched forms), each its own transaction; on MariaDB/MySQL ranges of that many rows
+(the adapter's batched forms), each its own transaction (inside ``atomic()``, the block's); on MariaDB/MySQL ranges of that many rows
 in primary-key order (:func:`~privacy_kit.adapters._mariadb_write.delete_by_key_ranges`), or
 locked keys for the selections above.
 
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -44,6 +45,10 @@ class SQLAlchemyLike(Protocol):
     """What these plans use of :class:`~privacy_kit.adapters.SQLAlchemyAdapter`."""
 
     engine: sa.Engine
+
+    def _connect(self) -> AbstractContextManager[sa.Connection]: ...
+
+    def _begin(self) -> AbstractContextManager[sa.Connection]: ...
 
     def table(self, record_type: RecordType) -> sa.Table: ...
 
@@ -80,7 +85,7 @@ def count_many(
     """``counts``: one ``SELECT COUNT(CASE WHEN ... THEN 1 END), ...`` per 64 selections."""
     out: list[int] = []
     table = adapter.table(record_type)
-    with adapter.engine.connect() as conn:
+    with adapter._connect() as conn:
         for start in range(0, len(selections), COUNTS_PER_STATEMENT):
             columns, where = _counted(
                 adapter, table, selections[start : start + COUNTS_PER_STATEMENT]
@@ -131,7 +136,7 @@ def count_by_type(
         labelled.extend(column.label(f"c{i}") for i, column in enumerate(columns))
         parts.append(sa.select(*labelled).select_from(table).where(where))
     query: Any = parts[0] if len(parts) == 1 else sa.union_all(*parts)
-    with adapter.engine.connect() as conn:
+    with adapter._connect() as conn:
         rows = {int(row[0]): list(row[1:]) for row in conn.execute(query)}
     if sorted(rows) != list(range(len(requests))):
         raise LookupError(
@@ -181,7 +186,7 @@ def delete_selection(
         statement = sa.delete(table).where(pk.in_(keys.scalar_subquery()))
     total = 0
     while True:
-        with adapter.engine.begin() as conn:
+        with adapter._begin() as conn:
             deleted = conn.execute(statement).rowcount
         total += deleted
         if deleted < batch_size:
@@ -189,7 +194,7 @@ def delete_selection(
 
 
 def _one_statement(adapter: SQLAlchemyLike, statement: sa.Delete) -> int:
-    with adapter.engine.begin() as conn:
+    with adapter._begin() as conn:
         return int(conn.execute(statement).rowcount)
 
 
@@ -200,7 +205,7 @@ def _block_ranges(
     blocks the selection is confined to (a shard's), so only they are walked (the condition
     keeps its own bounds on ``ctid`` too)."""
     name = adapter.engine.dialect.identifier_preparer.format_table(table)
-    with adapter.engine.connect() as conn:
+    with adapter._connect() as conn:
         blocks, tuples, pages = conn.execute(
             sa.text(
                 "SELECT pg_relation_size(c.oid) / current_setting('block_size')::bigint, "
@@ -243,7 +248,7 @@ def _locked_key_batches(
     query = sa.select(pk).where(condition).order_by(pk).limit(batch_size)
     total = 0
     while True:
-        with adapter.engine.begin() as conn:
+        with adapter._begin() as conn:
             locked = list(conn.scalars(query.with_for_update()))
             if locked:
                 by_key = sa.delete(table).where(

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from .._errors import ConfigurationError, Problem, SchemaMismatchError
 from .._scope import Scope, Stores, Subject
 from .._types import require_aware
-from ..adapters import Adapter, Selection
+from ..adapters import Adapter, Selection, reading_together
 from ..model._datamap import DataMap, RecordType, SubjectLink
 from ..model._policy import Policy
 from ..model._policy_retention import RetentionRule
@@ -336,22 +336,24 @@ class Engine(Exports, Sweeps, Requests, Verifying):
         from ..rights._erasure_plan import plan_erasure  # noqa: PLC0415
 
         require_aware(now)
-        scope = self.scope(subject)
-        held, hold_ids = self._held((e.record_type for e in scope), now)
-        plan = plan_erasure(
-            scope,
-            policy=self.policy,
-            held=held,
-            hold_ids=hold_ids,
-            audit=self.audit,
-            now=now,
-            waive=waive,
-            batch_size=batch_size,
-            resume=resume,
-            datamap=self.datamap,
-            stores=self.stores,
-        )
-        return foresee_commitments(plan, self.stores, policy=self.policy)
+        # Every read of the plan in one read-only transaction per adapter that offers one.
+        with reading_together(self.stores.adapter_for(rt) for rt in self.datamap.record_types):
+            scope = self.scope(subject)
+            held, hold_ids = self._held((e.record_type for e in scope), now)
+            plan = plan_erasure(
+                scope,
+                policy=self.policy,
+                held=held,
+                hold_ids=hold_ids,
+                audit=self.audit,
+                now=now,
+                waive=waive,
+                batch_size=batch_size,
+                resume=resume,
+                datamap=self.datamap,
+                stores=self.stores,
+            )
+            return foresee_commitments(plan, self.stores, policy=self.policy)
 
     def rectify(
         self,

@@ -25,7 +25,7 @@ from .._errors import PlanError
 from .._scope import Stores
 from .._types import require_aware
 from ..adapters import And, In, IsNull, Not, Or, Related, Selection
-from ..adapters._base import WRITE_BATCH
+from ..adapters._base import WRITE_BATCH, reading_together
 from ..adapters._order import store_deletion_order
 from ..model._datamap import RecordType
 from ..model._digest import datamap_digest
@@ -91,141 +91,144 @@ def plan_retention(
     Raises:
         PlanError: ``resume`` names a plan of other work (other entries, instant or holds).
     """
-    datamap = stores.datamap
-    at = require_aware(now).astimezone(dt.UTC)
-    if batch_size is not None and batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    size = batch_size or _DEFAULT_BATCH
-    registry = holds
-    entries: list[RetentionEntry] = []
-    skipped: list[tuple[str, str]] = []
-    notes: list[str] = []
-    kept_forever: list[IndefiniteKeep] = []
-    account_types = {rt.account.record_type for rt in datamap.record_types if rt.account}
-    resolved: dict[Subject, Scope] = {}
-    holds_cache: dict[str, tuple[Selection | None, tuple[str, ...]]] = {}
+    # Every read of the plan in one read-only transaction per adapter that offers one: one
+    # snapshot, one BEGIN and one ROLLBACK (see SQLAlchemyAdapter.reading).
+    with reading_together(stores.adapter_for(rt) for rt in stores.datamap.record_types):
+        datamap = stores.datamap
+        at = require_aware(now).astimezone(dt.UTC)
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        size = batch_size or _DEFAULT_BATCH
+        registry = holds
+        entries: list[RetentionEntry] = []
+        skipped: list[tuple[str, str]] = []
+        notes: list[str] = []
+        kept_forever: list[IndefiniteKeep] = []
+        account_types = {rt.account.record_type for rt in datamap.record_types if rt.account}
+        resolved: dict[Subject, Scope] = {}
+        holds_cache: dict[str, tuple[Selection | None, tuple[str, ...]]] = {}
 
-    def holds_for(rt: RecordType) -> tuple[Selection | None, tuple[str, ...]]:
-        if rt.name not in holds_cache:
-            found = (
-                registry.holds_on(resolver, rt, at, resolved=resolved)
-                if registry is not None
-                else []
-            )
-            holds_cache[rt.name] = (combine_holds(found), tuple(h.id for h, _ in found))
-        return holds_cache[rt.name]
+        def holds_for(rt: RecordType) -> tuple[Selection | None, tuple[str, ...]]:
+            if rt.name not in holds_cache:
+                found = (
+                    registry.holds_on(resolver, rt, at, resolved=resolved)
+                    if registry is not None
+                    else []
+                )
+                holds_cache[rt.name] = (combine_holds(found), tuple(h.id for h, _ in found))
+            return holds_cache[rt.name]
 
-    keys_read: list[tuple[Any, list[Any]]] = []  # account keys read once for all entries
-    for rt, choice in rule_choices(policy, datamap, skipped):
-        rule = choice.rule
-        kept_forever.extend(indefinite_keeps(rule, rt))
-        if rule.indefinite:
-            notes.append(
-                f"{rt.name}: rule {rule.key!r} keeps it indefinitely, so no sweep expires it"
-            )
-            continue
-        held, hold_ids = holds_for(rt)
-        if settings is not None and rule.override is not None and rt.account is None:
-            notes.append(
-                f"{rt.name}: rule {rule.key!r} allows per-customer overrides but {rt.name} has no "
-                "account link, so the policy's default applies to all of it"
-            )
-        for group in _groups(rule, rt, settings):
-            source = choice_source(datamap, rt, choice, group.trigger)
-            if source is None:
+        keys_read: list[tuple[Any, list[Any]]] = []  # account keys read once for all entries
+        for rt, choice in rule_choices(policy, datamap, skipped):
+            rule = choice.rule
+            kept_forever.extend(indefinite_keeps(rule, rt))
+            if rule.indefinite:
+                notes.append(
+                    f"{rt.name}: rule {rule.key!r} keeps it indefinitely, so no sweep expires it"
+                )
+                continue
+            held, hold_ids = holds_for(rt)
+            if settings is not None and rule.override is not None and rt.account is None:
+                notes.append(
+                    f"{rt.name}: rule {rule.key!r} allows per-customer overrides but {rt.name} has no "
+                    "account link, so the policy's default applies to all of it"
+                )
+            for group in _groups(rule, rt, settings):
+                source = choice_source(datamap, rt, choice, group.trigger)
+                if source is None:
+                    skipped.append(
+                        (
+                            rt.name,
+                            (
+                                f"rule {rule.key!r} ({group.label}) needs the "
+                                f"{group.trigger.value} time, and neither {rt.name} nor its account "
+                                "has such a field"
+                            ),
+                        )
+                    )
+                    continue
+                stages = _stages(rule, rt, group.duration, source)
+                bound = staged_bound(policy, rule, datamap)
+                notes.extend(_forever_notes(rule, rt, stages))
+                # Stages are disjoint windows of trigger time: the latest stage takes the oldest
+                # records, each earlier stage the band between its cutoff and the next one's.
+                later: dt.datetime | None = None
+                planned: list[RetentionEntry] = []
+                for stage in reversed(stages):
+                    upper = cutoff(stage.duration, at)
+                    entry = _entry(
+                        stores,
+                        rt,
+                        rule,
+                        group,
+                        source,
+                        stage=stage,
+                        window=(upper, later),
+                        held=(held, hold_ids),
+                        state=choice_selection(choice),
+                    )
+                    planned.append(with_state(entry, choice, bound, at))
+                    later = upper
+                entries.extend(reversed(planned))
+                if planned and planned[0].account_selection is not None and not planned[0].recheck:
+                    notes.append(no_recheck_note(stores, rt, rule, source))
+            if rt.name in account_types:
+                notes.extend(orphan_notes(policy, datamap, rt, rule))
+        pending: dict[str, list[Selection]] = {}
+        for commitment in commitments.pending() if commitments is not None else ():
+            if not datamap.has_record_type(commitment.record_type):
                 skipped.append(
                     (
-                        rt.name,
+                        commitment.record_type,
                         (
-                            f"rule {rule.key!r} ({group.label}) needs the "
-                            f"{group.trigger.value} time, and neither {rt.name} nor its account "
-                            "has such a field"
+                            f"commitment {commitment.id} ({commitment.describe()}) names a record "
+                            "type the data map no longer has"
                         ),
                     )
                 )
                 continue
-            stages = _stages(rule, rt, group.duration, source)
-            bound = staged_bound(policy, rule, datamap)
-            notes.extend(_forever_notes(rule, rt, stages))
-            # Stages are disjoint windows of trigger time: the latest stage takes the oldest
-            # records, each earlier stage the band between its cutoff and the next one's.
-            later: dt.datetime | None = None
-            planned: list[RetentionEntry] = []
-            for stage in reversed(stages):
-                upper = cutoff(stage.duration, at)
-                entry = _entry(
-                    stores,
-                    rt,
-                    rule,
-                    group,
-                    source,
-                    stage=stage,
-                    window=(upper, later),
-                    held=(held, hold_ids),
-                    state=choice_selection(choice),
-                )
-                planned.append(with_state(entry, choice, bound, at))
-                later = upper
-            entries.extend(reversed(planned))
-            if planned and planned[0].account_selection is not None and not planned[0].recheck:
-                notes.append(no_recheck_note(stores, rt, rule, source))
-        if rt.name in account_types:
-            notes.extend(orphan_notes(policy, datamap, rt, rule))
-    pending: dict[str, list[Selection]] = {}
-    for commitment in commitments.pending() if commitments is not None else ():
-        if not datamap.has_record_type(commitment.record_type):
-            skipped.append(
-                (
-                    commitment.record_type,
-                    (
-                        f"commitment {commitment.id} ({commitment.describe()}) names a record "
-                        "type the data map no longer has"
-                    ),
-                )
-            )
-            continue
-        rt = datamap.record_type(commitment.record_type)
-        pending.setdefault(rt.name, []).append(commitment.selection)
-        if commitment.is_due(at):
-            entries.append(_commitment_entry(stores, rt, commitment, holds_for(rt)))
-    # Every count of the plan (entries, held records, orphans) read together (see CountBatch).
-    counts = CountBatch(stores)
-    counted = ask_entry_counts(counts, stores, entries, size, keys_read)
-    covered = {
-        name: sels[0] if len(sels) == 1 else Or(tuple(sels)) for name, sels in pending.items()
-    }
-    orphans = ask_orphans(
-        counts, policy, stores, settings=settings, covered=covered, batch_size=size
-    )
-    counts.run()
-    entries = counted()
-    entries, partition_notes = survey_entries(stores, entries)
-    notes.extend(partition_notes)
-    # Children (records whose trigger is their account's among them) before what they reference.
-    order = store_deletion_order((rt, stores.adapter_for(rt)) for rt in datamap.record_types)
-    notes.extend(order.notes)
-    entries.sort(key=lambda e: order.rank(e.record_type))
-    plan_id = resumed_id(content_id(at, entries, batch_size), resume)
-    if not isinstance(journal, RetentionJournal):
-        journal = RetentionJournal(journal)
-    plan = RetentionPlan(
-        now=at,
-        entries=tuple(entries),
-        skipped=tuple(skipped),
-        notes=tuple(dict.fromkeys(notes)),
-        batch_size=batch_size,
-        journal=journal,
-        id=plan_id,
-        orphans=orphans(),
-        commitments=commitments,
-        kept_indefinitely=tuple(kept_forever),
-        hold_ids=tuple(sorted({h for e in entries for h in e.hold_ids})),
-        holds=registry,
-        resolver=resolver,
-        policy_version=policy.version,
-        datamap_digest=datamap_digest(datamap),
-    )
-    return log_retention_plan(plan)
+            rt = datamap.record_type(commitment.record_type)
+            pending.setdefault(rt.name, []).append(commitment.selection)
+            if commitment.is_due(at):
+                entries.append(_commitment_entry(stores, rt, commitment, holds_for(rt)))
+        # Every count of the plan (entries, held records, orphans) read together (see CountBatch).
+        counts = CountBatch(stores)
+        counted = ask_entry_counts(counts, stores, entries, size, keys_read)
+        covered = {
+            name: sels[0] if len(sels) == 1 else Or(tuple(sels)) for name, sels in pending.items()
+        }
+        orphans = ask_orphans(
+            counts, policy, stores, settings=settings, covered=covered, batch_size=size
+        )
+        counts.run()
+        entries = counted()
+        entries, partition_notes = survey_entries(stores, entries)
+        notes.extend(partition_notes)
+        # Children (records whose trigger is their account's among them) before what they reference.
+        order = store_deletion_order((rt, stores.adapter_for(rt)) for rt in datamap.record_types)
+        notes.extend(order.notes)
+        entries.sort(key=lambda e: order.rank(e.record_type))
+        plan_id = resumed_id(content_id(at, entries, batch_size), resume)
+        if not isinstance(journal, RetentionJournal):
+            journal = RetentionJournal(journal)
+        plan = RetentionPlan(
+            now=at,
+            entries=tuple(entries),
+            skipped=tuple(skipped),
+            notes=tuple(dict.fromkeys(notes)),
+            batch_size=batch_size,
+            journal=journal,
+            id=plan_id,
+            orphans=orphans(),
+            commitments=commitments,
+            kept_indefinitely=tuple(kept_forever),
+            hold_ids=tuple(sorted({h for e in entries for h in e.hold_ids})),
+            holds=registry,
+            resolver=resolver,
+            policy_version=policy.version,
+            datamap_digest=datamap_digest(datamap),
+        )
+        return log_retention_plan(plan)
 
 
 _COMMITMENT_ACTIONS: dict[str, Action] = {
