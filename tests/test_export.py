@@ -398,6 +398,10 @@ class SpyAdapter(BaseAdapter):
     def update_by_key(self, record_type: pk.RecordType, changes: Any, **kw: Any) -> int:
         return int(self.inner.update_by_key(record_type, changes))
 
+    def atomic(self) -> Any:
+        """The wrapped adapter's block (asked only when it declares ``Capability.ATOMIC``)."""
+        return self.inner.atomic()
+
     def verify(self, datamap: pk.DataMap) -> list[pk.Problem]:
         return list(self.inner.verify(datamap))
 
