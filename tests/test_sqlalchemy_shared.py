@@ -121,6 +121,20 @@ def test_a_table_is_shared_only_by_the_same_description() -> None:
             adapter.close()
 
 
+def test_one_adapter_gives_each_record_type_over_one_table_its_own_column_kinds() -> None:
+    """Two record types over one table naming the same columns with other kinds: the adapter's
+    own table cache answers each with its own description, never the first one asked for."""
+    adapter = SQLAlchemyAdapter("sqlite://")
+    try:
+        as_text = _datamap("shared").record_type("items")
+        as_number = _datamap("shared", label_type="integer").record_type("items")
+        assert adapter.table(as_text).c.label.info["kind"] == "text"
+        assert adapter.table(as_number).c.label.info["kind"] == "integer"
+        assert adapter.table(as_text).c.label.info["kind"] == "text"
+    finally:
+        adapter.close()
+
+
 def test_an_engine_passed_in_keeps_its_own_compiled_cache() -> None:
     engine = sa.create_engine("sqlite://")
     adapter = SQLAlchemyAdapter(engine)

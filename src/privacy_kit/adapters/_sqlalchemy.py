@@ -113,6 +113,15 @@ def _column_type(field: FieldSpec, *, indexed: bool) -> sa.types.TypeEngine[Any]
     return types[field.type]
 
 
+def _describes(table: sa.Table, record_type: RecordType) -> bool:
+    """Whether ``table`` was built for ``record_type``'s fields: names, kinds and primary key (two
+    record types over one table may name the same columns with other kinds)."""
+    pk = record_type.primary_key
+    return [(c.key, c.info.get("kind"), c.primary_key) for c in table.c] == [
+        (f.name, f.type, f.name == pk) for f in record_type.fields
+    ]
+
+
 def _short_name(prefix: str, table: str, field: str) -> str:
     """An index name within the 63/64-character limits of PostgreSQL and MariaDB."""
     name = f"{prefix}_{table}_{field}"
@@ -199,7 +208,7 @@ class SQLAlchemyAdapter(PartitionAware):
         """The :class:`sqlalchemy.Table` describing ``record_type`` (built from the data map)."""
         key = record_type.table_name
         cached = self._tables.get(key)
-        if cached is not None and tuple(cached.c.keys()) == record_type.field_names:
+        if cached is not None and _describes(cached, record_type):
             return cached
         indexed = set(indexed_fields(record_type))
         pk_name = record_type.primary_key
