@@ -241,7 +241,9 @@ def test_an_erasure_on_postgres_plans_in_one_read_only_transaction_and_applies_i
 ) -> None:
     """On PostgreSQL the plan's reads share one transaction (one BEGIN, one ROLLBACK) and the
     steps of the one store one more (one COMMIT), whatever the number of steps."""
-    import sqlalchemy as sa
+    sa = pytest.importorskip(
+        "sqlalchemy", reason="the PostgreSQL adapter needs the sqlalchemy extra"
+    )
 
     adapter = adapters("postgres")
     engine = make_engine(adapter)
