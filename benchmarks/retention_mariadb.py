@@ -23,17 +23,13 @@ from urllib.parse import urlsplit
 
 from . import _data
 from ._harness import (
-    BIG_BATCH,
     Config,
     Row,
     Skip,
-    alternate,
-    batch_rows,
     durable,
-    peak_python_memory,
 )
 from .retention import engine_for, held_hosts, retention_policy
-from .retention_pg import BOOKINGS_PER_HOST, database_names
+from .retention_pg import BOOKINGS_PER_HOST, database_names, server_sweep_rows
 
 NAME = "retention-mariadb"
 GROWS = True
@@ -256,44 +252,15 @@ def _run(config: Config, bookings: int, base_db: str, run_db: str) -> list[Row]:
             "journal": files["journal"],
         }
 
-    def big_batches(state: dict[str, Any]) -> Any:
-        engine = state["engine"]
-        plan = engine.plan_retention(now=_data.NOW, batch_size=BIG_BATCH, journal=state["journal"])
-        return engine.apply(plan)
-
-    def privacy_kit(state: dict[str, Any]) -> Any:
-        engine = state["engine"]
-        return engine.apply(engine.plan_retention(now=_data.NOW, journal=state["journal"]))
-
     def baseline(state: dict[str, Any]) -> Any:
         return delete_expired(state["conn"], limit, held)
 
-    check = bookings_left(remaining)
-
-    def cleanup(state: dict[str, Any]) -> None:
-        state["conn"].close()
-        state["adapter"].close()
-
-    times = alternate(
+    return server_sweep_rows(
+        config,
         prepare,
-        [("pk", privacy_kit), ("base", baseline), ("pk_big", big_batches)],
-        config.repetitions,
-        cleanup=cleanup,
-        check=check,
-    )
-    state = prepare()
-    try:
-        peak, _ = peak_python_memory(lambda: privacy_kit(state))
-        check("pk (memory run)", state, None)
-    finally:
-        cleanup(state)
-    return batch_rows(
-        scenario="9. retention sweep, MariaDB",
-        size=f"{bookings:,} bookings, {bookings - remaining:,} expired",
-        big_size=f"{bookings:,} bookings",
-        times=times,
-        baseline_name="one DELETE",
-        target=1.25,
-        peak_mb=peak,
-        planner="plan_retention",
+        baseline,
+        bookings_left(remaining),
+        "9. retention sweep, MariaDB",
+        bookings,
+        remaining,
     )

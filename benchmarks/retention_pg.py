@@ -223,6 +223,35 @@ def _run(config: Config, bookings: int, base_db: str, run_db: str) -> list[Row]:
             "journal": files["journal"],
         }
 
+    def baseline(state: dict[str, Any]) -> Any:
+        return delete_expired(state["conn"], limit, held)
+
+    return server_sweep_rows(
+        config,
+        prepare,
+        baseline,
+        bookings_left(remaining),
+        "2. retention sweep, PostgreSQL",
+        bookings,
+        remaining,
+    )
+
+
+def server_sweep_rows(
+    config: Config,
+    prepare: Callable[[], dict[str, Any]],
+    baseline: Callable[[dict[str, Any]], Any],
+    check: Callable[[str, dict[str, Any], Any], None],
+    scenario: str,
+    bookings: int,
+    remaining: int,
+) -> list[Row]:
+    """The rows of a sweep on a database server (this scenario's and MariaDB's): privacy_kit at
+    its defaults and at :data:`BIG_BATCH` against ``baseline``, alternating on fresh copies that
+    ``prepare`` makes (a state with ``adapter``, ``engine``, ``conn`` and ``journal``), each run
+    passed to ``check`` (the server's count of the bookings left, ``remaining``), and one run
+    under tracemalloc."""
+
     def big_batches(state: dict[str, Any]) -> Any:
         engine = state["engine"]
         plan = engine.plan_retention(now=_data.NOW, batch_size=BIG_BATCH, journal=state["journal"])
@@ -231,11 +260,6 @@ def _run(config: Config, bookings: int, base_db: str, run_db: str) -> list[Row]:
     def privacy_kit(state: dict[str, Any]) -> Any:
         engine = state["engine"]
         return engine.apply(engine.plan_retention(now=_data.NOW, journal=state["journal"]))
-
-    def baseline(state: dict[str, Any]) -> Any:
-        return delete_expired(state["conn"], limit, held)
-
-    check = bookings_left(remaining)
 
     def cleanup(state: dict[str, Any]) -> None:
         state["conn"].close()
@@ -255,7 +279,7 @@ def _run(config: Config, bookings: int, base_db: str, run_db: str) -> list[Row]:
     finally:
         cleanup(state)
     return batch_rows(
-        scenario="2. retention sweep, PostgreSQL",
+        scenario=scenario,
         size=f"{bookings:,} bookings, {bookings - remaining:,} expired",
         big_size=f"{bookings:,} bookings",
         times=times,
