@@ -43,12 +43,11 @@ from ._base import (
     check_batch_size,
     missing_problems,
 )
-from ._blocks import BlockRange
 from ._partition import PartitionMode
 from ._pg_partitions import PartitionAware, lock_timeout, partition_mode
-from ._selection import After, All, And, Before, Eq, In, IsNull, Not, Or, Related, Selection
+from ._selection import Selection
 from ._sql import comparable_values
-from ._sqlalchemy_blocks import block_condition, pg_block_bounds
+from ._sqlalchemy_blocks import pg_block_bounds
 from ._sqlalchemy_bounds import ntile_firsts
 from ._sqlalchemy_cache import compiled_statements, shared_table
 from ._sqlalchemy_fk import (
@@ -57,8 +56,16 @@ from ._sqlalchemy_fk import (
     mysql_foreign_keys,
     postgres_foreign_keys,
 )
-from ._sqlalchemy_in import in_list, recheck_condition
-from ._sqlalchemy_write import count_by_type, count_many, delete_selection, needs_locked_keys
+from ._sqlalchemy_in import Binder, in_list, recheck_condition
+from ._sqlalchemy_where import where_clause
+from ._sqlalchemy_write import (
+    count_by_type,
+    count_many,
+    count_selection,
+    delete_selection,
+    needs_locked_keys,
+    update_selection,
+)
 from ._sqlite import indexed_fields
 
 __all__ = ["SQLAlchemyAdapter"]
@@ -264,48 +271,10 @@ class SQLAlchemyAdapter(PartitionAware):
             raise LookupError(f"table {table.name!r} has no column {field!r}") from None
 
     def _where(self, table: sa.Table, selection: Selection) -> sa.ColumnElement[bool]:
-        def walk(sel: Selection) -> sa.ColumnElement[bool]:
-            if isinstance(sel, All):
-                return sa.true()
-            if isinstance(sel, Eq):
-                column = self._column(table, sel.field)
-                # A bound parameter even for None: ``= NULL`` is unknown in SQL, which is the
-                # selection's meaning (``column == None`` would turn into ``IS NULL``).
-                return column == sa.bindparam(None, sel.value, type_=column.type)
-            if isinstance(sel, In):
-                return self._in(self._column(table, sel.field), sel.values)
-            if isinstance(sel, Before):
-                column = self._column(table, sel.field)
-                return column <= sel.instant if sel.inclusive else column < sel.instant
-            if isinstance(sel, After):
-                column = self._column(table, sel.field)
-                return column >= sel.instant if sel.inclusive else column > sel.instant
-            if isinstance(sel, IsNull):
-                return self._column(table, sel.field).is_(None)
-            if isinstance(sel, And):
-                return sa.and_(sa.true(), *map(walk, sel.items))
-            if isinstance(sel, Or):
-                return sa.or_(sa.false(), *map(walk, sel.items))
-            if isinstance(sel, Not):
-                return sa.not_(walk(sel.item))
-            if isinstance(sel, Related):
-                return self._column(table, sel.field).in_(self._sub_select(sel))
-            if isinstance(sel, BlockRange):
-                return block_condition(self.engine.dialect.name, sel)
-            raise TypeError(f"cannot compile selection {sel!r} to SQL")
-
-        return walk(selection)
-
-    def _sub_select(self, sel: Related) -> sa.Select[Any]:
-        """``SELECT key FROM other WHERE ...`` for a ``Related``, run inside the outer statement.
-
-        Never correlated (``correlate(None)``): the sub-select keeps its own ``FROM`` even when
-        the other record type is the outer statement's table, so it reads the rows as they are
-        when the statement runs.
-        """
-        other = self.table(sel.record_type)
-        key = self._column(other, sel.key)
-        return sa.select(key).where(self._where(other, sel.selection)).correlate(None)
+        """``selection`` as a condition on ``table``, its values in anonymous parameters (see
+        :mod:`._sqlalchemy_where` for statements built once per shape)."""
+        binder = Binder(named=False, next_name=lambda: f"pk_json_{next(self._json_names)}")
+        return where_clause(self, table, selection, binder)
 
     def _in(
         self, column: sa.Column[Any], listed: Sequence[Any], *, plain: bool = False
@@ -358,10 +327,7 @@ class SQLAlchemyAdapter(PartitionAware):
     def count(self, record_type: RecordType, selection: Selection) -> int:
         """How many records match (one ``SELECT COUNT(*)``)."""
         with self.wrap_errors("count", record_type):
-            table = self.table(record_type)
-            query = sa.select(sa.func.count()).select_from(table)
-            with self._connect() as conn:
-                return int(conn.execute(query.where(self._where(table, selection))).scalar_one())
+            return count_selection(self, record_type, selection)
 
     def counts(self, record_type: RecordType, selections: Sequence[Selection]) -> list[int]:
         """How many records match each selection: one ``SELECT`` (one scan) for up to 64.
@@ -434,13 +400,11 @@ class SQLAlchemyAdapter(PartitionAware):
             for field in values:
                 self._column(table, field)
             pk = self._column(table, record_type.primary_key)
-            condition = self._where(table, selection)
             if batch_size is None:
                 if not (self._mysql and needs_locked_keys(selection)):
-                    with self._begin() as conn:
-                        update = sa.update(table).where(condition).values(dict(values))
-                        return int(conn.execute(update).rowcount)
+                    return update_selection(self, table, selection, values)
                 batch_size = WRITE_BATCH
+            condition = self._where(table, selection)
             last: Any = None
             while True:
                 query = sa.select(pk).where(condition)

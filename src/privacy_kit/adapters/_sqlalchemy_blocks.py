@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from ..model._datamap import RecordType
 from ._blocks import BlockRange, cut_blocks
 from ._selection import UnsupportedSelectionError
-from ._sqlalchemy_write import SQLAlchemyLike
+from ._sqlalchemy_like import SQLAlchemyLike
 
 __all__ = ["block_condition", "pg_block_bounds", "table_blocks"]
 

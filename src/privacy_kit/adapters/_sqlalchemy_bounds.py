@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from ..model._datamap import RecordType
 from ._selection import Selection
-from ._sqlalchemy_write import SQLAlchemyLike
+from ._sqlalchemy_like import SQLAlchemyLike
 
 __all__ = ["ntile_firsts"]
 

@@ -27,6 +27,7 @@ Needs the ``privacy-kit[sqlalchemy]`` extra (imported by :mod:`._sqlalchemy` onl
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -135,6 +136,21 @@ def dialect_signature(dialect: sa.Dialect) -> tuple[Any, ...]:
     return (type(dialect), tuple(plain))
 
 
+_SIGNATURES: weakref.WeakKeyDictionary[sa.Dialect, tuple[Any, ...]] = weakref.WeakKeyDictionary()
+
+
+def _signature(dialect: sa.Dialect) -> tuple[Any, ...]:
+    """:func:`dialect_signature`, remembered per dialect once it has connected (it learns its
+    server's settings on its first connection, before any statement runs; until then it is
+    worked out at every lookup)."""
+    found = _SIGNATURES.get(dialect)
+    if found is None:
+        found = dialect_signature(dialect)
+        if getattr(dialect, "server_version_info", None) is not None:
+            _SIGNATURES[dialect] = found
+    return found
+
+
 class SharedCompiledCache:
     """A compiled-statement cache (SQLAlchemy's ``compiled_cache`` execution option) shared by
     engines of the same kind: the dialect in SQLAlchemy's key is replaced by its
@@ -145,9 +161,7 @@ class SharedCompiledCache:
 
     @staticmethod
     def _key(key: Any) -> Any:
-        # Worked out at every lookup (microseconds), never remembered per dialect: a dialect
-        # learns its server's settings when it first connects.
-        return (dialect_signature(key[0]), *key[1:])
+        return (_signature(key[0]), *key[1:])
 
     def get(self, key: Any, default: Any = None) -> Any:
         """SQLAlchemy's lookup."""

@@ -26,9 +26,8 @@ Needs the ``privacy-kit[sqlalchemy]`` extra (imported by :mod:`._sqlalchemy` onl
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -38,36 +37,19 @@ from ._blocks import BlockRange, block_range_of
 from ._mariadb_write import delete_by_key_ranges
 from ._selection import And, In, Not, Or, Related, Selection
 from ._sql import COUNTS_PER_STATEMENT, JSON_IN_THRESHOLD, factor_common
-from ._sqlalchemy_in import recheck_condition
-
-
-class SQLAlchemyLike(Protocol):
-    """What these plans use of :class:`~privacy_kit.adapters.SQLAlchemyAdapter`."""
-
-    engine: sa.Engine
-
-    def _connect(self) -> AbstractContextManager[sa.Connection]: ...
-
-    def _begin(self) -> AbstractContextManager[sa.Connection]: ...
-
-    def table(self, record_type: RecordType) -> sa.Table: ...
-
-    def _where(self, table: sa.Table, selection: Selection) -> sa.ColumnElement[bool]: ...
-
-    def _column(self, table: sa.Table, field: str) -> sa.Column[Any]: ...
-
-    def _in(
-        self, column: sa.Column[Any], listed: Sequence[Any], *, plain: bool = False
-    ) -> sa.ColumnElement[bool]: ...
-
+from ._sqlalchemy_in import Binder, recheck_condition
+from ._sqlalchemy_like import SQLAlchemyLike
+from ._sqlalchemy_where import cached, shape_of, where_clause
 
 __all__ = [
     "PG_ROWS_PER_BATCH",
     "SQLAlchemyLike",
     "count_by_type",
     "count_many",
+    "count_selection",
     "delete_selection",
     "needs_locked_keys",
+    "update_selection",
 ]
 
 PG_ROWS_PER_BATCH = 125_000
@@ -87,27 +69,49 @@ def count_many(
     table = adapter.table(record_type)
     with adapter._connect() as conn:
         for start in range(0, len(selections), COUNTS_PER_STATEMENT):
-            columns, where = _counted(
-                adapter, table, selections[start : start + COUNTS_PER_STATEMENT]
-            )
-            row = conn.execute(sa.select(*columns).select_from(table).where(where)).one()
+            counted = _Counted(adapter, table, selections[start : start + COUNTS_PER_STATEMENT])
+            values: list[Any] = []
+            key = ("counts", counted.shape(values))
+
+            def build(binder: Binder, counted: _Counted = counted) -> Any:
+                columns, where = counted.build(binder)
+                return sa.select(*columns).select_from(counted.table).where(where)
+
+            query, params = cached(key, values, build)
+            row = conn.execute(query, params).one()
             out.extend(int(n) for n in row)
     return out
 
 
-def _counted(
-    adapter: SQLAlchemyLike, table: sa.Table, selections: Sequence[Selection]
-) -> tuple[list[Any], sa.ColumnElement[bool]]:
-    """The ``COUNT(CASE WHEN <rest> THEN 1 END)`` columns and the ``WHERE`` of one table's counts
-    (:func:`~._sql.factor_common`). When the selections share nothing, the ``WHERE`` is the ``OR``
-    of the rests: their expressions are reused, not built a second time."""
-    common, rests = factor_common(selections)
-    tests = [adapter._where(table, rest) for rest in rests]
-    columns: list[Any] = [sa.func.count(sa.case((test, 1))) for test in tests]
-    items = common.items if isinstance(common, Or) else ()
-    if len(items) == len(rests) and all(a is b for a, b in zip(items, rests, strict=True)):
-        return columns, sa.or_(sa.false(), *tests)
-    return columns, adapter._where(table, common)
+class _Counted:
+    """One table's counts: the ``COUNT(CASE WHEN <rest> THEN 1 END)`` columns and the ``WHERE``
+    (:func:`~._sql.factor_common`). When the selections share nothing, the ``WHERE`` is the
+    ``OR`` of the rests: their expressions are reused, not built a second time."""
+
+    def __init__(
+        self, adapter: SQLAlchemyLike, table: sa.Table, selections: Sequence[Selection]
+    ) -> None:
+        self.adapter = adapter
+        self.table = table
+        self.common, self.rests = factor_common(selections)
+        items = self.common.items if isinstance(self.common, Or) else ()
+        self.reuse = len(items) == len(self.rests) and all(
+            a is b for a, b in zip(items, self.rests, strict=True)
+        )
+
+    def shape(self, values: list[Any]) -> Hashable:
+        """The counts' shape, their values appended to ``values`` in build order."""
+        rests = tuple(shape_of(self.adapter, self.table, r, values) for r in self.rests)
+        common = None if self.reuse else shape_of(self.adapter, self.table, self.common, values)
+        return (rests, common)
+
+    def build(self, binder: Binder) -> tuple[list[Any], sa.ColumnElement[bool]]:
+        """The columns and the ``WHERE``, values bound by ``binder``."""
+        tests = [where_clause(self.adapter, self.table, r, binder) for r in self.rests]
+        columns: list[Any] = [sa.func.count(sa.case((test, 1))) for test in tests]
+        if self.reuse:
+            return columns, sa.or_(sa.false(), *tests)
+        return columns, where_clause(self.adapter, self.table, self.common, binder)
 
 
 def count_by_type(
@@ -120,24 +124,31 @@ def count_by_type(
     zeros to the widest; the rows are one ``UNION ALL``: one round trip and one compiled
     statement for a plan's counts, each table still scanned once. (Joined side by side instead,
     the rows made PostgreSQL plan a join of every table: 8.6 ms of planning for the example's
-    ten aggregates, against 0.5 ms for the union.)
+    ten aggregates, against 0.5 ms for the union.) The statement is built once per shape of the
+    requests (:mod:`._sqlalchemy_where`).
     """
     if not requests:
         return []
     width = max(len(selections) for _rt, selections in requests)
-    parts = []
-    for n, (rt, selections) in enumerate(requests):
-        table = adapter.table(rt)
-        columns, where = _counted(adapter, table, selections)
-        # Padded with 0, not NULL: PostgreSQL types a column of NULLs in the first rows as text,
-        # which a later row's count (bigint) cannot join. The padding is never read.
-        columns.extend(sa.literal_column("0") for _ in range(width - len(columns)))
-        labelled: list[Any] = [sa.literal_column(str(n)).label("n")]
-        labelled.extend(column.label(f"c{i}") for i, column in enumerate(columns))
-        parts.append(sa.select(*labelled).select_from(table).where(where))
-    query: Any = parts[0] if len(parts) == 1 else sa.union_all(*parts)
+    counted = [_Counted(adapter, adapter.table(rt), selections) for rt, selections in requests]
+    values: list[Any] = []
+    key = ("counts_by_type", width, tuple(c.shape(values) for c in counted))
+
+    def build(binder: Binder) -> Any:
+        parts = []
+        for n, one in enumerate(counted):
+            columns, where = one.build(binder)
+            # Padded with 0, not NULL: PostgreSQL types a column of NULLs in the first rows as
+            # text, which a later row's count (bigint) cannot join. The padding is never read.
+            columns.extend(sa.literal_column("0") for _ in range(width - len(columns)))
+            labelled: list[Any] = [sa.literal_column(str(n)).label("n")]
+            labelled.extend(column.label(f"c{i}") for i, column in enumerate(columns))
+            parts.append(sa.select(*labelled).select_from(one.table).where(where))
+        return parts[0] if len(parts) == 1 else sa.union_all(*parts)
+
+    query, params = cached(key, values, build)
     with adapter._connect() as conn:
-        rows = {int(row[0]): list(row[1:]) for row in conn.execute(query)}
+        rows = {int(row[0]): list(row[1:]) for row in conn.execute(query, params)}
     if sorted(rows) != list(range(len(requests))):
         raise LookupError(
             f"the counts of {len(requests)} record type(s) came back as {len(rows)} row(s)"
@@ -148,6 +159,43 @@ def count_by_type(
     ]
 
 
+def count_selection(adapter: SQLAlchemyLike, record_type: RecordType, selection: Selection) -> int:
+    """``count``: one ``SELECT COUNT(*)``, built once per shape."""
+    table = adapter.table(record_type)
+    values: list[Any] = []
+    key = ("count", shape_of(adapter, table, selection, values))
+
+    def build(binder: Binder) -> Any:
+        condition = where_clause(adapter, table, selection, binder)
+        return sa.select(sa.func.count()).select_from(table).where(condition)
+
+    query, params = cached(key, values, build)
+    with adapter._connect() as conn:
+        return int(conn.execute(query, params).scalar_one())
+
+
+def update_selection(
+    adapter: SQLAlchemyLike, table: sa.Table, selection: Selection, values: Mapping[str, Any]
+) -> int:
+    """One ``UPDATE ... SET <values> WHERE <selection>`` in a transaction of its own, built once
+    per shape (the values set are bound after the selection's)."""
+    bound: list[Any] = []
+    key = ("update", shape_of(adapter, table, selection, bound), tuple(values))
+    bound.extend(values.values())
+
+    def build(binder: Binder) -> Any:
+        condition = where_clause(adapter, table, selection, binder)
+        assignments = {
+            name: binder.bind(value, adapter._column(table, name).type)
+            for name, value in values.items()
+        }
+        return sa.update(table).where(condition).values(assignments)
+
+    statement, params = cached(key, bound, build)
+    with adapter._begin() as conn:
+        return int(conn.execute(statement, params).rowcount)
+
+
 def delete_selection(
     adapter: SQLAlchemyLike,
     record_type: RecordType,
@@ -156,21 +204,23 @@ def delete_selection(
 ) -> int:
     """Delete what ``selection`` selects by the plan described in the module docstring."""
     table = adapter.table(record_type)
-    condition = adapter._where(table, selection)
     dialect = adapter.engine.dialect.name
+    if batch_size is None and not (
+        dialect in {"mysql", "mariadb"} and needs_locked_keys(selection)
+    ):
+        if dialect == "postgresql":
+            return _block_ranges(adapter, table, selection, block_range_of(selection))
+        return _one_statement(adapter, table, selection, ())
+    condition = adapter._where(table, selection)
     if dialect in {"mysql", "mariadb"}:
         if not needs_locked_keys(selection):
-            if batch_size is None:
-                return _one_statement(adapter, sa.delete(table).where(condition))
+            assert batch_size is not None  # one statement is the shape-built case above
             pk = adapter._column(table, record_type.primary_key)
             return delete_by_key_ranges(adapter, table, pk, condition, batch_size)
         return _locked_key_batches(
             adapter, record_type, selection, (table, condition), batch_size or WRITE_BATCH
         )
-    if batch_size is None:
-        if dialect == "postgresql":
-            return _block_ranges(adapter, table, condition, block_range_of(selection))
-        return _one_statement(adapter, sa.delete(table).where(condition))
+    assert batch_size is not None
     if dialect == "postgresql":
         # Rows by physical address (a TID scan) instead of one primary-key probe per row. The
         # condition is checked again, so a row changed since the batch was read is never
@@ -193,13 +243,29 @@ def delete_selection(
             return total
 
 
-def _one_statement(adapter: SQLAlchemyLike, statement: sa.Delete) -> int:
+def _one_statement(
+    adapter: SQLAlchemyLike, table: sa.Table, selection: Selection, blocks: tuple[int, ...]
+) -> int:
+    """One ``DELETE ... WHERE <selection>`` (``blocks``: ``(start,)`` or ``(start, end)`` of a
+    range of blocks it is confined to), built once per shape, in a transaction of its own."""
+    values: list[Any] = []
+    key = ("delete", shape_of(adapter, table, selection, values), blocks)
+
+    def build(binder: Binder) -> Any:
+        ctid: sa.ColumnClause[Any] = sa.literal_column("ctid")
+        in_range = [ctid >= sa.literal_column(f"'({blocks[0]},0)'::tid")] if blocks else []
+        if len(blocks) > 1:
+            in_range.append(ctid < sa.literal_column(f"'({blocks[1]},0)'::tid"))
+        condition = where_clause(adapter, table, selection, binder)
+        return sa.delete(table).where(*in_range, condition)
+
+    statement, params = cached(key, values, build)
     with adapter._begin() as conn:
-        return int(conn.execute(statement).rowcount)
+        return int(conn.execute(statement, params).rowcount)
 
 
 def _block_ranges(
-    adapter: SQLAlchemyLike, table: sa.Table, condition: Any, within: BlockRange | None
+    adapter: SQLAlchemyLike, table: sa.Table, selection: Selection, within: BlockRange | None
 ) -> int:
     """PostgreSQL: one ``DELETE`` per range of blocks, the last range open-ended; ``within``: the
     blocks the selection is confined to (a shard's), so only they are walked (the condition
@@ -215,7 +281,6 @@ def _block_ranges(
         ).one()
     per_block = tuples / pages if pages > 0 and tuples > 0 else _GUESSED_ROWS_PER_BLOCK
     step = max(1, math.ceil(PG_ROWS_PER_BATCH / max(per_block, 1.0)))
-    ctid: sa.ColumnClause[Any] = sa.literal_column("ctid")
     total = 0
     start = 0 if within is None else within.start
     stop = None if within is None else within.end
@@ -226,10 +291,8 @@ def _block_ranges(
         last = end >= (blocks if stop is None else stop)
         if last and stop is not None:
             end = stop
-        in_range = [ctid >= sa.literal_column(f"'({start},0)'::tid")]
-        if not last or stop is not None:
-            in_range.append(ctid < sa.literal_column(f"'({end},0)'::tid"))
-        total += _one_statement(adapter, sa.delete(table).where(*in_range, condition))
+        bounds = (start, end) if not last or stop is not None else (start,)
+        total += _one_statement(adapter, table, selection, bounds)
         if last:
             return total
         start = end
