@@ -321,3 +321,47 @@ def test_the_import_scenario_measures_the_checkout_on_a_relative_pythonpath(
         check=True,
     )
     assert Path(out.stdout.strip()) == ROOT / "src" / "privacy_kit" / "__init__.py"
+
+
+def test_the_export_bundles_by_hand_have_privacy_kit_s_record_files(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The export baselines write the same artefact: the JSON folder's record files and the zip's
+    record members have privacy_kit's bytes; the manifest by hand names their sizes and hashes."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    import hashlib
+    import json
+    import sqlite3
+
+    from benchmarks import _data, export
+
+    import privacy_kit as pk
+
+    store = tmp_path / "export.sqlite"
+    counts = _data.build_host_store(store, 2_000, others=200)
+    subject = pk.Subject.of("customer", user_id=_data.HOST)
+    adapter, engine = export._engine(store)
+    conn = sqlite3.connect(store)
+    try:
+        engine.export(subject, tmp_path / "pk", now=_data.NOW, format="folder", formats=["json"])
+        engine.export(subject, tmp_path / "pk.zip", now=_data.NOW)
+        assert export.baseline_json_folder(conn, _data.HOST, tmp_path / "hand") == counts
+        level = export._compression_level()
+        hand_zip = tmp_path / "hand.zip"
+        assert export.baseline_zip_bundle(conn, _data.HOST, hand_zip, compresslevel=level) == counts
+    finally:
+        adapter.close()
+        conn.close()
+
+    pk_json = export.record_file_hashes(tmp_path / "pk")
+    assert sorted(pk_json) == sorted(f"{t}.json" for t in export.QUERIES)
+    assert export.record_file_hashes(tmp_path / "hand") == pk_json
+    manifest = json.loads((tmp_path / "hand" / "manifest.json").read_bytes())
+    assert manifest["counts"] == counts
+    for name, info in manifest["files"].items():
+        data = (tmp_path / "hand" / name).read_bytes()
+        assert info == {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    assert (tmp_path / "hand" / "summary.html").read_text(encoding="utf-8").startswith("<!doctype")
+    pk_members = export._record_members(tmp_path / "pk.zip")
+    assert len(pk_members) == 3 * len(export.QUERIES)
+    assert export._record_members(hand_zip) == pk_members
