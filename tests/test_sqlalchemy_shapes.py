@@ -192,6 +192,10 @@ def _fresh(url: str) -> SQLAlchemyAdapter:
     return adapter
 
 
+def _ids_of(adapter: Any, selection: Selection) -> set[int]:
+    return {r["id"] for batch in adapter.iter_records(ITEMS, selection) for r in batch}
+
+
 def _ids(adapter: Any) -> set[int]:
     return {r["id"] for batch in adapter.iter_records(ITEMS, where.all()) for r in batch}
 
@@ -223,6 +227,15 @@ def test_a_statement_reused_for_another_selection_of_its_shape_selects_that_sele
             [len(OWNER_ROWS)],
         ]
         assert adapter.count(ITEMS, second) == memory.count(ITEMS, second)
+        for selection, size in ((first, 1000), (second, 7), (other, 5)):
+            # Pages of records: the first page's query and the next pages' (after a key).
+            pages = [
+                [r["id"] for r in batch]
+                for batch in adapter.iter_records(ITEMS, selection, batch_size=size)
+            ]
+            found = [i for page in pages for i in page]
+            assert found == sorted(_ids_of(memory, selection))
+            assert all(len(page) <= size for page in pages)
         # Any selection (another shape, or one whose key would wrongly match): its own count.
         assert adapter.count(ITEMS, other) == memory.count(ITEMS, other)
         assert adapter.update(ITEMS, second, {"label": "changed"}) == memory.update(

@@ -64,6 +64,7 @@ from ._sqlalchemy_write import (
     count_selection,
     delete_selection,
     needs_locked_keys,
+    page_query,
     update_selection,
 )
 from ._sqlite import indexed_fields
@@ -311,13 +312,14 @@ class SQLAlchemyAdapter(PartitionAware):
             columns = [self._column(table, n) for n in names]
             if pk_name not in names:
                 columns.append(pk)
-            base = sa.select(*columns).where(self._where(table, selection))
         last: Any = None
         while True:
             with self.wrap_errors("read", record_type):
-                query = base if last is None else base.where(pk > last)
+                query, params = page_query(
+                    self, table, selection, columns, pk, last=last, batch_size=batch_size
+                )
                 with self._connect() as conn:
-                    rows = conn.execute(query.order_by(pk).limit(batch_size)).all()
+                    rows = conn.execute(query, params).all()
             if rows:
                 last = rows[-1]._mapping[pk_name]
                 yield [{n: row._mapping[n] for n in names} for row in rows]

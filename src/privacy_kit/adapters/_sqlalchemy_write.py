@@ -49,6 +49,7 @@ __all__ = [
     "count_selection",
     "delete_selection",
     "needs_locked_keys",
+    "page_query",
     "update_selection",
 ]
 
@@ -157,6 +158,34 @@ def count_by_type(
         [int(value) for value in rows[n][: len(selections)]]
         for n, (_rt, selections) in enumerate(requests)
     ]
+
+
+def page_query(
+    adapter: SQLAlchemyLike,
+    table: sa.Table,
+    selection: Selection,
+    columns: Sequence[sa.Column[Any]],
+    pk: sa.Column[Any],
+    *,
+    last: Any,
+    batch_size: int,
+) -> tuple[Any, dict[str, Any]]:
+    """``iter_records``' query for one page: ``columns`` of the records ``selection`` selects
+    after key ``last`` (``None``: the first page), in key order, at most ``batch_size``; built
+    once per shape, the key and the page size bound after the selection's values."""
+    values: list[Any] = []
+    key = ("page", shape_of(adapter, table, selection, values), tuple(columns), last is None)
+    if last is not None:
+        values.append(last)
+    values.append(batch_size)
+
+    def build(binder: Binder) -> Any:
+        query = sa.select(*columns).where(where_clause(adapter, table, selection, binder))
+        if last is not None:
+            query = query.where(pk > binder.bind(last, pk.type))
+        return query.order_by(pk).limit(binder.bind(batch_size, sa.Integer()))
+
+    return cached(key, values, build)
 
 
 def count_selection(adapter: SQLAlchemyLike, record_type: RecordType, selection: Selection) -> int:
