@@ -25,14 +25,17 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
 from ._errors import ConfigurationError, SubjectError
-from .adapters import Adapter, Or, Selection
+from .adapters import Adapter
 from .model._datamap import DataMap, RecordType, SubjectLink
 from .model._policy import Policy
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only (made on use: see adapters)
+    from .adapters import Selection
 
 __all__ = ["Catalog", "Resolver", "Scope", "ScopeEntry", "Stores", "Subject"]
 
@@ -221,6 +224,8 @@ class Scope:
         parts = [e.selection for e in self.for_record_type(record_type)]
         if not parts:
             return None
+        from .adapters import Or  # noqa: PLC0415 - the selections are made on use
+
         return parts[0] if len(parts) == 1 else Or(tuple(parts))
 
     def __iter__(self) -> Iterator[ScopeEntry]:

@@ -34,7 +34,6 @@ from ._base import (
     check_batch_size,
     missing_problems,
 )
-from ._selection import Selection
 from ._sql import COUNTS_PER_STATEMENT, compile_selection, quote_identifier
 from ._sqlite_counts import count_aggregate, count_by_type
 from ._sqlite_values import (
@@ -49,6 +48,7 @@ from ._statement_log import fetch, run
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only (imported on use: see below)
     from ..model._order import ForeignKey
+    from ._selection import Selection
 
 __all__ = ["SQLiteAdapter", "format_timestamp", "indexed_fields", "parse_timestamp"]
 

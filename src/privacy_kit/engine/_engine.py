@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from .._errors import ConfigurationError, Problem, SchemaMismatchError
 from .._scope import Scope, Stores, Subject
 from .._types import require_aware
-from ..adapters import Adapter, Selection, reading_together
+from ..adapters import Adapter, reading_together
 from ..model._datamap import DataMap, RecordType, SubjectLink
 from ..model._policy import Policy
 from ..model._policy_retention import RetentionRule
@@ -40,6 +40,7 @@ from ._verifying import Verifying
 # are used, not here: constructing an Engine then costs only the model and the adapters, and a
 # program pays for each operation module the first time it runs that operation.
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from ..adapters import Selection
     from ..audit._journal import Journal
     from ..audit._log import AuditLog
     from ..audit._state import StateStore
