@@ -88,8 +88,9 @@ def test_plan_is_still_the_union_of_the_two_plans() -> None:
 def test_the_benchmarked_first_use_imports_no_check_and_no_in_memory_adapter(tmp_path: Any) -> None:
     """Loading the example's files (the data map against the policy) and making an Engine over
     SQLite, as the first-use benchmark does, imports neither the consistency check nor what only
-    other adapters and plans need (issue 15): not dateutil (a duration adds months itself) nor the
-    selections (made when the first one is)."""
+    other adapters and plans need (issue 15): not dateutil (a duration adds months itself), the
+    selections (made when the first one is) nor the subject and scope classes (``_scope``: the
+    Engine needs only ``Stores``)."""
     code = (
         "import sys, privacy_kit as pk\n"
         "from privacy_kit.adapters import SQLiteAdapter\n"
@@ -103,7 +104,7 @@ def test_the_benchmarked_first_use_imports_no_check_and_no_in_memory_adapter(tmp
         "          'privacy_kit.model._order', 'privacy_kit.adapters._bounds',\n"
         "          'privacy_kit.model._check_retention', 'privacy_kit.rights._unsubscribe',\n"
         "          'logging', 'difflib', 'pydantic.type_adapter', 'dateutil',\n"
-        "          'privacy_kit.adapters._selection')\n"
+        "          'privacy_kit.adapters._selection', 'privacy_kit._scope')\n"
         "print(','.join(m for m in unused if m in sys.modules))\n"
     )
     result = subprocess.run(
