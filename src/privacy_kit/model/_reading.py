@@ -28,8 +28,6 @@ import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import orjson
-
 from .._errors import ConfigurationError, PolicyError, Problem, WrongTypeError
 from ._yaml_plain import NotPlain, build_plain
 
@@ -189,6 +187,8 @@ def parse_document(raw: bytes, name: str, *, json: bool) -> Any:
             name, "", f"file is not UTF-8 text: byte {raw[exc.start]:#04x} at offset {exc.start}"
         ) from exc
     if json:
+        import orjson  # noqa: PLC0415 - only a JSON document needs it (not a first use's YAML)
+
         try:
             data = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
