@@ -88,7 +88,11 @@ def test_plan_is_still_the_union_of_the_two_plans() -> None:
 def test_the_benchmarked_first_use_imports_no_check_and_no_in_memory_adapter(tmp_path: Any) -> None:
     """Loading the example's files (the data map against the policy) and making an Engine over
     SQLite, as the first-use benchmark does, imports neither the consistency check nor what only
-    other adapters and plans need (issue 15)."""
+    other adapters and plans need (issue 15): not dateutil (a duration adds months itself), the
+    selections (made when the first one is), the subject and scope classes (``_scope``: the
+    Engine needs only ``Stores``), the jurisdictions' tables (a policy's keys are checked
+    against ``_jurisdiction_keys``) nor orjson (the package data is read with ``json``; JSON
+    documents and JSON fields import orjson when they are read or written)."""
     code = (
         "import sys, privacy_kit as pk\n"
         "from privacy_kit.adapters import SQLiteAdapter\n"
@@ -101,7 +105,9 @@ def test_the_benchmarked_first_use_imports_no_check_and_no_in_memory_adapter(tmp
         "          'privacy_kit.adapters._order', 'privacy_kit.model._check_storage',\n"
         "          'privacy_kit.model._order', 'privacy_kit.adapters._bounds',\n"
         "          'privacy_kit.model._check_retention', 'privacy_kit.rights._unsubscribe',\n"
-        "          'logging', 'difflib', 'pydantic.type_adapter')\n"
+        "          'logging', 'difflib', 'pydantic.type_adapter', 'dateutil',\n"
+        "          'privacy_kit.adapters._selection', 'privacy_kit._scope',\n"
+        "          'privacy_kit.model._jurisdictions', 'orjson')\n"
         "print(','.join(m for m in unused if m in sys.modules))\n"
     )
     result = subprocess.run(

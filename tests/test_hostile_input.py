@@ -643,3 +643,29 @@ def test_a_request_received_near_the_year_9999_is_a_request_error_naming_the_dat
     )
     assert request.due_at > earlier
     assert [e.action for e in log.entries()] == ["request.received"]
+
+
+def _nested(levels: int) -> Any:
+    value: Any = "leaf"
+    for i in range(levels):
+        value = {"k": value} if i % 2 else [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        (_nested(_reading.MAX_DEPTH + 1), "[0].k" * 32),
+        ({"a": ("x", {"b": "ok\udc80"})}, "a[1].b"),
+        ({"a": [{"b\ud800": 1}]}, "a[0]"),
+        ({"a": list(range(_reading.MAX_VALUES + 1))}, "a["),
+    ],
+)
+def test_data_problems_finds_each_problem_past_its_quick_check(data: Any, where: str) -> None:
+    """A sound document is checked without building each value's path; one with a problem is
+    still walked with them, and each problem located (deep, surrogate text or key, too many)."""
+    assert _reading.data_problems(_nested(_reading.MAX_DEPTH - 1)) == []
+    assert _reading.data_problems({"a": ("x", {"b": "ok \u00e9"})}) == []
+    problems = _reading.data_problems(data)
+    assert len(problems) == 1
+    assert problems[0].location.startswith(where)

@@ -239,3 +239,17 @@ def test_json_schema_names_every_section() -> None:
     )
     assert schema["additionalProperties"] is False
     assert "retention" in schema["properties"]
+
+
+def test_the_policy_checks_jurisdictions_against_every_law_and_global() -> None:
+    """Validation reads the keys from ``_jurisdiction_keys`` (the tables are made on use): they
+    are the built-in laws' keys, in order, so every law is accepted and nothing else is."""
+    from privacy_kit.model._jurisdiction_keys import GLOBAL, LAWS
+    from privacy_kit.model._jurisdictions import GLOBAL as TABLES_GLOBAL
+
+    assert tuple(j.key for j in pk.jurisdictions()) == LAWS
+    assert GLOBAL == TABLES_GLOBAL == pk.get_jurisdiction(GLOBAL).key
+    data = minimal_policy_data()
+    assert pk.load_policy({**data, "jurisdictions": [*LAWS, GLOBAL]}).jurisdictions[-1] == GLOBAL
+    with pytest.raises(pk.PolicyError, match=r"jurisdictions\[0\].*unknown jurisdiction 'gdrp'"):
+        pk.load_policy({**data, "jurisdictions": ["gdrp"]})

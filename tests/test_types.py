@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import operator
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pydantic
 import pytest
+from dateutil.relativedelta import relativedelta
 
 import privacy_kit as pk
 from privacy_kit import Duration, LocalizedText
@@ -166,6 +170,66 @@ def test_total_hint_and_relativedelta() -> None:
     assert Duration.parse("P2D").total_hint() == dt.timedelta(days=2)
     rd = Duration.parse("P1Y2M").to_relativedelta()
     assert (rd.years, rd.months) == (1, 2)
+
+
+_STARTS = [
+    dt.datetime(2024, 1, 31, 10, 30, tzinfo=UTC),
+    dt.datetime(2024, 2, 29, tzinfo=UTC),
+    dt.datetime(2023, 3, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    dt.datetime(2000, 12, 31, tzinfo=UTC),
+    dt.datetime(1900, 2, 28, tzinfo=UTC),
+    dt.datetime(2026, 3, 29, 0, 30, tzinfo=ZoneInfo("Europe/London")),
+    dt.datetime(2026, 10, 25, 1, 30, fold=1, tzinfo=ZoneInfo("Europe/London")),
+    dt.datetime(2026, 5, 31, 12),  # naive: the arithmetic is the same
+    dt.datetime(1, 1, 31, tzinfo=UTC),
+    dt.datetime(9999, 11, 30, tzinfo=UTC),
+    dt.datetime(9999, 12, 31, 23, tzinfo=UTC),
+]
+_SPANS = [
+    "P0D",
+    "P1M",
+    "P1Y",
+    "P11M",
+    "P12M",
+    "P13M",
+    "P1Y11M",
+    "P2M3DT4H",
+    "P1W",
+    "PT25H",
+    "P59D",
+    "PT90M",
+    "PT3601S",
+    "P400Y",
+    "P999Y11M",
+    "P1Y1M1W1DT1H1M1S",
+    "P100M",
+    "P48M",
+]
+
+
+def _outcome(compute: Any, *args: Any) -> Any:
+    try:
+        value = compute(*args)
+    except (ValueError, OverflowError) as exc:
+        return type(exc), str(exc)
+    return value, value.tzinfo, value.fold
+
+
+@pytest.mark.parametrize("text", _SPANS)
+def test_after_and_before_add_as_relativedelta_does(text: str) -> None:
+    """``after``/``before`` do their own calendar arithmetic (dateutil is not imported to load a
+    policy): the same instants as ``relativedelta``, the same errors at the calendar's ends."""
+    duration = Duration.parse(text)
+    delta = relativedelta(
+        **{u: getattr(duration, u) for u in ("years", "months", "weeks")},
+        **{u: getattr(duration, u) for u in ("days", "hours", "minutes", "seconds")},
+    )
+    for start in _STARTS:
+        assert _outcome(duration.after, start) == _outcome(operator.add, start, delta)
+        assert _outcome(duration.before, start) == _outcome(operator.sub, start, delta)
+    day = dt.date(2024, 1, 31)  # a date: relativedelta's own rules
+    assert duration.after(day) == day + delta  # type: ignore[arg-type]
+    assert duration.before(day) == day - delta  # type: ignore[arg-type]
 
 
 def test_duration_is_hashable_and_frozen() -> None:

@@ -1,7 +1,8 @@
 """Small value types shared by the models: durations, localisable text and the frozen base model.
 
 A :class:`Duration` is a calendar-aware span (``P1Y``, ``P30D``, ``72 hours``) that adds months and
-years the way people count them (via dateutil's ``relativedelta``). :class:`LocalizedText` is the
+years the way people count them (as dateutil's ``relativedelta`` does; dateutil is imported only
+by :meth:`Duration.to_relativedelta`). :class:`LocalizedText` is the
 ``{en: ..., ar: ...}`` mapping in which every sentence a notice shows is written.
 """
 
@@ -11,10 +12,9 @@ import datetime as dt
 import functools
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import attrs
-from dateutil.relativedelta import relativedelta
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -26,6 +26,9 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
 from ._errors import ConfigurationError, NaiveDatetimeError, UnknownNameError, WrongTypeError
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from dateutil.relativedelta import relativedelta
 
 __all__ = [
     "Duration",
@@ -154,11 +157,40 @@ def require_aware(value: dt.datetime, name: str = "now") -> dt.datetime:
 
 
 @functools.lru_cache(maxsize=1024)
-def _delta(duration: Duration) -> relativedelta:
-    """``duration.to_relativedelta()``, made once per duration value (a sweep's planning adds
-    its durations to dates hundreds of times: cutoffs, ordering). Never handed out: callers of
-    ``to_relativedelta`` get an object of their own."""
-    return duration.to_relativedelta()
+def _parts(duration: Duration) -> tuple[int, dt.timedelta]:
+    """``duration`` as calendar months and a ``timedelta`` (weeks, days, hours, minutes, seconds),
+    worked out once per duration value (a sweep's planning adds its durations to dates hundreds
+    of times: cutoffs, ordering)."""
+    return duration.years * 12 + duration.months, dt.timedelta(
+        weeks=duration.weeks,
+        days=duration.days,
+        hours=duration.hours,
+        minutes=duration.minutes,
+        seconds=duration.seconds,
+    )
+
+
+def _shift(start: dt.datetime, duration: Duration, sign: int) -> dt.datetime:
+    """``start`` plus (``sign`` 1) or minus (-1) ``duration``, as ``relativedelta`` computes it:
+    the months first, on the calendar (the day clipped to the end of a shorter month), then the
+    rest as a ``timedelta`` on the wall clock. The same errors too: ``ValueError`` for a year
+    outside 1..9999, ``OverflowError`` past the last representable instant. Not importing dateutil
+    keeps it out of a first use (loading a policy parses durations and compares them)."""
+    if not isinstance(start, dt.datetime):  # a date: relativedelta's own rules for dates
+        delta = duration.to_relativedelta()
+        return start + delta if sign > 0 else start - delta
+    months, rest = _parts(duration)
+    if months:
+        year, month = divmod(start.year * 12 + start.month - 1 + sign * months, 12)
+        month += 1
+        leap = month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+        start = start.replace(
+            year=year, month=month, day=min(start.day, _MONTH_DAYS[month - 1] + leap)
+        )
+    return start + rest if sign > 0 else start - rest
+
+
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -266,6 +298,8 @@ class Duration:
 
     def to_relativedelta(self) -> relativedelta:
         """The equivalent ``relativedelta`` (calendar-aware)."""
+        from dateutil.relativedelta import relativedelta  # noqa: PLC0415 - not needed to add
+
         return relativedelta(
             years=self.years,
             months=self.months,
@@ -278,11 +312,11 @@ class Duration:
 
     def after(self, start: dt.datetime) -> dt.datetime:
         """The instant this duration after ``start``."""
-        return start + _delta(self)
+        return _shift(start, self, 1)
 
     def before(self, end: dt.datetime) -> dt.datetime:
         """The instant this duration before ``end`` (the cutoff of a retention sweep)."""
-        return end - _delta(self)
+        return _shift(end, self, -1)
 
     def is_zero(self) -> bool:
         """True for ``P0D``."""

@@ -28,21 +28,6 @@ from ._base import (
     missing_problems,
     reading_together,
 )
-from ._selection import (
-    After,
-    All,
-    And,
-    Before,
-    Eq,
-    In,
-    IsNull,
-    Not,
-    Or,
-    Related,
-    Selection,
-    UnsupportedSelectionError,
-    where,
-)
 
 __all__ = [
     "WRITE_BATCH",
@@ -89,8 +74,22 @@ __all__ = [
 ]
 
 # Imported on first use: the SQL adapters (SQLAlchemy is an extra), and what a first use (load a
-# policy, make an Engine over SQLite) does not need.
+# policy, make an Engine over SQLite) does not need: the selections too (eleven attrs classes, a
+# twentieth of a first use), made when the first one is.
 _LAZY = {
+    "After": "._selection",
+    "All": "._selection",
+    "And": "._selection",
+    "Before": "._selection",
+    "Eq": "._selection",
+    "In": "._selection",
+    "IsNull": "._selection",
+    "Not": "._selection",
+    "Or": "._selection",
+    "Related": "._selection",
+    "Selection": "._selection",
+    "UnsupportedSelectionError": "._selection",
+    "where": "._selection",
     "SQLiteAdapter": "._sqlite",
     "SQLAlchemyAdapter": "._sqlalchemy",
     "InMemoryAdapter": "._memory",
@@ -130,5 +129,20 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from ._memory import InMemoryAdapter
     from ._order import ForeignKeyReporter, reported_foreign_keys, store_deletion_order
     from ._partition import Partition, PartitionDrops, PartitionSurvey
+    from ._selection import (
+        After,
+        All,
+        And,
+        Before,
+        Eq,
+        In,
+        IsNull,
+        Not,
+        Or,
+        Related,
+        Selection,
+        UnsupportedSelectionError,
+        where,
+    )
     from ._sqlalchemy import SQLAlchemyAdapter
     from ._sqlite import SQLiteAdapter

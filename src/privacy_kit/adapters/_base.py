@@ -17,12 +17,14 @@ import enum
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import Any, Protocol, Self, cast, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Self, cast, runtime_checkable
 
 from .._errors import AdapterError, Problem, SchemaMismatchError
 from ..model._datamap import DataMap, RecordType
 from . import _statement_log
-from ._selection import Eq, Selection
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only (made on use: see __init__)
+    from ._selection import Selection
 
 __all__ = [
     "WRITE_BATCH",
@@ -247,6 +249,8 @@ class BaseAdapter:
         self, record_type: RecordType, changes: Sequence[tuple[RecordKey, Mapping[str, Any]]]
     ) -> int:
         """Write per-record values (one ``update`` per key unless the adapter overrides this)."""
+        from ._selection import Eq  # noqa: PLC0415 - the selections are made on use
+
         return sum(
             self.update(record_type, Eq(record_type.primary_key, key), values)
             for key, values in changes

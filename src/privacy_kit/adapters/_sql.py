@@ -11,10 +11,12 @@ from __future__ import annotations
 import decimal
 import math
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..model._datamap import RecordType
-from ._selection import After, All, And, Before, Eq, In, IsNull, Not, Or, Related, Selection
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only (made on use: see __init__)
+    from ._selection import In, Related, Selection
 
 __all__ = [
     "COUNTS_PER_STATEMENT",
@@ -103,6 +105,8 @@ def compile_selection(
         ...                   lambda f, v: v, table="bookings")
         ('"bookings"."host_id" IN (SELECT "users"."id" FROM "users" WHERE "users"."id" IN (?, ?))', [1, 2])
     """
+    from ._selection import After, All, And, Before, Eq, In, IsNull, Not, Or, Related  # noqa: PLC0415
+
     params: list[Any] = []
     prefix = quote_identifier(table) + "." if table is not None else ""
 
@@ -158,6 +162,8 @@ def factor_common(selections: Sequence[Selection]) -> tuple[Selection, list[Sele
         >>> common, rests
         (Eq(field='a', value=1), [Eq(field='b', value=2), Not(item=Eq(field='b', value=2))])
     """
+    from ._selection import All, And, Or  # noqa: PLC0415 - the selections are made on use
+
     terms = [s.items if isinstance(s, And) else (s,) for s in selections]
     shared: list[Selection] = []
     for term in terms[0]:

@@ -22,8 +22,6 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from .._errors import Problem
 from ..model._datamap import DataMap, RecordType
 from ._base import (
@@ -34,13 +32,12 @@ from ._base import (
     check_batch_size,
     missing_problems,
 )
-from ._selection import Selection
 from ._sql import COUNTS_PER_STATEMENT, compile_selection, quote_identifier
 from ._sqlite_counts import count_aggregate, count_by_type
 from ._sqlite_values import (
-    READERS,
     format_timestamp,
     parse_timestamp,
+    reader,
     related_convert,
     to_store,
     writer,
@@ -49,6 +46,7 @@ from ._statement_log import fetch, run
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only (imported on use: see below)
     from ..model._order import ForeignKey
+    from ._selection import Selection
 
 __all__ = ["SQLiteAdapter", "format_timestamp", "indexed_fields", "parse_timestamp"]
 
@@ -190,8 +188,7 @@ class SQLiteAdapter(BaseAdapter):
         names = list(fields) if fields is not None else list(record_type.field_names)
         columns = names if pk in names else [*names, pk]
         readers = [
-            READERS.get(record_type.field(c).type) if record_type.has_field(c) else None
-            for c in columns
+            reader(record_type.field(c).type) if record_type.has_field(c) else None for c in columns
         ]
         pk_index = columns.index(pk)
         # ``columns`` is ``names`` (plus the key at the end when not asked for): a record is
@@ -455,6 +452,8 @@ class SQLiteAdapter(BaseAdapter):
         found: list[ForeignKey] = []
         tables = list(dict.fromkeys(rt.table_name for rt in record_types if self.serves(rt)))
         keys: dict[tuple[int, int], tuple[str, list[str], list[str]]] = {}
+        import orjson  # noqa: PLC0415 - not imported by a first use
+
         with self.wrap_errors("foreign_keys"):
             for n, key_id, _seq, parent, column, referenced in fetch(
                 self.connection,

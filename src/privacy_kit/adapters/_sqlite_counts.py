@@ -12,15 +12,17 @@ fetches every row of the window to test the other.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..model._datamap import RecordType
-from ._selection import Selection
 from ._sql import COUNTS_PER_STATEMENT, factor_common, quote_identifier
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only (made on use: see __init__)
+    from ._selection import Selection
 
 __all__ = ["count_aggregate", "count_by_type"]
 
-Where = Callable[[RecordType, Selection], tuple[str, list[Any]]]
+Where = Callable[[RecordType, "Selection"], tuple[str, list[Any]]]
 """The adapter's ``_where``: a selection as SQL with ``?`` parameters."""
 
 

@@ -12,14 +12,12 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-
 from ..model._datamap import RecordType
 
 __all__ = [
-    "READERS",
     "format_timestamp",
     "parse_timestamp",
+    "reader",
     "related_convert",
     "to_store",
     "writer",
@@ -79,6 +77,8 @@ def _to_date(value: Any) -> str:
 
 
 def _to_json(value: Any) -> str:
+    import orjson  # noqa: PLC0415 - not imported by a first use (making an Engine)
+
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
@@ -101,12 +101,20 @@ _WRITERS: dict[str, Callable[[Any], Any]] = {
     "boolean": lambda v: int(bool(v)),
     "json": _to_json,
 }
-READERS: dict[str, Callable[[Any], Any]] = {
+_READERS: dict[str, Callable[[Any], Any]] = {
     "timestamp": parse_timestamp,
     "date": lambda v: dt.date.fromisoformat(str(v)),
     "boolean": bool,
-    "json": orjson.loads,
 }
+
+
+def reader(kind: str) -> Callable[[Any], Any] | None:
+    """The conversion back from the store for a field of type ``kind`` (``None``: as stored)."""
+    if kind == "json":
+        import orjson  # noqa: PLC0415 - not imported by a first use (making an Engine)
+
+        return orjson.loads
+    return _READERS.get(kind)
 
 
 def writer(record_type: RecordType | None, field: str) -> Callable[[Any], Any] | None:

@@ -207,9 +207,10 @@ def _run(
     seed: int,
 ) -> DemoResult:
     """The demo's steps (see :func:`run_demo`)."""
+    from .._scope import Subject  # noqa: PLC0415
     from ..adapters import SQLiteAdapter  # noqa: PLC0415
     from ..audit._log import AuditLog  # noqa: PLC0415
-    from ..engine._engine import Engine, Subject  # noqa: PLC0415
+    from ..engine._engine import Engine  # noqa: PLC0415
     from ..model._check import check  # noqa: PLC0415 - the demo is a CLI command: import on use
     from ..model._loading import example_path, load_datamap, load_policy  # noqa: PLC0415
     from ..retention._settings import RetentionSettings  # noqa: PLC0415

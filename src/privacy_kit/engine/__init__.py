@@ -25,7 +25,7 @@ _NAMES: dict[str, str] = {
     "Choices": "._choices",
     "Engine": "._engine",
     "Plan": "._engine",
-    "Subject": "._engine",
+    "Subject": ".._scope",
     "SubjectResolver": "._resolve",
     "Sweeps": "._sweeps",
     "UnsharedSecretWarning": "._engine",
@@ -47,9 +47,10 @@ __all__ = [
 __getattr__, __dir__ = attach(__name__, _NAMES, __all__)
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from .._scope import Subject
     from ._apply import Applying
     from ._choices import Choices
-    from ._engine import Engine, Plan, Subject, UnsharedSecretWarning
+    from ._engine import Engine, Plan, UnsharedSecretWarning
     from ._resolve import SubjectResolver
     from ._sweeps import Sweeps
     from ._verifying import Verifying

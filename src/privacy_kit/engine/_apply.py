@@ -16,12 +16,12 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._errors import ConfigurationError
-from .._scope import Stores, Subject
 from ..model._datamap import DataMap
 from ._choices import Choices
 from ._resolve import SubjectResolver
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only (imported on use)
+    from .._scope import Stores, Subject
     from ..audit._journal import Journal
     from ..lifecycle._disclosures import DisclosureLog
     from ..retention._plan import RetentionPlan

@@ -14,13 +14,13 @@ import datetime
 from typing import TYPE_CHECKING
 
 from .._errors import ConfigurationError
-from .._scope import Subject
 from .._types import Duration, closest, require_aware, unknown_name
 from ..model._policy import Policy
 from ..model._policy_rights import Communication, CommunicationKind
 from ._collaborators import Collaborators
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only (the engine imports them on use)
+    from .._scope import Subject
     from ..interop.gpc import GpcDecision, Headers
     from ..rights._preference_records import Decision, PreferenceRecord, RestrictionGround
 

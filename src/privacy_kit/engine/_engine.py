@@ -24,9 +24,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ConfigurationError, Problem, SchemaMismatchError
-from .._scope import Scope, Stores, Subject
+from .._stores import Stores
 from .._types import require_aware
-from ..adapters import Adapter, Selection, reading_together
+from ..adapters import Adapter, reading_together
 from ..model._datamap import DataMap, RecordType, SubjectLink
 from ..model._policy import Policy
 from ..model._policy_retention import RetentionRule
@@ -40,6 +40,8 @@ from ._verifying import Verifying
 # are used, not here: constructing an Engine then costs only the model and the adapters, and a
 # program pays for each operation module the first time it runs that operation.
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from .._scope import Scope, Subject
+    from ..adapters import Selection
     from ..audit._journal import Journal
     from ..audit._log import AuditLog
     from ..audit._state import StateStore
@@ -70,7 +72,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["Engine", "Plan", "Subject", "UnsharedSecretWarning"]
+__all__ = ["Engine", "Plan", "UnsharedSecretWarning"]
 
 
 class UnsharedSecretWarning(UserWarning):

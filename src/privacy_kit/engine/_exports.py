@@ -13,12 +13,12 @@ import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
-from .._scope import Subject
 from ..model._policy import Policy
 from ._collaborators import Collaborators
 from ._resolve import SubjectResolver
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only (imported on use)
+    from .._scope import Subject
     from ..lifecycle._disclosures import DisclosureLog
     from ..rights._export import BinaryDestination, ExportResult
     from ..rights._export_stream import ExportStream

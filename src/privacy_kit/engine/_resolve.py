@@ -16,13 +16,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._lazy import DebugLogger
-from .._scope import Scope, ScopeEntry, Stores, Subject
-from ..adapters import Eq, Selection
 from ..model._datamap import DataMap, RecordType, SubjectLink
 from ..model._identity import identity_fields, identity_value
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from .._scope import Scope, Subject
+    from .._stores import Stores
+    from ..adapters import Selection
 
 __all__ = ["SubjectResolver"]
 
@@ -76,6 +79,8 @@ class SubjectResolver:
         for name, value in subject.identities:
             _rt, spec = fields[name]
             values[name] = identity_value(spec, value, where=f"{subject.kind}.{name}")
+        from .._scope import Subject  # noqa: PLC0415 - made on use (not by making an Engine)
+
         return Subject(subject.kind, values)
 
     def _value(self, rt: RecordType, field: str, subject: Subject, identity: str) -> Any:
@@ -115,6 +120,8 @@ class SubjectResolver:
         known only by that e-mail address gains the user id, so every record that links by
         either is found.
         """
+        from ..adapters import Eq  # noqa: PLC0415 - the selections are made on use
+
         subject = self.check(subject)
         found: dict[str, Any] = {}
         for rt, link in self.datamap.linked_to(subject.kind):
@@ -162,6 +169,8 @@ class SubjectResolver:
 
         ``kinds``: the kinds whose links to follow (default: the subject's own).
         """
+        from ..adapters import Eq  # noqa: PLC0415 - the selections are made on use
+
         subject = self.check(subject)
         for kind in kinds or (subject.kind,):
             for rt, link in self.datamap.linked_to(kind):
@@ -178,6 +187,9 @@ class SubjectResolver:
         the store is not read: only the identities given are followed (and, when the primary
         identity is not among them, the reference is made from those given).
         """
+        from .._scope import Scope, ScopeEntry  # noqa: PLC0415 - made on use, as Subject
+        from ..adapters import Eq  # noqa: PLC0415 - the selections are made on use
+
         resolved = self.resolve(subject) if resolve else self.check(subject)
         entries = [
             ScopeEntry(rt, link, selection, self.stores.adapter_for(rt))

@@ -14,10 +14,10 @@ import datetime
 from typing import TYPE_CHECKING
 
 from .._errors import VerificationError
-from .._scope import Subject
 from ._collaborators import Collaborators
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from .._scope import Subject
     from ..rights._verification import Challenge
 
 __all__ = ["Verifying"]

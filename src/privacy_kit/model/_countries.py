@@ -13,13 +13,13 @@ purpose and are not checked here. The table is read on first use, never at impor
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Mapping
 from importlib import resources
 from typing import Annotated, Any
 
 import attrs
-import orjson
 from pydantic import AfterValidator
 
 from .._errors import ConfigurationError, WrongTypeError
@@ -39,7 +39,7 @@ class _Table:
 @functools.cache
 def _table() -> _Table:
     raw = resources.files("privacy_kit").joinpath("data/iso3166.json").read_bytes()
-    data: Mapping[str, Any] = orjson.loads(raw)
+    data: Mapping[str, Any] = json.loads(raw)  # package data: orjson is not needed for it
     return _Table(frozenset(data["assigned"]), dict(data["user_assigned"]), dict(data["hints"]))
 
 

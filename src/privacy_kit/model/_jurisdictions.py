@@ -20,6 +20,7 @@ import attrs
 from .._errors import UnknownNameError, WrongTypeError
 from .._types import Duration, closest
 from ._countries import check_country
+from ._jurisdiction_keys import GLOBAL
 
 __all__ = [
     "GLOBAL",
@@ -29,9 +30,6 @@ __all__ = [
     "governing_jurisdiction",
     "jurisdictions",
 ]
-
-GLOBAL = "global"
-"""The pseudo-jurisdiction "the same rights for everyone, wherever they live"."""
 
 
 @attrs.frozen

@@ -20,7 +20,7 @@ from pydantic_core import PydanticCustomError
 
 from .._errors import Problem
 from .._types import LocalizedText, Model, closest, unknown_name
-from ._jurisdictions import GLOBAL, jurisdictions
+from ._jurisdiction_keys import GLOBAL, LAWS
 from ._policy_collection import (
     Collection,
     Controller,
@@ -338,7 +338,7 @@ def _policy_problems(policy: Policy) -> Iterator[Problem]:
         return
     taxonomy = _resolve_taxonomy(policy.taxonomy)
     refs = _Refs(taxonomy)
-    known_jurisdictions = {j.key for j in jurisdictions()} | {GLOBAL}
+    known_jurisdictions = {*LAWS, GLOBAL}
     for i, key in enumerate(policy.jurisdictions):
         if key not in known_jurisdictions:
             refs.add(

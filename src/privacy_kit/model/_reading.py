@@ -28,8 +28,6 @@ import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import orjson
-
 from .._errors import ConfigurationError, PolicyError, Problem, WrongTypeError
 from ._yaml_plain import NotPlain, build_plain
 
@@ -189,6 +187,8 @@ def parse_document(raw: bytes, name: str, *, json: bool) -> Any:
             name, "", f"file is not UTF-8 text: byte {raw[exc.start]:#04x} at offset {exc.start}"
         ) from exc
     if json:
+        import orjson  # noqa: PLC0415 - only a JSON document needs it (not a first use's YAML)
+
         try:
             data = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
@@ -494,6 +494,8 @@ def data_problems(data: Any) -> list[Problem]:
         >>> data_problems({"a": [1, 2]})
         []
     """
+    if not _may_have_problems(data):
+        return []
     problems: list[Problem] = []
     count = 0
     stack: list[tuple[Any, tuple[int | str, ...]]] = [(data, ())]
@@ -528,3 +530,34 @@ def data_problems(data: Any) -> list[Problem]:
             continue
         stack.extend((item, (*path, key)) for key, item in reversed(items))
     return problems
+
+
+def _may_have_problems(data: Any) -> bool:
+    """Whether :func:`data_problems` would find anything: the same walk, without the path of
+    each value (kept only to locate a problem), so a sound document, nearly every one, is
+    checked at a fraction of the cost; one that is not is walked again, locating each problem."""
+    count = 0
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            return True
+        if isinstance(value, str):
+            if not value.isascii() and _surrogate(value) is not None:
+                return True
+            continue
+        if isinstance(value, Mapping):
+            for key in value:
+                if isinstance(key, str) and not key.isascii() and _surrogate(key) is not None:
+                    return True
+            items: Any = value.values()
+        elif isinstance(value, list | tuple):
+            items = value
+        else:
+            continue
+        if depth >= MAX_DEPTH:
+            return True
+        depth += 1
+        stack.extend((item, depth) for item in items)
+    return False

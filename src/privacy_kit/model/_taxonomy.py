@@ -9,11 +9,11 @@ purposes and subject kinds.
 
 import enum
 import functools
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from importlib import resources
 from typing import TypeVar
 
-import orjson
 from pydantic import Field, field_validator
 
 from .._errors import PolicyError, Problem
@@ -351,4 +351,5 @@ def default_taxonomy() -> Taxonomy:
         True
     """
     raw = resources.files("privacy_kit").joinpath("data/taxonomy.json").read_bytes()
-    return Taxonomy.model_validate(orjson.loads(raw))
+    # the standard library reads the package data: orjson is not imported by a first use
+    return Taxonomy.model_validate(json.loads(raw))
