@@ -274,8 +274,12 @@ class SQLAlchemyAdapter(PartitionAware):
     def _where(self, table: sa.Table, selection: Selection) -> sa.ColumnElement[bool]:
         """``selection`` as a condition on ``table``, its values in anonymous parameters (see
         :mod:`._sqlalchemy_where` for statements built once per shape)."""
-        binder = Binder(named=False, next_name=lambda: f"pk_json_{next(self._json_names)}")
+        binder = Binder(named=False, next_name=self._json_name)
         return where_clause(self, table, selection, binder)
+
+    def _json_name(self) -> str:
+        """A fresh name for a ``JSON_TABLE`` alias and its parameter (unique within the adapter)."""
+        return f"pk_json_{next(self._json_names)}"
 
     def _in(
         self, column: sa.Column[Any], listed: Sequence[Any], *, plain: bool = False
@@ -285,7 +289,7 @@ class SQLAlchemyAdapter(PartitionAware):
             column,
             listed,
             dialect=self.engine.dialect.name,
-            next_name=lambda: f"pk_json_{next(self._json_names)}",
+            next_name=self._json_name,
             plain=plain,
         )
 

@@ -40,10 +40,11 @@ def block_condition(dialect: str, selection: BlockRange) -> sa.ColumnElement[boo
         raise UnsupportedSelectionError(
             "block_ranges", f"{selection!r} needs PostgreSQL (block addresses), not {dialect}"
         )
-    lower = _tid(selection.start) <= _CTID
+    ctid = _CTID  # the column first: ``ctid >= '(start,0)'::tid``, as a hand-written range reads
+    lower = ctid >= _tid(selection.start)
     if selection.end is None:
         return lower
-    return sa.and_(lower, _tid(selection.end) > _CTID)
+    return sa.and_(lower, ctid < _tid(selection.end))
 
 
 def table_blocks(conn: sa.Connection, table_sql: str) -> tuple[str, int]:

@@ -234,22 +234,25 @@ def delete_selection(
     """Delete what ``selection`` selects by the plan described in the module docstring."""
     table = adapter.table(record_type)
     dialect = adapter.engine.dialect.name
-    if batch_size is None and not (
-        dialect in {"mysql", "mariadb"} and needs_locked_keys(selection)
-    ):
+    if dialect in {"mysql", "mariadb"}:
+        if needs_locked_keys(selection):
+            return _locked_key_batches(
+                adapter,
+                record_type,
+                selection,
+                (table, adapter._where(table, selection)),
+                batch_size or WRITE_BATCH,
+            )
+        if batch_size is None:
+            return _one_statement(adapter, table, selection)
+        pk = adapter._column(table, record_type.primary_key)
+        condition = adapter._where(table, selection)
+        return delete_by_key_ranges(adapter, table, pk, condition, batch_size)
+    if batch_size is None:
         if dialect == "postgresql":
             return _block_ranges(adapter, table, selection, block_range_of(selection))
-        return _one_statement(adapter, table, selection, ())
+        return _one_statement(adapter, table, selection)
     condition = adapter._where(table, selection)
-    if dialect in {"mysql", "mariadb"}:
-        if not needs_locked_keys(selection):
-            assert batch_size is not None  # one statement is the shape-built case above
-            pk = adapter._column(table, record_type.primary_key)
-            return delete_by_key_ranges(adapter, table, pk, condition, batch_size)
-        return _locked_key_batches(
-            adapter, record_type, selection, (table, condition), batch_size or WRITE_BATCH
-        )
-    assert batch_size is not None
     if dialect == "postgresql":
         # Rows by physical address (a TID scan) instead of one primary-key probe per row. The
         # condition is checked again, so a row changed since the batch was read is never
@@ -272,21 +275,13 @@ def delete_selection(
             return total
 
 
-def _one_statement(
-    adapter: SQLAlchemyLike, table: sa.Table, selection: Selection, blocks: tuple[int, ...]
-) -> int:
-    """One ``DELETE ... WHERE <selection>`` (``blocks``: ``(start,)`` or ``(start, end)`` of a
-    range of blocks it is confined to), built once per shape, in a transaction of its own."""
+def _one_statement(adapter: SQLAlchemyLike, table: sa.Table, selection: Selection) -> int:
+    """One ``DELETE ... WHERE <selection>``, built once per shape, in a transaction of its own."""
     values: list[Any] = []
-    key = ("delete", shape_of(adapter, table, selection, values), blocks)
+    key = ("delete", shape_of(adapter, table, selection, values))
 
     def build(binder: Binder) -> Any:
-        ctid: sa.ColumnClause[Any] = sa.literal_column("ctid")
-        in_range = [ctid >= sa.literal_column(f"'({blocks[0]},0)'::tid")] if blocks else []
-        if len(blocks) > 1:
-            in_range.append(ctid < sa.literal_column(f"'({blocks[1]},0)'::tid"))
-        condition = where_clause(adapter, table, selection, binder)
-        return sa.delete(table).where(*in_range, condition)
+        return sa.delete(table).where(where_clause(adapter, table, selection, binder))
 
     statement, params = cached(key, values, build)
     with adapter._begin() as conn:
@@ -320,8 +315,8 @@ def _block_ranges(
         last = end >= (blocks if stop is None else stop)
         if last and stop is not None:
             end = stop
-        bounds = (start, end) if not last or stop is not None else (start,)
-        total += _one_statement(adapter, table, selection, bounds)
+        in_range = BlockRange(start, end if not last or stop is not None else None)
+        total += _one_statement(adapter, table, And((in_range, selection)))
         if last:
             return total
         start = end
